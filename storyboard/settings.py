@@ -1,0 +1,165 @@
+"""Storyboard's settings: one file, read from the environment, failing loudly on bad values."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name, default=""):
+    return os.environ.get(name, default)
+
+
+def envbool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true or false)")
+
+
+def envnumber(name, default, kind=int):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a {kind.__name__}") from None
+
+
+DEBUG = envbool("DEBUG", False)
+# The fallback key only suits a machine of one's own; `manage.py check --deploy` flags it.
+SECRET_KEY = env("SECRET_KEY") or "django-insecure-storyboard-local-only-set-SECRET_KEY"
+ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+# Where the provider can reach this app (signed frame URLs, callbacks). Empty: not reachable.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
+if PUBLIC_BASE_URL:
+    CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "projects",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "storyboard.urls"
+ASGI_APPLICATION = "storyboard.asgi.application"
+WSGI_APPLICATION = "storyboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server, the worker and the command line share one file: wait for locks
+    # instead of failing, and let readers go on while a writer writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL")
+Q_CLUSTER = {
+    "name": "storyboard",
+    "workers": envnumber("Q_WORKERS", 4),
+    "timeout": 900,  # an export of a long sequence is the longest task
+    "retry": 960,
+    "max_attempts": 1,  # the pipeline decides about retries; a blind retry could bill twice
+    "catch_up": False,
+    "poll": 0.1,
+    "label": "Tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    Q_CLUSTER["orm"] = "default"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "project-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True  # serve straight from the source tree: no collectstatic step
+MEDIA_ROOT = Path(env("MEDIA_ROOT") or BASE_DIR / "media")
+# Media is never served directly: every clip, frame and export goes through a view
+# that checks who is asking.
+MEDIA_URL = None
+DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+
+# The video provider. No base URL means the local simulator, which `up` starts.
+SEEDANCE_BASE_URL = env("SEEDANCE_BASE_URL").rstrip("/")
+SEEDANCE_API_KEY = env("SEEDANCE_API_KEY")
+SEEDANCE_API_STYLE = env("SEEDANCE_API_STYLE", "ark")
+SEEDANCE_MODEL = env("SEEDANCE_MODEL", "doubao-seedance-2-0-fast-260128")
+SIMULATOR_PORT = envnumber("SIMULATOR_PORT", 8765)
+SIMULATOR_DELAY = envnumber("SIMULATOR_DELAY", 12.0, float)
+# Seconds between two reads of a task's status.
+SEEDANCE_POLL_INTERVAL = envnumber(
+    "SEEDANCE_POLL_INTERVAL", 10.0 if SEEDANCE_BASE_URL else 1.0, float
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "projects": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    },
+}
