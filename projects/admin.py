@@ -1,0 +1,46 @@
+"""The admin: every row of the product, for operators."""
+
+from django.contrib import admin
+
+from .models import Export, Project, Shot, Take, Team
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    filter_horizontal = ["members"]
+
+
+class ShotInline(admin.TabularInline):
+    model = Shot
+    fields = ["position", "prompt", "duration", "opening", "selected_take"]
+    raw_id_fields = ["selected_take"]
+    extra = 0
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["title", "team", "model", "resolution", "ratio", "updated_at"]
+    list_filter = ["team"]
+    search_fields = ["title"]
+    inlines = [ShotInline]
+
+
+@admin.register(Shot)
+class ShotAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "opening", "duration", "selected_take"]
+    raw_id_fields = ["selected_take"]
+
+
+@admin.register(Take)
+class TakeAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "provider", "remote_id", "tokens", "created_at"]
+    list_filter = ["status", "provider"]
+    search_fields = ["remote_id"]
+    raw_id_fields = ["shot", "upstream_take"]
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "mode", "duration", "created_at"]
+    list_filter = ["status"]
