@@ -1,0 +1,100 @@
+"""The neutral side of the provider seam: what the pipeline asks for and what it gets back.
+
+Nothing here knows a wire format; each API style module translates these to and from
+its own requests and answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+from dataclasses import dataclass, field
+
+
+class ProviderError(Exception):
+    """Any failure talking to a provider. `permanent` says whether retrying can help."""
+
+    def __init__(
+        self,
+        message,
+        *,
+        permanent=False,
+        code="",
+        status=None,
+        request_id="",
+        retry_after=None,
+        moderation=False,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.moderation = moderation
+
+    def __str__(self):
+        parts = [self.message]
+        if self.code and self.code not in self.message:
+            parts.insert(0, f"{self.code}:")
+        if self.request_id and self.request_id not in self.message:
+            parts.append(f"(request id {self.request_id})")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image for the provider: bytes of a PNG/JPEG, or a URL it can fetch."""
+
+    data: bytes = b""
+    mime: str = "image/png"
+    url: str = ""
+
+    def as_data_uri(self):
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode()}"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    model: str
+    prompt: str
+    duration: int
+    resolution: str = "720p"
+    ratio: str = "16:9"
+    generate_audio: bool = False
+    watermark: bool = False
+    seed: int | None = None
+    first_frame: Image | None = None
+    last_frame: Image | None = None
+    references: list[Image] = field(default_factory=list)
+    return_last_frame: bool = True
+    callback_url: str = ""
+
+
+class TaskState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self):
+        return self not in (TaskState.QUEUED, TaskState.RUNNING)
+
+
+@dataclass
+class RemoteTask:
+    """A provider's task, as the pipeline sees it."""
+
+    id: str
+    state: TaskState
+    progress: float | None = None  # 0..1 when the provider reports it
+    video_url: str = ""
+    last_frame_url: str = ""
+    tokens: int | None = None
+    error: ProviderError | None = None
+    duration: float | None = None
+    seed: int | None = None
