@@ -1,0 +1,28 @@
+"""The timeline as pages, fragments and live events show it, with the viewer's links."""
+
+TIMELINE = "projects/timeline.html"
+
+
+def present(viewer, shots=None, exports=None):
+    """The context of the timeline fragments, with every link the viewer may follow."""
+    project = viewer.project
+    shots = project.timeline() if shots is None else shots
+    for shot in shots:
+        shot.card = shot.card_take()
+        shot.card_url = viewer.url("shot-card", shot.pk)
+        for take in shot.takes.all():
+            take.video_url = viewer.url("take-file", take.pk, "video")
+            take.poster_url = viewer.url("take-file", take.pk, "poster")
+            take.last_frame_url = viewer.url("take-file", take.pk, "last-frame")
+    if exports is None:
+        exports = list(project.exports.all()[:3])
+    for export in exports:
+        export.card_url = viewer.url("export-card", export.pk)
+        export.download_url = viewer.url("export-download", export.pk)
+    return {
+        "project": project,
+        "viewer": viewer,
+        "shots": shots,
+        "exports": exports,
+        "events_url": viewer.url("project-events"),
+    }

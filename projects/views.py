@@ -1,0 +1,273 @@
+"""Pages and fragments of projects: views read and write rows and enqueue work, nothing more."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_q.tasks import async_task
+
+from . import pipeline, storyboard_file
+from .access import Viewer, project_for_member, project_for_share
+from .files import ranged_file_response
+from .forms import ProjectForm, ShotForm
+from .models import Export, Opening, Project, Shot, Take, Team
+from .timeline import TIMELINE, present
+
+
+def _start_pipeline(project):
+    transaction.on_commit(lambda: async_task("projects.tasks.start", project.pk))
+
+
+@login_required
+def project_list(request):
+    projects = Project.objects.for_user(request.user).prefetch_related("shots")
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        project = form.save(commit=False)
+        project.team = Team.default_for(request.user)
+        project.created_by = request.user
+        project.save()
+        return redirect(project)
+    return render(request, "projects/project_list.html", {"projects": projects, "form": form})
+
+
+@login_required
+@require_GET
+def project_detail(request, pk):
+    project = project_for_member(request.user, pk)
+    context = present(Viewer(project))
+    context["shot_form"] = ShotForm(
+        first=not context["shots"], initial=_next_shot_initial(context["shots"])
+    )
+    context["project_form"] = ProjectForm(instance=project)
+    return render(request, "projects/project_detail.html", context)
+
+
+def _next_shot_initial(shots):
+    return {"duration": 5, "opening": Opening.CONTINUE if shots else Opening.CUT}
+
+
+@login_required
+@require_POST
+def project_settings(request, pk):
+    project = project_for_member(request.user, pk)
+    form = ProjectForm(request.POST, instance=project)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Settings saved. Shots made with other settings are now stale.")
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def project_delete(request, pk):
+    project = project_for_member(request.user, pk)
+    project.delete()
+    messages.success(request, f"Deleted “{project.title}”.")
+    return redirect("project-list")
+
+
+@login_required
+@require_POST
+def shot_create(request, pk):
+    project = project_for_member(request.user, pk)
+    count = project.shots.count()
+    form = ShotForm(request.POST, request.FILES, first=count == 0)
+    if form.is_valid():
+        shot = form.save(commit=False)
+        shot.project = project
+        shot.position = count
+        shot.save()
+        project.save(update_fields=["updated_at"])
+        return redirect(project)
+    context = present(Viewer(project))
+    context["shot_form"] = form
+    context["project_form"] = ProjectForm(instance=project)
+    return render(request, "projects/project_detail.html", context, status=400)
+
+
+@login_required
+def shot_edit(request, pk, shot_id):
+    project = project_for_member(request.user, pk)
+    shot = get_object_or_404(project.shots, pk=shot_id)
+    form = ShotForm(
+        request.POST or None, request.FILES or None, instance=shot, first=shot.position == 0
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect(project)
+    return render(
+        request, "projects/shot_edit.html", {"project": project, "shot": shot, "form": form}
+    )
+
+
+@login_required
+@require_POST
+def shot_delete(request, pk, shot_id):
+    project = project_for_member(request.user, pk)
+    shot = get_object_or_404(project.shots, pk=shot_id)
+    with transaction.atomic():
+        shot.delete()
+        for position, remaining in enumerate(project.shots.in_order()):
+            if remaining.position != position:
+                remaining.position = position
+                remaining.save(update_fields=["position"])
+        first = project.shots.in_order().first()
+        if first is not None and first.opening != Opening.CUT:
+            first.opening = Opening.CUT
+            first.save(update_fields=["opening"])
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def shot_regenerate(request, pk, shot_id):
+    project = project_for_member(request.user, pk)
+    shot = get_object_or_404(project.shots, pk=shot_id)
+    if pipeline.queue_takes(project, shots=[shot]):
+        _start_pipeline(project)
+    else:
+        messages.info(request, f"Shot {shot.number} is already being generated.")
+    return _timeline_or_redirect(request, project)
+
+
+@login_required
+@require_POST
+def take_select(request, pk, take_id):
+    project = project_for_member(request.user, pk)
+    take = get_object_or_404(Take, pk=take_id, shot__project=project, status=Take.Status.DONE)
+    Shot.objects.filter(pk=take.shot_id).update(selected_take=take)
+    return _timeline_or_redirect(request, project)
+
+
+@login_required
+@require_POST
+def project_generate(request, pk):
+    project = project_for_member(request.user, pk)
+    if not project.shots.exists():
+        messages.error(request, "Add a shot first.")
+    elif pipeline.queue_takes(project):
+        _start_pipeline(project)
+    else:
+        messages.info(request, "Every shot already has a current take.")
+    return _timeline_or_redirect(request, project)
+
+
+def _timeline_or_redirect(request, project):
+    if request.htmx:
+        return render(request, f"{TIMELINE}#timeline", present(Viewer(project)))
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def export_create(request, pk):
+    project = project_for_member(request.user, pk)
+    shots = project.timeline()
+    missing = [shot.number for shot in shots if shot.current_take is None]
+    if not shots or missing:
+        listed = ", ".join(map(str, missing))
+        messages.error(
+            request,
+            f"Nothing to export yet: shot {listed} has no finished take."
+            if missing
+            else "Add and generate shots first.",
+        )
+        if request.htmx:
+            return HttpResponseClientRedirect(project.get_absolute_url())
+        return redirect(project)
+    export = Export.objects.create(
+        project=project, takes=[shot.current_take.pk for shot in shots], created_by=request.user
+    )
+    transaction.on_commit(lambda: async_task("projects.tasks.export", export.pk))
+    if request.htmx:
+        return render(request, f"{TIMELINE}#exports", present(Viewer(project), shots))
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def project_share(request, pk):
+    project = project_for_member(request.user, pk)
+    if request.POST.get("action") == "stop":
+        project.disable_sharing()
+        messages.success(request, "The share link no longer works.")
+    else:
+        project.enable_sharing()
+    return redirect(project)
+
+
+@login_required
+@require_GET
+def project_storyboard(request, pk):
+    project = project_for_member(request.user, pk)
+    response = HttpResponse(
+        json.dumps(storyboard_file.dump(project), indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{project.pk}-storyboard.json"'
+    return response
+
+
+# Fragments and files, shared by team members and share-link viewers.
+
+
+def _viewer(request, pk=None, token=None):
+    if token is not None:
+        return Viewer(project_for_share(token), share_token=token)
+    return Viewer(project_for_member(request.user, pk))
+
+
+@require_GET
+def shot_card(request, pk=None, shot_id=None, token=None):
+    viewer = _viewer(request, pk, token)
+    shots = viewer.project.timeline()
+    shot = next((s for s in shots if s.pk == shot_id), None)
+    if shot is None:
+        raise Http404
+    context = present(viewer, shots, exports=[])
+    context["shot"] = shot
+    return render(request, f"{TIMELINE}#shot-card", context)
+
+
+@require_GET
+def export_card(request, pk=None, export_id=None, token=None):
+    viewer = _viewer(request, pk, token)
+    export = get_object_or_404(viewer.project.exports, pk=export_id)
+    context = present(viewer, shots=[], exports=[export])
+    context["export"] = export
+    return render(request, f"{TIMELINE}#export-card", context)
+
+
+TAKE_FILES = {"video": "video", "poster": "poster", "last-frame": "last_frame"}
+
+
+@require_GET
+def take_file(request, pk=None, take_id=None, kind=None, token=None):
+    viewer = _viewer(request, pk, token)
+    take = get_object_or_404(Take, pk=take_id, shot__project=viewer.project)
+    if kind not in TAKE_FILES:
+        raise Http404
+    field = getattr(take, TAKE_FILES[kind])
+    if not field:
+        raise Http404
+    return ranged_file_response(request, field.path)
+
+
+@require_GET
+def export_download(request, pk=None, export_id=None, token=None):
+    viewer = _viewer(request, pk, token)
+    export = get_object_or_404(viewer.project.exports, pk=export_id, status=Export.Status.DONE)
+    return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.filename())
+
+
+@require_GET
+def shared_project(request, token):
+    viewer = _viewer(request, token=token)
+    return render(request, "projects/shared.html", present(viewer))
