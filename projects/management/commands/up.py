@@ -1,0 +1,179 @@
+"""`up`: everything on its embedded defaults, in one command, stopped by one Ctrl-C."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from projects.models import Team
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "storyboard-demo"
+SELF_STOP_SECONDS = 5
+GRACE_SECONDS = 10
+
+
+class Command(BaseCommand):
+    help = (
+        "Apply migrations, make a demo account if there is no account, and run the worker, "
+        "the local Seedance simulator (when SEEDANCE_BASE_URL is not set) and the web server."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, host, port, **options):
+        if _port_taken(host, port):
+            raise CommandError(
+                f"Something already listens on {host}:{port}; stop it or use --port."
+            )
+        call_command("migrate", interactive=False, verbosity=0)
+        self._demo_account()
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        commands = {}
+        if not settings.SEEDANCE_BASE_URL:
+            commands["simulator"] = [
+                *manage,
+                "seedance_simulator",
+                "--port",
+                str(settings.SIMULATOR_PORT),
+            ]
+        commands["worker"] = [*manage, "qcluster"]
+        commands["web"] = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "storyboard.asgi:application",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            # Open event streams must not hold a shutdown for long.
+            "--timeout-graceful-shutdown",
+            "2",
+            "--log-level",
+            "warning",
+        ]
+        # Handlers of our own: a shell that starts us in the background leaves SIGINT
+        # ignored, and a SIGTERM to this process alone must stop the children too.
+        signal.signal(signal.SIGINT, _raise_interrupt)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        children = {}
+        signum = signal.SIGTERM  # how children are told to stop, unless Ctrl-C told them
+        try:
+            for name, command in commands.items():
+                children[name] = subprocess.Popen(command, cwd=settings.BASE_DIR)
+            self._wait_until_serving(host, port, children)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Storyboard is running at http://{host}:{port}/  (Ctrl-C stops everything)"
+                )
+            )
+            self._supervise(children)
+        except Interrupted as interrupt:
+            signum = interrupt.signum
+            self.stdout.write("Stopping…")
+        finally:
+            _stop(children, signum)
+
+    def _demo_account(self):
+        users = get_user_model().objects
+        if not users.exists():
+            user = users.create_user(DEMO_USERNAME, password=DEMO_PASSWORD)
+            Team.default_for(user)
+        demo = users.filter(username=DEMO_USERNAME).first()
+        if demo is not None and demo.check_password(DEMO_PASSWORD):
+            self.stdout.write(f"Sign in with user: {DEMO_USERNAME}  password: {DEMO_PASSWORD}")
+        else:
+            self.stdout.write(
+                "Sign in with an existing account (manage.py createsuperuser makes one)."
+            )
+
+    def _wait_until_serving(self, host, port, children):
+        deadline = time.monotonic() + 60
+        while not _port_taken(host, port):
+            self._check(children)
+            if time.monotonic() > deadline:
+                raise CommandError("The web server did not start within 60 s.")
+            time.sleep(0.2)
+
+    def _supervise(self, children):
+        while True:
+            self._check(children)
+            time.sleep(0.5)
+
+    def _check(self, children):
+        for name, child in children.items():
+            if child.poll() is not None:
+                raise CommandError(f"The {name} stopped (exit code {child.returncode}).")
+
+
+class Interrupted(KeyboardInterrupt):
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
+def _port_taken(host, port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _stop(children, signum):
+    """Stop every child, then insist. A second Ctrl-C must not cut this short.
+
+    A Ctrl-C reaches the whole process group, children included, and a second signal
+    while the worker stops breaks its shutdown: so after SIGINT the children get time
+    to stop by themselves, and only the ones still running are told again.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    running = [child for child in children.values() if child.poll() is None]
+    if signum == signal.SIGINT:
+        running = _wait(running, SELF_STOP_SECONDS)
+    for child in running:
+        child.terminate()
+    for child in _wait(running, GRACE_SECONDS):
+        for pid in [*_descendants(child.pid), child.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        child.wait()
+
+
+def _wait(children, seconds):
+    """Wait for the children to end; returns those still running after `seconds`."""
+    deadline = time.monotonic() + seconds
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=max(0.01, deadline - time.monotonic()))
+    return [child for child in children if child.poll() is None]
+
+
+def _descendants(pid):
+    """Every process below `pid` (from /proc, where there is one), so none is orphaned."""
+    parents = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
