@@ -1,0 +1,50 @@
+"""`manage.py seedance_simulator`: run the local Seedance simulator until interrupted."""
+
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from projects.simulator import Simulator
+
+
+class Command(BaseCommand):
+    help = "Serve the local Seedance simulator (native Ark v3 API at <url>/api/v3)."
+    # It serves HTTP and touches no models or URLs: nothing for the system checks to find.
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=settings.SIMULATOR_PORT)
+        parser.add_argument(
+            "--delay",
+            type=float,
+            default=settings.SIMULATOR_DELAY,
+            help="seconds from create to succeeded",
+        )
+
+    def handle(self, *args, host, port, delay, **options):
+        try:
+            simulator = Simulator(host=host, port=port, delay=delay)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        # Both end the server the same way; SIGINT is set explicitly because a launcher
+        # (a shell script's background job) may have left it ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
+        self.stdout.write(f"Seedance simulator at {simulator.url} (delay {delay:g} s)")
+        self.stdout.flush()
+        try:
+            simulator.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            simulator.stop()
+
+
+def _interrupt(signum, frame):
+    # One signal is enough; a repeat (`uv run` forwards the TERM its group already got)
+    # must not break into the shutdown, which is quick anyway.
+    for repeat in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(repeat, signal.SIG_IGN)
+    raise KeyboardInterrupt
