@@ -23,6 +23,8 @@ def present(viewer, shots=None, exports=None):
         "project": project,
         "viewer": viewer,
         "shots": shots,
+        "total_seconds": sum(shot.duration for shot in shots),
+        "chain_count": sum(1 for shot in shots if not shot.continues or shot.position == 0),
         "exports": exports,
         "events_url": viewer.url("project-events"),
     }

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
@@ -25,7 +26,7 @@ def _start_pipeline(project):
 
 @login_required
 def project_list(request):
-    projects = Project.objects.for_user(request.user).prefetch_related("shots")
+    projects = Project.objects.for_user(request.user).prefetch_related("shots__selected_take")
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         project = form.save(commit=False)
@@ -33,6 +34,15 @@ def project_list(request):
         project.created_by = request.user
         project.save()
         return redirect(project)
+    for project in projects:
+        project.cover = next(
+            (
+                reverse("take-file", args=[project.pk, shot.selected_take_id, "poster"])
+                for shot in project.shots.all()
+                if shot.selected_take and shot.selected_take.poster
+            ),
+            None,
+        )
     return render(request, "projects/project_list.html", {"projects": projects, "form": form})
 
 
