@@ -1,0 +1,27 @@
+"""Fixtures shared by the suite: isolated media, a real simulator over loopback, users."""
+
+import pytest
+
+from projects.simulator import Simulator
+from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def simulator(settings):
+    """The local simulator on a free port, configured as the provider; stopped afterwards."""
+    with Simulator(port=0, delay=0.3) as sim:
+        settings.SEEDANCE_BASE_URL = f"{sim.url}/api/v3"
+        settings.SEEDANCE_API_KEY = "test-key"
+        settings.SEEDANCE_POLL_INTERVAL = 0.1
+        yield sim
+
+
+@pytest.fixture
+def user(db):
+    return make_user()

@@ -1,0 +1,84 @@
+"""Run the real app (`manage.py up`) in a subprocess for end-to-end tests, and stop it."""
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveApp:
+    """`manage.py up` on free ports, its own database and media, and the simulator."""
+
+    def __init__(self, workdir, simulator_delay=2.0):
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.workdir / "up.log"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{self.workdir / 'db.sqlite3'}",
+            "MEDIA_ROOT": str(self.workdir / "media"),
+            "SIMULATOR_PORT": str(free_port()),
+            "SIMULATOR_DELAY": str(simulator_delay),
+            "SEEDANCE_POLL_INTERVAL": "0.3",
+            "Q_WORKERS": "2",
+        }
+        for name in ("SEEDANCE_BASE_URL", "REDIS_URL"):
+            self.env.pop(name, None)
+
+    def start(self, timeout=90):
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "up", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while "Storyboard is running" not in self.output():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"manage.py up did not start:\n{self.output()}")
+            time.sleep(0.2)
+        match = re.search(r"user: (\S+)\s+password: (\S+)", self.output())
+        self.username, self.password = match.groups()
+        return self
+
+    def output(self):
+        return self.log_path.read_text()
+
+    def stop(self, timeout=30):
+        """Ctrl-C, as a person would; returns the processes that outlived it (then killed)."""
+        group = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        while _members(group) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.process.wait(timeout=5)
+        left = _members(group)
+        if left:
+            os.killpg(group, signal.SIGKILL)
+        self.log.close()
+        return left
+
+
+def _members(group):
+    out = subprocess.run(["ps", "-eo", "pid=,pgid=,stat=,args="], capture_output=True, text=True)
+    rows = [line.split(None, 3) for line in out.stdout.splitlines()]
+    return [row for row in rows if len(row) == 4 and row[1] == str(group) and "Z" not in row[2]]

@@ -1,0 +1,149 @@
+"""The whole flow in Debian's Chromium, against `manage.py up` as a user would run it."""
+
+import shutil
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from projects import media
+from tests.live import LiveApp
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    live = LiveApp(tmp_path_factory.mktemp("live"), simulator_delay=2.5).start()
+    yield live
+    left = live.stop()
+    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's Chromium is needed: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def card(page, number):
+    return page.locator(f'.shot-card[data-shot="{number}"]')
+
+
+def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, tmp_path):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+
+    page.goto(f"{app.url}/")
+    page.fill("input[name=username]", app.username)
+    page.fill("input[name=password]", app.password)
+    page.click("button:has-text('Sign in')")
+
+    page.fill("#new-project input[name=title]", "Autumn valley")
+    page.select_option("#new-project select[name=resolution]", "480p")
+    page.click("button:has-text('Create project')")
+    expect(page.locator("h1")).to_have_text("Autumn valley")
+
+    prompts = [
+        ("Drone shot over an autumn valley", "cut"),
+        ("The drone dives toward the river", "continue"),
+        ("It skims the water past a red canoe", "continue"),
+    ]
+    for prompt, opening in prompts:
+        page.fill("#shot-form textarea[name=prompt]", prompt)
+        page.fill("#shot-form input[name=duration]", "4")
+        page.select_option("#shot-form select[name=opening]", opening)
+        page.click("#shot-form button:has-text('Add shot')")
+    expect(page.locator(".shot-card")).to_have_count(3)
+    expect(page.locator(".seam.continue")).to_have_count(2)
+
+    # The page must not reload from here on: live status arrives as events.
+    page.evaluate("window.stayedOnPage = true")
+    page.click("#generate-button")
+    expect(card(page, 1)).to_have_attribute("data-status", "running", timeout=20_000)
+    expect(card(page, 1).locator(".progress")).to_be_visible()
+    expect(card(page, 2)).to_have_attribute("data-status", "waiting")
+    for number in (1, 2, 3):
+        expect(card(page, number)).to_have_attribute("data-status", "done", timeout=60_000)
+    assert page.evaluate("window.stayedOnPage") is True
+    assert page.evaluate("window.storyboardLive") is True
+
+    for number in (1, 2, 3):
+        video = card(page, number).locator("video")
+        video.evaluate("v => { v.muted = true; return v.play(); }")
+        page.wait_for_function(
+            "v => v.currentTime > 0.3 && v.videoWidth === 864", arg=video.element_handle()
+        )
+        assert video.evaluate("v => v.duration") == pytest.approx(4.0, abs=0.1)
+    page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
+
+    page.click("#export-button")
+    download_link = page.locator(".export-card a:has-text('Download MP4')")
+    expect(download_link).to_be_visible(timeout=60_000)
+    with page.expect_download() as download:
+        download_link.click()
+    exported = tmp_path / "export.mp4"
+    download.value.save_as(exported)
+    info = media.probe(exported)
+    assert info.duration == pytest.approx(12.0, abs=0.1)
+    assert (info.width, info.height) == (864, 496)
+
+    page.click("#share-button")
+    share_url = page.locator(".share-link").input_value()
+    project_url = page.url
+    context.close()
+
+    # Someone who is not signed in, with only the link.
+    stranger = browser.new_context(accept_downloads=True)
+    page = stranger.new_page()
+    page.goto(share_url)
+    expect(page.locator("h1")).to_have_text("Autumn valley")
+    expect(page.locator(".shot-card video")).to_have_count(3)
+    expect(page.locator("#generate-button, #shot-form, #export-button, .actions")).to_have_count(0)
+    with page.expect_download() as download:
+        page.click(".export-card a:has-text('Download MP4')")
+    download.value.save_as(tmp_path / "shared.mp4")
+    assert media.probe(tmp_path / "shared.mp4").duration == pytest.approx(12.0, abs=0.1)
+    page.goto(project_url)
+    assert "/accounts/login/" in page.url
+    stranger.close()
+
+
+def test_cards_poll_for_their_status_when_server_sent_events_are_unavailable(app, browser):
+    context = browser.new_context()
+    context.add_init_script("delete window.EventSource")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{app.url}/")
+    page.fill("input[name=username]", app.username)
+    page.fill("input[name=password]", app.password)
+    page.click("button:has-text('Sign in')")
+    page.fill("#new-project input[name=title]", "No events here")
+    page.select_option("#new-project select[name=resolution]", "480p")
+    page.click("button:has-text('Create project')")
+    page.fill("#shot-form textarea[name=prompt]", "A paper boat on a puddle")
+    page.fill("#shot-form input[name=duration]", "4")
+    page.click("#shot-form button:has-text('Add shot')")
+
+    page.evaluate("window.stayedOnPage = true")
+    page.click("#generate-button")
+    expect(card(page, 1)).to_have_attribute("data-status", "running")
+    expect(card(page, 1)).to_have_attribute("data-status", "done", timeout=30_000)
+    assert page.evaluate("window.stayedOnPage") is True
+    assert page.evaluate("window.storyboardLive") is None
+    context.close()

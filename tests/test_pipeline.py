@@ -1,0 +1,137 @@
+"""The pipeline over real HTTP to the simulator: chaining, collecting, stopping a chain."""
+
+import base64
+import io
+
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from projects import media, pipeline
+from projects.models import Opening, Take
+from tests.factories import make_project
+
+pytestmark = pytest.mark.django_db
+
+
+def mean_difference(a, b):
+    """Mean absolute difference per channel, 0-255."""
+    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB").resize(a.size))
+    return sum(ImageStat.Stat(diff).mean) / 3
+
+
+def generate(project):
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, interval=0.05)
+    return [shot.selected_take for shot in project.timeline()]
+
+
+def test_it_starts_each_continue_on_the_real_last_frame_of_the_shot_before(simulator, user):
+    project = make_project(
+        user,
+        shots=[
+            ("Drone shot over an autumn valley", Opening.CUT),
+            ("The drone dives toward the river", Opening.CONTINUE),
+            ("It skims the water", Opening.CONTINUE),
+        ],
+    )
+    takes = generate(project)
+
+    assert [t.status for t in takes] == [Take.Status.DONE] * 3
+    assert takes[1].upstream_take == takes[0]
+    assert takes[2].upstream_take == takes[1]
+    for before, after in zip(takes, takes[1:], strict=False):
+        last = media.last_frame(before.video.path)
+        first = media.first_frame(after.video.path)
+        assert mean_difference(last, first) < 6
+        # ...and the seam is not trivially similar: the clip itself moved.
+        assert mean_difference(media.first_frame(before.video.path), last) > 6
+
+
+def test_it_sends_the_collected_last_frame_as_the_next_first_frame(simulator, user):
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
+    first, second = generate(project)
+
+    creates = [r for r in simulator.requests if r["method"] == "POST"]
+    assert len(creates) == 2
+    assert [i["role"] for i in creates[0]["json"]["content"] if i["type"] == "image_url"] == []
+    image_items = [i for i in creates[1]["json"]["content"] if i["type"] == "image_url"]
+    assert [i["role"] for i in image_items] == ["first_frame"]
+    sent = image_items[0]["image_url"]["url"]
+    assert sent.startswith("data:image/png;base64,")
+    with first.last_frame.open("rb") as f:
+        assert base64.b64decode(sent.split(",", 1)[1]) == f.read()
+    assert creates[0]["json"]["return_last_frame"] is True
+
+
+def test_it_collects_video_poster_tokens_and_duration(simulator, user):
+    project = make_project(user, shots=[("A lighthouse at dusk", Opening.CUT)])
+    (take,) = generate(project)
+
+    info = media.probe(take.video.path)
+    assert (info.width, info.height) == (864, 496)
+    assert take.duration == pytest.approx(4.0, abs=0.05)
+    assert take.last_frame_source == "provider"
+    assert take.tokens == 864 * 496 * (24 * 4 + 1) // 1024
+    with take.poster.open("rb") as f:
+        assert Image.open(io.BytesIO(f.read())).format == "JPEG"
+    assert take.remote_id.startswith("cgt-")
+    assert take.finished_at >= take.submitted_at
+
+
+def test_a_failed_shot_stops_the_rest_of_its_chain_but_not_other_chains(simulator, user):
+    project = make_project(
+        user,
+        shots=[
+            # The provider refuses a seed beyond 2**32 - 1.
+            {"prompt": "A", "opening": Opening.CUT, "seed": 2**33},
+            ("B", Opening.CONTINUE),
+            ("C", Opening.CONTINUE),
+            ("D", Opening.CUT),
+        ],
+    )
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, interval=0.05)
+    takes = [shot.latest_take for shot in project.timeline()]
+
+    assert [t.status for t in takes] == ["failed", "failed", "failed", "done"]
+    assert "seed" in takes[0].error
+    assert takes[1].error == "Not generated: shot 1 failed."
+    assert takes[2].error == "Not generated: shot 2 failed."
+    assert simulator.create_count == 1  # shot 4 only: shots 2 and 3 were never sent
+
+
+def test_it_extracts_the_last_frame_from_the_video_when_none_is_returned(
+    simulator, user, monkeypatch
+):
+    from projects.providers.ark import ArkStyle
+
+    create_body = ArkStyle.create_body
+    monkeypatch.setattr(
+        ArkStyle,
+        "create_body",
+        staticmethod(lambda request: {**create_body(request), "return_last_frame": False}),
+    )
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
+    first, second = generate(project)
+
+    assert first.last_frame_source == "video"
+    assert (
+        mean_difference(media.last_frame(first.video.path), media.first_frame(second.video.path))
+        < 6
+    )
+
+
+def test_regenerating_a_shot_makes_a_new_take_and_the_chain_after_it_stale(simulator, user):
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
+    first, second = generate(project)
+    shot1 = project.shots.get(position=0)
+
+    pipeline.queue_takes(project, shots=[shot1])
+    pipeline.run_here(project, interval=0.05)
+    shots = project.timeline()
+
+    assert shots[0].selected_take.number == 2
+    assert shots[0].stale is False
+    assert shots[1].selected_take == second
+    assert shots[1].stale is True
+    assert shots[1].current_take is None

@@ -1,0 +1,162 @@
+"""Views: who may see what, forms that refuse bad input, and work handed to the worker."""
+
+import pytest
+from django.urls import reverse
+from django_q.models import OrmQ
+
+from projects import pipeline
+from projects.models import Export, Opening, Project, Shot
+from tests.factories import make_project, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_of(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_it_redirects_anonymous_visitors_to_sign_in(client):
+    response = client.get(reverse("project-list"))
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+def test_it_creates_a_project_in_the_users_team(client_of, user):
+    response = client_of.post(
+        reverse("project-list"), {"title": "Night market", "resolution": "480p", "ratio": "9:16"}
+    )
+    project = Project.objects.get(title="Night market")
+    assert response["Location"] == project.get_absolute_url()
+    assert user in project.team.members.all()
+
+
+def test_it_refuses_1080p_on_the_fast_model(client_of):
+    response = client_of.post(
+        reverse("project-list"),
+        {
+            "title": "T",
+            "model": "doubao-seedance-2-0-fast-260128",
+            "resolution": "1080p",
+            "ratio": "16:9",
+        },
+    )
+    assert response.status_code == 200
+    assert "The fast model goes up to 720p" in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_it_hides_another_teams_project(client, user):
+    project = make_project(user)
+    client.force_login(make_user("eve"))
+    assert client.get(project.get_absolute_url()).status_code == 404
+    assert client.post(reverse("project-generate", args=[project.pk])).status_code == 404
+
+
+def test_it_adds_shots_and_refuses_a_first_shot_that_continues(client_of, user):
+    project = make_project(user)
+    url = reverse("shot-create", args=[project.pk])
+
+    refused = client_of.post(url, {"prompt": "A", "duration": 5, "opening": "continue"})
+    assert refused.status_code == 400
+    assert "make it a cut" in refused.content.decode()
+
+    client_of.post(url, {"prompt": "A", "duration": 5, "opening": "cut"})
+    client_of.post(url, {"prompt": "B", "duration": 4, "opening": "continue"})
+    assert list(project.shots.in_order().values_list("prompt", "position", "opening")) == [
+        ("A", 0, "cut"),
+        ("B", 1, "continue"),
+    ]
+
+
+def test_it_refuses_a_duration_outside_4_to_15_seconds(client_of, user):
+    project = make_project(user)
+    response = client_of.post(
+        reverse("shot-create", args=[project.pk]), {"prompt": "A", "duration": 16, "opening": "cut"}
+    )
+    assert response.status_code == 400
+    assert not project.shots.exists()
+
+
+def test_generate_queues_takes_and_hands_them_to_the_worker(
+    client_of, user, django_capture_on_commit_callbacks
+):
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_of.post(
+            reverse("project-generate", args=[project.pk]), HTTP_HX_REQUEST="true"
+        )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count('data-status="waiting"') == 2
+    assert OrmQ.objects.count() == 1  # one task: start the project; nothing waited on the provider
+
+
+def test_export_refuses_until_every_shot_has_a_current_take(client_of, user):
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    response = client_of.post(reverse("export-create", args=[project.pk]), follow=True)
+    assert "shot 1 has no finished take" in response.content.decode()
+    assert not Export.objects.exists()
+
+
+def test_a_share_link_shows_the_timeline_to_anyone_and_nothing_else(client, user):
+    project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
+    project.enable_sharing()
+    url = reverse("shared-project", args=[project.share_token])
+
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "A lighthouse" in html
+    assert "Add a shot" not in html and "Generate" not in html and "Edit" not in html
+    # The project's own pages stay closed to the same visitor.
+    assert client.get(project.get_absolute_url()).status_code == 302
+    assert client.post(reverse("project-generate", args=[project.pk])).status_code == 302
+
+
+def test_a_stopped_share_link_no_longer_works(client, user):
+    project = make_project(user)
+    project.enable_sharing()
+    token = project.share_token
+    project.disable_sharing()
+    assert client.get(reverse("shared-project", args=[token])).status_code == 404
+
+
+def test_share_tokens_are_long_and_random(user):
+    tokens = set()
+    for _ in range(3):
+        project = make_project(user)
+        project.enable_sharing()
+        tokens.add(project.share_token)
+    assert len(tokens) == 3 and all(len(t) >= 32 for t in tokens)
+
+
+def test_selecting_an_older_take_puts_it_in_the_cut(client_of, user, simulator):
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, 0.05)
+    shot = Shot.objects.get(project=project)
+    pipeline.queue_takes(project, shots=[shot])
+    pipeline.run_here(project, 0.05)
+    first = shot.takes.get(number=1)
+
+    client_of.post(reverse("take-select", args=[project.pk, first.pk]))
+    shot.refresh_from_db()
+    assert shot.selected_take == first
+
+
+def test_take_files_answer_range_requests(client_of, user, simulator):
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, 0.05)
+    take = Shot.objects.get(project=project).selected_take
+    url = reverse("take-file", args=[project.pk, take.pk, "video"])
+
+    whole = b"".join(client_of.get(url).streaming_content)
+    part = client_of.get(url, HTTP_RANGE="bytes=100-199")
+    assert part.status_code == 206
+    assert part["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert b"".join(part.streaming_content) == whole[100:200]
+    assert client_of.get(url, HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
