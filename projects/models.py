@@ -318,8 +318,12 @@ class Take(models.Model):
             (end - start).total_seconds() / max(1, inputs.get("duration") or 1)
             for start, end, inputs in recent
         )
-        per_second = rates[len(rates) // 2] if rates else 20.0
-        return per_second * self.inputs.get("duration", 5)
+        duration = self.inputs.get("duration", 5)
+        if not rates:
+            from .providers import typical_seconds
+
+            return typical_seconds(duration)
+        return rates[len(rates) // 2] * duration
 
 
 class Export(models.Model):

@@ -135,3 +135,20 @@ def test_regenerating_a_shot_makes_a_new_take_and_the_chain_after_it_stale(simul
     assert shots[1].selected_take == second
     assert shots[1].stale is True
     assert shots[1].current_take is None
+
+
+def test_progress_is_estimated_from_time_when_the_provider_reports_none(user, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.SEEDANCE_BASE_URL = ""
+    settings.SIMULATOR_DELAY = 10.0
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    (take,) = pipeline.queue_takes(project)
+    take.status = Take.Status.RUNNING
+    take.started_at = timezone.now() - timedelta(seconds=5)
+
+    assert take.shown_progress() == pytest.approx(0.5, abs=0.05)
+    take.started_at = timezone.now() - timedelta(seconds=60)
+    assert take.shown_progress() == 0.95  # never "done" before it is

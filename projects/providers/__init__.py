@@ -17,6 +17,7 @@ __all__ = [
     "download",
     "get_client",
     "simulator_url",
+    "typical_seconds",
 ]
 
 STYLES = {style.name: style for style in (ArkStyle,)}
@@ -24,6 +25,13 @@ STYLES = {style.name: style for style in (ArkStyle,)}
 
 def simulator_url():
     return f"http://127.0.0.1:{settings.SIMULATOR_PORT}"
+
+
+def typical_seconds(duration):
+    """How long a clip of `duration` seconds takes to generate, before any was measured."""
+    if not settings.SEEDANCE_BASE_URL:
+        return settings.SIMULATOR_DELAY
+    return 30.0 * duration  # tasks take 1-5 minutes for 5-15 s clips
 
 
 def get_client(provider=""):
