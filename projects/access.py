@@ -1,5 +1,6 @@
 """Who may see or change a project: every view asks here, and only here."""
 
+from django.core import signing
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -38,3 +39,22 @@ class Viewer:
         if self.share_token:
             return reverse(f"shared-{name}", args=[self.share_token, *args])
         return reverse(name, args=[self.project.pk, *args])
+
+
+FRAME_SALT = "projects.frame"
+FRAME_LIFETIME = 24 * 3600
+
+
+def frame_token(instance, field, max_bytes):
+    """A signed, expiring token naming one stored frame, for a provider to fetch it."""
+    value = {"m": instance._meta.model_name, "pk": instance.pk, "f": field, "b": max_bytes}
+    return signing.dumps(value, salt=FRAME_SALT, compress=True)
+
+
+def frame_from_token(token):
+    """(model name, pk, field, max bytes) of a valid, unexpired token; otherwise 404."""
+    try:
+        value = signing.loads(token, salt=FRAME_SALT, max_age=FRAME_LIFETIME)
+    except signing.BadSignature:
+        raise Http404 from None
+    return value["m"], value["pk"], value["f"], value["b"]

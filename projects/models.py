@@ -8,6 +8,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from . import providers
+
 MIN_DURATION, MAX_DURATION = 4, 15
 
 RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
@@ -70,7 +72,7 @@ class Project(models.Model):
 
     @property
     def model_name(self):
-        return self.model or settings.SEEDANCE_MODEL
+        return self.model or providers.default_model()
 
     def settings_snapshot(self):
         """The project-wide inputs a take depends on."""
@@ -320,9 +322,7 @@ class Take(models.Model):
         )
         duration = self.inputs.get("duration", 5)
         if not rates:
-            from .providers import typical_seconds
-
-            return typical_seconds(duration)
+            return providers.typical_seconds(duration)
         return rates[len(rates) // 2] * duration
 
 

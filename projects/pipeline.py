@@ -7,19 +7,21 @@ Every state change that two processes could race on is a conditional update.
 
 import io
 import logging
-import mimetypes
 import os
 import tempfile
 import time
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from . import media
-from .models import Export, Shot, Take
-from .providers import GenerationRequest, Image, ProviderError, TaskState, download, get_client
+from .access import frame_token
+from .models import Export, Opening, Shot, Take
+from .providers import GenerationRequest, Image, ProviderError, TaskState, configured, get_client
 
 log = logging.getLogger(__name__)
 Status = Take.Status
@@ -100,16 +102,17 @@ def _claim(take, old, new, **fields):
     return claimed
 
 
-def build_request(take, upstream):
-    shot = take.shot
+def build_request(shot, upstream, style, frames=True):
+    """The neutral request for a take of `shot`, its first frame fitted to `style`.
+
+    With frames=False, images are placeholders: enough to check the request's shape
+    before any frame exists (the shot form does).
+    """
     project = shot.project
-    if upstream is not None:
-        with upstream.last_frame.open("rb") as f:
-            first_frame = Image(data=f.read(), mime="image/png")
+    if shot.continues and shot.position > 0:
+        first_frame = _frame(upstream, "last_frame", style) if frames else _placeholder()
     elif shot.first_frame:
-        with shot.first_frame.open("rb") as f:
-            mime = mimetypes.guess_type(shot.first_frame.name)[0] or "image/png"
-            first_frame = Image(data=f.read(), mime=mime)
+        first_frame = _frame(shot, "first_frame", style) if frames else _placeholder()
     else:
         first_frame = None
     return GenerationRequest(
@@ -126,6 +129,41 @@ def build_request(take, upstream):
     )
 
 
+def _frame(instance, field, style):
+    """A stored frame for the provider: bytes within its limits, and a signed URL to them."""
+    with getattr(instance, field).open("rb") as f:
+        data, mime = media.fit_image(f.read(), style.max_image_bytes)
+    url = ""
+    if settings.PUBLIC_BASE_URL:
+        token = frame_token(instance, field, style.max_image_bytes)
+        url = settings.PUBLIC_BASE_URL + reverse("frame", args=[token])
+    return Image(data=data, mime=mime, url=url)
+
+
+def _placeholder():
+    """A frame to come: sendable as a data URI, and by URL when this app is reachable."""
+    return Image(data=b"frame", url="frame" if settings.PUBLIC_BASE_URL else "")
+
+
+def problems(shot):
+    """Why the configured provider would refuse this shot, before anything is sent."""
+    try:
+        style = configured().style
+    except ProviderError as error:
+        return [str(error)]
+    return style.problems(build_request(shot, None, style, frames=False))
+
+
+def settings_problems(project):
+    """Why the configured provider would refuse any shot of a project with these settings."""
+    try:
+        style = configured().style
+    except ProviderError as error:
+        return [str(error)]
+    probe = Shot(project=project, prompt="-", opening=Opening.CUT, duration=5)
+    return style.settings_problems(build_request(probe, None, style, frames=False))
+
+
 def submit(take, upstream):
     """Create the remote task of a claimed take. Its id is stored before anything else."""
     shot = take.shot
@@ -136,8 +174,12 @@ def submit(take, upstream):
     take.save(update_fields=["inputs", "upstream_take"])
     try:
         client = get_client(shot.project.provider)
-        remote_id = client.create(build_request(take, upstream))
-    except ProviderError as error:
+        request = build_request(shot, upstream, client)
+        refused = client.problems(request)
+        if refused:
+            raise ProviderError(" ".join(refused), permanent=True)
+        remote_id = client.create(request)
+    except (ProviderError, media.MediaError) as error:
         _fail(take, error)
         return False
     _claim(
@@ -156,8 +198,9 @@ def poll(take):
     """Read a take's remote task once. Returns True while it is still being generated."""
     if take.status not in (Status.QUEUED, Status.RUNNING):
         return False
+    client = get_client(take.shot.project.provider)
     try:
-        remote = get_client(take.shot.project.provider).get(take.remote_id)
+        remote = client.get(take.remote_id)
     except ProviderError as error:
         if error.permanent:
             _fail(take, error)
@@ -176,19 +219,19 @@ def poll(take):
         return True
     if remote.state == TaskState.SUCCEEDED:
         if _claim(take, take.status, Status.COLLECTING, tokens=remote.tokens):
-            collect(take, remote)
+            collect(take, remote, client)
         return False
     _fail(take, remote.error or f"The provider reports the task {remote.state}.")
     return False
 
 
-def collect(take, remote):
+def collect(take, remote, client):
     """Download a finished take's files into media storage and make it the shot's pick."""
     try:
-        with download(remote.video_url, ".mp4") as video:
+        with client.download(remote.video_url, ".mp4") as video:
             take.video.save("video.mp4", File(video), save=False)
         if remote.last_frame_url:
-            with download(remote.last_frame_url, ".png") as frame:
+            with client.download(remote.last_frame_url, ".png") as frame:
                 take.last_frame.save("last-frame.png", File(frame), save=False)
             take.last_frame_source = "provider"
         else:

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from . import pipeline, storyboard_file
-from .access import Viewer, project_for_member, project_for_share
+from . import media, pipeline, storyboard_file
+from .access import Viewer, frame_from_token, project_for_member, project_for_share
 from .files import ranged_file_response
 from .forms import ProjectForm, ShotForm
 from .models import Export, Opening, Project, Shot, Take, Team
@@ -52,7 +52,7 @@ def project_detail(request, pk):
     project = project_for_member(request.user, pk)
     context = present(Viewer(project))
     context["shot_form"] = ShotForm(
-        first=not context["shots"], initial=_next_shot_initial(context["shots"])
+        project=project, first=not context["shots"], initial=_next_shot_initial(context["shots"])
     )
     context["project_form"] = ProjectForm(instance=project)
     return render(request, "projects/project_detail.html", context)
@@ -89,7 +89,7 @@ def project_delete(request, pk):
 def shot_create(request, pk):
     project = project_for_member(request.user, pk)
     count = project.shots.count()
-    form = ShotForm(request.POST, request.FILES, first=count == 0)
+    form = ShotForm(request.POST, request.FILES, project=project, first=count == 0)
     if form.is_valid():
         shot = form.save(commit=False)
         shot.project = project
@@ -108,7 +108,11 @@ def shot_edit(request, pk, shot_id):
     project = project_for_member(request.user, pk)
     shot = get_object_or_404(project.shots, pk=shot_id)
     form = ShotForm(
-        request.POST or None, request.FILES or None, instance=shot, first=shot.position == 0
+        request.POST or None,
+        request.FILES or None,
+        instance=shot,
+        project=project,
+        first=shot.position == 0,
     )
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -281,3 +285,21 @@ def export_download(request, pk=None, export_id=None, token=None):
 def shared_project(request, token):
     viewer = _viewer(request, token=token)
     return render(request, "projects/shared.html", present(viewer))
+
+
+FRAMES = {("take", "last_frame"), ("shot", "first_frame")}
+
+
+@require_GET
+def frame(request, token):
+    """A frame for the provider to fetch, by a signed and expiring link, fitted to its limits."""
+    model, pk, field, max_bytes = frame_from_token(token)
+    if (model, field) not in FRAMES:
+        raise Http404
+    instance = get_object_or_404(Take if model == "take" else Shot, pk=pk)
+    stored = getattr(instance, field)
+    if not stored:
+        raise Http404
+    with stored.open("rb") as f:
+        data, mime = media.fit_image(f.read(), max_bytes)
+    return HttpResponse(data, content_type=mime)

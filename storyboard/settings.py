@@ -146,13 +146,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 # The video provider. No base URL means the local simulator, which `up` starts.
 SEEDANCE_BASE_URL = env("SEEDANCE_BASE_URL").rstrip("/")
 SEEDANCE_API_KEY = env("SEEDANCE_API_KEY")
-SEEDANCE_API_STYLE = env("SEEDANCE_API_STYLE", "ark")
-SEEDANCE_MODEL = env("SEEDANCE_MODEL", "doubao-seedance-2-0-fast-260128")
+# A known provider by name (README: Presets); the three below override its fields.
+SEEDANCE_PRESET = env("SEEDANCE_PRESET")
+SEEDANCE_API_STYLE = env("SEEDANCE_API_STYLE")
+SEEDANCE_MODEL = env("SEEDANCE_MODEL")
 SIMULATOR_PORT = envnumber("SIMULATOR_PORT", 8765)
 SIMULATOR_DELAY = envnumber("SIMULATOR_DELAY", 12.0, float)
 # Seconds between two reads of a task's status.
 SEEDANCE_POLL_INTERVAL = envnumber(
-    "SEEDANCE_POLL_INTERVAL", 10.0 if SEEDANCE_BASE_URL else 1.0, float
+    "SEEDANCE_POLL_INTERVAL", 10.0 if SEEDANCE_BASE_URL or SEEDANCE_PRESET else 1.0, float
 )
 
 LOGGING = {

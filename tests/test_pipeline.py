@@ -109,7 +109,7 @@ def test_it_extracts_the_last_frame_from_the_video_when_none_is_returned(
     monkeypatch.setattr(
         ArkStyle,
         "create_body",
-        staticmethod(lambda request: {**create_body(request), "return_last_frame": False}),
+        lambda self, request: {**create_body(self, request), "return_last_frame": False},
     )
     project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
     first, second = generate(project)

@@ -12,7 +12,6 @@ from projects.providers import (
     Image,
     ProviderError,
     TaskState,
-    download,
     get_client,
 )
 from projects.providers.ark import ArkStyle
@@ -23,6 +22,9 @@ def png(size=(640, 360), color=(40, 120, 200)):
     out = io.BytesIO()
     PIL.Image.new("RGB", size, color).save(out, "PNG")
     return out.getvalue()
+
+
+ARK = ArkStyle("https://ark.example/api/v3", "key", http=None)
 
 
 def request(**overrides):
@@ -57,9 +59,9 @@ def test_a_task_goes_from_queued_through_running_to_succeeded(simulator):
     assert seen == [TaskState.QUEUED, TaskState.RUNNING, TaskState.SUCCEEDED]
     assert task.tokens == 864 * 496 * 97 // 1024
     assert task.video_url and task.last_frame_url
-    with download(task.video_url, ".mp4") as video:
+    with client.download(task.video_url, ".mp4") as video:
         assert video.read(12)[4:8] == b"ftyp"
-    with download(task.last_frame_url, ".png") as frame:
+    with client.download(task.last_frame_url, ".png") as frame:
         assert frame.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
@@ -132,7 +134,7 @@ def test_an_ark_error_body_says_whether_retrying_helps():
         }
         return httpx.Response(status, json=body, headers=headers or {})
 
-    from projects.providers.ark import error_from_response
+    from projects.providers.style import error_from_response
 
     limited = error_from_response(
         answer(429, "RateLimitExceeded.EndpointRPMExceeded", {"Retry-After": "7"})
@@ -145,7 +147,7 @@ def test_an_ark_error_body_says_whether_retrying_helps():
 
 
 def test_it_parses_the_documented_task_object():
-    task = ArkStyle.parse_task(
+    task = ARK.parse_task(
         {
             "id": "cgt-20260514183217-t8rzv",
             "model": "doubao-seedance-2-0-260128",
@@ -171,7 +173,7 @@ def test_it_parses_the_documented_task_object():
 
 
 def test_a_failed_task_carries_its_error():
-    task = ArkStyle.parse_task(
+    task = ARK.parse_task(
         {
             "id": "cgt-1",
             "status": "failed",
@@ -185,4 +187,4 @@ def test_a_failed_task_carries_its_error():
 @pytest.mark.parametrize("status", ["in_progress", "completed", "", None])
 def test_an_unknown_status_is_an_error_never_still_running(status):
     with pytest.raises(ProviderError, match="unknown task status"):
-        ArkStyle.parse_task({"id": "cgt-1", "status": status})
+        ARK.parse_task({"id": "cgt-1", "status": status})

@@ -1,8 +1,9 @@
-"""Everything Storyboard does with video bytes: probing, stills, posters and joining clips."""
+"""Everything Storyboard does with video and image bytes: probing, stills, posters, joining."""
 
 from .concat import ConcatResult, concat
 from .errors import MediaError
 from .frames import first_frame, last_frame, make_poster, save_png
+from .images import fit_image
 from .probe import ClipInfo, probe
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "ConcatResult",
     "MediaError",
     "concat",
+    "fit_image",
     "first_frame",
     "last_frame",
     "make_poster",

@@ -1,76 +1,131 @@
-"""The provider seam: pick the configured API style and talk to it."""
+"""The provider seam: which provider this server uses, and a client for its API style."""
 
-import tempfile
+from dataclasses import dataclass, field
 
 import httpx
 from django.conf import settings
 
 from .ark import ArkStyle
 from .base import GenerationRequest, Image, ProviderError, RemoteTask, TaskState
+from .dieyuyun import DieyuyunStyle
+from .futurmix import FuturmixStyle
+from .openai_videos import OpenAIVideosStyle
+from .presets import PRESETS, Preset
+from .wisgate import WisgateStyle
 
 __all__ = [
+    "PRESETS",
+    "STYLES",
     "GenerationRequest",
     "Image",
+    "Preset",
     "ProviderError",
     "RemoteTask",
     "TaskState",
-    "download",
+    "configured",
+    "default_model",
     "get_client",
     "simulator_url",
     "typical_seconds",
 ]
 
-STYLES = {style.name: style for style in (ArkStyle,)}
+STYLES = {
+    style.name: style
+    for style in (ArkStyle, DieyuyunStyle, WisgateStyle, OpenAIVideosStyle, FuturmixStyle)
+}
+# Where each style lives on the local simulator, which serves them all on one port.
+SIMULATOR_PREFIXES = {
+    "ark": "/api/v3",
+    "dieyuyun": "/dieyuyun",
+    "wisgate": "/wisgate",
+    "openai-videos": "/openai-videos",
+    "futurmix": "/futurmix/v1",
+}
+
+
+@dataclass(frozen=True)
+class Provider:
+    """The provider this server talks to, resolved from its settings."""
+
+    name: str
+    style: type
+    base_url: str
+    api_key: str
+    model: str
+    simulated: bool
+    headers: dict = field(default_factory=dict)
+    rpm: int | None = None
+    concurrency: int | None = None
+
+    def client(self):
+        http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        return self.style(self.base_url, self.api_key, http, headers=self.headers)
 
 
 def simulator_url():
     return f"http://127.0.0.1:{settings.SIMULATOR_PORT}"
 
 
-def typical_seconds(duration):
-    """How long a clip of `duration` seconds takes to generate, before any was measured."""
-    if not settings.SEEDANCE_BASE_URL:
-        return settings.SIMULATOR_DELAY
-    return 30.0 * duration  # tasks take 1-5 minutes for 5-15 s clips
+def configured():
+    """The provider from SEEDANCE_PRESET, overridden field by field by SEEDANCE_BASE_URL,
+    SEEDANCE_API_STYLE and SEEDANCE_MODEL; with no base URL at all, the local simulator."""
+    preset = None
+    if settings.SEEDANCE_PRESET:
+        preset = PRESETS.get(settings.SEEDANCE_PRESET)
+        if preset is None:
+            raise ProviderError(
+                f"SEEDANCE_PRESET={settings.SEEDANCE_PRESET!r} is not one of {', '.join(PRESETS)}.",
+                permanent=True,
+            )
+    style_name = settings.SEEDANCE_API_STYLE or (preset.style if preset else "ark")
+    style = STYLES.get(style_name)
+    if style is None:
+        raise ProviderError(
+            f"SEEDANCE_API_STYLE={style_name!r} is not one of {', '.join(STYLES)}.",
+            permanent=True,
+        )
+    base_url = settings.SEEDANCE_BASE_URL or (preset.base_url if preset else "")
+    if preset and not base_url:
+        raise ProviderError(
+            f"The {preset.name} preset has no address of its own: set SEEDANCE_BASE_URL.",
+            permanent=True,
+        )
+    simulated = not base_url
+    if simulated:
+        base_url = simulator_url() + SIMULATOR_PREFIXES[style.name]
+    elif not settings.SEEDANCE_API_KEY:
+        raise ProviderError(
+            f"SEEDANCE_API_KEY is not set, and {base_url} needs one.", permanent=True
+        )
+    default_model = preset.default_model if preset else style.default_model
+    return Provider(
+        name=preset.name if preset else ("simulator" if simulated else style.name),
+        style=style,
+        base_url=base_url.rstrip("/"),
+        api_key=settings.SEEDANCE_API_KEY or "simulator",
+        model=settings.SEEDANCE_MODEL or default_model,
+        simulated=simulated,
+        headers=dict(preset.headers) if preset else {},
+        rpm=preset.rpm if preset else None,
+        concurrency=preset.concurrency if preset else None,
+    )
 
 
 def get_client(provider=""):
-    """The client for a project's provider ('' is the one this server is configured for)."""
-    style = STYLES.get(settings.SEEDANCE_API_STYLE)
-    if style is None:
-        raise ProviderError(
-            f"SEEDANCE_API_STYLE={settings.SEEDANCE_API_STYLE!r} is not one of "
-            f"{', '.join(sorted(STYLES))}",
-            permanent=True,
-        )
-    if settings.SEEDANCE_BASE_URL and not settings.SEEDANCE_API_KEY:
-        raise ProviderError(
-            f"SEEDANCE_API_KEY is not set, and {settings.SEEDANCE_BASE_URL} needs one.",
-            permanent=True,
-        )
-    base_url = settings.SEEDANCE_BASE_URL or f"{simulator_url()}/api/v3"
-    api_key = settings.SEEDANCE_API_KEY or "simulator"
-    http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
-    return style(base_url, api_key, http)
+    """A client for the configured provider ('' and any project's provider alike, for now)."""
+    return configured().client()
 
 
-def download(url, suffix=""):
-    """Fetch a result file into a temporary file and return it, rewound.
-
-    Signed result URLs refuse an Authorization header, so none is sent.
-    """
-    out = tempfile.NamedTemporaryFile(suffix=suffix)
+def default_model():
+    """The model of projects that name none ('' while the provider is misconfigured)."""
     try:
-        with httpx.stream("GET", url, timeout=httpx.Timeout(60.0), follow_redirects=True) as r:
-            if r.status_code >= 400:
-                raise ProviderError(f"Downloading {url.split('?')[0]} failed: HTTP {r.status_code}")
-            for chunk in r.iter_bytes(1 << 16):
-                out.write(chunk)
-    except httpx.HTTPError as exc:
-        out.close()
-        raise ProviderError(f"Downloading {url.split('?')[0]} failed: {exc}") from exc
+        return configured().model
     except ProviderError:
-        out.close()
-        raise
-    out.seek(0)
-    return out
+        return ""
+
+
+def typical_seconds(duration):
+    """How long a clip of `duration` seconds takes to generate, before any was measured."""
+    if not settings.SEEDANCE_BASE_URL and not settings.SEEDANCE_PRESET:
+        return settings.SIMULATOR_DELAY
+    return 30.0 * duration  # tasks take 1-5 minutes for 5-15 s clips

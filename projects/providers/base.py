@@ -36,6 +36,8 @@ class ProviderError(Exception):
 
     def __str__(self):
         parts = [self.message]
+        if self.moderation:
+            parts.insert(0, "Refused by the provider's content moderation:")
         if self.code and self.code not in self.message:
             parts.insert(0, f"{self.code}:")
         if self.request_id and self.request_id not in self.message:
@@ -68,6 +70,8 @@ class GenerationRequest:
     first_frame: Image | None = None
     last_frame: Image | None = None
     references: list[Image] = field(default_factory=list)
+    reference_videos: list[str] = field(default_factory=list)  # URLs
+    reference_audios: list[str] = field(default_factory=list)  # URLs
     return_last_frame: bool = True
     callback_url: str = ""
 

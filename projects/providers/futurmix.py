@@ -1,0 +1,39 @@
+"""Gateway 003 (futurmix.ai/v1): `/video/generations` with assets and settings under metadata."""
+
+from .base import GenerationRequest, RemoteTask, TaskState
+from .style import Style
+
+PATH = "/video/generations"
+
+
+class FuturmixStyle(Style):
+    name = "futurmix"
+    models = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
+    default_model = "doubao-seedance-2-0-260128"
+    statuses = {
+        "queued": TaskState.QUEUED,
+        "in_progress": TaskState.RUNNING,
+        "completed": TaskState.SUCCEEDED,
+        "failed": TaskState.FAILED,
+    }
+
+    def create(self, request: GenerationRequest) -> str:
+        metadata = {
+            "content": self.content_items(request),
+            "generate_audio": request.generate_audio,
+            "ratio": request.ratio,
+            "resolution": request.resolution,
+            "watermark": request.watermark,
+        }
+        if request.seed is not None:
+            metadata["seed"] = request.seed
+        body = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "duration": request.duration,
+            "metadata": metadata,
+        }
+        return self.created_id(self.call("POST", PATH, json=body), "task_id")
+
+    def get(self, task_id) -> RemoteTask:
+        return self.parse_gateway_task(self.call("GET", f"{PATH}/{task_id}"), "task_id")

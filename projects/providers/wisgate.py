@@ -1,0 +1,49 @@
+"""Gateway 001 (api.wisgate.ai): `/v1/videos`, `mode` i2v/r2v with `images`, `meta_data.url`."""
+
+from .base import GenerationRequest, RemoteTask, TaskState
+from .style import Style
+
+PATH = "/v1/videos"
+
+
+class WisgateStyle(Style):
+    name = "wisgate"
+    models = ("doubao-seedance-2",)
+    default_model = "doubao-seedance-2"
+    accepts_data_uri = False  # images are fetched by URL
+    max_image_bytes = 4 * 1024 * 1024 - 1  # "smaller than 4MB", each
+    sizes = {
+        ("720p", "16:9"): "1280x720",
+        ("720p", "9:16"): "720x1080",  # the document's own portrait size
+        ("1080p", "16:9"): "1920x1080",
+        ("1080p", "9:16"): "1080x1920",
+    }
+    takes_audio = False
+    statuses = {
+        "queued": TaskState.QUEUED,
+        "in_progress": TaskState.RUNNING,
+        "completed": TaskState.SUCCEEDED,
+        "failed": TaskState.FAILED,
+    }
+
+    def create(self, request: GenerationRequest) -> str:
+        body = {
+            "prompt": request.prompt,
+            "model": request.model,
+            "duration": request.duration,
+            "size": self.sizes[request.resolution, request.ratio],
+        }
+        frames = [image for image in (request.first_frame, request.last_frame) if image]
+        if frames:
+            body["mode"] = "i2v"  # images[0] is the first frame, images[1] the last
+            body["images"] = [self.image_url(image) for image in frames]
+        elif request.references or request.reference_videos:
+            body["mode"] = "r2v"
+            body["images"] = [self.image_url(image) for image in request.references]
+            body["videos"] = list(request.reference_videos)
+        return self.created_id(self.call("POST", PATH, json=body), "id")
+
+    def get(self, task_id) -> RemoteTask:
+        data = self.call("GET", f"{PATH}/{task_id}")
+        # The video is under `meta_data` (with an underscore) on this gateway.
+        return self.parse_gateway_task({**data, "metadata": data.get("meta_data")}, "id")
