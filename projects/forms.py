@@ -2,6 +2,7 @@
 
 from django import forms
 
+from . import pipeline
 from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Shot
 
 
@@ -13,9 +14,11 @@ class ProjectForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        model = cleaned.get("model") or ""
-        if "fast" in model and cleaned.get("resolution") == "1080p":
-            self.add_error("resolution", "The fast model goes up to 720p; pick 480p or 720p.")
+        if not self.errors:
+            # Any shot would be refused for these settings: say so now, not after Generate.
+            project = Project(**{f: cleaned.get(f) for f in self.Meta.fields})
+            for problem in pipeline.settings_problems(project):
+                self.add_error(None, problem)
         return cleaned
 
 
@@ -33,8 +36,9 @@ class ShotForm(forms.ModelForm):
             "first_frame": "Optional, for a cut: the picture the shot starts on.",
         }
 
-    def __init__(self, *args, first=False, **kwargs):
+    def __init__(self, *args, project, first=False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.project = project
         self.first = first
         if first:
             self.fields["opening"].initial = Opening.CUT
@@ -52,4 +56,10 @@ class ShotForm(forms.ModelForm):
                 "A continue starts on the previous shot's last frame; "
                 "a first frame of its own needs a cut.",
             )
+        if not self.errors:
+            shot = Shot(project=self.project, position=0 if self.first else 1)
+            for name in self.Meta.fields:
+                setattr(shot, name, cleaned.get(name))
+            for problem in pipeline.problems(shot):
+                self.add_error(None, problem)
         return cleaned

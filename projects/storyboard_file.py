@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.files import File
 from django.db import transaction
 
+from . import pipeline
 from .models import MAX_DURATION, MIN_DURATION, RATIOS, RESOLUTIONS, Opening, Project, Shot, Team
 
 SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
@@ -34,6 +35,15 @@ def load(path, owner):
                 with image.open("rb") as f:
                     shot.first_frame.save(image.name, File(f), save=False)
             shot.save()
+        # Refuse now what the provider would refuse later, shot by shot.
+        refused = [
+            f"shot {shot.number}: {problem}"
+            for shot in project.shots.in_order()
+            for problem in pipeline.problems(shot)
+        ]
+        if refused:
+            transaction.set_rollback(True)
+            raise StoryboardError("The provider would refuse:\n  " + "\n  ".join(refused))
     return project
 
 

@@ -160,3 +160,42 @@ def test_take_files_answer_range_requests(client_of, user, simulator):
     assert part["Content-Range"] == f"bytes 100-199/{len(whole)}"
     assert b"".join(part.streaming_content) == whole[100:200]
     assert client_of.get(url, HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
+
+
+def test_a_signed_frame_link_serves_the_frame_until_it_expires(
+    client, user, simulator, monkeypatch
+):
+    from projects import access
+
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, 0.05)
+    take = Shot.objects.get(project=project).selected_take
+    token = access.frame_token(take, "last_frame", 4 * 1024 * 1024)
+
+    served = client.get(reverse("frame", args=[token]))
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    with take.last_frame.open("rb") as f:
+        assert served.content == f.read()
+    assert client.get(reverse("frame", args=[token[:-2] + "xx"])).status_code == 404
+    monkeypatch.setattr(access, "FRAME_LIFETIME", -1)
+    assert client.get(reverse("frame", args=[token])).status_code == 404
+
+
+def test_the_shot_form_shows_what_the_provider_would_refuse(client_of, user, settings):
+    settings.SEEDANCE_API_STYLE = "dieyuyun"
+    project = make_project(user, resolution="720p")
+    response = client_of.post(
+        reverse("shot-create", args=[project.pk]), {"prompt": "A", "duration": 4, "opening": "cut"}
+    )
+    assert response.status_code == 400
+    assert "The dieyuyun API makes clips of 5 or 10 seconds." in response.content.decode()
+
+
+def test_project_settings_the_provider_cannot_make_are_refused(client_of, settings):
+    settings.SEEDANCE_API_STYLE = "wisgate"
+    response = client_of.post(
+        reverse("project-list"), {"title": "T", "resolution": "480p", "ratio": "16:9"}
+    )
+    assert "The wisgate API makes only 720p 16:9" in response.content.decode()
+    assert not Project.objects.exists()

@@ -8,9 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
-from projects import pipeline, storyboard_file
+from projects import pipeline, providers, storyboard_file
 from projects.models import Export, Project, Take
-from projects.providers import simulator_url
 
 
 class Command(BaseCommand):
@@ -54,8 +53,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued {len(queued)} shots; a running worker generates them.")
             return
         self.stdout.write(f"Generating {len(queued)} shots of “{project.title}”.")
-        with local_provider(self.stdout):
-            self._drive(project)
+        try:
+            with local_provider(self.stdout):
+                self._drive(project)
+        except providers.ProviderError as error:
+            raise CommandError(str(error)) from error
         missing = [shot for shot in project.timeline() if shot.current_take is None]
         if missing:
             reasons = [f"shot {shot.number}: {_why(shot)}" for shot in missing]
@@ -116,7 +118,7 @@ def _why(shot):
 @contextmanager
 def local_provider(stdout):
     """With no provider configured, make sure the local simulator answers, starting one here."""
-    if settings.SEEDANCE_BASE_URL or _simulator_answers():
+    if not providers.configured().simulated or _simulator_answers():
         yield
         return
     from projects.simulator import Simulator
@@ -130,6 +132,7 @@ def _simulator_answers():
     import httpx
 
     try:
-        return httpx.get(f"{simulator_url()}/_simulator/stats", timeout=1).status_code == 200
+        answer = httpx.get(f"{providers.simulator_url()}/_simulator/stats", timeout=1)
     except httpx.HTTPError:
         return False
+    return answer.status_code == 200

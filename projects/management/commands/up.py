@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from projects import providers
 from projects.models import Team
 
 DEMO_USERNAME = "demo"
@@ -39,9 +40,16 @@ class Command(BaseCommand):
             )
         call_command("migrate", interactive=False, verbosity=0)
         self._demo_account()
+        try:
+            simulated = providers.configured().simulated
+        except providers.ProviderError as error:
+            raise CommandError(str(error)) from error
+        if simulated and not settings.PUBLIC_BASE_URL:
+            # The local simulator reaches this app here, for styles that fetch frames by URL.
+            os.environ["PUBLIC_BASE_URL"] = f"http://{host}:{port}"
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands = {}
-        if not settings.SEEDANCE_BASE_URL:
+        if simulated:
             commands["simulator"] = [
                 *manage,
                 "seedance_simulator",
