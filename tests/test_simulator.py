@@ -19,8 +19,8 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 
 from projects.simulator import Simulator
-from projects.simulator.ark import PIXELS
 from projects.simulator.engine import Task
+from projects.simulator.inputs import PIXELS
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/contents/generations/tasks"
@@ -455,12 +455,17 @@ def test_control_endpoints_record_count_and_reset(sim, api):
     assert list_call["json"] is None
 
     stats = httpx.get(sim.url + "/_simulator/stats").json()
-    assert stats == {"creates": 1, "tasks": {"queued": 1}}
+    assert stats == {"creates": 1, "creates_by_style": {"ark": 1}, "tasks": {"queued": 1}}
     assert sim.create_count == 1
+    assert create_call["style"] == list_call["style"] == "ark"
 
     assert httpx.post(sim.url + "/_simulator/reset").json() == {}
     assert sim.requests == []
-    assert httpx.get(sim.url + "/_simulator/stats").json() == {"creates": 0, "tasks": {}}
+    assert httpx.get(sim.url + "/_simulator/stats").json() == {
+        "creates": 0,
+        "creates_by_style": {},
+        "tasks": {},
+    }
     assert api.get(f"{TASKS}/{task_id}").status_code == 404
 
 

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import enum
 import heapq
-import io
 import logging
+import math
 import os
-import secrets
-import string
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from PIL import Image
 
 from .render import FPS, render_clip
 
 logger = logging.getLogger(__name__)
 
-# The real service's input limits for images.
-IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"}
-MAX_IMAGE_BYTES = 30 * 1024 * 1024
 # Signed file links live this long after a task succeeds.
 FILE_LIFETIME = 24 * 3600
 # A quarter of the simulated delay is spent queued, the rest running.
@@ -49,8 +41,15 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True)
 class TaskError:
-    code: str
+    """Why a task ended badly, in neutral terms; each style names `kind` with its own code."""
+
+    kind: str  # "moderation", "server_error" or "expired"
     message: str
+
+
+MODERATED = TaskError("moderation", "The output video was withheld by content moderation.")
+BROKEN = TaskError("server_error", "The video could not be generated.")
+EXPIRED = TaskError("expired", "The task did not finish before it expired.")
 
 
 @dataclass
@@ -74,6 +73,8 @@ class Task:
     expires_after: int
     delay: float
     first_frame: Image.Image | None = field(default=None, repr=False)
+    # How the task must end instead of succeeding (a fault or a prompt directive), if at all.
+    fate: TaskError | None = None
     status: Status = Status.QUEUED
     error: TaskError | None = None
     created_at: float = field(default_factory=time.time)
@@ -90,6 +91,26 @@ class Task:
         self.updated_at = self.updated_at or self.created_at
 
     @property
+    def expiring(self):
+        return self.fate is not None and self.fate.kind == EXPIRED.kind
+
+    @property
+    def lifetime(self):
+        """Seconds from creation to the end: its delay, unless it expires first."""
+        return min(self.delay, self.expires_after)
+
+    @property
+    def progress(self):
+        """Percent done, 0-100, as the gateway styles report it."""
+        if self.status is Status.QUEUED:
+            return 0
+        if self.status is Status.RUNNING:
+            share = (time.time() - self.created_at) / self.lifetime if self.lifetime else 1
+            # A running task is neither untouched nor done, however slow its render.
+            return min(99, max(1, int(100 * share)))
+        return 100
+
+    @property
     def tokens(self):
         # Billing counts one frame more than the clip holds (1280x720x121/1024 = 108900).
         return self.width * self.height * (FPS * self.duration + 1) // 1024
@@ -103,51 +124,16 @@ class Task:
         return f"{self.id}.png"
 
 
-class InputError(ValueError):
-    """An input the real service would refuse; the style says which parameter it was."""
-
-
-def load_image(url, *, timeout=10.0):
-    """Decode an image given as a data URI or an http(s) URL, checking the service's limits."""
-    if url.startswith("data:"):
-        header, sep, payload = url[5:].partition(",")
-        if not sep or not header.startswith("image/") or not header.endswith(";base64"):
-            raise InputError("a data URI must look like data:image/<type>;base64,<data>")
-        try:
-            data = base64.b64decode(payload, validate=True)
-        except binascii.Error:
-            raise InputError("the data URI does not hold valid base64") from None
-    elif url.startswith(("http://", "https://")):
-        try:
-            response = httpx.get(url, timeout=timeout, follow_redirects=True)
-        except httpx.HTTPError as exc:
-            raise InputError(f"the image could not be downloaded: {exc}") from None
-        if response.status_code != 200:
-            raise InputError(f"the image could not be downloaded: HTTP {response.status_code}")
-        data = response.content
-    else:
-        raise InputError("an image must be a data:image URI or an http(s) URL")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InputError("the image is larger than 30 MB")
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except Exception:  # Pillow's decoders fail in many ways on bad bytes; all mean the same
-        raise InputError("the image cannot be decoded") from None
-    if image.format not in IMAGE_FORMATS:
-        raise InputError(f"image format {image.format} is not supported")
-    width, height = image.size
-    if not 0.4 <= width / height <= 2.5:
-        raise InputError(f"the image's aspect ratio {width}x{height} is outside 0.4-2.5")
-    if min(width, height) <= 300 or max(width, height) >= 6000:
-        raise InputError(
-            f"the image is {width}x{height}; each side must be over 300 and under 6000 px"
-        )
-    return image.convert("RGB")
-
-
 class CannotCancel(Exception):
     """Raised for a running task: the service lets it finish."""
+
+
+class Busy(Exception):
+    """Raised by create when the style already runs as many tasks as it may."""
+
+    def __init__(self, limit, retry_after):
+        super().__init__(f"at most {limit} tasks may be unfinished at once")
+        self.limit, self.retry_after = limit, retry_after
 
 
 class _Abandoned(Exception):
@@ -159,8 +145,9 @@ class Engine:
 
     Rendering starts as soon as a task is created, on at most two worker threads; the
     scheduler thread flips a task to running after a quarter of its delay and to succeeded
-    once the delay is over and its clip exists. `on_change(task)` gets a copy of the task
-    after every status change, outside the lock.
+    once the delay is over and its clip exists. A task with a fate renders nothing and ends
+    as its fate says instead. `on_change(task)` gets a copy of the task after every status
+    change, outside the lock.
     """
 
     def __init__(self, data_dir, *, on_change=None, render_workers=2):
@@ -171,7 +158,7 @@ class Engine:
         self._tasks = {}
         self._timers = []  # heap of (monotonic due time, sequence, task id, next status)
         self._sequence = 0
-        self._creates = 0
+        self._creates = {}  # style -> accepted creates
         self._closing = False
         self._renders = ThreadPoolExecutor(render_workers, thread_name_prefix="simulator-render")
         self._scheduler = threading.Thread(
@@ -193,19 +180,39 @@ class Engine:
     @property
     def create_count(self):
         with self._lock:
-            return self._creates
+            return sum(self._creates.values())
 
-    def create(self, **fields):
-        """Store a new queued task built from Task's fields (all but id and status)."""
+    @property
+    def creates_by_style(self):
+        with self._lock:
+            return dict(self._creates)
+
+    def create(self, *, new_id, max_active=None, **fields):
+        """Store a new queued task built from Task's fields (all but id and status).
+
+        `new_id()` proposes ids in the style's format. With `max_active`, raises Busy when
+        the style already has that many unfinished tasks; the check and the insert share
+        the lock, so parallel creates cannot both slip under the limit.
+        """
         with self._wake:
-            task = Task(id=self._new_id(), **fields)
+            if max_active is not None:
+                self._check_room(fields["style"], max_active)
+            task_id = new_id()
+            while task_id in self._tasks:
+                task_id = new_id()
+            task = Task(id=task_id, **fields)
+            if task.expires_after < task.delay and not task.fate:
+                task.fate = EXPIRED
             self._tasks[task.id] = task
-            self._creates += 1
+            self._creates[task.style] = self._creates.get(task.style, 0) + 1
             now = time.monotonic()
-            self._at(now + task.delay * QUEUED_SHARE, task.id, Status.RUNNING)
-            self._at(now + task.delay, task.id, Status.SUCCEEDED)
+            # An expiring task never got to run: it goes straight from queued to expired.
+            if not task.expiring:
+                self._at(now + task.lifetime * QUEUED_SHARE, task.id, Status.RUNNING)
+            self._at(now + task.lifetime, task.id, Status.SUCCEEDED)
             snapshot = copy.copy(task)
-        self._renders.submit(self._render, task.id)
+        if not task.fate:
+            self._renders.submit(self._render, task.id)
         return snapshot
 
     def get(self, task_id):
@@ -213,10 +220,28 @@ class Engine:
             task = self._tasks.get(task_id)
             return copy.copy(task) if task else None
 
-    def tasks(self):
-        """All tasks, newest first."""
+    def tasks(self, style=None):
+        """All tasks (of one style, if given), newest first."""
         with self._lock:
-            return [copy.copy(task) for task in reversed(self._tasks.values())]
+            return [
+                copy.copy(task)
+                for task in reversed(self._tasks.values())
+                if style is None or task.style == style
+            ]
+
+    def finish(self, task_id, error):
+        """End an unfinished task now as `error` says; return the task as it now is, or None."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                return None
+            changed = not task.status.finished
+            if changed:
+                self._end(task, error)
+            snapshot = copy.copy(task)
+        if changed:
+            self._on_change(snapshot)
+        return snapshot
 
     def cancel(self, task_id):
         """Cancel a queued task or delete a finished one.
@@ -244,7 +269,11 @@ class Engine:
             counts = {}
             for task in self._tasks.values():
                 counts[task.status.value] = counts.get(task.status.value, 0) + 1
-            return {"creates": self._creates, "tasks": counts}
+            return {
+                "creates": sum(self._creates.values()),
+                "creates_by_style": dict(self._creates),
+                "tasks": counts,
+            }
 
     def reset(self):
         """Forget every task and its files; renders in flight stop at their next frame."""
@@ -253,20 +282,26 @@ class Engine:
                 self._remove_files(task)
             self._tasks.clear()
             self._timers.clear()
-            self._creates = 0
+            self._creates.clear()
 
-    def _new_id(self):
-        alphabet = string.ascii_lowercase + string.digits
-        while True:
-            suffix = "".join(secrets.choice(alphabet) for _ in range(5))
-            task_id = f"cgt-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{suffix}"
-            if task_id not in self._tasks:
-                return task_id
+    def _check_room(self, style, limit):
+        active = [
+            task
+            for task in self._tasks.values()
+            if task.style == style and not task.status.finished
+        ]
+        if len(active) >= limit:
+            # A hint, not a promise: a render slower than its delay finishes later.
+            soonest = min(task.created_at + task.lifetime for task in active)
+            raise Busy(limit, max(1, math.ceil(soonest - time.time())))
 
     def _at(self, when, task_id, status):
         self._sequence += 1
         heapq.heappush(self._timers, (when, self._sequence, task_id, status))
         self._wake.notify()
+
+    def _end(self, task, error):
+        self._set(task, Status.EXPIRED if error.kind == EXPIRED.kind else Status.FAILED, error)
 
     def _set(self, task, status, error=None):
         task.status = status
@@ -304,9 +339,11 @@ class Engine:
                 return False
             self._set(task, Status.RUNNING)
             return True
-        if task.status is not Status.RUNNING:
+        if task.status.finished:
             return False
-        if task.render_error:
+        if task.fate:
+            self._end(task, task.fate)
+        elif task.render_error:
             self._set(task, Status.FAILED, task.render_error)
         elif task.rendered:
             self._set(task, Status.SUCCEEDED)
@@ -343,7 +380,7 @@ class Engine:
             return
         except Exception:
             logger.exception("rendering %s failed", task_id)
-            error = TaskError("InternalServiceError", "The video could not be generated.")
+            error = BROKEN
 
         with self._lock:
             task = self._tasks.get(task_id)

@@ -1,4 +1,4 @@
-"""The simulator's HTTP server: routes API styles, serves signed files, records and controls."""
+"""The simulator's HTTP server: routes API styles, serves signed files, records, injects faults."""
 
 from __future__ import annotations
 
@@ -22,34 +22,46 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from . import ark
-from .engine import Engine
+from . import ark, dieyuyun, futurmix, openai_videos, wisgate
+from .engine import Busy, Engine, TaskError
+from .faults import HANG_SECONDS, MAX_DELAY, Action, Faults, read_directives
+from .inputs import DEFAULT_EXPIRES, InputError
+from .limits import Limits, RateLimited
+from .wire import ApiError, FileAnswer, Style
 
 logger = logging.getLogger(__name__)
 
-# Each style is a module with NAME, PREFIX, handle(call) -> (status, body) and
-# task_body(task, link); it owns everything about its wire format.
-STYLES = (ark,)
+# Each style module owns everything about its wire format and describes it as a Style.
+STYLES = {
+    style.name: style
+    for style in (ark.STYLE, dieyuyun.STYLE, wisgate.STYLE, openai_videos.STYLE, futurmix.STYLE)
+}
 MAX_BODY = 64 * 1024 * 1024  # the real service's cap on a whole request
 FILE_PATH = re.compile(r"/files/([A-Za-z0-9_-]+\.(mp4|png))")
 FILE_TYPES = {"mp4": "video/mp4", "png": "image/png"}
 RANGE = re.compile(r"bytes=(\d+)-(\d*)|bytes=-(\d+)")
 CALLBACK_TRIES = 3
 CALLBACK_TIMEOUT = 3.0
+# An object store's error codes, for faults on signed file downloads.
+XML_CODES = {400: "InvalidArgument", 401: "AccessDenied", 403: "AccessDenied", 429: "SlowDown"}
 
 
 @dataclass
 class Call:
-    """One API request, as a style module sees it."""
+    """One API request, as a style's views see it."""
 
+    style: Style
     method: str
     path: str  # below the style's prefix
+    full_path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
     json: object
     request_id: str
     simulator: Simulator
     base_url: str
+    # How the task this request creates or reads must end, when a fault says so.
+    fate: TaskError | None = None
 
     @property
     def engine(self):
@@ -62,17 +74,62 @@ class Call:
     def link(self, name, expires):
         return self.simulator.link(name, expires, self.base_url)
 
-    def delay(self):
-        """Seconds this task should take: X-Simulator-Delay if given, else the server's."""
+    def create(
+        self,
+        *,
+        prompt,
+        return_last_frame=False,
+        callback_url=None,
+        expires_after=DEFAULT_EXPIRES,
+        **fields,
+    ):
+        """Create this request's task from the rest of Task's fields; return a snapshot.
+
+        Prompt directives come out of the prompt here, and set its fate and delay.
+        """
+        prompt, fate, delay = read_directives(prompt, self.style.prompt_param)
+        try:
+            return self.engine.create(
+                new_id=self.style.new_id,
+                max_active=self.simulator._limits.concurrency(self.style.name),
+                style=self.style.name,
+                prompt=prompt,
+                delay=self._delay() if delay is None else delay,
+                # A fault on the request outranks a directive in its prompt.
+                fate=self.fate or fate,
+                return_last_frame=return_last_frame,
+                callback_url=callback_url,
+                expires_after=expires_after,
+                **fields,
+            )
+        except Busy as busy:
+            raise self.style.error(
+                "rate_limit",
+                f"At most {busy.limit} tasks may be unfinished at once; retry when one is done.",
+                retry_after=busy.retry_after,
+            ) from None
+
+    def task(self, task_id):
+        """This style's task `task_id`, after any fault has ended it; else a 404."""
+        task = self.engine.get(task_id)
+        # Each style stands for its own service, which knows only the tasks made through it.
+        if task is None or task.style != self.style.name:
+            raise self.style.error("not_found", f"The specified task {task_id} is not found.")
+        if self.fate:
+            task = self.engine.finish(task_id, self.fate) or task
+        return task
+
+    def _delay(self):
+        """Seconds the task should take: X-Simulator-Delay if given, else the server's."""
         value = self.headers.get("X-Simulator-Delay")
         if value is None:
             return self.simulator.delay
         try:
             seconds = float(value)
         except ValueError:
-            raise ValueError("it must be a number of seconds") from None
-        if not 0 <= seconds < 86400:
-            raise ValueError("it must be between 0 and 86400 seconds")
+            raise InputError("it must be a number of seconds", "X-Simulator-Delay") from None
+        if not 0 <= seconds < MAX_DELAY:
+            raise InputError(f"it must be 0-{MAX_DELAY} seconds", "X-Simulator-Delay")
         return seconds
 
 
@@ -80,10 +137,13 @@ class Simulator:
     """A local Seedance service on a real socket, speaking every style in STYLES.
 
     The socket is bound at construction, so `url` is known before start(); files live in
-    `data_dir` (a temporary directory, removed by stop(), unless one is given).
+    `data_dir` (a temporary directory, removed by stop(), unless one is given). With
+    `limits`, each style enforces the rate and concurrency limits its documents state.
     """
 
-    def __init__(self, host="127.0.0.1", port=0, delay=2.0, data_dir=None, api_key=None):
+    def __init__(
+        self, host="127.0.0.1", port=0, delay=2.0, data_dir=None, api_key=None, limits=False
+    ):
         # Bind first: a port in use must not leave a temporary directory behind.
         self._httpd = _Server((host, port), _Handler)
         self._httpd.simulator = self
@@ -100,6 +160,12 @@ class Simulator:
         self._record_lock = threading.Lock()
         self._stopping = threading.Event()
         self._callbacks = ThreadPoolExecutor(1, thread_name_prefix="simulator-callback")
+        self._faults = Faults(STYLES)
+        self._limits = Limits()
+        if limits:
+            for style in STYLES.values():
+                if style.limits:
+                    self._limits.set(style.name, **style.limits)
         self.engine = Engine(self.data_dir, on_change=self._notify)
         self._thread = None
         self._serving = False
@@ -120,6 +186,34 @@ class Simulator:
     @property
     def create_count(self):
         return self.engine.create_count
+
+    @property
+    def creates_by_style(self):
+        return self.engine.creates_by_style
+
+    def base_url(self, style="ark"):
+        """What a client of `style` is configured with to reach this simulator."""
+        return self.url + self._style(style).prefixes[0]
+
+    def add_fault(self, op, action, *, style=None, count=None):
+        """Make the next `count` (None: every) `op` requests of `style` (None: any) fail.
+
+        `op` is create, get, list, cancel, download or "*"; `action` a dict such as
+        {"status": 429, "retry_after": 2}, {"latency": 1.5}, {"timeout": True},
+        {"lose_answer": True}, {"expire": True}, {"moderation": True} or {"fail": True}.
+        The first rule that matches a request applies to it. Raises ValueError.
+        """
+        self._faults.add(op, action, style=style, count=count)
+
+    def clear_faults(self):
+        self._faults.clear()
+
+    def set_limits(self, style, *, rpm=None, per_day=None, concurrency=None):
+        """Enforce these limits on `style` from now on, None lifting one; beyond them, 429.
+
+        rpm and per_day count the style's API requests, concurrency its unfinished tasks.
+        """
+        self._limits.set(self._style(style).name, rpm=rpm, per_day=per_day, concurrency=concurrency)
 
     def start(self):
         """Serve in a daemon thread and return at once."""
@@ -154,9 +248,12 @@ class Simulator:
         self.stop()
 
     def reset(self):
+        """Forget requests, tasks and fault rules; limits stay set, with their counts cleared."""
         with self._record_lock:
             self._recorded.clear()
         self.engine.reset()
+        self._faults.clear()
+        self._limits.reset()
 
     def link(self, name, expires, base_url=None):
         """A signed URL for one of the task files, like an object store's presigned link."""
@@ -174,6 +271,12 @@ class Simulator:
         if expires_at < time.time():
             return "Request has expired."
         return None
+
+    def _style(self, name):
+        try:
+            return STYLES[name]
+        except KeyError:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}") from None
 
     def _record(self, entry):
         with self._record_lock:
@@ -199,8 +302,7 @@ class Simulator:
     def _notify(self, task):
         if not task.callback_url or self._stopping.is_set():
             return
-        style = next(style for style in STYLES if task.style == style.NAME)
-        body = style.task_body(task, self.link)
+        body = STYLES[task.style].task_body(task, self.link)
         self._callbacks.submit(self._deliver, task.callback_url, body)
 
     def _deliver(self, url, body):
@@ -253,10 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
         if match := FILE_PATH.fullmatch(parts.path):
             return self._serve_file(match[1], match[2], query)
         if parts.path.startswith("/_simulator/"):
-            return self._control(parts.path)
-        for style in STYLES:
-            if parts.path == style.PREFIX or parts.path.startswith(style.PREFIX + "/"):
-                return self._api(style, parts.path, query, body)
+            return self._control(parts.path, body)
+        for style in STYLES.values():
+            for prefix in style.prefixes:
+                if parts.path == prefix or parts.path.startswith(prefix + "/"):
+                    return self._api(style, prefix, parts.path, query, body)
         self._send_json(404, {"error": {"code": "NotFound", "message": f"No route {parts.path}"}})
 
     def _read_body(self):
@@ -277,14 +380,16 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
-    def _api(self, style, path, query, body):
+    def _api(self, style, prefix, path, query, body):
+        simulator = self.simulator
         headers = {_canonical(name): value for name, value in self.headers.items()}
         try:
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = None
-        self.simulator._record(
+        simulator._record(
             {
+                "style": style.name,
                 "method": self.command,
                 "path": path,
                 "query": query,
@@ -292,27 +397,81 @@ class _Handler(BaseHTTPRequestHandler):
                 "json": parsed,
             }
         )
-        request_id = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(12)
         host = self.headers.get("Host")
         call = Call(
+            style=style,
             method=self.command,
-            path=path[len(style.PREFIX) :],
+            path=path[len(prefix) :],
+            full_path=path,
             query=query,
             headers=headers,
             json=parsed,
-            request_id=request_id,
-            simulator=self.simulator,
-            base_url=f"http://{host}" if host else self.simulator.url,
+            request_id=time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(12),
+            simulator=simulator,
+            base_url=f"http://{host}" if host else simulator.url,
         )
+        action = None
         try:
-            status, answer = style.handle(call)
+            route, groups = style.resolve(call)
+            simulator._limits.admit(style.name)
+            action = self._fault(route.op, style.name)
+            if action:
+                self._suffer(action)
+                if action.timeout:
+                    return
+                if action.status:
+                    raise _fault_error(style, action)
+                call.fate = action.fate
+            answer = route.view(call, *groups)
+        except RateLimited as limited:
+            answer = style.error("rate_limit", str(limited), retry_after=limited.retry_after)
+        except InputError as refused:
+            answer = style.refusal(refused)
+        except ApiError as error:
+            answer = error
         except Exception:
             logger.exception("%s %s failed", self.command, path)
-            status = 500
-            answer = {"error": {"code": "InternalServiceError", "message": "Simulator bug."}}
-        self._send_json(status, answer, {"X-Request-Id": request_id})
+            answer = style.error("server_error", "Simulator bug.")
+        if action and action.lose_answer:
+            # As if the network dropped the answer: the work is done, the client never hears.
+            self.close_connection = True
+            return
+        headers = {"X-Request-Id": call.request_id}
+        if isinstance(answer, FileAnswer):
+            try:
+                return self._send_file(answer.path, answer.content_type)
+            except FileNotFoundError:
+                answer = style.error("not_found", "The video file is gone.")
+        if isinstance(answer, ApiError):
+            if answer.retry_after is not None:
+                headers["Retry-After"] = str(answer.retry_after)
+            body = style.error_body(answer, call.request_id)
+            return self._send_json(answer.status, body, headers)
+        self._send_json(200, answer, headers)
 
-    def _control(self, path):
+    def _fault(self, op, style_name):
+        """The fault for this request: its X-Simulator-Fault header's, else a rule's, or None."""
+        header = self.headers.get("X-Simulator-Fault")
+        if header is None:
+            return self.simulator._faults.take(op, style_name)
+        action = Action.from_header(header)
+        if op not in action.ops():
+            raise InputError(
+                f"this action applies to {' and '.join(action.ops())} only", "X-Simulator-Fault"
+            )
+        return action
+
+    def _suffer(self, action):
+        """Apply an action's delay: its latency, or a timeout's hold before hanging up."""
+        stopping = self.simulator._stopping
+        if action.timeout:
+            # Like a service that took the request and never got round to answering it.
+            stopping.wait(HANG_SECONDS)
+            self.close_connection = True
+        elif action.latency:
+            stopping.wait(action.latency)
+
+    def _control(self, path, body):
         simulator = self.simulator
         if path == "/_simulator/requests" and self.command == "GET":
             return self._send_json(200, simulator.requests)
@@ -321,7 +480,27 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_simulator/reset" and self.command == "POST":
             simulator.reset()
             return self._send_json(200, {})
+        if path == "/_simulator/faults":
+            if self.command == "GET":
+                return self._send_json(200, simulator._faults.describe())
+            if self.command == "DELETE":
+                simulator.clear_faults()
+                return self._send_json(200, {})
+            if self.command == "POST":
+                return self._add_fault(body)
         self._send_json(404, {"error": {"code": "NotFound", "message": f"No route {path}"}})
+
+    def _add_fault(self, body):
+        try:
+            spec = json.loads(body)
+            if not isinstance(spec, dict):
+                raise ValueError("send a JSON object: op, style, count and the action")
+            rule = {key: spec.pop(key, None) for key in ("op", "style", "count")}
+            self.simulator.add_fault(rule["op"], spec, style=rule["style"], count=rule["count"])
+        except ValueError as exc:
+            error = {"code": "InvalidFault", "message": str(exc)}
+            return self._send_json(400, {"error": error})
+        self._send_json(200, {})
 
     def _serve_file(self, name, extension, query):
         if self.command not in ("GET", "HEAD"):
@@ -337,12 +516,31 @@ class _Handler(BaseHTTPRequestHandler):
         signature = query.get("signature", [""])[-1]
         if problem := self.simulator._check_link(name, expires, signature):
             return self._send_xml(403, "AccessDenied", problem)
-        path = self.simulator.data_dir / name
+        # A download fault can target a style: the one the file's task was made through.
+        task = self.simulator.engine.get(name.partition(".")[0])
         try:
-            file = path.open("rb")
+            action = self._fault("download", task.style if task else None)
+        except InputError as refused:
+            return self._send_xml(400, "InvalidArgument", str(refused))
+        if action:
+            self._suffer(action)
+            if action.timeout:
+                return
+            if action.status:
+                code = action.code or XML_CODES.get(action.status, "InternalError")
+                headers = {}
+                if action.retry_after is not None:
+                    headers["Retry-After"] = str(action.retry_after)
+                message = action.message or "The service is failing on purpose."
+                return self._send_xml(action.status, code, message, headers)
+        try:
+            self._send_file(self.simulator.data_dir / name, FILE_TYPES[extension])
         except FileNotFoundError:
-            return self._send_xml(404, "NoSuchKey", "The specified key does not exist.")
-        with file:
+            self._send_xml(404, "NoSuchKey", "The specified key does not exist.")
+
+    def _send_file(self, path, content_type):
+        """Send a file, or one byte range of it; FileNotFoundError before anything is sent."""
+        with path.open("rb") as file:
             # The open file, not the path: a task deleted meanwhile still serves in full.
             size = os.fstat(file.fileno()).st_size
             start, end, status = 0, size - 1, 200
@@ -361,7 +559,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return self.end_headers()
                 status = 206
             self.send_response(status)
-            self.send_header("Content-Type", FILE_TYPES[extension])
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(end - start + 1))
             self.send_header("Accept-Ranges", "bytes")
             if status == 206:
@@ -373,10 +571,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status, body, headers=None):
         self._send(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)
 
-    def _send_xml(self, status, code, message):
+    def _send_xml(self, status, code, message, headers=None):
         body = f"<?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>{code}</Code>"
         body += f"<Message>{message}</Message></Error>"
-        self._send(status, body.encode(), "application/xml", None)
+        self._send(status, body.encode(), "application/xml", headers)
 
     def _send(self, status, payload, content_type, headers):
         self.send_response(status)
@@ -387,6 +585,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+
+def _fault_error(style, action):
+    """The refusal a status fault asks for, in the style's words unless it gives its own."""
+    if action.status >= 500:
+        kind = "server_error"
+    else:
+        kind = {401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "rate_limit"}
+        kind = kind.get(action.status, "invalid")
+    return style.error(
+        kind,
+        action.message,
+        status=action.status,
+        code=action.code,
+        retry_after=action.retry_after,
+    )
 
 
 def _canonical(name):

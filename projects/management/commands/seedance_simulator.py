@@ -9,7 +9,11 @@ from projects.simulator import Simulator
 
 
 class Command(BaseCommand):
-    help = "Serve the local Seedance simulator (native Ark v3 API at <url>/api/v3)."
+    help = (
+        "Serve the local Seedance simulator: the native Ark v3 API at <url>/api/v3 (and "
+        "<url>/seedance/api/v3) and the gateway styles at <url>/dieyuyun, <url>/wisgate, "
+        "<url>/openai-videos and <url>/futurmix/v1."
+    )
     # It serves HTTP and touches no models or URLs: nothing for the system checks to find.
     requires_system_checks = []
 
@@ -22,17 +26,23 @@ class Command(BaseCommand):
             default=settings.SIMULATOR_DELAY,
             help="seconds from create to succeeded",
         )
+        parser.add_argument(
+            "--limits",
+            action="store_true",
+            help="enforce the rate and concurrency limits each style's documents state",
+        )
 
-    def handle(self, *args, host, port, delay, **options):
+    def handle(self, *args, host, port, delay, limits, **options):
         try:
-            simulator = Simulator(host=host, port=port, delay=delay)
+            simulator = Simulator(host=host, port=port, delay=delay, limits=limits)
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         # Both end the server the same way; SIGINT is set explicitly because a launcher
         # (a shell script's background job) may have left it ignored.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupt)
-        self.stdout.write(f"Seedance simulator at {simulator.url} (delay {delay:g} s)")
+        enforced = ", documented limits" if limits else ""
+        self.stdout.write(f"Seedance simulator at {simulator.url} (delay {delay:g} s{enforced})")
         self.stdout.flush()
         try:
             simulator.serve_forever()

@@ -1,0 +1,196 @@
+"""Injected faults: rules, a request header and prompt directives that make things go wrong."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from dataclasses import asdict, dataclass, replace
+
+from .engine import BROKEN, EXPIRED, MODERATED, TaskError
+from .inputs import InputError
+
+OPS = ("create", "get", "list", "cancel", "download")
+# The task-ending actions (and directives) and what each makes of the task.
+FATES = {"moderation": MODERATED, "expire": EXPIRED, "fail": BROKEN}
+# A task ends badly only where a task is made (create) or looked at (get).
+FATE_OPS = ("create", "get")
+KINDS = ("status", "latency", "timeout", "lose_answer", *FATES)
+STATUS_EXTRAS = ("code", "message", "retry_after")
+# Long enough for any client to give up; stop() releases the connection sooner.
+HANG_SECONDS = 30.0
+DIRECTIVE = re.compile(r"\s*\[sim:([^\]]*)\]")
+MAX_DELAY = 86400
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a fault does to the request it applies to: exactly one of these, set."""
+
+    status: int | None = None  # answer with this error status, in the style's body
+    code: str | None = None  # instead of the style's code for that status
+    message: str | None = None
+    retry_after: int | None = None  # seconds, sent as Retry-After
+    latency: float = 0.0  # answer normally, this much later
+    timeout: bool = False  # hold the connection, then close it unanswered
+    lose_answer: bool = False  # do the work, then close the connection unanswered
+    fate: TaskError | None = None  # the created or read task ends this way
+
+    @classmethod
+    def parse(cls, spec):
+        """An Action from its JSON form, e.g. {"status": 429, "retry_after": 2}."""
+        if not isinstance(spec, dict):
+            raise ValueError("a fault action must be a JSON object")
+        kinds = [key for key in spec if key in KINDS]
+        unknown = [key for key in spec if key not in KINDS and key not in STATUS_EXTRAS]
+        if unknown:
+            raise ValueError(f"unknown fault field {unknown[0]!r}; actions are {', '.join(KINDS)}")
+        if len(kinds) != 1:
+            raise ValueError(f"give exactly one action of {', '.join(KINDS)}")
+        (kind,) = kinds
+        value = spec[kind]
+        if kind != "status":
+            if any(key in spec for key in STATUS_EXTRAS):
+                raise ValueError("code, message and retry_after go with status only")
+            if kind == "latency":
+                if not _number(value) or not 0 <= value <= HANG_SECONDS:
+                    raise ValueError(f"latency must be 0-{HANG_SECONDS:g} seconds")
+                return cls(latency=float(value))
+            if value is not True:
+                raise ValueError(f"{kind} must be true")
+            if kind in FATES:
+                return cls(fate=FATES[kind])
+            return cls(**{kind: True})
+        if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
+            raise ValueError("status must be an HTTP error status, 400-599")
+        for key in ("code", "message"):
+            if spec.get(key) is not None and not isinstance(spec[key], str):
+                raise ValueError(f"{key} must be a string")
+        retry_after = spec.get("retry_after")
+        if retry_after is None and value == 429:
+            retry_after = 1
+        if retry_after is not None:
+            if not _number(retry_after) or retry_after < 0:
+                raise ValueError("retry_after must be a number of seconds")
+            # Retry-After takes whole seconds; rounding up never invites a retry too early.
+            retry_after = math.ceil(retry_after)
+        return cls(value, spec.get("code"), spec.get("message"), retry_after)
+
+    @classmethod
+    def from_header(cls, value):
+        """The action of an X-Simulator-Fault header; InputError blames the header."""
+        try:
+            return cls.parse(json.loads(value))
+        except ValueError as exc:  # json's errors are ValueErrors too
+            raise InputError(str(exc), "X-Simulator-Fault") from None
+
+    def ops(self):
+        """The operations this action can apply to."""
+        if self.lose_answer:
+            return ("create",)
+        if self.fate:
+            return FATE_OPS
+        return OPS
+
+    def describe(self):
+        shown = {key: value for key, value in asdict(self).items() if value not in (None, 0, False)}
+        if self.fate:
+            shown["fate"] = self.fate.kind
+        return shown
+
+
+@dataclass(frozen=True)
+class Rule:
+    op: str
+    style: str | None
+    remaining: int | None
+    action: Action
+
+
+class Faults:
+    """The fault rules of one server; the first rule matching a request applies to it."""
+
+    def __init__(self, styles):
+        self._styles = tuple(styles)
+        self._lock = threading.Lock()
+        self._rules = []
+
+    def add(self, op, action, *, style=None, count=None):
+        """Apply `action` to the next `count` (None: every) `op` request of `style` (None: any).
+
+        `op` is one of OPS or "*"; a "*" rule passes over requests its action cannot apply to.
+        Raises ValueError for anything malformed.
+        """
+        if op != "*" and op not in OPS:
+            raise ValueError(f"op must be one of {', '.join(OPS)} or *")
+        if style is not None and style not in self._styles:
+            raise ValueError(f"style must be one of {', '.join(self._styles)}")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise ValueError("count must be a whole number")
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1")
+        action = Action.parse(action)
+        if op != "*" and op not in action.ops():
+            raise ValueError(f"this action applies to {' and '.join(action.ops())} only")
+        with self._lock:
+            self._rules.append(Rule(op, style, count, action))
+
+    def clear(self):
+        with self._lock:
+            self._rules.clear()
+
+    def take(self, op, style):
+        """The action for one `op` request of `style`, using up one of its rule's count."""
+        with self._lock:
+            for index, rule in enumerate(self._rules):
+                if rule.op not in ("*", op) or rule.style not in (None, style):
+                    continue
+                if op not in rule.action.ops():
+                    continue
+                if rule.remaining == 1:
+                    del self._rules[index]
+                elif rule.remaining is not None:
+                    self._rules[index] = replace(rule, remaining=rule.remaining - 1)
+                return rule.action
+        return None
+
+    def describe(self):
+        with self._lock:
+            return [
+                {"op": rule.op, "style": rule.style, "count": rule.remaining}
+                | rule.action.describe()
+                for rule in self._rules
+            ]
+
+
+def read_directives(prompt, param):
+    """Take [sim:...] directives out of a prompt: (text, fate or None, delay or None).
+
+    Directives: [sim:moderation], [sim:expire], [sim:fail] and [sim:delay=<seconds>].
+    """
+    fate = delay = None
+    for match in DIRECTIVE.finditer(prompt):
+        word = match[1].strip()
+        name, _, value = word.partition("=")
+        if word in FATES:
+            fate = FATES[word]
+        elif name == "delay":
+            try:
+                delay = float(value)
+            except ValueError:
+                delay = -1.0
+            if not 0 <= delay < MAX_DELAY:
+                raise InputError(f"[sim:{word}] needs a delay of 0-{MAX_DELAY} seconds", param)
+        else:
+            choices = ", ".join(f"[sim:{name}]" for name in FATES)
+            raise InputError(
+                f"unknown simulator directive [sim:{word}]; use {choices} or [sim:delay=N]", param
+            )
+    if fate is None and delay is None:
+        return prompt, None, None
+    return DIRECTIVE.sub("", prompt).strip(), fate, delay
+
+
+def _number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
