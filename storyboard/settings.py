@@ -138,9 +138,9 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True  # serve straight from the source tree: no collectstatic step
 MEDIA_ROOT = Path(env("MEDIA_ROOT") or BASE_DIR / "media")
-# Media is never served directly: every clip, frame and export goes through a view
-# that checks who is asking.
-MEDIA_URL = None
+# Media is never served at this URL (no route and no server maps it): every clip, frame
+# and export goes through a view that checks who is asking.
+MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 
 # The video provider. No base URL means the local simulator, which `up` starts.
