@@ -152,3 +152,21 @@ def test_progress_is_estimated_from_time_when_the_provider_reports_none(user, se
     assert take.shown_progress() == pytest.approx(0.5, abs=0.05)
     take.started_at = timezone.now() - timedelta(seconds=60)
     assert take.shown_progress() == 0.95  # never "done" before it is
+
+
+def test_a_moderation_failure_says_so_on_the_take(simulator, user):
+    project = make_project(user, shots=[("A fox [sim:moderation]", Opening.CUT)])
+    generate(project)
+    take = project.shots.get().latest_take
+
+    assert take.status == Take.Status.FAILED
+    assert take.error.startswith("Refused by the provider's content moderation:")
+    assert "OutputVideoSensitiveContentDetected" in take.error
+
+
+def test_an_expired_task_fails_its_take_instead_of_looking_stuck(simulator, user):
+    project = make_project(user, shots=[("A fox [sim:expire]", Opening.CUT)])
+    generate(project)
+    take = project.shots.get().latest_take
+    assert take.status == Take.Status.FAILED
+    assert "expired" in take.error

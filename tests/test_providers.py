@@ -188,3 +188,28 @@ def test_a_failed_task_carries_its_error():
 def test_an_unknown_status_is_an_error_never_still_running(status):
     with pytest.raises(ProviderError, match="unknown task status"):
         ARK.parse_task({"id": "cgt-1", "status": status})
+
+
+@pytest.mark.parametrize("style", ["ark", "dieyuyun", "wisgate", "openai-videos", "futurmix"])
+def test_a_rate_limit_in_any_style_is_transient_and_says_when_to_retry(simulator, settings, style):
+    from projects.providers import SIMULATOR_PREFIXES, STYLES
+
+    settings.SEEDANCE_BASE_URL = simulator.url + SIMULATOR_PREFIXES[style]
+    settings.SEEDANCE_API_STYLE = style
+    simulator.add_fault("create", {"status": 429, "retry_after": 3}, count=1)
+    model = STYLES[style].models[0]
+    with pytest.raises(ProviderError) as caught:
+        get_client().create(request(model=model, duration=5, resolution="720p"))
+    assert (caught.value.permanent, caught.value.status, caught.value.retry_after) == (False, 429, 3)
+    assert simulator.create_count == 0
+
+
+def test_a_server_error_is_transient_and_a_forbidden_key_permanent(simulator):
+    simulator.add_fault("create", {"status": 503}, count=1)
+    with pytest.raises(ProviderError) as caught:
+        get_client().create(request())
+    assert not caught.value.permanent
+    simulator.add_fault("create", {"status": 403, "code": "AccountOverdueError"}, count=1)
+    with pytest.raises(ProviderError) as caught:
+        get_client().create(request())
+    assert caught.value.permanent and caught.value.code == "AccountOverdueError"

@@ -35,14 +35,14 @@ class ProviderError(Exception):
         self.moderation = moderation
 
     def __str__(self):
-        parts = [self.message]
+        text = self.message
+        if self.code and self.code not in text:
+            text = f"{self.code}: {text}"
         if self.moderation:
-            parts.insert(0, "Refused by the provider's content moderation:")
-        if self.code and self.code not in self.message:
-            parts.insert(0, f"{self.code}:")
-        if self.request_id and self.request_id not in self.message:
-            parts.append(f"(request id {self.request_id})")
-        return " ".join(parts)
+            text = f"Refused by the provider's content moderation: {text}"
+        if self.request_id and self.request_id not in text:
+            text = f"{text} (request id {self.request_id})"
+        return text
 
 
 @dataclass(frozen=True)
