@@ -25,3 +25,14 @@ def simulator(settings):
 @pytest.fixture
 def user(db):
     return make_user()
+
+
+@pytest.fixture
+def broker(db):
+    """The task queue the app is configured with (the database, or Redis), emptied."""
+    from django_q.brokers import get_broker
+
+    queue = get_broker()
+    queue.purge_queue()
+    yield queue
+    queue.purge_queue()

@@ -20,23 +20,29 @@ def free_port():
 
 
 class LiveApp:
-    """`manage.py up` on free ports, its own database and media, and the simulator."""
+    """`manage.py up` on free ports, its own database and media, and the simulator.
+
+    It runs in the suite's configuration: SQLite and the database broker by default;
+    under DATABASE_URL=postgres://... (and REDIS_URL) a fresh PostgreSQL database of
+    its own (and the Redis broker).
+    """
 
     def __init__(self, workdir, simulator_delay=2.0):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "up.log"
+        self.database = _Database(self.workdir)
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{self.workdir / 'db.sqlite3'}",
+            "DATABASE_URL": self.database.url,
             "MEDIA_ROOT": str(self.workdir / "media"),
             "SIMULATOR_PORT": str(free_port()),
             "SIMULATOR_DELAY": str(simulator_delay),
             "SEEDANCE_POLL_INTERVAL": "0.3",
             "Q_WORKERS": "2",
         }
-        for name in ("SEEDANCE_BASE_URL", "REDIS_URL"):
+        for name in ("SEEDANCE_BASE_URL", "SEEDANCE_PRESET", "PUBLIC_BASE_URL"):
             self.env.pop(name, None)
 
     def start(self, timeout=90):
@@ -75,7 +81,33 @@ class LiveApp:
         if left:
             os.killpg(group, signal.SIGKILL)
         self.log.close()
+        self.database.drop()
         return left
+
+
+class _Database:
+    """A database for one live app: a SQLite file, or a PostgreSQL database made for it."""
+
+    def __init__(self, workdir):
+        suite = os.environ.get("DATABASE_URL", "")
+        self.name = None
+        if not suite.startswith(("postgres://", "postgresql://")):
+            self.url = f"sqlite:///{workdir / 'db.sqlite3'}"
+            return
+        import psycopg
+
+        self.server = suite.rsplit("/", 1)[0]
+        self.name = f"storyboard_live_{os.getpid()}_{free_port()}"
+        with psycopg.connect(f"{self.server}/postgres", autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.name}"')
+        self.url = f"{self.server}/{self.name}"
+
+    def drop(self):
+        if self.name:
+            import psycopg
+
+            with psycopg.connect(f"{self.server}/postgres", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def _members(group):

@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.urls import reverse
 
 from projects import events, pipeline
@@ -39,6 +40,7 @@ def test_the_stream_sends_a_card_again_only_when_it_changed(user, monkeypatch):
         stream = events._stream(viewer)
         out = [await anext(stream) for _ in range(count)]
         await stream.aclose()
+        await sync_to_async(connections.close_all)()  # the thread that rendered them
         return out
 
     opening = asyncio.run(first_events(3))
@@ -55,6 +57,7 @@ def test_the_stream_sends_a_card_again_only_when_it_changed(user, monkeypatch):
         await sync_to_async(pipeline.queue_takes)(project)
         change = await anext(stream)
         await stream.aclose()
+        await sync_to_async(connections.close_all)()
         return change
 
     change = asyncio.run(after_a_change())

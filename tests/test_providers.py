@@ -200,7 +200,11 @@ def test_a_rate_limit_in_any_style_is_transient_and_says_when_to_retry(simulator
     model = STYLES[style].models[0]
     with pytest.raises(ProviderError) as caught:
         get_client().create(request(model=model, duration=5, resolution="720p"))
-    assert (caught.value.permanent, caught.value.status, caught.value.retry_after) == (False, 429, 3)
+    assert (caught.value.permanent, caught.value.status, caught.value.retry_after) == (
+        False,
+        429,
+        3,
+    )
     assert simulator.create_count == 0
 
 
