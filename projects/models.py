@@ -260,6 +260,18 @@ class Take(models.Model):
     )
     provider = models.CharField(max_length=50, blank=True)
     remote_id = models.CharField(max_length=200, blank=True, db_index=True)
+    # The seed sent: the shot's, or one drawn for the take, which also lets a task whose
+    # create answer was lost be recognised among the provider's recent tasks.
+    seed = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Creates tried.")
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="A waiting take retries no sooner than this."
+    )
+    # Refreshed by whoever works on the take ("host:pid"); a stale heartbeat, or a process
+    # of this host that no longer exists, means that worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True, help_text="What happened on the way, for the card.")
     tokens = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     video = models.FileField(upload_to=take_upload_to, blank=True)

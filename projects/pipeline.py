@@ -8,8 +8,12 @@ Every state change that two processes could race on is a conditional update.
 import io
 import logging
 import os
+import random
+import secrets
+import socket
 import tempfile
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files import File
@@ -25,6 +29,7 @@ from .providers import GenerationRequest, Image, ProviderError, TaskState, confi
 
 log = logging.getLogger(__name__)
 Status = Take.Status
+HOST = socket.gethostname()
 
 
 def queue_takes(project, shots=None):
@@ -58,6 +63,7 @@ def start_ready(project):
     """
     submitted = []
     before = None
+    now = timezone.now()
     for shot in project.timeline():
         take = shot.latest_take
         if take is not None and take.status == Status.WAITING:
@@ -66,12 +72,30 @@ def start_ready(project):
                 _fail(take, reason)
             elif (
                 upstream is not False
-                and _claim(take, Status.WAITING, Status.SUBMITTING)
+                and (take.not_before is None or take.not_before <= now)
+                and _claim(take, Status.WAITING, Status.SUBMITTING, **_beat())
                 and submit(take, upstream)
             ):
                 submitted.append(take)
         before = shot
     return submitted
+
+
+def next_retry(project):
+    """When the earliest waiting take of a project may be tried again, if one waits."""
+    waiting = Take.objects.filter(shot__project=project, status=Status.WAITING)
+    return (
+        waiting.exclude(not_before=None)
+        .order_by("not_before")
+        .values_list("not_before", flat=True)
+        .first()
+    )
+
+
+def _beat():
+    """The fields that say who works on a take, and that it is alive."""
+    # The process id is read now: worker processes are forked after this module loads.
+    return {"heartbeat_at": timezone.now(), "worker": f"{HOST}:{os.getpid()}"}
 
 
 def _upstream_for(shot, before):
@@ -102,7 +126,7 @@ def _claim(take, old, new, **fields):
     return claimed
 
 
-def build_request(shot, upstream, style, frames=True):
+def build_request(shot, upstream, style, frames=True, seed=None):
     """The neutral request for a take of `shot`, its first frame fitted to `style`.
 
     With frames=False, images are placeholders: enough to check the request's shape
@@ -123,7 +147,7 @@ def build_request(shot, upstream, style, frames=True):
         ratio=project.ratio,
         generate_audio=project.generate_audio,
         watermark=project.watermark,
-        seed=shot.seed,
+        seed=shot.seed if seed is None else seed,
         first_frame=first_frame,
         return_last_frame=True,
     )
@@ -165,39 +189,111 @@ def settings_problems(project):
 
 
 def submit(take, upstream):
-    """Create the remote task of a claimed take. Its id is stored before anything else."""
+    """Create the remote task of a claimed take. Its id is stored before anything else.
+
+    A refused create fails the take; one that hit a passing trouble (429, 5xx, no
+    connection) waits and is tried again, up to PIPELINE_MAX_ATTEMPTS; one whose answer
+    was lost is looked up before anything is sent again.
+    """
     shot = take.shot
+    if take.seed is None:
+        take.seed = shot.seed if shot.seed is not None else secrets.randbelow(2**32)
     # Record what is sent before sending it: if the answer is lost, the take still
     # says what it asked for.
     take.inputs = shot.inputs()
     take.upstream_take = upstream
-    take.save(update_fields=["inputs", "upstream_take"])
+    take.attempts += 1
+    take.save(update_fields=["inputs", "upstream_take", "seed", "attempts"])
     try:
         client = get_client(shot.project.provider)
-        request = build_request(shot, upstream, client)
+        request = build_request(shot, upstream, client, seed=take.seed)
         refused = client.problems(request)
         if refused:
             raise ProviderError(" ".join(refused), permanent=True)
         remote_id = client.create(request)
-    except (ProviderError, media.MediaError) as error:
+    except media.MediaError as error:
         _fail(take, error)
         return False
+    except ProviderError as error:
+        if error.maybe_done:
+            return reconcile(take, client, request)
+        if error.permanent:
+            _fail(take, error)
+            return False
+        _retry_later(take, error)
+        return False
+    return _adopt(take, remote_id, client)
+
+
+def _adopt(take, remote_id, client, note=""):
+    fields = {"remote_id": remote_id, "provider": client.name, "submitted_at": timezone.now()}
+    if note:
+        fields["note"] = note
+    if not _claim(take, Status.SUBMITTING, Status.QUEUED, **fields, **_beat()):
+        return False
+    log.info("take %s: submitted as %s", take.pk, remote_id)
+    return True
+
+
+def _retry_later(take, error):
+    """Put a take whose create hit a passing trouble back in line, with backoff."""
+    if take.attempts >= settings.PIPELINE_MAX_ATTEMPTS:
+        _fail(take, f"Gave up after {take.attempts} tries: {error}")
+        return
+    # Exponential backoff with jitter, so workers do not retry in step; the provider's
+    # Retry-After, when it gives one, wins.
+    delay = error.retry_after or min(300, 2**take.attempts) * random.uniform(0.5, 1.5)
+    note = f"Try {take.attempts} hit a passing trouble; trying again in {delay:.0f} s: {error}"
     _claim(
         take,
         Status.SUBMITTING,
-        Status.QUEUED,
-        remote_id=remote_id,
-        provider=client.name,
-        submitted_at=timezone.now(),
+        Status.WAITING,
+        not_before=timezone.now() + timedelta(seconds=delay),
+        note=note,
     )
-    log.info("take %s: submitted as %s", take.pk, remote_id)
-    return True
+    log.info("take %s: %s", take.pk, note)
+
+
+def reconcile(take, client, request):
+    """A create was sent but its answer lost: find its task before anything is sent again.
+
+    Returns True when the task was found and the take now follows it.
+    """
+    if not client.can_list:
+        _fail(
+            take,
+            "The provider's answer to the create was lost, and its API cannot look tasks "
+            "up; not sent again, so as not to pay twice. Regenerate if no video comes.",
+        )
+        return False
+    since = (take.heartbeat_at or take.created_at).timestamp() - 120  # clock skew
+    try:
+        found = client.find_lost(request, since)
+    except ProviderError as error:
+        # Unknown yet: leave it submitting; the sweeper looks again after the lease.
+        Take.objects.filter(pk=take.pk).update(note=f"Looking for a lost create: {error}")
+        return False
+    if found is not None:
+        return _adopt(
+            take,
+            found.id,
+            client,
+            note="The create's answer was lost; its task was found among the provider's.",
+        )
+    _claim(
+        take,
+        Status.SUBMITTING,
+        Status.WAITING,
+        note="The create's answer was lost and the provider has no such task: sent again.",
+    )
+    return False
 
 
 def poll(take):
     """Read a take's remote task once. Returns True while it is still being generated."""
     if take.status not in (Status.QUEUED, Status.RUNNING):
         return False
+    Take.objects.filter(pk=take.pk).update(**_beat())
     client = get_client(take.shot.project.provider)
     try:
         remote = client.get(take.remote_id)
@@ -218,7 +314,7 @@ def poll(take):
             setattr(take, name, value)
         return True
     if remote.state == TaskState.SUCCEEDED:
-        if _claim(take, take.status, Status.COLLECTING, tokens=remote.tokens):
+        if _claim(take, take.status, Status.COLLECTING, tokens=remote.tokens, **_beat()):
             collect(take, remote, client)
         return False
     _fail(take, remote.error or f"The provider reports the task {remote.state}.")
@@ -226,10 +322,19 @@ def poll(take):
 
 
 def collect(take, remote, client):
-    """Download a finished take's files into media storage and make it the shot's pick."""
+    """Download a finished take's files into media storage and make it the shot's pick.
+
+    Result URLs expire: when a download fails, the task is read again for fresh ones.
+    """
     try:
-        with client.download(remote.video_url, ".mp4") as video:
-            take.video.save("video.mp4", File(video), save=False)
+        try:
+            with client.download(remote.video_url, ".mp4") as video:
+                take.video.save("video.mp4", File(video), save=False)
+        except ProviderError as error:
+            log.warning("take %s: download failed, reading the task again: %s", take.pk, error)
+            remote = client.get(take.remote_id)
+            with client.download(remote.video_url, ".mp4") as video:
+                take.video.save("video.mp4", File(video), save=False)
         if remote.last_frame_url:
             with client.download(remote.last_frame_url, ".png") as frame:
                 take.last_frame.save("last-frame.png", File(frame), save=False)
@@ -299,6 +404,60 @@ def export(export):
     export.save()
 
 
+def recover(project=None):
+    """Take over what dead workers left: returns the takes that need watching again.
+
+    A take is orphaned when the process that last worked on it no longer exists on this
+    host, or when nobody has touched it for PIPELINE_LEASE_SECONDS. Each orphan is
+    claimed by a conditional update, so several sweepers never resume the same take.
+    Submitting ones are reconciled (never simply sent again), collecting ones collected
+    again, and projects with waiting takes started.
+    """
+    watch = []
+    stale = timezone.now() - timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    busy = [Status.SUBMITTING, Status.QUEUED, Status.RUNNING, Status.COLLECTING]
+    takes = Take.objects.select_related("shot__project")
+    if project is not None:
+        takes = takes.filter(shot__project=project)
+    for take in takes.filter(status__in=busy):
+        if not _orphaned(take, stale):
+            continue
+        claimed = Take.objects.filter(
+            pk=take.pk, status=take.status, heartbeat_at=take.heartbeat_at, worker=take.worker
+        ).update(**_beat())
+        if not claimed:
+            continue
+        log.info("take %s: resuming it, %s when its worker died", take.pk, take.status)
+        if take.status == Status.SUBMITTING:
+            client = get_client(take.shot.project.provider)
+            request = build_request(take.shot, None, client, frames=False, seed=take.seed)
+            if reconcile(take, client, request):
+                watch.append(take)
+        else:
+            if take.status == Status.COLLECTING:
+                _claim(take, Status.COLLECTING, Status.RUNNING)
+            watch.append(take)
+    waiting = takes.filter(status=Status.WAITING)
+    for waiting_project in {take.shot.project for take in waiting}:
+        watch += start_ready(waiting_project)
+    return watch
+
+
+def _orphaned(take, stale):
+    if take.heartbeat_at is None or take.heartbeat_at < stale:
+        return True
+    host, _, pid = take.worker.rpartition(":")
+    if host != HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def run_here(project, interval, report=None):
     """Drive a project's takes in this process until none is unfinished.
 
@@ -306,6 +465,7 @@ def run_here(project, interval, report=None):
     called with the project's takes after every round.
     """
     takes = Take.objects.filter(shot__project=project).select_related("shot__project")
+    recover(project)
     while True:
         start_ready(project)
         for take in takes.in_flight():

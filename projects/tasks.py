@@ -3,19 +3,28 @@
 import time
 
 from django.conf import settings
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from . import pipeline
 from .models import Export, Project, Take
 
+# A task sleeps at most this long before handing its wait back to the queue, so a
+# worker is never held for minutes by a backoff.
+LONGEST_NAP = 10.0
 
-def start(project_id):
-    """Submit what may start now, and watch each submitted take."""
+
+def start(project_id, wait=0.0):
+    """Submit what may start now, watch each submitted take, and come back for retries."""
+    time.sleep(min(wait, LONGEST_NAP))
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return
     for take in pipeline.start_ready(project):
         async_task(watch, take.pk, settings.SEEDANCE_POLL_INTERVAL)
+    retry_at = pipeline.next_retry(project)
+    if retry_at is not None:
+        async_task(start, project_id, max(0.0, (retry_at - timezone.now()).total_seconds()))
 
 
 def watch(take_id, wait=0.0):
@@ -28,6 +37,12 @@ def watch(take_id, wait=0.0):
         async_task(watch, take_id, settings.SEEDANCE_POLL_INTERVAL)
     else:
         start(take.shot.project_id)
+
+
+def recover():
+    """Resume the takes of dead workers (run when a worker starts, and every minute)."""
+    for take in pipeline.recover():
+        async_task(watch, take.pk)
 
 
 def export(export_id):

@@ -58,7 +58,9 @@ class Provider:
     concurrency: int | None = None
 
     def client(self):
-        http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0))
+        # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
+        seconds = settings.PIPELINE_LEASE_SECONDS / 3
+        http = httpx.Client(timeout=httpx.Timeout(seconds, connect=min(10.0, seconds)))
         return self.style(self.base_url, self.api_key, http, headers=self.headers)
 
 

@@ -42,6 +42,26 @@ class ArkStyle(Style):
     def cancel(self, task_id):
         self.call("DELETE", f"{TASKS}/{task_id}")
 
+    def find_lost(self, request: GenerationRequest, since):
+        """The task a create made although its answer was lost, if the provider has it.
+
+        Recognised among the recent tasks of the model by its seed, chosen per take,
+        and its shape; None when there is none, so it is safe to create again.
+        """
+        for page in range(1, 6):
+            params = {"page_num": page, "page_size": 100, "filter.model": request.model}
+            items = self.call("GET", TASKS, params=params).get("items") or []
+            for task in map(self.parse_task, items):
+                if (
+                    task.seed == request.seed
+                    and task.duration == request.duration
+                    and (task.created_at or 0) >= since
+                ):
+                    return task
+            if len(items) < 100:
+                return None
+        return None
+
     def create_body(self, request: GenerationRequest):
         body = {
             "model": request.model,
@@ -73,4 +93,5 @@ class ArkStyle(Style):
             error=error_from_body(error) if error else None,
             duration=data.get("duration"),
             seed=data.get("seed"),
+            created_at=data.get("created_at"),
         )

@@ -24,6 +24,7 @@ class ProviderError(Exception):
         request_id="",
         retry_after=None,
         moderation=False,
+        maybe_done=False,
     ):
         super().__init__(message)
         self.message = message
@@ -33,6 +34,8 @@ class ProviderError(Exception):
         self.request_id = request_id
         self.retry_after = retry_after
         self.moderation = moderation
+        # The request was sent but no answer came: it may have taken effect.
+        self.maybe_done = maybe_done
 
     def __str__(self):
         text = self.message
@@ -102,3 +105,4 @@ class RemoteTask:
     error: ProviderError | None = None
     duration: float | None = None
     seed: int | None = None
+    created_at: float | None = None  # Unix seconds

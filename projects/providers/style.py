@@ -50,6 +50,12 @@ class Style:
     def cancel(self, task_id):
         raise ProviderError(f"The {self.name} API cannot cancel a task.", permanent=True)
 
+    can_list = False
+
+    def find_lost(self, request: GenerationRequest, since):
+        """The task made by a create whose answer was lost; only styles that can list know."""
+        raise NotImplementedError
+
     def download(self, url, suffix=""):
         """Fetch a result file into a rewound temporary file.
 
@@ -195,10 +201,17 @@ class Style:
         url = path if path.startswith("http") else self.base_url + path
         try:
             response = self.http.request(method, url, headers=self.headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"The provider did not answer in time ({exc})") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ProviderError(f"Could not reach the provider: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                f"The provider did not answer in time ({exc or type(exc).__name__})",
+                maybe_done=True,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ProviderError(
+                f"The provider's answer was lost ({exc or type(exc).__name__})", maybe_done=True
+            ) from exc
         if response.status_code >= 400:
             raise error_from_response(response)
         try:

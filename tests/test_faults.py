@@ -1,0 +1,84 @@
+"""The pipeline under injected faults: nothing paid twice, nothing stuck, the take says why."""
+
+from datetime import timedelta
+
+import pytest
+
+from projects import pipeline
+from projects.models import Opening, Take
+from projects.providers import SIMULATOR_PREFIXES
+from tests.factories import make_project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def short_lease(settings):
+    settings.PIPELINE_LEASE_SECONDS = 1.5  # provider calls time out after 0.5 s
+
+
+def generate_one(user, prompt="A lighthouse at dusk"):
+    project = make_project(user, shots=[(prompt, Opening.CUT)])
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, interval=0.05)
+    return project.shots.get().latest_take
+
+
+def test_a_create_whose_answer_was_lost_is_found_not_sent_again(simulator, user):
+    simulator.add_fault("create", {"lose_answer": True}, count=1)
+    take = generate_one(user)
+    assert take.status == Take.Status.DONE
+    assert simulator.create_count == 1
+    assert "found among the provider's" in take.note
+
+
+def test_a_create_that_timed_out_before_creating_is_sent_again_once(simulator, user):
+    simulator.add_fault("create", {"timeout": True}, count=1)
+    take = generate_one(user)
+    assert take.status == Take.Status.DONE
+    assert simulator.create_count == 1
+    assert take.attempts == 2
+    assert "sent again" in take.note
+
+
+def test_rate_limits_are_waited_out_as_retry_after_says(simulator, user):
+    simulator.add_fault("create", {"status": 429, "retry_after": 1}, count=2)
+    take = generate_one(user)
+    assert take.status == Take.Status.DONE
+    assert (take.attempts, simulator.create_count) == (3, 1)
+    assert take.submitted_at - take.created_at >= timedelta(seconds=2)
+
+
+def test_server_errors_are_retried_until_the_attempts_run_out(simulator, user, settings):
+    settings.PIPELINE_MAX_ATTEMPTS = 2
+    simulator.add_fault("create", {"status": 503})
+    take = generate_one(user)
+    assert take.status == Take.Status.FAILED
+    assert take.error.startswith("Gave up after 2 tries:")
+    assert simulator.create_count == 0
+
+
+def test_failing_reads_of_a_task_are_retried_without_a_new_create(simulator, user):
+    simulator.add_fault("get", {"status": 500}, count=3)
+    take = generate_one(user)
+    assert take.status == Take.Status.DONE
+    assert simulator.create_count == 1
+
+
+def test_a_failed_download_reads_the_task_again_for_a_fresh_url(simulator, user):
+    simulator.add_fault("download", {"status": 403}, count=1)
+    take = generate_one(user)
+    assert take.status == Take.Status.DONE and take.video
+
+
+def test_a_lost_answer_where_tasks_cannot_be_listed_is_not_paid_twice(simulator, user, settings):
+    settings.SEEDANCE_BASE_URL = simulator.url + SIMULATOR_PREFIXES["futurmix"]
+    settings.SEEDANCE_API_STYLE = "futurmix"
+    simulator.add_fault("create", {"lose_answer": True}, count=1)
+    project = make_project(user, shots=[("A", Opening.CUT)], model="doubao-seedance-2-0-260128")
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, interval=0.05)
+    take = project.shots.get().latest_take
+    assert take.status == Take.Status.FAILED
+    assert "not sent again, so as not to pay twice" in take.error
+    assert simulator.create_count == 1
