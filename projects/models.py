@@ -123,6 +123,10 @@ class Project(models.Model):
                 )
             )
             before = shot
+        later_stale = False  # whether a later shot of the same chain is stale
+        for shot in reversed(shots):
+            shot.has_stale_after = later_stale
+            later_stale = (later_stale or shot.stale) if shot.continues else False
         return shots
 
     def selected_takes(self):

@@ -54,6 +54,48 @@ def queue_takes(project, shots=None):
     return queued
 
 
+def queue_from(shot):
+    """Regenerate a shot and the rest of its chain, which its new take will make stale."""
+    shots = shot.project.shots.in_order().filter(position__gte=shot.position)
+    rest = [shot]
+    for later in shots.exclude(pk=shot.pk):
+        if not later.continues:
+            break
+        rest.append(later)
+    return queue_takes(shot.project, shots=rest)
+
+
+def cancel(project):
+    """Stop what has not started: waiting takes at once, queued remote tasks where the
+    provider can cancel them. Returns the queued takes that need the provider (a worker's
+    job: a view must not wait on it). Running tasks cannot be stopped and finish."""
+    Take.objects.filter(shot__project=project, status=Status.WAITING).update(
+        status=Status.CANCELLED, error="Cancelled before it was sent.", finished_at=timezone.now()
+    )
+    return list(
+        Take.objects.filter(shot__project=project, status=Status.QUEUED).select_related(
+            "shot__project"
+        )
+    )
+
+
+def cancel_remote(take):
+    """Ask the provider to drop a queued task; the take says how it ended."""
+    client = get_client(take.shot.project.provider)
+    if not client.can_cancel:
+        Take.objects.filter(pk=take.pk).update(
+            note=f"The {client.name} API cannot cancel a task: it will finish and be billed."
+        )
+        return
+    try:
+        client.cancel(take.remote_id)
+    except ProviderError as error:
+        Take.objects.filter(pk=take.pk).update(note=f"Could not cancel: {error}")
+        return
+    if _claim(take, Status.QUEUED, Status.CANCELLED, finished_at=timezone.now()):
+        Take.objects.filter(pk=take.pk).update(error="Cancelled while queued.")
+
+
 def start_ready(project):
     """Submit every waiting take whose first frame exists now; returns the submitted takes.
 

@@ -45,5 +45,10 @@ def recover():
         async_task(watch, take.pk)
 
 
+def cancel(take_ids):
+    for take in Take.objects.filter(pk__in=take_ids).select_related("shot__project"):
+        pipeline.cancel_remote(take)
+
+
 def export(export_id):
     pipeline.export(Export.objects.get(pk=export_id))

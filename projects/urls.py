@@ -30,6 +30,12 @@ urlpatterns = [
         views.shot_regenerate,
         name="shot-regenerate",
     ),
+    path(
+        "projects/<int:pk>/shots/<int:shot_id>/regenerate-from",
+        views.shot_regenerate_from,
+        name="shot-regenerate-from",
+    ),
+    path("projects/<int:pk>/cancel", views.project_cancel, name="project-cancel"),
     path("projects/<int:pk>/takes/<int:take_id>/select", views.take_select, name="take-select"),
     path("projects/<int:pk>/exports/new", views.export_create, name="export-create"),
     path("s/<str:token>/", views.shared_project, name="shared-project"),

@@ -154,6 +154,26 @@ def shot_regenerate(request, pk, shot_id):
 
 @login_required
 @require_POST
+def shot_regenerate_from(request, pk, shot_id):
+    project = project_for_member(request.user, pk)
+    shot = get_object_or_404(project.shots, pk=shot_id)
+    if pipeline.queue_from(shot):
+        _start_pipeline(project)
+    return _timeline_or_redirect(request, project)
+
+
+@login_required
+@require_POST
+def project_cancel(request, pk):
+    project = project_for_member(request.user, pk)
+    queued = [take.pk for take in pipeline.cancel(project)]
+    if queued:
+        transaction.on_commit(lambda: async_task("projects.tasks.cancel", queued))
+    return _timeline_or_redirect(request, project)
+
+
+@login_required
+@require_POST
 def take_select(request, pk, take_id):
     project = project_for_member(request.user, pk)
     take = get_object_or_404(Take, pk=take_id, shot__project=project, status=Take.Status.DONE)

@@ -170,3 +170,48 @@ def test_an_expired_task_fails_its_take_instead_of_looking_stuck(simulator, user
     take = project.shots.get().latest_take
     assert take.status == Take.Status.FAILED
     assert "expired" in take.error
+
+
+def test_regenerate_from_here_remakes_the_shot_and_the_rest_of_its_chain_in_order(simulator, user):
+    project = make_project(
+        user,
+        shots=[
+            ("A", Opening.CUT),
+            ("B", Opening.CONTINUE),
+            ("C", Opening.CONTINUE),
+            ("D", Opening.CUT),
+        ],
+    )
+    generate(project)
+    shot2 = project.shots.get(position=1)
+    shot2.prompt = "B, at night"
+    shot2.save()
+    shots = project.timeline()
+    assert [s.stale for s in shots] == [False, True, True, False]
+    assert shots[0].has_stale_after and not shots[2].has_stale_after
+
+    queued = pipeline.queue_from(shot2)
+    assert [t.shot.number for t in queued] == [2, 3]
+    pipeline.run_here(project, interval=0.05)
+    shots = project.timeline()
+    assert [s.stale for s in shots] == [False] * 4
+    assert [s.selected_take.number for s in shots] == [1, 2, 2, 1]
+    assert shots[2].selected_take.upstream_take == shots[1].selected_take
+
+
+def test_cancel_stops_waiting_takes_and_cancels_queued_remote_tasks(simulator, user):
+    project = make_project(user, shots=[("A [sim:delay=30]", Opening.CUT), ("B", Opening.CONTINUE)])
+    pipeline.queue_takes(project)
+    (first,) = pipeline.start_ready(project)
+    assert first.status == Take.Status.QUEUED
+
+    queued = pipeline.cancel(project)
+    assert [t.pk for t in queued] == [first.pk]
+    for take in queued:
+        pipeline.cancel_remote(take)
+    first.refresh_from_db()
+    second = project.shots.get(position=1).latest_take
+    assert first.status == Take.Status.CANCELLED and first.error == "Cancelled while queued."
+    assert second.status == Take.Status.CANCELLED
+    deletes = [r for r in simulator.requests if r["method"] == "DELETE"]
+    assert deletes and deletes[0]["path"].endswith(first.remote_id)
