@@ -55,6 +55,8 @@ def fragments(viewer):
             f"{TIMELINE}#shot-card", {**context, "shot": shot}
         )
     out["exports"] = render_to_string(f"{TIMELINE}#exports", context)
+    if viewer.editable:
+        out["estimate"] = render_to_string(f"{TIMELINE}#estimate", context)
     return out
 
 

@@ -9,8 +9,18 @@ from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Shot
 class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["title", "model", "resolution", "ratio", "generate_audio", "watermark"]
+        fields = [
+            "title",
+            "model",
+            "resolution",
+            "ratio",
+            "generate_audio",
+            "watermark",
+            "budget_tokens",
+        ]
         widgets = {"model": forms.TextInput(attrs={"placeholder": "server default"})}
+        labels = {"budget_tokens": "Budget (tokens)"}
+        help_texts = {"budget_tokens": "Optional: no shot is sent that would exceed it."}
 
     def clean(self):
         cleaned = super().clean()

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from . import media
+from . import costs, media
 from .access import frame_token
 from .models import Export, Opening, Shot, Take
 from .providers import GenerationRequest, Image, ProviderError, TaskState, configured, get_client
@@ -110,6 +110,7 @@ def start_ready(project):
         take = shot.latest_take
         if take is not None and take.status == Status.WAITING:
             upstream, reason = _upstream_for(shot, before)
+            reason = reason or (upstream is not False and costs.over_budget(take))
             if reason:
                 _fail(take, reason)
             elif (

@@ -1,5 +1,9 @@
 """The timeline as pages, fragments and live events show it, with the viewer's links."""
 
+from django.conf import settings
+
+from . import costs
+
 TIMELINE = "projects/timeline.html"
 
 
@@ -25,6 +29,8 @@ def present(viewer, shots=None, exports=None):
         "shots": shots,
         "total_seconds": sum(shot.duration for shot in shots),
         "chain_count": sum(1 for shot in shots if not shot.continues or shot.position == 0),
+        "estimate": costs.estimate(project, shots),
+        "currency": settings.SEEDANCE_CURRENCY,
         "exports": exports,
         "events_url": viewer.url("project-events"),
     }

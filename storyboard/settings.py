@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
@@ -156,6 +157,28 @@ SIMULATOR_DELAY = envnumber("SIMULATOR_DELAY", 12.0, float)
 SEEDANCE_POLL_INTERVAL = envnumber(
     "SEEDANCE_POLL_INTERVAL", 10.0 if SEEDANCE_BASE_URL or SEEDANCE_PRESET else 1.0, float
 )
+
+# Price per million tokens, per model: "model=price,model=price" (no prices: none shown).
+def envprices(name):
+    prices = {}
+    for item in filter(str.strip, env(name).split(",")):
+        model, _, price = item.partition("=")
+        try:
+            prices[model.strip()] = float(price)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not model=price") from None
+    return prices
+
+
+SEEDANCE_PRICES = envprices("SEEDANCE_PRICES")
+SEEDANCE_CURRENCY = env("SEEDANCE_CURRENCY", "$")
+
+# Seconds after which a take nobody has touched is taken over by another worker. Longer
+# than any single provider call (their timeout is a third of it), so a slow call is never
+# mistaken for a dead worker.
+PIPELINE_LEASE_SECONDS = envnumber("PIPELINE_LEASE_SECONDS", 90.0, float)
+# Creates tried per take before a transient error is final.
+PIPELINE_MAX_ATTEMPTS = envnumber("PIPELINE_MAX_ATTEMPTS", 6)
 
 LOGGING = {
     "version": 1,

@@ -21,7 +21,7 @@ def test_each_event_is_a_card_fragment_named_after_its_shot(user):
     fragments = events.fragments(Viewer(project))
 
     shot_ids = list(project.shots.in_order().values_list("pk", flat=True))
-    assert set(fragments) == {f"shot-{pk}" for pk in shot_ids} | {"exports"}
+    assert set(fragments) == {f"shot-{pk}" for pk in shot_ids} | {"exports", "estimate"}
     card = fragments[f"shot-{shot_ids[1]}"]
     assert f'sse-swap="shot-{shot_ids[1]}"' in card
     assert 'data-status="waiting"' in card
@@ -52,7 +52,7 @@ def test_the_stream_sends_a_card_again_only_when_it_changed(user, monkeypatch):
 
     async def after_a_change():
         stream = events._stream(viewer)
-        for _ in range(3):
+        for _ in range(4):
             await anext(stream)
         await sync_to_async(pipeline.queue_takes)(project)
         change = await anext(stream)

@@ -215,3 +215,36 @@ def test_cancel_stops_waiting_takes_and_cancels_queued_remote_tasks(simulator, u
     assert second.status == Take.Status.CANCELLED
     deletes = [r for r in simulator.requests if r["method"] == "DELETE"]
     assert deletes and deletes[0]["path"].endswith(first.remote_id)
+
+
+def test_the_estimate_counts_tokens_price_and_time_with_chains_side_by_side(user, settings):
+    from projects import costs
+
+    settings.SEEDANCE_PRICES = {"doubao-seedance-2-0-fast-260128": 10.0}
+    settings.SIMULATOR_DELAY = 10.0
+    project = make_project(
+        user,
+        shots=[("A", Opening.CUT), ("B", Opening.CONTINUE), ("C", Opening.CUT)],
+        model="doubao-seedance-2-0-fast-260128",
+    )
+    estimate = costs.estimate(project, project.timeline())
+
+    per_clip = 864 * 496 * 97 // 1024
+    assert (estimate.shots, estimate.tokens) == (3, 3 * per_clip)
+    assert estimate.price == pytest.approx(3 * per_clip * 10 / 1e6)
+    assert estimate.seconds == 20.0  # the two-shot chain; the other runs beside it
+    assert costs.tokens_for("720p", "16:9", 5) == 108900
+
+
+def test_a_budget_stops_submission_before_it_would_be_exceeded(simulator, user):
+    per_clip = 864 * 496 * 97 // 1024
+    project = make_project(
+        user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)], budget_tokens=per_clip + 10
+    )
+    generate(project)
+    first, second = [shot.latest_take for shot in project.timeline()]
+
+    assert first.status == Take.Status.DONE
+    assert second.status == Take.Status.FAILED
+    assert "budget" in second.error and f"{per_clip:,}" in second.error
+    assert simulator.create_count == 1
