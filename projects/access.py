@@ -58,3 +58,18 @@ def frame_from_token(token):
     except signing.BadSignature:
         raise Http404 from None
     return value["m"], value["pk"], value["f"], value["b"]
+
+
+CALLBACK_SALT = "projects.callback"
+
+
+def callback_token(take):
+    """A signed token naming a take, for the provider's status callbacks about it."""
+    return signing.dumps(take.pk, salt=CALLBACK_SALT)
+
+
+def take_from_callback_token(token):
+    try:
+        return signing.loads(token, salt=CALLBACK_SALT)
+    except signing.BadSignature:
+        raise Http404 from None

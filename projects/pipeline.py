@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import costs, media
-from .access import frame_token
+from .access import callback_token, frame_token
 from .models import Export, Opening, Shot, Take
 from .providers import GenerationRequest, Image, ProviderError, TaskState, configured, get_client
 
@@ -169,7 +169,7 @@ def _claim(take, old, new, **fields):
     return claimed
 
 
-def build_request(shot, upstream, style, frames=True, seed=None):
+def build_request(shot, upstream, style, frames=True, seed=None, callback_url=""):
     """The neutral request for a take of `shot`, its first frame fitted to `style`.
 
     With frames=False, images are placeholders: enough to check the request's shape
@@ -193,6 +193,7 @@ def build_request(shot, upstream, style, frames=True, seed=None):
         seed=shot.seed if seed is None else seed,
         first_frame=first_frame,
         return_last_frame=True,
+        callback_url=callback_url,
     )
 
 
@@ -205,6 +206,13 @@ def _frame(instance, field, style):
         token = frame_token(instance, field, style.max_image_bytes)
         url = settings.PUBLIC_BASE_URL + reverse("frame", args=[token])
     return Image(data=data, mime=mime, url=url)
+
+
+def _callback_url(take, style):
+    """Where the provider reports the task's changes, when it can and this app is reachable."""
+    if not (style.takes_callback and settings.PUBLIC_BASE_URL):
+        return ""
+    return settings.PUBLIC_BASE_URL + reverse("take-callback", args=[callback_token(take)])
 
 
 def _placeholder():
@@ -249,7 +257,9 @@ def submit(take, upstream):
     take.save(update_fields=["inputs", "upstream_take", "seed", "attempts"])
     try:
         client = get_client(shot.project.provider)
-        request = build_request(shot, upstream, client, seed=take.seed)
+        request = build_request(
+            shot, upstream, client, seed=take.seed, callback_url=_callback_url(take, client)
+        )
         refused = client.problems(request)
         if refused:
             raise ProviderError(" ".join(refused), permanent=True)
@@ -401,17 +411,17 @@ def collect(take, remote, client):
     take.finished_at = timezone.now()
     if take.started_at is None:
         take.started_at = take.submitted_at
-    take.save()
-    Shot.objects.filter(pk=take.shot_id).update(selected_take=take)
+    # Done and picked in one step: nobody may see a done take its shot does not point at.
+    with transaction.atomic():
+        take.save()
+        Shot.objects.filter(pk=take.shot_id).update(selected_take=take)
     log.info("take %s: done (%s tokens)", take.pk, take.tokens)
 
 
 def _fail(take, error):
-    take.status = Status.FAILED
-    take.error = str(error)
-    take.finished_at = timezone.now()
-    take.save(update_fields=["status", "error", "finished_at"])
-    log.info("take %s: failed: %s", take.pk, take.error)
+    """Fail a take, unless another process moved it on since the caller looked."""
+    if _claim(take, take.status, Status.FAILED, error=str(error), finished_at=timezone.now()):
+        log.info("take %s: failed: %s", take.pk, take.error)
 
 
 def export(export):

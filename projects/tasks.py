@@ -27,14 +27,18 @@ def start(project_id, wait=0.0):
         async_task(start, project_id, max(0.0, (retry_at - timezone.now()).total_seconds()))
 
 
-def watch(take_id, wait=0.0):
-    """Poll one take; again later while it runs, and start what it unblocks when it ends."""
+def watch(take_id, wait=0.0, follow=True):
+    """Poll one take; again later while it runs, and start what it unblocks when it ends.
+
+    A provider's callback asks for one extra look (follow=False) beside the polling.
+    """
     time.sleep(wait)
     take = Take.objects.select_related("shot__project").filter(pk=take_id).first()
     if take is None:
         return
     if pipeline.poll(take):
-        async_task(watch, take_id, settings.SEEDANCE_POLL_INTERVAL)
+        if follow:
+            async_task(watch, take_id, settings.SEEDANCE_POLL_INTERVAL)
     else:
         start(take.shot.project_id)
 

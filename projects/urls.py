@@ -40,6 +40,7 @@ urlpatterns = [
     path("projects/<int:pk>/exports/new", views.export_create, name="export-create"),
     path("s/<str:token>/", views.shared_project, name="shared-project"),
     path("frames/<str:token>", views.frame, name="frame"),
+    path("callbacks/<str:token>", views.take_callback, name="take-callback"),
 ]
 for route, view, name in viewing:
     urlpatterns += [

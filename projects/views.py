@@ -8,12 +8,19 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
 from . import media, pipeline, storyboard_file
-from .access import Viewer, frame_from_token, project_for_member, project_for_share
+from .access import (
+    Viewer,
+    frame_from_token,
+    project_for_member,
+    project_for_share,
+    take_from_callback_token,
+)
 from .files import ranged_file_response
 from .forms import ProjectForm, ShotForm
 from .models import Export, Opening, Project, Shot, Take, Team
@@ -323,3 +330,14 @@ def frame(request, token):
     with stored.open("rb") as f:
         data, mime = media.fit_image(f.read(), max_bytes)
     return HttpResponse(data, content_type=mime)
+
+
+@csrf_exempt
+@require_POST
+def take_callback(request, token):
+    """The provider says a task changed. Callbacks are unsigned, so the body is not
+    trusted: a worker reads the task from the provider before anything is believed."""
+    take = get_object_or_404(Take, pk=take_from_callback_token(token))
+    if take.is_active:
+        async_task("projects.tasks.watch", take.pk, 0.0, False)
+    return HttpResponse(status=204)

@@ -27,7 +27,7 @@ class LiveApp:
     its own (and the Redis broker).
     """
 
-    def __init__(self, workdir, simulator_delay=2.0):
+    def __init__(self, workdir, simulator_delay=2.0, env=None):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -44,6 +44,7 @@ class LiveApp:
         }
         for name in ("SEEDANCE_BASE_URL", "SEEDANCE_PRESET", "PUBLIC_BASE_URL"):
             self.env.pop(name, None)
+        self.env.update(env or {})
 
     def start(self, timeout=90):
         self.log = open(self.log_path, "w")
@@ -64,6 +65,20 @@ class LiveApp:
         match = re.search(r"user: (\S+)\s+password: (\S+)", self.output())
         self.username, self.password = match.groups()
         return self
+
+    def manage(self, *args):
+        """Run another manage.py command against this app's database and settings."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode:
+            raise RuntimeError(done.stdout + done.stderr)
+        return done.stdout
 
     def output(self):
         return self.log_path.read_text()

@@ -73,7 +73,7 @@ def frame_links(live_server):
     return f"{live_server.url}/frames/"
 
 
-def test_ark_chains_on_returned_last_frames_sent_as_data_uris(chain_in):
+def test_ark_chains_on_returned_last_frames_sent_as_data_uris(chain_in, settings):
     takes, creates = chain_in("ark")
     assert_seams_match(takes)
     assert [t.last_frame_source for t in takes] == ["provider"] * 3
@@ -82,6 +82,8 @@ def test_ark_chains_on_returned_last_frames_sent_as_data_uris(chain_in):
         assert [i["role"] for i in frames] == ([] if number == 0 else ["first_frame"])
         assert all(i["image_url"]["url"].startswith("data:image/png;base64,") for i in frames)
         assert body["return_last_frame"] is True and body["generate_audio"] is False
+        # The app is reachable (PUBLIC_BASE_URL), so the provider is asked to call back.
+        assert body["callback_url"].startswith(f"{settings.PUBLIC_BASE_URL}/callbacks/")
         assert isinstance(body["duration"], int)
 
 

@@ -199,3 +199,23 @@ def test_project_settings_the_provider_cannot_make_are_refused(client_of, settin
     )
     assert "The wisgate API makes only 720p 16:9" in response.content.decode()
     assert not Project.objects.exists()
+
+
+def test_a_provider_callback_only_hands_the_take_to_a_worker(client, user, broker):
+    from projects import access
+    from projects.models import Take
+
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    (take,) = pipeline.queue_takes(project)
+    Take.objects.filter(pk=take.pk).update(status=Take.Status.RUNNING, remote_id="cgt-1")
+    url = reverse("take-callback", args=[access.callback_token(take)])
+
+    answer = client.post(
+        url, {"id": "cgt-1", "status": "succeeded"}, content_type="application/json"
+    )
+    assert answer.status_code == 204
+    assert broker.queue_size() == 1  # a worker reads the task: the body is not trusted
+    take.refresh_from_db()
+    assert take.status == Take.Status.RUNNING
+    assert client.post(reverse("take-callback", args=["forged"])).status_code == 404
+    assert client.get(url).status_code == 405

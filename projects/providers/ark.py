@@ -16,6 +16,7 @@ class ArkStyle(Style):
     )
     default_model = "doubao-seedance-2-0-fast-260128"
     returns_last_frame = True
+    takes_callback = True
     can_cancel = True
     can_list = True
     statuses = {

@@ -23,6 +23,7 @@ class Style:
     default_model = ""
     accepts_data_uri = True
     returns_last_frame = False
+    takes_callback = False  # the provider POSTs the task to a callback URL on changes
     can_cancel = False
     durations = range(4, 16)
     resolutions = RESOLUTIONS

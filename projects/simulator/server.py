@@ -395,6 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "query": query,
                 "headers": headers,
                 "json": parsed,
+                "at": time.time(),  # when it arrived, for timing what the client does
             }
         )
         host = self.headers.get("Host")
