@@ -377,3 +377,25 @@ class Export(models.Model):
         from django.utils.text import slugify
 
         return f"{slugify(self.project.title) or 'storyboard'}-{self.pk}.mp4"
+
+
+class ProviderGate(models.Model):
+    """One row per provider: claims lock it, so its limits hold across every worker."""
+
+    provider = models.CharField(max_length=50, unique=True)
+
+    def __str__(self):
+        return self.provider
+
+
+class ProviderCall(models.Model):
+    """A request made to a provider, kept for a minute to count against its rate."""
+
+    provider = models.CharField(max_length=50)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["provider", "at"])]
+
+    def __str__(self):
+        return f"{self.provider} at {self.at:%H:%M:%S}"

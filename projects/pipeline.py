@@ -22,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from . import costs, media
+from . import costs, limits, media
 from .access import callback_token, frame_token
 from .models import Export, Opening, Shot, Take
 from .providers import GenerationRequest, Image, ProviderError, TaskState, configured, get_client
@@ -113,13 +113,14 @@ def start_ready(project):
             reason = reason or (upstream is not False and costs.over_budget(take))
             if reason:
                 _fail(take, reason)
-            elif (
-                upstream is not False
-                and (take.not_before is None or take.not_before <= now)
-                and _claim(take, Status.WAITING, Status.SUBMITTING, **_beat())
-                and submit(take, upstream)
-            ):
-                submitted.append(take)
+            elif upstream is not False and (take.not_before is None or take.not_before <= now):
+                claimed, wait = limits.claim(take, **_beat())
+                if claimed and submit(take, upstream):
+                    submitted.append(take)
+                elif wait:  # a limit of the provider: ask again then
+                    Take.objects.filter(pk=take.pk, status=Status.WAITING).update(
+                        not_before=now + timedelta(seconds=wait)
+                    )
         before = shot
     return submitted
 
@@ -343,21 +344,28 @@ def reconcile(take, client, request):
 
 
 def poll(take):
-    """Read a take's remote task once. Returns True while it is still being generated."""
+    """Read a take's remote task once.
+
+    Returns the seconds until it should be read again, or None once it is over: sooner
+    when it is expected to finish, later when the provider's request rate says so.
+    """
     if take.status not in (Status.QUEUED, Status.RUNNING):
-        return False
+        return None
     Take.objects.filter(pk=take.pk).update(**_beat())
+    wait = limits.admit_call()
+    if wait:
+        return wait
     client = get_client(take.shot.project.provider)
     try:
         remote = client.get(take.remote_id)
     except ProviderError as error:
         if error.permanent:
             _fail(take, error)
-            return False
+            return None
         log.warning("take %s: reading its task failed, will retry: %s", take.pk, error)
-        return True
+        return error.retry_after or settings.SEEDANCE_POLL_INTERVAL
     if remote.state == TaskState.QUEUED:
-        return True
+        return settings.SEEDANCE_POLL_INTERVAL
     if remote.state == TaskState.RUNNING:
         fields = {"progress": remote.progress}
         if take.status == Status.QUEUED:
@@ -365,13 +373,23 @@ def poll(take):
         Take.objects.filter(pk=take.pk).update(**fields)
         for name, value in fields.items():
             setattr(take, name, value)
-        return True
+        return _next_look(take)
     if remote.state == TaskState.SUCCEEDED:
         if _claim(take, take.status, Status.COLLECTING, tokens=remote.tokens, **_beat()):
             collect(take, remote, client)
-        return False
+        return None
     _fail(take, remote.error or f"The provider reports the task {remote.state}.")
-    return False
+    return None
+
+
+def _next_look(take):
+    """The poll interval, or sooner when the take is expected to be done before it."""
+    interval = settings.SEEDANCE_POLL_INTERVAL
+    if take.started_at is None:
+        return interval
+    elapsed = (timezone.now() - take.started_at).total_seconds()
+    remaining = take.expected_seconds() - elapsed
+    return max(min(interval, 0.5), min(interval, remaining)) if remaining > 0 else interval
 
 
 def collect(take, remote, client):

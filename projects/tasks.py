@@ -32,15 +32,15 @@ def watch(take_id, wait=0.0, follow=True):
 
     A provider's callback asks for one extra look (follow=False) beside the polling.
     """
-    time.sleep(wait)
+    time.sleep(min(wait, LONGEST_NAP))
     take = Take.objects.select_related("shot__project").filter(pk=take_id).first()
     if take is None:
         return
-    if pipeline.poll(take):
-        if follow:
-            async_task(watch, take_id, settings.SEEDANCE_POLL_INTERVAL)
-    else:
+    wait = pipeline.poll(take)
+    if wait is None:
         start(take.shot.project_id)
+    elif follow:
+        async_task(watch, take_id, wait)
 
 
 def recover():

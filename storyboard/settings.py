@@ -158,6 +158,10 @@ SEEDANCE_POLL_INTERVAL = envnumber(
     "SEEDANCE_POLL_INTERVAL", 10.0 if SEEDANCE_BASE_URL or SEEDANCE_PRESET else 1.0, float
 )
 
+# Limits of the provider shared by every worker; 0: the preset's (none for most).
+SEEDANCE_CONCURRENCY = envnumber("SEEDANCE_CONCURRENCY", 0)
+SEEDANCE_RPM = envnumber("SEEDANCE_RPM", 0)
+
 # Price per million tokens, per model: "model=price,model=price" (no prices: none shown).
 def envprices(name):
     prices = {}

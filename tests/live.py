@@ -1,6 +1,7 @@
 """Run the real app (`manage.py up`) in a subprocess for end-to-end tests, and stop it."""
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -129,3 +130,54 @@ def _members(group):
     out = subprocess.run(["ps", "-eo", "pid=,pgid=,stat=,args="], capture_output=True, text=True)
     rows = [line.split(None, 3) for line in out.stdout.splitlines()]
     return [row for row in rows if len(row) == 4 and row[1] == str(group) and "Z" not in row[2]]
+
+
+STATUSES = (
+    "from projects.models import Take; import json; "
+    "print(json.dumps(list(Take.objects.order_by('shot__project', 'shot__position')"
+    ".values_list('status', 'remote_id'))))"
+)
+
+
+class Deployment:
+    """The app's processes against one database, one broker and a simulator."""
+
+    def __init__(self, tmp_path, simulator, **env):
+        self.database = _Database(tmp_path)
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database.url,
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "SEEDANCE_BASE_URL": f"{simulator.url}/api/v3",
+            "SEEDANCE_API_KEY": "test-key",
+            "SEEDANCE_POLL_INTERVAL": "0.2",
+            "Q_WORKERS": "2",
+            **env,
+        }
+        for name in ("SEEDANCE_PRESET", "PUBLIC_BASE_URL"):
+            self.env.pop(name, None)
+
+    def manage(self, *args):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def worker(self, log):
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def takes(self):
+        return json.loads(self.manage("shell", "-c", STATUSES).strip().splitlines()[-1])

@@ -8,14 +8,12 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from projects.simulator import Simulator
-from tests.live import ROOT, _Database
+from tests.live import Deployment
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -28,54 +26,6 @@ STORYBOARD = {
         {"prompt": "A ship turns toward it", "duration": 4},
     ],
 }
-STATUSES = (
-    "from projects.models import Take; import json; "
-    "print(json.dumps(list(Take.objects.order_by('shot__position')"
-    ".values_list('status', 'remote_id'))))"
-)
-
-
-class Deployment:
-    """The app's processes against one database, one broker and a simulator."""
-
-    def __init__(self, tmp_path, simulator):
-        self.database = _Database(tmp_path)
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": self.database.url,
-            "MEDIA_ROOT": str(tmp_path / "media"),
-            "SEEDANCE_BASE_URL": f"{simulator.url}/api/v3",
-            "SEEDANCE_API_KEY": "test-key",
-            "SEEDANCE_POLL_INTERVAL": "0.2",
-            "PIPELINE_LEASE_SECONDS": "6",
-            "Q_WORKERS": "2",
-        }
-        self.env.pop("SEEDANCE_PRESET", None)
-
-    def manage(self, *args):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    def worker(self, log):
-        return subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def takes(self):
-        return json.loads(self.manage("shell", "-c", STATUSES).strip().splitlines()[-1])
 
 
 def kill(process):
@@ -88,7 +38,7 @@ def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(tmp_path):
     seed = int(os.environ.get("KILL_SEED", time.time()))
     rng = random.Random(seed)
     with Simulator(port=0, delay=1.5) as simulator:
-        app = Deployment(tmp_path, simulator)
+        app = Deployment(tmp_path, simulator, PIPELINE_LEASE_SECONDS="6")
         try:
             app.manage("migrate", "--verbosity", "0")
             app.manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")

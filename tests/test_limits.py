@@ -1,0 +1,93 @@
+"""A provider's limits hold across every worker and process at once."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from projects.simulator import Simulator
+from tests.live import ROOT, Deployment
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def import_cuts(app, tmp_path, title, count):
+    path = tmp_path / f"{title}.json"
+    shots = [{"prompt": f"{title} {n}", "duration": 4, "opening": "cut"} for n in range(count)]
+    path.write_text(
+        json.dumps({"title": title, "settings": {"resolution": "480p"}, "shots": shots})
+    )
+    return app.manage("storyboard", "import", str(path), "--owner", "ada").split()[-1]
+
+
+def most_at_once(intervals):
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(tmp_path):
+    with Simulator(port=0, delay=1.0) as simulator:
+        # The simulator refuses a third task with 429, as the gateway would.
+        simulator.set_limits("ark", concurrency=2)
+        app = Deployment(tmp_path, simulator, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2")
+        try:
+            app.manage("migrate", "--verbosity", "0")
+            app.manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
+            for title in ("Harbour", "Market"):
+                app.manage("storyboard", "render", import_cuts(app, tmp_path, title, 3))
+            with open(tmp_path / "workers.log", "w") as log:
+                worker = app.worker(log)
+                deadline = time.monotonic() + 120
+                while any(status != "done" for status, _ in app.takes()):
+                    assert time.monotonic() < deadline, app.takes()
+                    time.sleep(1)
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=30)
+            attempts = app.manage(
+                "shell",
+                "-c",
+                "from projects.models import Take; "
+                "print(sorted(set(Take.objects.values_list('attempts', flat=True))))",
+            )
+        finally:
+            app.database.drop()
+        tasks = simulator.engine.tasks()
+    assert simulator.create_count == 6
+    assert most_at_once([(t.created_at, t.updated_at) for t in tasks]) == 2
+    assert attempts.split()[-1] == "[1]"  # never a 429: every create went through first time
+
+
+ADMIT = (
+    "from projects import limits; import time; t = time.monotonic(); n = 0\n"
+    "while time.monotonic() - t < 3:\n"
+    "    n += limits.admit_call() == 0\n"
+    "print(n)"
+)
+
+
+def test_the_request_rate_holds_across_processes(tmp_path):
+    with Simulator(port=0) as simulator:
+        app = Deployment(tmp_path, simulator, SEEDANCE_RPM="25")
+        try:
+            app.manage("migrate", "--verbosity", "0")
+            racers = [
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "shell", "-c", ADMIT],
+                    cwd=ROOT,
+                    env=app.env,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(4)
+            ]
+            admitted = [int(racer.communicate(timeout=60)[0].split()[-1]) for racer in racers]
+        finally:
+            app.database.drop()
+    assert sum(admitted) == 25, admitted
