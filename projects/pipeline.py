@@ -349,21 +349,45 @@ def poll(take):
     Returns the seconds until it should be read again, or None once it is over: sooner
     when it is expected to finish, later when the provider's request rate says so.
     """
-    if take.status not in (Status.QUEUED, Status.RUNNING):
-        return None
-    Take.objects.filter(pk=take.pk).update(**_beat())
+    return poll_many([take])[take.pk]
+
+
+def poll_many(takes):
+    """Read the remote tasks of several takes, in one request where the style can list.
+
+    Returns {take id: seconds until the next look, or None once it is over}.
+    """
+    takes = [take for take in takes if take.status in (Status.QUEUED, Status.RUNNING)]
+    if not takes:
+        return {}
+    Take.objects.filter(pk__in=[take.pk for take in takes]).update(**_beat())
     wait = limits.admit_call()
     if wait:
-        return wait
-    client = get_client(take.shot.project.provider)
+        return {take.pk: wait for take in takes}
+    client = get_client(takes[0].shot.project.provider)
     try:
-        remote = client.get(take.remote_id)
+        if client.can_list and len(takes) > 1:
+            found = {task.id: task for task in client.list([take.remote_id for take in takes])}
+        else:
+            found = {take.remote_id: client.get(take.remote_id) for take in takes}
     except ProviderError as error:
-        if error.permanent:
-            _fail(take, error)
-            return None
-        log.warning("take %s: reading its task failed, will retry: %s", take.pk, error)
-        return error.retry_after or settings.SEEDANCE_POLL_INTERVAL
+        if error.permanent and len(takes) == 1:
+            _fail(takes[0], error)
+            return {takes[0].pk: None}
+        log.warning("reading %d tasks failed, will retry: %s", len(takes), error)
+        return {take.pk: error.retry_after or settings.SEEDANCE_POLL_INTERVAL for take in takes}
+    answers = {}
+    for take in takes:
+        remote = found.get(take.remote_id)
+        if remote is None:  # not in the list: ask for it alone, which says why
+            answers.update(poll_many([take]) if len(takes) > 1 else {take.pk: None})
+            continue
+        answers[take.pk] = _apply(take, remote, client)
+    return answers
+
+
+def _apply(take, remote, client):
+    """Bring a take up to date with its remote task; returns when to look next, or None."""
     if remote.state == TaskState.QUEUED:
         return settings.SEEDANCE_POLL_INTERVAL
     if remote.state == TaskState.RUNNING:
@@ -373,7 +397,7 @@ def poll(take):
         Take.objects.filter(pk=take.pk).update(**fields)
         for name, value in fields.items():
             setattr(take, name, value)
-        return _next_look(take)
+        return next_look(take)
     if remote.state == TaskState.SUCCEEDED:
         if _claim(take, take.status, Status.COLLECTING, tokens=remote.tokens, **_beat()):
             collect(take, remote, client)
@@ -382,7 +406,26 @@ def poll(take):
     return None
 
 
-def _next_look(take):
+def due(take):
+    """Whether nobody has read the take's task for half a poll interval."""
+    since = timezone.now() - timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL / 2)
+    return take.heartbeat_at is None or take.heartbeat_at < since
+
+
+def due_with(take):
+    """Other takes of the same provider that are due for a look, to read in one request."""
+    due = timezone.now() - timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL / 2)
+    peers = (
+        Take.objects.filter(
+            provider=take.provider, status__in=[Status.QUEUED, Status.RUNNING], heartbeat_at__lt=due
+        )
+        .exclude(pk=take.pk)
+        .select_related("shot__project")
+    )
+    return list(peers[:49])
+
+
+def next_look(take):
     """The poll interval, or sooner when the take is expected to be done before it."""
     interval = settings.SEEDANCE_POLL_INTERVAL
     if take.started_at is None:
@@ -539,8 +582,7 @@ def run_here(project, interval, report=None):
     recover(project)
     while True:
         start_ready(project)
-        for take in takes.in_flight():
-            poll(take)
+        poll_many(list(takes.in_flight()))
         if report is not None:
             report(takes.order_by("shot__position", "number"))
         if not takes.unfinished().exists():

@@ -36,7 +36,20 @@ def watch(take_id, wait=0.0, follow=True):
     take = Take.objects.select_related("shot__project").filter(pk=take_id).first()
     if take is None:
         return
-    wait = pipeline.poll(take)
+    if take.status not in (Take.Status.QUEUED, Take.Status.RUNNING):
+        start(take.shot.project_id)  # finished meanwhile, by another look
+        return
+    if follow and not pipeline.due(take):
+        # Another take's look just read this one too: nothing to ask the provider yet.
+        async_task(watch, take_id, pipeline.next_look(take))
+        return
+    # Takes of other chains due for a look are read in the same request.
+    batch = [take, *pipeline.due_with(take)] if follow else [take]
+    answers = pipeline.poll_many(batch)
+    for other in batch[1:]:
+        if other.pk in answers and answers[other.pk] is None:
+            start(other.shot.project_id)
+    wait = answers.get(take.pk)
     if wait is None:
         start(take.shot.project_id)
     elif follow:

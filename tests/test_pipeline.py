@@ -248,3 +248,16 @@ def test_a_budget_stops_submission_before_it_would_be_exceeded(simulator, user):
     assert second.status == Take.Status.FAILED
     assert "budget" in second.error and f"{per_clip:,}" in second.error
     assert simulator.create_count == 1
+
+
+def test_takes_in_flight_together_are_read_in_one_list_request(simulator, user):
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CUT), ("C", Opening.CUT)])
+    generate(project)
+
+    reads = [r for r in simulator.requests if r["method"] == "GET"]
+    batched = [r for r in reads if len(r["query"].get("filter.task_ids", [])) == 3]
+    assert batched, "three parallel takes were never read in one request"
+    # One by one only once a single take was left in flight.
+    first_done = min(t.finished_at for t in Take.objects.filter(shot__project=project))
+    singles = [r for r in reads if "/tasks/cgt-" in r["path"]]
+    assert all(r["at"] >= first_done.timestamp() for r in singles)

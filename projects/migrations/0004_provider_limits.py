@@ -4,28 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0003_recover_schedule'),
+        ("projects", "0003_recover_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProviderGate',
+            name="ProviderGate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=50, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(max_length=50, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ProviderCall',
+            name="ProviderCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=50)),
-                ('at', models.DateTimeField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("provider", models.CharField(max_length=50)),
+                ("at", models.DateTimeField(db_index=True)),
             ],
             options={
-                'indexes': [models.Index(fields=['provider', 'at'], name='projects_pr_provide_23e379_idx')],
+                "indexes": [
+                    models.Index(fields=["provider", "at"], name="projects_pr_provide_23e379_idx")
+                ],
             },
         ),
     ]
