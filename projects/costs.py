@@ -52,6 +52,7 @@ def price_of(tokens, model):
 @dataclass
 class Estimate:
     shots: int  # shots Generate would make
+    in_progress: int  # shots being made now
     tokens: int
     price: float | None
     seconds: float  # wall time: chains run side by side, a chain in order
@@ -60,26 +61,32 @@ class Estimate:
 
     @property
     def time_text(self):
-        if self.seconds < 90:
-            return f"{self.seconds:.0f} s"
-        return f"{self.seconds / 60:.0f} min"
+        return spoken_seconds(self.seconds)
 
 
 def estimate(project, shots):
-    """The cost of generating every shot without a current take, and what was billed."""
+    """The cost of generating every shot without a current take, and what was billed.
+
+    Also sets each shot's `expected_time`, for its card.
+    """
     model = project.model_name
-    pending = [shot for shot in shots if shot.current_take is None]
+    pace = Take.objects.pace(model)
+    busy = [shot for shot in shots if shot.latest_take and shot.latest_take.is_unfinished]
+    pending = [shot for shot in shots if shot.current_take is None and shot not in busy]
     tokens = sum(tokens_for(project.resolution, project.ratio, s.duration) for s in pending)
-    chains, seconds = {}, 0.0
+    chains = {}
     chain = 0
     for shot in shots:
         chain += not shot.continues or shot.position == 0
-        if shot.current_take is None:
-            chains[chain] = chains.get(chain, 0.0) + expected_seconds(model, shot.duration)
+        seconds = Take.objects.expected_seconds(model, shot.duration, pace)
+        shot.expected_time = spoken_seconds(seconds)
+        if shot in pending:
+            chains[chain] = chains.get(chain, 0.0) + seconds
     seconds = max(chains.values(), default=0.0)
     billed = Take.objects.filter(shot__project=project).aggregate(total=Sum("tokens"))["total"] or 0
     return Estimate(
         shots=len(pending),
+        in_progress=len(busy),
         tokens=tokens,
         price=price_of(tokens, model),
         seconds=seconds,
@@ -88,8 +95,8 @@ def estimate(project, shots):
     )
 
 
-def expected_seconds(model, duration):
-    return Take(inputs={"model": model, "duration": duration}).expected_seconds()
+def spoken_seconds(seconds):
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def over_budget(take):

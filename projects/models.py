@@ -228,6 +228,29 @@ class TakeQuerySet(models.QuerySet):
     def in_flight(self):
         return self.filter(status__in=[Take.Status.QUEUED, Take.Status.RUNNING])
 
+    def pace(self, model):
+        """Median seconds of generation per second of video of the model's recent takes."""
+        recent = (
+            self.filter(
+                status=Take.Status.DONE,
+                inputs__model=model,
+                started_at__isnull=False,
+                finished_at__isnull=False,
+            )
+            .order_by("-finished_at")
+            .values_list("started_at", "finished_at", "inputs")[:20]
+        )
+        rates = sorted(
+            (end - start).total_seconds() / max(1, inputs.get("duration") or 1)
+            for start, end, inputs in recent
+        )
+        return rates[len(rates) // 2] if rates else None
+
+    def expected_seconds(self, model, duration, pace=None):
+        """How long a clip should take: the model's pace, else the provider's typical."""
+        pace = pace if pace is not None else self.pace(model)
+        return pace * duration if pace is not None else providers.typical_seconds(duration)
+
 
 def take_upload_to(take, filename):
     return f"takes/{take.shot.project_id}/{take.shot_id}/{take.pk}-{filename}"
@@ -311,7 +334,7 @@ class Take(models.Model):
 
     def shown_progress(self):
         """0..1 for the progress bar: the provider's figure, else an estimate from time."""
-        if self.status == self.Status.DONE:
+        if self.status in (self.Status.DONE, self.Status.COLLECTING):
             return 1.0
         if self.progress is not None:
             return self.progress
@@ -322,24 +345,9 @@ class Take(models.Model):
 
     def expected_seconds(self):
         """How long generation should take, from this model's recent takes."""
-        recent = (
-            Take.objects.filter(
-                status=self.Status.DONE,
-                inputs__model=self.inputs.get("model"),
-                started_at__isnull=False,
-                finished_at__isnull=False,
-            )
-            .order_by("-finished_at")
-            .values_list("started_at", "finished_at", "inputs")[:20]
+        return Take.objects.expected_seconds(
+            self.inputs.get("model"), self.inputs.get("duration", 5)
         )
-        rates = sorted(
-            (end - start).total_seconds() / max(1, inputs.get("duration") or 1)
-            for start, end, inputs in recent
-        )
-        duration = self.inputs.get("duration", 5)
-        if not rates:
-            return providers.typical_seconds(duration)
-        return rates[len(rates) // 2] * duration
 
 
 class Export(models.Model):
