@@ -1,21 +1,16 @@
 """Gateway 003 (futurmix.ai/v1): `/video/generations` with assets and settings under metadata."""
 
-from .base import GenerationRequest, RemoteTask, TaskState
-from .style import Style
+from .base import GenerationRequest, RemoteTask
+from .style import GATEWAY_STATUSES, SEEDANCE_2, Style
 
 PATH = "/video/generations"
 
 
 class FuturmixStyle(Style):
     name = "futurmix"
-    models = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
+    models = SEEDANCE_2
     default_model = "doubao-seedance-2-0-260128"
-    statuses = {
-        "queued": TaskState.QUEUED,
-        "in_progress": TaskState.RUNNING,
-        "completed": TaskState.SUCCEEDED,
-        "failed": TaskState.FAILED,
-    }
+    statuses = GATEWAY_STATUSES
 
     def create(self, request: GenerationRequest) -> str:
         metadata = {

@@ -1,21 +1,16 @@
 """Gateway 002 (OpenAI/Sora-compatible `/v1/videos`): `seconds` as a string, assets in metadata."""
 
 from .base import GenerationRequest, RemoteTask, TaskState
-from .style import Style
+from .style import GATEWAY_STATUSES, SEEDANCE_2, Style
 
 PATH = "/v1/videos"
 
 
 class OpenAIVideosStyle(Style):
     name = "openai-videos"
-    models = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
+    models = SEEDANCE_2
     default_model = "doubao-seedance-2-0-fast-260128"
-    statuses = {
-        "queued": TaskState.QUEUED,
-        "in_progress": TaskState.RUNNING,
-        "completed": TaskState.SUCCEEDED,
-        "failed": TaskState.FAILED,
-    }
+    statuses = GATEWAY_STATUSES
 
     def create(self, request: GenerationRequest) -> str:
         # Common parameters at the top level only: the document warns that one given

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-SEEDANCE = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
+from .style import SEEDANCE_2 as SEEDANCE
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,15 @@ RESOLUTIONS = ("480p", "720p", "1080p")
 RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 MAX_REFERENCE_IMAGES = 9
 PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413, 422}
+# The model ids of Seedance 2.0, standard and fast, as most gateways name them.
+SEEDANCE_2 = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
+# The OpenAI-style status words several gateways answer with.
+GATEWAY_STATUSES = {
+    "queued": TaskState.QUEUED,
+    "in_progress": TaskState.RUNNING,
+    "completed": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+}
 MODERATION = re.compile(r"Sensitive|content_policy|moderation", re.IGNORECASE)
 
 

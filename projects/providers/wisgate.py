@@ -1,7 +1,7 @@
 """Gateway 001 (api.wisgate.ai): `/v1/videos`, `mode` i2v/r2v with `images`, `meta_data.url`."""
 
-from .base import GenerationRequest, RemoteTask, TaskState
-from .style import Style
+from .base import GenerationRequest, RemoteTask
+from .style import GATEWAY_STATUSES, Style
 
 PATH = "/v1/videos"
 
@@ -19,12 +19,7 @@ class WisgateStyle(Style):
         ("1080p", "9:16"): "1080x1920",
     }
     takes_audio = False
-    statuses = {
-        "queued": TaskState.QUEUED,
-        "in_progress": TaskState.RUNNING,
-        "completed": TaskState.SUCCEEDED,
-        "failed": TaskState.FAILED,
-    }
+    statuses = GATEWAY_STATUSES
 
     def create(self, request: GenerationRequest) -> str:
         body = {
