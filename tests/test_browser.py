@@ -40,6 +40,17 @@ def browser():
         browser.close()
 
 
+def sign_in_and_create_project(page, app, title):
+    page.goto(f"{app.url}/")
+    page.fill("input[name=username]", app.username)
+    page.fill("input[name=password]", app.password)
+    page.click("button:has-text('Sign in')")
+    page.fill("#new-project input[name=title]", title)
+    page.select_option("#new-project select[name=resolution]", "480p")
+    page.click("button:has-text('Create project')")
+    expect(page.locator("h1")).to_have_text(title)
+
+
 def card(page, number):
     return page.locator(f'.shot-card[data-shot="{number}"]')
 
@@ -49,15 +60,7 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
     page = context.new_page()
     page.set_default_timeout(20_000)
 
-    page.goto(f"{app.url}/")
-    page.fill("input[name=username]", app.username)
-    page.fill("input[name=password]", app.password)
-    page.click("button:has-text('Sign in')")
-
-    page.fill("#new-project input[name=title]", "Autumn valley")
-    page.select_option("#new-project select[name=resolution]", "480p")
-    page.click("button:has-text('Create project')")
-    expect(page.locator("h1")).to_have_text("Autumn valley")
+    sign_in_and_create_project(page, app, "Autumn valley")
 
     prompts = [
         ("Drone shot over an autumn valley", "cut"),
@@ -129,13 +132,7 @@ def test_cards_poll_for_their_status_when_server_sent_events_are_unavailable(app
     context.add_init_script("delete window.EventSource")
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{app.url}/")
-    page.fill("input[name=username]", app.username)
-    page.fill("input[name=password]", app.password)
-    page.click("button:has-text('Sign in')")
-    page.fill("#new-project input[name=title]", "No events here")
-    page.select_option("#new-project select[name=resolution]", "480p")
-    page.click("button:has-text('Create project')")
+    sign_in_and_create_project(page, app, "No events here")
     page.fill("#shot-form textarea[name=prompt]", "A paper boat on a puddle")
     page.fill("#shot-form input[name=duration]", "4")
     page.click("#shot-form button:has-text('Add shot')")
