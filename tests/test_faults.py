@@ -82,3 +82,11 @@ def test_a_lost_answer_where_tasks_cannot_be_listed_is_not_paid_twice(simulator,
     assert take.status == Take.Status.FAILED
     assert "not sent again, so as not to pay twice" in take.error
     assert simulator.create_count == 1
+
+
+def test_the_card_tells_how_a_lost_answer_was_resolved(simulator, user, client):
+    simulator.add_fault("create", {"lose_answer": True}, count=1)
+    take = generate_one(user)
+    client.force_login(user)
+    page = client.get(take.shot.project.get_absolute_url()).content.decode()
+    assert "its task was found among the provider" in page
