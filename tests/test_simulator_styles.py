@@ -447,3 +447,40 @@ def test_ark_also_answers_under_the_seedance_prefix(sim):
         ("ark", "/api/v3/contents"),
     ]
     assert httpx.get(sim.url + "/_simulator/stats").json()["creates_by_style"] == {"ark": 1}
+
+
+def test_reference_videos_and_audio_are_fetched_and_checked(sim, host, tmp_path):
+    """Like the service, the simulator downloads each reference and looks inside it."""
+    from tests.clips import make_clip
+
+    clip = make_clip(tmp_path / "walk.mp4", width=352, height=288, seconds=1, audio=True)
+    video = host.put("walk.mp4", clip.read_bytes())
+    image = data_uri(picture(864, 496))
+
+    def references(video_link, audio_link):
+        return {
+            "content": [
+                {"type": "text", "text": "A fox in the snow"},
+                {"type": "image_url", "image_url": {"url": image}, "role": "reference_image"},
+                {"type": "video_url", "video_url": {"url": video_link}, "role": "reference_video"},
+                {"type": "audio_url", "audio_url": {"url": audio_link}, "role": "reference_audio"},
+            ]
+        }
+
+    with client(sim, "ark") as api:
+        gone = video.replace("walk.mp4", "gone.mp4")  # never put on the host
+        missing = api.post(TASKS, json=small_clip(**references(gone, video)))
+        assert missing.status_code == 400
+        error = missing.json()["error"]
+        assert error["param"] == "content[2].video_url.url"
+        assert "could not be downloaded: HTTP 404" in error["message"]
+
+        still = host.put("still.png", png(picture(400, 400)))
+        silent = api.post(TASKS, json=small_clip(**references(video, still)))
+        assert silent.status_code == 400
+        assert silent.json()["error"]["param"] == "content[3].audio_url.url"
+        assert sim.create_count == 0
+
+        # The clip's sound track serves as the reference audio too.
+        made = api.post(TASKS, json=small_clip(**references(video, video)))
+        assert made.status_code == 200, made.text

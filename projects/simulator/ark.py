@@ -194,16 +194,16 @@ def _create(call):
         "return_last_frame": inputs.flag(body, "return_last_frame", False),
     }
 
-    first = inputs.first_frame(images)
+    media = inputs.fetch(images, assets)
     task = call.create(
         model=model,
         prompt=assets.texts[0] if assets.texts else "",
-        **inputs.shape(resolution, ratio, first),
+        **inputs.shape(resolution, ratio, media.first),
         duration=duration,
         seed=seed,
         callback_url=callback_url,
         expires_after=expires_after,
-        first_frame=first,
+        **media.task_fields(),
         **flags,
     )
     return {"id": task.id}

@@ -58,7 +58,7 @@ def _create(call):
     image = inputs.url(body, "image", urls_only=True)
     metadata = inputs.mapping(body, "metadata")
     audio_url = inputs.url(metadata, "audio_url", urls_only=True, where="metadata.")
-    inputs.url(metadata, "video_url", urls_only=True, where="metadata.")
+    video_url = inputs.url(metadata, "video_url", urls_only=True, where="metadata.")
     # The mode says what the image is for; an image the mode would ignore is a client bug.
     if mode == "text" and image:
         raise InputError('an image needs mode "image" or "audio"', "image")
@@ -74,14 +74,19 @@ def _create(call):
     inputs.flag(metadata, "camera_fixed", False, "metadata.")
     seed = inputs.seed(metadata, "metadata.")
 
-    first = inputs.load_image(image, "image") if image else None
+    assets = inputs.Assets(
+        images={"image": ("first_frame", image)} if image else {},
+        videos={"metadata.video_url": video_url} if video_url else {},
+        audios={"metadata.audio_url": audio_url} if audio_url else {},
+    )
+    media = inputs.fetch(assets.images, assets)
     task = call.create(
         model=MODEL,
         prompt=prompt,
-        **inputs.shape(resolution, ratio, first),
+        **inputs.shape(resolution, ratio, media.first),
         duration=duration,
         seed=seed,
-        first_frame=first,
+        **media.task_fields(),
         **flags,
     )
     return task_body(task, call.link)

@@ -73,6 +73,8 @@ class Task:
     expires_after: int
     delay: float
     first_frame: Image.Image | None = field(default=None, repr=False)
+    last_frame: Image.Image | None = field(default=None, repr=False)
+    reference: Image.Image | None = field(default=None, repr=False)
     # How the task must end instead of succeeding (a fault or a prompt directive), if at all.
     fate: TaskError | None = None
     status: Status = Status.QUEUED
@@ -308,7 +310,7 @@ class Engine:
         task.error = error
         task.updated_at = time.time()
         if status.finished:
-            task.first_frame = None
+            task.first_frame = task.last_frame = task.reference = None
         if status is Status.SUCCEEDED:
             task.files_expire_at = int(task.updated_at) + FILE_LIFETIME
 
@@ -370,6 +372,8 @@ class Engine:
                 duration=job.duration,
                 prompt=job.prompt,
                 first_frame=job.first_frame,
+                last_frame=job.last_frame,
+                reference=job.reference,
                 generate_audio=job.generate_audio,
                 seed=job.seed,
                 progress=lambda fraction: self._check_alive(task_id),

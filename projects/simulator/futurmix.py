@@ -63,14 +63,14 @@ def _create(call):
     }
     seed = inputs.seed(metadata, "metadata.")
 
-    first = inputs.first_frame(images)
+    media = inputs.fetch(images, assets)
     task = call.create(
         model=model,
         prompt=texts[0] if texts else "",
-        **inputs.shape(resolution, ratio, first),
+        **inputs.shape(resolution, ratio, media.first),
         duration=duration,
         seed=seed,
-        first_frame=first,
+        **media.task_fields(),
         **flags,
     )
     return {"task_id": task.id, "status": GATEWAY_STATUSES[task.status]}

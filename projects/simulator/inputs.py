@@ -9,6 +9,7 @@ import math
 import secrets
 from dataclasses import dataclass, field
 
+import av
 import httpx
 from PIL import Image
 
@@ -16,6 +17,7 @@ MB = 1024 * 1024
 # The real service's input limits for images.
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"}
 MAX_IMAGE_BYTES = 30 * MB
+MAX_CLIP_BYTES = 50 * MB  # a reference video or audio file
 RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 # width x height for each resolution and ratio, in the order of RATIOS.
 _SIZES = {
@@ -216,8 +218,8 @@ class Assets:
 
     texts: list[str] = field(default_factory=list)
     images: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # param: (role, url)
-    videos: int = 0
-    audios: int = 0
+    videos: dict[str, str] = field(default_factory=dict)  # param: url
+    audios: dict[str, str] = field(default_factory=dict)  # param: url
 
 
 def read_items(items, where):
@@ -252,11 +254,11 @@ def read_items(items, where):
         elif kind == "video_url":
             if role not in (None, "reference_video"):
                 raise InputError("a video's role must be reference_video", f"{at}.role")
-            assets.videos += 1
+            assets.videos[f"{at}.video_url.url"] = link
         else:
             if role not in (None, "reference_audio"):
                 raise InputError("an audio's role must be reference_audio", f"{at}.role")
-            assets.audios += 1
+            assets.audios[f"{at}.audio_url.url"] = link
     return assets
 
 
@@ -284,24 +286,62 @@ def check_modes(assets, param):
         )
     if references > 9:
         raise InputError("at most 9 reference images are allowed", param)
-    if assets.videos > 3 or assets.audios > 3:
+    if len(assets.videos) > 3 or len(assets.audios) > 3:
         raise InputError("at most 3 reference videos and 3 reference audios are allowed", param)
     if assets.audios and not (references or assets.videos):
         raise InputError("reference audio needs a reference image or video beside it", param)
     return dict(assets.images)
 
 
-def first_frame(images, *, max_bytes=MAX_IMAGE_BYTES):
-    """Fetch and check every image as the service would; return the first frame, if any.
+@dataclass
+class Media:
+    """The fetched pictures that shape a clip: where it starts and ends, what guides it."""
 
-    Only a first frame shapes the clip. Call this last, once everything cheap has passed.
+    first: Image.Image | None = None
+    last: Image.Image | None = None
+    reference: Image.Image | None = None  # the first reference image, when there are some
+
+    def task_fields(self):
+        return {"first_frame": self.first, "last_frame": self.last, "reference": self.reference}
+
+
+def fetch(images, assets=None, *, max_bytes=MAX_IMAGE_BYTES):
+    """Fetch and check every image, video and audio as the service would.
+
+    `images` maps a param to its (role, link), as check_modes returns them; `assets` adds
+    its videos and audio. Call this last, once everything cheap has passed.
     """
-    found = None
+    found = Media()
     for param, (role, link) in images.items():
         image = load_image(link, param, max_bytes=max_bytes)
         if role == "first_frame":
-            found = image
+            found.first = image
+        elif role == "last_frame":
+            found.last = image
+        elif found.reference is None:
+            found.reference = image
+    if assets is not None:
+        for param, link in assets.videos.items():
+            load_clip(link, param, "video")
+        for param, link in assets.audios.items():
+            load_clip(link, param, "audio")
     return found
+
+
+def load_clip(link, param, kind):
+    """Fetch a reference video or audio by URL and check that it holds that kind of track."""
+    if not link.startswith(("http://", "https://")):
+        raise InputError(f"a reference {kind} must be an http(s) URL", param)
+    data = _download(link, param, MAX_CLIP_BYTES, noun=kind)
+    if len(data) >= MAX_CLIP_BYTES:
+        raise InputError(f"the {kind} must be smaller than {MAX_CLIP_BYTES // MB} MB", param)
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            streams = container.streams.video if kind == "video" else container.streams.audio
+            if not streams:
+                raise InputError(f"the file holds no {kind} track", param)
+    except av.FFmpegError:
+        raise InputError(f"the {kind} cannot be decoded", param) from None
 
 
 def load_image(link, param, *, max_bytes=MAX_IMAGE_BYTES):
@@ -337,13 +377,13 @@ def load_image(link, param, *, max_bytes=MAX_IMAGE_BYTES):
     return image.convert("RGB")
 
 
-def _download(link, param, max_bytes):
+def _download(link, param, max_bytes, noun="image"):
     # Streamed, so an oversized file is refused after max_bytes, not after all of it.
     try:
         with httpx.stream("GET", link, timeout=10.0, follow_redirects=True) as response:
             if response.status_code != 200:
                 raise InputError(
-                    f"the image could not be downloaded: HTTP {response.status_code}", param
+                    f"the {noun} could not be downloaded: HTTP {response.status_code}", param
                 )
             data = bytearray()
             for chunk in response.iter_bytes():
@@ -352,4 +392,4 @@ def _download(link, param, max_bytes):
                     break
             return bytes(data)
     except httpx.HTTPError as exc:
-        raise InputError(f"the image could not be downloaded: {exc}", param) from None
+        raise InputError(f"the {noun} could not be downloaded: {exc}", param) from None

@@ -113,14 +113,14 @@ def _create(call):
     inputs.flag(values, "camera_fixed", False, where["camera_fixed"])
     seed = inputs.seed(values, where["seed"])
 
-    first = inputs.first_frame(images)
+    media = inputs.fetch(images, assets)
     task = call.create(
         model=model,
         prompt=prompt,
-        **inputs.shape(resolution, ratio, first),
+        **inputs.shape(resolution, ratio, media.first),
         duration=duration,
         seed=seed,
-        first_frame=first,
+        **media.task_fields(),
         **flags,
     )
     return task_body(task, call.link)

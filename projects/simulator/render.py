@@ -17,6 +17,8 @@ SAMPLE_RATE = 48000
 # Long enough for the zoom to read as motion, short enough that overlays settle early.
 FADE_SECONDS = 0.75
 MAX_ZOOM = 0.12
+# How long a clip given a last frame takes to dissolve into it.
+DISSOLVE_SECONDS = 1.0
 
 
 def render_clip(
@@ -27,24 +29,32 @@ def render_clip(
     duration,
     prompt,
     first_frame=None,
+    last_frame=None,
+    reference=None,
     generate_audio=False,
     seed=0,
     progress=None,
 ):
     """Write a `duration`-second clip to `path` and return its last frame as an RGB image.
 
-    Frame 0 is `first_frame` (fitted to the size) untouched, or a picture derived from the
-    prompt; later frames zoom and pan over it and bring in the prompt text, a light sweep
-    and a bouncing dot. `progress(fraction)` is called after each frame is encoded.
+    Frame 0 is `first_frame` (fitted to the size) untouched, else the first `reference`
+    image, else a picture derived from the prompt; later frames zoom and pan over it and
+    bring in the prompt text, a light sweep and a bouncing dot. With a `last_frame`, the
+    clip dissolves into it over its final moments and ends on it exactly.
+    `progress(fraction)` is called after each frame is encoded.
     """
     rng = random.Random(hashlib.sha256(f"{seed}\0{prompt}".encode()).digest())
     palette = _palette(rng)
     if first_frame is not None:
         base = fit(first_frame, width, height)
+    elif reference is not None:
+        base = fit(reference, width, height)
     else:
         base = _landscape(width, height, palette, rng)
     overlays = _Overlays(width, height, prompt, palette, rng)
     total = FPS * duration
+    ending = fit(last_frame, width, height) if last_frame is not None else None
+    dissolve = min(total - 1, round(FPS * DISSOLVE_SECONDS))
     # Pan toward a seeded point, never so far that the zoomed window leaves the picture.
     pan_x = rng.uniform(-1, 1) * width * MAX_ZOOM / 2.5
     pan_y = rng.uniform(-1, 1) * height * MAX_ZOOM / 2.5
@@ -63,6 +73,9 @@ def render_clip(
                 t = index / (total - 1)
                 frame = _zoomed(base, t, pan_x, pan_y)
                 overlays.draw(frame, index, total)
+                left = total - 1 - index  # frames until the end
+                if ending is not None and left < dissolve:
+                    frame = Image.blend(ending, frame, left / dissolve)
             picture = av.VideoFrame.from_image(frame)
             picture.pts = index
             picture.time_base = Fraction(1, FPS)

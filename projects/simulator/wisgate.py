@@ -55,7 +55,7 @@ def _create(call):
     images = inputs.url_list(body, "images", urls_only=True)
     videos = inputs.url_list(body, "videos", urls_only=True)
 
-    assets = Assets(videos=len(videos))
+    assets = Assets(videos={f"videos[{index}]": link for index, link in enumerate(videos)})
     if mode is None and (images or videos):
         raise InputError('images and videos need mode "i2v" or "r2v"', "mode")
     if mode == "i2v":
@@ -74,17 +74,17 @@ def _create(call):
         assets.images[f"images[{index}]"] = (role, link)
     inputs.check_modes(assets, "images")
 
-    first = inputs.first_frame(assets.images, max_bytes=MAX_REFERENCE_BYTES)
+    media = inputs.fetch(assets.images, assets, max_bytes=MAX_REFERENCE_BYTES)
     task = call.create(
         model=MODEL,
         prompt=prompt,
-        **inputs.shape(resolution, ratio, first),
+        **inputs.shape(resolution, ratio, media.first),
         duration=duration,
         # Nothing to ask for audio, so the model's default (on) holds.
         generate_audio=True,
         watermark=False,
         seed=inputs.random_seed(),
-        first_frame=first,
+        **media.task_fields(),
     )
     return task_body(task, call.link)
 
