@@ -41,20 +41,21 @@ class Viewer:
         return reverse(name, args=[self.project.pk, *args])
 
 
-FRAME_SALT = "projects.frame"
-FRAME_LIFETIME = 24 * 3600
+INPUT_SALT = "projects.input"
+INPUT_LIFETIME = 24 * 3600
 
 
-def frame_token(instance, field, max_bytes):
-    """A signed, expiring token naming one stored frame, for a provider to fetch it."""
+def input_token(instance, field, max_bytes):
+    """A signed, expiring token naming one stored input (a frame or a reference) for a
+    provider to fetch; images are fitted to `max_bytes`, other files served as stored."""
     value = {"m": instance._meta.model_name, "pk": instance.pk, "f": field, "b": max_bytes}
-    return signing.dumps(value, salt=FRAME_SALT, compress=True)
+    return signing.dumps(value, salt=INPUT_SALT, compress=True)
 
 
-def frame_from_token(token):
+def input_from_token(token):
     """(model name, pk, field, max bytes) of a valid, unexpired token; otherwise 404."""
     try:
-        value = signing.loads(token, salt=FRAME_SALT, max_age=FRAME_LIFETIME)
+        value = signing.loads(token, salt=INPUT_SALT, max_age=INPUT_LIFETIME)
     except signing.BadSignature:
         raise Http404 from None
     return value["m"], value["pk"], value["f"], value["b"]

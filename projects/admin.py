@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Export, Project, Shot, Take, Team
+from .models import Export, Project, Reference, Shot, Take, Team
 
 
 @admin.register(Team)
@@ -26,10 +26,17 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [ShotInline]
 
 
+class ReferenceInline(admin.TabularInline):
+    model = Reference
+    fields = ["position", "kind", "file"]
+    extra = 0
+
+
 @admin.register(Shot)
 class ShotAdmin(admin.ModelAdmin):
     list_display = ["__str__", "opening", "duration", "selected_take"]
     raw_id_fields = ["selected_take"]
+    inlines = [ReferenceInline]
 
 
 @admin.register(Take)

@@ -1,9 +1,10 @@
 """Forms for projects and shots: what a user may type, checked before anything is saved."""
 
 from django import forms
+from django.db import transaction
 
-from . import pipeline
-from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Shot
+from . import media, pipeline
+from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Reference, Shot
 
 
 class ProjectForm(forms.ModelForm):
@@ -32,18 +33,58 @@ class ProjectForm(forms.ModelForm):
         return cleaned
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one input, as Django's documentation shows it."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else []
+
+
 class ShotForm(forms.ModelForm):
+    references = MultipleFileField(
+        required=False,
+        help_text=(
+            "Optional, for a cut instead of a first frame: up to 9 images, 3 videos and "
+            "3 audio files that guide the shot."
+        ),
+    )
+    remove_references = forms.BooleanField(required=False, label="Remove its references")
+
+    field_order = [
+        "prompt",
+        "duration",
+        "opening",
+        "first_frame",
+        "last_frame_target",
+        "references",
+        "remove_references",
+        "seed",
+    ]
+
     class Meta:
         model = Shot
-        fields = ["prompt", "duration", "opening", "first_frame", "seed"]
+        fields = ["prompt", "duration", "opening", "first_frame", "last_frame_target", "seed"]
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 3, "placeholder": "What happens in this shot"}),
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
         }
+        labels = {"last_frame_target": "Last frame"}
         help_texts = {
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
             "first_frame": "Optional, for a cut: the picture the shot starts on.",
+            "last_frame_target": "Optional: the picture the shot should end on.",
         }
 
     def __init__(self, *args, project, first=False, **kwargs):
@@ -52,10 +93,30 @@ class ShotForm(forms.ModelForm):
         self.first = first
         if first:
             self.fields["opening"].initial = Opening.CUT
+        self.kept = list(self.instance.references.all()) if self.instance.pk else []
+        if self.kept:
+            kinds = ", ".join(reference.kind for reference in self.kept)
+            field = self.fields["references"]
+            field.help_text += f" It has {len(self.kept)} ({kinds}); uploading replaces them."
+        else:
+            del self.fields["remove_references"]
+
+    def clean_references(self):
+        """The uploaded references as unsaved rows, each told apart by its content."""
+        uploads = self.cleaned_data.get("references") or []
+        references = []
+        for position, upload in enumerate(uploads):
+            try:
+                kind = media.kind_of(upload, name=f"'{upload.name}'")
+            except media.MediaError as error:
+                raise forms.ValidationError(str(error)) from error
+            references.append(Reference(kind=kind, file=upload, position=position))
+        return references
 
     def clean(self):
         cleaned = super().clean()
         opening = cleaned.get("opening")
+        references = self.chosen_references()
         if self.first and opening == Opening.CONTINUE:
             self.add_error(
                 "opening", "The first shot has nothing before it to continue: make it a cut."
@@ -66,10 +127,42 @@ class ShotForm(forms.ModelForm):
                 "A continue starts on the previous shot's last frame; "
                 "a first frame of its own needs a cut.",
             )
+        if opening == Opening.CONTINUE and references:
+            self.add_error(
+                "references",
+                "A continue starts on the previous shot's last frame, which references "
+                "cannot be mixed with: make it a cut.",
+            )
         if not self.errors:
             shot = Shot(project=self.project, position=0 if self.first else 1)
             for name in self.Meta.fields:
                 setattr(shot, name, cleaned.get(name))
-            for problem in pipeline.problems(shot):
+            for problem in pipeline.problems(shot, references=references):
                 self.add_error(None, problem)
         return cleaned
+
+    def chosen_references(self):
+        """The references the shot will have once saved: new uploads, else the kept ones."""
+        uploaded = self.cleaned_data.get("references")
+        if uploaded:
+            return uploaded
+        if self.cleaned_data.get("remove_references"):
+            return []
+        return self.kept
+
+    def save(self, commit=True):
+        shot = super().save(commit=commit)
+        if commit:
+            self.save_references()
+        return shot
+
+    def save_references(self):
+        """Replace the shot's references when new ones were uploaded or removal was asked."""
+        uploaded = self.cleaned_data.get("references")
+        if not uploaded and not self.cleaned_data.get("remove_references"):
+            return
+        with transaction.atomic():
+            self.instance.references.all().delete()
+            for reference in uploaded:
+                reference.shot = self.instance
+                reference.save()

@@ -144,7 +144,9 @@ class ShotQuerySet(models.QuerySet):
         return self.order_by("position", "id")
 
     def with_takes(self):
-        return self.select_related("selected_take", "project").prefetch_related("takes")
+        return self.select_related("selected_take", "project").prefetch_related(
+            "takes", "references"
+        )
 
 
 class Shot(models.Model):
@@ -156,6 +158,7 @@ class Shot(models.Model):
     )
     opening = models.CharField(max_length=8, choices=Opening.choices, default=Opening.CONTINUE)
     first_frame = models.ImageField(upload_to="first_frames/", blank=True)
+    last_frame_target = models.ImageField(upload_to="last_frames/", blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     selected_take = models.ForeignKey(
         "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -183,7 +186,7 @@ class Shot(models.Model):
 
     def inputs(self):
         """Everything a take of this shot is generated from, except the upstream frame."""
-        return {
+        inputs = {
             **self.project.settings_snapshot(),
             "prompt": self.prompt,
             "duration": self.duration,
@@ -191,6 +194,14 @@ class Shot(models.Model):
             "first_frame": self.first_frame.name if self.first_frame else "",
             "seed": self.seed,
         }
+        # Present only when used, so takes made before these inputs existed stay current.
+        if self.last_frame_target:
+            inputs["last_frame_target"] = self.last_frame_target.name
+        if self.pk is not None:
+            references = [reference.file.name for reference in self.references.all()]
+            if references:
+                inputs["references"] = references
+        return inputs
 
     @property
     def current_take(self):
@@ -219,6 +230,26 @@ class Shot(models.Model):
         if latest is not None and (latest.is_unfinished or self.selected_take_id is None):
             return latest
         return next((t for t in takes if t.pk == self.selected_take_id), latest)
+
+
+class Reference(models.Model):
+    """An image, video or audio file that guides a cut shot instead of a first frame."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "image"
+        VIDEO = "video", "video"
+        AUDIO = "audio", "audio"
+
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="references")
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    file = models.FileField(upload_to="references/")
+
+    class Meta:
+        ordering = ["shot", "position", "id"]
+
+    def __str__(self):
+        return f"Reference {self.kind} {self.position + 1} of {self.shot}"
 
 
 class TakeQuerySet(models.QuerySet):

@@ -23,8 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import costs, limits, media
-from .access import callback_token, frame_token
-from .models import Export, Opening, Shot, Take
+from .access import callback_token, input_token
+from .models import Export, Opening, Reference, Shot, Take
 from .providers import GenerationRequest, Image, ProviderError, TaskState, configured, get_client
 
 log = logging.getLogger(__name__)
@@ -170,11 +170,11 @@ def _claim(take, old, new, **fields):
     return claimed
 
 
-def build_request(shot, upstream, style, frames=True, seed=None, callback_url=""):
-    """The neutral request for a take of `shot`, its first frame fitted to `style`.
+def build_request(shot, upstream, style, frames=True, seed=None, callback_url="", references=None):
+    """The neutral request for a take of `shot`, its images fitted to `style`.
 
-    With frames=False, images are placeholders: enough to check the request's shape
-    before any frame exists (the shot form does).
+    With frames=False, files are placeholders: enough to check the request's shape
+    before any frame exists (the shot form does, with the references it was given).
     """
     project = shot.project
     if shot.continues and shot.position > 0:
@@ -183,6 +183,18 @@ def build_request(shot, upstream, style, frames=True, seed=None, callback_url=""
         first_frame = _frame(shot, "first_frame", style) if frames else _placeholder()
     else:
         first_frame = None
+    last_frame = None
+    if shot.last_frame_target:
+        last_frame = _frame(shot, "last_frame_target", style) if frames else _placeholder()
+    if references is None:
+        references = list(shot.references.all()) if shot.pk is not None else []
+    by_kind = {kind: [] for kind in Reference.Kind.values}
+    for reference in references:
+        if reference.kind == Reference.Kind.IMAGE:
+            sent = _frame(reference, "file", style) if frames else _placeholder()
+        else:
+            sent = _input_url(reference, "file", 0) if frames else _placeholder().url
+        by_kind[reference.kind].append(sent)
     return GenerationRequest(
         model=project.model_name,
         prompt=shot.prompt,
@@ -193,20 +205,28 @@ def build_request(shot, upstream, style, frames=True, seed=None, callback_url=""
         watermark=project.watermark,
         seed=shot.seed if seed is None else seed,
         first_frame=first_frame,
+        last_frame=last_frame,
+        references=by_kind[Reference.Kind.IMAGE],
+        reference_videos=by_kind[Reference.Kind.VIDEO],
+        reference_audios=by_kind[Reference.Kind.AUDIO],
         return_last_frame=True,
         callback_url=callback_url,
     )
 
 
 def _frame(instance, field, style):
-    """A stored frame for the provider: bytes within its limits, and a signed URL to them."""
+    """A stored image for the provider: bytes within its limits, and a signed URL to them."""
     with getattr(instance, field).open("rb") as f:
         data, mime = media.fit_image(f.read(), style.max_image_bytes)
-    url = ""
-    if settings.PUBLIC_BASE_URL:
-        token = frame_token(instance, field, style.max_image_bytes)
-        url = settings.PUBLIC_BASE_URL + reverse("frame", args=[token])
-    return Image(data=data, mime=mime, url=url)
+    return Image(data=data, mime=mime, url=_input_url(instance, field, style.max_image_bytes))
+
+
+def _input_url(instance, field, max_bytes):
+    """A signed link the provider can fetch a stored input from; "" when it cannot reach us."""
+    if not settings.PUBLIC_BASE_URL:
+        return ""
+    token = input_token(instance, field, max_bytes)
+    return settings.PUBLIC_BASE_URL + reverse("provider-input", args=[token])
 
 
 def _callback_url(take, style):
@@ -221,13 +241,16 @@ def _placeholder():
     return Image(data=b"frame", url="frame" if settings.PUBLIC_BASE_URL else "")
 
 
-def problems(shot):
-    """Why the configured provider would refuse this shot, before anything is sent."""
+def problems(shot, references=None):
+    """Why the configured provider would refuse this shot, before anything is sent.
+
+    `references` stands in for the shot's own, for a form checking what it was given.
+    """
     try:
         style = configured().style
     except ProviderError as error:
         return [str(error)]
-    return style.problems(build_request(shot, None, style, frames=False))
+    return style.problems(build_request(shot, None, style, frames=False, references=references))
 
 
 def settings_problems(project):

@@ -6,8 +6,18 @@ from pathlib import Path
 from django.core.files import File
 from django.db import transaction
 
-from . import pipeline
-from .models import MAX_DURATION, MIN_DURATION, RATIOS, RESOLUTIONS, Opening, Project, Shot, Team
+from . import media, pipeline
+from .models import (
+    MAX_DURATION,
+    MIN_DURATION,
+    RATIOS,
+    RESOLUTIONS,
+    Opening,
+    Project,
+    Reference,
+    Shot,
+    Team,
+)
 
 SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
 
@@ -17,7 +27,7 @@ class StoryboardError(ValueError):
 
 
 def load(path, owner):
-    """Create a project from a storyboard file; images are relative to the file."""
+    """Create a project from a storyboard file; frames and references are relative to it."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -29,12 +39,14 @@ def load(path, owner):
             title=spec["title"], team=Team.default_for(owner), created_by=owner, **spec["settings"]
         )
         for position, shot_spec in enumerate(spec["shots"]):
-            image = shot_spec.pop("first_frame", None)
+            images = {name: shot_spec.pop(name, None) for name in ("first_frame", "last_frame")}
+            references = shot_spec.pop("references", [])
             shot = Shot(project=project, position=position, **shot_spec)
-            if image is not None:
-                with image.open("rb") as f:
-                    shot.first_frame.save(image.name, File(f), save=False)
+            _attach(shot.first_frame, images["first_frame"])
+            _attach(shot.last_frame_target, images["last_frame"])
             shot.save()
+            for number, (kind, file) in enumerate(references):
+                _attach(Reference(shot=shot, position=number, kind=kind).file, file, save=True)
         # Refuse now what the provider would refuse later, shot by shot.
         refused = [
             f"shot {shot.number}: {problem}"
@@ -85,12 +97,40 @@ def _validate(data, base):
                 raise StoryboardError(
                     f'{where}: a "continue" shot cannot have its own first_frame.'
                 )
-            image = base / shot["first_frame"]
-            if not image.is_file():
-                raise StoryboardError(f"{where}: first_frame {image} does not exist.")
+            image = _existing(base, shot["first_frame"], f"{where}: first_frame")
             item["first_frame"] = image
+        if shot.get("last_frame"):
+            item["last_frame"] = _existing(base, shot["last_frame"], f"{where}: last_frame")
+        references = shot.get("references") or []
+        if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
+            raise StoryboardError(f'{where}: "references" must be a list of file paths.')
+        item["references"] = [_reference(base, name, where) for name in references]
         cleaned.append(item)
     return {"title": title.strip(), "settings": settings, "shots": cleaned}
+
+
+def _existing(base, name, what):
+    path = base / name
+    if not path.is_file():
+        raise StoryboardError(f"{what} {path} does not exist.")
+    return path
+
+
+def _reference(base, name, where):
+    """(kind, path) of a reference file, its kind told from its content."""
+    path = _existing(base, name, f"{where}: reference")
+    with path.open("rb") as f:
+        try:
+            return media.kind_of(f, name=f"{where}: reference {path}"), path
+        except media.MediaError as error:
+            raise StoryboardError(str(error)) from error
+
+
+def _attach(field_file, path, save=False):
+    """Copy the file at `path`, if any, into a model's file field."""
+    if path is not None:
+        with path.open("rb") as f:
+            field_file.save(path.name, File(f), save=save)
 
 
 def _choice(settings, key, choices):
@@ -100,7 +140,7 @@ def _choice(settings, key, choices):
 
 
 def dump(project):
-    """The project as a storyboard file (first frames by their stored name)."""
+    """The project as a storyboard file (frames and references by their stored names)."""
     settings = {
         "resolution": project.resolution,
         "ratio": project.ratio,
@@ -114,6 +154,11 @@ def dump(project):
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening}
         if shot.first_frame:
             item["first_frame"] = Path(shot.first_frame.name).name
+        if shot.last_frame_target:
+            item["last_frame"] = Path(shot.last_frame_target.name).name
+        references = [Path(reference.file.name).name for reference in shot.references.all()]
+        if references:
+            item["references"] = references
         if shot.seed is not None:
             item["seed"] = shot.seed
         shots.append(item)

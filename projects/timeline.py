@@ -1,5 +1,7 @@
 """The timeline as pages, fragments and live events show it, with the viewer's links."""
 
+from collections import Counter
+
 from django.conf import settings
 
 from . import costs
@@ -14,6 +16,7 @@ def present(viewer, shots=None, exports=None):
     for shot in shots:
         shot.card = shot.card_take()
         shot.card_url = viewer.url("shot-card", shot.pk)
+        shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
             take.video_url = viewer.url("take-file", take.pk, "video")
             take.poster_url = viewer.url("take-file", take.pk, "poster")
@@ -34,3 +37,13 @@ def present(viewer, shots=None, exports=None):
         "exports": exports,
         "events_url": viewer.url("project-events"),
     }
+
+
+def _reference_summary(references):
+    """ "2 images, 1 audio" for a shot's references; "" when it has none."""
+    counts = Counter(reference.kind for reference in references)
+    return ", ".join(
+        f"{counts[kind]} {kind}{'s' if counts[kind] > 1 and kind != 'audio' else ''}"
+        for kind in ("image", "video", "audio")
+        if counts[kind]
+    )

@@ -39,7 +39,7 @@ urlpatterns = [
     path("projects/<int:pk>/takes/<int:take_id>/select", views.take_select, name="take-select"),
     path("projects/<int:pk>/exports/new", views.export_create, name="export-create"),
     path("s/<str:token>/", views.shared_project, name="shared-project"),
-    path("frames/<str:token>", views.frame, name="frame"),
+    path("inputs/<str:token>", views.provider_input, name="provider-input"),
     path("callbacks/<str:token>", views.take_callback, name="take-callback"),
 ]
 for route, view, name in viewing:

@@ -16,14 +16,14 @@ from django_q.tasks import async_task
 from . import media, pipeline, storyboard_file
 from .access import (
     Viewer,
-    frame_from_token,
+    input_from_token,
     project_for_member,
     project_for_share,
     take_from_callback_token,
 )
 from .files import ranged_file_response
 from .forms import ProjectForm, ShotForm
-from .models import Export, Opening, Project, Shot, Take, Team
+from .models import Export, Opening, Project, Reference, Shot, Take, Team
 from .timeline import TIMELINE, present
 
 
@@ -101,7 +101,9 @@ def shot_create(request, pk):
         shot = form.save(commit=False)
         shot.project = project
         shot.position = count
-        shot.save()
+        with transaction.atomic():
+            shot.save()
+            form.save_references()
         project.save(update_fields=["updated_at"])
         return redirect(project)
     context = present(Viewer(project))
@@ -314,19 +316,30 @@ def shared_project(request, token):
     return render(request, "projects/shared.html", present(viewer))
 
 
-FRAMES = {("take", "last_frame"), ("shot", "first_frame")}
+# What a provider may be sent a link to: (model, field) -> model class.
+PROVIDER_INPUTS = {
+    ("take", "last_frame"): Take,
+    ("shot", "first_frame"): Shot,
+    ("shot", "last_frame_target"): Shot,
+    ("reference", "file"): Reference,
+}
 
 
 @require_GET
-def frame(request, token):
-    """A frame for the provider to fetch, by a signed and expiring link, fitted to its limits."""
-    model, pk, field, max_bytes = frame_from_token(token)
-    if (model, field) not in FRAMES:
+def provider_input(request, token):
+    """A frame or reference for the provider to fetch, by a signed and expiring link.
+
+    Images are fitted to the provider's limits; videos and audio are served as stored.
+    """
+    model, pk, field, max_bytes = input_from_token(token)
+    if (model, field) not in PROVIDER_INPUTS:
         raise Http404
-    instance = get_object_or_404(Take if model == "take" else Shot, pk=pk)
+    instance = get_object_or_404(PROVIDER_INPUTS[model, field], pk=pk)
     stored = getattr(instance, field)
     if not stored:
         raise Http404
+    if isinstance(instance, Reference) and instance.kind != Reference.Kind.IMAGE:
+        return ranged_file_response(request, stored.path)
     with stored.open("rb") as f:
         data, mime = media.fit_image(f.read(), max_bytes)
     return HttpResponse(data, content_type=mime)

@@ -162,6 +162,7 @@ SEEDANCE_POLL_INTERVAL = envnumber(
 SEEDANCE_CONCURRENCY = envnumber("SEEDANCE_CONCURRENCY", 0)
 SEEDANCE_RPM = envnumber("SEEDANCE_RPM", 0)
 
+
 # Price per million tokens, per model: "model=price,model=price" (no prices: none shown).
 def envprices(name):
     prices = {}

@@ -70,7 +70,7 @@ def assert_seams_match(takes):
 
 
 def frame_links(live_server):
-    return f"{live_server.url}/frames/"
+    return f"{live_server.url}/inputs/"
 
 
 def test_ark_chains_on_returned_last_frames_sent_as_data_uris(chain_in, settings):

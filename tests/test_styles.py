@@ -222,9 +222,35 @@ def test_a_status_outside_a_styles_vocabulary_is_an_error(style, answer):
             "cannot be mixed",
         ),
         (
+            "ark",
+            {"first_frame": Image(data=b"x"), "reference_audios": ["https://a/x.mp3"]},
+            "cannot be mixed",
+        ),
+        ("ark", {"reference_videos": ["https://a/v.mp4"] * 4}, "At most 3 reference videos"),
+        ("ark", {"reference_videos": [""]}, "set PUBLIC_BASE_URL"),
+        (
             "wisgate",
             {"model": "doubao-seedance-2", "first_frame": Image(data=b"x")},
             "PUBLIC_BASE_URL",
+        ),
+        (
+            "wisgate",
+            {
+                "model": "doubao-seedance-2",
+                "references": [Image(url="u")],
+                "reference_audios": ["a"],
+            },
+            "takes no reference audio",
+        ),
+        (
+            "dieyuyun",
+            {"model": "doubao-seedance-2-0", "references": [Image(url="u")]},
+            "takes no reference images",
+        ),
+        (
+            "dieyuyun",
+            {"model": "doubao-seedance-2-0", "reference_audios": ["https://a/x.mp3"]},
+            "need a first frame",
         ),
         (
             "dieyuyun",
@@ -240,6 +266,18 @@ def test_a_status_outside_a_styles_vocabulary_is_an_error(style, answer):
 def test_a_style_explains_what_it_would_refuse(style, changes, problem):
     found = STYLES[style].problems(request(**changes))
     assert any(problem in p for p in found), found
+
+
+def test_dieyuyun_takes_speech_beside_a_photo():
+    audio_mode = request(
+        model="doubao-seedance-2-0",
+        resolution="720p",
+        duration=5,
+        first_frame=Image(url="https://app/f.png"),
+        reference_audios=["https://app/speech.mp3"],
+    )
+    assert STYLES["dieyuyun"].problems(audio_mode) == []
+    assert "cannot be mixed" in " ".join(STYLES["ark"].problems(audio_mode))
 
 
 def test_a_good_request_has_no_problems_in_any_style():

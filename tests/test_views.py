@@ -162,7 +162,7 @@ def test_take_files_answer_range_requests(client_of, user, simulator):
     assert client_of.get(url, HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
 
 
-def test_a_signed_frame_link_serves_the_frame_until_it_expires(
+def test_a_signed_input_link_serves_the_frame_until_it_expires(
     client, user, simulator, monkeypatch
 ):
     from projects import access
@@ -171,15 +171,15 @@ def test_a_signed_frame_link_serves_the_frame_until_it_expires(
     pipeline.queue_takes(project)
     pipeline.run_here(project, 0.05)
     take = Shot.objects.get(project=project).selected_take
-    token = access.frame_token(take, "last_frame", 4 * 1024 * 1024)
+    token = access.input_token(take, "last_frame", 4 * 1024 * 1024)
 
-    served = client.get(reverse("frame", args=[token]))
+    served = client.get(reverse("provider-input", args=[token]))
     assert served.status_code == 200 and served["Content-Type"] == "image/png"
     with take.last_frame.open("rb") as f:
         assert served.content == f.read()
-    assert client.get(reverse("frame", args=[token[:-2] + "xx"])).status_code == 404
-    monkeypatch.setattr(access, "FRAME_LIFETIME", -1)
-    assert client.get(reverse("frame", args=[token])).status_code == 404
+    assert client.get(reverse("provider-input", args=[token[:-2] + "xx"])).status_code == 404
+    monkeypatch.setattr(access, "INPUT_LIFETIME", -1)
+    assert client.get(reverse("provider-input", args=[token])).status_code == 404
 
 
 def test_the_shot_form_shows_what_the_provider_would_refuse(client_of, user, settings):

@@ -4,6 +4,7 @@ from .concat import ConcatResult, concat
 from .errors import MediaError
 from .frames import first_frame, last_frame, make_poster, save_png
 from .images import fit_image
+from .kinds import kind_of
 from .probe import ClipInfo, probe
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "MediaError",
     "concat",
     "fit_image",
+    "kind_of",
     "first_frame",
     "last_frame",
     "make_poster",

@@ -19,6 +19,8 @@ class DieyuyunStyle(Style):
     }
     takes_last_frame = False
     max_reference_images = 0
+    max_reference_videos = max_reference_audios = 1
+    audio_beside_first_frame = True  # the audio mode: a photo and speech
     statuses = {
         "queued": TaskState.QUEUED,
         "processing": TaskState.RUNNING,
@@ -54,8 +56,6 @@ class DieyuyunStyle(Style):
     @classmethod
     def _content_problems(cls, request):
         found = super()._content_problems(request)
-        if len(request.reference_videos) > 1 or len(request.reference_audios) > 1:
-            found.append("The dieyuyun API takes one reference video and one audio at most.")
         if request.reference_audios and request.first_frame is None:
             found.append("Audio-driven shots on the dieyuyun API need a first frame.")
         return found

@@ -41,7 +41,11 @@ class Style:
     sizes: dict[tuple[str, str], str] | None = None
     takes_last_frame = True
     max_reference_images = MAX_REFERENCE_IMAGES
+    max_reference_videos = 3
     takes_audio = True
+    max_reference_audios = 3
+    # Whether reference audio may drive a shot that starts on a first frame.
+    audio_beside_first_frame = False
     # Bytes an image may have on the wire (the native limit is 30 MB).
     max_image_bytes = 30 * 1024 * 1024
     statuses: dict[str, TaskState] = {}
@@ -134,15 +138,28 @@ class Style:
             found.append("A last frame needs a first frame.")
         if request.last_frame and not cls.takes_last_frame:
             found.append(f"The {cls.name} API takes no last frame.")
-        if frames and (request.references or request.reference_videos):
+        audio_mixes = request.reference_audios and not cls.audio_beside_first_frame
+        if frames and (request.references or request.reference_videos or audio_mixes):
             found.append("First/last frames and references cannot be mixed in one shot.")
         if len(request.references) > cls.max_reference_images:
-            found.append(f"At most {cls.max_reference_images} reference images.")
+            if cls.max_reference_images:
+                found.append(f"At most {cls.max_reference_images} reference images.")
+            else:
+                found.append(f"The {cls.name} API takes no reference images.")
+        if len(request.reference_videos) > cls.max_reference_videos:
+            found.append(f"At most {cls.max_reference_videos} reference videos.")
         if request.reference_audios:
             if not cls.takes_audio:
                 found.append(f"The {cls.name} API takes no reference audio.")
             elif not (request.references or request.reference_videos or frames):
                 found.append("Reference audio needs an image or a video beside it.")
+            elif len(request.reference_audios) > cls.max_reference_audios:
+                found.append(f"At most {cls.max_reference_audios} reference audio files.")
+        if not all([*request.reference_videos, *request.reference_audios]):
+            found.append(
+                "Reference videos and audio reach the provider by URL: set PUBLIC_BASE_URL "
+                "to the address where it can reach this app."
+            )
         if not cls.accepts_data_uri:
             images = [*frames, *request.references]
             if any(not image.url for image in images):
