@@ -1,6 +1,9 @@
 """The storyboard file (JSON): a project's shots and settings, to import and export."""
 
 import json
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 from django.core.files import File
@@ -20,6 +23,8 @@ from .models import (
 )
 
 SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
+# The storyboard file's name inside a bundle.
+BUNDLED = "storyboard.json"
 
 
 class StoryboardError(ValueError):
@@ -27,8 +32,14 @@ class StoryboardError(ValueError):
 
 
 def load(path, owner):
-    """Create a project from a storyboard file; frames and references are relative to it."""
+    """Create a project from a storyboard file; frames and references are relative to it.
+
+    A zip bundle (what `bundle` makes) holds the file as storyboard.json beside them.
+    """
     path = Path(path)
+    if zipfile.is_zipfile(path):
+        with tempfile.TemporaryDirectory() as folder:
+            return load(_unpack(path, Path(folder)), owner)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -139,8 +150,47 @@ def _choice(settings, key, choices):
         raise StoryboardError(f"settings.{key} must be one of {allowed}, not {settings[key]!r}.")
 
 
+def _unpack(path, folder):
+    """Extract a bundle into `folder`, refusing names that would land outside it."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        if BUNDLED not in names:
+            raise StoryboardError(f"{path}: a storyboard bundle needs {BUNDLED} at its top.")
+        for name in names:
+            if not (folder / name).resolve().is_relative_to(folder.resolve()):
+                raise StoryboardError(f"{path}: {name!r} points outside the bundle.")
+        archive.extractall(folder)
+    return folder / BUNDLED
+
+
+def files(project):
+    """The stored frames and references a project's storyboard file names."""
+    found = []
+    for shot in project.shots.in_order().prefetch_related("references"):
+        found += [f for f in (shot.first_frame, shot.last_frame_target) if f]
+        found += [reference.file for reference in shot.references.all()]
+    return found
+
+
+def bundle(project):
+    """The storyboard file and every file it names, as a zip in a rewound temporary file.
+
+    Inside, each file keeps its stored name, the path the storyboard file gives it, so
+    `load` reads the bundle back as it is.
+    """
+    out = tempfile.TemporaryFile()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(BUNDLED, json.dumps(dump(project), indent=2))
+        for stored in files(project):
+            # Images and media are compressed already: stored as they are.
+            with stored.open("rb") as f, archive.open(stored.name, "w") as entry:
+                shutil.copyfileobj(f, entry)
+    out.seek(0)
+    return out
+
+
 def dump(project):
-    """The project as a storyboard file (frames and references by their stored names)."""
+    """The project as a storyboard file, naming frames and references by stored names."""
     settings = {
         "resolution": project.resolution,
         "ratio": project.ratio,
@@ -153,10 +203,10 @@ def dump(project):
     for shot in project.shots.in_order():
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening}
         if shot.first_frame:
-            item["first_frame"] = Path(shot.first_frame.name).name
+            item["first_frame"] = shot.first_frame.name
         if shot.last_frame_target:
-            item["last_frame"] = Path(shot.last_frame_target.name).name
-        references = [Path(reference.file.name).name for reference in shot.references.all()]
+            item["last_frame"] = shot.last_frame_target.name
+        references = [reference.file.name for reference in shot.references.all()]
         if references:
             item["references"] = references
         if shot.seed is not None:

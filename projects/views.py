@@ -250,7 +250,15 @@ def project_share(request, pk):
 @login_required
 @require_GET
 def project_storyboard(request, pk):
+    """The storyboard file; a zip with the frames and references too, when it names any."""
     project = project_for_member(request.user, pk)
+    if storyboard_file.files(project):
+        return FileResponse(
+            storyboard_file.bundle(project),
+            as_attachment=True,
+            filename=f"{project.pk}-storyboard.zip",
+            content_type="application/zip",
+        )
     response = HttpResponse(
         json.dumps(storyboard_file.dump(project), indent=2), content_type="application/json"
     )

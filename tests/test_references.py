@@ -8,6 +8,7 @@ links; videos and audio only as signed links, which the simulator really fetches
 import io
 import json
 import wave
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -179,8 +180,8 @@ def test_the_storyboard_file_carries_references_and_last_frames(user, tmp_path, 
     assert [r.kind for r in first.references.all()] == ["image", "video", "audio"]
     assert second.last_frame_target and second.continues
     dumped = storyboard_file.dump(project)["shots"]
-    assert dumped[0]["references"] == [r.file.name.split("/")[-1] for r in first.references.all()]
-    assert dumped[1]["last_frame"].endswith(".png")
+    assert dumped[0]["references"] == [r.file.name for r in first.references.all()]
+    assert dumped[1]["last_frame"] == second.last_frame_target.name
 
     board["shots"][0]["references"] = ["fox.png"] * 10
     path.write_text(json.dumps(board))
@@ -244,3 +245,58 @@ def test_references_and_a_last_frame_reach_the_simulator(
     # Taking the references away makes shot 1 stale, and with it the shot continuing it.
     first.references.all().delete()
     assert [shot.stale for shot in project.timeline()] == [True, True]
+
+
+@pytest.mark.django_db
+def test_a_storyboard_with_files_downloads_as_a_bundle_that_imports_back(
+    client_of, user, reachable, tmp_path, mp4
+):
+    project = make_project(user, shots=[("A fox", Opening.CUT), ("It runs", Opening.CONTINUE)])
+    first, second = project.shots.in_order()
+    for position, (kind, name, data) in enumerate(
+        [("image", "fox.png", png()), ("video", "walk.mp4", mp4), ("audio", "howl.wav", wav())]
+    ):
+        Reference.objects.create(shot=first, position=position, kind=kind, file=upload(name, data))
+    second.last_frame_target = upload("barn.png", png(colour=(200, 30, 30)))
+    second.save()
+
+    response = client_of.get(reverse("project-storyboard", args=[project.pk]))
+    assert response["Content-Type"] == "application/zip"
+    assert f'filename="{project.pk}-storyboard.zip"' in response["Content-Disposition"]
+    path = tmp_path / "fox.zip"
+    path.write_bytes(b"".join(response.streaming_content))
+    call_command("storyboard", "import", str(path), "--owner", "ada")
+
+    copy = user.teams.get().projects.exclude(pk=project.pk).get()
+    copied_first, copied_second = copy.shots.in_order()
+    pairs = list(zip(first.references.all(), copied_first.references.all(), strict=True))
+    pairs.append((second, copied_second))
+    for original, copied in pairs:
+        name = "file" if isinstance(original, Reference) else "last_frame_target"
+        with getattr(original, name).open("rb") as a, getattr(copied, name).open("rb") as b:
+            assert a.read() == b.read()
+    assert [r.kind for r in copied_first.references.all()] == ["image", "video", "audio"]
+
+
+@pytest.mark.django_db
+def test_a_bundle_cannot_write_outside_itself(user, tmp_path):
+    import tempfile
+    import zipfile
+
+    path = tmp_path / "evil.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("storyboard.json", json.dumps({"title": "T", "shots": [{"prompt": "A"}]}))
+        archive.writestr("../escaped.png", b"x")
+    with pytest.raises(CommandError, match="points outside the bundle"):
+        call_command("storyboard", "import", str(path), "--owner", "ada")
+    assert not (Path(tempfile.gettempdir()) / "escaped.png").exists()
+
+
+@pytest.mark.django_db
+def test_a_storyboard_without_files_downloads_as_plain_json(client_of, user):
+    project = make_project(user, shots=[("A fox", Opening.CUT)])
+    response = client_of.get(reverse("project-storyboard", args=[project.pk]))
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content)["shots"] == [
+        {"prompt": "A fox", "duration": 4, "opening": "cut"}
+    ]

@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        imp = sub.add_parser("import", help="Create a project from a storyboard file.")
+        imp = sub.add_parser(
+            "import", help="Create a project from a storyboard file (JSON, or a zip bundle)."
+        )
         imp.add_argument("file")
         imp.add_argument("--owner", required=True, help="Username of the project's owner.")
         ren = sub.add_parser("render", help="Generate every shot that lacks a current take.")
