@@ -359,6 +359,10 @@ class Take(models.Model):
     def is_unfinished(self):
         return self.status in self.UNFINISHED
 
+    def select(self):
+        """Put this take in the cut: its shot points at it, and has changed."""
+        Shot.objects.filter(pk=self.shot_id).update(selected_take=self, updated_at=timezone.now())
+
     @property
     def is_active(self):
         return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.COLLECTING)

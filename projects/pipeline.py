@@ -498,7 +498,7 @@ def collect(take, remote, client):
     # Done and picked in one step: nobody may see a done take its shot does not point at.
     with transaction.atomic():
         take.save()
-        Shot.objects.filter(pk=take.shot_id).update(selected_take=take)
+        take.select()
     log.info("take %s: done (%s tokens)", take.pk, take.tokens)
 
 

@@ -186,7 +186,7 @@ def project_cancel(request, pk):
 def take_select(request, pk, take_id):
     project = project_for_member(request.user, pk)
     take = get_object_or_404(Take, pk=take_id, shot__project=project, status=Take.Status.DONE)
-    Shot.objects.filter(pk=take.shot_id).update(selected_take=take)
+    take.select()
     return _timeline_or_redirect(request, project)
 
 

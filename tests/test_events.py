@@ -1,6 +1,7 @@
 """The live event stream: fragments named after the cards they replace, sent on change."""
 
 import asyncio
+import contextlib
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -9,7 +10,7 @@ from django.urls import reverse
 
 from projects import events, pipeline
 from projects.access import Viewer
-from projects.models import Opening
+from projects.models import Opening, Project
 from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,3 +74,55 @@ def test_the_stream_is_closed_to_strangers(client, user):
     assert shared.status_code == 200
     assert shared["Content-Type"] == "text/event-stream"
     shared.close()
+
+
+def test_an_idle_timeline_is_rendered_again_only_after_a_change(user, monkeypatch):
+    monkeypatch.setattr(events, "TICK", 0.01)
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    renders = []
+    render = events.fragments
+    monkeypatch.setattr(events, "fragments", lambda viewer: renders.append(1) or render(viewer))
+
+    async def watch(ticks, change=None):
+        stream = events._stream(Viewer(project))
+        task = asyncio.ensure_future(_drain(stream))
+        await asyncio.sleep(ticks * 0.01)
+        if change:
+            await sync_to_async(change)()
+            await asyncio.sleep(ticks * 0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await stream.aclose()
+        await sync_to_async(connections.close_all)()
+
+    asyncio.run(watch(20))
+    assert len(renders) == 1  # nothing runs, nothing changed: rendered once
+
+    renders.clear()
+    asyncio.run(watch(20, change=lambda: project.shots.get().save()))
+    assert len(renders) == 2  # once, and once more after the shot changed
+
+    renders.clear()
+    asyncio.run(watch(20, change=lambda: pipeline.queue_takes(project)))
+    assert len(renders) > 5  # a waiting take is unfinished: rendered every tick
+
+
+def test_the_stream_ends_when_its_project_is_deleted(user, monkeypatch):
+    monkeypatch.setattr(events, "TICK", 0.01)
+    project = make_project(user, shots=[("A", Opening.CUT)])
+
+    async def run():
+        stream = events._stream(Viewer(project))
+        await anext(stream)
+        await sync_to_async(Project.objects.filter(pk=project.pk).delete)()
+        rest = [event async for event in stream]
+        await sync_to_async(connections.close_all)()
+        return rest
+
+    assert len(asyncio.run(run())) <= 2  # at most the first fragments, then the end
+
+
+async def _drain(stream):
+    async for _ in stream:
+        pass
