@@ -20,6 +20,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def manage(env, *args):
+    """Run a manage.py command in `env`; its output, or RuntimeError with what it said."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode:
+        raise RuntimeError(done.stdout + done.stderr)
+    return done.stdout
+
+
 class LiveApp:
     """`manage.py up` on free ports, its own database and media, and the simulator.
 
@@ -69,17 +84,7 @@ class LiveApp:
 
     def manage(self, *args):
         """Run another manage.py command against this app's database and settings."""
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode:
-            raise RuntimeError(done.stdout + done.stderr)
-        return done.stdout
+        return manage(self.env, *args)
 
     def output(self):
         return self.log_path.read_text()
@@ -158,16 +163,7 @@ class Deployment:
             self.env.pop(name, None)
 
     def manage(self, *args):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+        return manage(self.env, *args)
 
     def worker(self, log):
         return subprocess.Popen(
