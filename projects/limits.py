@@ -33,9 +33,7 @@ def claim(take, **fields):
     """
     name, concurrency, rpm = _limits()
     with transaction.atomic():
-        ProviderGate.objects.get_or_create(provider=name)
-        ProviderGate.objects.select_for_update().get(provider=name)
-        now = timezone.now()
+        now = _lock(name)
         if concurrency:
             busy = Take.objects.filter(provider=name, status__in=IN_FLIGHT).count()
             if busy >= concurrency:
@@ -59,13 +57,18 @@ def admit_call():
     if not rpm:
         return 0
     with transaction.atomic():
-        ProviderGate.objects.get_or_create(provider=name)
-        ProviderGate.objects.select_for_update().get(provider=name)
-        now = timezone.now()
+        now = _lock(name)
         wait = _rate_wait(name, rpm, now)
         if not wait:
             ProviderCall.objects.create(provider=name, at=now)
         return wait
+
+
+def _lock(name):
+    """Hold the provider's gate row until the transaction ends; returns the time now."""
+    ProviderGate.objects.get_or_create(provider=name)
+    ProviderGate.objects.select_for_update().get(provider=name)
+    return timezone.now()
 
 
 def _rate_wait(name, rpm, now):

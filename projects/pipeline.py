@@ -429,18 +429,23 @@ def _apply(take, remote, client):
     return None
 
 
+def _last_look_due():
+    """Takes last read before this time are due for a look: half a poll interval ago."""
+    return timezone.now() - timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL / 2)
+
+
 def due(take):
     """Whether nobody has read the take's task for half a poll interval."""
-    since = timezone.now() - timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL / 2)
-    return take.heartbeat_at is None or take.heartbeat_at < since
+    return take.heartbeat_at is None or take.heartbeat_at < _last_look_due()
 
 
 def due_with(take):
     """Other takes of the same provider that are due for a look, to read in one request."""
-    due = timezone.now() - timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL / 2)
     peers = (
         Take.objects.filter(
-            provider=take.provider, status__in=[Status.QUEUED, Status.RUNNING], heartbeat_at__lt=due
+            provider=take.provider,
+            status__in=[Status.QUEUED, Status.RUNNING],
+            heartbeat_at__lt=_last_look_due(),
         )
         .exclude(pk=take.pk)
         .select_related("shot__project")

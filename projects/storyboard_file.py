@@ -172,8 +172,9 @@ def files(project):
     return found
 
 
-def bundle(project):
-    """The storyboard file and every file it names, as a zip in a rewound temporary file.
+def bundle(project, stored_files):
+    """The storyboard file and the files it names (`files(project)`), as a zip in a
+    rewound temporary file.
 
     Inside, each file keeps its stored name, the path the storyboard file gives it, so
     `load` reads the bundle back as it is.
@@ -181,7 +182,7 @@ def bundle(project):
     out = tempfile.TemporaryFile()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr(BUNDLED, json.dumps(dump(project), indent=2))
-        for stored in files(project):
+        for stored in stored_files:
             # Images and media are compressed already: stored as they are.
             with stored.open("rb") as f, archive.open(stored.name, "w") as entry:
                 shutil.copyfileobj(f, entry)

@@ -252,9 +252,10 @@ def project_share(request, pk):
 def project_storyboard(request, pk):
     """The storyboard file; a zip with the frames and references too, when it names any."""
     project = project_for_member(request.user, pk)
-    if storyboard_file.files(project):
+    stored_files = storyboard_file.files(project)
+    if stored_files:
         return FileResponse(
-            storyboard_file.bundle(project),
+            storyboard_file.bundle(project, stored_files),
             as_attachment=True,
             filename=f"{project.pk}-storyboard.zip",
             content_type="application/zip",

@@ -20,7 +20,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def manage(env, *args):
+def manage(env, *args, timeout=120):
     """Run a manage.py command in `env`; its output, or RuntimeError with what it said."""
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -28,7 +28,7 @@ def manage(env, *args):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     if done.returncode:
         raise RuntimeError(done.stdout + done.stderr)

@@ -1,8 +1,6 @@
 """The command line, as a script would use it: import, render --wait, export."""
 
 import json
-import subprocess
-import sys
 
 import av
 import pytest
@@ -11,7 +9,8 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from projects import media
-from tests.live import ROOT, free_port
+from tests import live
+from tests.live import free_port
 from tests.test_pipeline import mean_difference
 
 STORYBOARD = {
@@ -50,16 +49,7 @@ def test_import_render_export_from_a_fresh_shell(tmp_path):
     }
 
     def manage(*args):
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result.stdout
+        return live.manage(env, *args, timeout=180)
 
     manage("migrate", "--verbosity", "0")
     manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
