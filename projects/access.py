@@ -45,20 +45,20 @@ INPUT_SALT = "projects.input"
 INPUT_LIFETIME = 24 * 3600
 
 
-def input_token(instance, field, max_bytes):
+def input_token(instance, field):
     """A signed, expiring token naming one stored input (a frame or a reference) for a
-    provider to fetch; images are fitted to `max_bytes`, other files served as stored."""
-    value = {"m": instance._meta.model_name, "pk": instance.pk, "f": field, "b": max_bytes}
+    provider to fetch, as stored (images were fitted to every provider when stored)."""
+    value = {"m": instance._meta.model_name, "pk": instance.pk, "f": field}
     return signing.dumps(value, salt=INPUT_SALT, compress=True)
 
 
 def input_from_token(token):
-    """(model name, pk, field, max bytes) of a valid, unexpired token; otherwise 404."""
+    """(model name, pk, field) of a valid, unexpired token; otherwise 404."""
     try:
         value = signing.loads(token, salt=INPUT_SALT, max_age=INPUT_LIFETIME)
     except signing.BadSignature:
         raise Http404 from None
-    return value["m"], value["pk"], value["f"], value["b"]
+    return value["m"], value["pk"], value["f"]
 
 
 CALLBACK_SALT = "projects.callback"

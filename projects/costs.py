@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Sum
 
 from .models import Take
+from .pace import Expectations
 
 # Pixel sizes of Seedance 2.0 clips, by resolution and ratio.
 PIXELS = {
@@ -64,24 +65,24 @@ class Estimate:
         return spoken_seconds(self.seconds)
 
 
-def estimate(project, shots):
+def estimate(project, shots, expectations=None):
     """The cost of generating every shot without a current take, and what was billed.
 
-    Also sets each shot's `expected_time`, for its card.
+    `shots` come from project.timeline(). Also sets each shot's `expected_time`, for
+    its card. Chains run side by side, the shots of a chain one after another.
     """
+    expectations = expectations or Expectations.recent()
     model = project.model_name
-    pace = Take.objects.pace(model)
-    busy = [shot for shot in shots if shot.latest_take and shot.latest_take.is_unfinished]
-    pending = [shot for shot in shots if shot.current_take is None and shot not in busy]
+    busy = {shot.pk for shot in shots if shot.latest_take and shot.latest_take.is_unfinished}
+    pending = [shot for shot in shots if shot.current_take is None and shot.pk not in busy]
     tokens = sum(tokens_for(project.resolution, project.ratio, s.duration) for s in pending)
+    pending = {shot.pk for shot in pending}
     chains = {}
-    chain = 0
     for shot in shots:
-        chain += not shot.continues or shot.position == 0
-        seconds = Take.objects.expected_seconds(model, shot.duration, pace)
+        seconds = expectations.for_shot(shot)
         shot.expected_time = spoken_seconds(seconds)
-        if shot in pending:
-            chains[chain] = chains.get(chain, 0.0) + seconds
+        if shot.pk in pending:
+            chains[shot.chain] = chains.get(shot.chain, 0.0) + seconds
     seconds = max(chains.values(), default=0.0)
     billed = Take.objects.filter(shot__project=project).aggregate(total=Sum("tokens"))["total"] or 0
     return Estimate(
@@ -93,6 +94,16 @@ def estimate(project, shots):
         billed_tokens=billed,
         billed_price=price_of(billed, model),
     )
+
+
+def remaining_seconds(project):
+    """Wall time to make every shot without a current take, chains side by side."""
+    expectations = Expectations.recent()
+    chains = {}
+    for shot in project.timeline():
+        if shot.current_take is None:
+            chains[shot.chain] = chains.get(shot.chain, 0.0) + expectations.for_shot(shot)
+    return max(chains.values(), default=0.0)
 
 
 def spoken_seconds(seconds):
@@ -107,11 +118,10 @@ def over_budget(take):
     takes = Take.objects.filter(shot__project=project).exclude(pk=take.pk)
     billed = takes.aggregate(total=Sum("tokens"))["total"] or 0
     # Takes sent but not yet billed count at their estimate.
+    sent = takes.unfinished().exclude(status=Take.Status.WAITING).filter(tokens=None)
     pending = sum(
         tokens_for(t.inputs.get("resolution"), t.inputs.get("ratio"), t.inputs.get("duration", 5))
-        for t in takes.filter(tokens=None, status__in=Take.UNFINISHED).exclude(
-            status=Take.Status.WAITING
-        )
+        for t in sent
     )
     needed = tokens_for(project.resolution, project.ratio, take.shot.duration)
     if billed + pending + needed <= project.budget_tokens:

@@ -3,8 +3,15 @@
 import mimetypes
 import os
 import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import PurePath
 
+from django.core.files.base import ContentFile
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+
+from . import media
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 CHUNK = 1 << 16
@@ -45,3 +52,34 @@ def _read(path, start, length):
                 break
             length -= len(chunk)
             yield chunk
+
+
+try:  # what S3 storage raises when it cannot be reached or refuses
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
+except ImportError:
+    STORAGE_ERRORS = (OSError,)
+
+
+@contextmanager
+def local_copy(field_file, suffix=""):
+    """A local path holding a stored file's bytes, for media code that needs a path."""
+    with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
+        with field_file.open("rb") as stored:
+            shutil.copyfileobj(stored, copy, CHUNK * 16)
+        copy.flush()
+        yield copy.name
+
+
+def fitted_upload(upload, max_bytes):
+    """An uploaded image as every provider can take it: the upload itself when it already
+    fits, else a new file of the fitted bytes, named for their format. Raises MediaError."""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    fitted, mime = media.fit_image(data, max_bytes)
+    if fitted is data:
+        return upload
+    suffix = ".png" if mime == "image/png" else ".jpg"
+    return ContentFile(fitted, name=PurePath(upload.name).stem + suffix)

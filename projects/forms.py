@@ -4,7 +4,9 @@ from django import forms
 from django.db import transaction
 
 from . import media, pipeline
+from .files import fitted_upload
 from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Reference, Shot
+from .providers import MAX_IMAGE_BYTES
 
 
 class ProjectForm(forms.ModelForm):
@@ -101,6 +103,22 @@ class ShotForm(forms.ModelForm):
         else:
             del self.fields["remove_references"]
 
+    # Images are fitted to every provider's limits once, here, and stored so.
+
+    def clean_first_frame(self):
+        return self._fitted(self.cleaned_data.get("first_frame"))
+
+    def clean_last_frame_target(self):
+        return self._fitted(self.cleaned_data.get("last_frame_target"))
+
+    def _fitted(self, upload):
+        if not upload or not hasattr(upload, "content_type"):  # nothing new uploaded
+            return upload
+        try:
+            return fitted_upload(upload, MAX_IMAGE_BYTES)
+        except media.MediaError as error:
+            raise forms.ValidationError(str(error)) from error
+
     def clean_references(self):
         """The uploaded references as unsaved rows, each told apart by its content."""
         uploads = self.cleaned_data.get("references") or []
@@ -108,6 +126,8 @@ class ShotForm(forms.ModelForm):
         for position, upload in enumerate(uploads):
             try:
                 kind = media.kind_of(upload, name=f"'{upload.name}'")
+                if kind == Reference.Kind.IMAGE:
+                    upload = fitted_upload(upload, MAX_IMAGE_BYTES)
             except media.MediaError as error:
                 raise forms.ValidationError(str(error)) from error
             references.append(Reference(kind=kind, file=upload, position=position))

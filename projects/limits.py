@@ -5,6 +5,7 @@ gate row (on SQLite, every write transaction is already exclusive), counts the t
 in flight and the requests of the last minute, and records its own, in one step.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +16,17 @@ from .models import ProviderCall, ProviderGate, Take
 from .providers import configured
 
 WINDOW = timedelta(seconds=60)
-IN_FLIGHT = [Take.Status.SUBMITTING, Take.Status.QUEUED, Take.Status.RUNNING]
+# The quickest a task is read again once it is due to finish, unless the rate says less.
+FINE_STEP = 1.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of trying to claim a waiting take for submission."""
+
+    claimed: bool = False
+    wait: float = 0.0  # a limit said no: ask again in this many seconds
+    refused: str = ""  # the check refused it, and the take failed with this reason
 
 
 def _limits():
@@ -25,30 +36,34 @@ def _limits():
     return provider.name, concurrency, rpm
 
 
-def claim(take, **fields):
+def claim(take, refuse=None, **fields):
     """Move a waiting take to submitting if the provider's limits allow it now.
 
-    Returns (claimed, wait): wait is how many seconds to wait before asking again when
-    a limit said no (0 when the take was simply claimed by someone else first).
+    `refuse(take)`, when given, says why the take must not be sent at all ('' when it
+    may); it runs under the same lock as the claim, so what it counts (the budget's
+    takes in flight) cannot change between the check and the claim.
     """
     name, concurrency, rpm = _limits()
     with transaction.atomic():
         now = _lock(name)
         if concurrency:
-            busy = Take.objects.filter(provider=name, status__in=IN_FLIGHT).count()
+            busy = Take.objects.filter(provider=name, status__in=Take.IN_FLIGHT).count()
             if busy >= concurrency:
-                return False, settings.SEEDANCE_POLL_INTERVAL
+                return Claim(wait=settings.SEEDANCE_POLL_INTERVAL)
         wait = _rate_wait(name, rpm, now)
         if wait:
-            return False, wait
-        fields = {"status": Take.Status.SUBMITTING, "provider": name, **fields}
-        if not Take.objects.filter(pk=take.pk, status=Take.Status.WAITING).update(**fields):
-            return False, 0
+            return Claim(wait=wait)
+        reason = refuse(take) if refuse is not None else ""
+        if reason:
+            take.fail(reason)
+            return Claim(refused=reason)
+        if not Take.objects.claim(
+            take, Take.Status.WAITING, Take.Status.SUBMITTING, provider=name, **fields
+        ):
+            return Claim()
         if rpm:
             ProviderCall.objects.create(provider=name, at=now)
-    for field, value in fields.items():
-        setattr(take, field, value)
-    return True, 0
+    return Claim(claimed=True)
 
 
 def admit_call():
@@ -62,6 +77,16 @@ def admit_call():
         if not wait:
             ProviderCall.objects.create(provider=name, at=now)
         return wait
+
+
+def read_step():
+    """Seconds between two reads of a task that is due to finish: quick, unless the
+    provider's request rate, shared by the tasks it runs at once, allows fewer reads."""
+    _, concurrency, rpm = _limits()
+    quick = min(settings.SEEDANCE_POLL_INTERVAL, FINE_STEP)
+    if not rpm:
+        return quick
+    return max(quick, 60.0 * (concurrency or 1) / rpm)
 
 
 def _lock(name):

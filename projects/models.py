@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from . import providers
 
@@ -14,6 +15,32 @@ MIN_DURATION, MAX_DURATION = 4, 15
 
 RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
 RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")]
+# Keys a take's recorded inputs may hold from before they were dropped; never compared.
+RETIRED_INPUTS = {"provider"}
+
+
+class TrackedQuerySet(models.QuerySet):
+    """Every update stamps `updated_at`, so the live timeline finds each change by it."""
+
+    def update(self, **fields):
+        fields.setdefault("updated_at", timezone.now())
+        return super().update(**fields)
+
+
+class Tracked(models.Model):
+    """A row the live timeline follows: any save, even of a few fields, stamps `updated_at`."""
+
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = TrackedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is not None:
+            update_fields = {*update_fields, "updated_at"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
 
 class Team(models.Model):
@@ -34,18 +61,15 @@ class Team(models.Model):
         return team
 
 
-class ProjectQuerySet(models.QuerySet):
+class ProjectQuerySet(TrackedQuerySet):
     def for_user(self, user):
         return self.filter(team__members=user)
 
 
-class Project(models.Model):
+class Project(Tracked):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
     title = models.CharField(max_length=200)
     # Default generation settings, used by every shot of the project.
-    provider = models.CharField(
-        max_length=50, blank=True, help_text="Empty: the provider configured for this server."
-    )
     model = models.CharField(max_length=100, blank=True)
     resolution = models.CharField(max_length=5, choices=RESOLUTIONS, default="720p")
     ratio = models.CharField(max_length=5, choices=RATIOS, default="16:9")
@@ -57,7 +81,6 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProjectQuerySet.as_manager()
 
@@ -77,7 +100,6 @@ class Project(models.Model):
     def settings_snapshot(self):
         """The project-wide inputs a take depends on."""
         return {
-            "provider": self.provider,
             "model": self.model_name,
             "resolution": self.resolution,
             "ratio": self.ratio,
@@ -85,40 +107,41 @@ class Project(models.Model):
             "watermark": self.watermark,
         }
 
+    def touch(self):
+        """Say that the timeline's shape changed (a shot added, removed or moved)."""
+        Project.objects.filter(pk=self.pk).update()
+
     def enable_sharing(self):
         if not self.share_token:
             self.share_token = secrets.token_urlsafe(24)
-            self.save(update_fields=["share_token", "updated_at"])
+            self.save(update_fields=["share_token"])
 
     def disable_sharing(self):
         self.share_token = None
-        self.save(update_fields=["share_token", "updated_at"])
-
-    def chains(self):
-        """The shots grouped into chains: a cut starts a new one, a continue extends it."""
-        chains = []
-        for shot in self.shots.in_order():
-            if not chains or shot.opening == Opening.CUT:
-                chains.append([])
-            chains[-1].append(shot)
-        return chains
+        self.save(update_fields=["share_token"])
 
     def timeline(self):
-        """The shots in order, each with `stale` set: staleness flows down a chain.
+        """The shots in order, each knowing its chain and whether it is stale.
 
-        A shot is stale when its selected take was made from other inputs, or, for a
-        continue, from another upstream take than the one now selected before it, or
-        when the shot before it is stale.
+        A cut starts a chain and a continue extends it; `shot.chain` numbers the chains
+        from 1. A shot is stale when its selected take was made from other inputs, or, for
+        a continue, from another upstream take than the one now selected before it, or
+        when the shot before it is stale: staleness flows down a chain.
         """
         shots = list(self.shots.in_order().with_takes())
         before = None
+        chain = 0
         for shot in shots:
+            shot.project = self  # one project object for all, not one per shot
+            if before is None or not shot.continues:
+                chain += 1
+                before = None
+            shot.chain = chain
             take = shot.selected_take
             shot.stale = take is not None and (
-                take.inputs != shot.inputs()
+                not shot.made_from_current_inputs(take)
                 or (
-                    shot.continues
-                    and before is not None
+                    before is not None
                     and (take.upstream_take_id != before.selected_take_id or before.stale)
                 )
             )
@@ -129,27 +152,21 @@ class Project(models.Model):
             later_stale = (later_stale or shot.stale) if shot.continues else False
         return shots
 
-    def selected_takes(self):
-        """The takes of the cut, in order; None where a shot has no current take."""
-        return [shot.current_take for shot in self.timeline()]
-
 
 class Opening(models.TextChoices):
     CUT = "cut", "Cut"
     CONTINUE = "continue", "Continue"
 
 
-class ShotQuerySet(models.QuerySet):
+class ShotQuerySet(TrackedQuerySet):
     def in_order(self):
         return self.order_by("position", "id")
 
     def with_takes(self):
-        return self.select_related("selected_take", "project").prefetch_related(
-            "takes", "references"
-        )
+        return self.select_related("selected_take").prefetch_related("takes", "references")
 
 
-class Shot(models.Model):
+class Shot(Tracked):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
     position = models.PositiveIntegerField(default=0)
     prompt = models.TextField()
@@ -163,7 +180,6 @@ class Shot(models.Model):
     selected_take = models.ForeignKey(
         "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    updated_at = models.DateTimeField(auto_now=True)
 
     objects = ShotQuerySet.as_manager()
 
@@ -179,10 +195,7 @@ class Shot(models.Model):
 
     @property
     def continues(self):
-        return self.opening == Opening.CONTINUE
-
-    def predecessor(self):
-        return self.project.shots.in_order().filter(position__lt=self.position).last()
+        return self.opening == Opening.CONTINUE and self.position > 0
 
     def inputs(self):
         """Everything a take of this shot is generated from, except the upstream frame."""
@@ -203,12 +216,41 @@ class Shot(models.Model):
                 inputs["references"] = references
         return inputs
 
+    def made_from_current_inputs(self, take):
+        recorded = {k: v for k, v in take.inputs.items() if k not in RETIRED_INPUTS}
+        return recorded == self.inputs()
+
+    # Project.timeline() works these out for every shot in one pass; a shot read alone
+    # asks for its project's timeline the first time one is needed.
+
+    @property
+    def stale(self):
+        if "_stale" not in self.__dict__:
+            self._from_timeline()
+        return self._stale
+
+    @stale.setter
+    def stale(self, value):
+        self._stale = value
+
+    @property
+    def chain(self):
+        if "_chain" not in self.__dict__:
+            self._from_timeline()
+        return self._chain
+
+    @chain.setter
+    def chain(self, value):
+        self._chain = value
+
+    def _from_timeline(self):
+        same = next(shot for shot in self.project.timeline() if shot.pk == self.pk)
+        self._stale, self._chain = same.stale, same.chain
+        self.has_stale_after = same.has_stale_after
+
     @property
     def current_take(self):
-        """The selected take when it is finished and still matches the shot's inputs.
-
-        Needs `stale`, which Project.timeline() sets on every shot in one pass.
-        """
+        """The selected take when it is finished and still matches the shot's inputs."""
         take = self.selected_take
         if take is None or take.status != Take.Status.DONE or self.stale:
             return None
@@ -252,44 +294,39 @@ class Reference(models.Model):
         return f"Reference {self.kind} {self.position + 1} of {self.shot}"
 
 
-class TakeQuerySet(models.QuerySet):
+class TakeQuerySet(TrackedQuerySet):
     def unfinished(self):
         return self.filter(status__in=Take.UNFINISHED)
 
     def in_flight(self):
-        return self.filter(status__in=[Take.Status.QUEUED, Take.Status.RUNNING])
+        return self.filter(status__in=Take.IN_FLIGHT)
 
-    def pace(self, model):
-        """Median seconds of generation per second of video of the model's recent takes."""
-        recent = (
-            self.filter(
-                status=Take.Status.DONE,
-                inputs__model=model,
-                started_at__isnull=False,
-                finished_at__isnull=False,
-            )
-            .order_by("-finished_at")
-            .values_list("started_at", "finished_at", "inputs")[:20]
-        )
-        rates = sorted(
-            (end - start).total_seconds() / max(1, inputs.get("duration") or 1)
-            for start, end, inputs in recent
-        )
-        return rates[len(rates) // 2] if rates else None
+    def readable(self):
+        """Takes whose remote task exists and is not over: what polling reads."""
+        return self.in_flight().exclude(remote_id="")
 
-    def expected_seconds(self, model, duration, pace=None):
-        """How long a clip should take: the model's pace, else the provider's typical."""
-        pace = pace if pace is not None else self.pace(model)
-        return pace * duration if pace is not None else providers.typical_seconds(duration)
+    def claim(self, take, old, new, **fields):
+        """Move `take` from status `old` (one, or a list) to `new`, setting `fields`, unless
+        another process moved it first; True when this call did, and `take` is updated.
+
+        Every change of a take's status goes through here, as one conditional update.
+        """
+        olds = [old] if isinstance(old, str) else list(old)
+        fields = {"status": new, **fields}
+        if not self.filter(pk=take.pk, status__in=olds).update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(take, name, value)
+        return True
 
 
 def take_upload_to(take, filename):
     return f"takes/{take.shot.project_id}/{take.shot_id}/{take.pk}-{filename}"
 
 
-class Take(models.Model):
+class Take(Tracked):
     class Status(models.TextChoices):
-        WAITING = "waiting", "waiting"  # for its upstream shot's last frame
+        WAITING = "waiting", "waiting"  # for its upstream shot's last frame, or a retry
         SUBMITTING = "submitting", "submitting"
         QUEUED = "queued", "queued"
         RUNNING = "running", "running"
@@ -298,13 +335,16 @@ class Take(models.Model):
         FAILED = "failed", "failed"
         CANCELLED = "cancelled", "cancelled"
 
-    UNFINISHED = [
+    # Not over yet: something will still happen to it.
+    UNFINISHED = (
         Status.WAITING,
         Status.SUBMITTING,
         Status.QUEUED,
         Status.RUNNING,
         Status.COLLECTING,
-    ]
+    )
+    # Sent (or being sent) to the provider and not over there: counts against its limits.
+    IN_FLIGHT = (Status.SUBMITTING, Status.QUEUED, Status.RUNNING)
 
     shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="takes")
     number = models.PositiveIntegerField(default=1)
@@ -322,8 +362,13 @@ class Take(models.Model):
     # create answer was lost be recognised among the provider's recent tasks.
     seed = models.BigIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Creates tried.")
+    # A digest of everything the last create sent (see pipeline.requests.fingerprinted).
+    fingerprint = models.CharField(max_length=64, blank=True)
     not_before = models.DateTimeField(
         null=True, blank=True, help_text="A waiting take retries no sooner than this."
+    )
+    next_look_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When its task is read next."
     )
     # Refreshed by whoever works on the take ("host:pid"); a stale heartbeat, or a process
     # of this host that no longer exists, means that worker died.
@@ -342,6 +387,9 @@ class Take(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    generated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider was seen to have finished it."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = TakeQuerySet.as_manager()
@@ -359,13 +407,25 @@ class Take(models.Model):
     def is_unfinished(self):
         return self.status in self.UNFINISHED
 
-    def select(self):
-        """Put this take in the cut: its shot points at it, and has changed."""
-        Shot.objects.filter(pk=self.shot_id).update(selected_take=self, updated_at=timezone.now())
+    @property
+    def is_in_flight(self):
+        return self.status in self.IN_FLIGHT
 
     @property
-    def is_active(self):
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.COLLECTING)
+    def ended_badly(self):
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED)
+
+    def move(self, new, **fields):
+        """Move from the status this object has to `new`, unless someone moved it first."""
+        return Take.objects.claim(self, self.status, new, **fields)
+
+    def fail(self, reason):
+        """Fail with a reason the card shows, unless another process moved it on first."""
+        return self.move(self.Status.FAILED, error=str(reason), finished_at=timezone.now())
+
+    def select(self):
+        """Put this take in the cut: its shot points at it, and has changed."""
+        Shot.objects.filter(pk=self.shot_id).update(selected_take=self)
 
     def shown_progress(self):
         """0..1 for the progress bar: the provider's figure, else an estimate from time."""
@@ -373,24 +433,33 @@ class Take(models.Model):
             return 1.0
         if self.progress is not None:
             return self.progress
-        if self.status != self.Status.RUNNING or self.started_at is None:
+        since = self.started_at or self.submitted_at
+        if self.status not in self.IN_FLIGHT or since is None:
             return 0.0
-        elapsed = (timezone.now() - self.started_at).total_seconds()
+        elapsed = (timezone.now() - since).total_seconds()
         return min(0.95, elapsed / max(1.0, self.expected_seconds()))
 
     def expected_seconds(self):
-        """How long generation should take, from this model's recent takes."""
-        return Take.objects.expected_seconds(
-            self.inputs.get("model"), self.inputs.get("duration", 5)
-        )
+        """How long the provider should take, from submit to done (see projects.pace)."""
+        if "_expected" not in self.__dict__:
+            from .pace import Expectations
+
+            self.expect(Expectations.recent().for_take(self))
+        return self._expected
+
+    def expect(self, seconds):
+        """Say how long it should take, worked out with many others (projects.pace)."""
+        self._expected = seconds
 
 
-class Export(models.Model):
+class Export(Tracked):
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
         RUNNING = "running", "rendering"
         DONE = "done", "done"
         FAILED = "failed", "failed"
+
+    UNFINISHED = (Status.QUEUED, Status.RUNNING)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -400,6 +469,9 @@ class Export(models.Model):
     file = models.FileField(upload_to="exports/", blank=True)
     duration = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Who renders it and when it last said so, as for takes: a silent export is swept.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -414,12 +486,16 @@ class Export(models.Model):
 
     @property
     def is_unfinished(self):
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in self.UNFINISHED
 
     def filename(self):
-        from django.utils.text import slugify
-
         return f"{slugify(self.project.title) or 'storyboard'}-{self.pk}.mp4"
+
+    def fail(self, reason):
+        """Fail an unfinished export with its reason, unless it ended meanwhile."""
+        return Export.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(
+            status=self.Status.FAILED, error=str(reason), finished_at=timezone.now()
+        )
 
 
 class ProviderGate(models.Model):

@@ -10,6 +10,7 @@ from django.core.files import File
 from django.db import transaction
 
 from . import media, pipeline
+from .files import fitted_upload
 from .models import (
     MAX_DURATION,
     MIN_DURATION,
@@ -21,8 +22,10 @@ from .models import (
     Shot,
     Team,
 )
+from .providers import MAX_IMAGE_BYTES
 
 SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
+IMAGES = ("first_frame", "last_frame_target")
 # The storyboard file's name inside a bundle.
 BUNDLED = "storyboard.json"
 
@@ -50,14 +53,15 @@ def load(path, owner):
             title=spec["title"], team=Team.default_for(owner), created_by=owner, **spec["settings"]
         )
         for position, shot_spec in enumerate(spec["shots"]):
-            images = {name: shot_spec.pop(name, None) for name in ("first_frame", "last_frame")}
+            images = {name: shot_spec.pop(name, None) for name in IMAGES}
             references = shot_spec.pop("references", [])
             shot = Shot(project=project, position=position, **shot_spec)
-            _attach(shot.first_frame, images["first_frame"])
-            _attach(shot.last_frame_target, images["last_frame"])
+            for name, path in images.items():
+                _attach(getattr(shot, name), path, image=True)
             shot.save()
             for number, (kind, file) in enumerate(references):
-                _attach(Reference(shot=shot, position=number, kind=kind).file, file, save=True)
+                reference = Reference(shot=shot, position=number, kind=kind)
+                _attach(reference.file, file, image=kind == Reference.Kind.IMAGE, save=True)
         # Refuse now what the provider would refuse later, shot by shot.
         refused = [
             f"shot {shot.number}: {problem}"
@@ -110,8 +114,10 @@ def _validate(data, base):
                 )
             image = _existing(base, shot["first_frame"], f"{where}: first_frame")
             item["first_frame"] = image
-        if shot.get("last_frame"):
-            item["last_frame"] = _existing(base, shot["last_frame"], f"{where}: last_frame")
+        # The picture a shot ends on; files written before it had this name say last_frame.
+        target = shot.get("last_frame_target") or shot.get("last_frame")
+        if target:
+            item["last_frame_target"] = _existing(base, target, f"{where}: last_frame_target")
         references = shot.get("references") or []
         if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
             raise StoryboardError(f'{where}: "references" must be a list of file paths.')
@@ -137,11 +143,19 @@ def _reference(base, name, where):
             raise StoryboardError(str(error)) from error
 
 
-def _attach(field_file, path, save=False):
-    """Copy the file at `path`, if any, into a model's file field."""
-    if path is not None:
-        with path.open("rb") as f:
-            field_file.save(path.name, File(f), save=save)
+def _attach(field_file, path, image=False, save=False):
+    """Copy the file at `path`, if any, into a model's file field; an image fitted to
+    every provider's limits, as the shot form stores it."""
+    if path is None:
+        return
+    with path.open("rb") as f:
+        content = File(f, name=path.name)
+        if image:
+            try:
+                content = fitted_upload(content, MAX_IMAGE_BYTES)
+            except media.MediaError as error:
+                raise StoryboardError(f"{path}: {error}") from error
+        field_file.save(content.name, content, save=save)
 
 
 def _choice(settings, key, choices):
@@ -206,7 +220,7 @@ def dump(project):
         if shot.first_frame:
             item["first_frame"] = shot.first_frame.name
         if shot.last_frame_target:
-            item["last_frame"] = shot.last_frame_target.name
+            item["last_frame_target"] = shot.last_frame_target.name
         references = [reference.file.name for reference in shot.references.all()]
         if references:
             item["references"] = references

@@ -1,65 +1,33 @@
-"""The worker's driver of the pipeline: django-q2 tasks that call its steps."""
+"""The worker's tasks (django-q2): each calls pipeline steps and returns; none sleeps.
 
-import time
-
-from django.conf import settings
-from django.utils import timezone
-from django_q.tasks import async_task
+What is due later (a task's next read, a create's retry) is a time in the database,
+and the worker's clock (projects.worker) hands it to these tasks when it comes.
+"""
 
 from . import pipeline
 from .models import Export, Project, Take
 
-# A task sleeps at most this long before handing its wait back to the queue, so a
-# worker is never held for minutes by a backoff.
-LONGEST_NAP = 10.0
 
-
-def start(project_id, wait=0.0):
-    """Submit what may start now, watch each submitted take, and come back for retries."""
-    time.sleep(min(wait, LONGEST_NAP))
+def start(project_id):
+    """Submit what may start now in a project."""
     project = Project.objects.filter(pk=project_id).first()
-    if project is None:
-        return
-    for take in pipeline.start_ready(project):
-        async_task(watch, take.pk, settings.SEEDANCE_POLL_INTERVAL)
-    retry_at = pipeline.next_retry(project)
-    if retry_at is not None:
-        async_task(start, project_id, max(0.0, (retry_at - timezone.now()).total_seconds()))
+    if project is not None:
+        pipeline.start_ready(project)
 
 
-def watch(take_id, wait=0.0, follow=True):
-    """Poll one take; again later while it runs, and start what it unblocks when it ends.
-
-    A provider's callback asks for one extra look (follow=False) beside the polling.
-    """
-    time.sleep(min(wait, LONGEST_NAP))
-    take = Take.objects.select_related("shot__project").filter(pk=take_id).first()
-    if take is None:
-        return
-    if take.status not in (Take.Status.QUEUED, Take.Status.RUNNING):
-        start(take.shot.project_id)  # finished meanwhile, by another look
-        return
-    if follow and not pipeline.due(take):
-        # Another take's look just read this one too: nothing to ask the provider yet.
-        async_task(watch, take_id, pipeline.next_look(take))
-        return
-    # Takes of other chains due for a look are read in the same request.
-    batch = [take, *pipeline.due_with(take)] if follow else [take]
-    answers = pipeline.poll_many(batch)
-    for other in batch[1:]:
-        if other.pk in answers and answers[other.pk] is None:
-            start(other.shot.project_id)
-    wait = answers.get(take.pk)
-    if wait is None:
-        start(take.shot.project_id)
-    elif follow:
-        async_task(watch, take_id, wait)
+def look(take_ids):
+    """Do what these takes are due for (read their tasks, or look for a lost create), and
+    send at once what the ones that ended unblock."""
+    takes = list(Take.objects.filter(pk__in=take_ids).select_related("shot__project"))
+    ended = pipeline.look(takes)
+    for project in {take.shot.project_id: take.shot.project for take in ended}.values():
+        pipeline.start_ready(project)
 
 
 def recover():
-    """Resume the takes of dead workers (run when a worker starts, and every minute)."""
-    for take in pipeline.recover():
-        async_task(watch, take.pk)
+    """Resume what dead workers left (when a worker starts, and every minute)."""
+    pipeline.recover()
+    pipeline.sweep_exports()
 
 
 def cancel(take_ids):
@@ -68,4 +36,6 @@ def cancel(take_ids):
 
 
 def export(export_id):
-    pipeline.export(Export.objects.get(pk=export_id))
+    export = Export.objects.filter(pk=export_id).first()
+    if export is not None:
+        pipeline.export(export)

@@ -5,6 +5,7 @@ from collections import Counter
 from django.conf import settings
 
 from . import costs
+from .pace import Expectations
 
 TIMELINE = "projects/timeline.html"
 
@@ -13,8 +14,11 @@ def present(viewer, shots=None, exports=None):
     """The context of the timeline fragments, with every link the viewer may follow."""
     project = viewer.project
     shots = project.timeline() if shots is None else shots
+    expectations = Expectations.recent()
     for shot in shots:
         shot.card = shot.card_take()
+        if shot.card is not None and shot.card.is_unfinished:
+            shot.card.expect(expectations.for_take(shot.card))
         shot.card_url = viewer.url("shot-card", shot.pk)
         shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
@@ -31,8 +35,8 @@ def present(viewer, shots=None, exports=None):
         "viewer": viewer,
         "shots": shots,
         "total_seconds": sum(shot.duration for shot in shots),
-        "chain_count": sum(1 for shot in shots if not shot.continues or shot.position == 0),
-        "estimate": costs.estimate(project, shots),
+        "chain_count": shots[-1].chain if shots else 0,
+        "estimate": costs.estimate(project, shots, expectations),
         "currency": settings.SEEDANCE_CURRENCY,
         "exports": exports,
         "events_url": viewer.url("project-events"),

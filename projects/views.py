@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from . import media, pipeline, storyboard_file
+from . import pipeline, storyboard_file
 from .access import (
     Viewer,
     input_from_token,
@@ -104,7 +104,7 @@ def shot_create(request, pk):
         with transaction.atomic():
             shot.save()
             form.save_references()
-        project.save(update_fields=["updated_at"])
+            project.touch()
         return redirect(project)
     context = present(Viewer(project))
     context["shot_form"] = form
@@ -146,6 +146,7 @@ def shot_delete(request, pk, shot_id):
         if first is not None and first.opening != Opening.CUT:
             first.opening = Opening.CUT
             first.save(update_fields=["opening"])
+        project.touch()
     return redirect(project)
 
 
@@ -338,20 +339,16 @@ PROVIDER_INPUTS = {
 def provider_input(request, token):
     """A frame or reference for the provider to fetch, by a signed and expiring link.
 
-    Images are fitted to the provider's limits; videos and audio are served as stored.
+    Served as stored: images were fitted to every provider's limits when they were.
     """
-    model, pk, field, max_bytes = input_from_token(token)
+    model, pk, field = input_from_token(token)
     if (model, field) not in PROVIDER_INPUTS:
         raise Http404
     instance = get_object_or_404(PROVIDER_INPUTS[model, field], pk=pk)
     stored = getattr(instance, field)
     if not stored:
         raise Http404
-    if isinstance(instance, Reference) and instance.kind != Reference.Kind.IMAGE:
-        return ranged_file_response(request, stored.path)
-    with stored.open("rb") as f:
-        data, mime = media.fit_image(f.read(), max_bytes)
-    return HttpResponse(data, content_type=mime)
+    return ranged_file_response(request, stored.path)
 
 
 @csrf_exempt
@@ -360,6 +357,6 @@ def take_callback(request, token):
     """The provider says a task changed. Callbacks are unsigned, so the body is not
     trusted: a worker reads the task from the provider before anything is believed."""
     take = get_object_or_404(Take, pk=take_from_callback_token(token))
-    if take.is_active:
-        async_task("projects.tasks.watch", take.pk, 0.0, False)
+    if take.is_in_flight:
+        async_task("projects.tasks.look", [take.pk])
     return HttpResponse(status=204)

@@ -167,7 +167,7 @@ class Deployment:
 
     def worker(self, log):
         return subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+            [sys.executable, "manage.py", "worker"],
             cwd=ROOT,
             env=self.env,
             stdout=log,

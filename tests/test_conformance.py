@@ -51,7 +51,7 @@ def chain_in(simulator, settings, live_server, user):
             ratio="16:9",
         )
         pipeline.queue_takes(project)
-        pipeline.run_here(project, interval=0.05)
+        pipeline.run_here(project)
         takes = [shot.latest_take for shot in project.timeline()]
         assert [t.status for t in takes] == [Take.Status.DONE] * 3, [t.error for t in takes]
         creates = [r for r in simulator.requests if r["method"] == "POST"]

@@ -20,7 +20,7 @@ def short_lease(settings):
 def generate_one(user, prompt="A lighthouse at dusk"):
     project = make_project(user, shots=[(prompt, Opening.CUT)])
     pipeline.queue_takes(project)
-    pipeline.run_here(project, interval=0.05)
+    pipeline.run_here(project)
     return project.shots.get().latest_take
 
 
@@ -77,7 +77,7 @@ def test_a_lost_answer_where_tasks_cannot_be_listed_is_not_paid_twice(simulator,
     simulator.add_fault("create", {"lose_answer": True}, count=1)
     project = make_project(user, shots=[("A", Opening.CUT)], model="doubao-seedance-2-0-260128")
     pipeline.queue_takes(project)
-    pipeline.run_here(project, interval=0.05)
+    pipeline.run_here(project)
     take = project.shots.get().latest_take
     assert take.status == Take.Status.FAILED
     assert "not sent again, so as not to pay twice" in take.error

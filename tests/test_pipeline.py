@@ -21,7 +21,7 @@ def mean_difference(a, b):
 
 def generate(project):
     pipeline.queue_takes(project)
-    pipeline.run_here(project, interval=0.05)
+    pipeline.run_here(project)
     return [shot.selected_take for shot in project.timeline()]
 
 
@@ -90,7 +90,7 @@ def test_a_failed_shot_stops_the_rest_of_its_chain_but_not_other_chains(simulato
         ],
     )
     pipeline.queue_takes(project)
-    pipeline.run_here(project, interval=0.05)
+    pipeline.run_here(project)
     takes = [shot.latest_take for shot in project.timeline()]
 
     assert [t.status for t in takes] == ["failed", "failed", "failed", "done"]
@@ -127,7 +127,7 @@ def test_regenerating_a_shot_makes_a_new_take_and_the_chain_after_it_stale(simul
     shot1 = project.shots.get(position=0)
 
     pipeline.queue_takes(project, shots=[shot1])
-    pipeline.run_here(project, interval=0.05)
+    pipeline.run_here(project)
     shots = project.timeline()
 
     assert shots[0].selected_take.number == 2
@@ -192,7 +192,7 @@ def test_regenerate_from_here_remakes_the_shot_and_the_rest_of_its_chain_in_orde
 
     queued = pipeline.queue_from(shot2)
     assert [t.shot.number for t in queued] == [2, 3]
-    pipeline.run_here(project, interval=0.05)
+    pipeline.run_here(project)
     shots = project.timeline()
     assert [s.stale for s in shots] == [False] * 4
     assert [s.selected_take.number for s in shots] == [1, 2, 2, 1]

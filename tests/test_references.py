@@ -181,7 +181,7 @@ def test_the_storyboard_file_carries_references_and_last_frames(user, tmp_path, 
     assert second.last_frame_target and second.continues
     dumped = storyboard_file.dump(project)["shots"]
     assert dumped[0]["references"] == [r.file.name for r in first.references.all()]
-    assert dumped[1]["last_frame"] == second.last_frame_target.name
+    assert dumped[1]["last_frame_target"] == second.last_frame_target.name
 
     board["shots"][0]["references"] = ["fox.png"] * 10
     path.write_text(json.dumps(board))
@@ -216,7 +216,7 @@ def test_references_and_a_last_frame_reach_the_simulator(
     second.save()
 
     pipeline.queue_takes(project)
-    pipeline.run_here(project, interval=0.05)
+    pipeline.run_here(project)
 
     takes = [shot.latest_take for shot in project.timeline()]
     assert [t.status for t in takes] == [Take.Status.DONE] * 2, [t.error for t in takes]

@@ -136,10 +136,10 @@ def test_share_tokens_are_long_and_random(user):
 def test_selecting_an_older_take_puts_it_in_the_cut(client_of, user, simulator):
     project = make_project(user, shots=[("A", Opening.CUT)])
     pipeline.queue_takes(project)
-    pipeline.run_here(project, 0.05)
+    pipeline.run_here(project)
     shot = Shot.objects.get(project=project)
     pipeline.queue_takes(project, shots=[shot])
-    pipeline.run_here(project, 0.05)
+    pipeline.run_here(project)
     first = shot.takes.get(number=1)
 
     client_of.post(reverse("take-select", args=[project.pk, first.pk]))
@@ -150,7 +150,7 @@ def test_selecting_an_older_take_puts_it_in_the_cut(client_of, user, simulator):
 def test_take_files_answer_range_requests(client_of, user, simulator):
     project = make_project(user, shots=[("A", Opening.CUT)])
     pipeline.queue_takes(project)
-    pipeline.run_here(project, 0.05)
+    pipeline.run_here(project)
     take = Shot.objects.get(project=project).selected_take
     url = reverse("take-file", args=[project.pk, take.pk, "video"])
 
@@ -169,14 +169,14 @@ def test_a_signed_input_link_serves_the_frame_until_it_expires(
 
     project = make_project(user, shots=[("A", Opening.CUT)])
     pipeline.queue_takes(project)
-    pipeline.run_here(project, 0.05)
+    pipeline.run_here(project)
     take = Shot.objects.get(project=project).selected_take
-    token = access.input_token(take, "last_frame", 4 * 1024 * 1024)
+    token = access.input_token(take, "last_frame")
 
     served = client.get(reverse("provider-input", args=[token]))
     assert served.status_code == 200 and served["Content-Type"] == "image/png"
     with take.last_frame.open("rb") as f:
-        assert served.content == f.read()
+        assert b"".join(served.streaming_content) == f.read()
     assert client.get(reverse("provider-input", args=[token[:-2] + "xx"])).status_code == 404
     monkeypatch.setattr(access, "INPUT_LIFETIME", -1)
     assert client.get(reverse("provider-input", args=[token])).status_code == 404

@@ -1,12 +1,15 @@
 """The provider seam: which provider this server uses, and a client for its API style."""
 
+import os
+import threading
 from dataclasses import dataclass, field
+from multiprocessing.util import Finalize
 
 import httpx
 from django.conf import settings
 
 from .ark import ArkStyle
-from .base import GenerationRequest, Image, ProviderError, RemoteTask, TaskState
+from .base import GenerationRequest, Image, LostCreate, ProviderError, RemoteTask, TaskState
 from .dieyuyun import DieyuyunStyle
 from .futurmix import FuturmixStyle
 from .openai_videos import OpenAIVideosStyle
@@ -18,10 +21,13 @@ __all__ = [
     "STYLES",
     "GenerationRequest",
     "Image",
+    "LostCreate",
+    "MAX_IMAGE_BYTES",
     "Preset",
     "ProviderError",
     "RemoteTask",
     "TaskState",
+    "close_clients",
     "configured",
     "default_model",
     "get_client",
@@ -33,6 +39,8 @@ STYLES = {
     style.name: style
     for style in (ArkStyle, DieyuyunStyle, WisgateStyle, OpenAIVideosStyle, FuturmixStyle)
 }
+# Stored images (uploads, last frames) are kept within what every style accepts.
+MAX_IMAGE_BYTES = min(style.max_image_bytes for style in STYLES.values())
 # Where each style lives on the local simulator, which serves them all on one port.
 SIMULATOR_PREFIXES = {
     "ark": "/api/v3",
@@ -113,9 +121,41 @@ def configured():
     )
 
 
-def get_client(provider=""):
-    """A client for the configured provider ('' and any project's provider alike, for now)."""
-    return configured().client()
+_clients = {}
+_clients_lock = threading.Lock()
+_closing_registered = set()
+
+
+def get_client():
+    """The configured provider's client: one per process and configuration, so its
+    connections are kept and reused; closed when the process ends (close_clients)."""
+    provider = configured()
+    key = (
+        os.getpid(),  # a forked worker must not share its parent's connections
+        provider.name,
+        provider.style.name,
+        provider.base_url,
+        provider.api_key,
+        tuple(sorted(provider.headers.items())),
+        settings.PIPELINE_LEASE_SECONDS,
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None or client.http.is_closed:
+            client = _clients[key] = provider.client()
+        if os.getpid() not in _closing_registered:
+            # Runs at the exit of this process, main or multiprocessing child alike.
+            Finalize(None, close_clients, exitpriority=10)
+            _closing_registered.add(os.getpid())
+    return client
+
+
+def close_clients():
+    """Close every provider client this process opened."""
+    with _clients_lock:
+        for client in _clients.values():
+            client.http.close()
+        _clients.clear()
 
 
 def default_model():

@@ -1,9 +1,15 @@
 """The native Seedance task API (Volcengine Ark, BytePlus ModelArk, gateway 004) on the wire."""
 
-from .base import GenerationRequest, RemoteTask, TaskState
+from .base import GenerationRequest, LostCreate, RemoteTask, TaskState
 from .style import Style, error_from_body
 
 TASKS = "/contents/generations/tasks"
+# The service's default lifetime of a task; each create asks for a little less, by an
+# amount drawn from its fingerprint, which the task object echoes (see find_lost).
+EXPIRES = 172800
+FINGERPRINT_SPAN = 3600
+# Seconds a task's created_at may differ from this host's clock.
+CLOCK_SKEW = 30
 
 
 class ArkStyle(Style):
@@ -28,6 +34,13 @@ class ArkStyle(Style):
         "cancelled": TaskState.CANCELLED,
     }
 
+    def __init__(self, base_url, api_key, http, headers=None):
+        # A gateway of this style (004) sends gzip that Python clients cannot decode
+        # unless they ask for none; asking for none costs the others nothing.
+        super().__init__(
+            base_url, api_key, http, {"Accept-Encoding": "identity", **(headers or {})}
+        )
+
     def create(self, request: GenerationRequest) -> str:
         return self.created_id(self.call("POST", TASKS, json=self.create_body(request)), "id")
 
@@ -43,25 +56,37 @@ class ArkStyle(Style):
     def cancel(self, task_id):
         self.call("DELETE", f"{TASKS}/{task_id}")
 
-    def find_lost(self, request: GenerationRequest, since):
-        """The task a create made although its answer was lost, if the provider has it.
+    def find_lost(self, lost: LostCreate):
+        """The tasks a create could have made although its answer was lost.
 
-        Recognised among the recent tasks of the model by its seed, chosen per take,
-        and its shape; None when there is none, so it is safe to create again.
+        Candidates are the model's tasks created since the create was sent that no other
+        take follows, and that echo everything the create asked for: seed, duration,
+        resolution, ratio, audio, and the expiry its fingerprint chose. An empty list
+        means there is none, so it is safe to create again.
         """
+        request = lost.request
+        wanted = {
+            "seed": request.seed,
+            "duration": request.duration,
+            "resolution": request.resolution,
+            "ratio": request.ratio,
+            "generate_audio": request.generate_audio,
+            "expires_after": _expires_after(request),
+        }
+        found = []
         for page in range(1, 6):
             params = {"page_num": page, "page_size": 100, "filter.model": request.model}
             items = self.call("GET", TASKS, params=params).get("items") or []
             for task in map(self.parse_task, items):
                 if (
-                    task.seed == request.seed
-                    and task.duration == request.duration
-                    and (task.created_at or 0) >= since
+                    task.id not in lost.known
+                    and (task.created_at or 0) >= lost.since - CLOCK_SKEW
+                    and all(getattr(task, name) == value for name, value in wanted.items())
                 ):
-                    return task
+                    found.append(task)
             if len(items) < 100:
-                return None
-        return None
+                break
+        return found
 
     def create_body(self, request: GenerationRequest):
         body = {
@@ -74,6 +99,7 @@ class ArkStyle(Style):
             "generate_audio": request.generate_audio,
             "watermark": request.watermark,
             "return_last_frame": request.return_last_frame,
+            "execution_expires_after": _expires_after(request),
         }
         if request.seed is not None:
             body["seed"] = request.seed
@@ -95,4 +121,16 @@ class ArkStyle(Style):
             duration=data.get("duration"),
             seed=data.get("seed"),
             created_at=data.get("created_at"),
+            resolution=data.get("resolution"),
+            ratio=data.get("ratio"),
+            generate_audio=data.get("generate_audio"),
+            model=data.get("model"),
+            expires_after=data.get("execution_expires_after"),
         )
+
+
+def _expires_after(request):
+    """The task lifetime asked for: the default, less a part drawn from the fingerprint."""
+    if not request.fingerprint:
+        return EXPIRES
+    return EXPIRES - int(request.fingerprint[:8], 16) % FINGERPRINT_SPAN

@@ -77,6 +77,18 @@ class GenerationRequest:
     reference_audios: list[str] = field(default_factory=list)  # URLs
     return_last_frame: bool = True
     callback_url: str = ""
+    # A digest of everything sent for one take; styles that echo a field back carry it
+    # there, so a task whose create answer was lost can be told apart from any other.
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class LostCreate:
+    """A create whose answer was lost: what it sent, to find its task among the provider's."""
+
+    request: GenerationRequest  # as sent, with its fingerprint
+    since: float  # Unix seconds: the task cannot be older
+    known: frozenset[str] = frozenset()  # task ids other takes follow: never this one
 
 
 class TaskState(enum.StrEnum):
@@ -106,3 +118,9 @@ class RemoteTask:
     duration: float | None = None
     seed: int | None = None
     created_at: float | None = None  # Unix seconds
+    # Echoes of what was asked, where the style's task object shows them.
+    resolution: str | None = None
+    ratio: str | None = None
+    generate_audio: bool | None = None
+    model: str | None = None
+    expires_after: int | None = None

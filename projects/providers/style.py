@@ -66,12 +66,13 @@ class Style:
 
     can_list = False
 
-    def find_lost(self, request: GenerationRequest, since):
-        """The task made by a create whose answer was lost; only styles that can list know."""
+    def find_lost(self, lost):
+        """The tasks a create whose answer was lost could have made (a LostCreate tells
+        what it sent); only styles that can list know."""
         raise NotImplementedError
 
-    def download(self, url, suffix=""):
-        """Fetch a result file into a rewound temporary file.
+    def download(self, url, suffix="", on_chunk=None):
+        """Fetch a result file into a rewound temporary file; `on_chunk()` after each chunk.
 
         Signed result URLs refuse an Authorization header, so none is sent, except to
         the API's own endpoints.
@@ -89,10 +90,12 @@ class Style:
                     )
                 for chunk in r.iter_bytes(1 << 16):
                     out.write(chunk)
+                    if on_chunk is not None:
+                        on_chunk()
         except httpx.HTTPError as exc:
             out.close()
             raise ProviderError(f"Downloading {where} failed: {exc}") from exc
-        except ProviderError:
+        except BaseException:  # a refusal, or the caller's on_chunk giving up
             out.close()
             raise
         out.seek(0)

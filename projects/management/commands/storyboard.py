@@ -1,6 +1,7 @@
 """`storyboard import | render | export`: the product from a shell, for scripts and CI."""
 
 import shutil
+import time
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -8,8 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
-from projects import pipeline, providers, storyboard_file
+from projects import costs, pipeline, providers, storyboard_file
 from projects.models import Export, Project, Take
+
+# render --wait gives up no sooner than this, however quick the shots are expected to be.
+MIN_TIMEOUT = 3600.0
 
 
 class Command(BaseCommand):
@@ -29,6 +33,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Generate here and now, and exit when done (0: all succeeded).",
         )
+        ren.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            help="With --wait: give up after this many seconds (default: three times the "
+            "expected time, and at least an hour).",
+        )
         exp = sub.add_parser("export", help="Join the project's selected takes into one MP4.")
         exp.add_argument("project_id", type=int)
         exp.add_argument("--output", required=True)
@@ -47,7 +58,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Imported “{project.title}” with {project.shots.count()} shots.")
         self.stdout.write(str(project.pk))
 
-    def do_render(self, project_id, wait, **_):
+    def do_render(self, project_id, wait, timeout, **_):
         project = _project(project_id)
         queued = pipeline.queue_takes(project)
         if not wait:
@@ -55,18 +66,35 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued {len(queued)} shots; a running worker generates them.")
             return
         self.stdout.write(f"Generating {len(queued)} shots of “{project.title}”.")
+        if timeout is None:
+            timeout = max(MIN_TIMEOUT, 3 * costs.remaining_seconds(project))
         try:
             with local_provider(self.stdout):
-                self._drive(project)
+                finished = self._drive(project, time.monotonic() + timeout)
         except providers.ProviderError as error:
             raise CommandError(str(error)) from error
+        if not finished:
+            unfinished = [
+                f"shot {take.shot.number}: {take.get_status_display()}"
+                + (f" ({take.note})" if take.note else "")
+                for take in Take.objects.filter(shot__project=project)
+                .unfinished()
+                .select_related("shot")
+                .order_by("shot__position")
+            ]
+            raise CommandError(
+                f"Gave up waiting after {timeout:.0f} s; still unfinished:\n  "
+                + "\n  ".join(unfinished)
+                + "\nTakes sent to the provider go on there; a running worker, or render "
+                "--wait again, collects them without sending them twice."
+            )
         missing = [shot for shot in project.timeline() if shot.current_take is None]
         if missing:
             reasons = [f"shot {shot.number}: {_why(shot)}" for shot in missing]
             raise CommandError("Not every shot succeeded:\n  " + "\n  ".join(reasons))
         self.stdout.write(self.style.SUCCESS("Every shot has a current take."))
 
-    def _drive(self, project):
+    def _drive(self, project, deadline):
         shown = {}
 
         def report(takes):
@@ -76,11 +104,13 @@ class Command(BaseCommand):
                     line += f" {take.shown_progress():.0%}"
                 if take.error:
                     line += f" ({take.error})"
+                elif take.note and take.is_unfinished:
+                    line += f" ({take.note})"
                 if shown.get(take.pk) != line:
                     shown[take.pk] = line
                     self.stdout.write(line)
 
-        pipeline.run_here(project, settings.SEEDANCE_POLL_INTERVAL, report)
+        return pipeline.run_here(project, report, deadline)
 
     def do_export(self, project_id, output, **_):
         project = _project(project_id)
@@ -96,7 +126,8 @@ class Command(BaseCommand):
         export.refresh_from_db()
         if export.status != Export.Status.DONE:
             raise CommandError(f"The export failed: {export.error}")
-        shutil.copyfile(export.file.path, output)
+        with export.file.open("rb") as stored, open(output, "wb") as out:
+            shutil.copyfileobj(stored, out, 1 << 20)
         how = "without re-encoding" if export.mode == "copy" else "re-encoded"
         self.stdout.write(f"Wrote {output}: {export.duration:.2f} s, {len(shots)} shots, {how}.")
 

@@ -56,7 +56,7 @@ class Command(BaseCommand):
                 "--port",
                 str(settings.SIMULATOR_PORT),
             ]
-        commands["worker"] = [*manage, "qcluster"]
+        commands["worker"] = [*manage, "worker"]
         commands["web"] = [
             sys.executable,
             "-m",

@@ -1,0 +1,19 @@
+"""`worker`: the django-q2 cluster that runs the pipeline's tasks, and its clock."""
+
+from django.core.management.base import BaseCommand
+from django_q.cluster import Cluster
+
+from projects.worker import Clock
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the pipeline's worker: a django-q2 cluster (Q_WORKERS processes) and the clock "
+        "that hands it task reads and retries when they fall due. Run one or more per "
+        "deployment; they share the work through the database and the broker."
+    )
+
+    def handle(self, *args, **options):
+        cluster = Cluster()  # its SIGINT and SIGTERM handlers stop it
+        cluster.start()
+        Clock().run(lambda: cluster.sentinel.is_alive() and cluster.stop_event is not None)

@@ -1,0 +1,86 @@
+"""How long a take should take, learned from recent submit-to-done times.
+
+Clips of one provider, model, duration and resolution take much the same time, so the
+median of the recent ones is the expectation; with none measured yet, the same
+provider's and model's pace per second of video, then the provider's typical time.
+The pipeline reads a task when it is expected to finish; cards show progress by it.
+"""
+
+from collections import defaultdict
+from statistics import median
+
+from . import providers
+from .models import Take
+
+# Recent finished takes learned from, newest first: enough for every combination in use.
+SAMPLE = 200
+
+
+class Expectations:
+    """Expected seconds from submit to done, read from the database once, asked many times."""
+
+    def __init__(self, measured):
+        """`measured`: (provider, model, duration, resolution, seconds) of finished takes."""
+        self.provider = _provider_name()  # what takes made now are recorded under
+        self._exact = defaultdict(list)
+        self._per_second = defaultdict(list)
+        for provider, model, duration, resolution, seconds in measured:
+            self._exact[provider, model, duration, resolution].append(seconds)
+            per_second = seconds / max(1, duration)
+            self._per_second[provider, model, resolution].append(per_second)
+            self._per_second[provider, model].append(per_second)
+
+    @classmethod
+    def recent(cls):
+        rows = (
+            Take.objects.filter(
+                status=Take.Status.DONE, submitted_at__isnull=False, generated_at__isnull=False
+            )
+            .order_by("-generated_at")
+            .values_list("provider", "inputs", "submitted_at", "generated_at")[:SAMPLE]
+        )
+        return cls(
+            (
+                provider,
+                inputs.get("model"),
+                inputs.get("duration") or 5,
+                inputs.get("resolution"),
+                (done - submitted).total_seconds(),
+            )
+            for provider, inputs, submitted, done in rows
+            if done > submitted
+        )
+
+    def seconds(self, provider, model, duration, resolution):
+        exact = self._exact.get((provider, model, duration, resolution))
+        if exact:
+            return median(exact)
+        for key in ((provider, model, resolution), (provider, model)):
+            if self._per_second.get(key):
+                return median(self._per_second[key]) * duration
+        return providers.typical_seconds(duration)
+
+    def measured(self, provider, model, duration, resolution):
+        """Whether takes like these have been timed, so a read at their end is worth it."""
+        return bool(self._exact.get((provider, model, duration, resolution)))
+
+    def for_take(self, take):
+        inputs = take.inputs
+        return self.seconds(
+            take.provider or self.provider,
+            inputs.get("model"),
+            inputs.get("duration") or 5,
+            inputs.get("resolution"),
+        )
+
+    def for_shot(self, shot):
+        project = shot.project
+        return self.seconds(self.provider, project.model_name, shot.duration, project.resolution)
+
+
+def _provider_name():
+    """The name takes made now are recorded under ('' while the provider is misconfigured)."""
+    try:
+        return providers.configured().name
+    except providers.ProviderError:
+        return ""

@@ -1,0 +1,50 @@
+"""The pipeline: what may be generated now, and each step of a take, from queue to collect.
+
+One module per idea:
+- queueing: making waiting takes, and cancelling them (the database only: views call it)
+- requests: the neutral request a take sends, and what the provider would refuse
+- submitting: starting what may start, the create, finding a create whose answer was lost
+- polling: reading remote tasks, and when each is read next
+- collecting: a finished take's files into media storage
+- exporting: the cut joined into one file
+- leases: who works on a row, and whether that worker lives
+- recovery: taking over what dead workers left
+- schedule: what is due now, for whichever driver asks
+- driver: `storyboard render --wait`, the command line's driver
+
+The worker (projects.tasks and projects.worker) and the command line call the same
+steps. Every state change two processes could race on is a conditional update.
+"""
+
+from .driver import run_here
+from .exporting import export
+from .exporting import sweep as sweep_exports
+from .polling import poll_many
+from .queueing import cancel, queue_from, queue_takes
+from .recovery import recover
+from .requests import build_request, problems, settings_problems
+from .schedule import claim_reads, claim_retries, due_reads, look, next_due
+from .submitting import cancel_remote, reconcile, start_ready, submit
+
+__all__ = [
+    "build_request",
+    "cancel",
+    "cancel_remote",
+    "claim_reads",
+    "claim_retries",
+    "due_reads",
+    "export",
+    "look",
+    "next_due",
+    "poll_many",
+    "problems",
+    "queue_from",
+    "queue_takes",
+    "reconcile",
+    "recover",
+    "run_here",
+    "settings_problems",
+    "start_ready",
+    "submit",
+    "sweep_exports",
+]

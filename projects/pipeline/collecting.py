@@ -1,0 +1,144 @@
+"""Collecting a finished take: its video, last frame and poster into media storage.
+
+Everything goes through Django's storage API, local folder or S3 alike. The take is
+done only once its files are stored, in one conditional update by the worker that
+holds it; a take whose files cannot be stored now stays collectable and is tried again.
+"""
+
+import io
+import logging
+import tempfile
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from .. import media
+from ..files import STORAGE_ERRORS
+from ..models import Take
+from ..providers import MAX_IMAGE_BYTES, ProviderError
+from .leases import Heartbeat, LeaseLost, me
+
+log = logging.getLogger(__name__)
+Status = Take.Status
+
+
+def collect(take, remote, client):
+    """Download a claimed (collecting) take's files into storage and make it the shot's pick.
+
+    Result URLs expire: when a download fails, the task is read again for fresh ones.
+    The lease is kept alive during downloads, so a slow one is not taken over.
+    """
+    mine = Take.objects.filter(pk=take.pk, status=Status.COLLECTING, worker=me())
+    heartbeat = Heartbeat(mine)
+    stored = []
+    try:
+        with tempfile.TemporaryDirectory() as scratch, ExitStack() as opened:
+            files, fields = _fetch(take, remote, client, Path(scratch), opened, heartbeat)
+            for field, content in files.items():
+                storage = getattr(take, field).storage
+                name = getattr(take, field).field.generate_filename(take, content.name)
+                stored.append(storage.save(name, content))
+                fields[field] = stored[-1]
+                heartbeat()
+    except LeaseLost:
+        log.info("take %s: another worker took it over while it was collected", take.pk)
+        _remove(take, stored)
+        return
+    except media.MediaError as error:
+        _remove(take, stored)
+        take.fail(f"Could not collect the finished video: {error}")
+        return
+    except ProviderError as error:
+        _remove(take, stored)
+        if error.permanent:
+            take.fail(f"Could not collect the finished video: {error}")
+        else:
+            _collect_later(take, f"Could not download the finished video: {error}")
+        return
+    except STORAGE_ERRORS as error:
+        _remove(take, stored)
+        _collect_later(take, f"Could not store the finished video: {error}")
+        return
+    fields.update(
+        status=Status.DONE,
+        progress=1.0,
+        finished_at=timezone.now(),
+        started_at=take.started_at or take.submitted_at,
+    )
+    # Done and picked in one step: nobody may see a done take its shot does not point at.
+    with transaction.atomic():
+        if not mine.update(**fields):
+            log.info("take %s: taken over before it was done; its files are dropped", take.pk)
+            transaction.on_commit(lambda: _remove(take, stored))
+            return
+        for name, value in fields.items():
+            setattr(take, name, value)
+        take.select()
+    log.info("take %s: done (%s tokens)", take.pk, take.tokens)
+
+
+def _fetch(take, remote, client, scratch, opened, heartbeat):
+    """The take's files, downloaded or made in `scratch`: ({field: File}, {field: value})."""
+    video = opened.enter_context(_download(client, take, remote, ".mp4", heartbeat))
+    info = media.probe(video.name)
+    if remote.last_frame_url:
+        with client.download(remote.last_frame_url, ".png", on_chunk=heartbeat) as f:
+            frame = f.read()
+        source = "provider"
+    else:
+        png = io.BytesIO()
+        media.save_png(media.last_frame(video.name), png)
+        frame, source = png.getvalue(), "video"
+    # Stored as every provider can take it, since it becomes the next shot's first frame.
+    frame, mime = media.fit_image(frame, MAX_IMAGE_BYTES)
+    media.make_poster(video.name, scratch / "poster.jpg")
+    poster = opened.enter_context(open(scratch / "poster.jpg", "rb"))
+    files = {
+        "video": File(video, name="video.mp4"),
+        "last_frame": ContentFile(frame, name=f"last-frame.{mime.split('/')[1]}"),
+        "poster": File(poster, name="poster.jpg"),
+    }
+    return files, {"last_frame_source": source, "duration": info.duration}
+
+
+def _download(client, take, remote, suffix, heartbeat):
+    try:
+        return client.download(remote.video_url, suffix, on_chunk=heartbeat)
+    except ProviderError as error:
+        log.warning("take %s: download failed, reading the task again: %s", take.pk, error)
+        fresh = client.get(take.remote_id)
+        return client.download(fresh.video_url, suffix, on_chunk=heartbeat)
+
+
+def collect_deadline():
+    """How long a finished take may stay uncollected (storage down, downloads failing)."""
+    return timedelta(seconds=60 * settings.PIPELINE_LEASE_SECONDS)
+
+
+def _collect_later(take, reason):
+    """Leave a take collectable: read its task again later, for fresh URLs, and retry."""
+    waited = timezone.now() - (take.generated_at or timezone.now())
+    if waited > collect_deadline():
+        take.fail(f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
+        return
+    delay = min(300.0, max(2.0, waited.total_seconds() / 2))
+    take.move(
+        Status.RUNNING,
+        note=f"{reason} Trying again in {delay:.0f} s.",
+        next_look_at=timezone.now() + timedelta(seconds=delay),
+    )
+    log.warning("take %s: %s", take.pk, reason)
+
+
+def _remove(take, names):
+    for name in names:
+        try:
+            take.video.storage.delete(name)
+        except STORAGE_ERRORS:
+            log.warning("take %s: could not remove %s from storage", take.pk, name)

@@ -1,0 +1,47 @@
+"""The command line's driver: `storyboard render --wait` runs a project's takes here and now.
+
+It calls the same steps as the worker, in one process: start what may start, do what
+is due, and sleep only until the next thing falls due. When a take ends, what it
+unblocks is sent at once.
+"""
+
+import time
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import Take
+from .recovery import recover
+from .schedule import due_reads, look, next_due
+from .submitting import start_ready
+
+# The longest nap between two rounds, so takes changed by another process are seen.
+LONGEST_NAP = 1.0
+
+
+def run_here(project, report=None, deadline=None):
+    """Drive a project's takes until none is unfinished; True then, False when `deadline`
+    (a time.monotonic() value) came first.
+
+    `report` is called with the project's takes after every round. What dead workers
+    left is swept at the start and every third of a lease.
+    """
+    takes = Take.objects.filter(shot__project=project)
+    sweep_at = 0.0
+    while True:
+        if time.monotonic() >= sweep_at:
+            recover(project)
+            sweep_at = time.monotonic() + settings.PIPELINE_LEASE_SECONDS / 3
+        start_ready(project)
+        ended = look(list(due_reads(takes=takes).select_related("shot__project")))
+        if report is not None:
+            report(takes.select_related("shot").order_by("shot__position", "number"))
+        if not takes.unfinished().exists():
+            return True
+        if ended:
+            continue  # what they unblock goes out now
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        wake = next_due(takes)
+        nap = LONGEST_NAP if wake is None else (wake - timezone.now()).total_seconds()
+        time.sleep(max(0.02, min(LONGEST_NAP, nap, sweep_at - time.monotonic())))

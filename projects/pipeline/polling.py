@@ -1,0 +1,143 @@
+"""Reading remote tasks, and when to read each next: when it is expected to finish.
+
+A take's next read is a time in the database (`next_look_at`), not a sleep: the
+worker's clock and the command line's driver both read what is due, so no worker is
+held while a task runs. The expectation comes from projects.pace; near it, reads come
+every few tenths of a second to a second, as the provider's request rate allows.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from .. import limits
+from ..models import Take
+from ..pace import Expectations
+from ..providers import ProviderError, TaskState, get_client
+from . import collecting
+from .leases import beat
+
+log = logging.getLogger(__name__)
+Status = Take.Status
+# Read takes in one request where the style can list, this many at most.
+BATCH = 50
+
+
+def poll_many(takes, expectations=None):
+    """Read the remote tasks of several takes, in one request where the style can list,
+    and bring each take up to date. Returns the takes that ended (done or failed)."""
+    takes = [take for take in takes if take.status in (Status.QUEUED, Status.RUNNING)]
+    if not takes:
+        return []
+    wait = limits.admit_call()
+    if wait:
+        _read_again(takes, wait)
+        return []
+    client = get_client()
+    try:
+        if client.can_list and len(takes) > 1:
+            found = {task.id: task for task in client.list([take.remote_id for take in takes])}
+        else:
+            found = {take.remote_id: client.get(take.remote_id) for take in takes}
+    except ProviderError as error:
+        if error.permanent and len(takes) == 1:
+            takes[0].fail(error)
+            return takes
+        return _unread(takes, error)
+    expectations = expectations or Expectations.recent()
+    ended = []
+    for take in takes:
+        remote = found.get(take.remote_id)
+        if remote is None:
+            if len(takes) > 1:  # not in the list: ask for it alone, which says why
+                ended += poll_many([take], expectations)
+            else:
+                take.fail("The provider no longer knows this task.")
+                ended.append(take)
+        elif _apply(take, remote, client, expectations):
+            ended.append(take)
+    return ended
+
+
+def _apply(take, remote, client, expectations):
+    """Bring a take up to date with its remote task; True once it is over."""
+    now = timezone.now()
+    if remote.state in (TaskState.QUEUED, TaskState.RUNNING):
+        fields = {"progress": remote.progress, **beat()}
+        if remote.state == TaskState.RUNNING and take.status == Status.QUEUED:
+            fields.update(status=Status.RUNNING, started_at=now)
+        for name, value in fields.items():
+            setattr(take, name, value)
+        fields["next_look_at"] = now + timedelta(seconds=read_delay(take, expectations))
+        Take.objects.filter(pk=take.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(**fields)
+        return False
+    if remote.state == TaskState.SUCCEEDED:
+        claimed = Take.objects.claim(
+            take,
+            [Status.QUEUED, Status.RUNNING],
+            Status.COLLECTING,
+            tokens=remote.tokens,
+            generated_at=take.generated_at or now,  # the first time it was seen done
+            next_look_at=None,
+            **beat(),
+        )
+        if claimed:
+            collecting.collect(take, remote, client)
+        return True
+    take.fail(remote.error or f"The provider reports the task {remote.state}.")
+    return True
+
+
+def first_read(take):
+    """Seconds from a take's submission to its first read."""
+    return read_delay(take, Expectations.recent())
+
+
+def read_delay(take, expectations):
+    """Seconds until a take's task should be read again.
+
+    Every poll interval while its end is far; then just before it is expected to
+    finish; then every read_step. With no take of the kind timed yet, the expectation
+    is the provider's typical time, so reads stay at the interval until then.
+    """
+    interval = settings.SEEDANCE_POLL_INTERVAL
+    step = limits.read_step()
+    sent = take.submitted_at or timezone.now()
+    ends = sent + timedelta(seconds=expectations.for_take(take) - step / 2)
+    until = (ends - timezone.now()).total_seconds()
+    if until <= 0:
+        return step
+    return max(step, min(interval, until))
+
+
+def _read_again(takes, seconds):
+    later = timezone.now() + timedelta(seconds=seconds)
+    Take.objects.filter(pk__in=[take.pk for take in takes]).update(next_look_at=later)
+
+
+def read_deadline():
+    """How long a task may go unread, its provider failing every read, before its take
+    stops waiting for it."""
+    return timedelta(seconds=10 * settings.PIPELINE_LEASE_SECONDS)
+
+
+def _unread(takes, error):
+    """Reads failed for a passing reason: read again later; give up on a take whose task
+    has not been read for read_deadline."""
+    log.warning("reading %d tasks failed, will retry: %s", len(takes), error)
+    cutoff = timezone.now() - read_deadline()
+    ended = []
+    for take in takes:
+        last = take.heartbeat_at or take.submitted_at
+        if last is not None and last < cutoff:
+            minutes = (timezone.now() - last).total_seconds() / 60
+            take.fail(
+                f"The provider could not be read for {minutes:.0f} min ({error}); its task "
+                "may still finish there, but this take stops waiting for it."
+            )
+            ended.append(take)
+    waiting = [take for take in takes if take not in ended]
+    _read_again(waiting, error.retry_after or settings.SEEDANCE_POLL_INTERVAL)
+    return ended

@@ -1,0 +1,92 @@
+"""What is due now: task reads, lost creates to look for again, retries of creates.
+
+Drivers (the worker's clock, the command line) ask here instead of sleeping inside a
+task. Each due row is claimed with a conditional update, so two clocks never hand the
+same work out twice; a claim left unworked (its worker died) falls due again after
+PIPELINE_LEASE_SECONDS.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from ..models import Take
+from ..providers import ProviderError, configured, get_client
+from .polling import BATCH, poll_many
+from .submitting import reconcile
+
+Status = Take.Status
+READABLE = Q(status__in=[Status.QUEUED, Status.RUNNING]) & ~Q(remote_id="")
+LOST = Q(status=Status.SUBMITTING)
+
+
+def due_reads(now=None, takes=None):
+    """Takes whose task is due for a read, or whose lost create for another look.
+
+    Where one request reads many tasks, a read that is due brings the others due within
+    a poll interval along: they cost nothing more, now or later.
+    """
+    now = now or timezone.now()
+    takes = Take.objects.all() if takes is None else takes
+    due = takes.filter(
+        (READABLE & (Q(next_look_at__lte=now) | Q(next_look_at=None)))
+        | (LOST & Q(next_look_at__lte=now))
+    )
+    if _can_list() and due.filter(READABLE).exists():
+        soon = now + timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL)
+        due = due | takes.filter(READABLE & Q(next_look_at__lte=soon))
+    return due
+
+
+def claim_reads(now=None):
+    """Claim the due reads; returns them as batches of take ids, each read in one request
+    where the provider's API can list tasks."""
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    claimed = defaultdict(list)
+    for pk, provider, look in due_reads(now).values_list("pk", "provider", "next_look_at")[:500]:
+        if Take.objects.filter(pk=pk, next_look_at=look).update(next_look_at=lease):
+            claimed[provider].append(pk)
+    size = BATCH if _can_list() else 1
+    return [ids[i : i + size] for ids in claimed.values() for i in range(0, len(ids), size)]
+
+
+def claim_retries(now=None):
+    """Claim the waiting takes whose retry time has come; returns their projects' ids."""
+    now = now or timezone.now()
+    projects = set()
+    due = Take.objects.filter(status=Status.WAITING, not_before__lte=now)
+    for pk, project, when in due.values_list("pk", "shot__project", "not_before")[:500]:
+        # Cleared, so it may start; start_ready sets it again if a limit still says no.
+        if Take.objects.filter(pk=pk, not_before=when).update(not_before=None):
+            projects.add(project)
+    return sorted(projects)
+
+
+def look(takes):
+    """Do what due takes are due for: look for lost creates again, read the others.
+    Returns the takes that ended, whose chains may go on."""
+    client = None
+    for take in takes:
+        if take.status == Status.SUBMITTING:
+            reconcile(take, client or (client := get_client()))
+    return poll_many([take for take in takes if take.status != Status.SUBMITTING])
+
+
+def next_due(takes=None):
+    """When the next read or retry of `takes` (all takes) falls due; None: nothing is."""
+    times = (takes if takes is not None else Take.objects).aggregate(
+        read=Min("next_look_at", filter=READABLE | LOST),
+        retry=Min("not_before", filter=Q(status=Status.WAITING)),
+    )
+    return min(filter(None, times.values()), default=None)
+
+
+def _can_list():
+    try:
+        return configured().style.can_list
+    except ProviderError:  # misconfigured: reads fail and say so, one by one
+        return False
