@@ -1,21 +1,56 @@
-"""Serving stored media with HTTP range requests, so browsers can seek in a clip."""
+"""Stored media through Django's storage API only, so it works the same on disk and on S3.
+
+Nothing here asks a storage for `.path` except `local_copy`, and only as a shortcut.
+"""
 
 import mimetypes
 import os
 import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import PurePath
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.core.files import File
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.utils.http import content_disposition_header
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 CHUNK = 1 << 16
 
 
-def ranged_file_response(request, path):
-    size = os.path.getsize(path)
-    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+def serve(request, field_file, *, filename=None, attachment=False):
+    """A response for a stored file: a redirect to it where the storage hands out its own
+    (signed, expiring) links, else its bytes, honouring Range so browsers can seek."""
+    storage, name = field_file.storage, field_file.name
+    filename = filename or os.path.basename(name)
+    disposition = content_disposition_header(attachment, filename)
+    url = _absolute_url(storage, name)
+    if url is not None:
+        if attachment:
+            # Given to S3 in the signed link, so the download keeps its name.
+            url = storage.url(name, parameters={"ResponseContentDisposition": disposition})
+        return HttpResponseRedirect(url)
+    try:
+        size = storage.size(name)
+    except FileNotFoundError:
+        raise Http404("The file is gone from storage.") from None
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     match = RANGE.match(request.headers.get("Range", "").strip())
     if not match or not any(match.groups()):
-        response = FileResponse(open(path, "rb"), content_type=content_type)
+        response = FileResponse(
+            storage.open(name, "rb"),
+            as_attachment=attachment,
+            filename=filename,
+            content_type=content_type,
+        )
+        response["Content-Length"] = str(size)
         response["Accept-Ranges"] = "bytes"
         return response
     first, last = match.groups()
@@ -28,16 +63,28 @@ def ranged_file_response(request, path):
         response["Content-Range"] = f"bytes */{size}"
         return response
     response = StreamingHttpResponse(
-        _read(path, start, end - start + 1), status=206, content_type=content_type
+        _read(storage, name, start, end - start + 1), status=206, content_type=content_type
     )
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = disposition
     return response
 
 
-def _read(path, start, length):
-    with open(path, "rb") as f:
+def _absolute_url(storage, name):
+    """The storage's own http(s) link to the file, or None when it has none to give.
+
+    FileSystemStorage answers with MEDIA_URL, a relative path no route serves."""
+    try:
+        url = storage.url(name)
+    except (NotImplementedError, ValueError):
+        return None
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def _read(storage, name, start, length):
+    with storage.open(name, "rb") as f:
         f.seek(start)
         while length > 0:
             chunk = f.read(min(CHUNK, length))
@@ -45,3 +92,40 @@ def _read(path, start, length):
                 break
             length -= len(chunk)
             yield chunk
+
+
+@contextmanager
+def local_copy(field_file, suffix=""):
+    """A path on this machine holding the stored file's bytes, for code (PyAV) that needs one.
+
+    Read it, never change it: on local storage it is the stored file itself. Elsewhere it is
+    a temporary copy, removed afterwards; it ends in `suffix`, by default the stored name's
+    extension, since some readers go by it.
+    """
+    storage, name = field_file.storage, field_file.name
+    try:
+        path = storage.path(name)
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        yield path
+        return
+    descriptor, path = tempfile.mkstemp(suffix=suffix or PurePath(name).suffix)
+    try:
+        with os.fdopen(descriptor, "wb") as copy, storage.open(name, "rb") as stored:
+            shutil.copyfileobj(stored, copy, CHUNK)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def save_file(field_file, name, source, *, save=True):
+    """Store a local file (a path, or an open binary file) as `field_file` under `name`.
+
+    Returns the name it was stored under: storage never overwrites, so it may differ."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as f:
+            field_file.save(name, File(f), save=save)
+    else:
+        field_file.save(name, File(source), save=save)
+    return field_file.name
