@@ -4,6 +4,7 @@ import io
 import os
 import runpy
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from projects import access
 from projects.files import local_copy, save_file
 from projects.models import Export, Reference, Take
 from tests.factories import make_project
+from tests.s3 import closed_port, use_s3
 
 pytestmark = pytest.mark.django_db
 
@@ -188,6 +190,44 @@ def test_save_file_stores_a_file_from_a_path(user, tmp_path, s3):
     name = save_file(take.poster, "poster.jpg", poster)
     take.refresh_from_db()
     assert take.poster.name == name and s3.read(name) == b"jpeg bytes"
+
+
+def test_healthz_says_ok_on_the_defaults(client):
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "broker": "ok", "storage": "ok"}
+    assert default_storage.listdir("healthz") == ([], [])  # its probe is removed
+
+
+def test_healthz_says_ok_on_s3(client, s3):
+    response = client.get(reverse("healthz"))
+    assert response.json() == {"database": "ok", "broker": "ok", "storage": "ok"}
+    assert response.status_code == 200
+
+
+def test_healthz_names_the_storage_when_its_endpoint_is_unreachable(client, settings):
+    use_s3(settings, f"http://127.0.0.1:{closed_port()}", "media-gone")
+
+    started = time.monotonic()
+    response = client.get(reverse("healthz"))
+
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    answer = response.json()
+    assert answer["database"] == "ok" and answer["broker"] == "ok"
+    assert "Could not connect to the endpoint URL" in answer["storage"]
+
+
+def test_healthz_answers_in_time_when_a_check_hangs(client, monkeypatch):
+    from projects import health
+
+    monkeypatch.setattr(health, "TIMEOUT", 0.2)
+    monkeypatch.setitem(health.CHECKS, "broker", lambda: time.sleep(2))
+
+    response = client.get(reverse("healthz"))
+
+    assert response.status_code == 503
+    assert response.json()["broker"] == "no answer within 0.2 s"
 
 
 def test_media_on_s3_needs_a_bucket(monkeypatch):
