@@ -96,7 +96,8 @@ class Command(BaseCommand):
         export.refresh_from_db()
         if export.status != Export.Status.DONE:
             raise CommandError(f"The export failed: {export.error}")
-        shutil.copyfile(export.file.path, output)
+        with export.file.open("rb") as stored, open(output, "wb") as copy:
+            shutil.copyfileobj(stored, copy)
         how = "without re-encoding" if export.mode == "copy" else "re-encoded"
         self.stdout.write(f"Wrote {output}: {export.duration:.2f} s, {len(shots)} shots, {how}.")
 
