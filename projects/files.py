@@ -1,28 +1,74 @@
-"""Serving stored media with HTTP range requests, so browsers can seek in a clip."""
+"""Stored media through Django's storage API only, so it works the same on disk and on S3.
+
+Nothing here asks a storage for `.path` except `local_copy`, and only as a shortcut.
+"""
 
 import mimetypes
 import os
 import re
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import PurePath
 
+from django.core.files import File
 from django.core.files.base import ContentFile
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.utils.http import content_disposition_header
 
 from . import media
+
+
+def storage_errors():
+    """What storage raises when it cannot be reached or refuses: OSError, and botocore's
+    errors once S3 storage has loaded it (never imported here: it is slow to import)."""
+    errors = (OSError,)
+    boto = sys.modules.get("botocore.exceptions")
+    if boto is not None:
+        errors += (boto.BotoCoreError, boto.ClientError)
+    return errors
+
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 CHUNK = 1 << 16
 
 
-def ranged_file_response(request, path):
-    size = os.path.getsize(path)
-    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+def serve(request, field_file, *, filename=None, attachment=False, redirect=True):
+    """A response for a stored file: a redirect to it where the storage hands out its own
+    (signed, expiring) links, else its bytes, honouring Range so browsers can seek.
+
+    redirect=False always streams the bytes through this app, for a client that can
+    reach the app but maybe not the storage (a provider fetching its inputs)."""
+    storage, name = field_file.storage, field_file.name
+    filename = filename or os.path.basename(name)
+    disposition = content_disposition_header(attachment, filename)
+    url = _absolute_url(storage, name) if redirect else None
+    if url is not None:
+        if attachment:
+            # Given to S3 in the signed link, so the download keeps its name.
+            url = storage.url(name, parameters={"ResponseContentDisposition": disposition})
+        return HttpResponseRedirect(url)
+    try:
+        size = storage.size(name)
+    except FileNotFoundError:
+        raise Http404("The file is gone from storage.") from None
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     match = RANGE.match(request.headers.get("Range", "").strip())
     if not match or not any(match.groups()):
-        response = FileResponse(open(path, "rb"), content_type=content_type)
+        response = FileResponse(
+            storage.open(name, "rb"),
+            as_attachment=attachment,
+            filename=filename,
+            content_type=content_type,
+        )
+        response["Content-Length"] = str(size)
         response["Accept-Ranges"] = "bytes"
         return response
     first, last = match.groups()
@@ -35,16 +81,28 @@ def ranged_file_response(request, path):
         response["Content-Range"] = f"bytes */{size}"
         return response
     response = StreamingHttpResponse(
-        _read(path, start, end - start + 1), status=206, content_type=content_type
+        _read(storage, name, start, end - start + 1), status=206, content_type=content_type
     )
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = disposition
     return response
 
 
-def _read(path, start, length):
-    with open(path, "rb") as f:
+def _absolute_url(storage, name):
+    """The storage's own http(s) link to the file, or None when it has none to give.
+
+    FileSystemStorage answers with MEDIA_URL, a relative path no route serves."""
+    try:
+        url = storage.url(name)
+    except (NotImplementedError, ValueError):
+        return None
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def _read(storage, name, start, length):
+    with storage.open(name, "rb") as f:
         f.seek(start)
         while length > 0:
             chunk = f.read(min(CHUNK, length))
@@ -54,22 +112,41 @@ def _read(path, start, length):
             yield chunk
 
 
-try:  # what S3 storage raises when it cannot be reached or refuses
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
-except ImportError:
-    STORAGE_ERRORS = (OSError,)
-
-
 @contextmanager
 def local_copy(field_file, suffix=""):
-    """A local path holding a stored file's bytes, for media code that needs a path."""
-    with tempfile.NamedTemporaryFile(suffix=suffix) as copy:
-        with field_file.open("rb") as stored:
-            shutil.copyfileobj(stored, copy, CHUNK * 16)
-        copy.flush()
-        yield copy.name
+    """A path on this machine holding the stored file's bytes, for code (PyAV) that needs one.
+
+    Read it, never change it: on local storage it is the stored file itself. Elsewhere it is
+    a temporary copy, removed afterwards; it ends in `suffix`, by default the stored name's
+    extension, since some readers go by it.
+    """
+    storage, name = field_file.storage, field_file.name
+    try:
+        path = storage.path(name)
+    except NotImplementedError:
+        path = None
+    if path is not None:
+        yield path
+        return
+    descriptor, path = tempfile.mkstemp(suffix=suffix or PurePath(name).suffix)
+    try:
+        with os.fdopen(descriptor, "wb") as copy, storage.open(name, "rb") as stored:
+            shutil.copyfileobj(stored, copy, CHUNK)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def save_file(field_file, name, source, *, save=True):
+    """Store a local file (a path, or an open binary file) as `field_file` under `name`.
+
+    Returns the name it was stored under: storage never overwrites, so it may differ."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as f:
+            field_file.save(name, File(f), save=save)
+    else:
+        field_file.save(name, File(source), save=save)
+    return field_file.name
 
 
 def fitted_upload(upload, max_bytes):

@@ -21,7 +21,7 @@ from .access import (
     project_for_share,
     take_from_callback_token,
 )
-from .files import ranged_file_response
+from .files import serve
 from .forms import ProjectForm, ShotForm
 from .models import Export, Opening, Project, Reference, Shot, Take, Team
 from .timeline import TIMELINE, present
@@ -310,14 +310,14 @@ def take_file(request, pk=None, take_id=None, kind=None, token=None):
     field = getattr(take, TAKE_FILES[kind])
     if not field:
         raise Http404
-    return ranged_file_response(request, field.path)
+    return serve(request, field)
 
 
 @require_GET
 def export_download(request, pk=None, export_id=None, token=None):
     viewer = _viewer(request, pk, token)
     export = get_object_or_404(viewer.project.exports, pk=export_id, status=Export.Status.DONE)
-    return FileResponse(export.file.open("rb"), as_attachment=True, filename=export.filename())
+    return serve(request, export.file, filename=export.filename(), attachment=True)
 
 
 @require_GET
@@ -348,7 +348,7 @@ def provider_input(request, token):
     stored = getattr(instance, field)
     if not stored:
         raise Http404
-    return ranged_file_response(request, stored.path)
+    return serve(request, stored, redirect=False)
 
 
 @csrf_exempt

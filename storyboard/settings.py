@@ -142,6 +142,44 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT") or BASE_DIR / "media")
 # Media is never served at this URL (no route and no server maps it): every clip, frame
 # and export goes through a view that checks who is asking.
 MEDIA_URL = "/media/"
+
+# Where clips, frames, posters and exports live: `local` (MEDIA_ROOT, one machine) or `s3`
+# (a bucket every machine reaches). Code reaches them only through the storage API.
+MEDIA_STORAGE = env("MEDIA_STORAGE").lower() or "local"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# django-storages' S3 settings, read when MEDIA_STORAGE=s3. Without keys or a region,
+# boto3 looks in its usual places (AWS_DEFAULT_REGION, ~/.aws, an instance role).
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL") or None  # for S3-compatible services
+AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY") or None
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME") or None
+# Objects stay private: no ACL is sent (the bucket's own applies; buckets without ACLs
+# refuse one anyway), and the app hands out signed links that expire.
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = envnumber("AWS_QUERYSTRING_EXPIRE", 3600)
+# A take is never overwritten, and neither is its file.
+AWS_S3_FILE_OVERWRITE = False
+if MEDIA_STORAGE == "s3":
+    from botocore.config import Config  # imported here: it costs a third of a second
+
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+    # Short connects and few retries, so a storage that is down fails a request (and
+    # /healthz) in seconds instead of minutes.
+    AWS_S3_CLIENT_CONFIG = Config(
+        signature_version="s3v4",
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+elif MEDIA_STORAGE != "local":
+    raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use local or s3.")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 
 # The video provider. No base URL means the local simulator, which `up` starts.

@@ -1,4 +1,4 @@
-"""Fixtures shared by the suite: isolated media, a real simulator over loopback, users."""
+"""Fixtures shared by the suite: isolated media, a real simulator and S3 over loopback, users."""
 
 import pytest
 
@@ -20,6 +20,27 @@ def simulator(settings):
         settings.SEEDANCE_API_KEY = "test-key"
         settings.SEEDANCE_POLL_INTERVAL = 0.1
         yield sim
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's S3 server, one for the session; tests.s3 is imported only when S3 is used."""
+    from tests.s3 import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def s3(settings, moto_server):
+    """Media storage on a fresh bucket of a real S3 endpoint; `s3.env` points other
+    processes at the same bucket. Settings (and so storage) are restored afterwards."""
+    from tests.s3 import empty_and_remove, new_bucket, use_s3
+
+    bucket = new_bucket(moto_server)
+    use_s3(settings, moto_server.url, bucket.name)
+    yield bucket
+    empty_and_remove(bucket)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import media
-from ..files import STORAGE_ERRORS
+from ..files import storage_errors
 from ..models import Take
 from ..providers import MAX_IMAGE_BYTES, ProviderError
 from .leases import Heartbeat, LeaseLost, me
@@ -61,7 +61,7 @@ def collect(take, remote, client):
         else:
             _collect_later(take, f"Could not download the finished video: {error}")
         return
-    except STORAGE_ERRORS as error:
+    except storage_errors() as error:
         _remove(take, stored)
         _collect_later(take, f"Could not store the finished video: {error}")
         return
@@ -140,5 +140,5 @@ def _remove(take, names):
     for name in names:
         try:
             take.video.storage.delete(name)
-        except STORAGE_ERRORS:
+        except storage_errors():
             log.warning("take %s: could not remove %s from storage", take.pk, name)

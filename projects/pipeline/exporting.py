@@ -15,7 +15,7 @@ from django.core.files import File
 from django.utils import timezone
 
 from .. import media
-from ..files import STORAGE_ERRORS, local_copy
+from ..files import local_copy, storage_errors
 from ..models import Export, Take
 from .leases import Heartbeat, LeaseLost, beat, me, orphaned
 
@@ -59,7 +59,7 @@ def export(export):
     except LeaseLost:
         log.info("export %s: another worker took it over", export.pk)
         return
-    except (media.MediaError, *STORAGE_ERRORS) as error:
+    except (media.MediaError, *storage_errors()) as error:
         export.fail(error)
         return
     except Exception as error:  # nothing may leave an export rendering for ever
