@@ -1,11 +1,17 @@
 """The simulator's small clips: tiny, plain and quick, yet valid and as long as asked."""
 
 import io
+import runpy
+from pathlib import Path
 
 import httpx
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from PIL import Image
 
+import projects.simulator
+from projects.management.commands import seedance_simulator, storyboard
 from projects.simulator import Simulator, render
 from projects.simulator.inputs import PIXELS
 from projects.simulator.render import fit, render_clip, small_size
@@ -19,6 +25,8 @@ from tests.test_simulator import (
     small_clip,
     wait,
 )
+
+SETTINGS = Path(__file__).resolve().parent.parent / "storyboard" / "settings.py"
 
 
 @pytest.mark.parametrize(
@@ -123,3 +131,78 @@ def test_a_small_simulator_answers_for_the_size_asked_and_serves_small_files():
     last_frame = Image.open(io.BytesIO(png))
     assert last_frame.size == (108, 62)
     assert mean_difference(last_frame, frames[-1]) < 8
+
+
+class FakeSimulator:
+    """Stands in for the server the commands start, remembering how it was made."""
+
+    made = []
+
+    def __init__(self, **options):
+        self.made.append(options)
+        self.url = "http://127.0.0.1:8765"
+
+    def serve_forever(self):
+        raise KeyboardInterrupt
+
+    def stop(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+
+@pytest.fixture
+def fake_simulator(monkeypatch):
+    FakeSimulator.made = []
+    monkeypatch.setattr(seedance_simulator, "Simulator", FakeSimulator)
+    monkeypatch.setattr(projects.simulator, "Simulator", FakeSimulator)
+    # The command takes over SIGINT and SIGTERM; pytest's own handlers must stay.
+    monkeypatch.setattr(seedance_simulator.signal, "signal", lambda *args: None)
+    return FakeSimulator.made
+
+
+@pytest.mark.parametrize(
+    ("setting", "args", "small"),
+    [
+        (False, [], False),
+        (True, [], True),
+        (False, ["--small"], True),
+        (True, ["--no-small"], False),
+    ],
+)
+def test_the_command_renders_small_by_setting_or_option(
+    settings, fake_simulator, setting, args, small
+):
+    settings.SIMULATOR_SMALL = setting
+    out = io.StringIO()
+    call_command("seedance_simulator", *args, stdout=out)
+    assert [options["small"] for options in fake_simulator] == [small]
+    assert ("small clips" in out.getvalue()) is small
+
+
+def test_render_wait_starts_a_small_simulator_when_set(settings, fake_simulator, monkeypatch):
+    settings.SEEDANCE_BASE_URL = settings.SEEDANCE_PRESET = ""
+    settings.SIMULATOR_SMALL = True
+    monkeypatch.setattr(storyboard, "_simulator_answers", lambda: False)
+    with storyboard.local_provider(io.StringIO()):
+        pass
+    assert [options["small"] for options in fake_simulator] == [True]
+
+
+@pytest.mark.parametrize(("value", "small"), [(None, False), ("true", True), ("false", False)])
+def test_simulator_small_is_read_from_the_environment(monkeypatch, value, small):
+    if value is None:
+        monkeypatch.delenv("SIMULATOR_SMALL", raising=False)
+    else:
+        monkeypatch.setenv("SIMULATOR_SMALL", value)
+    assert runpy.run_path(str(SETTINGS))["SIMULATOR_SMALL"] is small
+
+
+def test_a_simulator_small_that_is_no_boolean_fails_loudly(monkeypatch):
+    monkeypatch.setenv("SIMULATOR_SMALL", "tiny")
+    with pytest.raises(ImproperlyConfigured, match="SIMULATOR_SMALL"):
+        runpy.run_path(str(SETTINGS))
