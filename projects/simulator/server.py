@@ -447,6 +447,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         headers = {"X-Request-Id": call.request_id}
+        if (
+            prefix in style.false_gzip_prefixes
+            and self.headers.get("Accept-Encoding") != "identity"
+        ):
+            headers["Content-Encoding"] = "gzip"
         if isinstance(answer, FileAnswer):
             try:
                 return self._send_file(answer.path, answer.content_type)
