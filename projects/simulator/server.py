@@ -405,6 +405,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "headers": headers,
                 "json": parsed,
                 "at": time.time(),  # when it arrived, for timing what the client does
+                # The client's source port: one per connection, so reuse of one shows.
+                "peer": self.client_address[1],
             }
         )
         host = self.headers.get("Host")
