@@ -191,6 +191,8 @@ SEEDANCE_API_STYLE = env("SEEDANCE_API_STYLE")
 SEEDANCE_MODEL = env("SEEDANCE_MODEL")
 SIMULATOR_PORT = envnumber("SIMULATOR_PORT", 8765)
 SIMULATOR_DELAY = envnumber("SIMULATOR_DELAY", 12.0, float)
+# Tiny clips without text or blurs, for tests and demos that never look at the pixels.
+SIMULATOR_SMALL = envbool("SIMULATOR_SMALL", False)
 # Seconds between two reads of a task's status.
 SEEDANCE_POLL_INTERVAL = envnumber(
     "SEEDANCE_POLL_INTERVAL", 10.0 if SEEDANCE_BASE_URL or SEEDANCE_PRESET else 1.0, float

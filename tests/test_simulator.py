@@ -469,6 +469,21 @@ def test_control_endpoints_record_count_and_reset(sim, api):
     assert api.get(f"{TASKS}/{task_id}").status_code == 404
 
 
+def test_requests_record_the_connection_they_came_on(sim, api):
+    for _ in range(3):
+        assert api.get(TASKS).status_code == 200
+    kept = {entry["peer"] for entry in sim.requests}
+    for _ in range(3):
+        assert httpx.get(sim.url + "/api/v3" + TASKS, headers=api.headers).status_code == 200
+    separate = [entry["peer"] for entry in sim.requests[3:]]
+
+    # One keep-alive connection for the one client, a new one for each of the others.
+    assert len(kept) == 1
+    assert len(set(separate)) == 3
+    assert kept.isdisjoint(separate)
+    assert all(isinstance(port, int) and port > 0 for port in kept | set(separate))
+
+
 def test_file_downloads_are_not_recorded(sim, api):
     task, _ = wait(api, create(api, small_clip()))
     before = len(sim.requests)

@@ -1,6 +1,7 @@
 """The simulator's gateway styles over real loopback HTTP: each one's wire, quirks and refusals."""
 
 import io
+import json
 import re
 import threading
 import time
@@ -435,7 +436,8 @@ def test_a_style_knows_only_its_own_tasks_and_routes(sim, style):
 
 def test_ark_also_answers_under_the_seedance_prefix(sim):
     reseller = httpx.Client(
-        base_url=sim.url + "/seedance/api/v3", headers={"Authorization": "Bearer k"}
+        base_url=sim.url + "/seedance/api/v3",
+        headers={"Authorization": "Bearer k", "Accept-Encoding": "identity"},
     )
     created = reseller.post(TASKS, json=small_clip(), headers={"X-Simulator-Delay": "60"})
     task_id = created.json()["id"]
@@ -447,6 +449,35 @@ def test_ark_also_answers_under_the_seedance_prefix(sim):
         ("ark", "/api/v3/contents"),
     ]
     assert httpx.get(sim.url + "/_simulator/stats").json()["creates_by_style"] == {"ark": 1}
+
+
+def test_the_apiyi_prefix_answers_false_gzip_unless_asked_for_identity(sim):
+    """Its document: Python clients cannot decode its answers without Accept-Encoding: identity."""
+    apiyi = httpx.Client(
+        base_url=sim.url + "/seedance/api/v3", headers={"Authorization": "Bearer k"}
+    )
+    with pytest.raises(httpx.DecodingError):
+        apiyi.post(TASKS, json=small_clip(), headers={"X-Simulator-Delay": "60"})
+    # The create went through all the same; only its answer cannot be read.
+    assert sim.create_count == 1
+    with pytest.raises(httpx.DecodingError):
+        apiyi.get(f"{TASKS}/cgt-nothing")  # refusals too
+    with apiyi.stream("GET", TASKS) as raw:
+        assert raw.headers["Content-Encoding"] == "gzip"
+        # Plain JSON under the gzip label: curl, decoding nothing unasked, reads it.
+        task_id = json.loads(b"".join(raw.iter_raw()))["items"][0]["id"]
+
+    asked = apiyi.get(TASKS, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in asked.headers
+    assert [item["id"] for item in asked.json()["items"]] == [task_id]
+    # The native prefix answers any client plainly.
+    native = client(sim, "ark").get(f"{TASKS}/{task_id}")
+    assert "Content-Encoding" not in native.headers
+    assert native.json()["status"] == "queued"
+    assert [entry["headers"].get("Accept-Encoding") for entry in sim.requests][-2:] == [
+        "identity",
+        apiyi.headers["Accept-Encoding"],  # httpx's default, as every request above sent
+    ]
 
 
 def test_reference_videos_and_audio_are_fetched_and_checked(sim, host, tmp_path):

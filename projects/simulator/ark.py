@@ -13,6 +13,8 @@ from .render import FPS
 from .wire import KIND_STATUS, ApiError, Route, Style, show_task, task_error, token
 
 NAME = "ark"
+# The native prefix, and the one gateway 004 (apiyi) serves the same shape under.
+NATIVE, APIYI = "/api/v3", "/seedance/api/v3"
 TASKS = "/contents/generations/tasks"
 TASK = re.escape(TASKS) + r"/([^/]+)"
 MODELS = (
@@ -211,8 +213,7 @@ def _create(call):
 
 STYLE = Style(
     name=NAME,
-    # The native prefix, and the one a reseller serving the same shape puts before it.
-    prefixes=("/api/v3", "/seedance/api/v3"),
+    prefixes=(NATIVE, APIYI),
     routes=(
         Route("create", "POST", re.compile(re.escape(TASKS)), _create),
         Route("list", "GET", re.compile(re.escape(TASKS)), _list),
@@ -225,4 +226,7 @@ STYLE = Style(
     refusal=refusal,
     error_body=error_body,
     prompt_param="content",
+    # apiyi's document: Python clients fail to decode its gzip answers unless they send
+    # Accept-Encoding: identity. Curl, which decodes nothing unasked, reads them fine.
+    false_gzip_prefixes=(APIYI,),
 )

@@ -149,11 +149,13 @@ class Engine:
     scheduler thread flips a task to running after a quarter of its delay and to succeeded
     once the delay is over and its clip exists. A task with a fate renders nothing and ends
     as its fate says instead. `on_change(task)` gets a copy of the task after every status
-    change, outside the lock.
+    change, outside the lock. With `small`, clips are rendered small (see render_clip);
+    the tasks keep the size they were asked for.
     """
 
-    def __init__(self, data_dir, *, on_change=None, render_workers=2):
+    def __init__(self, data_dir, *, on_change=None, render_workers=2, small=False):
         self.data_dir = Path(data_dir)
+        self.small = small
         self._on_change = on_change or (lambda task: None)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -376,6 +378,7 @@ class Engine:
                 reference=job.reference,
                 generate_audio=job.generate_audio,
                 seed=job.seed,
+                small=self.small,
                 progress=lambda fraction: self._check_alive(task_id),
             )
             last.save(frame)

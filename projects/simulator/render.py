@@ -19,6 +19,10 @@ FADE_SECONDS = 0.75
 MAX_ZOOM = 0.12
 # How long a clip given a last frame takes to dissolve into it.
 DISSOLVE_SECONDS = 1.0
+# Small clips, for tests that never look at pixels: each side this much shorter, and
+# never below the minimum (even, as yuv420p needs).
+SMALL_DIVISOR = 8
+SMALL_MIN_SIDE = 32
 
 
 def render_clip(
@@ -33,6 +37,7 @@ def render_clip(
     reference=None,
     generate_audio=False,
     seed=0,
+    small=False,
     progress=None,
 ):
     """Write a `duration`-second clip to `path` and return its last frame as an RGB image.
@@ -41,8 +46,12 @@ def render_clip(
     image, else a picture derived from the prompt; later frames zoom and pan over it and
     bring in the prompt text, a light sweep and a bouncing dot. With a `last_frame`, the
     clip dissolves into it over its final moments and ends on it exactly.
-    `progress(fraction)` is called after each frame is encoded.
+    `small` renders at small_size() with no overlays and no blurs: the same frames,
+    sound and motion for a fraction of the work. `progress(fraction)` is called after
+    each frame is encoded.
     """
+    if small:
+        width, height = small_size(width, height)
     rng = random.Random(hashlib.sha256(f"{seed}\0{prompt}".encode()).digest())
     palette = _palette(rng)
     if first_frame is not None:
@@ -50,8 +59,9 @@ def render_clip(
     elif reference is not None:
         base = fit(reference, width, height)
     else:
-        base = _landscape(width, height, palette, rng)
-    overlays = _Overlays(width, height, prompt, palette, rng)
+        base = _landscape(width, height, palette, rng, glow=not small)
+    # Text and blurred shapes are most of a frame's cost, and the zoom alone shows motion.
+    overlays = None if small else _Overlays(width, height, prompt, palette, rng)
     total = FPS * duration
     ending = fit(last_frame, width, height) if last_frame is not None else None
     dissolve = min(total - 1, round(FPS * DISSOLVE_SECONDS))
@@ -72,7 +82,8 @@ def render_clip(
             if index:
                 t = index / (total - 1)
                 frame = _zoomed(base, t, pan_x, pan_y)
-                overlays.draw(frame, index, total)
+                if overlays:
+                    overlays.draw(frame, index, total)
                 left = total - 1 - index  # frames until the end
                 if ending is not None and left < dissolve:
                     frame = Image.blend(ending, frame, left / dissolve)
@@ -88,6 +99,13 @@ def render_clip(
         if audio:
             audio.flush()
     return frame
+
+
+def small_size(width, height):
+    """The frame size of a small clip of width x height."""
+    return tuple(
+        max(SMALL_MIN_SIDE, 2 * round(side / SMALL_DIVISOR / 2)) for side in (width, height)
+    )
 
 
 def fit(image, width, height):
@@ -133,8 +151,8 @@ def _palette(rng):
     }
 
 
-def _landscape(width, height, palette, rng):
-    """A sky, a glowing sun and three ranges of hills: enough structure to see motion."""
+def _landscape(width, height, palette, rng, glow=True):
+    """A sky, a sun (glowing unless told not to) and three ranges of hills: enough to see motion."""
     horizon = round(height * rng.uniform(0.5, 0.65))
     gradient = Image.linear_gradient("L").resize((width, height), Image.Resampling.BILINEAR)
     picture = Image.composite(
@@ -145,12 +163,14 @@ def _landscape(width, height, palette, rng):
     sun_x = rng.uniform(0.2, 0.8) * width
     sun_y = horizon - rng.uniform(0.15, 0.3) * height
     radius = height * 0.09
-    glow = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(glow).ellipse(
-        (sun_x - 2 * radius, sun_y - 2 * radius, sun_x + 2 * radius, sun_y + 2 * radius), fill=120
-    )
-    glow = glow.filter(ImageFilter.GaussianBlur(radius))
-    picture.paste(palette["sun"], (0, 0), glow)
+    if glow:
+        halo = Image.new("L", (width, height), 0)
+        ImageDraw.Draw(halo).ellipse(
+            (sun_x - 2 * radius, sun_y - 2 * radius, sun_x + 2 * radius, sun_y + 2 * radius),
+            fill=120,
+        )
+        halo = halo.filter(ImageFilter.GaussianBlur(radius))
+        picture.paste(palette["sun"], (0, 0), halo)
     draw = ImageDraw.Draw(picture)
     draw.ellipse((sun_x - radius, sun_y - radius, sun_x + radius, sun_y + radius), palette["sun"])
 

@@ -139,10 +139,19 @@ class Simulator:
     The socket is bound at construction, so `url` is known before start(); files live in
     `data_dir` (a temporary directory, removed by stop(), unless one is given). With
     `limits`, each style enforces the rate and concurrency limits its documents state.
+    With `small`, clips are rendered at an eighth of each side, without text or blurs, for
+    tests that never look at pixels; every answer still speaks of the size asked for.
     """
 
     def __init__(
-        self, host="127.0.0.1", port=0, delay=2.0, data_dir=None, api_key=None, limits=False
+        self,
+        host="127.0.0.1",
+        port=0,
+        delay=2.0,
+        data_dir=None,
+        api_key=None,
+        limits=False,
+        small=False,
     ):
         # Bind first: a port in use must not leave a temporary directory behind.
         self._httpd = _Server((host, port), _Handler)
@@ -166,7 +175,7 @@ class Simulator:
             for style in STYLES.values():
                 if style.limits:
                     self._limits.set(style.name, **style.limits)
-        self.engine = Engine(self.data_dir, on_change=self._notify)
+        self.engine = Engine(self.data_dir, on_change=self._notify, small=small)
         self._thread = None
         self._serving = False
         self._started = False
@@ -396,6 +405,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "headers": headers,
                 "json": parsed,
                 "at": time.time(),  # when it arrived, for timing what the client does
+                # The client's source port: one per connection, so reuse of one shows.
+                "peer": self.client_address[1],
             }
         )
         host = self.headers.get("Host")
@@ -438,6 +449,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         headers = {"X-Request-Id": call.request_id}
+        if (
+            prefix in style.false_gzip_prefixes
+            and self.headers.get("Accept-Encoding") != "identity"
+        ):
+            headers["Content-Encoding"] = "gzip"
         if isinstance(answer, FileAnswer):
             try:
                 return self._send_file(answer.path, answer.content_type)

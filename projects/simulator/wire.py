@@ -135,6 +135,9 @@ class Style:
     # What the style's documents say a client may do: rpm, per_day, concurrency.
     limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     prompt_param: str = "prompt"  # where a bad prompt directive is blamed
+    # Prefixes whose answers say Content-Encoding: gzip but are plain, unless the client
+    # sends Accept-Encoding: identity: what a decoding client then fails on.
+    false_gzip_prefixes: tuple[str, ...] = ()
 
     def error(self, kind, message=None, *, status=None, code=None, param="", retry_after=None):
         return ApiError(

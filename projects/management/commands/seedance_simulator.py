@@ -1,5 +1,6 @@
 """`manage.py seedance_simulator`: run the local Seedance simulator until interrupted."""
 
+import argparse
 import signal
 
 from django.conf import settings
@@ -31,18 +32,25 @@ class Command(BaseCommand):
             action="store_true",
             help="enforce the rate and concurrency limits each style's documents state",
         )
+        # --no-small too, since the default may come from SIMULATOR_SMALL.
+        parser.add_argument(
+            "--small",
+            action=argparse.BooleanOptionalAction,
+            default=settings.SIMULATOR_SMALL,
+            help="render clips at an eighth of each side, without text or blurs",
+        )
 
-    def handle(self, *args, host, port, delay, limits, **options):
+    def handle(self, *args, host, port, delay, limits, small, **options):
         try:
-            simulator = Simulator(host=host, port=port, delay=delay, limits=limits)
+            simulator = Simulator(host=host, port=port, delay=delay, limits=limits, small=small)
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         # Both end the server the same way; SIGINT is set explicitly because a launcher
         # (a shell script's background job) may have left it ignored.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupt)
-        enforced = ", documented limits" if limits else ""
-        self.stdout.write(f"Seedance simulator at {simulator.url} (delay {delay:g} s{enforced})")
+        extras = (", documented limits" if limits else "") + (", small clips" if small else "")
+        self.stdout.write(f"Seedance simulator at {simulator.url} (delay {delay:g} s{extras})")
         self.stdout.flush()
         try:
             simulator.serve_forever()

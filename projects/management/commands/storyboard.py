@@ -156,7 +156,11 @@ def local_provider(stdout):
         return
     from projects.simulator import Simulator
 
-    with Simulator(port=settings.SIMULATOR_PORT, delay=settings.SIMULATOR_DELAY) as sim:
+    with Simulator(
+        port=settings.SIMULATOR_PORT,
+        delay=settings.SIMULATOR_DELAY,
+        small=settings.SIMULATOR_SMALL,
+    ) as sim:
         stdout.write(f"Started the local Seedance simulator at {sim.url}.")
         yield
 
