@@ -88,6 +88,8 @@ def project_delete(request, pk):
     project = project_for_member(request.user, pk)
     project.delete()
     messages.success(request, f"Deleted “{project.title}”.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("project-list"))
     return redirect("project-list")
 
 
@@ -147,7 +149,8 @@ def shot_delete(request, pk, shot_id):
             first.opening = Opening.CUT
             first.save(update_fields=["opening"])
         project.touch()
-    return redirect(project)
+    messages.success(request, f"Deleted shot {shot.number}.")
+    return _timeline_or_redirect(request, project)
 
 
 @login_required

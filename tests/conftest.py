@@ -1,9 +1,31 @@
 """Fixtures shared by the suite: isolated media, a real simulator and S3 over loopback, users."""
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.urls import reverse
 
 from projects.simulator import Simulator
 from tests.factories import make_user
+
+
+class BrowserClient(Client):
+    """The test client held to Django's CSRF checks, as a browser is. A POST carries the
+    token as htmx sends it (the X-CSRFToken header), unless its data brings a form's own."""
+
+    def __init__(self, **defaults):
+        super().__init__(enforce_csrf_checks=True, **defaults)
+
+    def post(self, path, data=None, *args, **extra):
+        own = isinstance(data, dict) and "csrfmiddlewaretoken" in data
+        if not own and "HTTP_X_CSRFTOKEN" not in extra:
+            extra["HTTP_X_CSRFTOKEN"] = self.csrf_token()
+        return super().post(path, data, *args, **extra)
+
+    def csrf_token(self):
+        if django_settings.CSRF_COOKIE_NAME not in self.cookies:
+            self.get(reverse("login"))  # a page with a form hands out the cookie
+        return self.cookies[django_settings.CSRF_COOKIE_NAME].value
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +68,19 @@ def s3(settings, moto_server):
 @pytest.fixture
 def user(db):
     return make_user()
+
+
+@pytest.fixture
+def client(db):
+    """Django's test client, held to the CSRF checks a browser meets."""
+    return BrowserClient()
+
+
+@pytest.fixture
+def client_of(client, user):
+    """The client, signed in as `user`."""
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

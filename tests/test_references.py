@@ -55,12 +55,6 @@ def upload(name, data):
 
 
 @pytest.fixture
-def client_of(client, user):
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def reachable(settings):
     """The provider can fetch from this app, so videos and audio can be sent by link."""
     settings.PUBLIC_BASE_URL = "http://app.example"

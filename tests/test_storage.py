@@ -43,12 +43,6 @@ def no_path_storage(settings):
     }
 
 
-@pytest.fixture
-def client_of(client, user):
-    client.force_login(user)
-    return client
-
-
 def make_take(user):
     project = make_project(user, shots=[("A lighthouse", "cut")])
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.DONE)

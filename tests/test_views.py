@@ -10,12 +10,6 @@ from tests.factories import make_project, make_user
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_of(client, user):
-    client.force_login(user)
-    return client
-
-
 def test_it_redirects_anonymous_visitors_to_sign_in(client):
     response = client.get(reverse("project-list"))
     assert response.status_code == 302
