@@ -14,9 +14,13 @@ class _Forms(HTMLParser):
         if tag == "form":
             self._open = {"attrs": attrs, "fields": {}}
             self.forms.append(self._open)
-        elif tag == "input" and self._open is not None and attrs.get("name"):
-            if attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs:
-                self._open["fields"][attrs["name"]] = attrs.get("value", "")
+        elif (
+            tag == "input"
+            and self._open is not None
+            and attrs.get("name")
+            and (attrs.get("type") not in ("checkbox", "radio") or "checked" in attrs)
+        ):
+            self._open["fields"][attrs["name"]] = attrs.get("value", "")
 
     def handle_endtag(self, tag):
         if tag == "form":
