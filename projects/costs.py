@@ -68,8 +68,8 @@ class Estimate:
 def estimate(project, shots, expectations=None):
     """The cost of generating every shot without a current take, and what was billed.
 
-    `shots` come from project.timeline(). Also sets each shot's `expected_time`, for
-    its card. Chains run side by side, the shots of a chain one after another.
+    `shots` come from project.timeline(). Chains run side by side, the shots of a chain
+    one after another.
     """
     expectations = expectations or Expectations.recent()
     model = project.model_name
@@ -79,10 +79,8 @@ def estimate(project, shots, expectations=None):
     pending = {shot.pk for shot in pending}
     chains = {}
     for shot in shots:
-        seconds = expectations.for_shot(shot)
-        shot.expected_time = spoken_seconds(seconds)
         if shot.pk in pending:
-            chains[shot.chain] = chains.get(shot.chain, 0.0) + seconds
+            chains[shot.chain] = chains.get(shot.chain, 0.0) + expectations.for_shot(shot)
     seconds = max(chains.values(), default=0.0)
     billed = Take.objects.filter(shot__project=project).aggregate(total=Sum("tokens"))["total"] or 0
     return Estimate(

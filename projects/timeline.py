@@ -1,5 +1,6 @@
 """The timeline as pages, fragments and live events show it, with the viewer's links."""
 
+import time
 from collections import Counter
 
 from django.conf import settings
@@ -10,37 +11,52 @@ from .pace import Expectations
 TIMELINE = "projects/timeline.html"
 
 
-def present(viewer, shots=None, exports=None):
-    """The context of the timeline fragments, with every link the viewer may follow."""
-    project = viewer.project
-    shots = project.timeline() if shots is None else shots
-    expectations = Expectations.recent()
+def present(viewer, shots=None, exports=None, expectations=None):
+    """The context of the whole timeline, with every link the viewer may follow."""
+    shots = viewer.project.timeline() if shots is None else shots
+    expectations = expectations or Expectations.recent()
+    decorate(viewer, shots, expectations)
+    return {**summary(viewer, shots, expectations, exports), "shots": shots}
+
+
+def decorate(viewer, shots, expectations):
+    """Give each of `shots` (from project.timeline()) what its card shows."""
     for shot in shots:
         shot.card = shot.card_take()
         if shot.card is not None and shot.card.is_unfinished:
             shot.card.expect(expectations.for_take(shot.card))
+        shot.expected_time = costs.spoken_seconds(expectations.for_shot(shot))
         shot.card_url = viewer.url("shot-card", shot.pk)
         shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
             take.video_url = viewer.url("take-file", take.pk, "video")
             take.poster_url = viewer.url("take-file", take.pk, "poster")
             take.last_frame_url = viewer.url("take-file", take.pk, "last-frame")
+
+
+def summary(viewer, shots, expectations, exports=None):
+    """What the timeline says of itself: length, estimate, exports, where events come from."""
+    project = viewer.project
     if exports is None:
         exports = list(project.exports.all()[:3])
-    for export in exports:
-        export.card_url = viewer.url("export-card", export.pk)
-        export.download_url = viewer.url("export-download", export.pk)
+    link_exports(viewer, exports)
     return {
         "project": project,
         "viewer": viewer,
-        "shots": shots,
         "total_seconds": sum(shot.duration for shot in shots),
         "chain_count": shots[-1].chain if shots else 0,
         "estimate": costs.estimate(project, shots, expectations),
         "currency": settings.SEEDANCE_CURRENCY,
         "exports": exports,
-        "events_url": viewer.url("project-events"),
+        # The stream starts with what changed after this page was rendered.
+        "events_url": f"{viewer.url('project-events')}?since={time.time():.3f}",
     }
+
+
+def link_exports(viewer, exports):
+    for export in exports:
+        export.card_url = viewer.url("export-card", export.pk)
+        export.download_url = viewer.url("export-download", export.pk)
 
 
 def _reference_summary(references):

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import events, views
+from . import views
+from .live.stream import project_events
 
 # Read-only routes, reachable by a team member (under the project's id) and by anyone
 # holding the share link (under its token); the views tell the two apart.
@@ -11,7 +12,7 @@ viewing = [
     ("exports/<int:export_id>/card", views.export_card, "export-card"),
     ("exports/<int:export_id>/download", views.export_download, "export-download"),
     ("takes/<int:take_id>/<str:kind>", views.take_file, "take-file"),
-    ("events", events.project_events, "project-events"),
+    ("events", project_events, "project-events"),
 ]
 
 urlpatterns = [

@@ -24,7 +24,8 @@ from .access import (
 from .files import serve
 from .forms import ProjectForm, ShotForm
 from .models import Export, Opening, Project, Reference, Shot, Take, Team
-from .timeline import TIMELINE, present
+from .pace import Expectations
+from .timeline import TIMELINE, decorate, link_exports, present
 
 
 def _start_pipeline(project):
@@ -283,12 +284,11 @@ def _viewer(request, pk=None, token=None):
 @require_GET
 def shot_card(request, pk=None, shot_id=None, token=None):
     viewer = _viewer(request, pk, token)
-    shots = viewer.project.timeline()
-    shot = next((s for s in shots if s.pk == shot_id), None)
+    shot = next((s for s in viewer.project.timeline() if s.pk == shot_id), None)
     if shot is None:
         raise Http404
-    context = present(viewer, shots, exports=[])
-    context["shot"] = shot
+    decorate(viewer, [shot], Expectations.recent())
+    context = {"project": viewer.project, "viewer": viewer, "shot": shot}
     return render(request, f"{TIMELINE}#shot-card", context)
 
 
@@ -296,8 +296,8 @@ def shot_card(request, pk=None, shot_id=None, token=None):
 def export_card(request, pk=None, export_id=None, token=None):
     viewer = _viewer(request, pk, token)
     export = get_object_or_404(viewer.project.exports, pk=export_id)
-    context = present(viewer, shots=[], exports=[export])
-    context["export"] = export
+    link_exports(viewer, [export])
+    context = {"project": viewer.project, "viewer": viewer, "export": export}
     return render(request, f"{TIMELINE}#export-card", context)
 
 

@@ -1,0 +1,266 @@
+"""Fan-out of a project's live events: one producer per project, however many watch.
+
+The producer looks for changes (watch.Watcher), renders what changed once per audience
+(render.render) and publishes the events. In one process (no REDIS_URL) the hub hands
+them straight to the streams of that process. With REDIS_URL, every web process
+subscribes to the project's Redis channel for its own viewers, and one process at a
+time, holding a lease in Redis, produces for all of them.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+import weakref
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+from redis.exceptions import RedisError
+
+from .render import Event, render
+from .watch import Watcher
+
+log = logging.getLogger(__name__)
+# Seconds between two looks for changes: every viewer sees a change within about this.
+TICK = 0.3
+# A producer whose last viewer left keeps going this long, for a browser that reconnects.
+LINGER = 10.0
+END = Event("end")
+
+
+class HubUnavailable(Exception):
+    """Live events cannot be had now (Redis is down): the page polls instead."""
+
+
+class Subscription:
+    """One stream's view of a project's events: batches of Events, in order."""
+
+    def __init__(self, hub, project_id, audience):
+        self.hub = hub
+        self.project_id = project_id
+        self.audience = audience
+        self.queue = asyncio.Queue()
+
+    def deliver(self, events):
+        mine = [e for e in events if e.audience in (None, self.audience)]
+        if mine:
+            self.queue.put_nowait(mine)
+
+    async def next(self, timeout):
+        """The next batch of events, or [] when none came within `timeout` seconds."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return []
+
+    async def close(self):
+        await self.hub.unsubscribe(self)
+
+
+class Hub:
+    """The in-process hub: producers and streams in this process only."""
+
+    def __init__(self):
+        self.subscribers = {}  # project id: set of Subscriptions
+        self.producers = {}  # project id: asyncio.Task
+
+    async def subscribe(self, project_id, audience):
+        subscription = Subscription(self, project_id, audience)
+        self.subscribers.setdefault(project_id, set()).add(subscription)
+        self._ensure_producer(project_id)
+        return subscription
+
+    async def unsubscribe(self, subscription):
+        watching = self.subscribers.get(subscription.project_id, set())
+        watching.discard(subscription)
+
+    def _ensure_producer(self, project_id):
+        task = self.producers.get(project_id)
+        if task is None or task.done():
+            self.producers[project_id] = asyncio.get_running_loop().create_task(
+                self._produce(project_id)
+            )
+
+    async def _produce(self, project_id):
+        """Look for changes every TICK while anyone here watches, and hand them out."""
+        watcher = Watcher(project_id)
+        idle_since = None
+        try:
+            while True:
+                if self.subscribers.get(project_id):
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > LINGER:
+                    return
+                if not await self.may_produce(project_id):
+                    await asyncio.sleep(1.0)
+                    watcher = Watcher(project_id)  # another process produced meanwhile
+                    continue
+                events = await produce_once(watcher)
+                if events:
+                    await self.publish(project_id, events)
+                if watcher.project is None:  # gone
+                    return
+                await asyncio.sleep(TICK)
+        finally:
+            self.producers.pop(project_id, None)
+            await self.released(project_id)
+
+    async def may_produce(self, project_id):
+        return True
+
+    async def released(self, project_id):
+        pass
+
+    async def publish(self, project_id, events):
+        self.dispatch(project_id, events)
+
+    def dispatch(self, project_id, events):
+        for subscription in list(self.subscribers.get(project_id, ())):
+            subscription.deliver(events)
+
+
+class RedisHub(Hub):
+    """Many web processes: events travel through Redis pub/sub; the producer of each
+    project is whichever process holds its lease."""
+
+    LEASE_MS = 3000
+
+    def __init__(self, url):
+        super().__init__()
+        self.url = url
+        self.me = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.redis = None
+        self.pubsub = None
+        self.reader = None
+
+    @staticmethod
+    def channel(project_id):
+        return f"storyboard:live:{project_id}"
+
+    async def _connect(self):
+        import redis.asyncio as redis
+
+        if self.redis is None:
+            self.redis = redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
+            self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        if self.reader is None or self.reader.done():
+            self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def subscribe(self, project_id, audience):
+        try:
+            await self._connect()
+            await self.redis.ping()
+            if not self.subscribers.get(project_id):
+                await self.pubsub.subscribe(self.channel(project_id))
+        except (RedisError, OSError) as error:  # Redis cannot be reached: the page polls
+            await self._reset()
+            raise HubUnavailable(str(error) or type(error).__name__) from error
+        return await super().subscribe(project_id, audience)
+
+    async def unsubscribe(self, subscription):
+        await super().unsubscribe(subscription)
+        project_id = subscription.project_id
+        if not self.subscribers.get(project_id) and self.pubsub is not None:
+            self.subscribers.pop(project_id, None)
+            try:
+                await self.pubsub.unsubscribe(self.channel(project_id))
+            except (RedisError, OSError):  # gone with Redis: nothing left to unsubscribe
+                log.debug("unsubscribing from %s failed", project_id, exc_info=True)
+
+    async def may_produce(self, project_id):
+        """Take or keep the project's lease; True while this process holds it."""
+        key = f"{self.channel(project_id)}:producer"
+        try:
+            if await self.redis.set(key, self.me, nx=True, px=self.LEASE_MS):
+                return True
+            if (await self.redis.get(key) or b"").decode() == self.me:
+                await self.redis.pexpire(key, self.LEASE_MS)
+                return True
+        except (RedisError, OSError):  # Redis is gone: the streams end and the pages poll
+            log.warning("the live lease of project %s could not be read", project_id)
+            self._fail_all()
+        return False
+
+    async def released(self, project_id):
+        key = f"{self.channel(project_id)}:producer"
+        try:
+            if self.redis is not None and (await self.redis.get(key) or b"").decode() == self.me:
+                await self.redis.delete(key)
+        except (RedisError, OSError):
+            log.debug("releasing the live lease of %s failed", project_id, exc_info=True)
+
+    async def publish(self, project_id, events):
+        message = json.dumps([event.to_json() for event in events])
+        try:
+            await self.redis.publish(self.channel(project_id), message)
+        except (RedisError, OSError):
+            log.warning("publishing live events of project %s failed", project_id)
+            self._fail_all()
+
+    async def _read(self):
+        """Hand every message of the subscribed channels to this process's streams."""
+        try:
+            while True:
+                if not self.pubsub.subscribed:
+                    await asyncio.sleep(0.2)
+                    continue
+                message = await self.pubsub.get_message(timeout=1.0)
+                if message is None or message["type"] != "message":
+                    continue
+                project_id = int(message["channel"].decode().rsplit(":", 1)[1])
+                events = [Event.from_json(value) for value in json.loads(message["data"])]
+                self.dispatch(project_id, events)
+        except (RedisError, OSError):
+            log.warning("reading live events from Redis failed; streams fall back to polling")
+            self._fail_all()
+
+    def _fail_all(self):
+        """Tell every stream here that live events stopped; they end, and pages poll."""
+        for watching in self.subscribers.values():
+            for subscription in watching:
+                subscription.queue.put_nowait(None)
+        self.subscribers.clear()
+        asyncio.get_running_loop().create_task(self._reset())
+
+    async def _reset(self):
+        redis, self.redis, self.pubsub = self.redis, None, None
+        if redis is not None:
+            try:
+                await redis.aclose()
+            except (RedisError, OSError):
+                log.debug("closing the Redis connection failed", exc_info=True)
+
+
+async def produce_once(watcher):
+    """One look for changes and their events, in a worker thread (the ORM is synchronous)."""
+    try:
+        return await sync_to_async(_look_and_render, thread_sensitive=False)(watcher)
+    except Exception:
+        log.exception("the live producer of project %s failed a look", watcher.project_id)
+        return []
+
+
+def _look_and_render(watcher):
+    try:
+        changes = watcher.look()
+        return render(watcher.project_id, changes, watcher.expectations) if changes else []
+    except Exception:
+        connection.close()  # a broken connection is made anew next time
+        raise
+
+
+_hubs = weakref.WeakKeyDictionary()
+
+
+def hub():
+    """The hub of this process's event loop: through Redis when REDIS_URL is set, else
+    in-process."""
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        _hubs[loop] = RedisHub(settings.REDIS_URL) if settings.REDIS_URL else Hub()
+    return _hubs[loop]

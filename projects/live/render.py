@@ -1,0 +1,108 @@
+"""The live timeline's events: fragments of the page's own templates, for each audience.
+
+A team member's cards carry the actions they may take and the project's own links; a
+share-link holder's carry read-only links under the token. Each changed fragment is
+rendered once per audience, however many people watch.
+"""
+
+from dataclasses import dataclass
+
+from django.template.loader import render_to_string
+
+from ..access import Viewer
+from ..models import Project
+from ..pace import Expectations
+from ..timeline import TIMELINE, decorate, present, summary
+
+MEMBERS = "members"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One server-sent event: `name` says what it replaces, `html` what with.
+
+    `audience` None is for everyone; "end" events close the streams of their audience.
+    """
+
+    name: str
+    html: str = ""
+    audience: str | None = None
+
+    def encode(self, event_id=None):
+        lines = [f"event: {self.name}"]
+        if event_id is not None:
+            lines.append(f"id: {event_id}")
+        lines += [f"data: {line}" for line in self.html.strip().splitlines()] or ["data: "]
+        return "\n".join(lines) + "\n\n"
+
+    def to_json(self):
+        return [self.name, self.html, self.audience]
+
+    @classmethod
+    def from_json(cls, value):
+        return cls(*value)
+
+
+def audience_of(viewer):
+    return f"share:{viewer.share_token}" if viewer.share_token else MEMBERS
+
+
+def viewers(project):
+    """One Viewer per audience the project can have now."""
+    found = [Viewer(project)]
+    if project.share_token:
+        found.append(Viewer(project, share_token=project.share_token))
+    return found
+
+
+def render(project_id, changes, expectations=None):
+    """The events for a watch.Changes; [] when there is nothing to send."""
+    if changes.gone:
+        return [Event("end")]
+    events = [Event("end", audience=f"share:{token}") for token in changes.revoked]
+    for shot_id, percent in changes.progress.items():
+        events.append(Event(f"progress-{shot_id}", progress(shot_id, percent)))
+    if not (changes.timeline or changes.cards or changes.exports or changes.estimate):
+        return events
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return [Event("end")]
+    shots = project.timeline()
+    expectations = expectations or Expectations.recent()
+    for viewer in viewers(project):
+        events += fragments(viewer, shots, expectations, changes)
+    return events
+
+
+def fragments(viewer, shots, expectations, changes):
+    """The changed fragments, as one audience sees them."""
+    audience = audience_of(viewer)
+    if changes.timeline:
+        context = present(viewer, shots, expectations=expectations)
+        names = ["timeline", "exports"] + (["estimate"] if viewer.editable else [])
+        return [
+            Event(name, render_to_string(f"{TIMELINE}#{name}", context), audience) for name in names
+        ]
+    events = []
+    changed = [shot for shot in shots if shot.pk in changes.cards]
+    if changed:
+        decorate(viewer, changed, expectations)
+        context = {"project": viewer.project, "viewer": viewer}
+        for shot in changed:
+            html = render_to_string(f"{TIMELINE}#shot-card", {**context, "shot": shot})
+            events.append(Event(f"shot-{shot.pk}", html, audience))
+    if changes.exports or (changes.estimate and viewer.editable):
+        context = summary(viewer, shots, expectations)
+        if changes.exports:
+            events.append(
+                Event("exports", render_to_string(f"{TIMELINE}#exports", context), audience)
+            )
+        if changes.estimate and viewer.editable:
+            html = render_to_string(f"{TIMELINE}#estimate", context)
+            events.append(Event("estimate", html, audience))
+    return events
+
+
+def progress(shot_id, percent):
+    """A card's progress bar alone, for a take whose progress is all that moved."""
+    return render_to_string(f"{TIMELINE}#progress", {"shot_id": shot_id, "percent": percent})

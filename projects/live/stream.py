@@ -1,0 +1,114 @@
+"""A viewer's event stream: what changed since their page, then every change as it comes.
+
+The page says when it was rendered (`?since=`); a browser that reconnects says which
+event it saw last (Last-Event-ID). Either way the stream first sends what changed
+since, read from the database, then what the project's producer publishes. A stream
+ends after a few minutes, when its share link is revoked or its project deleted; the
+browser reconnects and is asked again who it is.
+"""
+
+import time
+from datetime import UTC, datetime
+
+from asgiref.sync import sync_to_async
+from django.http import StreamingHttpResponse
+from django.template.loader import render_to_string
+
+from ..access import Viewer, project_for_member, project_for_share
+from ..models import Export, Project, Shot, Take
+from ..pace import Expectations
+from .hub import HubUnavailable, hub
+from .render import Event, audience_of, fragments
+from .watch import OVERLAP, Changes
+
+STREAM_SECONDS = 300
+KEEPALIVE = 15.0
+# How long a browser waits before asking again when live events are unavailable.
+RETRY_LATER_MS = 15000
+
+
+async def project_events(request, pk=None, token=None):
+    if token is None:
+        user = await request.auser()
+        project = await sync_to_async(project_for_member)(user, pk)
+        viewer = Viewer(project)
+    else:
+        viewer = Viewer(await sync_to_async(project_for_share)(token), share_token=token)
+    since = _since(request)
+    response = StreamingHttpResponse(stream(viewer, since), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _since(request):
+    """Unix seconds from which the browser needs changes; None: it needs everything."""
+    for value in (request.headers.get("Last-Event-ID"), request.GET.get("since")):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+async def stream(viewer, since, seconds=STREAM_SECONDS):
+    yield "retry: 2000\n\n"
+    try:
+        subscription = await hub().subscribe(viewer.project.pk, audience_of(viewer))
+    except HubUnavailable as error:
+        yield _live_status(False, str(error)).encode()
+        yield f"retry: {RETRY_LATER_MS}\n\n"
+        return
+    try:
+        now = time.time()
+        events = await sync_to_async(catch_up)(viewer, since)
+        yield "".join(event.encode(now) for event in [_live_status(True), *events])
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            batch = await subscription.next(KEEPALIVE)
+            if batch is None:  # the hub lost Redis: say so; the page polls meanwhile
+                yield _live_status(False, "the event service stopped").encode()
+                yield f"retry: {RETRY_LATER_MS}\n\n"
+                return
+            if any(event.name == "end" for event in batch):
+                return
+            if batch:
+                now = time.time()
+                yield "".join(event.encode(now) for event in batch)
+            else:
+                yield ": keep-alive\n\n"
+    finally:
+        await subscription.close()
+
+
+def catch_up(viewer, since):
+    """The events that bring a page rendered at `since` up to date now."""
+    project = Project.objects.filter(pk=viewer.project.pk).first()
+    if project is None:
+        return []
+    viewer.project = project
+    changes = Changes(timeline=since is None)
+    if since is not None:
+        after = datetime.fromtimestamp(since, UTC) - OVERLAP
+        changes.timeline = project.updated_at >= after
+        changes.cards = set(
+            Shot.objects.filter(project=project, updated_at__gte=after).values_list("pk", flat=True)
+        ) | set(
+            Take.objects.filter(shot__project=project, updated_at__gte=after).values_list(
+                "shot_id", flat=True
+            )
+        )
+        changes.exports = Export.objects.filter(project=project, updated_at__gte=after).exists()
+        changes.estimate = bool(changes.cards)
+    if not changes:
+        return []
+    shots = project.timeline()
+    if changes.cards:  # a change upstream alters the later cards of its chain
+        first = {shot.chain: shot.position for shot in reversed(shots) if shot.pk in changes.cards}
+        changes.cards = {shot.pk for shot in shots if shot.position >= first.get(shot.chain, 1e9)}
+    return fragments(viewer, shots, Expectations.recent(), changes)
+
+
+def _live_status(live, why=""):
+    html = render_to_string("projects/live_status.html", {"live": live, "why": why})
+    return Event("live-status", html)

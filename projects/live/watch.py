@@ -1,0 +1,223 @@
+"""Finding what changed in a project since the last look, at a cost that follows the change.
+
+Every write to a project, shot, take or export stamps its `updated_at` (models.Tracked),
+so one look reads only the rows written since the last one (with some overlap, for
+clocks and commits that lag) and compares them with what it saw before. A full reread
+now and then catches anything the overlap missed.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ..models import Export, Project, Shot, Take
+from ..pace import Expectations
+
+# Rows written this long before the last look are read again, for writers whose clock
+# or commit lags a little behind.
+OVERLAP = timedelta(seconds=5)
+# Everything is read again this often, to catch what even the overlap missed.
+RESYNC_SECONDS = 30.0
+TAKE_FIELDS = (
+    "pk",
+    "shot_id",
+    "number",
+    "status",
+    "progress",
+    "note",
+    "error",
+    "tokens",
+    "remote_id",
+    "provider",
+    "inputs",
+    "submitted_at",
+    "started_at",
+    "updated_at",
+)
+
+
+@dataclass
+class Changes:
+    """What a look found: each kind of event the timeline needs."""
+
+    gone: bool = False  # the project was deleted
+    timeline: bool = False  # shots added, removed or moved, or the settings changed
+    cards: set = field(default_factory=set)  # shot ids whose card changed
+    progress: dict = field(default_factory=dict)  # shot id: percent, where only that moved
+    exports: bool = False
+    estimate: bool = False
+    revoked: set = field(default_factory=set)  # share tokens that no longer work
+
+    def __bool__(self):
+        return bool(
+            self.gone
+            or self.timeline
+            or self.cards
+            or self.progress
+            or self.exports
+            or self.estimate
+            or self.revoked
+        )
+
+
+class Watcher:
+    """Follows one project: each look() returns the Changes since the previous one."""
+
+    def __init__(self, project_id):
+        self.project_id = project_id
+        self.project = None  # (updated_at, share_token)
+        self.shots = {}  # shot id: (position, opening, updated_at, selected_take_id)
+        self.takes = {}  # take id: its row, as TAKE_FIELDS
+        self.exports = {}  # export id: updated_at
+        self.shown = {}  # shot id: percent shown on its progress bar
+        self.cursor = None
+        self.resync_at = 0.0
+        self.expectations = None
+
+    def look(self):
+        now = timezone.now()
+        changes = Changes()
+        row = Project.objects.filter(pk=self.project_id).values("updated_at", "share_token")
+        row = next(iter(row), None)
+        if row is None:
+            changes.gone = True
+            return changes
+        first = self.project is None
+        project = (row["updated_at"], row["share_token"])
+        if not first and project != self.project:
+            changes.timeline = changes.estimate = True
+            if self.project[1] and self.project[1] != row["share_token"]:
+                changes.revoked.add(self.project[1])
+        self.project = project
+        full = first or time.monotonic() >= self.resync_at
+        since = None if full else self.cursor - OVERLAP
+        self._shots(since, full, changes)
+        self._takes(since, full, changes)
+        self._exports(since, changes)
+        if self.expectations is None or changes.estimate:
+            self.expectations = Expectations.recent()
+        self._estimated_progress(changes)
+        if full:
+            self.resync_at = time.monotonic() + RESYNC_SECONDS
+        self.cursor = now
+        if first:  # a first look knows no "before": what was written just now is news
+            return self._recent(now - OVERLAP)
+        if changes.timeline:
+            changes.cards.clear()
+            changes.progress.clear()
+        return changes
+
+    def _recent(self, since):
+        """Changes for what was written since `since`, from what a look has read."""
+        changes = Changes()
+        if self.project[0] >= since:
+            changes.timeline = changes.estimate = True
+            return changes
+        for pk, row in self.shots.items():
+            if row[2] >= since:
+                changes.cards |= self._chain_from(pk)
+        for take in self.takes.values():
+            if take["updated_at"] >= since and take["shot_id"] in self.shots:
+                changes.cards |= self._chain_from(take["shot_id"])
+        changes.exports = any(updated_at >= since for updated_at in self.exports.values())
+        changes.estimate = bool(changes.cards)
+        return changes
+
+    def _shots(self, since, full, changes):
+        shots = Shot.objects.filter(project_id=self.project_id)
+        if since is not None:
+            shots = shots.filter(updated_at__gte=since)
+        rows = shots.values_list("pk", "position", "opening", "updated_at", "selected_take_id")
+        seen = set()
+        for pk, *row in rows:
+            seen.add(pk)
+            old = self.shots.get(pk)
+            if old != tuple(row):
+                if old is None or old[:2] != tuple(row[:2]):
+                    changes.timeline = True  # added, moved, or its opening changed
+                changes.cards |= self._chain_from(pk, row)
+                changes.estimate = True
+                self.shots[pk] = tuple(row)
+        if full and set(self.shots) - seen:
+            changes.timeline = changes.estimate = True  # deleted
+            for pk in set(self.shots) - seen:
+                del self.shots[pk]
+
+    def _chain_from(self, pk, row=None):
+        """The shot and the later shots of its chain, whose cards its change can alter
+        (staleness, "waiting for shot N", a chain that stops)."""
+        position = (row or self.shots[pk])[0]
+        later = sorted(
+            (values[0], other, values[1])
+            for other, values in self.shots.items()
+            if values[0] > position
+        )
+        chain = {pk}
+        for _, other, opening in later:
+            if opening != "continue":
+                break
+            chain.add(other)
+        return chain
+
+    def _takes(self, since, full, changes):
+        takes = Take.objects.filter(shot__project_id=self.project_id)
+        if since is not None:
+            takes = takes.filter(updated_at__gte=since)
+        for values in takes.values_list(*TAKE_FIELDS):
+            row = dict(zip(TAKE_FIELDS, values, strict=True))
+            old = self.takes.get(row["pk"])
+            self.takes[row["pk"]] = row
+            if old == row:
+                continue
+            shot = row["shot_id"]
+            if old is not None and _without_progress(old) == _without_progress(row):
+                percent = _percent(row["progress"])
+                if self.shown.get(shot) != percent:
+                    changes.progress[shot] = self.shown[shot] = percent
+                continue
+            if shot in self.shots:
+                changes.cards |= self._chain_from(shot)
+            changes.estimate = True
+            self.shown.pop(shot, None)
+
+    def _exports(self, since, changes):
+        exports = Export.objects.filter(project_id=self.project_id)
+        if since is not None:
+            exports = exports.filter(updated_at__gte=since)
+        for pk, updated_at in exports.values_list("pk", "updated_at"):
+            if self.exports.get(pk) != updated_at:
+                self.exports[pk] = updated_at
+                changes.exports = True
+
+    def _estimated_progress(self, changes):
+        """Takes whose provider reports no progress move by time: a small event each
+        time their bar moves a percent."""
+        for take in self.takes.values():
+            if take["status"] not in Take.IN_FLIGHT or take["progress"] is not None:
+                continue
+            shot = take["shot_id"]
+            if shot not in self.shots:
+                continue
+            percent = _percent(estimated_progress(take, self.expectations))
+            if shot in changes.cards or shot not in self.shown:
+                self.shown[shot] = percent  # what its card shows when rendered now
+            elif self.shown[shot] != percent:
+                changes.progress[shot] = self.shown[shot] = percent
+
+
+def estimated_progress(row, expectations):
+    """Take.shown_progress() for a row of TAKE_FIELDS, without loading the take."""
+    take = Take(**row)
+    take.expect(expectations.for_take(take))
+    return take.shown_progress()
+
+
+def _without_progress(row):
+    """What a card shows of a take, but its progress bar."""
+    return {name: value for name, value in row.items() if name not in ("progress", "updated_at")}
+
+
+def _percent(progress):
+    return round(100 * (progress or 0.0))

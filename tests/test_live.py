@@ -1,0 +1,350 @@
+"""The live timeline: changes found once per project, rendered once per audience, fanned
+out to every stream; what changed since a page, for a browser that (re)connects."""
+
+import asyncio
+import time
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.urls import reverse
+from django.utils import timezone
+
+from projects import pipeline
+from projects.access import Viewer
+from projects.live import hub as hubs
+from projects.live import stream as streams
+from projects.live.hub import Hub, HubUnavailable, RedisHub
+from projects.live.render import Event, render
+from projects.live.watch import Watcher
+from projects.models import Opening, Project, Shot, Take
+from tests.factories import make_project, make_take
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def chain(user, *openings):
+    """A project of shots with these openings, last changed a while ago."""
+    shots = [(f"Shot {n}", opening) for n, opening in enumerate(openings, start=1)]
+    project = make_project(user, shots=shots)
+    earlier = timezone.now() - timedelta(minutes=5)
+    Project.objects.filter(pk=project.pk).update(updated_at=earlier)
+    Shot.objects.filter(project=project).update(updated_at=earlier)
+    project.refresh_from_db()
+    return project
+
+
+def shot_ids(project):
+    return list(project.shots.in_order().values_list("pk", flat=True))
+
+
+def test_a_first_look_knows_the_project_and_reports_only_what_was_just_written(user):
+    project = chain(user, "cut", "continue")
+    Project.objects.filter(pk=project.pk).update(
+        updated_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    Shot.objects.filter(project=project).update(
+        updated_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    watcher = Watcher(project.pk)
+    assert not watcher.look()
+    assert not watcher.look()  # nothing changed since
+
+
+def test_a_take_that_changes_re_renders_its_card_and_the_rest_of_its_chain_only(user):
+    project = chain(user, "cut", "continue", "continue", "cut")
+    first, second, third, fourth = shot_ids(project)
+    watcher = Watcher(project.pk)
+    watcher.look()
+
+    pipeline.queue_takes(project, shots=[project.shots.get(pk=first)])
+    changes = watcher.look()
+
+    assert changes.cards == {first, second, third}  # not shot 4, another chain
+    assert not changes.timeline and changes.estimate
+
+
+def test_progress_alone_moves_as_a_small_event_not_a_card(user):
+    project = chain(user, "cut", "continue")
+    (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
+    Take.objects.filter(pk=take.pk).update(
+        status=Take.Status.RUNNING, remote_id="cgt-1", progress=0.1
+    )
+    watcher = Watcher(project.pk)
+    watcher.look()
+
+    Take.objects.filter(pk=take.pk).update(progress=0.42)
+    changes = watcher.look()
+    assert changes.progress == {take.shot_id: 42} and not changes.cards
+
+    events = render(project.pk, changes)
+    assert [event.name for event in events] == [f"progress-{take.shot_id}"]
+    assert 'value="42"' in events[0].html and len(events[0].html) < 300
+
+    Take.objects.filter(pk=take.pk).update(next_look_at=timezone.now())  # no visible change
+    assert not watcher.look()
+
+
+def test_progress_estimated_from_time_moves_without_any_write(user, settings):
+    settings.SEEDANCE_BASE_URL = ""
+    settings.SIMULATOR_DELAY = 4.0
+    project = chain(user, "cut")
+    (take,) = pipeline.queue_takes(project)
+    Take.objects.filter(pk=take.pk).update(
+        status=Take.Status.RUNNING, remote_id="cgt-1", submitted_at=timezone.now()
+    )
+    watcher = Watcher(project.pk)
+    watcher.look()
+    time.sleep(0.2)
+    changes = watcher.look()
+    assert set(changes.progress) == {take.shot_id} and 0 < changes.progress[take.shot_id] < 95
+
+
+def test_a_shot_added_moved_or_deleted_sends_the_whole_timeline(user):
+    project = chain(user, "cut", "continue")
+    watcher = Watcher(project.pk)
+    watcher.look()
+
+    Shot.objects.create(project=project, position=2, prompt="Shot 3")
+    project.touch()
+    assert watcher.look().timeline
+    Shot.objects.filter(project=project, position=2).delete()
+    project.touch()
+    assert watcher.look().timeline
+
+
+def test_revoking_a_share_link_ends_its_streams_and_deleting_ends_all(user):
+    project = chain(user, "cut")
+    project.enable_sharing()
+    token = project.share_token
+    watcher = Watcher(project.pk)
+    watcher.look()
+
+    project.disable_sharing()
+    changes = watcher.look()
+    assert changes.revoked == {token}
+    assert Event("end", audience=f"share:{token}") in render(project.pk, changes)
+
+    project.delete()
+    changes = watcher.look()
+    assert changes.gone and render(project.pk, changes) == [Event("end")]
+
+
+def test_each_audience_gets_its_own_cards_rendered_once(user):
+    project = chain(user, "cut")
+    project.enable_sharing()
+    watcher = Watcher(project.pk)
+    watcher.look()
+    pipeline.queue_takes(project)
+
+    events = render(project.pk, watcher.look())
+    cards = {event.audience: event.html for event in events if event.name.startswith("shot-")}
+    assert set(cards) == {"members", f"share:{project.share_token}"}
+    assert "Regenerate" not in cards[f"share:{project.share_token}"]
+    assert 'data-status="waiting"' in cards["members"]
+
+
+def test_a_look_and_its_events_cost_a_bounded_number_of_queries(
+    user, django_assert_max_num_queries
+):
+    project = make_project(user, shots=[(f"Shot {n}", "continue") for n in range(200)])
+    shots = list(project.shots.in_order())
+    for shot in shots[:20]:
+        make_take(shot)
+    watcher = Watcher(project.pk)
+    watcher.look()
+    for shot in shots[20:30]:
+        Take.objects.create(shot=shot, status=Take.Status.RUNNING, remote_id=f"cgt-{shot.pk}")
+    # A look, then the events it finds: a few queries, however long the project.
+    with django_assert_max_num_queries(12):
+        changes = watcher.look()
+        events = render(project.pk, changes, watcher.expectations)
+    assert len([e for e in events if e.name.startswith("shot-")]) == 180  # 21..200: one chain
+    with django_assert_max_num_queries(5):
+        assert not watcher.look()
+
+
+def test_the_timeline_page_costs_at_most_ten_queries_at_any_size(
+    client_of, user, django_assert_max_num_queries
+):
+    project = make_project(user, shots=[(f"Shot {n}", "continue") for n in range(200)])
+    shots = list(project.shots.in_order())
+    for shot in shots[:50]:
+        make_take(shot)
+    # Takes of a model never timed: each would have asked for its own expectation.
+    for shot in shots[50:60]:
+        Take.objects.create(
+            shot=shot, status=Take.Status.RUNNING, remote_id=f"cgt-{shot.pk}", inputs={"model": "m"}
+        )
+    Take.objects.create(shot=shots[60], status=Take.Status.WAITING)
+    with django_assert_max_num_queries(10):
+        response = client_of.get(project.get_absolute_url())
+    assert response.status_code == 200
+    assert response.content.decode().count('class="shot-card') == 200
+
+
+def run(coroutine):
+    """Run a coroutine on a fresh loop, closing the database connections its threads made."""
+
+    async def wrapped():
+        try:
+            return await coroutine
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(wrapped())
+
+
+async def read(stream, until, timeout=10.0):
+    """Chunks of a stream until one contains `until`."""
+    chunks = []
+    async with asyncio.timeout(timeout):
+        async for chunk in stream:
+            chunks.append(chunk)
+            if until in chunk:
+                return chunks
+    return chunks
+
+
+def test_every_viewer_gets_each_change_from_one_producer(user, monkeypatch):
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut", "continue")
+    looks = []
+    look = Watcher.look
+    monkeypatch.setattr(Watcher, "look", lambda self: looks.append(self) or look(self))
+
+    async def watch():
+        viewers = [streams.stream(Viewer(project), time.time()) for _ in range(5)]
+        for viewer in viewers:
+            await read(viewer, "live-status")
+        await sync_to_async(pipeline.queue_takes)(project)
+        got = [await read(viewer, "shot-") for viewer in viewers]
+        for viewer in viewers:
+            await viewer.aclose()
+        return got
+
+    got = run(watch())
+    first = shot_ids(project)[0]
+    assert all(any(f"event: shot-{first}" in chunk for chunk in chunks) for chunks in got)
+    assert len({id(watcher) for watcher in looks}) == 1  # one producer for five viewers
+
+
+def test_a_browser_that_reconnects_gets_what_changed_meanwhile(user, monkeypatch):
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut", "continue")
+    rendered_at = time.time() - 30  # the page is older than the change below
+    pipeline.queue_takes(project)
+
+    async def reconnect(since):
+        stream = streams.stream(Viewer(project), since)
+        chunks = await read(stream, "live-status")
+        await stream.aclose()
+        return "".join(chunks)
+
+    caught = run(reconnect(rendered_at))
+    assert all(f"event: shot-{pk}" in caught for pk in shot_ids(project))
+    assert 'data-status="waiting"' in caught
+    # A page rendered after the change needs nothing more than the live status.
+    assert "event: shot-" not in run(reconnect(time.time() + 10))
+    # A browser that says nothing gets the whole timeline.
+    assert "event: timeline" in run(reconnect(None))
+
+
+def test_a_revoked_share_link_ends_its_stream(user, monkeypatch):
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut")
+    project.enable_sharing()
+
+    async def watch():
+        stream = streams.stream(Viewer(project, share_token=project.share_token), time.time())
+        await read(stream, "live-status")
+        await sync_to_async(project.disable_sharing)()
+        return [chunk async for chunk in stream]
+
+    ended = run(asyncio.wait_for(watch(), 10))
+    assert not any("event: shot-" in chunk for chunk in ended)
+
+
+def test_the_stream_is_closed_to_strangers(client, user):
+    project = make_project(user)
+    assert client.get(reverse("project-events", args=[project.pk])).status_code == 404
+    project.enable_sharing()
+    shared = client.get(reverse("shared-project-events", args=[project.share_token]))
+    assert shared.status_code == 200
+    assert shared["Content-Type"] == "text/event-stream"
+    shared.close()
+
+
+@pytest.fixture
+def redis_url(settings):
+    """A Redis database of its own (this machine runs Redis on localhost:6379)."""
+    settings.REDIS_URL = "redis://localhost:6379/13"
+    return settings.REDIS_URL
+
+
+def test_through_redis_two_web_processes_share_one_producer(user, monkeypatch, redis_url):
+    """Two hubs stand for two web processes: each has its own viewers, one produces."""
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut")
+    looks = []
+    look = Watcher.look
+    monkeypatch.setattr(Watcher, "look", lambda self: looks.append(self) or look(self))
+
+    async def watch():
+        one, two = RedisHub(redis_url), RedisHub(redis_url)
+        subscriptions = [
+            await one.subscribe(project.pk, "members"),
+            await two.subscribe(project.pk, "members"),
+        ]
+        await asyncio.sleep(0.3)  # both producers started; one holds the lease
+        await sync_to_async(pipeline.queue_takes)(project)
+        got = [await asyncio.wait_for(s.next(5.0), 6.0) for s in subscriptions]
+        for subscription in subscriptions:
+            await subscription.close()
+        for hub in (one, two):
+            for task in hub.producers.values():
+                task.cancel()
+            hub.reader.cancel()
+            await hub._reset()
+        return got
+
+    got = run(watch())
+    card = f"shot-{shot_ids(project)[0]}"
+    assert all(any(event.name == card for event in batch) for batch in got)
+    assert len({id(watcher) for watcher in looks if watcher.project is not None}) == 1
+
+
+def test_without_redis_the_stream_says_so_and_the_page_polls(user, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    project = chain(user, "cut")
+
+    async def watch():
+        return [chunk async for chunk in streams.stream(Viewer(project), time.time())]
+
+    said = "".join(run(watch()))
+    assert 'data-live="off"' in said and "Live updates are paused" in said
+    assert "retry: 15000" in said
+
+
+def test_an_in_process_hub_hands_each_audience_its_own_events():
+    async def deliver():
+        hub = Hub()
+        members = await hub.subscribe(1, "members")
+        shared = await hub.subscribe(1, "share:t")
+        hub.producers.pop(1).cancel()
+        hub.dispatch(1, [Event("a", "x", "members"), Event("b", "y", "share:t"), Event("c", "z")])
+        return await members.next(1), await shared.next(1)
+
+    members, shared = asyncio.run(deliver())
+    assert [e.name for e in members] == ["a", "c"]
+    assert [e.name for e in shared] == ["b", "c"]
+
+
+def test_redis_that_cannot_be_reached_makes_the_hub_unavailable():
+    async def subscribe():
+        hub = RedisHub("redis://127.0.0.1:1/0")
+        with pytest.raises(HubUnavailable):
+            await hub.subscribe(1, "members")
+
+    asyncio.run(subscribe())
