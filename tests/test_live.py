@@ -18,7 +18,7 @@ from projects.live import stream as streams
 from projects.live.hub import Hub, HubUnavailable, RedisHub
 from projects.live.render import Event, render
 from projects.live.watch import Watcher
-from projects.models import Opening, Project, Shot, Take
+from projects.models import Project, Shot, Take
 from tests.factories import make_project, make_take
 
 pytestmark = pytest.mark.django_db(transaction=True)
