@@ -390,6 +390,9 @@ class Take(Tracked):
     generated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the provider was seen to have finished it."
     )
+    generation_seconds = models.FloatField(
+        null=True, blank=True, help_text="How long the provider took, by its own clock."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = TakeQuerySet.as_manager()

@@ -53,24 +53,24 @@ def make_take(shot, upstream=None, select=True, **fields):
     video, frame, poster = cached_clip()
     now = timezone.now()
     latest = shot.takes.order_by("-number").first()
-    take = Take.objects.create(
-        shot=shot,
-        number=latest.number + 1 if latest else 1,
-        status=Take.Status.DONE,
-        progress=1.0,
-        inputs=shot.inputs(),
-        upstream_take=upstream,
-        provider="simulator",
-        remote_id=f"cgt-test-{now.timestamp()}",
-        tokens=1000,
-        duration=4.0,
-        last_frame_source="provider",
-        submitted_at=now,
-        started_at=now,
-        generated_at=now,
-        finished_at=now,
+    values = {
+        "number": latest.number + 1 if latest else 1,
+        "status": Take.Status.DONE,
+        "progress": 1.0,
+        "inputs": shot.inputs(),
+        "upstream_take": upstream,
+        "provider": "simulator",
+        "remote_id": f"cgt-test-{now.timestamp()}",
+        "tokens": 1000,
+        "duration": 4.0,
+        "last_frame_source": "provider",
+        "submitted_at": now,
+        "started_at": now,
+        "generated_at": now,
+        "finished_at": now,
         **fields,
-    )
+    }
+    take = Take.objects.create(shot=shot, **values)
     take.video.save("video.mp4", ContentFile(video), save=False)
     take.last_frame.save("last-frame.png", ContentFile(frame), save=False)
     take.poster.save("poster.jpg", ContentFile(poster), save=False)

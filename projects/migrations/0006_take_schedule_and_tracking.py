@@ -48,6 +48,13 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="take",
+            name="generation_seconds",
+            field=models.FloatField(
+                blank=True, help_text="How long the provider took, by its own clock.", null=True
+            ),
+        ),
+        migrations.AddField(
+            model_name="take",
             name="next_look_at",
             field=models.DateTimeField(
                 blank=True, db_index=True, help_text="When its task is read next.", null=True

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 Status = Take.Status
 # Read takes in one request where the style can list, this many at most.
 BATCH = 50
+# The first read near a take's end comes at this share of its expected time, at latest.
+EARLY = 0.9
 
 
 def poll_many(takes, expectations=None):
@@ -80,6 +82,7 @@ def _apply(take, remote, client, expectations):
             Status.COLLECTING,
             tokens=remote.tokens,
             generated_at=take.generated_at or now,  # the first time it was seen done
+            generation_seconds=_provider_seconds(remote),
             next_look_at=None,
             **beat(),
         )
@@ -90,6 +93,15 @@ def _apply(take, remote, client, expectations):
     return True
 
 
+def _provider_seconds(remote):
+    """How long the task took by the provider's own clock, where its answers say: truer
+    than when a read happened to see it done."""
+    if remote.created_at is None or remote.finished_at is None:
+        return None
+    seconds = remote.finished_at - remote.created_at
+    return seconds if seconds >= 0 else None
+
+
 def first_read(take):
     """Seconds from a take's submission to its first read."""
     return read_delay(take, Expectations.recent())
@@ -98,14 +110,16 @@ def first_read(take):
 def read_delay(take, expectations):
     """Seconds until a take's task should be read again.
 
-    Every poll interval while its end is far; then just before it is expected to
-    finish; then every read_step. With no take of the kind timed yet, the expectation
-    is the provider's typical time, so reads stay at the interval until then.
+    Every poll interval while its end is far; then a little before it is expected to
+    finish (early enough that a kind of take that got quicker is seen to); then every
+    read_step. With no take of the kind timed yet, the expectation is the provider's
+    typical time, so reads stay at the interval until then.
     """
     interval = settings.SEEDANCE_POLL_INTERVAL
     step = limits.read_step()
     sent = take.submitted_at or timezone.now()
-    ends = sent + timedelta(seconds=expectations.for_take(take) - step / 2)
+    expected = expectations.for_take(take)
+    ends = sent + timedelta(seconds=min(expected - step / 2, EARLY * expected))
     until = (ends - timezone.now()).total_seconds()
     if until <= 0:
         return step

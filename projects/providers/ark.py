@@ -111,9 +111,10 @@ class ArkStyle(Style):
         content = data.get("content") or {}
         usage = data.get("usage") or {}
         error = data.get("error")
+        state = self.state(data.get("status"))
         return RemoteTask(
             id=data.get("id", ""),
-            state=self.state(data.get("status")),
+            state=state,
             video_url=content.get("video_url") or "",
             last_frame_url=content.get("last_frame_url") or "",
             tokens=usage.get("completion_tokens"),
@@ -121,6 +122,8 @@ class ArkStyle(Style):
             duration=data.get("duration"),
             seed=data.get("seed"),
             created_at=data.get("created_at"),
+            # Its last status change, when that change ended it.
+            finished_at=data.get("updated_at") if state.finished else None,
             resolution=data.get("resolution"),
             ratio=data.get("ratio"),
             generate_audio=data.get("generate_audio"),

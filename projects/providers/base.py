@@ -117,7 +117,8 @@ class RemoteTask:
     error: ProviderError | None = None
     duration: float | None = None
     seed: int | None = None
-    created_at: float | None = None  # Unix seconds
+    created_at: float | None = None  # Unix seconds, by the provider's clock
+    finished_at: float | None = None  # when it ended, by the same clock, where it says
     # Echoes of what was asked, where the style's task object shows them.
     resolution: str | None = None
     ratio: str | None = None

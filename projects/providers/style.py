@@ -2,6 +2,7 @@
 
 import re
 import tempfile
+from datetime import datetime
 
 import httpx
 
@@ -219,6 +220,8 @@ class Style:
             progress=progress / 100 if isinstance(progress, int | float) else None,
             video_url=metadata.get("url") or "",
             error=error_from_body(error) if error else None,
+            created_at=unix_seconds(data.get("created_at")),
+            finished_at=unix_seconds(data.get("completed_at")),
         )
 
     def state(self, status):
@@ -248,6 +251,19 @@ class Style:
             return response.json() if response.content else {}
         except ValueError as exc:
             raise ProviderError(f"The provider answered with invalid JSON: {exc}") from exc
+
+
+def unix_seconds(value):
+    """A time in an answer as Unix seconds: seconds, milliseconds (gateway 002) or an ISO
+    8601 string (gateway 000); None when there is none or it cannot be read."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return value / 1000 if value > 1e11 else float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _item(kind, url, role):
