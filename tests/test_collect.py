@@ -1,0 +1,102 @@
+"""Collecting a finished take: once, under a lease kept alive, into storage that may fail."""
+
+import time
+
+import pytest
+
+from projects import pipeline
+from projects.models import Opening, Take
+from projects.providers.style import Style
+from tests.factories import make_project
+from tests.s3 import closed_port, use_s3
+
+pytestmark = pytest.mark.django_db
+
+
+def slow_downloads(monkeypatch, each_chunk):
+    """Downloads that call `each_chunk()` after every chunk, as a slow network would pace."""
+    download = Style.download
+
+    def paced(self, url, suffix="", on_chunk=None):
+        def chunk():
+            each_chunk()
+            if on_chunk is not None:
+                on_chunk()
+
+        return download(self, url, suffix, on_chunk=chunk)
+
+    monkeypatch.setattr(Style, "download", paced)
+
+
+def test_a_download_slower_than_the_lease_keeps_it_and_is_collected_once(
+    simulator, user, settings, monkeypatch
+):
+    settings.PIPELINE_LEASE_SECONDS = 0.6
+    project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
+    (take,) = pipeline.queue_takes(project)
+    after_sweeps = []
+
+    def slow():
+        time.sleep(0.1)
+        if Take.objects.get(pk=take.pk).status == Take.Status.COLLECTING:
+            pipeline.recover()  # another worker's sweeper, mid-download
+            after_sweeps.append(Take.objects.get(pk=take.pk).status)
+
+    slow_downloads(monkeypatch, slow)
+    pipeline.run_here(project)
+
+    take.refresh_from_db()
+    assert take.status == Take.Status.DONE
+    assert len(after_sweeps) >= 6  # the download outlasted the lease...
+    # ...yet no sweep took the take over: each found a fresh heartbeat.
+    assert set(after_sweeps) == {Take.Status.COLLECTING}
+
+
+def test_a_take_taken_over_mid_download_is_not_finished_by_the_first_worker(
+    simulator, user, settings, monkeypatch
+):
+    settings.PIPELINE_LEASE_SECONDS = 0.6
+    project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
+    (take,) = pipeline.queue_takes(project)
+
+    def taken_over():
+        time.sleep(0.15)
+        Take.objects.filter(pk=take.pk, status=Take.Status.COLLECTING).update(worker="other:1")
+
+    slow_downloads(monkeypatch, taken_over)
+    pipeline.start_ready(project)
+    take.refresh_from_db()
+    while take.status in (Take.Status.QUEUED, Take.Status.RUNNING):
+        pipeline.poll_many([take])
+        take.refresh_from_db()
+
+    assert take.status == Take.Status.COLLECTING and take.worker == "other:1"
+    assert not take.video  # nothing written over the other worker's collection
+    stored = settings.MEDIA_ROOT / "takes"
+    assert not stored.exists() or not any(stored.rglob("*.mp4"))
+
+
+def test_with_storage_unreachable_a_take_stays_collectable_and_is_done_once_it_is_back(
+    simulator, user, settings, s3, moto_server
+):
+    project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
+    (take,) = pipeline.queue_takes(project)
+    use_s3(settings, f"http://127.0.0.1:{closed_port()}", s3.name)
+
+    pipeline.start_ready(project)
+    take.refresh_from_db()
+    while "Could not store" not in take.note:
+        assert take.status in (Take.Status.QUEUED, Take.Status.RUNNING), take.error
+        pipeline.poll_many([take])
+        take.refresh_from_db()
+
+    assert take.status == Take.Status.RUNNING and not take.video  # not done without its file
+    assert "Trying again" in take.note and take.next_look_at is not None
+
+    use_s3(settings, moto_server.url, s3.name)
+    Take.objects.filter(pk=take.pk).update(next_look_at=None)
+    pipeline.run_here(project)
+    take.refresh_from_db()
+    assert take.status == Take.Status.DONE
+    assert s3.read(take.video.name)[4:8] == b"ftyp"
+    assert simulator.create_count == 1

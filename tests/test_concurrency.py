@@ -1,0 +1,111 @@
+"""Races between processes: two Generates at once, two workers spending one budget.
+
+Meaningful on PostgreSQL (CI's second leg), where transactions really run side by side;
+SQLite serialises writers and hides such races.
+"""
+
+import os
+import threading
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.urls import reverse
+
+from projects import costs, limits
+from projects.models import Opening, Take
+from tests.factories import make_project
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        "postgres" not in os.environ.get("DATABASE_URL", ""),
+        reason="a race between transactions needs PostgreSQL (CI's second leg)",
+    ),
+]
+
+
+def side_by_side(*calls):
+    """Run the calls in threads (each with its own database connection) at once."""
+    start = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            start.wait()
+            results[index] = call()
+        except Exception as error:  # reported to the test, which fails on it
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def test_two_generates_at_once_queue_each_shot_once(user, monkeypatch):
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
+    # Both requests must read the shots before either writes: widen the window.
+    create = Take.objects.create
+    gate = threading.Barrier(2, timeout=1)
+
+    def slow_create(**fields):
+        try:
+            gate.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other request waits on the project's lock: as it should
+        return create(**fields)
+
+    monkeypatch.setattr(Take.objects, "create", slow_create)
+    clients = []
+    for _ in range(2):
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+    url = reverse("project-generate", args=[project.pk])
+
+    answers = side_by_side(
+        *(lambda c=client: c.post(url, HTTP_HX_REQUEST="true") for client in clients)
+    )
+
+    assert [getattr(a, "status_code", a) for a in answers] == [200, 200]
+    assert sorted(Take.objects.values_list("shot__position", "number")) == [(0, 1), (1, 1)]
+
+
+def test_two_workers_cannot_both_spend_the_last_of_a_budget(user, settings, monkeypatch):
+    settings.SEEDANCE_BASE_URL = ""  # the simulator's name and limits; nothing is sent
+    per_clip = costs.tokens_for("480p", "16:9", 4)
+    project = make_project(
+        user, shots=[("A", Opening.CUT), ("B", Opening.CUT)], budget_tokens=per_clip + 10
+    )
+    first, second = (
+        Take.objects.create(shot=shot, number=1, inputs=shot.inputs())
+        for shot in project.shots.in_order()
+    )
+    # Each worker checks the budget, then waits for the other to have checked too.
+    check = costs.over_budget
+    gate = threading.Barrier(2, timeout=1)
+
+    def slow_check(take):
+        reason = check(take)
+        try:
+            gate.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other worker waits on the provider's lock: as it should
+        return reason
+
+    monkeypatch.setattr(costs, "over_budget", slow_check)
+
+    claims = side_by_side(
+        lambda: limits.claim(Take.objects.get(pk=first.pk), refuse=costs.over_budget),
+        lambda: limits.claim(Take.objects.get(pk=second.pk), refuse=costs.over_budget),
+    )
+
+    assert sorted(claim.claimed for claim in claims) == [False, True]
+    refused = next(claim for claim in claims if not claim.claimed)
+    assert "budget" in refused.refused
+    assert Take.objects.filter(status=Take.Status.SUBMITTING).count() == 1
