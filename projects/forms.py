@@ -81,7 +81,7 @@ class ShotForm(forms.ModelForm):
             "prompt": forms.Textarea(attrs={"rows": 3, "placeholder": "What happens in this shot"}),
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
         }
-        labels = {"last_frame_target": "Last frame"}
+        labels = {"last_frame_target": "Last-frame target"}
         help_texts = {
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
