@@ -5,6 +5,7 @@ Plain functions over a neutral description of the cut (Cut, Entry), with no Djan
 
 from .cut import Cut, Entry, Span, Transition, first_words, spans
 from .errors import InterchangeError
+from .timeline import timeline, write_otio
 
 __all__ = [
     "Cut",
@@ -14,4 +15,6 @@ __all__ = [
     "Transition",
     "first_words",
     "spans",
+    "timeline",
+    "write_otio",
 ]
