@@ -4,7 +4,9 @@ Plain functions over a neutral description of the cut (Cut, Entry), with no Djan
 """
 
 from .cut import Cut, Entry, Span, Transition, first_words, spans
+from .edl import write_edl
 from .errors import InterchangeError
+from .fcpxml import write_fcpxml
 from .timeline import timeline, write_otio
 
 __all__ = [
@@ -16,5 +18,7 @@ __all__ = [
     "first_words",
     "spans",
     "timeline",
+    "write_edl",
+    "write_fcpxml",
     "write_otio",
 ]
