@@ -3,6 +3,7 @@
 Plain functions over a neutral description of the cut (Cut, Entry), with no Django in sight.
 """
 
+from .captions import write_srt, write_vtt
 from .cut import Cut, Entry, Span, Transition, first_words, spans
 from .edl import write_edl
 from .errors import InterchangeError
@@ -21,4 +22,6 @@ __all__ = [
     "write_edl",
     "write_fcpxml",
     "write_otio",
+    "write_srt",
+    "write_vtt",
 ]
