@@ -4,6 +4,7 @@ Plain functions over a neutral description of the cut (Cut, Entry), with no Djan
 """
 
 from .captions import write_srt, write_vtt
+from .contact_sheet import layout, write_contact_sheet
 from .cut import Cut, Entry, Span, Transition, first_words, spans
 from .edl import write_edl
 from .errors import InterchangeError
@@ -17,8 +18,10 @@ __all__ = [
     "Span",
     "Transition",
     "first_words",
+    "layout",
     "spans",
     "timeline",
+    "write_contact_sheet",
     "write_edl",
     "write_fcpxml",
     "write_otio",
