@@ -9,6 +9,7 @@ from .cut import Cut, Entry, Span, Transition, first_words, spans
 from .edl import write_edl
 from .errors import InterchangeError
 from .fcpxml import write_fcpxml
+from .formats import WRITERS, write
 from .timeline import timeline, write_otio
 
 __all__ = [
@@ -17,10 +18,12 @@ __all__ = [
     "InterchangeError",
     "Span",
     "Transition",
+    "WRITERS",
     "first_words",
     "layout",
     "spans",
     "timeline",
+    "write",
     "write_contact_sheet",
     "write_edl",
     "write_fcpxml",
