@@ -9,8 +9,8 @@ What the adapter can express, and so what survives:
   Both keep every entry's timing; the editor adds the dissolves back;
 - markers keep the full prompt, on one line; the shot's number is in the clip's name, the
   opening is lost;
-- the format element has the frame rate but no frame size, which the adapter would ask
-  ffprobe for; Final Cut takes the size from the first clip;
+- the format element has the frame rate but no frame size: the adapter asks ffprobe for
+  it, which the app does not ship (and the clips need not be on this machine);
 - an asset's src is the clip's URL: file:// for an absolute path, and a relative URL as
   given otherwise, which Resolve relinks but Final Cut wants made absolute;
 - no apostrophes in clip names (the adapter looks names up with XPath and breaks on

@@ -55,7 +55,7 @@ def write_otio(cut: Cut, out) -> None:
     deliver(text.encode(), out)
 
 
-def clip_url(clip: str) -> str:
+def _url(clip: str) -> str:
     """The clip's path as a URL: file:// when absolute, relative to the timeline file otherwise."""
     path = Path(clip)
     return path.as_uri() if path.is_absolute() else quote(path.as_posix())
@@ -107,7 +107,7 @@ def _clip(entry: Entry, offset: int, frames: int, fps: int) -> otio.schema.Clip:
     about = {NAMESPACE: {"number": entry.number, "opening": entry.opening, "prompt": entry.prompt}}
     start = otio.opentime.RationalTime(entry.source_in + offset, fps)
     reference = otio.schema.ExternalReference(
-        target_url=clip_url(entry.clip),
+        target_url=_url(entry.clip),
         available_range=otio.opentime.TimeRange(
             otio.opentime.RationalTime(0, fps), otio.opentime.RationalTime(entry.clip_frames, fps)
         ),
