@@ -148,6 +148,7 @@ def test_edl_names_each_file_for_relinking(tmp_path):
     assert "* FROM CLIP: clips/01-drone-shot.mp4" in text
     assert "* TO CLIP: /srv/media/03 fox's.mp4" in text
     assert text.startswith("TITLE: Autumn valley\n")
+    assert "* TO CLIP NAME:  03 A fox watches from the ridge; it's...\n" in text
 
 
 def test_edl_refuses_more_events_than_cmx_3600_numbers(tmp_path):

@@ -10,6 +10,7 @@ What CMX 3600 can say, and so what survives:
   the file itself is named in "* FROM CLIP:" comments, which Resolve and Premiere use;
 - a prompt becomes a "* LOC:" marker comment, upper-cased by the adapter and put on one
   line; the shot's number is in the clip's name; the opening and posters are lost;
+- the file is UTF-8: a prompt's own non-ASCII letters stay, which an old reader may mangle;
 - events are numbered 001-999, so a cut can have at most 999 entries and dips together.
 """
 
@@ -64,4 +65,5 @@ def _reels(entries: list[Entry]) -> dict[str, str]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # EDL readers expect ASCII; the ellipsis is ours, so it need not be the one exception.
+    return " ".join(text.split()).replace("…", "...")
