@@ -1,0 +1,253 @@
+"""Projects and their shots: what a team means to make, in order."""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from .. import providers
+from .takes import Take
+from .teams import Team
+from .tracking import Tracked, TrackedQuerySet
+
+MIN_DURATION, MAX_DURATION = 4, 15
+
+RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
+RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")]
+# Keys a take's recorded inputs may hold from before they were dropped; never compared.
+RETIRED_INPUTS = {"provider"}
+
+
+class ProjectQuerySet(TrackedQuerySet):
+    def for_user(self, user):
+        return self.filter(team__members=user)
+
+
+class Project(Tracked):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
+    title = models.CharField(max_length=200)
+    # Default generation settings, used by every shot of the project.
+    model = models.CharField(max_length=100, blank=True)
+    resolution = models.CharField(max_length=5, choices=RESOLUTIONS, default="720p")
+    ratio = models.CharField(max_length=5, choices=RATIOS, default="16:9")
+    generate_audio = models.BooleanField("audio", default=False)
+    watermark = models.BooleanField(default=False)
+    budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    share_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("project-detail", args=[self.pk])
+
+    @property
+    def model_name(self):
+        return self.model or providers.default_model()
+
+    def settings_snapshot(self):
+        """The project-wide inputs a take depends on."""
+        return {
+            "model": self.model_name,
+            "resolution": self.resolution,
+            "ratio": self.ratio,
+            "generate_audio": self.generate_audio,
+            "watermark": self.watermark,
+        }
+
+    def touch(self):
+        """Say that the timeline's shape changed (a shot added, removed or moved)."""
+        Project.objects.filter(pk=self.pk).update()
+
+    def enable_sharing(self):
+        if not self.share_token:
+            self.share_token = secrets.token_urlsafe(24)
+            self.save(update_fields=["share_token"])
+
+    def disable_sharing(self):
+        self.share_token = None
+        self.save(update_fields=["share_token"])
+
+    def timeline(self):
+        """The shots in order, each knowing its chain and whether it is stale.
+
+        A cut starts a chain and a continue extends it; `shot.chain` numbers the chains
+        from 1. A shot is stale when its selected take was made from other inputs, or, for
+        a continue, from another upstream take than the one now selected before it, or
+        when the shot before it is stale: staleness flows down a chain.
+        """
+        shots = list(self.shots.in_order().with_takes())
+        before = None
+        chain = 0
+        for shot in shots:
+            shot.project = self  # one project object for all, not one per shot
+            if before is None or not shot.continues:
+                chain += 1
+                before = None
+            shot.chain = chain
+            take = shot.selected_take
+            shot.stale = take is not None and (
+                not shot.made_from_current_inputs(take)
+                or (
+                    before is not None
+                    and (take.upstream_take_id != before.selected_take_id or before.stale)
+                )
+            )
+            before = shot
+        later_stale = False  # whether a later shot of the same chain is stale
+        for shot in reversed(shots):
+            shot.has_stale_after = later_stale
+            later_stale = (later_stale or shot.stale) if shot.continues else False
+        return shots
+
+
+class Opening(models.TextChoices):
+    CUT = "cut", "Cut"
+    CONTINUE = "continue", "Continue"
+
+
+class ShotQuerySet(TrackedQuerySet):
+    def in_order(self):
+        return self.order_by("position", "id")
+
+    def with_takes(self):
+        return self.select_related("selected_take").prefetch_related("takes", "references")
+
+
+class Shot(Tracked):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
+    position = models.PositiveIntegerField(default=0)
+    prompt = models.TextField()
+    duration = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(MIN_DURATION), MaxValueValidator(MAX_DURATION)]
+    )
+    opening = models.CharField(max_length=8, choices=Opening.choices, default=Opening.CONTINUE)
+    first_frame = models.ImageField(upload_to="first_frames/", blank=True)
+    last_frame_target = models.ImageField(upload_to="last_frames/", blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    selected_take = models.ForeignKey(
+        "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ShotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"Shot {self.number} of {self.project}"
+
+    @property
+    def number(self):
+        return self.position + 1
+
+    @property
+    def continues(self):
+        return self.opening == Opening.CONTINUE and self.position > 0
+
+    def inputs(self):
+        """Everything a take of this shot is generated from, except the upstream frame."""
+        inputs = {
+            **self.project.settings_snapshot(),
+            "prompt": self.prompt,
+            "duration": self.duration,
+            "opening": self.opening,
+            "first_frame": self.first_frame.name if self.first_frame else "",
+            "seed": self.seed,
+        }
+        # Present only when used, so takes made before these inputs existed stay current.
+        if self.last_frame_target:
+            inputs["last_frame_target"] = self.last_frame_target.name
+        if self.pk is not None:
+            references = [reference.file.name for reference in self.references.all()]
+            if references:
+                inputs["references"] = references
+        return inputs
+
+    def made_from_current_inputs(self, take):
+        recorded = {k: v for k, v in take.inputs.items() if k not in RETIRED_INPUTS}
+        return recorded == self.inputs()
+
+    # Project.timeline() works these out for every shot in one pass; a shot read alone
+    # asks for its project's timeline the first time one is needed.
+
+    @property
+    def stale(self):
+        if "_stale" not in self.__dict__:
+            self._from_timeline()
+        return self._stale
+
+    @stale.setter
+    def stale(self, value):
+        self._stale = value
+
+    @property
+    def chain(self):
+        if "_chain" not in self.__dict__:
+            self._from_timeline()
+        return self._chain
+
+    @chain.setter
+    def chain(self, value):
+        self._chain = value
+
+    def _from_timeline(self):
+        same = next(shot for shot in self.project.timeline() if shot.pk == self.pk)
+        self._stale, self._chain = same.stale, same.chain
+        self.has_stale_after = same.has_stale_after
+
+    @property
+    def current_take(self):
+        """The selected take when it is finished and still matches the shot's inputs."""
+        take = self.selected_take
+        if take is None or take.status != Take.Status.DONE or self.stale:
+            return None
+        return take
+
+    def takes_in_order(self):
+        """Its takes, oldest first, from the prefetched set when there is one."""
+        return sorted(self.takes.all(), key=lambda t: t.number)
+
+    @property
+    def latest_take(self):
+        takes = self.takes_in_order()
+        return takes[-1] if takes else None
+
+    def card_take(self):
+        """The take a shot's card shows: the newest unfinished one, else the selected one."""
+        takes = self.takes_in_order()
+        latest = takes[-1] if takes else None
+        if latest is not None and (latest.is_unfinished or self.selected_take_id is None):
+            return latest
+        return next((t for t in takes if t.pk == self.selected_take_id), latest)
+
+
+class Reference(models.Model):
+    """An image, video or audio file that guides a cut shot instead of a first frame."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "image"
+        VIDEO = "video", "video"
+        AUDIO = "audio", "audio"
+
+    shot = models.ForeignKey(Shot, on_delete=models.CASCADE, related_name="references")
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    file = models.FileField(upload_to="references/")
+
+    class Meta:
+        ordering = ["shot", "position", "id"]
+
+    def __str__(self):
+        return f"Reference {self.kind} {self.position + 1} of {self.shot}"

@@ -1,0 +1,217 @@
+"""Takes, the attempts that generate a shot, and exports, which join the cut into a file."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .tracking import Tracked, TrackedQuerySet
+
+
+class TakeQuerySet(TrackedQuerySet):
+    def unfinished(self):
+        return self.filter(status__in=Take.UNFINISHED)
+
+    def in_flight(self):
+        return self.filter(status__in=Take.IN_FLIGHT)
+
+    def readable(self):
+        """Takes whose remote task exists and is not over: what polling reads."""
+        return self.in_flight().exclude(remote_id="")
+
+    def claim(self, take, old, new, **fields):
+        """Move `take` from status `old` (one, or a list) to `new`, setting `fields`, unless
+        another process moved it first; True when this call did, and `take` is updated.
+
+        Every change of a take's status goes through here, as one conditional update.
+        """
+        olds = [old] if isinstance(old, str) else list(old)
+        fields = {"status": new, **fields}
+        if not self.filter(pk=take.pk, status__in=olds).update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(take, name, value)
+        return True
+
+
+def take_upload_to(take, filename):
+    return f"takes/{take.shot.project_id}/{take.shot_id}/{take.pk}-{filename}"
+
+
+class Take(Tracked):
+    class Status(models.TextChoices):
+        WAITING = "waiting", "waiting"  # for its upstream shot's last frame, or a retry
+        SUBMITTING = "submitting", "submitting"
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        COLLECTING = "collecting", "downloading"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
+
+    # Not over yet: something will still happen to it.
+    UNFINISHED = (
+        Status.WAITING,
+        Status.SUBMITTING,
+        Status.QUEUED,
+        Status.RUNNING,
+        Status.COLLECTING,
+    )
+    # Sent (or being sent) to the provider and not over there: counts against its limits.
+    IN_FLIGHT = (Status.SUBMITTING, Status.QUEUED, Status.RUNNING)
+
+    shot = models.ForeignKey("Shot", on_delete=models.CASCADE, related_name="takes")
+    number = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING)
+    progress = models.FloatField(null=True, blank=True)
+    # What was asked: the shot's inputs when the take was made, and the upstream take
+    # whose last frame became its first frame.
+    inputs = models.JSONField(default=dict)
+    upstream_take = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="downstream"
+    )
+    provider = models.CharField(max_length=50, blank=True)
+    remote_id = models.CharField(max_length=200, blank=True, db_index=True)
+    # The seed sent: the shot's, or one drawn for the take, which also lets a task whose
+    # create answer was lost be recognised among the provider's recent tasks.
+    seed = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Creates tried.")
+    # A digest of everything the last create sent (see pipeline.requests.fingerprinted).
+    fingerprint = models.CharField(max_length=64, blank=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="A waiting take retries no sooner than this."
+    )
+    next_look_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When its task is read next."
+    )
+    # Refreshed by whoever works on the take ("host:pid"); a stale heartbeat, or a process
+    # of this host that no longer exists, means that worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True, help_text="What happened on the way, for the card.")
+    tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    video = models.FileField(upload_to=take_upload_to, blank=True)
+    last_frame = models.ImageField(upload_to=take_upload_to, blank=True)
+    last_frame_source = models.CharField(
+        max_length=10, blank=True, help_text="provider: returned by the API; video: extracted"
+    )
+    poster = models.ImageField(upload_to=take_upload_to, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    generated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider was seen to have finished it."
+    )
+    generation_seconds = models.FloatField(
+        null=True, blank=True, help_text="How long the provider took, by its own clock."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TakeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["shot", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["shot", "number"], name="one_number_per_take"),
+        ]
+
+    def __str__(self):
+        return f"Take {self.number} of shot {self.shot.number}"
+
+    @property
+    def is_unfinished(self):
+        return self.status in self.UNFINISHED
+
+    @property
+    def is_in_flight(self):
+        return self.status in self.IN_FLIGHT
+
+    @property
+    def ended_badly(self):
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED)
+
+    def move(self, new, **fields):
+        """Move from the status this object has to `new`, unless someone moved it first."""
+        return Take.objects.claim(self, self.status, new, **fields)
+
+    def fail(self, reason):
+        """Fail with a reason the card shows, unless another process moved it on first."""
+        return self.move(self.Status.FAILED, error=str(reason), finished_at=timezone.now())
+
+    def select(self):
+        """Put this take in the cut: its shot points at it, and has changed."""
+        from .projects import Shot
+
+        Shot.objects.filter(pk=self.shot_id).update(selected_take=self)
+
+    def shown_progress(self):
+        """0..1 for the progress bar: the provider's figure, else an estimate from time."""
+        if self.status in (self.Status.DONE, self.Status.COLLECTING):
+            return 1.0
+        if self.progress is not None:
+            return self.progress
+        since = self.started_at or self.submitted_at
+        if self.status not in self.IN_FLIGHT or since is None:
+            return 0.0
+        elapsed = (timezone.now() - since).total_seconds()
+        return min(0.95, elapsed / max(1.0, self.expected_seconds()))
+
+    def expected_seconds(self):
+        """How long the provider should take, from submit to done (see projects.pace)."""
+        if "_expected" not in self.__dict__:
+            from ..pace import Expectations
+
+            self.expect(Expectations.recent().for_take(self))
+        return self._expected
+
+    def expect(self, seconds):
+        """Say how long it should take, worked out with many others (projects.pace)."""
+        self._expected = seconds
+
+
+class Export(Tracked):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "rendering"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    UNFINISHED = (Status.QUEUED, Status.RUNNING)
+
+    project = models.ForeignKey("Project", on_delete=models.CASCADE, related_name="exports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0)
+    takes = models.JSONField(default=list, help_text="Ids of the takes joined, in order.")
+    mode = models.CharField(max_length=10, blank=True, help_text="copy or reencode")
+    file = models.FileField(upload_to="exports/", blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # Who renders it and when it last said so, as for takes: a silent export is swept.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Export {self.pk} of {self.project}"
+
+    @property
+    def is_unfinished(self):
+        return self.status in self.UNFINISHED
+
+    def filename(self):
+        return f"{slugify(self.project.title) or 'storyboard'}-{self.pk}.mp4"
+
+    def fail(self, reason):
+        """Fail an unfinished export with its reason, unless it ended meanwhile."""
+        return Export.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(
+            status=self.Status.FAILED, error=str(reason), finished_at=timezone.now()
+        )
