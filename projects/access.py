@@ -1,44 +1,166 @@
-"""Who may see or change a project: every view asks here, and only here."""
+"""Who may see or do what: every view asks here, and only here.
+
+A project is seen by the members of its team, each with a role, and by holders of its
+live links. A signed-in stranger gets a 404 (the project's existence is not told); a
+member whose role does not allow an action gets a 403 with a plain message. Templates
+only read a Viewer's flags, never decide.
+"""
 
 from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
-from .models import Project
+from .models import Link, Project, Role, Team
 
-
-def project_for_member(user, pk):
-    """The project, if the user is on its team; otherwise 404 (its existence is not told)."""
-    if not user.is_authenticated:
-        raise Http404
-    return get_object_or_404(Project.objects.for_user(user), pk=pk)
-
-
-def project_for_share(token):
-    """The project behind a view-only share link, while sharing is on."""
-    if not token:
-        raise Http404
-    return get_object_or_404(Project, share_token=token)
+# What each action needs: the roles that may take it.
+ROLES = {
+    "view": {Role.OWNER, Role.EDITOR, Role.VIEWER},
+    "comment": {Role.OWNER, Role.EDITOR, Role.VIEWER},
+    "review": {Role.OWNER, Role.EDITOR, Role.VIEWER},  # approve a take, or ask for changes
+    "edit": {Role.OWNER, Role.EDITOR},  # projects, shots, takes picked
+    "generate": {Role.OWNER, Role.EDITOR},  # spends tokens
+    "export": {Role.OWNER, Role.EDITOR},
+    "share": {Role.OWNER, Role.EDITOR},  # view and review links
+    "delete": {Role.OWNER},  # a project
+    "manage": {Role.OWNER},  # the team: name, members, invitations, budget
+}
+# What a link's holder may do.
+LINKS = {
+    Link.Kind.VIEW: {"view"},
+    Link.Kind.REVIEW: {"view", "comment", "review"},
+}
+# Why a role cannot: the 403's plain message.
+REFUSED = {
+    "comment": "Viewers of this team can comment; you are not one.",
+    "edit": "Only owners and editors can change this project.",
+    "generate": "Only owners and editors can generate: it spends the team's tokens.",
+    "export": "Only owners and editors can export.",
+    "share": "Only owners and editors can make or revoke links.",
+    "delete": "Only the team's owners can delete a project.",
+    "manage": "Only the team's owners can manage it.",
+}
 
 
 class Viewer:
-    """How a page is being looked at: by a team member, or through a share link.
+    """Who looks at a project and what they may do: a member with a role, or a link's
+    holder. Views build one; templates read its flags and links."""
 
-    Views build one and hand it to templates, which read its flags and links instead
-    of deciding anything themselves.
-    """
-
-    def __init__(self, project, share_token=None):
+    def __init__(self, project, role=None, link=None, user=None, guest_name=""):
         self.project = project
-        self.share_token = share_token
-        self.editable = share_token is None
+        self.role = role
+        self.link = link
+        self.user = user
+        self.guest_name = guest_name
+        allowed = LINKS[link.kind] if link is not None else _allowed(role)
+        self.allowed = frozenset(allowed)
+
+    def may(self, action):
+        return action in self.allowed
+
+    # The flags templates read.
+    @property
+    def editable(self):
+        return self.may("edit")
+
+    @property
+    def can_generate(self):
+        return self.may("generate")
+
+    @property
+    def can_export(self):
+        return self.may("export")
+
+    @property
+    def can_share(self):
+        return self.may("share")
+
+    @property
+    def can_delete(self):
+        return self.may("delete")
+
+    @property
+    def can_comment(self):
+        return self.may("comment")
+
+    @property
+    def can_review(self):
+        return self.may("review")
+
+    @property
+    def audience(self):
+        """Who sees the same cards: the live timeline renders once per audience."""
+        if self.link is not None:
+            return f"link:{self.link.pk}"
+        return "editors" if self.editable else "viewers"
+
+    def page_url(self):
+        if self.link is not None:
+            return reverse("shared-project", args=[self.link.token])
+        return self.project.get_absolute_url()
 
     def url(self, name, *args):
-        from django.urls import reverse
-
-        if self.share_token:
-            return reverse(f"shared-{name}", args=[self.share_token, *args])
+        if self.link is not None:
+            return reverse(f"shared-{name}", args=[self.link.token, *args])
         return reverse(name, args=[self.project.pk, *args])
+
+
+def _allowed(role):
+    return {action for action, roles in ROLES.items() if role in roles}
+
+
+def project_for(user, pk, action="view"):
+    """The Viewer of a member who may take `action` on project `pk`.
+
+    Not a member (or not signed in): 404, the project's existence is not told.
+    A member whose role does not allow it: 403, saying why.
+    """
+    if not user.is_authenticated:
+        raise Http404
+    # The project and the user's role in its team, in one query.
+    found = (
+        Project.objects.filter(pk=pk, team__memberships__user=user)
+        .annotate(role=F("team__memberships__role"))
+        .select_related("team")
+    )
+    project = found.first()
+    if project is None:
+        raise Http404
+    viewer = Viewer(project, role=project.role, user=user)
+    if not viewer.may(action):
+        raise PermissionDenied(REFUSED.get(action, "Your role does not allow this."))
+    return viewer
+
+
+def project_for_link(token, action="view", guest_name=""):
+    """The Viewer of a link's holder who may take `action`; 404 otherwise (a revoked or
+    expired link opens nothing, and says nothing)."""
+    link = Link.find(token)
+    if link is None or action not in LINKS[link.kind]:
+        raise Http404
+    return Viewer(link.project, link=link, guest_name=guest_name)
+
+
+def team_for(user, pk, action="view"):
+    """A team the user is a member of, with their role; 404 or 403 as for projects."""
+    if not user.is_authenticated:
+        raise Http404
+    team = get_object_or_404(Team.objects.filter(members=user), pk=pk)
+    role = team.role_of(user)
+    if action not in _allowed(role):
+        raise PermissionDenied(REFUSED.get(action, "Your role does not allow this."))
+    return team, role
+
+
+def may_move(user, project, team):
+    """Whether `user` may move `project` to `team`: they own the project's team, and
+    may create projects in the other."""
+    return project.team.role_of(user) == Role.OWNER and team.role_of(user) in (
+        Role.OWNER,
+        Role.EDITOR,
+    )
 
 
 INPUT_SALT = "projects.input"

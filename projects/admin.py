@@ -2,13 +2,50 @@
 
 from django.contrib import admin
 
-from .models import Export, Project, Reference, Shot, Take, Team
+from .models import (
+    Comment,
+    Export,
+    Invitation,
+    Link,
+    Membership,
+    Project,
+    Reference,
+    Shot,
+    Take,
+    Team,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ["user", "role"]
+    raw_id_fields = ["user"]
+    extra = 0
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
-    filter_horizontal = ["members"]
+    list_display = ["name", "monthly_budget_tokens", "created_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["team", "role", "created_by", "created_at", "expires_at", "used_by"]
+    exclude = ["secret_digest"]
+    readonly_fields = ["used_at", "used_by"]
+
+
+@admin.register(Link)
+class LinkAdmin(admin.ModelAdmin):
+    list_display = ["project", "kind", "created_by", "created_at", "expires_at", "revoked_at"]
+    exclude = ["secret"]
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "take", "created_at"]
+    raw_id_fields = ["shot", "take", "author", "link"]
 
 
 class ShotInline(admin.TabularInline):

@@ -1,4 +1,4 @@
-"""The projects app."""
+"""The projects app; what its activity log records (django-auditlog)."""
 
 from django.apps import AppConfig
 
@@ -6,3 +6,45 @@ from django.apps import AppConfig
 class ProjectsConfig(AppConfig):
     name = "projects"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from auditlog.registry import auditlog
+
+        from . import models
+
+        # What people do, not what the pipeline does: the fields a person changes.
+        auditlog.register(
+            models.Project,
+            include_fields=[
+                "title",
+                "team",
+                "model",
+                "resolution",
+                "ratio",
+                "generate_audio",
+                "watermark",
+                "budget_tokens",
+                "version",
+            ],
+        )
+        auditlog.register(
+            models.Shot,
+            include_fields=[
+                "position",
+                "prompt",
+                "duration",
+                "opening",
+                "first_frame",
+                "last_frame_target",
+                "seed",
+                "selected_take",
+                "version",
+            ],
+        )
+        auditlog.register(models.Take, include_fields=["verdict"])
+        auditlog.register(models.Export, include_fields=[])
+        auditlog.register(models.Comment, include_fields=["body"])
+        auditlog.register(models.Link, include_fields=["kind", "expires_at", "revoked_at"])
+        auditlog.register(models.Membership, include_fields=["role"])
+        auditlog.register(models.Invitation, include_fields=["role", "revoked_at", "used_at"])
+        auditlog.register(models.Team, include_fields=["name", "monthly_budget_tokens"])

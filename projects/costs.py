@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Sum
+from django.utils import timezone
 
 from .models import Take
 from .pace import Expectations
@@ -82,7 +83,8 @@ def estimate(project, shots, expectations=None):
         if shot.pk in pending:
             chains[shot.chain] = chains.get(shot.chain, 0.0) + expectations.for_shot(shot)
     seconds = max(chains.values(), default=0.0)
-    billed = Take.objects.filter(shot__project=project).aggregate(total=Sum("tokens"))["total"] or 0
+    # From the takes the timeline already read: no query of its own.
+    billed = sum(take.tokens or 0 for shot in shots for take in shot.takes.all())
     return Estimate(
         shots=len(pending),
         in_progress=len(busy),
@@ -109,23 +111,69 @@ def spoken_seconds(seconds):
 
 
 def over_budget(take):
-    """Why submitting this take would exceed its project's budget, or ''."""
+    """Why submitting this take would exceed its project's budget or its team's budget
+    for this month, with the figures, or ''."""
     project = take.shot.project
-    if project.budget_tokens is None:
-        return ""
-    takes = Take.objects.filter(shot__project=project).exclude(pk=take.pk)
+    needed = tokens_for(project.resolution, project.ratio, take.shot.duration)
+    if project.budget_tokens is not None:
+        spent = _spent(Take.objects.filter(shot__project=project).exclude(pk=take.pk))
+        if spent + needed > project.budget_tokens:
+            left = max(0, project.budget_tokens - spent)
+            return (
+                f"Not sent: it needs about {needed:,} tokens and the project's budget has "
+                f"{left:,} left of {project.budget_tokens:,}. Raise the budget in the "
+                "project settings."
+            )
+    team = project.team
+    if team.monthly_budget_tokens is not None:
+        month = month_start()
+        takes = Take.objects.filter(shot__project__team=team, created_at__gte=month)
+        spent = _spent(takes.exclude(pk=take.pk))
+        if spent + needed > team.monthly_budget_tokens:
+            left = max(0, team.monthly_budget_tokens - spent)
+            return (
+                f"Not sent: it needs about {needed:,} tokens and {team.name}'s budget for "
+                f"{month:%B} has {left:,} left of {team.monthly_budget_tokens:,}. An owner "
+                "can raise it on the team's page."
+            )
+    return ""
+
+
+def _spent(takes):
+    """Tokens billed, and takes sent but not yet billed at their estimate."""
     billed = takes.aggregate(total=Sum("tokens"))["total"] or 0
-    # Takes sent but not yet billed count at their estimate.
     sent = takes.unfinished().exclude(status=Take.Status.WAITING).filter(tokens=None)
-    pending = sum(
+    return billed + sum(
         tokens_for(t.inputs.get("resolution"), t.inputs.get("ratio"), t.inputs.get("duration", 5))
         for t in sent
     )
-    needed = tokens_for(project.resolution, project.ratio, take.shot.duration)
-    if billed + pending + needed <= project.budget_tokens:
-        return ""
-    left = max(0, project.budget_tokens - billed - pending)
-    return (
-        f"Not sent: it needs about {needed:,} tokens and the project's budget has {left:,} "
-        f"left of {project.budget_tokens:,}. Raise the budget in the project settings."
+
+
+def month_start():
+    return timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def team_spend(team):
+    """This month's billed tokens of a team: in all, by project and by person."""
+    takes = Take.objects.filter(
+        shot__project__team=team, created_at__gte=month_start(), tokens__isnull=False
     )
+    total = takes.aggregate(total=Sum("tokens"))["total"] or 0
+    by_project = (
+        takes.values("shot__project__title").annotate(tokens=Sum("tokens")).order_by("-tokens")
+    )
+    by_person = (
+        takes.values("requested_by__username").annotate(tokens=Sum("tokens")).order_by("-tokens")
+    )
+    budget = team.monthly_budget_tokens
+    return {
+        "month": month_start(),
+        "total": total,
+        "budget": budget,
+        "left": None if budget is None else max(0, budget - total),
+        "by_project": [(row["shot__project__title"], row["tokens"]) for row in by_project],
+        "by_person": [
+            (row["requested_by__username"] or "the command line", row["tokens"])
+            for row in by_person
+        ],
+    }

@@ -5,11 +5,24 @@ from django.db import transaction
 
 from . import media, pipeline
 from .files import fitted_upload
-from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Reference, Shot
+from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Reference, Shot, Team
 from .providers import MAX_IMAGE_BYTES
 
 
-class ProjectForm(forms.ModelForm):
+class Versioned(forms.ModelForm):
+    """An edit that says which version it was made from (projects.edits)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].initial = self.instance.version
+
+    def clean_version(self):
+        return self.cleaned_data.get("version") or self.instance.version
+
+
+class ProjectForm(Versioned):
     class Meta:
         model = Project
         fields = [
@@ -53,7 +66,32 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class ShotForm(forms.ModelForm):
+class NewProjectForm(ProjectForm):
+    """A project made in one of the teams whose members may make projects."""
+
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), empty_label=None, required=False)
+
+    class Meta(ProjectForm.Meta):
+        fields = ["title", "team", "model", "resolution", "ratio", "generate_audio"]
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["version"]
+        self.fields["team"].queryset = teams
+        if len(teams) == 1:
+            self.fields["team"].widget = forms.HiddenInput()
+        self.fields["team"].initial = teams[0].pk if teams else None
+        self.teams = teams
+
+    def clean_team(self):
+        # One team to choose from: it goes without saying.
+        team = self.cleaned_data.get("team") or self.teams.first()
+        if team is None:
+            raise forms.ValidationError("You make projects in no team: ask an owner.")
+        return team
+
+
+class ShotForm(Versioned):
     references = MultipleFileField(
         required=False,
         help_text=(

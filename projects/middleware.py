@@ -1,7 +1,10 @@
-"""Messages set while answering an htmx request reach the page, out of band."""
+"""Messages set while answering htmx reach the page; changes are logged as their author's."""
 
+from asgiref.sync import iscoroutinefunction
+from auditlog.context import set_actor
 from django.contrib.messages import get_messages
 from django.template.loader import render_to_string
+from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
 
 
@@ -23,3 +26,25 @@ class HtmxMessagesMiddleware(MiddlewareMixin):
             return response
         response.write(render_to_string("flash.html", {"messages": messages, "oob": True}))
         return response
+
+
+@sync_and_async_middleware
+def audit_actor(get_response):
+    """Changes made while answering a signed-in person are logged as theirs (auditlog).
+
+    auditlog's own middleware is synchronous only; event streams are asynchronous and
+    change nothing, so they pass straight through.
+    """
+    if iscoroutinefunction(get_response):
+
+        async def passing(request):
+            return await get_response(request)
+
+        return passing
+
+    def logged(request):
+        user = getattr(request, "user", None)
+        with set_actor(user if user is not None and user.is_authenticated else None):
+            return get_response(request)
+
+    return logged

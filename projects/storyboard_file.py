@@ -34,15 +34,16 @@ class StoryboardError(ValueError):
     pass
 
 
-def load(path, owner):
-    """Create a project from a storyboard file; frames and references are relative to it.
+def load(path, owner, team=None):
+    """Create a project from a storyboard file in `team` (the owner's personal team by
+    default); frames and references are relative to it.
 
     A zip bundle (what `bundle` makes) holds the file as storyboard.json beside them.
     """
     path = Path(path)
     if zipfile.is_zipfile(path):
         with tempfile.TemporaryDirectory() as folder:
-            return load(_unpack(path, Path(folder)), owner)
+            return load(_unpack(path, Path(folder)), owner, team)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -50,7 +51,10 @@ def load(path, owner):
     spec = _validate(data, path.parent)
     with transaction.atomic():
         project = Project.objects.create(
-            title=spec["title"], team=Team.default_for(owner), created_by=owner, **spec["settings"]
+            title=spec["title"],
+            team=team or Team.default_for(owner),
+            created_by=owner,
+            **spec["settings"],
         )
         for position, shot_spec in enumerate(spec["shots"]):
             images = {name: shot_spec.pop(name, None) for name in IMAGES}

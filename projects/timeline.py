@@ -27,6 +27,9 @@ def decorate(viewer, shots, expectations):
             shot.card.expect(expectations.for_take(shot.card))
         shot.expected_time = costs.spoken_seconds(expectations.for_shot(shot))
         shot.card_url = viewer.url("shot-card", shot.pk)
+        shot.comment_url = viewer.url("comment-create", shot.pk)
+        if shot.card is not None:
+            shot.verdict_url = viewer.url("take-verdict", shot.card.pk)
         shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
             take.video_url = viewer.url("take-file", take.pk, "video")

@@ -1,50 +1,65 @@
-"""URLs of projects, and the same read-only fragments again under a share link."""
+"""URLs of teams and projects, and the same read-only pages again under a link's token."""
 
 from django.urls import path
 
-from . import views
 from .live.stream import project_events
+from .views import comments, files, projects, sharing, shots, teams
 
-# Read-only routes, reachable by a team member (under the project's id) and by anyone
-# holding the share link (under its token); the views tell the two apart.
+# Reachable by a team member (under the project's id) and by a link's holder (under its
+# token); projects.access tells them apart and says what each may do.
 viewing = [
-    ("shots/<int:shot_id>/card", views.shot_card, "shot-card"),
-    ("exports/<int:export_id>/card", views.export_card, "export-card"),
-    ("exports/<int:export_id>/download", views.export_download, "export-download"),
-    ("takes/<int:take_id>/<str:kind>", views.take_file, "take-file"),
+    ("shots/<int:shot_id>/card", files.shot_card, "shot-card"),
+    ("shots/<int:shot_id>/comments", comments.comment_create, "comment-create"),
+    ("takes/<int:take_id>/verdict", comments.take_verdict, "take-verdict"),
+    ("exports/<int:export_id>/card", files.export_card, "export-card"),
+    ("exports/<int:export_id>/download", files.export_download, "export-download"),
+    ("takes/<int:take_id>/<str:kind>", files.take_file, "take-file"),
     ("events", project_events, "project-events"),
 ]
 
+P = "projects/<int:pk>"
 urlpatterns = [
-    path("", views.project_list, name="project-list"),
-    path("projects/<int:pk>/", views.project_detail, name="project-detail"),
-    path("projects/<int:pk>/settings", views.project_settings, name="project-settings"),
-    path("projects/<int:pk>/delete", views.project_delete, name="project-delete"),
-    path("projects/<int:pk>/generate", views.project_generate, name="project-generate"),
-    path("projects/<int:pk>/share", views.project_share, name="project-share"),
-    path("projects/<int:pk>/storyboard.json", views.project_storyboard, name="project-storyboard"),
-    path("projects/<int:pk>/shots/new", views.shot_create, name="shot-create"),
-    path("projects/<int:pk>/shots/<int:shot_id>/edit", views.shot_edit, name="shot-edit"),
-    path("projects/<int:pk>/shots/<int:shot_id>/delete", views.shot_delete, name="shot-delete"),
+    path("", projects.project_list, name="project-list"),
+    path("mentions/<int:mention_id>", projects.mention, name="mention"),
+    path(f"{P}/", projects.project_detail, name="project-detail"),
+    path(f"{P}/settings", projects.project_settings, name="project-settings"),
+    path(f"{P}/move", projects.project_move, name="project-move"),
+    path(f"{P}/delete", projects.project_delete, name="project-delete"),
+    path(f"{P}/storyboard.json", projects.project_storyboard, name="project-storyboard"),
+    path(f"{P}/generate", shots.project_generate, name="project-generate"),
+    path(f"{P}/cancel", shots.project_cancel, name="project-cancel"),
+    path(f"{P}/shots/new", shots.shot_create, name="shot-create"),
+    path(f"{P}/shots/<int:shot_id>/edit", shots.shot_edit, name="shot-edit"),
+    path(f"{P}/shots/<int:shot_id>/delete", shots.shot_delete, name="shot-delete"),
+    path(f"{P}/shots/<int:shot_id>/regenerate", shots.shot_regenerate, name="shot-regenerate"),
     path(
-        "projects/<int:pk>/shots/<int:shot_id>/regenerate",
-        views.shot_regenerate,
-        name="shot-regenerate",
-    ),
-    path(
-        "projects/<int:pk>/shots/<int:shot_id>/regenerate-from",
-        views.shot_regenerate_from,
+        f"{P}/shots/<int:shot_id>/regenerate-from",
+        shots.shot_regenerate_from,
         name="shot-regenerate-from",
     ),
-    path("projects/<int:pk>/cancel", views.project_cancel, name="project-cancel"),
-    path("projects/<int:pk>/takes/<int:take_id>/select", views.take_select, name="take-select"),
-    path("projects/<int:pk>/exports/new", views.export_create, name="export-create"),
-    path("s/<str:token>/", views.shared_project, name="shared-project"),
-    path("inputs/<str:token>", views.provider_input, name="provider-input"),
-    path("callbacks/<str:token>", views.take_callback, name="take-callback"),
+    path(f"{P}/takes/<int:take_id>/select", shots.take_select, name="take-select"),
+    path(f"{P}/exports/new", shots.export_create, name="export-create"),
+    path(f"{P}/links/new", sharing.link_create, name="link-create"),
+    path(f"{P}/links/<int:link_id>/revoke", sharing.link_revoke, name="link-revoke"),
+    path("s/<str:token>/", sharing.shared_project, name="shared-project"),
+    path("s/<str:token>/name", sharing.guest_name, name="shared-guest-name"),
+    path("teams/", teams.team_list, name="team-list"),
+    path("teams/<int:pk>/", teams.team_detail, name="team-detail"),
+    path("teams/<int:pk>/leave", teams.team_leave, name="team-leave"),
+    path("teams/<int:pk>/invitations/new", teams.invitation_create, name="invitation-create"),
+    path(
+        "teams/<int:pk>/invitations/<int:invitation_id>/revoke",
+        teams.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    path("teams/<int:pk>/members/<int:user_id>/role", teams.member_role, name="member-role"),
+    path("teams/<int:pk>/members/<int:user_id>/remove", teams.member_remove, name="member-remove"),
+    path("invitations/<str:token>", teams.invitation, name="invitation"),
+    path("inputs/<str:token>", files.provider_input, name="provider-input"),
+    path("callbacks/<str:token>", files.take_callback, name="take-callback"),
 ]
 for route, view, name in viewing:
     urlpatterns += [
-        path(f"projects/<int:pk>/{route}", view, name=name),
+        path(f"{P}/{route}", view, name=name),
         path(f"s/<str:token>/{route}", view, name=f"shared-{name}"),
     ]

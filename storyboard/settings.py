@@ -35,9 +35,18 @@ def envnumber(name, default, kind=int):
 
 
 DEBUG = envbool("DEBUG", False)
-# The fallback key only suits a machine of one's own; `manage.py check --deploy` flags it.
-SECRET_KEY = env("SECRET_KEY") or "django-insecure-storyboard-local-only-set-SECRET_KEY"
+DEVELOPMENT_KEY = "django-insecure-storyboard-local-only-set-SECRET_KEY"
+SECRET_KEY = env("SECRET_KEY") or DEVELOPMENT_KEY
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
+# The development key signs sessions, links and invitations that anyone could forge:
+# outside a machine of one's own, refuse to start with it.
+if not DEBUG and SECRET_KEY == DEVELOPMENT_KEY and not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the development key, and ALLOWED_HOSTS serves "
+        f"{', '.join(sorted(set(ALLOWED_HOSTS) - LOCAL_HOSTS))}: set SECRET_KEY to a long "
+        "random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 # Where the provider can reach this app (signed frame URLs, callbacks). Empty: not reachable.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
 if PUBLIC_BASE_URL:
@@ -55,6 +64,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "auditlog",
+    "axes",
     "projects",
 ]
 
@@ -67,9 +78,58 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.HtmxMessagesMiddleware",
+    "projects.middleware.audit_actor",
+    # Last, as django-axes asks: it answers a locked-out sign-in itself.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a sign-in while its user or address is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed sign-ins are counted per user and per address; five in an hour lock that one out.
+AXES_FAILURE_LIMIT = envnumber("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# Behind a proxy (SECURE_PROXY_SSL_HEADER), the client's address is its X-Forwarded-For.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+# The app's pages load scripts and styles from this app only, and run no inline script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "media-src": ["'self'", "https:"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# Production: behind a TLS proxy that sets X-Forwarded-Proto, SECURE=true makes cookies
+# secure, sends HSTS and redirects plain HTTP (README: Deployment).
+SECURE = envbool("SECURE", False)
+if SECURE:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envnumber("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # /healthz answers the load balancer over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 ROOT_URLCONF = "storyboard.urls"
 ASGI_APPLICATION = "storyboard.asgi.application"
@@ -127,6 +187,7 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+AUDITLOG_DISABLE_REMOTE_ADDR = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -229,8 +290,13 @@ PIPELINE_MAX_ATTEMPTS = envnumber("PIPELINE_MAX_ATTEMPTS", 6)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"secrets": {"()": "projects.logs.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["secrets"]},
+    },
     "loggers": {
         "projects": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+        # A refused or missing page names its path, which may hold a link's secret.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

@@ -106,9 +106,11 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
     assert info.duration == pytest.approx(12.0, abs=0.1)
     assert (info.width, info.height) == (864, 496)
 
-    page.click("#share-button")
-    share_url = page.locator(".share-link").input_value()
     project_url = page.url
+    page.click("#settings-link")
+    page.select_option("#link-form select[name=kind]", "view")
+    page.click("#share-button")
+    share_url = page.locator(".share-link").first.input_value()
     context.close()
 
     # Someone who is not signed in, with only the link.

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +19,7 @@ from projects.live import stream as streams
 from projects.live.hub import Hub, HubUnavailable, RedisHub
 from projects.live.render import Event, render
 from projects.live.watch import Watcher
-from projects.models import Project, Shot, Take
+from projects.models import Link, Project, Role, Shot, Take
 from tests.factories import make_project, make_take
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,17 +115,16 @@ def test_a_shot_added_moved_or_deleted_sends_the_whole_timeline(user):
     assert watcher.look().timeline
 
 
-def test_revoking_a_share_link_ends_its_streams_and_deleting_ends_all(user):
+def test_revoking_a_link_ends_its_streams_and_deleting_ends_all(user):
     project = chain(user, "cut")
-    project.enable_sharing()
-    token = project.share_token
+    link = project.view_link()
     watcher = Watcher(project.pk)
     watcher.look()
 
-    project.disable_sharing()
+    link.revoke()
     changes = watcher.look()
-    assert changes.revoked == {token}
-    assert Event("end", audience=f"share:{token}") in render(project.pk, changes)
+    assert changes.revoked == {link.pk}
+    assert Event("end", audience=f"link:{link.pk}") in render(project.pk, changes)
 
     project.delete()
     changes = watcher.look()
@@ -133,36 +133,48 @@ def test_revoking_a_share_link_ends_its_streams_and_deleting_ends_all(user):
 
 def test_each_audience_gets_its_own_cards_rendered_once(user):
     project = chain(user, "cut")
-    project.enable_sharing()
+    view, review = project.view_link(), Link.make(project, Link.Kind.REVIEW)
     watcher = Watcher(project.pk)
     watcher.look()
-    pipeline.queue_takes(project)
+    make_take(project.shots.get())
 
     events = render(project.pk, watcher.look())
     cards = {event.audience: event.html for event in events if event.name.startswith("shot-")}
-    assert set(cards) == {"members", f"share:{project.share_token}"}
-    assert "Regenerate" not in cards[f"share:{project.share_token}"]
-    assert 'data-status="waiting"' in cards["members"]
+    assert set(cards) == {"editors", "viewers", f"link:{view.pk}", f"link:{review.pk}"}
+    assert "Regenerate" in cards["editors"] and 'data-status="done"' in cards["editors"]
+    for audience in ("viewers", f"link:{view.pk}", f"link:{review.pk}"):
+        assert "Regenerate" not in cards[audience] and "Delete" not in cards[audience]
+    assert "Comment" in cards["viewers"] and "Comment" in cards[f"link:{review.pk}"]
+    assert "<textarea" not in cards[f"link:{view.pk}"]
+    assert "Approve take 1" in cards[f"link:{review.pk}"]
+    assert view.token in cards[f"link:{view.pk}"] and view.token not in cards["editors"]
 
 
-def test_a_look_and_its_events_cost_a_bounded_number_of_queries(
-    user, django_assert_max_num_queries
-):
-    project = make_project(user, shots=[(f"Shot {n}", "continue") for n in range(200)])
-    shots = list(project.shots.in_order())
-    for shot in shots[:20]:
+def look_and_render(user, shots):
+    """The queries of a look that finds ten takes started, and of rendering its events."""
+    project = make_project(user, shots=[(f"Shot {n}", "continue") for n in range(shots)])
+    made = list(project.shots.in_order())
+    for shot in made[:5]:
         make_take(shot)
+    project.view_link()
     watcher = Watcher(project.pk)
     watcher.look()
-    for shot in shots[20:30]:
+    for shot in made[5:15]:
         Take.objects.create(shot=shot, status=Take.Status.RUNNING, remote_id=f"cgt-{shot.pk}")
-    # A look, then the events it finds: a few queries, however long the project.
-    with django_assert_max_num_queries(12):
-        changes = watcher.look()
-        events = render(project.pk, changes, watcher.expectations)
-    assert len([e for e in events if e.name.startswith("shot-")]) == 180  # 21..200: one chain
-    with django_assert_max_num_queries(5):
+    with CaptureQueriesContext(connection) as queries:
+        events = render(project.pk, watcher.look(), watcher.expectations)
+    with CaptureQueriesContext(connection) as idle:
         assert not watcher.look()
+    cards = {e.name for e in events if e.name.startswith("shot-")}
+    return len(queries), len(idle), len(cards)
+
+
+def test_a_look_and_its_events_cost_the_same_queries_at_any_size(user):
+    small = look_and_render(user, 20)
+    large = look_and_render(user, 200)
+    assert small[2] == 15 and large[2] == 195  # the changed chain's cards, shot 6 on
+    assert small[:2] == large[:2], f"queries grew with the project: {small} -> {large}"
+    assert large[1] <= 6  # a look that finds nothing: a few small queries
 
 
 def test_the_timeline_page_costs_at_most_ten_queries_at_any_size(
@@ -215,7 +227,7 @@ def test_every_viewer_gets_each_change_from_one_producer(user, monkeypatch):
     monkeypatch.setattr(Watcher, "look", lambda self: looks.append(self) or look(self))
 
     async def watch():
-        viewers = [streams.stream(Viewer(project), time.time()) for _ in range(5)]
+        viewers = [streams.stream(Viewer(project, role=Role.OWNER), time.time()) for _ in range(5)]
         for viewer in viewers:
             await read(viewer, "live-status")
         await sync_to_async(pipeline.queue_takes)(project)
@@ -237,7 +249,7 @@ def test_a_browser_that_reconnects_gets_what_changed_meanwhile(user, monkeypatch
     pipeline.queue_takes(project)
 
     async def reconnect(since):
-        stream = streams.stream(Viewer(project), since)
+        stream = streams.stream(Viewer(project, role=Role.OWNER), since)
         chunks = await read(stream, "live-status")
         await stream.aclose()
         return "".join(chunks)
@@ -251,15 +263,15 @@ def test_a_browser_that_reconnects_gets_what_changed_meanwhile(user, monkeypatch
     assert "event: timeline" in run(reconnect(None))
 
 
-def test_a_revoked_share_link_ends_its_stream(user, monkeypatch):
+def test_a_revoked_link_ends_its_stream(user, monkeypatch):
     monkeypatch.setattr(hubs, "TICK", 0.02)
     project = chain(user, "cut")
-    project.enable_sharing()
+    link = project.view_link()
 
     async def watch():
-        stream = streams.stream(Viewer(project, share_token=project.share_token), time.time())
+        stream = streams.stream(Viewer(project, link=link), time.time())
         await read(stream, "live-status")
-        await sync_to_async(project.disable_sharing)()
+        await sync_to_async(link.revoke)()
         return [chunk async for chunk in stream]
 
     ended = run(asyncio.wait_for(watch(), 10))
@@ -269,8 +281,7 @@ def test_a_revoked_share_link_ends_its_stream(user, monkeypatch):
 def test_the_stream_is_closed_to_strangers(client, user):
     project = make_project(user)
     assert client.get(reverse("project-events", args=[project.pk])).status_code == 404
-    project.enable_sharing()
-    shared = client.get(reverse("shared-project-events", args=[project.share_token]))
+    shared = client.get(reverse("shared-project-events", args=[project.view_link().token]))
     assert shared.status_code == 200
     assert shared["Content-Type"] == "text/event-stream"
     shared.close()
@@ -294,8 +305,8 @@ def test_through_redis_two_web_processes_share_one_producer(user, monkeypatch, r
     async def watch():
         one, two = RedisHub(redis_url), RedisHub(redis_url)
         subscriptions = [
-            await one.subscribe(project.pk, "members"),
-            await two.subscribe(project.pk, "members"),
+            await one.subscribe(project.pk, "editors"),
+            await two.subscribe(project.pk, "editors"),
         ]
         await asyncio.sleep(0.3)  # both producers started; one holds the lease
         await sync_to_async(pipeline.queue_takes)(project)
@@ -320,7 +331,9 @@ def test_without_redis_the_stream_says_so_and_the_page_polls(user, settings):
     project = chain(user, "cut")
 
     async def watch():
-        return [chunk async for chunk in streams.stream(Viewer(project), time.time())]
+        return [
+            chunk async for chunk in streams.stream(Viewer(project, role=Role.OWNER), time.time())
+        ]
 
     said = "".join(run(watch()))
     assert 'data-live="off"' in said and "Live updates are paused" in said
@@ -330,10 +343,10 @@ def test_without_redis_the_stream_says_so_and_the_page_polls(user, settings):
 def test_an_in_process_hub_hands_each_audience_its_own_events():
     async def deliver():
         hub = Hub()
-        members = await hub.subscribe(1, "members")
-        shared = await hub.subscribe(1, "share:t")
+        members = await hub.subscribe(1, "editors")
+        shared = await hub.subscribe(1, "link:7")
         hub.producers.pop(1).cancel()
-        hub.dispatch(1, [Event("a", "x", "members"), Event("b", "y", "share:t"), Event("c", "z")])
+        hub.dispatch(1, [Event("a", "x", "editors"), Event("b", "y", "link:7"), Event("c", "z")])
         return await members.next(1), await shared.next(1)
 
     members, shared = asyncio.run(deliver())
@@ -345,6 +358,6 @@ def test_redis_that_cannot_be_reached_makes_the_hub_unavailable():
     async def subscribe():
         hub = RedisHub("redis://127.0.0.1:1/0")
         with pytest.raises(HubUnavailable):
-            await hub.subscribe(1, "members")
+            await hub.subscribe(1, "editors")
 
     asyncio.run(subscribe())

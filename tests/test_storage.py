@@ -88,8 +88,7 @@ def test_an_export_on_s3_downloads_under_its_own_name(client_of, user, s3):
 def test_a_share_link_reaches_s3_media_only_through_the_access_check(client, user, s3):
     take = make_take(user)
     project = take.shot.project
-    project.enable_sharing()
-    shared = reverse("shared-take-file", args=[project.share_token, take.pk, "video"])
+    shared = reverse("shared-take-file", args=[project.view_link().token, take.pk, "video"])
 
     assert httpx.get(client.get(shared)["Location"]).content == CLIP
     # Without the link, the project's own address gives nothing away, not even a redirect.

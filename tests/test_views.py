@@ -97,8 +97,7 @@ def test_export_refuses_until_every_shot_has_a_current_take(client_of, user):
 
 def test_a_share_link_shows_the_timeline_to_anyone_and_nothing_else(client, user):
     project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
-    project.enable_sharing()
-    url = reverse("shared-project", args=[project.share_token])
+    url = reverse("shared-project", args=[project.view_link().token])
 
     page = client.get(url)
     assert page.status_code == 200
@@ -112,18 +111,16 @@ def test_a_share_link_shows_the_timeline_to_anyone_and_nothing_else(client, user
 
 def test_a_stopped_share_link_no_longer_works(client, user):
     project = make_project(user)
-    project.enable_sharing()
-    token = project.share_token
-    project.disable_sharing()
-    assert client.get(reverse("shared-project", args=[token])).status_code == 404
+    link = project.view_link()
+    link.revoke()
+    assert client.get(reverse("shared-project", args=[link.token])).status_code == 404
 
 
 def test_share_tokens_are_long_and_random(user):
     tokens = set()
     for _ in range(3):
         project = make_project(user)
-        project.enable_sharing()
-        tokens.add(project.share_token)
+        tokens.add(project.view_link().secret)
     assert len(tokens) == 3 and all(len(t) >= 32 for t in tokens)
 
 

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 
 from ..access import Viewer
-from ..models import Project
+from ..models import Link, Project, Role
 from ..pace import Expectations
 from ..timeline import TIMELINE, decorate, present, summary
-
-MEMBERS = "members"
 
 
 @dataclass(frozen=True)
@@ -43,15 +41,10 @@ class Event:
         return cls(*value)
 
 
-def audience_of(viewer):
-    return f"share:{viewer.share_token}" if viewer.share_token else MEMBERS
-
-
 def viewers(project):
-    """One Viewer per audience the project can have now."""
-    found = [Viewer(project)]
-    if project.share_token:
-        found.append(Viewer(project, share_token=project.share_token))
+    """One Viewer per audience the project can have now: editors, viewers, each link."""
+    found = [Viewer(project, role=Role.EDITOR), Viewer(project, role=Role.VIEWER)]
+    found += [Viewer(project, link=link) for link in Link.objects.filter(project=project).live()]
     return found
 
 
@@ -59,7 +52,7 @@ def render(project_id, changes, expectations=None):
     """The events for a watch.Changes; [] when there is nothing to send."""
     if changes.gone:
         return [Event("end")]
-    events = [Event("end", audience=f"share:{token}") for token in changes.revoked]
+    events = [Event("end", audience=f"link:{pk}") for pk in changes.revoked]
     for shot_id, percent in changes.progress.items():
         events.append(Event(f"progress-{shot_id}", progress(shot_id, percent)))
     if not (changes.timeline or changes.cards or changes.exports or changes.estimate):
@@ -76,7 +69,7 @@ def render(project_id, changes, expectations=None):
 
 def fragments(viewer, shots, expectations, changes):
     """The changed fragments, as one audience sees them."""
-    audience = audience_of(viewer)
+    audience = viewer.audience
     if changes.timeline:
         context = present(viewer, shots, expectations=expectations)
         names = ["timeline", "exports"] + (["estimate"] if viewer.editable else [])

@@ -14,11 +14,11 @@ from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 from django.template.loader import render_to_string
 
-from ..access import Viewer, project_for_member, project_for_share
+from ..access import project_for, project_for_link
 from ..models import Export, Project, Shot, Take
 from ..pace import Expectations
 from .hub import HubUnavailable, hub
-from .render import Event, audience_of, fragments
+from .render import Event, fragments
 from .watch import OVERLAP, Changes
 
 STREAM_SECONDS = 300
@@ -29,11 +29,9 @@ RETRY_LATER_MS = 15000
 
 async def project_events(request, pk=None, token=None):
     if token is None:
-        user = await request.auser()
-        project = await sync_to_async(project_for_member)(user, pk)
-        viewer = Viewer(project)
+        viewer = await sync_to_async(project_for)(await request.auser(), pk)
     else:
-        viewer = Viewer(await sync_to_async(project_for_share)(token), share_token=token)
+        viewer = await sync_to_async(project_for_link)(token)
     since = _since(request)
     response = StreamingHttpResponse(stream(viewer, since), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
@@ -54,7 +52,7 @@ def _since(request):
 async def stream(viewer, since, seconds=STREAM_SECONDS):
     yield "retry: 2000\n\n"
     try:
-        subscription = await hub().subscribe(viewer.project.pk, audience_of(viewer))
+        subscription = await hub().subscribe(viewer.project.pk, viewer.audience)
     except HubUnavailable as error:
         yield _live_status(False, str(error)).encode()
         yield f"retry: {RETRY_LATER_MS}\n\n"

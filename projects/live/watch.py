@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Export, Project, Shot, Take
+from ..models import Export, Link, Project, Shot, Take
 from ..pace import Expectations
 
 # Rows written this long before the last look are read again, for writers whose clock
@@ -48,7 +49,7 @@ class Changes:
     progress: dict = field(default_factory=dict)  # shot id: percent, where only that moved
     exports: bool = False
     estimate: bool = False
-    revoked: set = field(default_factory=set)  # share tokens that no longer work
+    revoked: set = field(default_factory=set)  # ids of links that no longer work
 
     def __bool__(self):
         return bool(
@@ -67,7 +68,8 @@ class Watcher:
 
     def __init__(self, project_id):
         self.project_id = project_id
-        self.project = None  # (updated_at, share_token)
+        self.project = None  # its updated_at
+        self.links = {}  # link id: when it expires (None: never), for the links that work
         self.shots = {}  # shot id: (position, opening, updated_at, selected_take_id)
         self.takes = {}  # take id: its row, as TAKE_FIELDS
         self.exports = {}  # export id: updated_at
@@ -79,19 +81,17 @@ class Watcher:
     def look(self):
         now = timezone.now()
         changes = Changes()
-        row = Project.objects.filter(pk=self.project_id).values("updated_at", "share_token")
+        row = Project.objects.filter(pk=self.project_id).values_list("updated_at", flat=True)
         row = next(iter(row), None)
         if row is None:
             changes.gone = True
             return changes
         first = self.project is None
-        project = (row["updated_at"], row["share_token"])
-        if not first and project != self.project:
+        if not first and row != self.project:
             changes.timeline = changes.estimate = True
-            if self.project[1] and self.project[1] != row["share_token"]:
-                changes.revoked.add(self.project[1])
-        self.project = project
+        self.project = row
         full = first or time.monotonic() >= self.resync_at
+        self._links(now, changes)
         since = None if full else self.cursor - OVERLAP
         self._shots(since, full, changes)
         self._takes(since, full, changes)
@@ -109,10 +109,25 @@ class Watcher:
             changes.progress.clear()
         return changes
 
+    def _links(self, now, changes):
+        """Links revoked since, or expired: their streams end."""
+        live = dict(
+            Link.objects.filter(project_id=self.project_id).live().values_list("pk", "expires_at")
+        )
+        changes.revoked |= set(self.links) - set(live)
+        self.links = live
+
     def _recent(self, since):
         """Changes for what was written since `since`, from what a look has read."""
         changes = Changes()
-        if self.project[0] >= since:
+        # A stream may have opened on a link just before it was revoked or expired.
+        ended = Link.objects.filter(project_id=self.project_id).exclude(pk__in=self.links)
+        changes.revoked = set(
+            ended.filter(Q(revoked_at__gte=since) | Q(expires_at__gte=since)).values_list(
+                "pk", flat=True
+            )
+        )
+        if self.project >= since:
             changes.timeline = changes.estimate = True
             return changes
         for pk, row in self.shots.items():

@@ -1,7 +1,10 @@
-"""The app's rows, a module per idea: teams, projects and shots, takes and exports, the
+"""The app's rows, a module per idea: teams (members, roles, invitations), projects and
+shots, takes and exports, links that open a project to outsiders, comments, and the
 provider's shared limits; `tracking` stamps every write for the live timeline."""
 
+from .comments import Comment, Mention
 from .limits import ProviderCall, ProviderGate
+from .links import Link
 from .projects import (
     MAX_DURATION,
     MIN_DURATION,
@@ -15,11 +18,18 @@ from .projects import (
     Shot,
     ShotQuerySet,
 )
-from .takes import Export, Take, TakeQuerySet, take_upload_to
-from .teams import Team
+from .takes import Export, Take, TakeQuerySet, Verdict, take_upload_to
+from .teams import Invitation, Membership, Role, Team
 from .tracking import Tracked, TrackedQuerySet
 
 __all__ = [
+    "Comment",
+    "Invitation",
+    "Link",
+    "Membership",
+    "Mention",
+    "Role",
+    "Verdict",
     "MAX_DURATION",
     "MIN_DURATION",
     "RATIOS",

@@ -1,13 +1,13 @@
 """Projects and their shots: what a team means to make, in order."""
 
-import secrets
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Prefetch
 from django.urls import reverse
 
 from .. import providers
+from .comments import Comment
 from .takes import Take
 from .teams import Team
 from .tracking import Tracked, TrackedQuerySet
@@ -35,11 +35,19 @@ class Project(Tracked):
     generate_audio = models.BooleanField("audio", default=False)
     watermark = models.BooleanField(default=False)
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
-    share_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Edits by people: each one counts, so two editors never overwrite each other.
+    version = models.PositiveIntegerField(default=1)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     objects = ProjectQuerySet.as_manager()
 
@@ -48,6 +56,10 @@ class Project(Tracked):
 
     def __str__(self):
         return self.title
+
+    def get_additional_data(self):
+        """What the activity log files this change under (django-auditlog)."""
+        return {"project": self.pk, "team": self.team_id}
 
     def get_absolute_url(self):
         return reverse("project-detail", args=[self.pk])
@@ -70,14 +82,12 @@ class Project(Tracked):
         """Say that the timeline's shape changed (a shot added, removed or moved)."""
         Project.objects.filter(pk=self.pk).update()
 
-    def enable_sharing(self):
-        if not self.share_token:
-            self.share_token = secrets.token_urlsafe(24)
-            self.save(update_fields=["share_token"])
+    def view_link(self):
+        """The project's live view-only link, made when it has none."""
+        from .links import Link
 
-    def disable_sharing(self):
-        self.share_token = None
-        self.save(update_fields=["share_token"])
+        link = self.links.live().filter(kind=Link.Kind.VIEW).first()
+        return link or Link.make(self, Link.Kind.VIEW)
 
     def timeline(self):
         """The shots in order, each knowing its chain and whether it is stale.
@@ -122,7 +132,11 @@ class ShotQuerySet(TrackedQuerySet):
         return self.order_by("position", "id")
 
     def with_takes(self):
-        return self.select_related("selected_take").prefetch_related("takes", "references")
+        return self.select_related("selected_take").prefetch_related(
+            "takes",
+            "references",
+            Prefetch("comments", Comment.objects.select_related("author", "take")),
+        )
 
 
 class Shot(Tracked):
@@ -139,6 +153,14 @@ class Shot(Tracked):
     selected_take = models.ForeignKey(
         "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    version = models.PositiveIntegerField(default=1)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     objects = ShotQuerySet.as_manager()
 
@@ -147,6 +169,9 @@ class Shot(Tracked):
 
     def __str__(self):
         return f"Shot {self.number} of {self.project}"
+
+    def get_additional_data(self):
+        return {"project": self.project_id, "shot": self.number}
 
     @property
     def number(self):

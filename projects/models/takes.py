@@ -34,6 +34,11 @@ class TakeQuerySet(TrackedQuerySet):
         return True
 
 
+class Verdict(models.TextChoices):
+    APPROVED = "approved", "approved"
+    NEEDS_CHANGES = "needs_changes", "needs changes"
+
+
 def take_upload_to(take, filename):
     return f"takes/{take.shot.project_id}/{take.shot_id}/{take.pk}-{filename}"
 
@@ -98,6 +103,18 @@ class Take(Tracked):
     )
     poster = models.ImageField(upload_to=take_upload_to, blank=True)
     duration = models.FloatField(null=True, blank=True)
+    # Who asked for it: the team's spend is told by person.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # A reviewer's word on it: approved, or needs changes, and who said so.
+    verdict = models.CharField(max_length=14, choices=Verdict.choices, blank=True)
+    verdict_by = models.CharField(max_length=120, blank=True)
+    verdict_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -119,6 +136,10 @@ class Take(Tracked):
 
     def __str__(self):
         return f"Take {self.number} of shot {self.shot.number}"
+
+    def get_additional_data(self):
+        shot = self.shot
+        return {"project": shot.project_id, "shot": shot.number, "take": self.number}
 
     @property
     def is_unfinished(self):
@@ -202,6 +223,9 @@ class Export(Tracked):
 
     def __str__(self):
         return f"Export {self.pk} of {self.project}"
+
+    def get_additional_data(self):
+        return {"project": self.project_id}
 
     @property
     def is_unfinished(self):

@@ -1,16 +1,46 @@
-"""Teams: who works together, and what each member may do."""
+"""Teams: who works together, what each member may do, and how people are invited."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+class Role(models.TextChoices):
+    """What a member may do; projects.access says which role allows which action."""
+
+    OWNER = "owner", "owner"
+    EDITOR = "editor", "editor"
+    VIEWER = "viewer", "viewer"
 
 
 class Team(models.Model):
     name = models.CharField(max_length=200)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        through_fields=("team", "user"),
+        related_name="teams",
+    )
+    monthly_budget_tokens = models.PositiveBigIntegerField(
+        "monthly budget (tokens)",
+        null=True,
+        blank=True,
+        help_text="Optional: no shot is sent that would take the team past it this month.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return self.name
+
+    def get_additional_data(self):
+        return {"team": self.pk}
 
     @classmethod
     def default_for(cls, user):
@@ -18,5 +48,100 @@ class Team(models.Model):
         team = user.teams.order_by("id").first()
         if team is None:
             team = cls.objects.create(name=f"{user.get_username()}'s team")
-            team.members.add(user)
+            Membership.objects.create(team=team, user=user, role=Role.OWNER)
         return team
+
+    def role_of(self, user):
+        """The user's role here, or None when they are not a member."""
+        if not user.is_authenticated:
+            return None
+        return self.memberships.filter(user=user).values_list("role", flat=True).first()
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.role}) in {self.team}"
+
+    def get_additional_data(self):
+        return {"team": self.team_id, "member": self.user.get_username()}
+
+
+def digest(secret):
+    """What is kept of a secret token: never the token itself."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(used_at=None, revoked_at=None, expires_at__gt=timezone.now())
+
+
+class Invitation(models.Model):
+    """A link that adds whoever opens it to a team, once, within seven days."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    secret_digest = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Invitation to {self.team} as {self.role}"
+
+    def get_additional_data(self):
+        return {"team": self.team_id}
+
+    @classmethod
+    def make(cls, team, role, created_by):
+        """A new invitation and its secret, which only the link carries."""
+        secret = secrets.token_urlsafe(24)
+        invitation = cls.objects.create(
+            team=team,
+            role=role,
+            created_by=created_by,
+            secret_digest=digest(secret),
+            expires_at=timezone.now() + INVITATION_LIFETIME,
+        )
+        return invitation, secret
+
+    @staticmethod
+    def lifetime():
+        return INVITATION_LIFETIME.total_seconds()
+
+    def matches(self, secret):
+        """Whether `secret` is this invitation's, compared in constant time."""
+        return hmac.compare_digest(self.secret_digest, digest(secret))
+
+    @property
+    def is_open(self):
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()

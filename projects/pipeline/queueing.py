@@ -6,8 +6,9 @@ from django.utils import timezone
 from ..models import Project, Take
 
 
-def queue_takes(project, shots=None):
-    """Make a waiting take for each shot lacking a current take, or for the given shots.
+def queue_takes(project, shots=None, requested_by=None):
+    """Make a waiting take for each shot lacking a current take, or for the given shots;
+    `requested_by`, the person who asked, is who the team's spend is told by.
 
     Idempotent under concurrency: the project's row is locked while takes are numbered,
     so a double Generate queues once. Submission happens in submitting.start_ready.
@@ -25,16 +26,20 @@ def queue_takes(project, shots=None):
             if wanted is not None and shot.pk not in wanted:
                 continue
             number = latest.number + 1 if latest else 1
-            queued.append(Take.objects.create(shot=shot, number=number, inputs=shot.inputs()))
+            queued.append(
+                Take.objects.create(
+                    shot=shot, number=number, inputs=shot.inputs(), requested_by=requested_by
+                )
+            )
     return queued
 
 
-def queue_from(shot):
+def queue_from(shot, requested_by=None):
     """Regenerate a shot and the rest of its chain, which its new take will make stale."""
     timeline = shot.project.timeline()
     chain = next(s.chain for s in timeline if s.pk == shot.pk)
     rest = [s for s in timeline if s.chain == chain and s.position >= shot.position]
-    return queue_takes(shot.project, shots=rest)
+    return queue_takes(shot.project, shots=rest, requested_by=requested_by)
 
 
 def cancel(project):

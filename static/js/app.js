@@ -1,4 +1,7 @@
-// Live status: cards and exports poll for themselves only while the event stream is down.
+// Storyboard's few behaviours; no inline script anywhere (the content security policy).
+
+// Live status: while the event stream is down, cards and exports still in progress poll
+// for themselves: every two seconds the body says "storyboard:poll" and they ask.
 const liveStatus = () => document.getElementById("live-status");
 
 document.addEventListener("htmx:sseOpen", () => { window.storyboardLive = true; });
@@ -12,8 +15,24 @@ document.addEventListener("htmx:sseMessage", (event) => {
   if (event.detail.type !== "live-status") return;
   window.storyboardLive = event.detail.data.includes('data-live="on"');
 });
+setInterval(() => {
+  if (!window.storyboardLive) htmx.trigger(document.body, "storyboard:poll");
+}, 2000);
 
-// A share link is selected whole when clicked, ready to copy.
+// A refusal (403) or a conflict answered to htmx is shown, not swallowed.
+document.addEventListener("htmx:responseError", (event) => {
+  const flash = document.getElementById("flash");
+  if (!flash) return;
+  const message = document.createElement("p");
+  message.className = "message error";
+  message.setAttribute("role", "alert");
+  const page = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html");
+  const said = page.querySelector("[data-role=refusal]");
+  message.textContent = said ? said.textContent.trim() : "That did not work; reload and try again.";
+  flash.replaceChildren(message);
+});
+
+// A link is selected whole when clicked, ready to copy.
 document.addEventListener("click", (event) => {
   if (event.target.matches("input.share-link")) event.target.select();
 });

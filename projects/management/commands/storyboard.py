@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
 from projects import costs, pipeline, providers, storyboard_file
-from projects.models import Export, Project, Take
+from projects.models import Export, Project, Role, Take, Team
 
 # render --wait gives up no sooner than this, however quick the shots are expected to be.
 MIN_TIMEOUT = 3600.0
@@ -26,6 +26,11 @@ class Command(BaseCommand):
         )
         imp.add_argument("file")
         imp.add_argument("--owner", required=True, help="Username of the project's owner.")
+        imp.add_argument(
+            "--team",
+            help="The team it belongs to (the owner must make projects there); "
+            "without it, the owner's personal team.",
+        )
         ren = sub.add_parser("render", help="Generate every shot that lacks a current take.")
         ren.add_argument("project_id", type=int)
         ren.add_argument(
@@ -47,12 +52,19 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)
 
-    def do_import(self, file, owner, **_):
+    def do_import(self, file, owner, team=None, **_):
         user = get_user_model().objects.filter(username=owner).first()
         if user is None:
             raise CommandError(f"No user named {owner!r}.")
+        found = Team.default_for(user)
+        if team is not None:
+            found = Team.objects.filter(
+                name=team, memberships__user=user, memberships__role__in=[Role.OWNER, Role.EDITOR]
+            ).first()
+            if found is None:
+                raise CommandError(f"{owner} makes no projects in a team named {team!r}.")
         try:
-            project = storyboard_file.load(file, user)
+            project = storyboard_file.load(file, user, team=found)
         except storyboard_file.StoryboardError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Imported “{project.title}” with {project.shots.count()} shots.")

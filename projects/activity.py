@@ -1,0 +1,112 @@
+"""A project's and a team's history, in sentences: who did what, and when.
+
+Kept by django-auditlog (what each model records is in apps.py); this turns its
+entries into lines a person reads, on the project, on the team page and in the admin.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from auditlog.models import LogEntry
+
+CREATE, UPDATE, DELETE = LogEntry.Action.CREATE, LogEntry.Action.UPDATE, LogEntry.Action.DELETE
+
+
+@dataclass(frozen=True)
+class Line:
+    at: datetime
+    who: str
+    what: str
+
+
+def of_project(project):
+    entries = LogEntry.objects.filter(additional_data__project=project.pk)
+    return _lines(entries)
+
+
+def of_team(team):
+    entries = LogEntry.objects.filter(additional_data__team=team.pk)
+    return _lines(entries)
+
+
+class _Lines:
+    """Sliceable, so pages show the latest few without reading every entry."""
+
+    def __init__(self, entries):
+        self.entries = entries.select_related("actor", "content_type").order_by("-timestamp")
+
+    def __getitem__(self, index):
+        chosen = self.entries[index]
+        return [line for line in map(describe, chosen) if line is not None]
+
+    def __iter__(self):
+        return iter(self[:])
+
+
+def _lines(entries):
+    return _Lines(entries)
+
+
+def describe(entry):
+    """One entry as a Line; None for a change nobody needs to read."""
+    data = entry.additional_data or {}
+    who = entry.actor.get_username() if entry.actor else data.get("guest") or "the pipeline"
+    changes = {k: v for k, v in entry.changes_dict.items() if k != "version"}
+    model = entry.content_type.model
+    shot = f"shot {data['shot']}" if "shot" in data else "a shot"
+    what = None
+    if model == "take":
+        if entry.action == CREATE:
+            what = f"generated {shot}"
+        elif "verdict" in changes:
+            verdict = (changes["verdict"][1] or "").replace("_", " ")
+            what = f"marked take {data.get('take')} of {shot} {verdict}"
+    elif model == "shot":
+        if entry.action == CREATE:
+            what = f"added {shot}"
+        elif entry.action == DELETE:
+            what = f"deleted {shot}"
+        elif "selected_take" in changes and len(changes) == 1:
+            what = f"picked another take of {shot}"
+        elif "position" in changes and len(changes) == 1:
+            what = f"moved {shot}"
+        elif changes:
+            what = f"edited {shot} ({', '.join(sorted(changes))})"
+    elif model == "project":
+        if entry.action == CREATE:
+            what = "made the project"
+        elif "team" in changes:
+            what = "moved the project to another team"
+        elif changes:
+            what = f"changed the settings ({', '.join(sorted(changes))})"
+    elif model == "export" and entry.action == CREATE:
+        what = "exported the cut"
+    elif model == "comment" and entry.action == CREATE:
+        what = f"commented on {shot}"
+    elif model == "link":
+        kind = (changes.get("kind") or [None, "view"])[1]
+        if entry.action == CREATE:
+            what = f"made a {'review' if kind == 'review' else 'view-only'} link"
+        elif "revoked_at" in changes:
+            what = "revoked a link"
+    elif model == "membership":
+        member = data.get("member", "someone")
+        if entry.action == CREATE:
+            what = f"added {member} as {(changes.get('role') or [None, '?'])[1]}"
+        elif entry.action == DELETE:
+            what = f"removed {member}"
+        elif "role" in changes:
+            what = f"made {member} {changes['role'][1]}"
+    elif model == "invitation":
+        if entry.action == CREATE:
+            what = f"invited someone as {(changes.get('role') or [None, '?'])[1]}"
+        elif "revoked_at" in changes:
+            what = "revoked an invitation"
+        elif "used_at" in changes:
+            what = "accepted an invitation"
+    elif model == "team":
+        if entry.action == CREATE:
+            what = "made the team"
+        elif changes:
+            what = f"changed the team ({', '.join(sorted(changes))})"
+    return Line(entry.timestamp, who, what) if what else None

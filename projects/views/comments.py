@@ -1,0 +1,69 @@
+"""Comments on shots and verdicts on takes, by members and by review links' holders."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ..models import Comment, Mention, Take, Verdict
+from .common import timeline_or_redirect, viewer_of
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(max_length=4000, strip=True)
+    take = forms.IntegerField(required=False)
+
+
+@require_POST
+def comment_create(request, shot_id, pk=None, token=None):
+    viewer = viewer_of(request, pk, token, action="comment")
+    shot = get_object_or_404(viewer.project.shots, pk=shot_id)
+    form = CommentForm(request.POST)
+    if viewer.link is not None and not viewer.guest_name:
+        messages.error(request, "Say your name first, so the team knows who wrote.")
+    elif not form.is_valid():
+        messages.error(request, "Write something to comment.")
+    else:
+        take = shot.takes.filter(pk=form.cleaned_data["take"]).first()
+        with transaction.atomic():
+            comment = Comment.objects.create(
+                shot=shot,
+                take=take,
+                author=viewer.user,
+                guest_name=viewer.guest_name if viewer.link else "",
+                link=viewer.link,
+                body=form.cleaned_data["body"],
+            )
+            mention(comment, viewer.project)
+            shot.save(update_fields=[])  # its card changed: the live timeline says so
+    return timeline_or_redirect(request, viewer)
+
+
+def mention(comment, project):
+    """Put the comment in the inbox of every member of the project's team it names."""
+    names = comment.mentioned_names()
+    if not names:
+        return
+    members = get_user_model().objects.filter(username__in=names, memberships__team=project.team_id)
+    Mention.objects.bulk_create(
+        [Mention(comment=comment, user=user) for user in members if user != comment.author]
+    )
+
+
+@require_POST
+def take_verdict(request, take_id, pk=None, token=None):
+    viewer = viewer_of(request, pk, token, action="review")
+    take = get_object_or_404(
+        Take, pk=take_id, shot__project=viewer.project, status=Take.Status.DONE
+    )
+    verdict = request.POST.get("verdict", "")
+    who = viewer.user.get_username() if viewer.user else viewer.guest_name
+    if verdict not in Verdict.values or not who:
+        messages.error(request, "Say your name, then approve or ask for changes.")
+    else:
+        take.verdict, take.verdict_by, take.verdict_at = verdict, who, timezone.now()
+        take.save(update_fields=["verdict", "verdict_by", "verdict_at"])
+    return timeline_or_redirect(request, viewer)

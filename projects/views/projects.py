@@ -1,0 +1,174 @@
+"""Projects: the list by team, a project's page, its settings, moving and deleting it."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from .. import activity, edits, storyboard_file
+from ..access import may_move, project_for
+from ..forms import NewProjectForm, ProjectForm, ShotForm
+from ..models import Mention, Opening, Project, Role, Shot, Team
+from ..timeline import present
+
+
+@login_required
+def project_list(request):
+    """The user's projects, grouped by team, their inbox of mentions, and a new project."""
+    teams = list(
+        Team.objects.filter(members=request.user)
+        .prefetch_related(
+            Prefetch(
+                "projects",
+                Project.objects.prefetch_related(
+                    Prefetch("shots", Shot.objects.select_related("selected_take"))
+                ),
+            )
+        )
+        .order_by("name")
+    )
+    roles = dict(request.user.memberships.values_list("team_id", "role"))
+    creatable = Team.objects.filter(
+        memberships__user=request.user, memberships__role__in=[Role.OWNER, Role.EDITOR]
+    ).order_by("name")
+    if not teams:
+        creatable = Team.objects.filter(pk=Team.default_for(request.user).pk)
+    form = NewProjectForm(request.POST or None, teams=creatable)
+    if request.method == "POST" and form.is_valid():
+        project = form.save(commit=False)
+        project.created_by = project.edited_by = request.user
+        project.save()
+        return redirect(project)
+    for team in teams:
+        team.role = roles.get(team.pk)
+        for project in team.projects.all():
+            project.cover = next(
+                (
+                    reverse("take-file", args=[project.pk, shot.selected_take_id, "poster"])
+                    for shot in project.shots.all()
+                    if shot.selected_take and shot.selected_take.poster
+                ),
+                None,
+            )
+    inbox = (
+        Mention.objects.filter(user=request.user, read_at=None)
+        .select_related("comment__shot__project", "comment__author")
+        .order_by("-comment__created_at")[:20]
+    )
+    context = {"teams": teams, "form": form, "inbox": inbox}
+    return render(request, "projects/project_list.html", context)
+
+
+@login_required
+@require_GET
+def project_detail(request, pk):
+    viewer = project_for(request.user, pk)
+    project = viewer.project
+    context = present(viewer)
+    shots = context["shots"]
+    context["shot_form"] = ShotForm(
+        project=project,
+        first=not shots,
+        initial={"duration": 5, "opening": Opening.CONTINUE if shots else Opening.CUT},
+    )
+    return render(request, "projects/project_detail.html", context)
+
+
+@login_required
+def project_settings(request, pk):
+    """The project's settings, links, team and activity; saving settings is one edit."""
+    viewer = project_for(request.user, pk, "view" if request.method == "GET" else "edit")
+    project = viewer.project
+    form = ProjectForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            edits.save(form, request.user)
+        except edits.Conflict as conflict:
+            form.add_error(None, str(conflict))
+        else:
+            messages.success(
+                request, "Settings saved. Shots made with other settings are now stale."
+            )
+            return redirect(project)
+    context = {
+        "project": project,
+        "viewer": viewer,
+        "form": form,
+        "links": project.links.live() if viewer.can_share else [],
+        "move_to": [
+            t
+            for t in request.user.teams.exclude(pk=project.team_id)
+            if may_move(request.user, project, t)
+        ],
+        "activity": activity.of_project(project)[:20],
+    }
+    status = 400 if form.errors else 200
+    return render(request, "projects/project_settings.html", context, status=status)
+
+
+@login_required
+@require_POST
+def project_move(request, pk):
+    viewer = project_for(request.user, pk, "edit")
+    project = viewer.project
+    team = get_object_or_404(Team, pk=request.POST.get("team"), members=request.user)
+    if not may_move(request.user, project, team):
+        messages.error(
+            request, "A project moves only from a team you own to one where you make projects."
+        )
+        return redirect(project)
+    project.team = team
+    project.save(update_fields=["team"])
+    messages.success(request, f"“{project.title}” now belongs to {team.name}.")
+    return redirect(project)
+
+
+@login_required
+@require_POST
+def project_delete(request, pk):
+    project = project_for(request.user, pk, "delete").project
+    project.delete()
+    messages.success(request, f"Deleted “{project.title}”.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("project-list"))
+    return redirect("project-list")
+
+
+@login_required
+@require_GET
+def project_storyboard(request, pk):
+    """The storyboard file; a zip with the frames and references too, when it names any."""
+    project = project_for(request.user, pk).project
+    stored_files = storyboard_file.files(project)
+    if stored_files:
+        return FileResponse(
+            storyboard_file.bundle(project, stored_files),
+            as_attachment=True,
+            filename=f"{project.pk}-storyboard.zip",
+            content_type="application/zip",
+        )
+    response = HttpResponse(
+        json.dumps(storyboard_file.dump(project), indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{project.pk}-storyboard.json"'
+    return response
+
+
+@login_required
+@require_GET
+def mention(request, mention_id):
+    """Open a mention from the inbox: it is read, and the shot it is about is shown."""
+    found = get_object_or_404(
+        Mention.objects.select_related("comment__shot"), pk=mention_id, user=request.user
+    )
+    found.read_at = found.read_at or timezone.now()
+    found.save(update_fields=["read_at"])
+    shot = found.comment.shot
+    return redirect(f"{reverse('project-detail', args=[shot.project_id])}#shot-{shot.pk}")

@@ -1,0 +1,175 @@
+"""Shots and their takes: added, edited, deleted, generated, cancelled, picked, exported."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_q.tasks import async_task
+
+from .. import edits, pipeline
+from ..access import project_for
+from ..forms import ShotForm
+from ..models import Export, Opening, Take
+from ..timeline import TIMELINE, present
+from .common import start_pipeline, timeline_or_redirect
+
+
+@login_required
+@require_POST
+def shot_create(request, pk):
+    viewer = project_for(request.user, pk, "edit")
+    project = viewer.project
+    count = project.shots.count()
+    form = ShotForm(request.POST, request.FILES, project=project, first=count == 0)
+    if form.is_valid():
+        shot = form.save(commit=False)
+        shot.project = project
+        shot.position = count
+        shot.edited_by = request.user
+        with transaction.atomic():
+            shot.save()
+            form.save_references()
+            project.touch()
+        return redirect(project)
+    context = present(viewer)
+    context["shot_form"] = form
+    return render(request, "projects/project_detail.html", context, status=400)
+
+
+@login_required
+def shot_edit(request, pk, shot_id):
+    viewer = project_for(request.user, pk, "view" if request.method == "GET" else "edit")
+    project = viewer.project
+    shot = get_object_or_404(project.shots, pk=shot_id)
+    form = ShotForm(
+        request.POST or None,
+        request.FILES or None,
+        instance=shot,
+        project=project,
+        first=shot.position == 0,
+    )
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            edits.save(form, request.user, after_save=form.save_references)
+        except edits.Conflict as conflict:
+            form.add_error(None, str(conflict))
+            status = 409
+        else:
+            return redirect(project)
+    elif form.errors:
+        status = 400
+    context = {"project": project, "shot": shot, "form": form, "viewer": viewer}
+    return render(request, "projects/shot_edit.html", context, status=status)
+
+
+@login_required
+@require_POST
+def shot_delete(request, pk, shot_id):
+    viewer = project_for(request.user, pk, "edit")
+    project = viewer.project
+    shot = get_object_or_404(project.shots, pk=shot_id)
+    with transaction.atomic():
+        shot.delete()
+        for position, remaining in enumerate(project.shots.in_order()):
+            if remaining.position != position:
+                remaining.position = position
+                remaining.save(update_fields=["position"])
+        first = project.shots.in_order().first()
+        if first is not None and first.opening != Opening.CUT:
+            first.opening = Opening.CUT
+            first.save(update_fields=["opening"])
+        project.touch()
+    messages.success(request, f"Deleted shot {shot.number}.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def shot_regenerate(request, pk, shot_id):
+    viewer = project_for(request.user, pk, "generate")
+    shot = get_object_or_404(viewer.project.shots, pk=shot_id)
+    if pipeline.queue_takes(viewer.project, shots=[shot], requested_by=request.user):
+        start_pipeline(viewer.project)
+    else:
+        messages.info(request, f"Shot {shot.number} is already being generated.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def shot_regenerate_from(request, pk, shot_id):
+    viewer = project_for(request.user, pk, "generate")
+    shot = get_object_or_404(viewer.project.shots, pk=shot_id)
+    if pipeline.queue_from(shot, requested_by=request.user):
+        start_pipeline(viewer.project)
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def project_generate(request, pk):
+    viewer = project_for(request.user, pk, "generate")
+    project = viewer.project
+    if not project.shots.exists():
+        messages.error(request, "Add a shot first.")
+    elif pipeline.queue_takes(project, requested_by=request.user):
+        start_pipeline(project)
+    else:
+        messages.info(request, "Every shot already has a current take.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def project_cancel(request, pk):
+    viewer = project_for(request.user, pk, "generate")
+    queued = [take.pk for take in pipeline.cancel(viewer.project)]
+    if queued:
+        transaction.on_commit(lambda: async_task("projects.tasks.cancel", queued))
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def take_select(request, pk, take_id):
+    viewer = project_for(request.user, pk, "edit")
+    take = get_object_or_404(
+        Take.objects.select_related("shot"),
+        pk=take_id,
+        shot__project=viewer.project,
+        status=Take.Status.DONE,
+    )
+    # Saved through the shot, so the activity log says who picked which take.
+    take.shot.selected_take = take
+    take.shot.save(update_fields=["selected_take"])
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def export_create(request, pk):
+    viewer = project_for(request.user, pk, "export")
+    project = viewer.project
+    shots = project.timeline()
+    missing = [shot.number for shot in shots if shot.current_take is None]
+    if not shots or missing:
+        listed = ", ".join(map(str, missing))
+        messages.error(
+            request,
+            f"Nothing to export yet: shot {listed} has no finished take."
+            if missing
+            else "Add and generate shots first.",
+        )
+        if request.htmx:
+            return HttpResponseClientRedirect(project.get_absolute_url())
+        return redirect(project)
+    export = Export.objects.create(
+        project=project, takes=[shot.current_take.pk for shot in shots], created_by=request.user
+    )
+    transaction.on_commit(lambda: async_task("projects.tasks.export", export.pk))
+    if request.htmx:
+        return render(request, f"{TIMELINE}#exports", present(viewer, shots))
+    return redirect(project)

@@ -1,0 +1,210 @@
+"""Teams in the app: made, renamed, their members and roles, invitations, budget and spend."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from .. import activity, costs
+from ..access import team_for
+from ..models import Invitation, Membership, Role, Team
+
+INVITATION_SALT = "projects.invitation"
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name", "monthly_budget_tokens"]
+
+
+class InviteForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
+    username = forms.CharField(
+        required=False,
+        label="Or add someone who has an account",
+        help_text="Their user name; leave empty for a link to send.",
+    )
+
+
+@login_required
+def team_list(request):
+    """The user's teams, and a new one."""
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            team = form.save()
+            Membership.objects.create(team=team, user=request.user, role=Role.OWNER)
+        messages.success(request, f"Made the team {team.name}; you own it.")
+        return redirect("team-detail", pk=team.pk)
+    memberships = request.user.memberships.select_related("team").order_by("team__name")
+    return render(request, "teams/team_list.html", {"memberships": memberships, "form": form})
+
+
+@login_required
+def team_detail(request, pk):
+    team, role = team_for(request.user, pk)
+    form = TeamForm(request.POST or None, instance=team)
+    if request.method == "POST":
+        team, role = team_for(request.user, pk, "manage")
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Saved.")
+            return redirect("team-detail", pk=pk)
+    context = {
+        "team": team,
+        "role": role,
+        "manages": role == Role.OWNER,
+        "form": form,
+        "invite_form": InviteForm(),
+        "roles": Role.choices,
+        "memberships": team.memberships.select_related("user").order_by("user__username"),
+        "invitations": team.invitations.open().select_related("created_by"),
+        "spend": costs.team_spend(team),
+        "activity": activity.of_team(team)[:20],
+        "new_link": request.session.pop("invitation-link", None),
+    }
+    return render(request, "teams/team_detail.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def member_role(request, pk, user_id):
+    team, _ = team_for(request.user, pk, "manage")
+    membership = get_object_or_404(team.memberships, user_id=user_id)
+    role = request.POST.get("role")
+    if role not in Role.values:
+        messages.error(request, "Pick owner, editor or viewer.")
+    elif membership.role == Role.OWNER and role != Role.OWNER and _last_owner(team):
+        messages.error(request, "A team needs an owner: make someone else owner first.")
+    else:
+        membership.role = role
+        membership.save(update_fields=["role"])
+        messages.success(request, f"{membership.user.get_username()} is now {role}.")
+    return redirect("team-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def member_remove(request, pk, user_id):
+    team, _ = team_for(request.user, pk, "manage")
+    membership = get_object_or_404(team.memberships, user_id=user_id)
+    if membership.role == Role.OWNER and _last_owner(team):
+        messages.error(request, "A team needs an owner: make someone else owner first.")
+    else:
+        membership.delete()
+        messages.success(request, f"{membership.user.get_username()} left {team.name}.")
+    return redirect("team-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def team_leave(request, pk):
+    team, role = team_for(request.user, pk)
+    if role == Role.OWNER and _last_owner(team):
+        messages.error(request, "You are its only owner: make someone else owner first.")
+        return redirect("team-detail", pk=pk)
+    team.memberships.filter(user=request.user).delete()
+    messages.success(request, f"You left {team.name}.")
+    return redirect("team-list")
+
+
+def _last_owner(team):
+    return team.memberships.filter(role=Role.OWNER).count() <= 1
+
+
+@login_required
+@require_POST
+def invitation_create(request, pk):
+    """Invite by naming someone who has an account, or by a link to send."""
+    team, _ = team_for(request.user, pk, "manage")
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Pick a role.")
+        return redirect("team-detail", pk=pk)
+    role, username = form.cleaned_data["role"], form.cleaned_data["username"].strip()
+    if username:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            messages.error(request, f"Nobody is called {username}: send them a link instead.")
+        elif team.memberships.filter(user=user).exists():
+            messages.info(request, f"{username} is already a member.")
+        else:
+            Membership.objects.create(team=team, user=user, role=role)
+            messages.success(request, f"{username} joined {team.name} as {role}.")
+        return redirect("team-detail", pk=pk)
+    invitation, secret = Invitation.make(team, role, request.user)
+    token = signing.dumps({"i": invitation.pk, "s": secret}, salt=INVITATION_SALT)
+    # Shown once, to copy: only its digest is kept.
+    request.session["invitation-link"] = request.build_absolute_uri(
+        reverse("invitation", args=[token])
+    )
+    return redirect("team-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def invitation_revoke(request, pk, invitation_id):
+    team, _ = team_for(request.user, pk, "manage")
+    invitation = get_object_or_404(team.invitations, pk=invitation_id)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    messages.success(request, "That invitation no longer works.")
+    return redirect("team-detail", pk=pk)
+
+
+def _open_invitation(token):
+    """The open invitation a link names, or 404: expired, used, revoked or forged alike."""
+    try:
+        value = signing.loads(token, salt=INVITATION_SALT, max_age=Invitation.lifetime())
+    except signing.BadSignature:
+        raise Http404 from None
+    invitation = Invitation.objects.select_related("team").filter(pk=value.get("i")).first()
+    if invitation is None or not invitation.is_open or not invitation.matches(value.get("s", "")):
+        raise Http404
+    return invitation
+
+
+def invitation(request, token):
+    """Opening an invitation: sign up, or sign in, and join the team with its role."""
+    invitation = _open_invitation(token)
+    if request.user.is_authenticated and request.method == "POST" and "join" in request.POST:
+        return _accept(request, invitation, request.user)
+    signup = UserCreationForm(request.POST if "signup" in request.POST else None)
+    signin = AuthenticationForm(request, request.POST if "signin" in request.POST else None)
+    if request.method == "POST" and "signup" in request.POST and signup.is_valid():
+        user = signup.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return _accept(request, invitation, user)
+    if request.method == "POST" and "signin" in request.POST and signin.is_valid():
+        login(request, signin.get_user())
+        return _accept(request, invitation, signin.get_user())
+    context = {"invitation": invitation, "signup": signup, "signin": signin}
+    return render(
+        request, "teams/invitation.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+def _accept(request, invitation, user):
+    with transaction.atomic():
+        claimed = Invitation.objects.filter(pk=invitation.pk, used_at=None, revoked_at=None).update(
+            used_at=timezone.now(), used_by=user
+        )
+        if not claimed:
+            raise Http404
+        try:
+            with transaction.atomic():
+                Membership.objects.create(team=invitation.team, user=user, role=invitation.role)
+        except IntegrityError:
+            messages.info(request, f"You were already in {invitation.team.name}.")
+        else:
+            messages.success(request, f"Welcome to {invitation.team.name}, as {invitation.role}.")
+    return redirect("project-list")

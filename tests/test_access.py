@@ -1,0 +1,288 @@
+"""Every URL of the app, asked by everyone who might ask, by GET and by POST.
+
+One table says, for each URL, whether it needs signing in, which methods it takes and
+which action each method is; the rules of projects.access then say what each person
+should get. The table must name every URL of the app, so a new one cannot be forgotten.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+from django.urls import get_resolver, reverse
+from django.utils import timezone
+
+from projects.access import LINKS, ROLES, callback_token, input_token
+from projects.models import Export, Invitation, Link, Membership, Mention, Role, Team
+from projects.views.common import GUEST_NAME
+from projects.views.teams import INVITATION_SALT
+from tests.factories import make_project, make_take, make_user
+
+pytestmark = pytest.mark.django_db
+
+MEMBERS = {"owner": Role.OWNER, "editor": Role.EDITOR, "viewer": Role.VIEWER}
+LINK_PERSONAS = {"view link", "review link", "revoked link"}
+PERSONAS = ["anonymous", "outsider", *MEMBERS, *sorted(LINK_PERSONAS)]
+OK = "ok"  # answered: 2xx or 3xx, not a refusal
+LOGIN = "login"  # sent to sign in
+
+
+class Route:
+    """A URL: signing in first or not; per method, the action it is, None: not taken."""
+
+    def __init__(self, kind, get=None, post=None, login=True, args=()):
+        self.kind = kind  # "project" (by id), "shared" (by a link's token), "team", "open"
+        self.actions = {"GET": get, "POST": post}
+        self.login = login
+        self.args = args  # names of the objects its URL takes after the id or token
+
+
+PROJECT, SHARED, TEAM, OPEN = "project", "shared", "team", "open"
+VIEWING = {  # the routes a link's holder reaches too, under its token
+    "shot-card": dict(get="view", args=["shot"]),
+    "comment-create": dict(post="comment", args=["shot"]),
+    "take-verdict": dict(post="review", args=["take"]),
+    "export-card": dict(get="view", args=["export"]),
+    "export-download": dict(get="view", args=["export"]),
+    "take-file": dict(get="view", args=["take", "video"]),
+    "project-events": dict(get="view"),
+}
+TABLE = {
+    "login": Route(OPEN, get="open", post="open", login=False),
+    "logout": Route(OPEN, post="open", login=False),
+    "password_change": Route(OPEN, get="open", post="open"),
+    "password_change_done": Route(OPEN, get="open"),
+    "healthz": Route(OPEN, get="open", login=False),
+    "project-list": Route(OPEN, get="open", post="open"),
+    "mention": Route(OPEN, get="own", args=["mention"]),
+    "project-detail": Route(PROJECT, get="view"),
+    "project-settings": Route(PROJECT, get="view", post="edit"),
+    "project-move": Route(PROJECT, post="edit"),
+    "project-delete": Route(PROJECT, post="delete"),
+    "project-storyboard": Route(PROJECT, get="view"),
+    "project-generate": Route(PROJECT, post="generate"),
+    "project-cancel": Route(PROJECT, post="generate"),
+    "shot-create": Route(PROJECT, post="edit"),
+    "shot-edit": Route(PROJECT, get="view", post="edit", args=["shot"]),
+    "shot-delete": Route(PROJECT, post="edit", args=["shot"]),
+    "shot-regenerate": Route(PROJECT, post="generate", args=["shot"]),
+    "shot-regenerate-from": Route(PROJECT, post="generate", args=["shot"]),
+    "take-select": Route(PROJECT, post="edit", args=["take"]),
+    "export-create": Route(PROJECT, post="export"),
+    "link-create": Route(PROJECT, post="share"),
+    "link-revoke": Route(PROJECT, post="share", args=["link"]),
+    "shared-project": Route(SHARED, get="view", login=False),
+    "shared-guest-name": Route(SHARED, post="review", login=False),
+    "team-list": Route(OPEN, get="open", post="open"),
+    "team-detail": Route(TEAM, get="view", post="manage"),
+    "team-leave": Route(TEAM, post="view"),
+    "invitation-create": Route(TEAM, post="manage"),
+    "invitation-revoke": Route(TEAM, post="manage", args=["invitation"]),
+    "member-role": Route(TEAM, post="manage", args=["member"]),
+    "member-remove": Route(TEAM, post="manage", args=["member"]),
+    "invitation": Route(OPEN, get="open", post="open", login=False, args=["invitation-token"]),
+    "provider-input": Route(OPEN, get="open", login=False, args=["input-token"]),
+    "take-callback": Route(OPEN, post="open", login=False, args=["callback-token"]),
+    **{name: Route(PROJECT, login=False, **spec) for name, spec in VIEWING.items()},
+    **{f"shared-{name}": Route(SHARED, login=False, **spec) for name, spec in VIEWING.items()},
+}
+
+
+def app_url_names():
+    names = set()
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns, route)
+            elif not route.startswith("admin/"):
+                names.add(pattern.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def test_the_table_names_every_url_of_the_app():
+    assert set(TABLE) == app_url_names()
+
+
+def expected(route, persona, method):
+    """What `persona` should get from `route` by `method`, by projects.access's rules."""
+    action = route.actions[method]
+    signed_in = persona in ("outsider", *MEMBERS)
+    if route.login and not signed_in:
+        return LOGIN
+    if action is None:
+        return 405
+    if action == "open":
+        return OK
+    if action == "own":  # a mention: only its member's
+        return OK if persona == "owner" else 404
+    if route.kind == SHARED:
+        if persona in ("view link", "review link"):
+            kind = Link.Kind.VIEW if persona == "view link" else Link.Kind.REVIEW
+            return OK if action in LINKS[kind] else 404
+        return 404  # no link, or a revoked one: nothing is said
+    if persona not in MEMBERS:
+        return 404  # not a member: the project's existence is not told
+    roles = ROLES.get(action, {Role.OWNER, Role.EDITOR, Role.VIEWER})
+    return OK if MEMBERS[persona] in roles else 403
+
+
+@pytest.fixture
+def world(db):
+    """A team of three with a project, a finished take, an export, links and invitations,
+    and an outsider in a team of their own."""
+    owner, editor, viewer = make_user("ada"), make_user("bob"), make_user("cy")
+    outsider = make_user("eve")
+    project = make_project(owner, shots=[("A lighthouse", "cut")])
+    team = project.team
+    Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
+    Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
+    shot = project.shots.get()
+    take = make_take(shot)
+    export = Export.objects.create(project=project, takes=[take.pk], status=Export.Status.DONE)
+    with take.video.open("rb") as clip:
+        export.file.save("cut.mp4", clip)
+    links = {
+        "view link": Link.make(project, Link.Kind.VIEW),
+        "review link": Link.make(project, Link.Kind.REVIEW),
+        "revoked link": Link.make(project, Link.Kind.REVIEW),
+    }
+    links["revoked link"].revoke()
+    invitation, secret = Invitation.make(team, Role.EDITOR, owner)
+    from django.core import signing
+
+    comment = shot.comments.create(author=editor, body="@ada look")
+    return {
+        "users": {"owner": owner, "editor": editor, "viewer": viewer, "outsider": outsider},
+        "project": project,
+        "team": team,
+        "links": links,
+        "objects": {
+            "shot": shot.pk,
+            "take": take.pk,
+            "export": export.pk,
+            "link": links["view link"].pk,
+            "invitation": invitation.pk,
+            "member": editor.pk,
+            "mention": Mention.objects.create(comment=comment, user=owner).pk,
+            "video": "video",
+            "invitation-token": signing.dumps(
+                {"i": invitation.pk, "s": secret}, salt=INVITATION_SALT
+            ),
+            "input-token": input_token(take, "last_frame"),
+            "callback-token": callback_token(take),
+        },
+    }
+
+
+def url_of(name, route, persona, world):
+    objects = [world["objects"][arg] for arg in route.args]
+    if route.kind == PROJECT:
+        return reverse(name, args=[world["project"].pk, *objects])
+    if route.kind == SHARED:
+        link = world["links"].get(persona)
+        return reverse(name, args=[link.token if link else "1.not-a-link", *objects])
+    if route.kind == TEAM:
+        return reverse(name, args=[world["team"].pk, *objects])
+    return reverse(name, args=objects)
+
+
+def client_of(persona, world):
+    client = Client()  # CSRF checks are the subject of other tests
+    if persona in world["users"]:
+        client.force_login(world["users"][persona])
+    if persona == "review link":
+        session = client.session
+        session[GUEST_NAME] = "Rey"
+        session.save()
+    return client
+
+
+def classify(response):
+    if response.status_code == 302 and response["Location"].startswith(settings.LOGIN_URL + "?"):
+        return LOGIN
+    if response.status_code in (403, 404, 405):
+        return response.status_code
+    assert response.status_code < 500, response.status_code
+    return OK
+
+
+POSTS = {  # enough of a body that a POST is about access, not an empty form
+    "shot-create": {"prompt": "A", "duration": "4", "opening": "cut"},
+    "shot-edit": {"prompt": "A", "duration": "4", "opening": "cut"},
+    "comment-create": {"body": "Nice"},
+    "shared-comment-create": {"body": "Nice"},
+    "take-verdict": {"verdict": "approved"},
+    "shared-take-verdict": {"verdict": "approved"},
+    "link-create": {"kind": "view", "expires": "7"},
+    "member-role": {"role": "viewer"},
+    "invitation-create": {"role": "viewer"},
+    "project-move": {"team": "team"},
+}
+
+
+def test_every_url_answers_everyone_as_the_rules_say(world, settings):
+    settings.LOGIN_URL = "/accounts/login/"
+    wrong = []
+    for persona in PERSONAS:
+        client = client_of(persona, world)
+        for name, route in TABLE.items():
+            if name in ("project-events", "shared-project-events", "logout"):
+                continue  # streams and signing out: below
+            for method in ("GET", "POST"):
+                url = url_of(name, route, persona, world)
+                with transaction.atomic():
+                    if method == "GET":
+                        response = client.get(url)
+                    else:
+                        body = dict(POSTS.get(name, {}))
+                        if body.get("team") == "team":
+                            body["team"] = world["team"].pk
+                        response = client.post(url, body)
+                    transaction.set_rollback(True)  # each cell starts from the same world
+                got, want = classify(response), expected(route, persona, method)
+                if got != want:
+                    wrong.append(f"{persona:12} {method:4} {name}: {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_event_streams_answer_members_and_live_links_only(world):
+    project = world["project"]
+    for persona in PERSONAS:
+        client = client_of(persona, world)
+        for name in ("project-events", "shared-project-events"):
+            route = TABLE[name]
+            response = client.get(url_of(name, route, persona, world))
+            got = classify(response)
+            if hasattr(response, "close"):
+                response.close()
+            assert got == expected(route, persona, "GET"), (persona, name, got)
+    assert project.pk
+
+
+def test_a_refusal_says_why_in_plain_words(world):
+    client = client_of("viewer", world)
+    response = client.post(reverse("project-generate", args=[world["project"].pk]))
+    assert response.status_code == 403
+    assert "Only owners and editors can generate" in response.content.decode()
+
+
+def test_an_expired_link_opens_nothing(world):
+    link = world["links"]["view link"]
+    link.expires_at = timezone.now() - timedelta(seconds=1)
+    link.save(update_fields=["expires_at"])
+    assert Client().get(reverse("shared-project", args=[link.token])).status_code == 404
+
+
+def test_a_team_owner_alone_manages_it(world):
+    for persona, status in (("owner", 302), ("editor", 403), ("viewer", 403), ("outsider", 404)):
+        client = client_of(persona, world)
+        url = reverse("team-detail", args=[world["team"].pk])
+        response = client.post(url, {"name": "Renamed"})
+        assert response.status_code == status, persona
+    assert Team.objects.get(pk=world["team"].pk).name == "Renamed"
