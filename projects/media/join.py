@@ -40,6 +40,7 @@ from .plan import Placed, place
 from .probe import probe
 from .reencode import FPS, reencode
 from .remux import remux
+from .smart import plan_splice, splice
 from .sources import inspect
 from .writing import AtomicMp4
 
@@ -70,6 +71,8 @@ def join(
     with AtomicMp4(output) as target:
         if mode == "copy":
             remux([piece.source for piece in placed], target, report)
+        elif mode == "smart":
+            splice(spliced, target, report, normalize)
         else:
             reencode(placed, target, report, normalize)
     report.done()
@@ -93,6 +96,8 @@ def _method(placed: list[Placed], normalize: bool, force_reencode: bool) -> tupl
     copyable = len({p.source.copy_key for p in placed}) == 1
     if not force_reencode and _plain(placed) and not normalize and copyable:
         return "copy", 0, None
+    if not force_reencode and (spliced := plan_splice(placed)):
+        return "smart", spliced.reencoded, spliced
     return "reencode", placed[-1].end, None
 
 
