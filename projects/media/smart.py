@@ -226,6 +226,8 @@ class _BridgeFormat:
         free = sorted(set(range(32)) - config.ids_in_use())
         if profile is None or source.pix_fmt not in ("yuv420p", "yuvj420p") or not free:
             return None
+        if config.length_size != 4:  # shorter prefixes can't hold a large encoded frame
+            return None
         # Match the clips' reordering: B-frames with pyramids only where they have them.
         if profile == "baseline" or delay == 0:
             bframes, pyramid, bridge_delay = 0, "none", 0
@@ -295,17 +297,23 @@ class _Bridge:
         self._encoder: CodecContext | None = None
 
     def add(self, frame: av.VideoFrame, output: int) -> None:
-        if self._encoder is None:
-            self._encoder = self._format.encoder()
-        frame.pts, frame.time_base = output, self._encoder.time_base
-        # Decoded frames carry their source picture type, which libx264 would obey.
-        frame.pict_type = PictureType.NONE
-        self._write(self._encoder.encode(frame))
+        try:
+            if self._encoder is None:
+                self._encoder = self._format.encoder()
+            frame.pts, frame.time_base = output, self._encoder.time_base
+            # Decoded frames carry their source picture type, which libx264 would obey.
+            frame.pict_type = PictureType.NONE
+            self._write(self._encoder.encode(frame))
+        except av.FFmpegError as exc:
+            raise _failed(exc) from exc
 
     def close(self) -> None:
         """Flush the session, so the next packet written can be a copied one."""
         if self._encoder is not None:
-            self._write(self._encoder.encode(None))
+            try:
+                self._write(self._encoder.encode(None))
+            except av.FFmpegError as exc:
+                raise _failed(exc) from exc
             self._encoder = None
 
     def _write(self, packets: list[av.Packet]) -> None:
@@ -313,3 +321,7 @@ class _Bridge:
             out = av.Packet(to_length_prefixed(bytes(packet), self._format.length_size))
             out.is_keyframe = packet.is_keyframe
             self._track.write(out, packet.pts)
+
+
+def _failed(exc: av.FFmpegError) -> MediaError:
+    return MediaError(f"Could not encode the frames around a cut ({exc.strerror}).")
