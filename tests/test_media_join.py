@@ -93,6 +93,17 @@ def decode(path: Path) -> tuple[list[Image.Image], list[float], list[str]]:
     return frames, samples, [message for _, _, message in logs]
 
 
+def copied_packets(path: Path, sources: list[Path]) -> int:
+    """How many of the video packets of `path` are, byte for byte, packets of `sources`."""
+
+    def packets(clip: Path) -> list[bytes]:
+        with av.open(str(clip)) as container:
+            return [bytes(p) for p in container.demux(video=0) if p.dts is not None]
+
+    theirs = {data for source in sources for data in packets(source)}
+    return sum(data in theirs for data in packets(path))
+
+
 def counters(frames: list[Image.Image]) -> list[int]:
     return [read_counter(frame) for frame in frames]
 
@@ -124,8 +135,10 @@ def test_seamless_join_drops_the_joint_frame_at_each_continue(tmp_path, clip):
     assert result.mode == "smart"
     assert result.frames == 3 * 72 - 2
     assert result.duration == pytest.approx(214 / FPS)
-    # Only each continuing clip's start up to its next keyframe (frames 1..23) is encoded.
+    # Only each continuing clip's start up to its next keyframe (frames 1..23) is encoded;
+    # every other packet is the clip's own, byte for byte.
     assert result.reencoded == 2 * 23
+    assert copied_packets(output, [piece.path for piece in pieces]) == 214 - 46
     assert calls[0] == 0.0 and calls[-1] == 1.0 and calls == sorted(calls)
     frames, samples, complaints = decode(output)
     assert complaints == []
@@ -189,6 +202,7 @@ def test_trims_are_frame_exact_inside_gops_with_b_frames(tmp_path, clip):
     # Encoded: red 5..23 and 41..42, green 13..23 and 49..50, blue 30..47; the rest is
     # copied, including red 24..40 (a decode-order prefix of its GOP).
     assert result.reencoded == 19 + 2 + 11 + 2 + 18
+    assert copied_packets(output, [piece.path for piece in pieces]) == 118 - 52
     assert_ends_together(output, samples, 118)
 
 

@@ -16,7 +16,7 @@ class Source:
     path: Path
     start: Fraction  # seconds; when the first frame is shown
     duration: Fraction  # seconds
-    rate: Fraction  # frames per second, from the headers
+    rate: Fraction  # frames per second
     width: int
     height: int
     pix_fmt: str | None
@@ -64,7 +64,8 @@ def inspect(path) -> Source:
             path=Path(path),
             start=timing.start,
             duration=timing.duration,
-            rate=timing.rate,
+            # The packets' spacing, where even: headers average over gaps and rounding.
+            rate=index.rate or timing.rate,
             width=codec.width,
             height=codec.height,
             pix_fmt=pix_fmt,
