@@ -84,13 +84,16 @@ def served(tmp_path):
 def test_a_spliced_export_plays_frame_exact_in_chromium(tmp_path, served):
     if not shutil.which(CHROMIUM):
         pytest.fail("Debian's Chromium is needed: apt-get install chromium")
-    # Copied GOPs from clips with other parameter sets (SPS id 1 and 5) beside bridges.
+    # Copied GOPs from clips with other parameter sets (SPS id 1; SPS id 5 and repeated
+    # in-band) beside bridges.
     baseline = make_clip(
         tmp_path / "baseline.mp4",
         **PROVIDER,
         x264="bframes=0:cabac=0:8x8dct=0:weightp=0:ref=1:sps-id=1",
     )
-    main = make_clip(tmp_path / "main.mp4", **PROVIDER, x264="8x8dct=0:ref=4:sps-id=5")
+    main = make_clip(
+        tmp_path / "main.mp4", **PROVIDER, x264="8x8dct=0:ref=4:sps-id=5:repeat-headers=1"
+    )
     for name, clip in [("baseline", baseline), ("main", main)]:
         pieces = [Piece(clip, 3, 50), Piece(clip, joins="continue"), Piece(clip, 10, 61)]
         result = media.join(pieces, tmp_path / f"{name}-cut.mp4")

@@ -42,7 +42,9 @@ CLIPS = {
     "marked": {**SIZE, "seconds": 0.5, "bframes": True, "audio": True, "sync_marks": True},
     "big_green": {**PROVIDER, "width": 640, "height": 360, "color": GREEN, "audio": True},
     # Settings other encoders use: Baseline with no B-frames and SPS id 1 at level 4; Main
-    # with B-frames, more references and SPS id 5. Splicing must not assume x264's own.
+    # with B-frames, more references, SPS id 5 and the parameter sets repeated in-band
+    # before every IDR picture, with keyframes every 18 frames. Splicing must not assume
+    # x264's own defaults.
     "baseline": {
         **PROVIDER,
         "color": RED,
@@ -53,7 +55,7 @@ CLIPS = {
         **PROVIDER,
         "color": GREEN,
         "audio": True,
-        "x264": "8x8dct=0:ref=4:sps-id=5:keyint=18:min-keyint=18:scenecut=0",
+        "x264": "8x8dct=0:ref=4:sps-id=5:repeat-headers=1:keyint=18:min-keyint=18:scenecut=0",
     },
 }
 
