@@ -1,34 +1,44 @@
 """Joining pieces of clips into one MP4: trims, seamless continues, transitions, sound.
 
     join(pieces, output, *, seamless=True, normalize=False, force_reencode=False,
-         progress=None) -> JoinResult
+         progress=None) -> JoinResult(mode, duration, frames, reencoded)
     trim(piece, output, progress=None) -> JoinResult
+    frame_at(path, index) -> PIL.Image (in frames.py)
 
-A Piece is frames `first`..`last` (inclusive, 0-based, `last=None` for the clip's end)
-of one clip, and says how it joins the piece before it: a "cut", optionally with a
-Transition, or a "continue" (its clip starts on the previous clip's last frame).
+A Piece is frames `first`..`last` (inclusive, 0-based in the clip's own frames,
+`last=None` for its end) of one clip, and says how it joins the piece before it: a
+"cut", optionally with a Transition, or a "continue" (its clip starts on the previous
+clip's last frame, e.g. frame_at(previous clip, previous piece's last)).
 
 - seamless: at every continue, the continuing piece's first kept frame (the repeat of
   the previous piece's last) is dropped, picture and sound alike. Without it every
   frame is kept.
-- Transitions (at cuts only): a crossfade of N frames overlaps the two pieces by N
-  frames (the sequence gets N shorter); a dip of N fades the outgoing piece to black over
-  its last N // 2 frames and the incoming in from black over its first N - N // 2. See
-  pieces.Transition for the exact weights.
-- Sound: each piece's sound is cut at its picture's frames to the sample; seams without a
-  transition crossfade over 5 ms so they don't click; pieces without sound are silent.
-  normalize passes the sound through FFmpeg's loudnorm to -16 LUFS. Picture and sound
-  end together (within one AAC frame of padding).
-- How the picture is made (JoinResult.mode): "copy" when every frame's packets can be
-  copied (whole clips that share their codec parameters, or trims on GOP boundaries);
-  "smart" when they share parameters but some frames must change: those around trims
-  that aren't on a keyframe, continues and transitions are encoded again to match and
-  spliced in (see smart.py); "reencode" when the clips differ (codec, size, rate, H.264
-  parameter sets) or force_reencode is set: everything is encoded anew at the first
-  clip's size, at the clips' rate if they share one, else 24 fps. Sound is copied only
-  by a plain join of whole clips whose sound shares one format; otherwise it is encoded.
+- Trims are frame-exact wherever they fall.
+- Transitions (at cuts only), N frames of the output: a crossfade overlaps the two
+  pieces by N frames (the sequence gets N shorter); a dip fades the outgoing piece to
+  black over its last N // 2 frames (its last frame black) and the incoming in from
+  black over its first N - N // 2 (its first frame black), without overlap. Sound
+  crossfades (equal power) or fades alongside. See pieces.Transition for the weights.
+- Sound: each piece's sound is cut at its picture's frames to the sample, so nothing
+  drifts however many seams; seams without a transition crossfade over 5 ms so they
+  don't click; pieces without sound are silent. normalize passes the whole through
+  FFmpeg's loudnorm (one pass) to -16 LUFS. The file states sound and picture equally
+  long; decoded, sound ends within its last AAC frame's padding. A plain copy (below)
+  keeps today's copied sound, within an AAC frame per clip.
+- How the picture is made (JoinResult.mode, with `reencoded` the frames encoded):
+  "copy" when every frame's packets can be copied (whole clips that share their codec
+  parameters, or trims on GOP boundaries); "smart" when they share parameters but some
+  frames must change: those from a trim that isn't on a keyframe to the next one, after
+  a continue, and in transitions are encoded again to match and spliced in (smart.py);
+  "reencode" when the clips differ (codec, size, rate, H.264 parameter sets) or
+  force_reencode is set: everything is encoded anew at the first clip's size, at the
+  clips' rate if they share one, else 24 fps. Sound is copied only by a plain join of
+  whole clips whose sound shares one format; otherwise it is encoded (AAC, 48 kHz).
 - progress, if given, is called with a rising fraction from 0.0 to 1.0; 1.0 comes once
   `output` is in place. `output` only ever holds a complete file.
+- A clip that can't be read, a piece outside its clip, or transitions longer than their
+  pieces raise MediaError, whose message is fit to show a user; a malformed Piece or
+  Transition raises ValueError.
 """
 
 from collections.abc import Callable, Sequence

@@ -46,7 +46,8 @@ class Piece:
 
     `joins` says how it follows the piece before it: "cut", or "continue" when its clip
     starts on the previous piece's last frame (a seamless join drops that repeat). Only a
-    cut can carry a transition; the first piece's join is ignored.
+    cut can carry a transition. The first piece's join is ignored; it can't have a
+    transition (ValueError from join()).
     """
 
     path: str | Path
