@@ -9,6 +9,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 COUNTER_BITS = 10  # enough to number the frames of a 15 s clip at 24 fps
 TONE_HZ = 440
+SYNC_STEP = 0.05  # sync-marked tones play frame n at SYNC_STEP * (1 + n % 4)
 
 
 def expected_frame(
@@ -41,6 +42,13 @@ def read_counter(img: Image.Image) -> int:
     return index
 
 
+def read_sync_mark(samples) -> int:
+    """The frame number modulo 4 that a sync-marked tone was playing under, from samples
+    from the middle of one frame's time (its edges blur in AAC)."""
+    rms = math.sqrt(sum(s * s for s in samples) / len(samples))
+    return round(rms * math.sqrt(2) / SYNC_STEP) - 1
+
+
 def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
     """Mean absolute per-channel difference of two same-sized RGB images (0..255)."""
     return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
@@ -58,14 +66,27 @@ def make_clip(
     color: tuple[int, int, int] = (40, 90, 160),
     codec: str = "libx264",
     keyframe_interval: int | None = None,
+    bframes: bool = False,
+    x264: str | None = None,
+    volume: float = 0.2,
+    sync_marks: bool = False,
 ) -> Path:
     """Write an MP4 of `seconds` at `fps` whose frames are expected_frame(0..n-1).
 
-    Encoder settings are the codec's defaults (B-frames included for libx264) unless
-    `keyframe_interval` asks for more keyframes than x264's default of one per 250 frames.
+    Encoder settings are the codec's defaults unless `keyframe_interval` asks for more
+    keyframes than x264's default of one per 250 frames. x264 decides against B-frames
+    for these pictures; `bframes` makes it use three between P-frames, in a pyramid.
+    `x264` adds x264 parameters ("key=value:key=value"), to make clips the way other
+    encoders' settings would.
+
+    With `audio`, the sound is a TONE_HZ tone at `volume`; with `sync_marks` its level
+    steps with the frame it plays under (see read_sync_mark).
     """
     with av.open(str(path), "w") as out:
-        video = out.add_stream(codec, rate=fps)
+        params = ["b-adapt=0:bframes=3:b-pyramid=normal"] if bframes else []
+        params += [x264] if x264 else []
+        options = {"x264-params": ":".join(params)} if params else {}
+        video = out.add_stream(codec, rate=fps, options=options)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if keyframe_interval:
             video.codec_context.gop_size = keyframe_interval
@@ -81,8 +102,10 @@ def make_clip(
 
         if sound:
             total = round(seconds * sample_rate)
+            marks = fps if sync_marks else None
             for start in range(0, total, 1024):
-                out.mux(sound.encode(_tone(start, min(1024, total - start), sample_rate)))
+                chunk = _tone(start, min(1024, total - start), sample_rate, volume, marks)
+                out.mux(sound.encode(chunk))
             out.mux(sound.encode())
     return path
 
@@ -95,13 +118,24 @@ def _counter_boxes(width: int, height: int) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def _tone(start: int, samples: int, sample_rate: int) -> av.AudioFrame:
+def _tone(
+    start: int, samples: int, sample_rate: int, volume: float, marks_fps: int | None
+) -> av.AudioFrame:
     frame = av.AudioFrame(format="fltp", layout="stereo", samples=samples)
     frame.sample_rate = sample_rate
     frame.pts = start
+
+    def level(n: int) -> float:
+        if marks_fps is None:
+            return volume
+        return SYNC_STEP * (1 + n * marks_fps // sample_rate % 4)
+
     wave = array(
         "f",
-        (0.2 * math.sin(2 * math.pi * TONE_HZ * (start + i) / sample_rate) for i in range(samples)),
+        (
+            level(start + i) * math.sin(2 * math.pi * TONE_HZ * (start + i) / sample_rate)
+            for i in range(samples)
+        ),
     )
     for plane in frame.planes:
         plane.update(wave.tobytes())

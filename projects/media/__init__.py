@@ -2,21 +2,29 @@
 
 from .concat import ConcatResult, concat
 from .errors import MediaError
-from .frames import first_frame, last_frame, make_poster, save_png
+from .frames import first_frame, frame_at, last_frame, make_poster, save_png
 from .images import fit_image
+from .join import join, trim
 from .kinds import kind_of
+from .pieces import JoinResult, Piece, Transition
 from .probe import ClipInfo, probe
 
 __all__ = [
     "ClipInfo",
     "ConcatResult",
+    "JoinResult",
     "MediaError",
+    "Piece",
+    "Transition",
     "concat",
     "fit_image",
-    "kind_of",
     "first_frame",
+    "frame_at",
+    "join",
+    "kind_of",
     "last_frame",
     "make_poster",
     "probe",
     "save_png",
+    "trim",
 ]

@@ -1,4 +1,4 @@
-"""Still images from clips: first and last frames for chaining, JPEG posters."""
+"""Still images from clips: first, last and any frame for chaining, JPEG posters."""
 
 import os
 import uuid
@@ -11,6 +11,8 @@ from pathlib import Path
 import av
 from PIL import Image
 
+from .errors import MediaError
+from .index import index_clip
 from .reading import VideoTiming, no_frames, open_video, video_timing
 
 # How far before the end last_frame seeks: generous enough that the keyframe found
@@ -36,6 +38,32 @@ def last_frame(path) -> Image.Image:
     if not last:
         raise no_frames(path)
     return _image(last[0])
+
+
+def frame_at(path, index: int) -> Image.Image:
+    """Frame `index` (0-based, in display order; negative counts from the end) of the clip,
+    as an RGB image: exactly the frame a piece ending at `index` ends on.
+
+    Seeks to the keyframe before it and decodes forward from there.
+    """
+    with open_video(path) as (container, stream):
+        clip = index_clip(container, stream)
+        if not -clip.frames <= index < clip.frames:
+            raise MediaError(
+                f"'{Path(path).name}' has {clip.frames} frames; there is no frame {index}."
+            )
+        wanted = clip.pts[index]
+        with suppress(av.FFmpegError):
+            container.seek(wanted, stream=stream)
+        for frame in container.decode(stream):
+            if frame.pts == wanted:
+                return _image(frame)
+    # The seek went wrong somehow: find it the slow way.
+    with open_video(path) as (container, stream):
+        for frame in container.decode(stream):
+            if frame.pts == wanted:
+                return _image(frame)
+    raise no_frames(path)
 
 
 def make_poster(video_path, out_path, max_width: int = 640) -> None:

@@ -22,9 +22,14 @@ class AtomicMp4:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._part = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.part")
         # faststart puts the index first so browsers can start playing before the download ends.
+        # A movie timescale of 48 kHz states durations of whole frames (at 24, 25, 30, 50 or
+        # 60 fps) and samples exactly, where the default of milliseconds rounds them.
         try:
             self.container: OutputContainer = av.open(
-                str(self._part), "w", format="mp4", container_options={"movflags": "+faststart"}
+                str(self._part),
+                "w",
+                format="mp4",
+                container_options={"movflags": "+faststart", "movie_timescale": "48000"},
             )
         except av.FFmpegError as exc:
             raise self._failed(exc) from exc

@@ -1,0 +1,119 @@
+"""A smart-rendered export plays in Debian's Chromium, every frame it presents the right one."""
+
+import functools
+import http.server
+import shutil
+import threading
+
+import av
+import pytest
+from playwright.sync_api import sync_playwright
+
+from projects import media
+from projects.media import Piece
+from tests.clips import make_clip, read_counter
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+FPS = 24
+PROVIDER = {"width": 480, "height": 272, "seconds": 3, "bframes": True, "keyframe_interval": 24}
+
+# Plays the video once and, for every frame presented, reads the number make_clip drew
+# (as tests.clips.read_counter does) with the frame's media time.
+PLAY = """async () => {
+  const video = document.querySelector('video');
+  await new Promise((ok, bad) => {
+    if (video.readyState >= 1) ok();
+    video.onloadedmetadata = ok;
+    video.onerror = () => bad(new Error(video.error.message));
+  });
+  const canvas = document.querySelector('canvas');
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  const g = canvas.getContext('2d', {willReadFrequently: true});
+  const size = Math.floor(canvas.width / 16);
+  const top = canvas.height - size - Math.floor(canvas.height / 16);
+  const counter = () => {
+    let index = 0;
+    for (let bit = 0; bit < 10; bit++) {
+      const d = g.getImageData(size * (bit + 1) + 8, top + 8, size - 15, size - 15).data;
+      let sum = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        sum += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+      }
+      if (sum / (d.length / 4) > 128) index |= 1 << bit;
+    }
+    return index;
+  };
+  const seen = [];
+  const each = (now, frame) => {
+    g.drawImage(video, 0, 0);
+    seen.push([frame.mediaTime, counter()]);
+    video.requestVideoFrameCallback(each);
+  };
+  video.requestVideoFrameCallback(each);
+  await video.play();
+  await new Promise(ok => { video.onended = ok; });
+  const quality = video.getVideoPlaybackQuality();
+  return {
+    seen, error: video.error && video.error.message,
+    frames: quality.totalVideoFrames, corrupted: quality.corruptedVideoFrames,
+  };
+}"""
+
+
+@pytest.fixture
+def served(tmp_path):
+    """tmp_path over HTTP on loopback (a file:// video would taint the canvas)."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def test_a_spliced_export_plays_frame_exact_in_chromium(tmp_path, served):
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's Chromium is needed: apt-get install chromium")
+    # Copied GOPs from clips with other parameter sets (SPS id 1; SPS id 5 and repeated
+    # in-band) beside bridges.
+    baseline = make_clip(
+        tmp_path / "baseline.mp4",
+        **PROVIDER,
+        x264="bframes=0:cabac=0:8x8dct=0:weightp=0:ref=1:sps-id=1",
+    )
+    main = make_clip(
+        tmp_path / "main.mp4", **PROVIDER, x264="8x8dct=0:ref=4:sps-id=5:repeat-headers=1"
+    )
+    for name, clip in [("baseline", baseline), ("main", main)]:
+        pieces = [Piece(clip, 3, 50), Piece(clip, joins="continue"), Piece(clip, 10, 61)]
+        result = media.join(pieces, tmp_path / f"{name}-cut.mp4")
+        assert result.mode == "smart"
+        with av.open(str(tmp_path / f"{name}-cut.mp4")) as container:
+            expected = [read_counter(frame.to_image()) for frame in container.decode(video=0)]
+        assert expected == [*range(3, 51), *range(1, 72), *range(10, 62)]
+
+        (tmp_path / "page.html").write_text(f'<video src="{name}-cut.mp4" muted></video><canvas>')
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"{served}/page.html")
+            played = page.evaluate(PLAY)
+            browser.close()
+
+        assert played["error"] is None
+        assert played["corrupted"] == 0
+        assert played["frames"] == len(expected)
+        # Callbacks can miss a frame or two while the page is busy; most must be seen.
+        assert len(played["seen"]) > 0.9 * len(expected)
+        shown = {round(time * FPS): counter for time, counter in played["seen"]}
+        assert shown == {index: expected[index] for index in shown}
