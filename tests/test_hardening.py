@@ -1,0 +1,117 @@
+"""What teams need of a server on the internet: throttled sign-ins, a content security
+policy the pages pass, no development key in production, secure cookies and HSTS,
+secrets never written to logs."""
+
+import logging
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from projects.logs import RedactSecrets
+from projects.models import Link
+from tests.factories import make_project, make_take
+from tests.live import ROOT
+
+pytestmark = pytest.mark.django_db
+
+
+def test_failed_sign_ins_lock_out_the_user_and_the_address(user, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    client = Client(REMOTE_ADDR="10.0.0.7")
+    for _ in range(3):
+        client.post(reverse("login"), {"username": "ada", "password": "wrong"})
+    # Even the right password is refused now, for this user...
+    locked = client.post(reverse("login"), {"username": "ada", "password": "pw-for-tests"})
+    assert locked.status_code == 429 and "Too many tries" in locked.content.decode()
+    # ...and from this address, whoever it names.
+    other = Client(REMOTE_ADDR="10.0.0.7").post(
+        reverse("login"), {"username": "someone", "password": "x"}
+    )
+    assert other.status_code == 429
+    # Elsewhere, another user signs in.
+    from tests.factories import make_user
+
+    make_user("bob", password="bobs pass")
+    fine = Client(REMOTE_ADDR="10.0.0.8").post(
+        reverse("login"), {"username": "bob", "password": "bobs pass"}
+    )
+    assert fine.status_code == 302
+
+
+def test_pages_carry_a_strict_content_security_policy_and_no_inline_script(client_of, user):
+    project = make_project(user, shots=[("A", "cut")])
+    make_take(project.shots.get())
+    for url in (
+        reverse("project-list"),
+        project.get_absolute_url(),
+        reverse("project-settings", args=[project.pk]),
+        reverse("team-list"),
+        reverse("team-detail", args=[project.team_id]),
+        reverse("shared-project", args=[project.view_link().token]),
+    ):
+        response = client_of.get(url)
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy, url
+        html = response.content.decode()
+        # Every script comes from a file; no element runs code or carries a style inline.
+        assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", html)), url
+        assert not re.search(r"\son[a-z]+=", html), url
+        assert not re.search(r'\sstyle="', html), url
+
+
+def manage(*args, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_development_key_is_refused_outside_a_machine_of_ones_own():
+    refused = manage("check", ALLOWED_HOSTS="storyboard.example.com")
+    assert refused.returncode != 0
+    assert "SECRET_KEY is the development key" in refused.stderr
+    assert manage("check", ALLOWED_HOSTS="127.0.0.1,localhost").returncode == 0
+
+
+def test_check_deploy_is_clean_with_the_production_settings_of_the_readme():
+    production = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY="k" + "x7Q2mZ9pL4vT8rW1nB6cY3hJ5dF0gS" * 2,
+        ALLOWED_HOSTS="storyboard.example.com",
+        SECURE="true",
+        DEBUG="false",
+    )
+    assert production.returncode == 0, production.stdout + production.stderr
+
+
+def test_link_and_invitation_secrets_never_reach_a_log(user):
+    link = Link.make(make_project(user), Link.Kind.REVIEW)
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        "Not Found: %s",
+        (f"/s/{link.token}/",),
+        None,
+    )
+    RedactSecrets().filter(record)
+    assert link.secret not in record.getMessage()
+    assert record.getMessage() == "Not Found: /s/[secret]/"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /invitations/abc.def", (), None)
+    RedactSecrets().filter(record)
+    assert "abc.def" not in record.getMessage()
