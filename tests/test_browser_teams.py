@@ -1,0 +1,121 @@
+"""Teams in Debian's Chromium, against `manage.py up`: an invitation, a comment and a
+mention back; a viewer's page; two editors on one shot."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.test_browser import app, browser, sign_in_and_create_project  # noqa: F401  (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+def sign_up_by_invitation(browser, link, username):  # noqa: F811
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(link)
+    page.fill("#signup-form input[name=username]", username)
+    page.fill("#signup-form input[name=password1]", "a long pass phrase")
+    page.fill("#signup-form input[name=password2]", "a long pass phrase")
+    page.click("#signup-form button")
+    expect(page.locator("h1")).to_have_text("Projects")
+    return context, page
+
+
+def invite(page, app, role):  # noqa: F811
+    page.goto(f"{app.url}/teams/")
+    page.click(".team-list a")
+    page.select_option("#invite-form select[name=role]", role)
+    page.click("#invite-form button")
+    return page.locator("#invitation-link").input_value()
+
+
+def add_shot(page, prompt):
+    page.fill("#shot-form textarea[name=prompt]", prompt)
+    page.fill("#shot-form input[name=duration]", "4")
+    page.click("#shot-form button:has-text('Add shot')")
+
+
+def test_an_invitee_joins_comments_and_is_mentioned_back(app, browser):  # noqa: F811
+    owner_context = browser.new_context()
+    owner = owner_context.new_page()
+    owner.set_default_timeout(20_000)
+    sign_in_and_create_project(owner, app, "Harbour at night")
+    add_shot(owner, "A lighthouse beam sweeps the harbour")
+    project_url = owner.url
+    link = invite(owner, app, "editor")
+
+    guest_context, guest = sign_up_by_invitation(browser, link, "zoe")
+    expect(guest.locator(".team-group")).to_contain_text("Harbour at night")
+    guest.click("text=Harbour at night")
+    guest.click(".comments summary")
+    guest.fill(".comment-form textarea", "Could the beam be slower?")
+    guest.click(".comment-form button")
+    expect(guest.locator(".comment")).to_contain_text("Could the beam be slower?")
+
+    # The owner sees it arrive live, and answers with a mention.
+    owner.goto(project_url)
+    expect(owner.locator(".comment")).to_contain_text("zoe")
+    owner.fill(".comment-form textarea", "@zoe slower it is")
+    owner.click(".comment-form button")
+    expect(guest.locator(".comment").last).to_contain_text("@zoe slower it is", timeout=10_000)
+
+    guest.goto(f"{app.url}/")
+    expect(guest.locator(".inbox")).to_contain_text(f"{app.username} mentioned you on shot 1")
+    owner_context.close()
+    guest_context.close()
+
+
+def test_a_viewer_sees_no_generate_button_and_is_refused_if_they_try(app, browser):  # noqa: F811
+    owner_context = browser.new_context()
+    owner = owner_context.new_page()
+    owner.set_default_timeout(20_000)
+    sign_in_and_create_project(owner, app, "Viewer's view")
+    add_shot(owner, "A paper boat on a puddle")
+    project_url = owner.url
+    link = invite(owner, app, "viewer")
+
+    context, viewer = sign_up_by_invitation(browser, link, "vic")
+    viewer.goto(project_url)
+    expect(viewer.locator(".shot-card")).to_have_count(1)
+    expect(viewer.locator("#generate-button")).to_have_count(0)
+    expect(viewer.locator("#shot-form")).to_have_count(0)
+    expect(viewer.locator(".shot-card .actions")).to_have_count(0)
+    expect(viewer.locator(".comment-form")).to_have_count(1)  # viewers comment
+    # Posting anyway is refused, in plain words.
+    answer = viewer.request.post(project_url + "generate", headers={"X-CSRFToken": csrf(viewer)})
+    assert answer.status == 403 and "Only owners and editors can generate" in answer.text()
+    owner_context.close()
+    context.close()
+
+
+def test_two_editors_on_one_shot_the_second_is_told(app, browser):  # noqa: F811
+    owner_context = browser.new_context()
+    owner = owner_context.new_page()
+    owner.set_default_timeout(20_000)
+    sign_in_and_create_project(owner, app, "Two editors")
+    add_shot(owner, "A fox at the edge of the wood")
+    project_url = owner.url
+    link = invite(owner, app, "editor")
+    context, editor = sign_up_by_invitation(browser, link, "ed")
+
+    for page in (owner, editor):
+        page.goto(project_url)
+        page.click(".shot-card .actions a:has-text('Edit')")
+    owner.fill("textarea[name=prompt]", "A fox at dawn")
+    owner.click("button:has-text('Save shot')")
+    expect(owner.locator("h1")).to_have_text("Two editors")
+
+    editor.fill("textarea[name=prompt]", "A fox in the snow")
+    editor.click("button:has-text('Save shot')")
+    refusal = editor.locator(".errorlist, .error").first
+    expect(refusal).to_contain_text(f"Changed by {app.username} a moment ago")
+    expect(refusal).to_contain_text("A fox at dawn")
+    editor.goto(project_url)
+    expect(editor.locator(".shot-card .prompt")).to_have_text("A fox at dawn")
+    owner_context.close()
+    context.close()
+
+
+def csrf(page):
+    return page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
