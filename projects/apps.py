@@ -38,6 +38,10 @@ class ProjectsConfig(AppConfig):
                 "last_frame_target",
                 "seed",
                 "selected_take",
+                "trim_in",
+                "trim_out",
+                "transition",
+                "transition_frames",
                 "version",
             ],
         )

@@ -5,7 +5,16 @@ from django.db import transaction
 
 from . import media, pipeline
 from .files import fitted_upload
-from .models import MAX_DURATION, MIN_DURATION, Opening, Project, Reference, Shot, Team
+from .models import (
+    MAX_DURATION,
+    MIN_DURATION,
+    Export,
+    Opening,
+    Project,
+    Reference,
+    Shot,
+    Team,
+)
 from .providers import MAX_IMAGE_BYTES
 
 
@@ -105,6 +114,8 @@ class ShotForm(Versioned):
         "prompt",
         "duration",
         "opening",
+        "transition",
+        "transition_frames",
         "first_frame",
         "last_frame_target",
         "references",
@@ -114,7 +125,16 @@ class ShotForm(Versioned):
 
     class Meta:
         model = Shot
-        fields = ["prompt", "duration", "opening", "first_frame", "last_frame_target", "seed"]
+        fields = [
+            "prompt",
+            "duration",
+            "opening",
+            "transition",
+            "transition_frames",
+            "first_frame",
+            "last_frame_target",
+            "seed",
+        ]
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 3, "placeholder": "What happens in this shot"}),
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
@@ -123,6 +143,8 @@ class ShotForm(Versioned):
         help_texts = {
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
+            "transition": "Optional, for a cut: how it enters from the shot before.",
+            "transition_frames": "Frames the transition lasts (24 a second).",
             "first_frame": "Optional, for a cut: the picture the shot starts on.",
             "last_frame_target": "Optional: the picture the shot should end on.",
         }
@@ -185,6 +207,12 @@ class ShotForm(Versioned):
                 "A continue starts on the previous shot's last frame; "
                 "a first frame of its own needs a cut.",
             )
+        if cleaned.get("transition") and (opening == Opening.CONTINUE or self.first):
+            self.add_error(
+                "transition",
+                "A continue is continuous already, and the first shot has nothing before it: "
+                "only a later cut enters with a transition.",
+            )
         if opening == Opening.CONTINUE and references:
             self.add_error(
                 "references",
@@ -224,3 +252,16 @@ class ShotForm(Versioned):
             for reference in uploaded:
                 reference.shot = self.instance
                 reference.save()
+
+
+class ExportForm(forms.ModelForm):
+    """What an export makes: a format, seamless or every frame, loudness levelled or not."""
+
+    class Meta:
+        model = Export
+        fields = ["format", "seamless", "normalize"]
+        labels = {"seamless": "Seamless", "normalize": "Level loudness to -16 LUFS"}
+
+    @staticmethod
+    def defaults():
+        return {"format": Export.Format.MP4, "seamless": True, "normalize": False}

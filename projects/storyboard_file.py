@@ -21,11 +21,13 @@ from .models import (
     Reference,
     Shot,
     Team,
+    Transition,
 )
 from .providers import MAX_IMAGE_BYTES
 
 SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
 IMAGES = ("first_frame", "last_frame_target")
+FPS = 24
 # The storyboard file's name inside a bundle.
 BUNDLED = "storyboard.json"
 
@@ -109,6 +111,8 @@ def _validate(data, base):
         if number == 1 and opening == Opening.CONTINUE:
             raise StoryboardError("shot 1: the first shot cannot continue; make it a cut.")
         item = {"prompt": shot["prompt"], "duration": duration, "opening": opening}
+        item.update(_trim(shot.get("trim"), duration, where))
+        item.update(_transition(shot.get("transition"), opening, number, where))
         if shot.get("seed") is not None:
             item["seed"] = shot["seed"]
         if shot.get("first_frame"):
@@ -128,6 +132,42 @@ def _validate(data, base):
         item["references"] = [_reference(base, name, where) for name in references]
         cleaned.append(item)
     return {"title": title.strip(), "settings": settings, "shots": cleaned}
+
+
+def _trim(trim, duration, where):
+    """ "trim": [in_seconds, out_seconds] as the shot's in and out frames."""
+    if trim is None:
+        return {}
+    if (
+        not isinstance(trim, list)
+        or len(trim) != 2
+        or not all(isinstance(t, int | float) and not isinstance(t, bool) for t in trim)
+        or not 0 <= trim[0] < trim[1] <= duration
+    ):
+        raise StoryboardError(
+            f'{where}: "trim" must be [in, out] in seconds, 0 <= in < out <= {duration}.'
+        )
+    first, last = round(trim[0] * FPS), round(trim[1] * FPS) - 1
+    return {"trim_in": first, "trim_out": None if last >= duration * FPS - 1 else last}
+
+
+def _transition(transition, opening, number, where):
+    """ "transition": {"kind": "crossfade" or "dip", "frames": N} into a later cut."""
+    if transition is None:
+        return {}
+    kinds = Transition.values
+    if (
+        not isinstance(transition, dict)
+        or transition.get("kind") not in kinds
+        or not isinstance(transition.get("frames", 12), int)
+        or not 2 <= transition.get("frames", 12) <= 72
+    ):
+        raise StoryboardError(
+            f'{where}: "transition" must be {{"kind": "crossfade" or "dip", "frames": 2-72}}.'
+        )
+    if opening == Opening.CONTINUE or number == 1:
+        raise StoryboardError(f"{where}: only a cut after the first shot enters with a transition.")
+    return {"transition": transition["kind"], "transition_frames": transition.get("frames", 12)}
 
 
 def _existing(base, name, what):
@@ -230,5 +270,10 @@ def dump(project):
             item["references"] = references
         if shot.seed is not None:
             item["seed"] = shot.seed
+        if shot.trim_in or shot.trim_out is not None:
+            end = shot.duration if shot.trim_out is None else (shot.trim_out + 1) / FPS
+            item["trim"] = [round(shot.trim_in / FPS, 4), round(end, 4)]
+        if shot.transition and not shot.continues:
+            item["transition"] = {"kind": shot.transition, "frames": shot.transition_frames}
         shots.append(item)
     return {"title": project.title, "settings": settings, "shots": shots}

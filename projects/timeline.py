@@ -6,9 +6,11 @@ from collections import Counter
 from django.conf import settings
 
 from . import costs
+from .models import Export
 from .pace import Expectations
 
 TIMELINE = "projects/timeline.html"
+FPS = 24
 
 
 def present(viewer, shots=None, exports=None, expectations=None):
@@ -28,6 +30,9 @@ def decorate(viewer, shots, expectations):
         shot.expected_time = costs.spoken_seconds(expectations.for_shot(shot))
         shot.card_url = viewer.url("shot-card", shot.pk)
         shot.comment_url = viewer.url("comment-create", shot.pk)
+        take = shot.selected_take
+        shot.clip_frames = round((take.duration or 0) * FPS) if take is not None else 0
+        shot.trim_last = shot.clip_frames - 1 if shot.trim_out is None else shot.trim_out
         if shot.card is not None:
             shot.verdict_url = viewer.url("take-verdict", shot.card.pk)
         shot.reference_summary = _reference_summary(shot.references.all())
@@ -50,6 +55,7 @@ def summary(viewer, shots, expectations, exports=None):
         "chain_count": shots[-1].chain if shots else 0,
         "estimate": costs.estimate(project, shots, expectations),
         "currency": settings.SEEDANCE_CURRENCY,
+        "formats": Export.Format.choices,
         "exports": exports,
         # The stream starts with what changed after this page was rendered.
         "events_url": f"{viewer.url('project-events')}?since={time.time():.3f}",

@@ -17,8 +17,9 @@ from .projects import (
     Reference,
     Shot,
     ShotQuerySet,
+    Transition,
 )
-from .takes import Export, Take, TakeQuerySet, Verdict, take_upload_to
+from .takes import Export, Format, Take, TakeQuerySet, Verdict, take_upload_to
 from .teams import Invitation, Membership, Role, Team
 from .tracking import Tracked, TrackedQuerySet
 
@@ -36,6 +37,8 @@ __all__ = [
     "RESOLUTIONS",
     "RETIRED_INPUTS",
     "Export",
+    "Format",
+    "Transition",
     "Opening",
     "Project",
     "ProjectQuerySet",

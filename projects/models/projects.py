@@ -111,7 +111,11 @@ class Project(Tracked):
                 not shot.made_from_current_inputs(take)
                 or (
                     before is not None
-                    and (take.upstream_take_id != before.selected_take_id or before.stale)
+                    and (
+                        take.upstream_take_id != before.selected_take_id
+                        or take.upstream_out != before.trim_out
+                        or before.stale
+                    )
                 )
             )
             before = shot
@@ -125,6 +129,13 @@ class Project(Tracked):
 class Opening(models.TextChoices):
     CUT = "cut", "Cut"
     CONTINUE = "continue", "Continue"
+
+
+class Transition(models.TextChoices):
+    """How a cut enters; a continue never has one: it is continuous already."""
+
+    CROSSFADE = "crossfade", "crossfade"
+    DIP = "dip", "dip to black"
 
 
 class ShotQuerySet(TrackedQuerySet):
@@ -152,6 +163,14 @@ class Shot(Tracked):
     seed = models.BigIntegerField(null=True, blank=True)
     selected_take = models.ForeignKey(
         "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # In the cut: the frames of its selected take that play (`trim_out` inclusive, None:
+    # the clip's end), and how a cut enters: a crossfade or a dip to black of N frames.
+    trim_in = models.PositiveIntegerField("in point (frame)", default=0)
+    trim_out = models.PositiveIntegerField("out point (frame)", null=True, blank=True)
+    transition = models.CharField(max_length=9, choices=Transition.choices, blank=True)
+    transition_frames = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(2), MaxValueValidator(72)]
     )
     version = models.PositiveIntegerField(default=1)
     edited_by = models.ForeignKey(

@@ -75,6 +75,11 @@ class Take(Tracked):
     upstream_take = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="downstream"
     )
+    # The upstream take's frame it started on, when the shot before was trimmed (its out
+    # point); None: that take's last frame.
+    upstream_out = models.PositiveIntegerField(null=True, blank=True)
+    # That frame, as sent: extracted from the upstream take's clip at its out point.
+    start_frame = models.ImageField(upload_to=take_upload_to, blank=True)
     provider = models.CharField(max_length=50, blank=True)
     remote_id = models.CharField(max_length=200, blank=True, db_index=True)
     # The seed sent: the shot's, or one drawn for the take, which also lets a task whose
@@ -192,7 +197,22 @@ class Take(Tracked):
         self._expected = seconds
 
 
+class Format(models.TextChoices):
+    """What an export is: the cut as one video, or what editors and players open."""
+
+    MP4 = "mp4", "MP4 video"
+    ZIP = "zip", "editor's bundle (zip)"
+    OTIO = "otio", "OpenTimelineIO"
+    FCPXML = "fcpxml", "Final Cut Pro / DaVinci Resolve (FCPXML)"
+    EDL = "edl", "CMX 3600 EDL"
+    SRT = "srt", "captions (SRT)"
+    VTT = "vtt", "captions (WebVTT)"
+    PNG = "png", "contact sheet (PNG)"
+
+
 class Export(Tracked):
+    Format = Format
+
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
         RUNNING = "running", "rendering"
@@ -205,7 +225,14 @@ class Export(Tracked):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0)
     takes = models.JSONField(default=list, help_text="Ids of the takes joined, in order.")
-    mode = models.CharField(max_length=10, blank=True, help_text="copy or reencode")
+    # The cut as it was asked for: each piece's take, trims, join and transition.
+    plan = models.JSONField(default=list, blank=True)
+    format = models.CharField(max_length=7, choices=Format.choices, default=Format.MP4)
+    seamless = models.BooleanField(
+        default=True, help_text="Drop the frame each continue repeats from the shot before."
+    )
+    normalize = models.BooleanField("loudness to -16 LUFS", default=False)
+    mode = models.CharField(max_length=10, blank=True, help_text="copy, smart or reencode")
     file = models.FileField(upload_to="exports/", blank=True)
     duration = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -232,7 +259,7 @@ class Export(Tracked):
         return self.status in self.UNFINISHED
 
     def filename(self):
-        return f"{slugify(self.project.title) or 'storyboard'}-{self.pk}.mp4"
+        return f"{slugify(self.project.title) or 'storyboard'}-{self.pk}.{self.format}"
 
     def fail(self, reason):
         """Fail an unfinished export with its reason, unless it ended meanwhile."""

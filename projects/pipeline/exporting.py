@@ -6,15 +6,18 @@ keeps a lease like a take; one whose worker died, or that cannot be rendered, fa
 with the reason instead of staying "rendering" for ever.
 """
 
+import json
 import logging
 import tempfile
+import zipfile
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.files import File
 from django.utils import timezone
 
-from .. import media
+from .. import cut, interchange, media
 from ..files import local_copy, storage_errors
 from ..models import Export, Take
 from .leases import Heartbeat, LeaseLost, beat, me, orphaned
@@ -24,7 +27,7 @@ Status = Export.Status
 
 
 def export(export):
-    """Render a queued export, by stream copy where the clips allow."""
+    """Render a queued export in its format: the cut as a video, or for editors."""
     if not Export.objects.filter(pk=export.pk, status=Status.QUEUED).update(
         status=Status.RUNNING, **beat()
     ):
@@ -40,26 +43,18 @@ def export(export):
             mine.update(progress=fraction)
 
     try:
-        takes = Take.objects.in_bulk(export.takes)
-        missing = [pk for pk in export.takes if pk not in takes or not takes[pk].video]
-        if missing:
-            raise media.MediaError(
-                "A take of the cut was deleted after the export was asked for; export again."
-            )
-        with tempfile.TemporaryDirectory() as scratch, ExitStack() as copies:
-            paths = [
-                copies.enter_context(local_copy(takes[pk].video, ".mp4")) for pk in export.takes
-            ]
+        with tempfile.TemporaryDirectory() as scratch, ExitStack() as opened:
+            clips = _clips(export, opened)
             heartbeat()
-            target = Path(scratch) / "export.mp4"
-            result = media.concat(paths, target, progress=progress)
+            target = Path(scratch) / export.filename()
+            made = MAKERS[export.format](export, clips, target, progress)
             with open(target, "rb") as f:
                 name = export.file.field.generate_filename(export, export.filename())
                 name = export.file.storage.save(name, File(f, name=export.filename()))
     except LeaseLost:
         log.info("export %s: another worker took it over", export.pk)
         return
-    except (media.MediaError, *storage_errors()) as error:
+    except (media.MediaError, interchange.InterchangeError, *storage_errors()) as error:
         export.fail(error)
         return
     except Exception as error:  # nothing may leave an export rendering for ever
@@ -69,12 +64,124 @@ def export(export):
     if not mine.update(
         status=Status.DONE,
         file=name,
-        mode=result.mode,
-        duration=result.duration,
+        mode=made.mode,
+        duration=made.duration,
         progress=1.0,
         finished_at=timezone.now(),
     ):
         export.file.storage.delete(name)
+
+
+def _clips(export, opened):
+    """The export's planned entries with local copies of their takes' clips and posters."""
+    entries = export.plan or [
+        {
+            "take": pk,
+            "shot": n,
+            "prompt": "",
+            "joins": "cut",
+            "first": 0,
+            "last": None,
+            "transition": None,
+        }
+        for n, pk in enumerate(export.takes, start=1)
+    ]
+    takes = Take.objects.in_bulk([entry["take"] for entry in entries])
+    if any(entry["take"] not in takes or not takes[entry["take"]].video for entry in entries):
+        raise media.MediaError(
+            "A take of the cut was deleted after the export was asked for; export again."
+        )
+    clips = []
+    for entry in entries:
+        take = takes[entry["take"]]
+        video = opened.enter_context(local_copy(take.video, ".mp4"))
+        poster = opened.enter_context(local_copy(take.poster, ".jpg")) if take.poster else None
+        clips.append(cut.Clip(entry, video, poster, media.probe(video).frames))
+    return clips
+
+
+@dataclass(frozen=True)
+class Made:
+    mode: str
+    duration: float
+
+
+def _video(export, clips, target, progress):
+    result = media.join(
+        cut.pieces(clips),
+        target,
+        seamless=export.seamless,
+        normalize=export.normalize,
+        progress=progress,
+    )
+    return Made(result.mode, result.duration)
+
+
+def _for_editors(export, clips, target, progress):
+    """A timeline, captions or a contact sheet: what the format asks for."""
+    timeline = _timeline(export, clips)
+    interchange.write(timeline, target)
+    progress(1.0)
+    return Made("", timeline.frames / cut.FPS)
+
+
+def _timeline(export, clips):
+    info = media.probe(clips[0].video)
+    return cut.timeline(export.project.title, clips, (info.width, info.height), export.seamless)
+
+
+def _bundle(export, clips, target, progress):
+    """Everything an editor needs, in one zip that opens as it is: the sequence, each
+    trimmed clip, the timelines pointing at the clips by relative path, captions, the
+    contact sheet and the storyboard file."""
+    from .. import storyboard_file  # it checks shots with the pipeline: imported late
+
+    folder = target.parent / "bundle"
+    (folder / "clips").mkdir(parents=True)
+    sequence = media.join(
+        cut.pieces(clips),
+        folder / "sequence.mp4",
+        seamless=True,
+        normalize=export.normalize,
+        progress=lambda f: progress(0.5 * f),
+    )
+    for index, (piece, name) in enumerate(zip(cut.pieces(clips), cut.names(clips), strict=True)):
+        media.trim(media.Piece(piece.path, first=piece.first, last=piece.last), folder / name)
+        progress(0.5 + 0.4 * (index + 1) / len(clips))
+    timeline = _timeline(export, clips)
+    for name in ("timeline.otio", "timeline.fcpxml", "timeline.edl", "captions.srt"):
+        interchange.write(timeline, folder / name)
+    interchange.write(timeline, folder / "contact-sheet.png")
+    (folder / "storyboard.json").write_text(
+        json.dumps(storyboard_file.dump(export.project), indent=2)
+    )
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                # Video and pictures are compressed already: stored as they are.
+                method = (
+                    zipfile.ZIP_STORED if path.suffix in (".mp4", ".png") else zipfile.ZIP_DEFLATED
+                )
+                archive.write(path, path.relative_to(folder).as_posix(), compress_type=method)
+    progress(1.0)
+    return Made(sequence.mode, sequence.duration)
+
+
+MAKERS = {
+    Export.Format.MP4: _video,
+    Export.Format.ZIP: _bundle,
+    **{
+        kind: _for_editors
+        for kind in (
+            Export.Format.OTIO,
+            Export.Format.FCPXML,
+            Export.Format.EDL,
+            Export.Format.SRT,
+            Export.Format.VTT,
+            Export.Format.PNG,
+        )
+    },
+}
 
 
 def sweep():

@@ -13,15 +13,23 @@ from ..models import Opening, Reference, Shot
 from ..providers import GenerationRequest, Image, ProviderError, configured
 
 
-def build_request(shot, upstream, style, frames=True, seed=None, callback_url="", references=None):
-    """The neutral request for a take of `shot`, its images fitted to `style`.
+def build_request(
+    shot, upstream, style, frames=True, seed=None, callback_url="", references=None, start=None
+):
+    """The neutral request for a take of `shot`, its images fitted to `style`; a continue
+    starts on `upstream`'s last frame, or on `start`'s start frame (a trimmed upstream).
 
     With frames=False, files are placeholders: enough to check the request's shape
     before any frame exists (the shot form does, with the references it was given).
     """
     project = shot.project
     if shot.continues:
-        first_frame = _frame(upstream, "last_frame", style) if frames else _placeholder()
+        if not frames:
+            first_frame = _placeholder()
+        elif start is not None:
+            first_frame = _frame(start, "start_frame", style)
+        else:
+            first_frame = _frame(upstream, "last_frame", style)
     elif shot.first_frame:
         first_frame = _frame(shot, "first_frame", style) if frames else _placeholder()
     else:

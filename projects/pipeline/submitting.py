@@ -1,6 +1,7 @@
 """Sending takes: what may start now, the create itself, and finding a create whose
 answer was lost without ever paying twice."""
 
+import io
 import logging
 import random
 import secrets
@@ -8,11 +9,13 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from .. import costs, limits, media
+from ..files import local_copy
 from ..models import Take
-from ..providers import LostCreate, ProviderError, get_client
+from ..providers import MAX_IMAGE_BYTES, LostCreate, ProviderError, get_client
 from . import polling
 from .leases import beat
 from .requests import build_request, callback_url, fingerprinted
@@ -31,6 +34,7 @@ class Gate:
 
     ready: bool = False
     upstream: Take | None = None
+    out: int | None = None  # the frame of `upstream` to start on, when not its last
     stop: str = ""
 
 
@@ -52,7 +56,7 @@ def start_ready(project):
                 take.fail(gate.stop)
             elif gate.ready and (take.not_before is None or take.not_before <= now):
                 claim = limits.claim(take, refuse=costs.over_budget, **beat())
-                if claim.claimed and submit(take, gate.upstream):
+                if claim.claimed and submit(take, gate.upstream, gate.out):
                     submitted.append(take)
                 elif claim.wait:  # a limit of the provider: ask again then
                     Take.objects.filter(pk=take.pk, status=Status.WAITING).update(
@@ -75,11 +79,14 @@ def _gate(shot, before):
         return Gate(
             stop=f"Not generated: shot {before.number} has no finished take to continue from."
         )
-    return Gate(ready=True, upstream=upstream)
+    return Gate(ready=True, upstream=upstream, out=before.trim_out)
 
 
-def submit(take, upstream):
+def submit(take, upstream, out=None):
     """Create the remote task of a claimed take. Its id is stored before anything else.
+
+    A continue starts on `upstream`'s last frame, or on its frame `out` when the shot
+    before is trimmed to end there.
 
     A refused create fails the take; one that hit a passing trouble (429, 5xx, no
     connection) waits and is tried again, up to PIPELINE_MAX_ATTEMPTS; one whose answer
@@ -90,8 +97,14 @@ def submit(take, upstream):
         take.seed = shot.seed if shot.seed is not None else secrets.randbelow(2**32)
     try:
         client = get_client()
+        take.upstream_out = _start_on(take, upstream, out)
         request = build_request(
-            shot, upstream, client, seed=take.seed, callback_url=callback_url(take, client)
+            shot,
+            upstream,
+            client,
+            seed=take.seed,
+            callback_url=callback_url(take, client),
+            start=take if take.upstream_out is not None else None,
         )
     except (media.MediaError, ProviderError) as error:
         take.fail(error)
@@ -105,7 +118,15 @@ def submit(take, upstream):
     take.fingerprint = request.fingerprint
     take.submitted_at = timezone.now()
     take.save(
-        update_fields=["inputs", "upstream_take", "seed", "attempts", "fingerprint", "submitted_at"]
+        update_fields=[
+            "inputs",
+            "upstream_take",
+            "upstream_out",
+            "seed",
+            "attempts",
+            "fingerprint",
+            "submitted_at",
+        ]
     )
     try:
         refused = client.problems(request)
@@ -121,6 +142,24 @@ def submit(take, upstream):
             _retry_later(take, error)
         return False
     return _adopt(take, remote_id, client)
+
+
+def _start_on(take, upstream, out):
+    """The out point a continue starts on (None: the upstream's last frame); its frame,
+    extracted exactly from the upstream clip, is kept as the take's start frame."""
+    if upstream is None or out is None:
+        return None
+    with local_copy(upstream.video, ".mp4") as path:
+        if out >= media.probe(path).frames - 1:
+            return None  # the out point is the clip's end: its last frame, as returned
+        picture = media.frame_at(path, out)
+    png = io.BytesIO()
+    media.save_png(picture, png)
+    data, mime = media.fit_image(png.getvalue(), MAX_IMAGE_BYTES)
+    suffix = "png" if mime == "image/png" else "jpg"
+    take.start_frame.save(f"start-frame.{suffix}", ContentFile(data), save=False)
+    take.save(update_fields=["start_frame"])
+    return out
 
 
 def _adopt(take, remote_id, client, note=""):

@@ -54,12 +54,15 @@ def take_file(request, pk=None, take_id=None, kind=None, token=None):
 def export_download(request, pk=None, export_id=None, token=None):
     viewer = viewer_of(request, pk, token)
     export = get_object_or_404(viewer.project.exports, pk=export_id, status=Export.Status.DONE)
-    return serve(request, export.file, filename=export.filename(), attachment=True)
+    # ?play: for the page's player, which plays it where it is rather than saving it.
+    attachment = "play" not in request.GET
+    return serve(request, export.file, filename=export.filename(), attachment=attachment)
 
 
 # What a provider may be sent a link to: (model, field) -> model class.
 PROVIDER_INPUTS = {
     ("take", "last_frame"): Take,
+    ("take", "start_frame"): Take,
     ("shot", "first_frame"): Shot,
     ("shot", "last_frame_target"): Shot,
     ("reference", "file"): Reference,

@@ -8,9 +8,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import edits, pipeline
+from .. import cut, edits, pipeline
 from ..access import project_for
-from ..forms import ShotForm
+from ..forms import ExportForm, ShotForm
 from ..models import Export, Opening, Take
 from ..timeline import TIMELINE, present
 from .common import start_pipeline, timeline_or_redirect
@@ -134,6 +134,30 @@ def project_cancel(request, pk):
 
 @login_required
 @require_POST
+def shot_trim(request, pk, shot_id):
+    """Set the frames of the shot's selected take that play in the cut."""
+    viewer = project_for(request.user, pk, "edit")
+    shot = get_object_or_404(viewer.project.shots.select_related("selected_take"), pk=shot_id)
+    take = shot.selected_take
+    frames = round((take.duration or 0) * cut.FPS) if take else 0
+    try:
+        first, last = int(request.POST["trim_in"]), int(request.POST["trim_out"])
+    except (KeyError, ValueError):
+        first = last = -1
+    if not frames:
+        messages.error(request, f"Shot {shot.number} has no finished take to trim yet.")
+    elif not 0 <= first < last <= frames - 1:
+        messages.error(request, f"An in point before the out point, within frames 0-{frames - 1}.")
+    else:
+        shot.trim_in, shot.trim_out = first, None if last == frames - 1 else last
+        shot.save(update_fields=["trim_in", "trim_out"])
+        kept = (last - first + 1) / cut.FPS
+        messages.success(request, f"Shot {shot.number} plays {kept:.2f} s in the cut.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
 def take_select(request, pk, take_id):
     viewer = project_for(request.user, pk, "edit")
     take = get_object_or_404(
@@ -153,23 +177,23 @@ def take_select(request, pk, take_id):
 def export_create(request, pk):
     viewer = project_for(request.user, pk, "export")
     project = viewer.project
-    shots = project.timeline()
-    missing = [shot.number for shot in shots if shot.current_take is None]
-    if not shots or missing:
-        listed = ", ".join(map(str, missing))
-        messages.error(
-            request,
-            f"Nothing to export yet: shot {listed} has no finished take."
-            if missing
-            else "Add and generate shots first.",
-        )
+    form = ExportForm(request.POST)
+    try:
+        plan = cut.plan(project)
+    except cut.NotReady as error:
+        messages.error(request, str(error))
         if request.htmx:
             return HttpResponseClientRedirect(project.get_absolute_url())
         return redirect(project)
+    options = form.cleaned_data if form.is_valid() else ExportForm.defaults()
     export = Export.objects.create(
-        project=project, takes=[shot.current_take.pk for shot in shots], created_by=request.user
+        project=project,
+        takes=[entry["take"] for entry in plan],
+        plan=plan,
+        created_by=request.user,
+        **options,
     )
     transaction.on_commit(lambda: async_task("projects.tasks.export", export.pk))
     if request.htmx:
-        return render(request, f"{TIMELINE}#exports", present(viewer, shots))
+        return render(request, f"{TIMELINE}#exports", present(viewer))
     return redirect(project)

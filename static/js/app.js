@@ -36,3 +36,16 @@ document.addEventListener("htmx:responseError", (event) => {
 document.addEventListener("click", (event) => {
   if (event.target.matches("input.share-link")) event.target.select();
 });
+
+// Trimming on a card: moving the in or out point shows that frame in the card's clip.
+document.addEventListener("input", (event) => {
+  const scrub = event.target;
+  if (!scrub.matches("input[data-scrub]")) return;
+  scrub.closest("label").querySelector("output").textContent = scrub.value;
+  const fps = Number(scrub.form.dataset.fps || 24);
+  const video = scrub.closest(".shot-card").querySelector("video");
+  if (video) {
+    video.pause();
+    video.currentTime = (Number(scrub.value) + 0.5) / fps;
+  }
+});

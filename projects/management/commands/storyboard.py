@@ -3,13 +3,14 @@
 import shutil
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
-from projects import costs, pipeline, providers, storyboard_file
+from projects import costs, cut, pipeline, providers, storyboard_file
 from projects.models import Export, Project, Role, Take, Team
 
 # render --wait gives up no sooner than this, however quick the shots are expected to be.
@@ -45,9 +46,21 @@ class Command(BaseCommand):
             help="With --wait: give up after this many seconds (default: three times the "
             "expected time, and at least an hour).",
         )
-        exp = sub.add_parser("export", help="Join the project's selected takes into one MP4.")
+        exp = sub.add_parser(
+            "export",
+            help="The cut as one file, its format by the output's suffix: "
+            + ", ".join(f".{f}" for f in Export.Format.values)
+            + ".",
+        )
         exp.add_argument("project_id", type=int)
         exp.add_argument("--output", required=True)
+        exp.add_argument(
+            "--seamless",
+            action="store_true",
+            help="Drop the frame each continue repeats from the shot before (the page's "
+            "default); without it, every frame is kept.",
+        )
+        exp.add_argument("--normalize", action="store_true", help="Loudness to -16 LUFS.")
 
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)
@@ -124,24 +137,40 @@ class Command(BaseCommand):
 
         return pipeline.run_here(project, report, deadline)
 
-    def do_export(self, project_id, output, **_):
+    def do_export(self, project_id, output, seamless, normalize, **_):
         project = _project(project_id)
-        shots = project.timeline()
-        missing = [str(shot.number) for shot in shots if shot.current_take is None]
-        if missing:
+        suffix = Path(output).suffix.lower().lstrip(".")
+        if suffix not in Export.Format.values:
             raise CommandError(
-                f"Shot {', '.join(missing)} has no current take: run `storyboard render "
-                f"{project.pk} --wait` first."
+                f"{output}: the suffix says the format; use one of "
+                + ", ".join(f".{f}" for f in Export.Format.values)
+                + "."
             )
-        export = Export.objects.create(project=project, takes=[s.current_take.pk for s in shots])
+        try:
+            plan = cut.plan(project)
+        except cut.NotReady as error:
+            raise CommandError(
+                f"{error} Run `storyboard render {project.pk} --wait` first."
+            ) from None
+        export = Export.objects.create(
+            project=project,
+            takes=[entry["take"] for entry in plan],
+            plan=plan,
+            format=suffix,
+            seamless=seamless or suffix == Export.Format.ZIP,
+            normalize=normalize,
+        )
         pipeline.export(export)
         export.refresh_from_db()
         if export.status != Export.Status.DONE:
             raise CommandError(f"The export failed: {export.error}")
         with export.file.open("rb") as stored, open(output, "wb") as out:
             shutil.copyfileobj(stored, out, 1 << 20)
-        how = "without re-encoding" if export.mode == "copy" else "re-encoded"
-        self.stdout.write(f"Wrote {output}: {export.duration:.2f} s, {len(shots)} shots, {how}.")
+        how = {"copy": ", without re-encoding", "smart": ", re-encoding only at the seams"}
+        self.stdout.write(
+            f"Wrote {output} ({export.get_format_display()}): {export.duration:.2f} s, "
+            f"{len(plan)} shots{how.get(export.mode, '')}."
+        )
 
 
 def _project(project_id):

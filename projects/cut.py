@@ -1,0 +1,110 @@
+"""The cut: each shot's selected take, trimmed, joined to the one before it by its
+opening, a cut entering with its transition; planned when an export is asked for,
+then made as a video (media) or as what editors open (interchange).
+"""
+
+from dataclasses import dataclass
+
+from django.utils.text import slugify
+
+from . import interchange, media
+from .models import Opening
+
+FPS = 24
+
+
+class NotReady(Exception):
+    """Some shot has no finished take to put in the cut."""
+
+
+def plan(project):
+    """The cut as it stands, as an export keeps it: one entry per shot, in order."""
+    shots = project.timeline()
+    missing = [shot.number for shot in shots if shot.current_take is None]
+    if not shots:
+        raise NotReady("Add and generate shots first.")
+    if missing:
+        raise NotReady(
+            f"Nothing to export yet: shot {', '.join(map(str, missing))} has no finished take."
+        )
+    entries = []
+    for shot in shots:
+        transition = None
+        if shot.transition and not shot.continues and entries:
+            transition = [shot.transition, shot.transition_frames]
+        entries.append(
+            {
+                "take": shot.current_take.pk,
+                "shot": shot.number,
+                "prompt": shot.prompt,
+                "joins": Opening.CONTINUE if shot.continues else Opening.CUT,
+                "first": shot.trim_in,
+                "last": shot.trim_out,
+                "transition": transition,
+            }
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A planned entry with its take's files, read to local paths."""
+
+    entry: dict
+    video: str  # path of the take's clip
+    poster: str | None
+    frames: int  # frames in the clip
+
+
+def pieces(clips):
+    """The media pieces of the cut, trims clamped to each clip as it is now."""
+    return [
+        media.Piece(
+            clip.video,
+            first=min(clip.entry["first"], clip.frames - 1),
+            last=_last(clip),
+            joins=clip.entry["joins"],
+            transition=media.Transition(*clip.entry["transition"])
+            if clip.entry["transition"]
+            else None,
+        )
+        for clip in clips
+    ]
+
+
+def timeline(title, clips, size, seamless=True, clip_names=None):
+    """The cut for editors (interchange.Cut), each entry referring to `clip_names[i]`,
+    the trimmed clip of that shot (what the editor's bundle holds)."""
+    entries = []
+    for index, clip in enumerate(clips):
+        first, last = min(clip.entry["first"], clip.frames - 1), _last(clip)
+        kept = (clip.frames - 1 if last is None else last) - first + 1
+        # Seamless: a continue's first frame repeats the shot before; it does not play.
+        drop = 1 if seamless and index and clip.entry["joins"] == Opening.CONTINUE else 0
+        entries.append(
+            interchange.Entry(
+                number=clip.entry["shot"],
+                prompt=clip.entry["prompt"],
+                opening=clip.entry["joins"] if index else Opening.CUT,
+                clip=(clip_names or names(clips))[index],
+                clip_frames=kept,
+                source_in=drop,
+                frames=kept - drop,
+                transition=tuple(clip.entry["transition"]) if clip.entry["transition"] else None,
+                poster=clip.poster,
+            )
+        )
+    return interchange.Cut(title=title, width=size[0], height=size[1], entries=entries, fps=FPS)
+
+
+def names(clips):
+    """clips/NN-<slug>.mp4 of each shot, as the editor's bundle names them."""
+    return [
+        f"clips/{clip.entry['shot']:02d}-{slugify(clip.entry['prompt'])[:40] or 'shot'}.mp4"
+        for clip in clips
+    ]
+
+
+def _last(clip):
+    last = clip.entry["last"]
+    return None if last is None or last >= clip.frames - 1 else last
