@@ -50,7 +50,7 @@ def _lines(entries):
 def describe(entry):
     """One entry as a Line; None for a change nobody needs to read."""
     data = entry.additional_data or {}
-    who = entry.actor.get_username() if entry.actor else data.get("guest") or "the pipeline"
+    who = entry.actor.get_username() if entry.actor else data.get("guest") or "the command line"
     changes = {k: v for k, v in entry.changes_dict.items() if k != "version"}
     model = entry.content_type.model
     shot = f"shot {data['shot']}" if "shot" in data else "a shot"
