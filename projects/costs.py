@@ -114,27 +114,31 @@ def over_budget(take):
     """Why submitting this take would exceed its project's budget or its team's budget
     for this month, with the figures, or ''."""
     project = take.shot.project
-    needed = tokens_for(project.resolution, project.ratio, take.shot.duration)
-    if project.budget_tokens is not None:
-        spent = _spent(Take.objects.filter(shot__project=project).exclude(pk=take.pk))
-        if spent + needed > project.budget_tokens:
-            left = max(0, project.budget_tokens - spent)
-            return (
-                f"Not sent: it needs about {needed:,} tokens and the project's budget has "
-                f"{left:,} left of {project.budget_tokens:,}. Raise the budget in the "
-                "project settings."
-            )
     team = project.team
-    if team.monthly_budget_tokens is not None:
-        month = month_start()
-        takes = Take.objects.filter(shot__project__team=team, created_at__gte=month)
+    month = month_start()
+    budgets = [
+        (
+            project.budget_tokens,
+            Take.objects.filter(shot__project=project),
+            "the project's budget",
+            "Raise the budget in the project settings.",
+        ),
+        (
+            team.monthly_budget_tokens,
+            Take.objects.filter(shot__project__team=team, created_at__gte=month),
+            f"{team.name}'s budget for {month:%B}",
+            "An owner can raise it on the team's page.",
+        ),
+    ]
+    needed = tokens_for(project.resolution, project.ratio, take.shot.duration)
+    for budget, takes, whose, remedy in budgets:
+        if budget is None:
+            continue
         spent = _spent(takes.exclude(pk=take.pk))
-        if spent + needed > team.monthly_budget_tokens:
-            left = max(0, team.monthly_budget_tokens - spent)
+        if spent + needed > budget:
             return (
-                f"Not sent: it needs about {needed:,} tokens and {team.name}'s budget for "
-                f"{month:%B} has {left:,} left of {team.monthly_budget_tokens:,}. An owner "
-                "can raise it on the team's page."
+                f"Not sent: it needs about {needed:,} tokens and {whose} has "
+                f"{max(0, budget - spent):,} left of {budget:,}. {remedy}"
             )
     return ""
 

@@ -25,7 +25,24 @@ class ProjectQuerySet(TrackedQuerySet):
         return self.filter(team__members=user)
 
 
-class Project(Tracked):
+class Edited(models.Model):
+    """Edited by people: each edit counts, so two editors never overwrite each other
+    (projects.edits)."""
+
+    version = models.PositiveIntegerField(default=1)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Project(Tracked, Edited):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
     title = models.CharField(max_length=200)
     # Default generation settings, used by every shot of the project.
@@ -39,15 +56,6 @@ class Project(Tracked):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Edits by people: each one counts, so two editors never overwrite each other.
-    version = models.PositiveIntegerField(default=1)
-    edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
 
     objects = ProjectQuerySet.as_manager()
 
@@ -57,12 +65,12 @@ class Project(Tracked):
     def __str__(self):
         return self.title
 
+    def get_absolute_url(self):
+        return reverse("project-detail", args=[self.pk])
+
     def get_additional_data(self):
         """What the activity log files this change under (django-auditlog)."""
         return {"project": self.pk, "team": self.team_id}
-
-    def get_absolute_url(self):
-        return reverse("project-detail", args=[self.pk])
 
     @property
     def model_name(self):
@@ -150,7 +158,7 @@ class ShotQuerySet(TrackedQuerySet):
         )
 
 
-class Shot(Tracked):
+class Shot(Tracked, Edited):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
     position = models.PositiveIntegerField(default=0)
     prompt = models.TextField()
@@ -171,14 +179,6 @@ class Shot(Tracked):
     transition = models.CharField(max_length=9, choices=Transition.choices, blank=True)
     transition_frames = models.PositiveSmallIntegerField(
         default=12, validators=[MinValueValidator(2), MaxValueValidator(72)]
-    )
-    version = models.PositiveIntegerField(default=1)
-    edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
     )
 
     objects = ShotQuerySet.as_manager()
