@@ -34,6 +34,13 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    """A password hashed in one step: the real hasher spends half a second on every user a
+    test makes, and no test here signs in with a password (the live app keeps the real one)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def simulator(settings):
     """The local simulator on a free port, configured as the provider; stopped afterwards."""
