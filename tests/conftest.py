@@ -42,9 +42,17 @@ def quick_password_hashing(settings):
 
 
 @pytest.fixture
-def simulator(settings):
+def small_clips(request):
+    """Whether this test's simulators render small clips (an eighth of each side, nothing
+    drawn over them): yes, unless the test is marked full_clips because it looks at the
+    pixels, sizes or frames of what was rendered. The answers (sizes, tokens) are the same."""
+    return request.node.get_closest_marker("full_clips") is None
+
+
+@pytest.fixture
+def simulator(settings, small_clips):
     """The local simulator on a free port, configured as the provider; stopped afterwards."""
-    with Simulator(port=0, delay=0.3) as sim:
+    with Simulator(port=0, delay=0.3, small=small_clips) as sim:
         settings.SEEDANCE_BASE_URL = f"{sim.url}/api/v3"
         settings.SEEDANCE_API_KEY = "test-key"
         settings.SEEDANCE_POLL_INTERVAL = 0.1

@@ -40,10 +40,11 @@ class LiveApp:
 
     It runs in the suite's configuration: SQLite and the database broker by default;
     under DATABASE_URL=postgres://... (and REDIS_URL) a fresh PostgreSQL database of
-    its own (and the Redis broker).
+    its own (and the Redis broker). Its simulator renders small clips unless `small`
+    is false, for tests that look at the clips.
     """
 
-    def __init__(self, workdir, simulator_delay=2.0, env=None):
+    def __init__(self, workdir, simulator_delay=2.0, env=None, small=True):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,6 +56,7 @@ class LiveApp:
             "MEDIA_ROOT": str(self.workdir / "media"),
             "SIMULATOR_PORT": str(free_port()),
             "SIMULATOR_DELAY": str(simulator_delay),
+            "SIMULATOR_SMALL": str(small),
             "SEEDANCE_POLL_INTERVAL": "0.3",
             "Q_WORKERS": "2",
         }

@@ -37,14 +37,16 @@ def write_storyboard(folder, data=STORYBOARD):
     return path
 
 
+@pytest.mark.full_clips
 @pytest.mark.timeout(240)
-def test_import_render_export_from_a_fresh_shell(tmp_path):
+def test_import_render_export_from_a_fresh_shell(tmp_path, small_clips):
     env = {
         "PATH": "/usr/bin:/bin",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "SIMULATOR_PORT": str(free_port()),
         "SIMULATOR_DELAY": "0.5",
+        "SIMULATOR_SMALL": str(small_clips),
         "SEEDANCE_POLL_INTERVAL": "0.1",
     }
 

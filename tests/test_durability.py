@@ -34,10 +34,10 @@ def kill(process):
     process.wait()
 
 
-def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(tmp_path):
+def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(tmp_path, small_clips):
     seed = int(os.environ.get("KILL_SEED", time.time()))
     rng = random.Random(seed)
-    with Simulator(port=0, delay=1.5) as simulator:
+    with Simulator(port=0, delay=1.5, small=small_clips) as simulator:
         app = Deployment(tmp_path, simulator, PIPELINE_LEASE_SECONDS="6")
         try:
             app.manage("migrate", "--verbosity", "0")

@@ -32,8 +32,8 @@ def most_at_once(intervals):
     return peak
 
 
-def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(tmp_path):
-    with Simulator(port=0, delay=1.0) as simulator:
+def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(tmp_path, small_clips):
+    with Simulator(port=0, delay=1.0, small=small_clips) as simulator:
         # The simulator refuses a third task with 429, as the gateway would.
         simulator.set_limits("ark", concurrency=2)
         app = Deployment(tmp_path, simulator, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2")
