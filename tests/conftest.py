@@ -60,6 +60,17 @@ def simulator(settings, small_clips):
 
 
 @pytest.fixture(scope="session")
+def live_template(tmp_path_factory):
+    """A database migrated once for the session, which live apps and deployments copy
+    rather than each migrating a database of their own."""
+    from tests.live import migrated_template
+
+    template = migrated_template(tmp_path_factory.mktemp("template"))
+    yield template
+    template.drop()
+
+
+@pytest.fixture(scope="session")
 def moto_server():
     """moto's S3 server, one for the session; tests.s3 is imported only when S3 is used."""
     from tests.s3 import MotoServer

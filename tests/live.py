@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,16 +41,17 @@ class LiveApp:
 
     It runs in the suite's configuration: SQLite and the database broker by default;
     under DATABASE_URL=postgres://... (and REDIS_URL) a fresh PostgreSQL database of
-    its own (and the Redis broker). Its simulator renders small clips unless `small`
-    is false, for tests that look at the clips.
+    its own (and the Redis broker); a copy of `template` (see migrated_template) when
+    given. Its simulator renders small clips unless `small` is false, for tests that
+    look at the clips.
     """
 
-    def __init__(self, workdir, simulator_delay=2.0, env=None, small=True):
+    def __init__(self, workdir, simulator_delay=2.0, env=None, small=True, template=None):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "up.log"
-        self.database = _Database(self.workdir)
+        self.database = _Database(self.workdir, template)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database.url,
@@ -108,21 +110,39 @@ class LiveApp:
         return left
 
 
-class _Database:
-    """A database for one live app: a SQLite file, or a PostgreSQL database made for it."""
+def migrated_template(workdir):
+    """A database migrated once, for live apps to start from copies of instead of each
+    migrating its own: a SQLite file is copied, a PostgreSQL database is the template
+    of theirs (CREATE DATABASE ... TEMPLATE copies it in a fraction of a migrate)."""
+    template = _Database(Path(workdir))
+    try:
+        manage({**os.environ, "DATABASE_URL": template.url}, "migrate", "--verbosity", "0")
+    except BaseException:
+        template.drop()
+        raise
+    return template
 
-    def __init__(self, workdir):
+
+class _Database:
+    """A database for one live app: a SQLite file, or a PostgreSQL database made for it;
+    empty, or a copy of `template`, a migrated _Database no process is connected to."""
+
+    def __init__(self, workdir, template=None):
         suite = os.environ.get("DATABASE_URL", "")
         self.name = None
         if not suite.startswith(("postgres://", "postgresql://")):
-            self.url = f"sqlite:///{workdir / 'db.sqlite3'}"
+            self.path = workdir / "db.sqlite3"
+            if template:
+                shutil.copyfile(template.path, self.path)
+            self.url = f"sqlite:///{self.path}"
             return
         import psycopg
 
         self.server = suite.rsplit("/", 1)[0]
         self.name = f"storyboard_live_{os.getpid()}_{free_port()}"
+        copy = f' TEMPLATE "{template.name}"' if template else ""
         with psycopg.connect(f"{self.server}/postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.name}"')
+            admin.execute(f'CREATE DATABASE "{self.name}"{copy}')
         self.url = f"{self.server}/{self.name}"
 
     def drop(self):
@@ -147,10 +167,11 @@ STATUSES = (
 
 
 class Deployment:
-    """The app's processes against one database, one broker and a simulator."""
+    """The app's processes against one database, one broker and a simulator; the database
+    is a copy of `template` (see migrated_template) when given, else empty."""
 
-    def __init__(self, tmp_path, simulator, **env):
-        self.database = _Database(tmp_path)
+    def __init__(self, tmp_path, simulator, template=None, **env):
+        self.database = _Database(tmp_path, template)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database.url,

@@ -34,13 +34,14 @@ def kill(process):
     process.wait()
 
 
-def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(tmp_path, small_clips):
+def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(
+    tmp_path, small_clips, live_template
+):
     seed = int(os.environ.get("KILL_SEED", time.time()))
     rng = random.Random(seed)
     with Simulator(port=0, delay=1.5, small=small_clips) as simulator:
-        app = Deployment(tmp_path, simulator, PIPELINE_LEASE_SECONDS="6")
+        app = Deployment(tmp_path, simulator, live_template, PIPELINE_LEASE_SECONDS="6")
         try:
-            app.manage("migrate", "--verbosity", "0")
             app.manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
             storyboard = tmp_path / "storyboard.json"
             storyboard.write_text(json.dumps(STORYBOARD))

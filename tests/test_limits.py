@@ -32,13 +32,16 @@ def most_at_once(intervals):
     return peak
 
 
-def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(tmp_path, small_clips):
+def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
+    tmp_path, small_clips, live_template
+):
     with Simulator(port=0, delay=1.0, small=small_clips) as simulator:
         # The simulator refuses a third task with 429, as the gateway would.
         simulator.set_limits("ark", concurrency=2)
-        app = Deployment(tmp_path, simulator, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2")
+        app = Deployment(
+            tmp_path, simulator, live_template, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2"
+        )
         try:
-            app.manage("migrate", "--verbosity", "0")
             app.manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
             for title in ("Harbour", "Market"):
                 app.manage("storyboard", "render", import_cuts(app, tmp_path, title, 3))
@@ -72,11 +75,10 @@ ADMIT = (
 )
 
 
-def test_the_request_rate_holds_across_processes(tmp_path):
+def test_the_request_rate_holds_across_processes(tmp_path, live_template):
     with Simulator(port=0) as simulator:
-        app = Deployment(tmp_path, simulator, SEEDANCE_RPM="25")
+        app = Deployment(tmp_path, simulator, live_template, SEEDANCE_RPM="25")
         try:
-            app.manage("migrate", "--verbosity", "0")
             racers = [
                 subprocess.Popen(
                     [sys.executable, "manage.py", "shell", "-c", ADMIT],
