@@ -54,7 +54,8 @@ def test_import_render_export_from_a_fresh_shell(tmp_path, small_clips):
         return live.manage(env, *args, timeout=180)
 
     manage("migrate", "--verbosity", "0")
-    manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
+    # No password: the owner never signs in, and hashing one takes half a second.
+    manage("shell", "-c", "from tests.factories import make_user; make_user('ada', password=None)")
     project_id = manage("storyboard", "import", str(write_storyboard(tmp_path)), "--owner", "ada")
     project_id = project_id.strip().splitlines()[-1]
     assert project_id.isdigit()

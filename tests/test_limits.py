@@ -42,7 +42,7 @@ def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
             tmp_path, simulator, live_template, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2"
         )
         try:
-            app.manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
+            app.make_user("ada")
             for title in ("Harbour", "Market"):
                 app.manage("storyboard", "render", import_cuts(app, tmp_path, title, 3))
             with open(tmp_path / "workers.log", "w") as log:
