@@ -34,14 +34,40 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(settings):
+    """A password hashed in one step: the real hasher spends half a second on every user a
+    test makes, and no test here signs in with a password (the live app keeps the real one)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
-def simulator(settings):
+def small_clips(request):
+    """Whether this test's simulators render small clips (an eighth of each side, nothing
+    drawn over them): yes, unless the test is marked full_clips because it looks at the
+    pixels, sizes or frames of what was rendered. The answers (sizes, tokens) are the same."""
+    return request.node.get_closest_marker("full_clips") is None
+
+
+@pytest.fixture
+def simulator(settings, small_clips):
     """The local simulator on a free port, configured as the provider; stopped afterwards."""
-    with Simulator(port=0, delay=0.3) as sim:
+    with Simulator(port=0, delay=0.3, small=small_clips) as sim:
         settings.SEEDANCE_BASE_URL = f"{sim.url}/api/v3"
         settings.SEEDANCE_API_KEY = "test-key"
         settings.SEEDANCE_POLL_INTERVAL = 0.1
         yield sim
+
+
+@pytest.fixture(scope="session")
+def live_template(tmp_path_factory):
+    """A database migrated once for the session, which live apps and deployments copy
+    rather than each migrating a database of their own."""
+    from tests.live import migrated_template
+
+    template = migrated_template(tmp_path_factory.mktemp("template"))
+    yield template
+    template.drop()
 
 
 @pytest.fixture(scope="session")

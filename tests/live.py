@@ -1,11 +1,12 @@
 """Run the real app (`manage.py up`) in a subprocess for end-to-end tests, and stop it."""
 
 import contextlib
-import json
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,21 +41,24 @@ class LiveApp:
 
     It runs in the suite's configuration: SQLite and the database broker by default;
     under DATABASE_URL=postgres://... (and REDIS_URL) a fresh PostgreSQL database of
-    its own (and the Redis broker).
+    its own (and the Redis broker); a copy of `template` (see migrated_template) when
+    given. Its simulator renders small clips unless `small` is false, for tests that
+    look at the clips.
     """
 
-    def __init__(self, workdir, simulator_delay=2.0, env=None):
+    def __init__(self, workdir, simulator_delay=2.0, env=None, small=True, template=None):
         self.workdir = Path(workdir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "up.log"
-        self.database = _Database(self.workdir)
+        self.database = _Database(self.workdir, template)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database.url,
             "MEDIA_ROOT": str(self.workdir / "media"),
             "SIMULATOR_PORT": str(free_port()),
             "SIMULATOR_DELAY": str(simulator_delay),
+            "SIMULATOR_SMALL": str(small),
             "SEEDANCE_POLL_INTERVAL": "0.3",
             "Q_WORKERS": "2",
         }
@@ -106,22 +110,51 @@ class LiveApp:
         return left
 
 
-class _Database:
-    """A database for one live app: a SQLite file, or a PostgreSQL database made for it."""
+def migrated_template(workdir):
+    """A database migrated once, for live apps to start from copies of instead of each
+    migrating its own: a SQLite file is copied, a PostgreSQL database is the template
+    of theirs (CREATE DATABASE ... TEMPLATE copies it in a fraction of a migrate)."""
+    template = _Database(Path(workdir))
+    try:
+        manage({**os.environ, "DATABASE_URL": template.url}, "migrate", "--verbosity", "0")
+    except BaseException:
+        template.drop()
+        raise
+    return template
 
-    def __init__(self, workdir):
+
+class _Database:
+    """A database for one live app: a SQLite file, or a PostgreSQL database made for it;
+    empty, or a copy of `template`, a migrated _Database no process is connected to."""
+
+    def __init__(self, workdir, template=None):
         suite = os.environ.get("DATABASE_URL", "")
         self.name = None
         if not suite.startswith(("postgres://", "postgresql://")):
-            self.url = f"sqlite:///{workdir / 'db.sqlite3'}"
+            self.path = workdir / "db.sqlite3"
+            if template:
+                shutil.copyfile(template.path, self.path)
+            self.url = f"sqlite:///{self.path}"
             return
         import psycopg
 
         self.server = suite.rsplit("/", 1)[0]
         self.name = f"storyboard_live_{os.getpid()}_{free_port()}"
+        copy = f' TEMPLATE "{template.name}"' if template else ""
         with psycopg.connect(f"{self.server}/postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.name}"')
+            admin.execute(f'CREATE DATABASE "{self.name}"{copy}')
         self.url = f"{self.server}/{self.name}"
+
+    def query(self, sql):
+        """The rows `sql` selects, read straight from the database: no Django process to
+        start, and SQLite's WAL lets the app's processes write meanwhile."""
+        if self.name is None:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=30)) as db:
+                return db.execute(sql).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.url) as db:
+            return db.execute(sql).fetchall()
 
     def drop(self):
         if self.name:
@@ -137,18 +170,12 @@ def _members(group):
     return [row for row in rows if len(row) == 4 and row[1] == str(group) and "Z" not in row[2]]
 
 
-STATUSES = (
-    "from projects.models import Take; import json; "
-    "print(json.dumps(list(Take.objects.order_by('shot__project', 'shot__position')"
-    ".values_list('status', 'remote_id'))))"
-)
-
-
 class Deployment:
-    """The app's processes against one database, one broker and a simulator."""
+    """The app's processes against one database, one broker and a simulator; the database
+    is a copy of `template` (see migrated_template) when given, else empty."""
 
-    def __init__(self, tmp_path, simulator, **env):
-        self.database = _Database(tmp_path)
+    def __init__(self, tmp_path, simulator, template=None, **env):
+        self.database = _Database(tmp_path, template)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database.url,
@@ -165,6 +192,12 @@ class Deployment:
     def manage(self, *args):
         return manage(self.env, *args)
 
+    def make_user(self, username):
+        """A user to own what is imported; without a password, which it never needs and
+        which takes half a second to hash."""
+        make = f"from tests.factories import make_user; make_user({username!r}, password=None)"
+        self.manage("shell", "-c", make)
+
     def worker(self, log):
         return subprocess.Popen(
             [sys.executable, "manage.py", "worker"],
@@ -176,4 +209,9 @@ class Deployment:
         )
 
     def takes(self):
-        return json.loads(self.manage("shell", "-c", STATUSES).strip().splitlines()[-1])
+        """(status, remote id) of every take, by project and shot."""
+        return self.database.query(
+            "SELECT take.status, take.remote_id FROM projects_take take"
+            " JOIN projects_shot shot ON shot.id = take.shot_id"
+            " ORDER BY shot.project_id, shot.position, take.number"
+        )

@@ -23,8 +23,11 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    live = LiveApp(tmp_path_factory.mktemp("live"), simulator_delay=2.5).start()
+def app(tmp_path_factory, live_template):
+    # Real-size clips: the first test plays them and measures the export.
+    live = LiveApp(
+        tmp_path_factory.mktemp("live"), simulator_delay=2.5, small=False, template=live_template
+    ).start()
     yield live
     left = live.stop()
     assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"

@@ -37,14 +37,16 @@ def write_storyboard(folder, data=STORYBOARD):
     return path
 
 
+@pytest.mark.full_clips
 @pytest.mark.timeout(240)
-def test_import_render_export_from_a_fresh_shell(tmp_path):
+def test_import_render_export_from_a_fresh_shell(tmp_path, small_clips):
     env = {
         "PATH": "/usr/bin:/bin",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "SIMULATOR_PORT": str(free_port()),
         "SIMULATOR_DELAY": "0.5",
+        "SIMULATOR_SMALL": str(small_clips),
         "SEEDANCE_POLL_INTERVAL": "0.1",
     }
 
@@ -52,7 +54,8 @@ def test_import_render_export_from_a_fresh_shell(tmp_path):
         return live.manage(env, *args, timeout=180)
 
     manage("migrate", "--verbosity", "0")
-    manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
+    # No password: the owner never signs in, and hashing one takes half a second.
+    manage("shell", "-c", "from tests.factories import make_user; make_user('ada', password=None)")
     project_id = manage("storyboard", "import", str(write_storyboard(tmp_path)), "--owner", "ada")
     project_id = project_id.strip().splitlines()[-1]
     assert project_id.isdigit()

@@ -13,7 +13,12 @@ from projects.providers import SIMULATOR_PREFIXES
 from tests.factories import make_project
 from tests.test_pipeline import mean_difference
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+# Every test here compares the frames at each seam.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(120),
+    pytest.mark.full_clips,
+]
 
 # Each style with settings its document allows, the smallest the style makes.
 CASES = {

@@ -34,14 +34,15 @@ def kill(process):
     process.wait()
 
 
-def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(tmp_path):
+def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(
+    tmp_path, small_clips, live_template
+):
     seed = int(os.environ.get("KILL_SEED", time.time()))
     rng = random.Random(seed)
-    with Simulator(port=0, delay=1.5) as simulator:
-        app = Deployment(tmp_path, simulator, PIPELINE_LEASE_SECONDS="6")
+    with Simulator(port=0, delay=1.5, small=small_clips) as simulator:
+        app = Deployment(tmp_path, simulator, live_template, PIPELINE_LEASE_SECONDS="6")
         try:
-            app.manage("migrate", "--verbosity", "0")
-            app.manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
+            app.make_user("ada")
             storyboard = tmp_path / "storyboard.json"
             storyboard.write_text(json.dumps(STORYBOARD))
             project = app.manage("storyboard", "import", str(storyboard), "--owner", "ada")
@@ -61,7 +62,7 @@ def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(tmp_path):
                 while any(status != "done" for status, _ in takes):
                     assert time.monotonic() < deadline, f"stuck at {takes} (seed {seed})"
                     assert not any(status == "failed" for status, _ in takes), takes
-                    time.sleep(1)
+                    time.sleep(0.2)
                     takes = app.takes()
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=30)

@@ -32,14 +32,17 @@ def most_at_once(intervals):
     return peak
 
 
-def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(tmp_path):
-    with Simulator(port=0, delay=1.0) as simulator:
+def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
+    tmp_path, small_clips, live_template
+):
+    with Simulator(port=0, delay=1.0, small=small_clips) as simulator:
         # The simulator refuses a third task with 429, as the gateway would.
         simulator.set_limits("ark", concurrency=2)
-        app = Deployment(tmp_path, simulator, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2")
+        app = Deployment(
+            tmp_path, simulator, live_template, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2"
+        )
         try:
-            app.manage("migrate", "--verbosity", "0")
-            app.manage("shell", "-c", "from tests.factories import make_user; make_user('ada')")
+            app.make_user("ada")
             for title in ("Harbour", "Market"):
                 app.manage("storyboard", "render", import_cuts(app, tmp_path, title, 3))
             with open(tmp_path / "workers.log", "w") as log:
@@ -47,21 +50,16 @@ def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(tmp_path):
                 deadline = time.monotonic() + 120
                 while any(status != "done" for status, _ in app.takes()):
                     assert time.monotonic() < deadline, app.takes()
-                    time.sleep(1)
+                    time.sleep(0.2)
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=30)
-            attempts = app.manage(
-                "shell",
-                "-c",
-                "from projects.models import Take; "
-                "print(sorted(set(Take.objects.values_list('attempts', flat=True))))",
-            )
+            attempts = app.database.query("SELECT DISTINCT attempts FROM projects_take")
         finally:
             app.database.drop()
         tasks = simulator.engine.tasks()
     assert simulator.create_count == 6
     assert most_at_once([(t.created_at, t.updated_at) for t in tasks]) == 2
-    assert attempts.split()[-1] == "[1]"  # never a 429: every create went through first time
+    assert attempts == [(1,)]  # never a 429: every create went through first time
 
 
 ADMIT = (
@@ -72,11 +70,10 @@ ADMIT = (
 )
 
 
-def test_the_request_rate_holds_across_processes(tmp_path):
+def test_the_request_rate_holds_across_processes(tmp_path, live_template):
     with Simulator(port=0) as simulator:
-        app = Deployment(tmp_path, simulator, SEEDANCE_RPM="25")
+        app = Deployment(tmp_path, simulator, live_template, SEEDANCE_RPM="25")
         try:
-            app.manage("migrate", "--verbosity", "0")
             racers = [
                 subprocess.Popen(
                     [sys.executable, "manage.py", "shell", "-c", ADMIT],

@@ -25,6 +25,7 @@ def generate(project):
     return [shot.selected_take for shot in project.timeline()]
 
 
+@pytest.mark.full_clips
 def test_it_starts_each_continue_on_the_real_last_frame_of_the_shot_before(simulator, user):
     project = make_project(
         user,
@@ -47,6 +48,7 @@ def test_it_starts_each_continue_on_the_real_last_frame_of_the_shot_before(simul
         assert mean_difference(media.first_frame(before.video.path), last) > 6
 
 
+@pytest.mark.full_clips
 def test_it_sends_the_collected_last_frame_as_the_next_first_frame(simulator, user):
     project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
     first, second = generate(project)
@@ -63,6 +65,7 @@ def test_it_sends_the_collected_last_frame_as_the_next_first_frame(simulator, us
     assert creates[0]["json"]["return_last_frame"] is True
 
 
+@pytest.mark.full_clips
 def test_it_collects_video_poster_tokens_and_duration(simulator, user):
     project = make_project(user, shots=[("A lighthouse at dusk", Opening.CUT)])
     (take,) = generate(project)
@@ -100,6 +103,7 @@ def test_a_failed_shot_stops_the_rest_of_its_chain_but_not_other_chains(simulato
     assert simulator.create_count == 1  # shot 4 only: shots 2 and 3 were never sent
 
 
+@pytest.mark.full_clips
 def test_it_extracts_the_last_frame_from_the_video_when_none_is_returned(
     simulator, user, monkeypatch
 ):

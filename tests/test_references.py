@@ -187,6 +187,7 @@ def test_the_storyboard_file_carries_references_and_last_frames(user, tmp_path, 
         call_command("storyboard", "import", str(path), "--owner", "ada")
 
 
+@pytest.mark.full_clips
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
 def test_references_and_a_last_frame_reach_the_simulator(

@@ -28,8 +28,8 @@ FAST = "doubao-seedance-2-0-fast-260128"
 
 
 @pytest.fixture
-def sim():
-    with Simulator(delay=0.3) as simulator:
+def sim(small_clips):
+    with Simulator(delay=0.3, small=small_clips) as simulator:
         yield simulator
 
 
@@ -123,6 +123,7 @@ def free_port():
         return probe.getsockname()[1]
 
 
+@pytest.mark.full_clips
 def test_task_goes_queued_running_succeeded_and_the_clip_decodes(api):
     task_id = create(api, small_clip(), **{"X-Simulator-Delay": "0.8"})
     assert task_id.startswith("cgt-") and len(task_id) == len("cgt-20260514183217-t8rzv")
@@ -155,6 +156,7 @@ def test_task_goes_queued_running_succeeded_and_the_clip_decodes(api):
     assert mean_difference(frames[0], frames[-1]) > 5
 
 
+@pytest.mark.full_clips
 def test_audio_track_is_aac_mono_of_the_clip_length(api):
     task, _ = wait(api, create(api, small_clip(generate_audio=True)))
     _, frames, audio = decode(httpx.get(task["content"]["video_url"]).content)
@@ -163,6 +165,7 @@ def test_audio_track_is_aac_mono_of_the_clip_length(api):
     assert audio["seconds"] == pytest.approx(4, abs=0.1)
 
 
+@pytest.mark.full_clips
 def test_first_frame_is_kept_and_the_last_frame_chains_into_the_next_clip(api):
     source = picture()
     first = create(
@@ -542,12 +545,12 @@ def test_a_taken_port_fails_without_leaving_a_directory(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_management_command_serves_and_stops_cleanly(tmp_path, signum):
+def test_management_command_serves_and_stops_cleanly(tmp_path, signum, small_clips):
     port = free_port()
     process = subprocess.Popen(
         ["uv", "run", "manage.py", "seedance_simulator", "--port", str(port), "--delay", "0.2"],
         cwd=ROOT,
-        env={**os.environ, "TMPDIR": str(tmp_path)},
+        env={**os.environ, "TMPDIR": str(tmp_path), "SIMULATOR_SMALL": str(small_clips)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -24,8 +24,8 @@ NEVER_RUNS = "[sim:expire] [sim:delay=60]"
 
 
 @pytest.fixture
-def sim():
-    with Simulator(delay=0.3) as simulator:
+def sim(small_clips):
+    with Simulator(delay=0.3, small=small_clips) as simulator:
         yield simulator
 
 

@@ -20,8 +20,8 @@ STANDARD = "doubao-seedance-2-0-260128"
 
 
 @pytest.fixture
-def sim():
-    with Simulator(delay=0.3) as simulator:
+def sim(small_clips):
+    with Simulator(delay=0.3, small=small_clips) as simulator:
         yield simulator
 
 
@@ -131,6 +131,7 @@ def dieyuyun_body(**fields):
     return {"model": "doubao-seedance-2-0", "prompt": "A lighthouse at night", **fields}
 
 
+@pytest.mark.full_clips
 def test_dieyuyun_image_mode_runs_queued_processing_completed(sim, host):
     source = picture(600, 1000)
     api = client(sim, "dieyuyun")
@@ -195,6 +196,7 @@ def test_dieyuyun_refusals(shared, change, status, code, param):
 WISGATE = "/v1/videos"
 
 
+@pytest.mark.full_clips
 def test_wisgate_i2v_portrait_720p_with_meta_data_underscore(sim, host):
     first, last = picture(700, 1000), picture(700, 1000).rotate(180)
     api = client(sim, "wisgate")
@@ -263,6 +265,7 @@ def openai_body(**fields):
     }
 
 
+@pytest.mark.full_clips
 def test_openai_videos_milliseconds_metadata_url_and_authenticated_content(sim):
     api = client(sim, "openai-videos")
     source = picture()
@@ -345,6 +348,7 @@ def test_openai_videos_reads_legacy_metadata_and_size(sim):
 FUTURMIX = "/video/generations"
 
 
+@pytest.mark.full_clips
 def test_futurmix_reads_everything_from_metadata(sim):
     api = client(sim, "futurmix")
     created = api.post(

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from projects import pipeline
 from projects.models import Export, Opening, Project, Shot
-from tests.factories import make_project, make_user
+from tests.factories import make_project, make_take, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -124,25 +124,22 @@ def test_share_tokens_are_long_and_random(user):
     assert len(tokens) == 3 and all(len(t) >= 32 for t in tokens)
 
 
-def test_selecting_an_older_take_puts_it_in_the_cut(client_of, user, simulator):
+def test_selecting_an_older_take_puts_it_in_the_cut(client_of, user):
     project = make_project(user, shots=[("A", Opening.CUT)])
-    pipeline.queue_takes(project)
-    pipeline.run_here(project)
     shot = Shot.objects.get(project=project)
-    pipeline.queue_takes(project, shots=[shot])
-    pipeline.run_here(project)
-    first = shot.takes.get(number=1)
+    first = make_take(shot)
+    make_take(shot)  # the newer take, now the shot's pick
+    shot.refresh_from_db()
+    assert shot.selected_take != first
 
     client_of.post(reverse("take-select", args=[project.pk, first.pk]))
     shot.refresh_from_db()
     assert shot.selected_take == first
 
 
-def test_take_files_answer_range_requests(client_of, user, simulator):
+def test_take_files_answer_range_requests(client_of, user):
     project = make_project(user, shots=[("A", Opening.CUT)])
-    pipeline.queue_takes(project)
-    pipeline.run_here(project)
-    take = Shot.objects.get(project=project).selected_take
+    take = make_take(project.shots.get())
     url = reverse("take-file", args=[project.pk, take.pk, "video"])
 
     whole = b"".join(client_of.get(url).streaming_content)
@@ -153,15 +150,11 @@ def test_take_files_answer_range_requests(client_of, user, simulator):
     assert client_of.get(url, HTTP_RANGE=f"bytes={len(whole)}-").status_code == 416
 
 
-def test_a_signed_input_link_serves_the_frame_until_it_expires(
-    client, user, simulator, monkeypatch
-):
+def test_a_signed_input_link_serves_the_frame_until_it_expires(client, user, monkeypatch):
     from projects import access
 
     project = make_project(user, shots=[("A", Opening.CUT)])
-    pipeline.queue_takes(project)
-    pipeline.run_here(project)
-    take = Shot.objects.get(project=project).selected_take
+    take = make_take(project.shots.get())
     token = access.input_token(take, "last_frame")
 
     served = client.get(reverse("provider-input", args=[token]))

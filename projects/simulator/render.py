@@ -7,6 +7,8 @@ import hashlib
 import math
 import random
 from array import array
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import av
@@ -23,6 +25,11 @@ DISSOLVE_SECONDS = 1.0
 # never below the minimum (even, as yuv420p needs).
 SMALL_DIVISOR = 8
 SMALL_MIN_SIDE = 32
+# Frames are drawn this many at a time on threads while the encoder takes them in order:
+# Pillow lets go of the GIL while it scales, so a chain's clips, rendered one after the
+# other, use a second core too.
+DRAWING_THREADS = 2
+FRAMES_AHEAD = 4
 
 
 def render_clip(
@@ -69,7 +76,22 @@ def render_clip(
     pan_x = rng.uniform(-1, 1) * width * MAX_ZOOM / 2.5
     pan_y = rng.uniform(-1, 1) * height * MAX_ZOOM / 2.5
 
-    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+    def draw(index):
+        if not index:
+            return base
+        t = index / (total - 1)
+        frame = _zoomed(base, t, pan_x, pan_y)
+        if overlays:
+            overlays.draw(frame, index, total)
+        left = total - 1 - index  # frames until the end
+        if ending is not None and left < dissolve:
+            frame = Image.blend(ending, frame, left / dissolve)
+        return frame
+
+    with (
+        av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
+        ThreadPoolExecutor(DRAWING_THREADS, thread_name_prefix="simulator-draw") as drawing,
+    ):
         video = out.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         # The fastest preset, since the test suite renders many clips; crf 18 keeps a
@@ -77,16 +99,7 @@ def render_clip(
         video.options = {"preset": "ultrafast", "crf": "18"}
         audio = _Tone(out, total) if generate_audio else None
 
-        frame = base
-        for index in range(total):
-            if index:
-                t = index / (total - 1)
-                frame = _zoomed(base, t, pan_x, pan_y)
-                if overlays:
-                    overlays.draw(frame, index, total)
-                left = total - 1 - index  # frames until the end
-                if ending is not None and left < dissolve:
-                    frame = Image.blend(ending, frame, left / dissolve)
+        for index, frame in enumerate(_in_order(drawing, draw, total)):
             picture = av.VideoFrame.from_image(frame)
             picture.pts = index
             picture.time_base = Fraction(1, FPS)
@@ -99,6 +112,21 @@ def render_clip(
         if audio:
             audio.flush()
     return frame
+
+
+def _in_order(pool, make, count):
+    """make(0), ..., make(count - 1) in order, made on `pool` up to FRAMES_AHEAD at a time."""
+    pending = deque()
+    try:
+        for index in range(count):
+            pending.append(pool.submit(make, index))
+            if len(pending) > FRAMES_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:  # the caller stopped early: draw nothing more for it
+            future.cancel()
 
 
 def small_size(width, height):

@@ -304,7 +304,9 @@ class Simulator:
 
     def _serve(self):
         try:
-            self._httpd.serve_forever(poll_interval=0.1)
+            # How long stop() waits for the loop to notice: the test suite stops a
+            # simulator after most of its tests, so a tenth of a second adds up.
+            self._httpd.serve_forever(poll_interval=0.01)
         finally:
             self._serving = False
 
