@@ -153,6 +153,7 @@ class ShotForm(Versioned):
         super().__init__(*args, **kwargs)
         self.project = project
         self.first = first
+        self.fields["transition_frames"].required = False
         if first:
             self.fields["opening"].initial = Opening.CUT
         self.kept = list(self.instance.references.all()) if self.instance.pk else []
@@ -162,6 +163,9 @@ class ShotForm(Versioned):
             field.help_text += f" It has {len(self.kept)} ({kinds}); uploading replaces them."
         else:
             del self.fields["remove_references"]
+
+    def clean_transition_frames(self):
+        return self.cleaned_data.get("transition_frames") or Shot.transition_frames.field.default
 
     # Images are fitted to every provider's limits once, here, and stored so.
 

@@ -70,6 +70,7 @@ TABLE = {
     "shot-regenerate": Route(PROJECT, post="generate", args=["shot"]),
     "shot-regenerate-from": Route(PROJECT, post="generate", args=["shot"]),
     "take-select": Route(PROJECT, post="edit", args=["take"]),
+    "shot-trim": Route(PROJECT, post="edit", args=["shot"]),
     "export-create": Route(PROJECT, post="export"),
     "link-create": Route(PROJECT, post="share"),
     "link-revoke": Route(PROJECT, post="share", args=["link"]),

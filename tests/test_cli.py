@@ -102,7 +102,7 @@ def test_render_exits_non_zero_with_each_failed_shots_reason(simulator, user, tm
 def test_export_refuses_a_project_with_shots_not_generated(user, tmp_path):
     call_command("storyboard", "import", str(write_storyboard(tmp_path)), "--owner", "ada")
     project_id = user.teams.get().projects.get().pk
-    with pytest.raises(CommandError, match="has no current take"):
+    with pytest.raises(CommandError, match="has no finished take"):
         call_command("storyboard", "export", str(project_id), "--output", str(tmp_path / "x.mp4"))
 
 

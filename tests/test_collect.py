@@ -28,6 +28,7 @@ def slow_downloads(monkeypatch, each_chunk):
     monkeypatch.setattr(Style, "download", paced)
 
 
+@pytest.mark.full_clips  # a clip of many chunks, for a download slower than the lease
 def test_a_download_slower_than_the_lease_keeps_it_and_is_collected_once(
     simulator, user, settings, monkeypatch
 ):

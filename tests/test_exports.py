@@ -48,7 +48,7 @@ def test_an_export_failing_for_any_other_reason_fails_instead_of_rendering_on(us
     def broken(*args, **kwargs):
         raise RuntimeError("the disk caught fire")
 
-    monkeypatch.setattr(media, "concat", broken)
+    monkeypatch.setattr(media, "join", broken)
     pipeline.export(export)
     export.refresh_from_db()
     assert export.status == Export.Status.FAILED
