@@ -63,9 +63,12 @@ class Expectations:
                 return median(self._per_second[key]) * duration
         return providers.typical_seconds(duration)
 
-    def measured(self, provider, model, duration, resolution):
-        """Whether takes like these have been timed, so a read at their end is worth it."""
-        return bool(self._exact.get((provider, model, duration, resolution)))
+    def measured_like(self, take):
+        """Whether takes of this provider and model have been timed, so their end can be
+        expected; else only the provider's typical time is known."""
+        return bool(
+            self._per_second.get((take.provider or self.provider, take.inputs.get("model")))
+        )
 
     def for_take(self, take):
         inputs = take.inputs

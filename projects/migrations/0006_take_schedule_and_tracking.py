@@ -50,7 +50,9 @@ class Migration(migrations.Migration):
             model_name="take",
             name="generation_seconds",
             field=models.FloatField(
-                blank=True, help_text="How long the provider took, by its own clock.", null=True
+                blank=True,
+                help_text="How long the provider took: by its clock, else as closely as reads told.",
+                null=True,
             ),
         ),
         migrations.AddField(

@@ -127,7 +127,9 @@ class Take(Tracked):
         null=True, blank=True, help_text="When the provider was seen to have finished it."
     )
     generation_seconds = models.FloatField(
-        null=True, blank=True, help_text="How long the provider took, by its own clock."
+        null=True,
+        blank=True,
+        help_text="How long the provider took: by its clock, else as closely as reads told.",
     )
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -82,7 +82,7 @@ def _apply(take, remote, client, expectations):
             Status.COLLECTING,
             tokens=remote.tokens,
             generated_at=take.generated_at or now,  # the first time it was seen done
-            generation_seconds=_provider_seconds(remote),
+            generation_seconds=_generation_seconds(take, remote, now),
             next_look_at=None,
             **beat(),
         )
@@ -93,13 +93,17 @@ def _apply(take, remote, client, expectations):
     return True
 
 
-def _provider_seconds(remote):
-    """How long the task took by the provider's own clock, where its answers say: truer
-    than when a read happened to see it done."""
-    if remote.created_at is None or remote.finished_at is None:
+def _generation_seconds(take, remote, now):
+    """How long the task took: by the provider's own clock where its answers say; else
+    the middle between the last read that saw it unfinished and this one, which saw it
+    done (truer than this read's time, which would teach that takes last till read)."""
+    if remote.created_at is not None and remote.finished_at is not None:
+        seconds = remote.finished_at - remote.created_at
+        return seconds if seconds >= 0 else None
+    if take.submitted_at is None:
         return None
-    seconds = remote.finished_at - remote.created_at
-    return seconds if seconds >= 0 else None
+    unfinished = max(take.heartbeat_at or take.submitted_at, take.submitted_at)
+    return ((unfinished - take.submitted_at) + (now - take.submitted_at)).total_seconds() / 2
 
 
 def first_read(take):
@@ -112,12 +116,16 @@ def read_delay(take, expectations):
 
     Every poll interval while its end is far; then a little before it is expected to
     finish (early enough that a kind of take that got quicker is seen to); then every
-    read_step. With no take of the kind timed yet, the expectation is the provider's
-    typical time, so reads stay at the interval until then.
+    read_step. With no take of the kind timed yet, reads start quick and slow down, each
+    after half the time gone since the create, up to the interval: the first of a kind
+    is seen done soon after it is, without many reads of a long one.
     """
     interval = settings.SEEDANCE_POLL_INTERVAL
     step = limits.read_step()
     sent = take.submitted_at or timezone.now()
+    if not expectations.measured_like(take):
+        elapsed = (timezone.now() - sent).total_seconds()
+        return max(step, min(interval, elapsed / 2))
     expected = expectations.for_take(take)
     ends = sent + timedelta(seconds=min(expected - step / 2, EARLY * expected))
     until = (ends - timezone.now()).total_seconds()
