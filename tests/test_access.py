@@ -252,6 +252,7 @@ def test_every_url_answers_everyone_as_the_rules_say(world, settings):
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.django_db(transaction=True)  # a stream closes its connection when it ends
 def test_event_streams_answer_members_and_live_links_only(world):
     project = world["project"]
     for persona in PERSONAS:

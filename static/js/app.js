@@ -19,6 +19,20 @@ setInterval(() => {
   if (!window.storyboardLive) htmx.trigger(document.body, "storyboard:poll");
 }, 2000);
 
+// A card replaced by a live event keeps what its viewer had open (its comments, its
+// trim); a comment being written is kept by hx-preserve.
+let openBeforeSwap = [];
+document.addEventListener("htmx:sseBeforeMessage", (event) => {
+  openBeforeSwap = [...event.target.querySelectorAll("details[id][open]")].map((d) => d.id);
+});
+document.addEventListener("htmx:sseMessage", () => {
+  for (const id of openBeforeSwap) {
+    const details = document.getElementById(id);
+    if (details) details.open = true;
+  }
+  openBeforeSwap = [];
+});
+
 // A refusal (403) or a conflict answered to htmx is shown, not swallowed.
 document.addEventListener("htmx:responseError", (event) => {
   const flash = document.getElementById("flash");
