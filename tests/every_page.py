@@ -1,0 +1,97 @@
+"""A workplace with something on every page, for the checks that visit them all.
+
+`seed()` runs inside a live app (`manage.py shell`) and prints, as JSON, the addresses
+and accounts the checks need: a project whose shots are in every state a card shows
+(two done takes with a verdict and comments, a stale continue, a failed take, a
+cancelled one, one never generated), a finished export and a failed one, links of both
+kinds, an open invitation, and a viewer who is refused a page.
+"""
+
+import json
+
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.urls import reverse
+from django.utils import timezone
+
+from projects.models import Comment, Export, Invitation, Link, Membership, Role, Shot, Take, Team
+from projects.views.teams import INVITATION_SALT
+from tests.factories import cached_clip, make_project, make_take, make_user
+
+OWNER = "demo"
+VIEWER, VIEWER_PASSWORD = "vera", "a long pass phrase for vera"
+
+
+def seed(owner=OWNER):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(username=owner)
+    team = Team.default_for(user)
+    project = make_project(
+        user,
+        [
+            ("A lighthouse on a cliff at dusk, waves below", "cut"),
+            ("The beam sweeps over the dark water", "continue"),
+            ("A fishing boat rounds the headland", "cut"),
+            ("Gulls lift off the harbour wall", "cut"),
+            ("The boat ties up as the lamps come on", "cut"),
+            ("Morning: the harbour empty and still", "cut"),
+        ],
+        title="Harbour lights",
+    )
+    first, second, third, fourth, fifth, sixth = project.shots.in_order()
+    make_take(first, select=False)
+    take = make_take(first)
+    take.verdict, take.verdict_by, take.verdict_at = "approved", owner, timezone.now()
+    take.save()
+    Comment.objects.create(shot=first, take=take, author=user, body="The second take holds.")
+    make_take(second, upstream=take)
+    # Changed since: stale.
+    Shot.objects.filter(pk=second.pk).update(prompt="The beam sweeps slowly over the water")
+    failed = {"status": Take.Status.FAILED, "error": "The provider refused the prompt."}
+    Take.objects.create(shot=third, number=1, inputs=third.inputs(), remote_id="cgt-1", **failed)
+    Take.objects.create(shot=fourth, number=1, inputs=fourth.inputs(), status=Take.Status.CANCELLED)
+    make_take(fifth)
+
+    video = cached_clip()[0]
+    done = Export.objects.create(
+        project=project,
+        status=Export.Status.DONE,
+        progress=1.0,
+        takes=[take.pk],
+        mode="copy",
+        duration=4.0,
+        created_by=user,
+        finished_at=timezone.now(),
+    )
+    done.file.save("cut.mp4", ContentFile(video))
+    Export.objects.create(
+        project=project,
+        status=Export.Status.FAILED,
+        takes=[take.pk],
+        error="A take's file is missing.",
+        created_by=user,
+    )
+
+    viewer = make_user(VIEWER, password=VIEWER_PASSWORD)
+    Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
+    view_link = Link.make(project, Link.Kind.VIEW, created_by=user)
+    review_link = Link.make(project, Link.Kind.REVIEW, created_by=user)
+    invitation, secret = Invitation.make(team, Role.EDITOR, user)
+    token = signing.dumps({"i": invitation.pk, "s": secret}, salt=INVITATION_SALT)
+
+    print(
+        json.dumps(
+            {
+                "project": project.get_absolute_url(),
+                "settings": reverse("project-settings", args=[project.pk]),
+                "shot_edit": reverse("shot-edit", args=[project.pk, first.pk]),
+                "never_generated": sixth.pk,
+                "team": reverse("team-detail", args=[team.pk]),
+                "view_link": reverse("shared-project", args=[view_link.token]),
+                "review_link": reverse("shared-project", args=[review_link.token]),
+                "invitation": reverse("invitation", args=[token]),
+                "viewer": [VIEWER, VIEWER_PASSWORD],
+            }
+        )
+    )

@@ -1,0 +1,157 @@
+"""Every page passes axe-core in Debian's Chromium with no serious or critical violation.
+
+The pages are those of a live app (`manage.py up`) with something in every state
+(tests.every_page): a project whose cards are done, stale, failed, cancelled, running
+and never generated, its settings and links, a shot's editor, teams, an invitation,
+the view-only and review links, a refusal (403), a missing page and the lock-out.
+"""
+
+import json
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from tests.live import LiveApp
+from tests.test_browser import browser  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+SERIOUS = {"serious", "critical"}
+axe = Axe()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, live_template):
+    # A slow simulator: the shot the test generates is still running when it is checked.
+    live = LiveApp(tmp_path_factory.mktemp("axe"), simulator_delay=60, template=live_template)
+    live.start()
+    try:
+        said = live.manage("shell", "-c", "from tests.every_page import seed; seed()")
+        live.pages = json.loads(said.strip().splitlines()[-1])
+        yield live
+    finally:
+        left = live.stop()
+        assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+
+
+def serious_violations(page):
+    """axe-core's serious and critical violations on the page as it is now, one line each
+    naming the rule, what it asks, and the elements that break it."""
+    results = axe.run(page).response
+    lines = []
+    for violation in results["violations"]:
+        if violation["impact"] not in SERIOUS:
+            continue
+        lines.append(f"{violation['impact']}: {violation['id']}: {violation['help']}")
+        for node in violation["nodes"]:
+            lines.append(f"    {node['target']}: {node['failureSummary']}".replace("\n", " "))
+    return lines
+
+
+def assert_accessible(page, what):
+    found = serious_violations(page)
+    assert not found, f"{what} ({page.url}) fails axe-core:\n" + "\n".join(found)
+
+
+def sign_in(page, app, username=None, password=None):
+    page.goto(f"{app.url}/accounts/login/")
+    page.fill("input[name=username]", username or app.username)
+    page.fill("input[name=password]", password or app.password)
+    page.click("button:has-text('Sign in')")
+    expect(page.locator("h1")).to_have_text("Projects")
+
+
+@pytest.fixture
+def page(browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def test_signed_out_pages(app, page):
+    page.goto(f"{app.url}/")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    assert_accessible(page, "the sign-in page")
+
+    page.fill("input[name=username]", "nobody-at-all")
+    page.fill("input[name=password]", "wrong")
+    page.click("button:has-text('Sign in')")
+    expect(page.locator("form .error")).to_be_visible()
+    assert_accessible(page, "the sign-in page with an error")
+
+    page.goto(app.url + app.pages["invitation"])
+    expect(page.locator("#signup-form")).to_be_visible()
+    assert_accessible(page, "an invitation, signed out")
+
+    page.goto(f"{app.url}/no-such-page")
+    assert_accessible(page, "a missing page (404)")
+
+
+def test_a_members_pages(app, page):
+    sign_in(page, app)
+    assert_accessible(page, "the project list")
+
+    page.goto(app.url + app.pages["project"])
+    shot = page.locator(f"#shot-{app.pages['never_generated']}")
+    shot.locator("button:has-text('Generate')").click()
+    expect(shot).to_have_attribute("data-status", "running", timeout=30_000)
+    expect(page.locator(".shot-card[data-status=done]")).to_have_count(3)
+    expect(page.locator(".shot-card[data-status=failed]")).to_have_count(1)
+    expect(page.locator(".shot-card[data-status=cancelled]")).to_have_count(1)
+    expect(page.locator(".shot-card .stale")).to_have_count(1)
+    expect(page.locator(".export-card[data-status=done] video")).to_have_count(1)
+    assert_accessible(page, "a project with shots in every state")
+
+    for name in ("shot_edit", "settings", "team"):
+        page.goto(app.url + app.pages[name])
+        assert_accessible(page, name.replace("_", " "))
+    page.goto(f"{app.url}/teams/")
+    assert_accessible(page, "the team list")
+    page.goto(app.url + app.pages["invitation"])
+    assert_accessible(page, "an invitation, signed in")
+
+
+def test_a_viewers_pages_and_a_refusal(app, page):
+    sign_in(page, app, *app.pages["viewer"])
+    page.goto(app.url + app.pages["project"])
+    expect(page.locator(".shot-card")).to_have_count(6)
+    assert_accessible(page, "a project, as a viewer")
+    # A viewer may read a shot's editor, not save it.
+    page.goto(app.url + app.pages["shot_edit"])
+    page.click("button:has-text('Save shot')")
+    expect(page.locator("h1")).to_have_text("Not allowed")
+    assert_accessible(page, "a refusal (403)")
+
+
+def test_links(app, page):
+    page.goto(app.url + app.pages["view_link"])
+    expect(page.locator(".shot-card")).to_have_count(6)
+    assert_accessible(page, "a view-only link")
+
+    page.goto(app.url + app.pages["review_link"])
+    assert_accessible(page, "a review link, before the reviewer's name")
+    page.fill("#guest-name input[name=name]", "Rita")
+    page.click("#guest-name button")
+    expect(page.locator(".verdicts").first).to_be_visible()
+    assert_accessible(page, "a review link")
+
+
+def test_the_lock_out(app, browser):  # noqa: F811
+    # From an address of its own, so that no other sign-in is locked out with it.
+    context = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.7"})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{app.url}/accounts/login/")
+    for _ in range(8):
+        page.fill("input[name=username]", "mallory")
+        page.fill("input[name=password]", "guess")
+        page.click("button:has-text('Sign in')")
+        if page.locator("h1").text_content() == "Too many tries":
+            break
+        expect(page.locator("form .error")).to_be_visible()
+    expect(page.locator("h1")).to_have_text("Too many tries")
+    assert_accessible(page, "the lock-out")
+    context.close()
