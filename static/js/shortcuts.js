@@ -1,0 +1,160 @@
+// Keyboard shortcuts on a timeline: j/k (or the left and right arrows) select the next or
+// previous shot, p (or space) plays it, g generates it, e opens its editor, ? lists them.
+// The selection is kept by the card's id, so it survives the live swaps that replace the
+// cards; it is remembered per page for the way back from the editor.
+(() => {
+  const CARDS = "#timeline article.shot-card[data-shot]";
+  const remembered = `storyboard:selected-shot:${location.pathname}`;
+  let selectedId = sessionStorage.getItem(remembered);
+  let focusAfterSwap = false;
+
+  const cards = () => [...document.querySelectorAll(CARDS)];
+  const selected = () => (selectedId && document.getElementById(selectedId)) || null;
+  const dialog = () => document.getElementById("shortcuts");
+
+  function announce(text) {
+    const status = document.getElementById("shortcut-status");
+    if (status) status.textContent = text;
+  }
+
+  function describe(card) {
+    const status = card.querySelector("[data-role=status]");
+    return `Shot ${card.dataset.shot} of ${cards().length}${status ? `, ${status.textContent.trim()}` : ""}`;
+  }
+
+  // Shows the selection on the card that has the selected id (after a swap, the new one).
+  function mark() {
+    for (const card of cards()) {
+      const on = card.id === selectedId;
+      card.classList.toggle("is-selected", on);
+      if (on) card.setAttribute("aria-current", "true");
+      else card.removeAttribute("aria-current");
+      if (!card.hasAttribute("tabindex")) card.tabIndex = -1;
+    }
+  }
+
+  function select(card, { focus = true } = {}) {
+    if (!card) return;
+    selectedId = card.id;
+    sessionStorage.setItem(remembered, selectedId);
+    mark();
+    if (focus) {
+      card.focus({ preventScroll: true });
+      card.scrollIntoView({ block: "nearest", inline: "nearest", behavior: "smooth" });
+      announce(describe(card));
+    }
+  }
+
+  function step(by) {
+    const all = cards();
+    if (!all.length) return;
+    const at = all.indexOf(selected());
+    const next = at < 0 ? 0 : Math.min(Math.max(at + by, 0), all.length - 1);
+    select(all[next]);
+  }
+
+  function play() {
+    const card = selected();
+    const video = (card && card.querySelector("video")) || document.querySelector("video.cut-player");
+    if (!video) {
+      announce(card ? `Shot ${card.dataset.shot} has no clip to play yet.` : "Nothing to play yet.");
+      return;
+    }
+    if (video.paused) video.play().catch(() => announce("The clip could not play."));
+    else video.pause();
+  }
+
+  function generate() {
+    const card = selected();
+    if (!card) return announce("Select a shot first: j or k.");
+    const form = card.querySelector('form[action$="/regenerate"]');
+    if (!form) return announce(`Shot ${card.dataset.shot} cannot be generated now.`);
+    focusAfterSwap = true;
+    form.requestSubmit();
+    announce(`Generating shot ${card.dataset.shot}.`);
+  }
+
+  function edit() {
+    const card = selected();
+    if (!card) return announce("Select a shot first: j or k.");
+    const link = card.querySelector('a[href$="/edit"]');
+    if (!link) return announce(`Shot ${card.dataset.shot} cannot be edited here.`);
+    location.assign(link.href);
+  }
+
+  function openHelp() {
+    const help = dialog();
+    if (help && !help.open) help.showModal();
+  }
+
+  // Typing, or a key meant for a control (a button's space, a video's arrows), is left alone.
+  const typing = (target) =>
+    target instanceof Element &&
+    (target.isContentEditable || target.closest("input, textarea, select, [contenteditable]"));
+  const onControl = (target) =>
+    target instanceof Element &&
+    target !== document.body &&
+    !target.matches(".shot-card") &&
+    target.closest("a, button, summary, video, audio, [tabindex], [role=button]");
+
+  const keys = {
+    j: () => step(1),
+    k: () => step(-1),
+    ArrowRight: () => step(1),
+    ArrowLeft: () => step(-1),
+    p: play,
+    " ": play,
+    g: generate,
+    e: edit,
+    "?": openHelp,
+  };
+  const onlyWhenFree = new Set(["ArrowRight", "ArrowLeft"]);
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.shiftKey && event.key !== "?") return;
+    const action = keys[event.key];
+    if (!action || typing(event.target)) return;
+    if (document.querySelector("dialog[open]")) return;
+    if (!document.querySelector("#timeline")) return;
+    if (onlyWhenFree.has(event.key) && onControl(event.target)) return;
+    // Space still scrolls the page, unless a card has the focus (after j or k).
+    if (event.key === " " && !(event.target instanceof Element && event.target.matches(CARDS))) return;
+    event.preventDefault();
+    action();
+  });
+
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest("[data-shortcuts-open]");
+    if (opener) return openHelp();
+    const card = event.target.closest(CARDS);
+    if (card) select(card, { focus: false });
+  });
+
+  // A swap that replaces the focused selected card puts the focus back on its successor.
+  const beforeSwap = () => {
+    const active = document.activeElement;
+    if (active && selectedId && active.id === selectedId) focusAfterSwap = true;
+  };
+  const afterSwap = () => {
+    mark();
+    if (!focusAfterSwap) return;
+    const card = selected();
+    const active = document.activeElement;
+    if (card && (!active || active === document.body)) {
+      card.focus({ preventScroll: true });
+      focusAfterSwap = false;
+    }
+  };
+  // Once the person puts the focus elsewhere, a swap leaves it there.
+  document.addEventListener("focusin", (event) => {
+    if (event.target.id !== selectedId) focusAfterSwap = false;
+  });
+  document.addEventListener("pointerdown", () => { focusAfterSwap = false; });
+  document.addEventListener("htmx:beforeSwap", beforeSwap);
+  document.addEventListener("htmx:sseBeforeMessage", beforeSwap);
+  for (const name of ["htmx:afterSettle", "htmx:sseMessage", "htmx:load"]) {
+    document.addEventListener(name, afterSwap);
+  }
+  document.addEventListener("DOMContentLoaded", mark);
+})();
