@@ -22,6 +22,12 @@ OWNER = "demo"
 VIEWER, VIEWER_PASSWORD = "vera", "a long pass phrase for vera"
 
 
+def seeded(live):
+    """Seed a LiveApp (tests.live) and return what seed() printed."""
+    said = live.manage("shell", "-c", "from tests.every_page import seed; seed()")
+    return json.loads(said.strip().splitlines()[-1])
+
+
 def seed(owner=OWNER):
     from django.contrib.auth import get_user_model
 

@@ -6,12 +6,11 @@ and never generated, its settings and links, a shot's editor, teams, an invitati
 the view-only and review links, a refusal (403), a missing page and the lock-out.
 """
 
-import json
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.every_page import seeded
 from tests.live import LiveApp
 from tests.test_browser import browser  # noqa: F401  (fixture)
 
@@ -27,8 +26,7 @@ def app(tmp_path_factory, live_template):
     live = LiveApp(tmp_path_factory.mktemp("axe"), simulator_delay=60, template=live_template)
     live.start()
     try:
-        said = live.manage("shell", "-c", "from tests.every_page import seed; seed()")
-        live.pages = json.loads(said.strip().splitlines()[-1])
+        live.pages = seeded(live)
         yield live
     finally:
         left = live.stop()
@@ -104,6 +102,12 @@ def test_a_members_pages(app, page):
     expect(page.locator(".shot-card .stale")).to_have_count(1)
     expect(page.locator(".export-card[data-status=done] video")).to_have_count(1)
     assert_accessible(page, "a project with shots in every state")
+
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    assert_accessible(page, "the keyboard shortcuts")
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
 
     for name in ("shot_edit", "settings", "team"):
         page.goto(app.url + app.pages[name])

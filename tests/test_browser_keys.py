@@ -1,0 +1,200 @@
+"""The timeline by keyboard and on a phone's screen, in Debian's Chromium against a live
+app (`manage.py up`) seeded with shots in every state (tests.every_page)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.every_page import seeded
+from tests.live import LiveApp
+from tests.test_browser import browser  # noqa: F401  (fixture)
+from tests.test_browser_axe import assert_accessible, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, live_template):
+    live = LiveApp(tmp_path_factory.mktemp("keys"), simulator_delay=1.5, template=live_template)
+    live.start()
+    try:
+        live.pages = seeded(live)
+        yield live
+    finally:
+        left = live.stop()
+        assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+
+
+def open_project(browser, app, **context):  # noqa: F811
+    context = browser.new_context(**context)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in(page, app)
+    page.goto(app.url + app.pages["project"])
+    expect(page.locator(".shot-card")).to_have_count(6)
+    return page
+
+
+def card(page, number):
+    return page.locator(f'.shot-card[data-shot="{number}"]')
+
+
+def selected(page):
+    return page.locator(".shot-card.is-selected")
+
+
+def test_the_shortcuts_select_play_generate_and_edit(app, browser):  # noqa: F811
+    page = open_project(browser, app, viewport={"width": 1280, "height": 900})
+
+    # ? lists the shortcuts; Esc closes the list.
+    page.keyboard.press("?")
+    help = page.locator("#shortcuts")
+    expect(help).to_be_visible()
+    for said in ("Select the next shot", "Select the previous shot", "Play or pause"):
+        expect(help).to_contain_text(said)
+    expect(help).to_contain_text("Generate the selected shot")
+    expect(help).to_contain_text("Open the selected shot's editor")
+    page.keyboard.press("j")  # the list is open: no key but Esc does anything
+    expect(selected(page)).to_have_count(0)
+    page.keyboard.press("Escape")
+    expect(help).to_be_hidden()
+    # The button opens it too.
+    page.click("[data-shortcuts-open]")
+    expect(help).to_be_visible()
+    page.click("#shortcuts button:has-text('Close')")
+    expect(help).to_be_hidden()
+
+    # j and k move the selection, and the focus with it.
+    page.keyboard.press("j")
+    expect(selected(page)).to_have_attribute("data-shot", "1")
+    expect(card(page, 1)).to_be_focused()
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(selected(page)).to_have_attribute("data-shot", "3")
+    page.keyboard.press("k")
+    expect(selected(page)).to_have_attribute("data-shot", "2")
+    expect(card(page, 2)).to_have_attribute("aria-current", "true")
+    expect(page.locator("#shortcut-status")).to_contain_text("Shot 2 of 6")
+    page.keyboard.press("ArrowLeft")
+    expect(selected(page)).to_have_attribute("data-shot", "1")
+
+    # p plays the selected shot's clip and pauses it; so does space on a focused card.
+    video = card(page, 1).locator("video")
+    page.keyboard.press("p")
+    page.wait_for_function("v => !v.paused && v.currentTime > 0", arg=video.element_handle())
+    page.keyboard.press("p")
+    page.wait_for_function("v => v.paused", arg=video.element_handle())
+    page.keyboard.press(" ")
+    page.wait_for_function("v => !v.paused", arg=video.element_handle())
+    page.keyboard.press(" ")
+    page.wait_for_function("v => v.paused", arg=video.element_handle())
+
+    # Not while typing, nor with a modifier held.
+    page.fill("#shot-form textarea[name=prompt]", "")
+    page.focus("#shot-form textarea[name=prompt]")
+    page.keyboard.type("jkgep")
+    expect(page.locator("#shot-form textarea[name=prompt]")).to_have_value("jkgep")
+    expect(selected(page)).to_have_attribute("data-shot", "1")
+    page.locator("#shot-form textarea[name=prompt]").blur()
+    page.keyboard.press("Alt+j")
+    page.keyboard.press("Control+j")
+    expect(selected(page)).to_have_attribute("data-shot", "1")
+
+    # g generates the selected shot: shot 6 was never generated.
+    for _ in range(5):
+        page.keyboard.press("j")
+    sixth = card(page, 6)
+    expect(sixth).to_have_class(re.compile(r"\bis-selected\b"))
+    expect(sixth).to_have_attribute("data-status", "new")
+    page.keyboard.press("g")
+    expect(sixth).not_to_have_attribute("data-status", "new")
+    expect(page.locator("#shortcut-status")).to_contain_text("Generating shot 6")
+    # The card is replaced as its status arrives live; it stays selected, and focused.
+    expect(sixth).to_have_attribute("data-status", "done", timeout=60_000)
+    expect(sixth).to_have_class(re.compile(r"\bis-selected\b"))
+    expect(selected(page)).to_have_count(1)
+    expect(sixth).to_be_focused()
+
+    # e opens the selected shot's editor; back on the timeline, the selection is there.
+    page.keyboard.press("k")
+    page.keyboard.press("e")
+    expect(page).to_have_url(re.compile(r"/shots/\d+/edit$"))
+    expect(page.locator("h1")).to_have_text("Shot 5")
+    page.go_back()
+    expect(selected(page)).to_have_attribute("data-shot", "5")
+    page.context.close()
+
+
+def test_a_viewer_has_no_generate_or_edit_keys(app, browser):  # noqa: F811
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in(page, app, *app.pages["viewer"])
+    page.goto(app.url + app.pages["project"])
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_contain_text("Select the next shot")
+    expect(page.locator("#shortcuts")).not_to_contain_text("Generate")
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("g")
+    expect(page.locator("#shortcut-status")).to_contain_text("cannot be generated")
+    expect(card(page, 1)).to_have_attribute("data-status", "done")
+    context.close()
+
+
+def test_the_timeline_fits_a_phone(app, browser, tmp_path):  # noqa: F811
+    page = open_project(browser, app, viewport=PHONE, has_touch=True, is_mobile=True)
+
+    def fits():
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        assert width <= PHONE["width"], f"{page.url} is {width} px wide on a 390 px screen"
+
+    fits()
+    # The cards stack: one column, each below the one before, as wide as the timeline.
+    boxes = [card(page, n).bounding_box() for n in range(1, 7)]
+    timeline = page.locator("#timeline").bounding_box()
+    for above, below in zip(boxes, boxes[1:], strict=False):
+        assert below["y"] >= above["y"] + above["height"]
+        assert below["x"] == pytest.approx(above["x"], abs=1)
+    for box in boxes:
+        assert (
+            box["x"] >= timeline["x"]
+            and box["x"] + box["width"] <= timeline["x"] + timeline["width"]
+        )
+        assert box["width"] > timeline["width"] * 0.8
+
+    # The main buttons are on the screen, whole, when scrolled to.
+    main = [
+        page.locator("#generate-button"),
+        page.locator("#settings-link"),
+        page.locator("[data-shortcuts-open]"),
+        card(page, 1).locator(".actions a:has-text('Edit')"),
+        card(page, 3).locator(".actions button:has-text('Regenerate')"),
+        card(page, 6).locator(".actions button:has-text('Delete')"),
+        page.locator("#shot-form button:has-text('Add shot')"),
+        page.locator("#export-button"),
+    ]
+    for button in main:
+        button.scroll_into_view_if_needed()
+        expect(button).to_be_in_viewport(ratio=1)
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], button
+    page.screenshot(path=tmp_path / "timeline-390.png", full_page=True)
+    assert_accessible(page, "a project on a phone")
+
+    # The shortcuts' list fits too.
+    page.click("[data-shortcuts-open]")
+    help = page.locator("#shortcuts").bounding_box()
+    assert help["x"] >= 0 and help["x"] + help["width"] <= PHONE["width"]
+    page.screenshot(path=tmp_path / "shortcuts-390.png")
+    page.keyboard.press("Escape")
+
+    for name in ("settings", "shot_edit", "team", "view_link"):
+        page.goto(app.url + app.pages[name])
+        fits()
+    page.goto(app.url + "/")
+    fits()
+    page.context.close()
