@@ -159,3 +159,15 @@ def test_the_lock_out(app, browser):  # noqa: F811
     expect(page.locator("h1")).to_have_text("Too many tries")
     assert_accessible(page, "the lock-out")
     context.close()
+
+
+def test_a_skip_link_leads_to_the_content(app, page):
+    sign_in(page, app)
+    page.goto(app.url + app.pages["settings"])
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator("main a").first).to_be_focused()

@@ -7,6 +7,7 @@
   const remembered = `storyboard:selected-shot:${location.pathname}`;
   let selectedId = sessionStorage.getItem(remembered);
   let focusAfterSwap = false;
+  let shownStatus = null; // the selected card's status last said, to say when it changes
 
   const cards = () => [...document.querySelectorAll(CARDS)];
   const selected = () => (selectedId && document.getElementById(selectedId)) || null;
@@ -38,9 +39,11 @@
     selectedId = card.id;
     sessionStorage.setItem(remembered, selectedId);
     mark();
+    shownStatus = card.dataset.status;
     if (focus) {
       card.focus({ preventScroll: true });
-      card.scrollIntoView({ block: "nearest", inline: "nearest", behavior: "smooth" });
+      const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+      card.scrollIntoView({ block: "nearest", inline: "nearest", behavior: still ? "auto" : "smooth" });
       announce(describe(card));
     }
   }
@@ -69,7 +72,7 @@
     if (!card) return announce("Select a shot first: j or k.");
     const form = card.querySelector('form[action$="/regenerate"]');
     if (!form) return announce(`Shot ${card.dataset.shot} cannot be generated now.`);
-    focusAfterSwap = true;
+    focusAfterSwap = card.id;
     form.requestSubmit();
     announce(`Generating shot ${card.dataset.shot}.`);
   }
@@ -131,15 +134,22 @@
     if (card) select(card, { focus: false });
   });
 
-  // A swap that replaces the focused selected card puts the focus back on its successor.
+  // A swap that replaces the card holding the focus (the card itself, or one of its
+  // buttons) puts the focus on its successor, rather than losing it to the page.
   const beforeSwap = () => {
     const active = document.activeElement;
-    if (active && selectedId && active.id === selectedId) focusAfterSwap = true;
+    const holder = active && active !== document.body && active.closest(CARDS);
+    if (holder) focusAfterSwap = holder.id;
   };
   const afterSwap = () => {
     mark();
+    const now = selected();
+    if (now && shownStatus && now.dataset.status !== shownStatus) {
+      shownStatus = now.dataset.status;
+      announce(describe(now));
+    }
     if (!focusAfterSwap) return;
-    const card = selected();
+    const card = document.getElementById(focusAfterSwap);
     const active = document.activeElement;
     if (card && (!active || active === document.body)) {
       card.focus({ preventScroll: true });
@@ -148,7 +158,7 @@
   };
   // Once the person puts the focus elsewhere, a swap leaves it there.
   document.addEventListener("focusin", (event) => {
-    if (event.target.id !== selectedId) focusAfterSwap = false;
+    if (event.target.id !== focusAfterSwap) focusAfterSwap = false;
   });
   document.addEventListener("pointerdown", () => { focusAfterSwap = false; });
   document.addEventListener("htmx:beforeSwap", beforeSwap);
