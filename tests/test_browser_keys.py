@@ -67,6 +67,13 @@ def test_the_shortcuts_select_play_generate_and_edit(app, browser):  # noqa: F81
     page.click("#shortcuts button:has-text('Close')")
     expect(help).to_be_hidden()
 
+    # With no shot selected, p plays the cut and pauses it.
+    cut = page.locator(".export-card video.cut-player")
+    page.keyboard.press("p")
+    page.wait_for_function("v => !v.paused", arg=cut.element_handle())
+    page.keyboard.press("p")
+    page.wait_for_function("v => v.paused", arg=cut.element_handle())
+
     # j and k move the selection, and the focus with it.
     page.keyboard.press("j")
     expect(selected(page)).to_have_attribute("data-shot", "1")
@@ -74,6 +81,8 @@ def test_the_shortcuts_select_play_generate_and_edit(app, browser):  # noqa: F81
     page.keyboard.press("j")
     page.keyboard.press("j")
     expect(selected(page)).to_have_attribute("data-shot", "3")
+    page.keyboard.press("p")  # shot 3 failed: it has no clip
+    expect(page.locator("#shortcut-status")).to_have_text("Shot 3 has no clip to play yet.")
     page.keyboard.press("k")
     expect(selected(page)).to_have_attribute("data-shot", "2")
     expect(card(page, 2)).to_have_attribute("aria-current", "true")

@@ -57,8 +57,9 @@
   }
 
   function play() {
+    // The selected shot's clip; with no shot selected, the cut.
     const card = selected();
-    const video = (card && card.querySelector("video")) || document.querySelector("video.cut-player");
+    const video = card ? card.querySelector("video") : document.querySelector("video.cut-player");
     if (!video) {
       announce(card ? `Shot ${card.dataset.shot} has no clip to play yet.` : "Nothing to play yet.");
       return;
