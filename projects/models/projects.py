@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from .. import providers
 from .comments import Comment
-from .takes import Take
+from .takes import Kind, Take
 from .teams import Team
 from .tracking import Tracked, TrackedQuerySet
 
@@ -77,7 +77,7 @@ class Project(Tracked, Edited):
         return self.model or providers.default_model()
 
     def settings_snapshot(self):
-        """The project-wide inputs a take depends on."""
+        """The project-wide inputs a take depends on: the final settings."""
         return {
             "model": self.model_name,
             "resolution": self.resolution,
@@ -85,6 +85,12 @@ class Project(Tracked, Edited):
             "generate_audio": self.generate_audio,
             "watermark": self.watermark,
         }
+
+    def settings_for(self, kind):
+        """The settings takes of `kind` are made with: a final, the project's; a draft,
+        the cheapest the provider makes of them (providers.draft_settings)."""
+        final = self.settings_snapshot()
+        return final if kind == Kind.FINAL else providers.draft_settings(final)
 
     def touch(self):
         """Say that the timeline's shape changed (a shot added, removed or moved)."""
@@ -104,6 +110,10 @@ class Project(Tracked, Edited):
         from 1. A shot is stale when its selected take was made from other inputs, or, for
         a continue, from another upstream take than the one now selected before it, or
         when the shot before it is stale: staleness flows down a chain.
+
+        Drafts and finals are two cuts over the same shots: `shot.stale` judges the
+        selected draft against the draft before it, `shot.final_stale` the selected
+        final against the final before it (finals chain from finals).
         """
         shots = list(self.shots.in_order().with_takes())
         before = None
@@ -114,18 +124,24 @@ class Project(Tracked, Edited):
                 chain += 1
                 before = None
             shot.chain = chain
-            take = shot.selected_take
-            shot.stale = take is not None and (
-                not shot.made_from_current_inputs(take)
-                or (
-                    before is not None
+            for field, stale in (("selected_take", "stale"), ("selected_final", "final_stale")):
+                take = getattr(shot, field)
+                setattr(
+                    shot,
+                    stale,
+                    take is not None
                     and (
-                        take.upstream_take_id != before.selected_take_id
-                        or take.upstream_out != before.trim_out
-                        or before.stale
-                    )
+                        not shot.made_from_current_inputs(take)
+                        or (
+                            before is not None
+                            and (
+                                take.upstream_take_id != getattr(before, f"{field}_id")
+                                or take.upstream_out != before.trim_out
+                                or getattr(before, stale)
+                            )
+                        )
+                    ),
                 )
-            )
             before = shot
         later_stale = False  # whether a later shot of the same chain is stale
         for shot in reversed(shots):
@@ -151,7 +167,7 @@ class ShotQuerySet(TrackedQuerySet):
         return self.order_by("position", "id")
 
     def with_takes(self):
-        return self.select_related("selected_take").prefetch_related(
+        return self.select_related("selected_take", "selected_final").prefetch_related(
             "takes",
             "references",
             Prefetch("comments", Comment.objects.select_related("author", "take")),
@@ -169,7 +185,12 @@ class Shot(Tracked, Edited):
     first_frame = models.ImageField(upload_to="first_frames/", blank=True)
     last_frame_target = models.ImageField(upload_to="last_frames/", blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
+    # The draft in the cut (takes made before drafts existed are drafts), and the final
+    # in the cut of finals once Make final has made one.
     selected_take = models.ForeignKey(
+        "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    selected_final = models.ForeignKey(
         "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # In the cut: the frames of its selected take that play (`trim_out` inclusive, None:
@@ -200,10 +221,11 @@ class Shot(Tracked, Edited):
     def continues(self):
         return self.opening == Opening.CONTINUE and self.position > 0
 
-    def inputs(self):
-        """Everything a take of this shot is generated from, except the upstream frame."""
+    def inputs(self, kind=Kind.FINAL):
+        """Everything a take of `kind` of this shot is generated from, except the upstream
+        frame and a final's seed drawn for its draft."""
         inputs = {
-            **self.project.settings_snapshot(),
+            **self.project.settings_for(kind),
             "prompt": self.prompt,
             "duration": self.duration,
             "opening": self.opening,
@@ -220,8 +242,13 @@ class Shot(Tracked, Edited):
         return inputs
 
     def made_from_current_inputs(self, take):
+        """Whether `take` was made from what its kind would send now. A draft made at the
+        final settings counts too: it is no worse a draft (and takes made before drafts
+        existed, at the project's settings, stay current)."""
         recorded = {k: v for k, v in take.inputs.items() if k not in RETIRED_INPUTS}
-        return recorded == self.inputs()
+        if recorded == self.inputs(Kind.FINAL):
+            return True
+        return not take.is_final and recorded == self.inputs(Kind.DRAFT)
 
     # Project.timeline() works these out for every shot in one pass; a shot read alone
     # asks for its project's timeline the first time one is needed.
@@ -246,35 +273,81 @@ class Shot(Tracked, Edited):
     def chain(self, value):
         self._chain = value
 
+    @property
+    def final_stale(self):
+        if "_final_stale" not in self.__dict__:
+            self._from_timeline()
+        return self._final_stale
+
+    @final_stale.setter
+    def final_stale(self, value):
+        self._final_stale = value
+
     def _from_timeline(self):
         same = next(shot for shot in self.project.timeline() if shot.pk == self.pk)
         self._stale, self._chain = same.stale, same.chain
+        self._final_stale = same.final_stale
         self.has_stale_after = same.has_stale_after
 
-    @property
-    def current_take(self):
-        """The selected take when it is finished and still matches the shot's inputs."""
-        take = self.selected_take
-        if take is None or take.status != Take.Status.DONE or self.stale:
+    def selected_of(self, kind):
+        return self.selected_final if kind == Kind.FINAL else self.selected_take
+
+    def current_of(self, kind):
+        """The selected take of `kind` when it is finished and still matches the shot's
+        inputs and, for a continue, the take of the same kind selected before it."""
+        take = self.selected_of(kind)
+        stale = self.final_stale if kind == Kind.FINAL else self.stale
+        if take is None or take.status != Take.Status.DONE or stale:
             return None
         return take
 
+    @property
+    def current_take(self):
+        """The selected draft when it is finished and current."""
+        return self.current_of(Kind.DRAFT)
+
+    @property
+    def current_final(self):
+        """The selected final when it is finished and current."""
+        return self.current_of(Kind.FINAL)
+
+    def takes_of(self, kind):
+        """Its takes of `kind`, oldest first, from the prefetched set when there is one."""
+        return sorted((t for t in self.takes.all() if t.kind == kind), key=lambda t: t.number)
+
     def takes_in_order(self):
-        """Its takes, oldest first, from the prefetched set when there is one."""
-        return sorted(self.takes.all(), key=lambda t: t.number)
+        """Its drafts, oldest first: the takes the card lists to pick from."""
+        return self.takes_of(Kind.DRAFT)
+
+    def final_takes(self):
+        return self.takes_of(Kind.FINAL)
+
+    def latest_of(self, kind):
+        takes = self.takes_of(kind)
+        return takes[-1] if takes else None
 
     @property
     def latest_take(self):
-        takes = self.takes_in_order()
-        return takes[-1] if takes else None
+        return self.latest_of(Kind.DRAFT)
+
+    def next_number(self):
+        """The number a new take of either kind gets."""
+        return max((t.number for t in self.takes.all()), default=0) + 1
+
+    def card_of(self, kind):
+        """The take of `kind` a card shows: the newest unfinished one, else the selected one."""
+        takes = self.takes_of(kind)
+        latest = takes[-1] if takes else None
+        selected_id = self.selected_final_id if kind == Kind.FINAL else self.selected_take_id
+        if latest is not None and (latest.is_unfinished or selected_id is None):
+            return latest
+        return next((t for t in takes if t.pk == selected_id), latest)
 
     def card_take(self):
-        """The take a shot's card shows: the newest unfinished one, else the selected one."""
-        takes = self.takes_in_order()
-        latest = takes[-1] if takes else None
-        if latest is not None and (latest.is_unfinished or self.selected_take_id is None):
-            return latest
-        return next((t for t in takes if t.pk == self.selected_take_id), latest)
+        return self.card_of(Kind.DRAFT)
+
+    def card_final(self):
+        return self.card_of(Kind.FINAL)
 
 
 class Reference(models.Model):
