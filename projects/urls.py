@@ -28,6 +28,7 @@ urlpatterns = [
     path(f"{P}/storyboard.json", projects.project_storyboard, name="project-storyboard"),
     path(f"{P}/generate", shots.project_generate, name="project-generate"),
     path(f"{P}/cancel", shots.project_cancel, name="project-cancel"),
+    path(f"{P}/final", shots.project_make_final, name="project-final"),
     path(f"{P}/shots/new", shots.shot_create, name="shot-create"),
     path(f"{P}/shots/<int:shot_id>/edit", shots.shot_edit, name="shot-edit"),
     path(f"{P}/shots/<int:shot_id>/delete", shots.shot_delete, name="shot-delete"),

@@ -64,6 +64,7 @@ TABLE = {
     "project-storyboard": Route(PROJECT, get="view"),
     "project-generate": Route(PROJECT, post="generate"),
     "project-cancel": Route(PROJECT, post="generate"),
+    "project-final": Route(PROJECT, post="generate"),
     "shot-create": Route(PROJECT, post="edit"),
     "shot-edit": Route(PROJECT, get="view", post="edit", args=["shot"]),
     "shot-delete": Route(PROJECT, post="edit", args=["shot"]),

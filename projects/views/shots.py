@@ -11,7 +11,7 @@ from django_q.tasks import async_task
 from .. import cut, edits, pipeline
 from ..access import project_for
 from ..forms import ExportForm, ShotForm
-from ..models import Export, Opening, Take
+from ..models import Export, Kind, Opening, Take
 from ..timeline import TIMELINE, present
 from .common import start_pipeline, timeline_or_redirect
 
@@ -124,6 +124,22 @@ def project_generate(request, pk):
 
 @login_required
 @require_POST
+def project_make_final(request, pk):
+    """Make final: re-render every shot at the project's settings, with its draft's prompt
+    and seed, finals chaining from finals."""
+    viewer = project_for(request.user, pk, "generate")
+    project = viewer.project
+    if not project.shots.exists():
+        messages.error(request, "Add a shot first.")
+    elif pipeline.queue_finals(project, requested_by=request.user):
+        start_pipeline(project)
+    else:
+        messages.info(request, "Every shot already has a current final, or one on the way.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
 def project_cancel(request, pk):
     viewer = project_for(request.user, pk, "generate")
     queued = [take.pk for take in pipeline.cancel(viewer.project)]
@@ -166,9 +182,11 @@ def take_select(request, pk, take_id):
         shot__project=viewer.project,
         status=Take.Status.DONE,
     )
-    # Saved through the shot, so the activity log says who picked which take.
-    take.shot.selected_take = take
-    take.shot.save(update_fields=["selected_take"])
+    # Saved through the shot, so the activity log says who picked which take; a final
+    # is picked for the cut of finals, a draft for the cut of drafts.
+    field = take.selection_field()
+    setattr(take.shot, field, take)
+    take.shot.save(update_fields=[field])
     return timeline_or_redirect(request, viewer)
 
 
@@ -178,8 +196,12 @@ def export_create(request, pk):
     viewer = project_for(request.user, pk, "export")
     project = viewer.project
     form = ExportForm(request.POST)
+    shots = project.timeline()
+    kind = request.POST.get("kind")
+    if kind not in Kind.values:
+        kind = cut.kind_ready(shots)
     try:
-        plan = cut.plan(project)
+        plan = cut.plan(project, kind, shots)
     except cut.NotReady as error:
         messages.error(request, str(error))
         if request.htmx:
@@ -190,6 +212,7 @@ def export_create(request, pk):
         project=project,
         takes=[entry["take"] for entry in plan],
         plan=plan,
+        kind=kind,
         created_by=request.user,
         **options,
     )
