@@ -63,6 +63,7 @@ def summary(viewer, shots, expectations, exports=None):
         "currency": settings.SEEDANCE_CURRENCY,
         "formats": Export.Format.choices,
         "kinds": Kind.choices,
+        "draft_settings": project.settings_for(Kind.DRAFT),
         "export_kind": cut.kind_ready(shots),
         "exports": exports,
         # The stream starts with what changed after this page was rendered.

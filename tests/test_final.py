@@ -270,3 +270,71 @@ def test_render_final_from_the_command_line(tmp_path, user, settings):
     assert export.kind == Kind.FINAL
     assert media.probe(tmp_path / "cut.mp4").width > 0
     assert has_audio(tmp_path / "cut.mp4")
+
+
+@pytest.mark.browser
+@pytest.mark.full_clips
+@pytest.mark.timeout(300)
+@pytest.mark.django_db(transaction=True)
+def test_the_card_shows_draft_and_final_side_by_side(simulator, user, live_server, tmp_path):
+    """In Chromium: each card shows its draft and its final next to each other, both
+    playable. The screenshot lands in $STORYBOARD_SCREENSHOTS when set."""
+    import os
+    import shutil
+
+    from django.conf import settings as django_settings
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import BrowserClient
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    project = drafted(user)
+    pipeline.queue_finals(project)
+    assert pipeline.run_here(project)
+    shot = project.timeline()[1]
+    signed_in = BrowserClient()
+    signed_in.force_login(user)
+    session = signed_in.cookies[django_settings.SESSION_COOKIE_NAME].value
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            context.add_cookies(
+                [
+                    {
+                        "name": django_settings.SESSION_COOKIE_NAME,
+                        "value": session,
+                        "url": live_server.url,
+                    }
+                ]
+            )
+            page = context.new_page()
+            # No event stream: the page as rendered is what is looked at, and no live
+            # producer outlives the test.
+            page.route("**/events?*", lambda route: route.abort())
+            page.goto(live_server.url + project.get_absolute_url())
+            card = page.locator(f"#shot-{shot.pk}")
+            draft = card.locator('[data-kind="draft"]')
+            final = card.locator('[data-kind="final"]')
+            assert "Draft · take 1 · 480p" in draft.inner_text()
+            assert "Final · take 2 · 720p" in final.inner_text()
+            # Loaded and playable, each at its own size.
+            for figure, width in ((draft, 864), (final, 1280)):
+                video = figure.locator("video")
+                video.evaluate(
+                    "v => v.readyState >= 1 || new Promise(ok => v.onloadedmetadata = ok)"
+                )
+                assert video.evaluate("v => v.videoWidth") == width
+            left, right = draft.bounding_box(), final.bounding_box()
+            assert abs(left["y"] - right["y"]) < 2 and right["x"] > left["x"] + left["width"]
+            estimate = page.locator("#estimate").inner_text()
+            assert "Every shot has a current final." in estimate
+            shot_png = tmp_path / "draft-and-final.png"
+            card.screenshot(path=str(shot_png))
+            page.screenshot(path=str(tmp_path / "project.png"), full_page=True)
+        finally:
+            browser.close()
+    folder = os.environ.get("STORYBOARD_SCREENSHOTS")
+    if folder:
+        for name in ("draft-and-final.png", "project.png"):
+            shutil.copy(tmp_path / name, os.path.join(folder, name))
