@@ -20,7 +20,7 @@ from projects.providers.dieyuyun import DieyuyunStyle
 from projects.providers.openai_videos import OpenAIVideosStyle
 from projects.providers.wisgate import WisgateStyle
 from projects.simulator import Simulator
-from tests.factories import make_project
+from tests.factories import make_project, make_take
 from tests.test_pipeline import mean_difference
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,28 @@ def test_the_fast_model_follows_the_configured_gateway(settings):
     assert providers.draft_settings({**final, "generate_audio": False, "watermark": False})[
         "model"
     ] == ("doubao-seedance-2")
+
+
+def test_takes_made_before_drafts_existed_stay_current_drafts(user):
+    """Such a take was made at the project's settings and has the default kind: it is
+    still the shot's current draft, not a final, and Generate leaves it alone."""
+    project = make_project(
+        user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)], **FINAL_SETTINGS
+    )
+    first, second = project.timeline()
+    old = make_take(first)  # inputs: the project's settings, as every take had
+    make_take(second, upstream=old)
+    assert old.kind == Kind.DRAFT and old.inputs["resolution"] == "720p"
+    first, second = project.timeline()
+    assert (first.current_take, second.current_take is not None) == (old, True)
+    assert first.current_final is None and not first.final_stale
+    assert pipeline.queue_takes(project) == []
+    # A final recorded at the draft settings is not a current final.
+    wrong = make_take(first, select=False, kind=Kind.FINAL, inputs=first.inputs(Kind.DRAFT))
+    wrong.select()
+    first = project.timeline()[0]
+    assert first.selected_final == wrong and first.final_stale and first.current_final is None
+    assert first.current_take == old  # picking a final leaves the draft in its cut
 
 
 @pytest.mark.full_clips
