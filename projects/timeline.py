@@ -5,7 +5,7 @@ from collections import Counter
 
 from django.conf import settings
 
-from . import costs
+from . import arrange, costs
 from .models import Export
 from .pace import Expectations
 
@@ -57,6 +57,8 @@ def summary(viewer, shots, expectations, exports=None):
         "currency": settings.SEEDANCE_CURRENCY,
         "formats": Export.Format.choices,
         "exports": exports,
+        # The shot an editor may still undo deleting.
+        "removed": arrange.removed(project) if viewer.editable else None,
         # The stream starts with what changed after this page was rendered.
         "events_url": f"{viewer.url('project-events')}?since={time.time():.3f}",
     }

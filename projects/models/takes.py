@@ -107,6 +107,8 @@ class Take(Tracked):
         max_length=10, blank=True, help_text="provider: returned by the API; video: extracted"
     )
     poster = models.ImageField(upload_to=take_upload_to, blank=True)
+    # The clip's own first frame, for the seam inspector; made when first asked for.
+    first_frame = models.ImageField(upload_to=take_upload_to, blank=True)
     duration = models.FloatField(null=True, blank=True)
     # Who asked for it: the team's spend is told by person.
     requested_by = models.ForeignKey(
