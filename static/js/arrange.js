@@ -7,7 +7,6 @@ function arrangeTimeline() {
   timeline.sortable = Sortable.create(timeline, {
     draggable: ".shot-card",
     handle: ".drag-handle",
-    forceFallback: true, // mouse and touch alike, and the same in every browser
     animation: 150,
     onEnd: (event) => {
       if (event.oldDraggableIndex === event.newDraggableIndex) return;
