@@ -41,7 +41,8 @@ def test_a_director_drags_moves_deletes_and_undoes(app, browser, tmp_path):  # n
     page = context.new_page()
     page.set_default_timeout(20_000)
     sign_in_and_create_project(page, app, "Harbour")
-    add_shots(page, [("Gulls over the pier", "cut"), ("A boat leaves", "cut"), ("Night falls", "cut")])
+    shots = [("Gulls over the pier", "cut"), ("A boat leaves", "cut"), ("Night falls", "cut")]
+    add_shots(page, shots)
     expect(page.locator(".shot-card")).to_have_count(3)
 
     # Drag shot 3 by its handle onto the place of shot 1: a real drag with the mouse.
