@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from projects import arrange, costs, pipeline
 from projects.models import Opening, Project, Reference, Shot, Take
-from tests.factories import make_project, make_takes
+from tests.factories import make_project, make_take, make_takes
 from tests.pages import submit
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,8 @@ def prompts(project):
 
 def chained(user, count=4):
     """A chain of `count` shots, each with a finished take continuing the one before."""
-    project = make_project(user, shots=[(f"P{n}", "continue") for n in range(1, count + 1)])
+    shots = [("P1", "cut")] + [(f"P{n}", "continue") for n in range(2, count + 1)]
+    project = make_project(user, shots=shots)
     make_takes(project)
     return project
 
@@ -245,3 +246,24 @@ def test_a_removed_shot_waiting_to_be_made_does_not_hold_up_render(simulator, us
     assert pipeline.run_here(project) is True
     kept = Take.objects.get(shot__prompt="B")
     assert kept.status == Take.Status.WAITING and simulator.create_count == 1
+
+
+def test_a_take_finishing_while_its_shot_is_set_aside_is_picked_when_it_comes_back(user):
+    project = chained(user, 2)
+    shot = project.shots.get(prompt="P2")
+    newer = make_take(shot, upstream=project.shots.get(prompt="P1").selected_take, select=False)
+    arrange.remove(shot)
+    newer.select()  # as collecting does when the clip arrives
+    arrange.undo(project)
+    assert project.shots.get(prompt="P2").selected_take_id == newer.pk
+
+
+def test_editing_a_shot_is_a_change_after_which_a_delete_cannot_be_undone(client_of, user):
+    project = chained(user, 3)
+    arrange.remove(project.shots.get(prompt="P3"))
+    shot = project.shots.get(prompt="P1")
+    page = client_of.get(reverse("shot-edit", args=[project.pk, shot.pk]))
+    url = reverse("shot-edit", args=[project.pk, shot.pk])
+    changed = {"prompt": "P1 again", "duration": 4, "opening": "cut"}
+    assert submit(client_of, page, url, **changed).status_code == 302
+    assert arrange.undo(project) is None

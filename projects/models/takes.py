@@ -174,7 +174,7 @@ class Take(Tracked):
         """Put this take in the cut: its shot points at it, and has changed."""
         from .projects import Shot
 
-        Shot.objects.filter(pk=self.shot_id).update(selected_take=self)
+        Shot.everywhere.filter(pk=self.shot_id).update(selected_take=self)  # set aside too
 
     def shown_progress(self):
         """0..1 for the progress bar: the provider's figure, else an estimate from time."""

@@ -56,6 +56,7 @@ def shot_edit(request, pk, shot_id):
             form.add_error(None, str(conflict))
             status = 409
         else:
+            arrange.forget_removed(project)  # a change: a deleted shot is gone for good
             return redirect(project)
     elif form.errors:
         status = 400
