@@ -5,7 +5,7 @@ from collections import Counter
 
 from django.conf import settings
 
-from . import costs, cut
+from . import arrange, costs, cut
 from .models import Export, Kind
 from .pace import Expectations
 
@@ -66,6 +66,8 @@ def summary(viewer, shots, expectations, exports=None):
         "draft_settings": project.settings_for(Kind.DRAFT),
         "export_kind": cut.kind_ready(shots),
         "exports": exports,
+        # The shot an editor may still undo deleting.
+        "removed": arrange.removed(project) if viewer.editable else None,
         # The stream starts with what changed after this page was rendered.
         "events_url": f"{viewer.url('project-events')}?since={time.time():.3f}",
     }

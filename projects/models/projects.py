@@ -124,30 +124,44 @@ class Project(Tracked, Edited):
                 chain += 1
                 before = None
             shot.chain = chain
-            for field, stale in (("selected_take", "stale"), ("selected_final", "final_stale")):
-                take = getattr(shot, field)
-                setattr(
-                    shot,
-                    stale,
-                    take is not None
-                    and (
-                        not shot.made_from_current_inputs(take)
-                        or (
-                            before is not None
-                            and (
-                                take.upstream_take_id != getattr(before, f"{field}_id")
-                                or take.upstream_out != before.trim_out
-                                or getattr(before, stale)
-                            )
-                        )
-                    ),
-                )
+            shot.stale_reason = _stale_reason(shot, before)
+            shot.stale = bool(shot.stale_reason)
+            shot.final_stale_reason = _stale_reason(shot, before, Kind.FINAL)
+            shot.final_stale = bool(shot.final_stale_reason)
+            shot.is_last = False
             before = shot
+        if shots:
+            shots[-1].is_last = True
         later_stale = False  # whether a later shot of the same chain is stale
         for shot in reversed(shots):
             shot.has_stale_after = later_stale
             later_stale = (later_stale or shot.stale) if shot.continues else False
         return shots
+
+
+def _stale_reason(shot, before, kind=Kind.DRAFT):
+    """Why the shot's selected take of `kind` no longer fits the timeline ("" when it
+    does); `before` is the shot it continues, None when it opens a chain. Drafts and
+    finals are two cuts: a final continues the final selected before it."""
+    take = shot.selected_of(kind)
+    if take is None:
+        return ""
+    if not shot.made_from_current_inputs(take):
+        return "made before a change to this shot"
+    if before is None:
+        if take.upstream_take_id is not None:
+            return "now opens its chain; it was made continuing another shot"
+        return ""
+    if take.upstream_take_id not in {other.pk for other in before.takes.all()}:
+        return f"now follows shot {before.number}"
+    final = kind == Kind.FINAL
+    if take.upstream_take_id != (before.selected_final_id if final else before.selected_take_id):
+        return f"shot {before.number} has another {'final' if final else 'take'} in the cut"
+    if take.upstream_out != before.trim_out:
+        return f"the out point of shot {before.number} moved"
+    if before.final_stale if final else before.stale:
+        return f"shot {before.number} is stale"
+    return ""
 
 
 class Opening(models.TextChoices):
@@ -163,6 +177,9 @@ class Transition(models.TextChoices):
 
 
 class ShotQuerySet(TrackedQuerySet):
+    def removed(self):
+        return self.filter(removed_at__isnull=False)
+
     def in_order(self):
         return self.order_by("position", "id")
 
@@ -172,6 +189,11 @@ class ShotQuerySet(TrackedQuerySet):
             "references",
             Prefetch("comments", Comment.objects.select_related("author", "take")),
         )
+
+
+class ShotManager(models.Manager.from_queryset(ShotQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(removed_at__isnull=True)
 
 
 class Shot(Tracked, Edited):
@@ -202,10 +224,18 @@ class Shot(Tracked, Edited):
         default=12, validators=[MinValueValidator(2), MaxValueValidator(72)]
     )
 
-    objects = ShotQuerySet.as_manager()
+    # Deleted, but still to be had back until the project's next change (projects.arrange).
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_from = models.PositiveIntegerField(null=True, blank=True)  # its position then
+
+    # Shots in the project: every query of shots, through a project or not, leaves out
+    # removed ones; `everywhere` sees them too, for undoing and forgetting them.
+    objects = ShotManager()
+    everywhere = ShotQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "id"]
+        default_manager_name = "objects"
 
     def __str__(self):
         return f"Shot {self.number} of {self.project}"
@@ -220,6 +250,15 @@ class Shot(Tracked, Edited):
     @property
     def continues(self):
         return self.opening == Opening.CONTINUE and self.position > 0
+
+    @property
+    def opening_now(self):
+        """How it opens where it stands: a continue moved to the top opens as a cut (and
+        continues again when moved back)."""
+        return Opening.CONTINUE if self.continues else Opening.CUT
+
+    def get_opening_display(self):
+        return Opening(self.opening_now).label
 
     def inputs(self, kind=Kind.FINAL):
         """Everything a take of `kind` of this shot is generated from, except the upstream
@@ -287,7 +326,8 @@ class Shot(Tracked, Edited):
         same = next(shot for shot in self.project.timeline() if shot.pk == self.pk)
         self._stale, self._chain = same.stale, same.chain
         self._final_stale = same.final_stale
-        self.has_stale_after = same.has_stale_after
+        self.stale_reason, self.final_stale_reason = same.stale_reason, same.final_stale_reason
+        self.has_stale_after, self.is_last = same.has_stale_after, same.is_last
 
     def selected_of(self, kind):
         return self.selected_final if kind == Kind.FINAL else self.selected_take

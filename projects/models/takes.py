@@ -121,6 +121,8 @@ class Take(Tracked):
         max_length=10, blank=True, help_text="provider: returned by the API; video: extracted"
     )
     poster = models.ImageField(upload_to=take_upload_to, blank=True)
+    # The clip's own first frame, for the seam inspector; made when first asked for.
+    first_frame = models.ImageField(upload_to=take_upload_to, blank=True)
     duration = models.FloatField(null=True, blank=True)
     # Who asked for it: the team's spend is told by person.
     requested_by = models.ForeignKey(
@@ -190,7 +192,8 @@ class Take(Tracked):
         """Put this take in the cut of its kind: its shot points at it, and has changed."""
         from .projects import Shot
 
-        Shot.objects.filter(pk=self.shot_id).update(**{self.selection_field(): self})
+        # Set aside shots too (Shot.everywhere).
+        Shot.everywhere.filter(pk=self.shot_id).update(**{self.selection_field(): self})
 
     def selection_field(self):
         """The shot's field that picks a take of this kind for the cut."""

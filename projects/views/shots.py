@@ -8,10 +8,10 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import cut, edits, pipeline
+from .. import arrange, cut, edits, pipeline
 from ..access import project_for
-from ..forms import ExportForm, ShotForm
-from ..models import Export, Kind, Opening, Take
+from ..forms import ExportForm, NewShotForm, ShotForm
+from ..models import Export, Kind, Take
 from ..timeline import TIMELINE, present
 from .common import start_pipeline, timeline_or_redirect
 
@@ -22,17 +22,15 @@ def shot_create(request, pk):
     viewer = project_for(request.user, pk, "edit")
     project = viewer.project
     count = project.shots.count()
-    form = ShotForm(request.POST, request.FILES, project=project, first=count == 0)
+    at = NewShotForm.place(request.POST, count)
+    form = NewShotForm(request.POST, request.FILES, project=project, first=at == 0, count=count)
     if form.is_valid():
         shot = form.save(commit=False)
-        shot.project = project
-        shot.position = count
         shot.edited_by = request.user
         with transaction.atomic():
-            shot.save()
+            arrange.insert(project, shot, at)
             form.save_references()
-            project.touch()
-        return redirect(project)
+        return redirect(f"{project.get_absolute_url()}#shot-{shot.pk}")
     context = present(viewer)
     context["shot_form"] = form
     return render(request, "projects/project_detail.html", context, status=400)
@@ -58,6 +56,7 @@ def shot_edit(request, pk, shot_id):
             form.add_error(None, str(conflict))
             status = 409
         else:
+            arrange.forget_removed(project)  # a change: a deleted shot is gone for good
             return redirect(project)
     elif form.errors:
         status = 400
@@ -68,20 +67,10 @@ def shot_edit(request, pk, shot_id):
 @login_required
 @require_POST
 def shot_delete(request, pk, shot_id):
+    """Remove a shot; the timeline offers to undo it until the project's next change."""
     viewer = project_for(request.user, pk, "edit")
-    project = viewer.project
-    shot = get_object_or_404(project.shots, pk=shot_id)
-    with transaction.atomic():
-        shot.delete()
-        for position, remaining in enumerate(project.shots.in_order()):
-            if remaining.position != position:
-                remaining.position = position
-                remaining.save(update_fields=["position"])
-        first = project.shots.in_order().first()
-        if first is not None and first.opening != Opening.CUT:
-            first.opening = Opening.CUT
-            first.save(update_fields=["opening"])
-        project.touch()
+    shot = get_object_or_404(viewer.project.shots, pk=shot_id)
+    arrange.remove(shot)
     messages.success(request, f"Deleted shot {shot.number}.")
     return timeline_or_redirect(request, viewer)
 
