@@ -68,6 +68,8 @@ def describe(entry):
             what = f"deleted {shot}"
         elif "selected_take" in changes and len(changes) == 1:
             what = f"picked another take of {shot}"
+        elif "selected_final" in changes and len(changes) == 1:
+            what = f"picked another final of {shot}"
         elif "position" in changes and len(changes) == 1:
             what = f"moved {shot}"
         elif changes:

@@ -38,6 +38,7 @@ class ProjectsConfig(AppConfig):
                 "last_frame_target",
                 "seed",
                 "selected_take",
+                "selected_final",
                 "trim_in",
                 "trim_out",
                 "transition",

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from .models import Take
+from .models import Kind, Take
 from .pace import Expectations
 
 # Pixel sizes of Seedance 2.0 clips, by resolution and ratio.
@@ -52,57 +52,80 @@ def price_of(tokens, model):
 
 
 @dataclass
-class Estimate:
-    shots: int  # shots Generate would make
+class Work:
+    """What making the takes of one kind still costs."""
+
+    shots: int  # shots it would make
     in_progress: int  # shots being made now
     tokens: int
     price: float | None
     seconds: float  # wall time: chains run side by side, a chain in order
-    billed_tokens: int
-    billed_price: float | None
 
     @property
     def time_text(self):
         return spoken_seconds(self.seconds)
 
 
+@dataclass
+class Estimate(Work):
+    """Generate's drafts, and what was billed; `final` is what Make final would cost."""
+
+    billed_tokens: int = 0
+    billed_price: float | None = None
+    final: Work | None = None
+
+
+def work(project, shots, kind, expectations):
+    """The cost of making a take of `kind` of every shot without a current one."""
+    asked = project.settings_for(kind)
+    busy = set()
+    for shot in shots:
+        latest = shot.latest_of(kind)
+        if latest is not None and latest.is_unfinished:
+            busy.add(shot.pk)
+    pending = [s for s in shots if s.current_of(kind) is None and s.pk not in busy]
+    tokens = sum(tokens_for(asked["resolution"], asked["ratio"], s.duration) for s in pending)
+    chains = {}
+    for shot in pending:
+        chains[shot.chain] = chains.get(shot.chain, 0.0) + expectations.for_shot(shot, kind)
+    return Work(
+        shots=len(pending),
+        in_progress=len(busy),
+        tokens=tokens,
+        price=price_of(tokens, asked["model"]),
+        seconds=max(chains.values(), default=0.0),
+    )
+
+
 def estimate(project, shots, expectations=None):
-    """The cost of generating every shot without a current take, and what was billed.
+    """The cost of generating every shot without a current draft (Generate), of making
+    every final not made yet (Make final), and what was billed.
 
     `shots` come from project.timeline(). Chains run side by side, the shots of a chain
     one after another.
     """
     expectations = expectations or Expectations.recent()
-    model = project.model_name
-    busy = {shot.pk for shot in shots if shot.latest_take and shot.latest_take.is_unfinished}
-    pending = [shot for shot in shots if shot.current_take is None and shot.pk not in busy]
-    tokens = sum(tokens_for(project.resolution, project.ratio, s.duration) for s in pending)
-    pending = {shot.pk for shot in pending}
-    chains = {}
-    for shot in shots:
-        if shot.pk in pending:
-            chains[shot.chain] = chains.get(shot.chain, 0.0) + expectations.for_shot(shot)
-    seconds = max(chains.values(), default=0.0)
+    drafts = work(project, shots, Kind.DRAFT, expectations)
     # From the takes the timeline already read: no query of its own.
-    billed = sum(take.tokens or 0 for shot in shots for take in shot.takes.all())
+    billed = [take for shot in shots for take in shot.takes.all() if take.tokens]
+    prices = [price_of(t.tokens, t.inputs.get("model") or project.model_name) for t in billed]
     return Estimate(
-        shots=len(pending),
-        in_progress=len(busy),
-        tokens=tokens,
-        price=price_of(tokens, model),
-        seconds=seconds,
-        billed_tokens=billed,
-        billed_price=price_of(billed, model),
+        **vars(drafts),
+        billed_tokens=sum(take.tokens for take in billed),
+        billed_price=None if None in prices else sum(prices),
+        final=work(project, shots, Kind.FINAL, expectations),
     )
 
 
-def remaining_seconds(project):
-    """Wall time to make every shot without a current take, chains side by side."""
+def remaining_seconds(project, kind=Kind.DRAFT):
+    """Wall time to make every shot without a current take of `kind` (those on the way
+    too), chains side by side."""
     expectations = Expectations.recent()
     chains = {}
     for shot in project.timeline():
-        if shot.current_take is None:
-            chains[shot.chain] = chains.get(shot.chain, 0.0) + expectations.for_shot(shot)
+        if shot.current_of(kind) is None:
+            seconds = expectations.for_shot(shot, kind)
+            chains[shot.chain] = chains.get(shot.chain, 0.0) + seconds
     return max(chains.values(), default=0.0)
 
 
@@ -130,7 +153,8 @@ def over_budget(take):
             "An owner can raise it on the team's page.",
         ),
     ]
-    needed = tokens_for(project.resolution, project.ratio, take.shot.duration)
+    asked = project.settings_for(take.kind)
+    needed = tokens_for(asked["resolution"], asked["ratio"], take.shot.duration)
     for budget, takes, whose, remedy in budgets:
         if budget is None:
             continue

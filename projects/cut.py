@@ -1,6 +1,6 @@
-"""The cut: each shot's selected take, trimmed, joined to the one before it by its
-opening, a cut entering with its transition; planned when an export is asked for,
-then made as a video (media) or as what editors open (interchange).
+"""The cut: each shot's selected take (its draft, or its final), trimmed, joined to the
+one before it by its opening, a cut entering with its transition; planned when an
+export is asked for, then made as a video (media) or as what editors open (interchange).
 """
 
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.utils.text import slugify
 
 from . import interchange, media
-from .models import Opening
+from .models import Kind, Opening
 
 FPS = 24
 
@@ -17,15 +17,25 @@ class NotReady(Exception):
     """Some shot has no finished take to put in the cut."""
 
 
-def plan(project):
-    """The cut as it stands, as an export keeps it: one entry per shot, in order."""
-    shots = project.timeline()
-    missing = [shot.number for shot in shots if shot.current_take is None]
+def kind_ready(shots):
+    """Which cut an export joins when none is asked for: the finals once every shot has
+    a current final, else the drafts."""
+    if shots and all(shot.current_final is not None for shot in shots):
+        return Kind.FINAL
+    return Kind.DRAFT
+
+
+def plan(project, kind=Kind.DRAFT, shots=None):
+    """The cut of `kind` as it stands, as an export keeps it: one entry per shot, in
+    order, each its shot's current take of that kind (the trims apply to both)."""
+    shots = project.timeline() if shots is None else shots
+    missing = [shot.number for shot in shots if shot.current_of(kind) is None]
     if not shots:
         raise NotReady("Add and generate shots first.")
     if missing:
         raise NotReady(
-            f"Nothing to export yet: shot {', '.join(map(str, missing))} has no finished take."
+            f"Nothing to export yet: shot {', '.join(map(str, missing))} has no finished "
+            + ("final: Make final first." if kind == Kind.FINAL else "take.")
         )
     entries = []
     for shot in shots:
@@ -34,7 +44,7 @@ def plan(project):
             transition = [shot.transition, shot.transition_frames]
         entries.append(
             {
-                "take": shot.current_take.pk,
+                "take": shot.current_of(kind).pk,
                 "shot": shot.number,
                 "prompt": shot.prompt,
                 "joins": Opening.CONTINUE if shot.continues else Opening.CUT,

@@ -258,6 +258,29 @@ class ShotForm(Versioned):
                 reference.save()
 
 
+class NewShotForm(ShotForm):
+    """A shot to add: at the end, or before any shot, which moves on with those after it."""
+
+    at = forms.TypedChoiceField(
+        label="Place", coerce=int, empty_value=None, required=False, choices=[]
+    )
+
+    def __init__(self, *args, count, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["at"].choices = [("", "At the end")] + [
+            (position, f"Before shot {position + 1}") for position in range(count)
+        ]
+        self.order_fields(["at", *self.field_order])
+
+    @staticmethod
+    def place(data, count):
+        """Where a posted new shot goes (0-based), from its data and the shot count."""
+        try:
+            return max(0, min(int(data.get("at")), count))
+        except (TypeError, ValueError):
+            return count
+
+
 class ExportForm(forms.ModelForm):
     """What an export makes: a format, seamless or every frame, loudness levelled or not."""
 

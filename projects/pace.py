@@ -10,7 +10,7 @@ from collections import defaultdict
 from statistics import median
 
 from . import providers
-from .models import Take
+from .models import Kind, Take
 
 # Recent finished takes learned from, newest first: enough for every combination in use.
 SAMPLE = 200
@@ -79,9 +79,10 @@ class Expectations:
             inputs.get("resolution"),
         )
 
-    def for_shot(self, shot):
-        project = shot.project
-        return self.seconds(self.provider, project.model_name, shot.duration, project.resolution)
+    def for_shot(self, shot, kind=Kind.DRAFT):
+        """How long a take of `kind` of `shot` should take, at that kind's settings."""
+        asked = shot.project.settings_for(kind)
+        return self.seconds(self.provider, asked["model"], shot.duration, asked["resolution"])
 
 
 def _provider_name():

@@ -260,7 +260,7 @@ def dump(project):
         settings["model"] = project.model
     shots = []
     for shot in project.shots.in_order():
-        item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening}
+        item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}
         if shot.first_frame:
             item["first_frame"] = shot.first_frame.name
         if shot.last_frame_target:

@@ -5,8 +5,8 @@ from collections import Counter
 
 from django.conf import settings
 
-from . import costs
-from .models import Export
+from . import arrange, costs, cut
+from .models import Export, Kind
 from .pace import Expectations
 
 TIMELINE = "projects/timeline.html"
@@ -28,6 +28,12 @@ def decorate(viewer, shots, expectations):
         if shot.card is not None and shot.card.is_unfinished:
             shot.card.expect(expectations.for_take(shot.card))
         shot.expected_time = costs.spoken_seconds(expectations.for_shot(shot))
+        shot.final_card = shot.card_final()
+        if shot.final_card is not None:
+            if shot.final_card.is_unfinished:
+                shot.final_card.expect(expectations.for_take(shot.final_card))
+            expected = expectations.for_shot(shot, Kind.FINAL)
+            shot.final_expected_time = costs.spoken_seconds(expected)
         shot.card_url = viewer.url("shot-card", shot.pk)
         shot.comment_url = viewer.url("comment-create", shot.pk)
         take = shot.selected_take
@@ -56,7 +62,12 @@ def summary(viewer, shots, expectations, exports=None):
         "estimate": costs.estimate(project, shots, expectations),
         "currency": settings.SEEDANCE_CURRENCY,
         "formats": Export.Format.choices,
+        "kinds": Kind.choices,
+        "draft_settings": project.settings_for(Kind.DRAFT),
+        "export_kind": cut.kind_ready(shots),
         "exports": exports,
+        # The shot an editor may still undo deleting.
+        "removed": arrange.removed(project) if viewer.editable else None,
         # The stream starts with what changed after this page was rendered.
         "events_url": f"{viewer.url('project-events')}?since={time.time():.3f}",
     }

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from .live.stream import project_events
-from .views import comments, files, projects, sharing, shots, teams
+from .views import arrange, comments, files, projects, seams, sharing, shots, teams
 
 # Reachable by a team member (under the project's id) and by a link's holder (under its
 # token); projects.access tells them apart and says what each may do.
@@ -28,6 +28,7 @@ urlpatterns = [
     path(f"{P}/storyboard.json", projects.project_storyboard, name="project-storyboard"),
     path(f"{P}/generate", shots.project_generate, name="project-generate"),
     path(f"{P}/cancel", shots.project_cancel, name="project-cancel"),
+    path(f"{P}/final", shots.project_make_final, name="project-final"),
     path(f"{P}/shots/new", shots.shot_create, name="shot-create"),
     path(f"{P}/shots/<int:shot_id>/edit", shots.shot_edit, name="shot-edit"),
     path(f"{P}/shots/<int:shot_id>/delete", shots.shot_delete, name="shot-delete"),
@@ -38,6 +39,13 @@ urlpatterns = [
         name="shot-regenerate-from",
     ),
     path(f"{P}/shots/<int:shot_id>/trim", shots.shot_trim, name="shot-trim"),
+    path(f"{P}/shots/order", arrange.shot_order, name="shot-order"),
+    path(f"{P}/shots/undo", arrange.shot_undo, name="shot-undo"),
+    path(f"{P}/shots/<int:shot_id>/move", arrange.shot_move, name="shot-move"),
+    path(f"{P}/shots/<int:shot_id>/duplicate", arrange.shot_duplicate, name="shot-duplicate"),
+    path(f"{P}/shots/<int:shot_id>/seam", seams.shot_seam, name="shot-seam"),
+    path(f"{P}/shots/<int:shot_id>/seam/pick", seams.seam_pick, name="seam-pick"),
+    path(f"{P}/variant", arrange.project_variant, name="project-variant"),
     path(f"{P}/takes/<int:take_id>/select", shots.take_select, name="take-select"),
     path(f"{P}/exports/new", shots.export_create, name="export-create"),
     path(f"{P}/links/new", sharing.link_create, name="link-create"),

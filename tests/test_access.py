@@ -15,7 +15,7 @@ from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from projects.access import LINKS, ROLES, callback_token, input_token
-from projects.models import Export, Invitation, Link, Membership, Mention, Role, Team
+from projects.models import Export, Invitation, Link, Membership, Mention, Role, Shot, Team
 from projects.views.common import GUEST_NAME
 from projects.views.teams import INVITATION_SALT
 from tests.factories import make_project, make_take, make_user
@@ -64,6 +64,7 @@ TABLE = {
     "project-storyboard": Route(PROJECT, get="view"),
     "project-generate": Route(PROJECT, post="generate"),
     "project-cancel": Route(PROJECT, post="generate"),
+    "project-final": Route(PROJECT, post="generate"),
     "shot-create": Route(PROJECT, post="edit"),
     "shot-edit": Route(PROJECT, get="view", post="edit", args=["shot"]),
     "shot-delete": Route(PROJECT, post="edit", args=["shot"]),
@@ -71,6 +72,13 @@ TABLE = {
     "shot-regenerate-from": Route(PROJECT, post="generate", args=["shot"]),
     "take-select": Route(PROJECT, post="edit", args=["take"]),
     "shot-trim": Route(PROJECT, post="edit", args=["shot"]),
+    "shot-order": Route(PROJECT, post="edit"),
+    "shot-undo": Route(PROJECT, post="edit"),
+    "shot-move": Route(PROJECT, post="edit", args=["shot"]),
+    "shot-duplicate": Route(PROJECT, post="edit", args=["shot"]),
+    "shot-seam": Route(PROJECT, get="view", args=["continuing"]),
+    "seam-pick": Route(PROJECT, post="edit", args=["continuing"]),
+    "project-variant": Route(PROJECT, post="edit"),
     "export-create": Route(PROJECT, post="export"),
     "link-create": Route(PROJECT, post="share"),
     "link-revoke": Route(PROJECT, post="share", args=["link"]),
@@ -145,6 +153,8 @@ def world(db):
     Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
     shot = project.shots.get()
     take = make_take(shot)
+    continuing = Shot.objects.create(project=project, position=1, prompt="The beam turns")
+    continuing_take = make_take(continuing)
     export = Export.objects.create(project=project, takes=[take.pk], status=Export.Status.DONE)
     with take.video.open("rb") as clip:
         export.file.save("cut.mp4", clip)
@@ -165,6 +175,8 @@ def world(db):
         "links": links,
         "objects": {
             "shot": shot.pk,
+            "continuing": continuing.pk,
+            "continuing-take": continuing_take.pk,
             "take": take.pk,
             "export": export.pk,
             "link": links["view link"].pk,
@@ -224,6 +236,7 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "member-role": {"role": "viewer"},
     "invitation-create": {"role": "viewer"},
     "project-move": {"team": "team"},
+    "seam-pick": {"before": "take", "after": "continuing-take"},
 }
 
 
@@ -244,6 +257,8 @@ def test_every_url_answers_everyone_as_the_rules_say(world, settings):
                         body = dict(POSTS.get(name, {}))
                         if body.get("team") == "team":
                             body["team"] = world["team"].pk
+                        objects = world["objects"]
+                        body = {k: objects.get(v, v) for k, v in body.items()}
                         response = client.post(url, body)
                     transaction.set_rollback(True)  # each cell starts from the same world
                 got, want = classify(response), expected(route, persona, method)

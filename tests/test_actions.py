@@ -45,10 +45,13 @@ def test_a_shot_is_deleted_from_its_card_without_javascript(client_of, user):
     response = submit(client_of, page, reverse("shot-delete", args=[project.pk, first.pk]))
 
     assert response.status_code == 302
-    assert list(project.shots.in_order().values_list("prompt", "position", "opening")) == [
-        ("B", 0, "cut"),  # the new first shot has nothing to continue: a cut
+    shown = [(s.prompt, s.position, s.opening_now) for s in project.shots.in_order()]
+    assert shown == [
+        ("B", 0, "cut"),  # the new first shot has nothing to continue: it opens as a cut
         ("C", 1, "continue"),
     ]
+    page = client_of.get(project.get_absolute_url()).content.decode()
+    assert "Shot 1 was deleted." in page and "Undo" in page
 
 
 def test_deleting_a_shot_through_htmx_answers_the_new_timeline_and_says_so(client_of, user):

@@ -2,7 +2,7 @@
 
 from .concat import ConcatResult, concat
 from .errors import MediaError
-from .frames import first_frame, frame_at, last_frame, make_poster, save_png
+from .frames import difference, first_frame, frame_at, last_frame, make_poster, save_png
 from .images import fit_image
 from .join import join, trim
 from .kinds import kind_of
@@ -17,6 +17,7 @@ __all__ = [
     "Piece",
     "Transition",
     "concat",
+    "difference",
     "fit_image",
     "first_frame",
     "frame_at",

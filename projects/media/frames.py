@@ -120,3 +120,13 @@ def _frames_from(path, position: Callable[[VideoTiming], Fraction]) -> Iterator[
 def _image(frame: av.VideoFrame, **reformat) -> Image.Image:
     # PyAV assumes limited range unless told; full-range clips would come out washed out.
     return frame.to_image(src_color_range=frame.color_range, **reformat)
+
+
+def difference(a: Image.Image, b: Image.Image, width: int = 96) -> float:
+    """How far apart two pictures are, 0 (the same) to 100 (black against white): the mean
+    absolute difference of their grey levels, compared at `width` pixels wide so that
+    sizes, JPEG noise and scaling barely count."""
+    height = max(1, round(a.height * width / a.width))
+    small = [im.convert("L").resize((width, height), Image.Resampling.BOX) for im in (a, b)]
+    pairs = zip(small[0].tobytes(), small[1].tobytes(), strict=True)
+    return round(100 * sum(abs(x - y) for x, y in pairs) / (255 * width * height), 2)

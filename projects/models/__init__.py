@@ -19,13 +19,14 @@ from .projects import (
     ShotQuerySet,
     Transition,
 )
-from .takes import Export, Format, Take, TakeQuerySet, Verdict, take_upload_to
+from .takes import Export, Format, Kind, Take, TakeQuerySet, Verdict, take_upload_to
 from .teams import Invitation, Membership, Role, Team
 from .tracking import Tracked, TrackedQuerySet
 
 __all__ = [
     "Comment",
     "Invitation",
+    "Kind",
     "Link",
     "Membership",
     "Mention",

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from .. import providers
 from .comments import Comment
-from .takes import Take
+from .takes import Kind, Take
 from .teams import Team
 from .tracking import Tracked, TrackedQuerySet
 
@@ -77,7 +77,7 @@ class Project(Tracked, Edited):
         return self.model or providers.default_model()
 
     def settings_snapshot(self):
-        """The project-wide inputs a take depends on."""
+        """The project-wide inputs a take depends on: the final settings."""
         return {
             "model": self.model_name,
             "resolution": self.resolution,
@@ -85,6 +85,12 @@ class Project(Tracked, Edited):
             "generate_audio": self.generate_audio,
             "watermark": self.watermark,
         }
+
+    def settings_for(self, kind):
+        """The settings takes of `kind` are made with: a final, the project's; a draft,
+        the cheapest the provider makes of them (providers.draft_settings)."""
+        final = self.settings_snapshot()
+        return final if kind == Kind.FINAL else providers.draft_settings(final)
 
     def touch(self):
         """Say that the timeline's shape changed (a shot added, removed or moved)."""
@@ -104,6 +110,10 @@ class Project(Tracked, Edited):
         from 1. A shot is stale when its selected take was made from other inputs, or, for
         a continue, from another upstream take than the one now selected before it, or
         when the shot before it is stale: staleness flows down a chain.
+
+        Drafts and finals are two cuts over the same shots: `shot.stale` judges the
+        selected draft against the draft before it, `shot.final_stale` the selected
+        final against the final before it (finals chain from finals).
         """
         shots = list(self.shots.in_order().with_takes())
         before = None
@@ -114,24 +124,44 @@ class Project(Tracked, Edited):
                 chain += 1
                 before = None
             shot.chain = chain
-            take = shot.selected_take
-            shot.stale = take is not None and (
-                not shot.made_from_current_inputs(take)
-                or (
-                    before is not None
-                    and (
-                        take.upstream_take_id != before.selected_take_id
-                        or take.upstream_out != before.trim_out
-                        or before.stale
-                    )
-                )
-            )
+            shot.stale_reason = _stale_reason(shot, before)
+            shot.stale = bool(shot.stale_reason)
+            shot.final_stale_reason = _stale_reason(shot, before, Kind.FINAL)
+            shot.final_stale = bool(shot.final_stale_reason)
+            shot.is_last = False
             before = shot
+        if shots:
+            shots[-1].is_last = True
         later_stale = False  # whether a later shot of the same chain is stale
         for shot in reversed(shots):
             shot.has_stale_after = later_stale
             later_stale = (later_stale or shot.stale) if shot.continues else False
         return shots
+
+
+def _stale_reason(shot, before, kind=Kind.DRAFT):
+    """Why the shot's selected take of `kind` no longer fits the timeline ("" when it
+    does); `before` is the shot it continues, None when it opens a chain. Drafts and
+    finals are two cuts: a final continues the final selected before it."""
+    take = shot.selected_of(kind)
+    if take is None:
+        return ""
+    if not shot.made_from_current_inputs(take):
+        return "made before a change to this shot"
+    if before is None:
+        if take.upstream_take_id is not None:
+            return "now opens its chain; it was made continuing another shot"
+        return ""
+    if take.upstream_take_id not in {other.pk for other in before.takes.all()}:
+        return f"now follows shot {before.number}"
+    final = kind == Kind.FINAL
+    if take.upstream_take_id != (before.selected_final_id if final else before.selected_take_id):
+        return f"shot {before.number} has another {'final' if final else 'take'} in the cut"
+    if take.upstream_out != before.trim_out:
+        return f"the out point of shot {before.number} moved"
+    if before.final_stale if final else before.stale:
+        return f"shot {before.number} is stale"
+    return ""
 
 
 class Opening(models.TextChoices):
@@ -147,15 +177,23 @@ class Transition(models.TextChoices):
 
 
 class ShotQuerySet(TrackedQuerySet):
+    def removed(self):
+        return self.filter(removed_at__isnull=False)
+
     def in_order(self):
         return self.order_by("position", "id")
 
     def with_takes(self):
-        return self.select_related("selected_take").prefetch_related(
+        return self.select_related("selected_take", "selected_final").prefetch_related(
             "takes",
             "references",
             Prefetch("comments", Comment.objects.select_related("author", "take")),
         )
+
+
+class ShotManager(models.Manager.from_queryset(ShotQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(removed_at__isnull=True)
 
 
 class Shot(Tracked, Edited):
@@ -169,7 +207,12 @@ class Shot(Tracked, Edited):
     first_frame = models.ImageField(upload_to="first_frames/", blank=True)
     last_frame_target = models.ImageField(upload_to="last_frames/", blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
+    # The draft in the cut (takes made before drafts existed are drafts), and the final
+    # in the cut of finals once Make final has made one.
     selected_take = models.ForeignKey(
+        "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    selected_final = models.ForeignKey(
         "Take", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # In the cut: the frames of its selected take that play (`trim_out` inclusive, None:
@@ -181,10 +224,18 @@ class Shot(Tracked, Edited):
         default=12, validators=[MinValueValidator(2), MaxValueValidator(72)]
     )
 
-    objects = ShotQuerySet.as_manager()
+    # Deleted, but still to be had back until the project's next change (projects.arrange).
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_from = models.PositiveIntegerField(null=True, blank=True)  # its position then
+
+    # Shots in the project: every query of shots, through a project or not, leaves out
+    # removed ones; `everywhere` sees them too, for undoing and forgetting them.
+    objects = ShotManager()
+    everywhere = ShotQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "id"]
+        default_manager_name = "objects"
 
     def __str__(self):
         return f"Shot {self.number} of {self.project}"
@@ -200,10 +251,20 @@ class Shot(Tracked, Edited):
     def continues(self):
         return self.opening == Opening.CONTINUE and self.position > 0
 
-    def inputs(self):
-        """Everything a take of this shot is generated from, except the upstream frame."""
+    @property
+    def opening_now(self):
+        """How it opens where it stands: a continue moved to the top opens as a cut (and
+        continues again when moved back)."""
+        return Opening.CONTINUE if self.continues else Opening.CUT
+
+    def get_opening_display(self):
+        return Opening(self.opening_now).label
+
+    def inputs(self, kind=Kind.FINAL):
+        """Everything a take of `kind` of this shot is generated from, except the upstream
+        frame and a final's seed drawn for its draft."""
         inputs = {
-            **self.project.settings_snapshot(),
+            **self.project.settings_for(kind),
             "prompt": self.prompt,
             "duration": self.duration,
             "opening": self.opening,
@@ -220,8 +281,13 @@ class Shot(Tracked, Edited):
         return inputs
 
     def made_from_current_inputs(self, take):
+        """Whether `take` was made from what its kind would send now. A draft made at the
+        final settings counts too: it is no worse a draft (and takes made before drafts
+        existed, at the project's settings, stay current)."""
         recorded = {k: v for k, v in take.inputs.items() if k not in RETIRED_INPUTS}
-        return recorded == self.inputs()
+        if recorded == self.inputs(Kind.FINAL):
+            return True
+        return not take.is_final and recorded == self.inputs(Kind.DRAFT)
 
     # Project.timeline() works these out for every shot in one pass; a shot read alone
     # asks for its project's timeline the first time one is needed.
@@ -246,35 +312,82 @@ class Shot(Tracked, Edited):
     def chain(self, value):
         self._chain = value
 
+    @property
+    def final_stale(self):
+        if "_final_stale" not in self.__dict__:
+            self._from_timeline()
+        return self._final_stale
+
+    @final_stale.setter
+    def final_stale(self, value):
+        self._final_stale = value
+
     def _from_timeline(self):
         same = next(shot for shot in self.project.timeline() if shot.pk == self.pk)
         self._stale, self._chain = same.stale, same.chain
-        self.has_stale_after = same.has_stale_after
+        self._final_stale = same.final_stale
+        self.stale_reason, self.final_stale_reason = same.stale_reason, same.final_stale_reason
+        self.has_stale_after, self.is_last = same.has_stale_after, same.is_last
 
-    @property
-    def current_take(self):
-        """The selected take when it is finished and still matches the shot's inputs."""
-        take = self.selected_take
-        if take is None or take.status != Take.Status.DONE or self.stale:
+    def selected_of(self, kind):
+        return self.selected_final if kind == Kind.FINAL else self.selected_take
+
+    def current_of(self, kind):
+        """The selected take of `kind` when it is finished and still matches the shot's
+        inputs and, for a continue, the take of the same kind selected before it."""
+        take = self.selected_of(kind)
+        stale = self.final_stale if kind == Kind.FINAL else self.stale
+        if take is None or take.status != Take.Status.DONE or stale:
             return None
         return take
 
+    @property
+    def current_take(self):
+        """The selected draft when it is finished and current."""
+        return self.current_of(Kind.DRAFT)
+
+    @property
+    def current_final(self):
+        """The selected final when it is finished and current."""
+        return self.current_of(Kind.FINAL)
+
+    def takes_of(self, kind):
+        """Its takes of `kind`, oldest first, from the prefetched set when there is one."""
+        return sorted((t for t in self.takes.all() if t.kind == kind), key=lambda t: t.number)
+
     def takes_in_order(self):
-        """Its takes, oldest first, from the prefetched set when there is one."""
-        return sorted(self.takes.all(), key=lambda t: t.number)
+        """Its drafts, oldest first: the takes the card lists to pick from."""
+        return self.takes_of(Kind.DRAFT)
+
+    def final_takes(self):
+        return self.takes_of(Kind.FINAL)
+
+    def latest_of(self, kind):
+        takes = self.takes_of(kind)
+        return takes[-1] if takes else None
 
     @property
     def latest_take(self):
-        takes = self.takes_in_order()
-        return takes[-1] if takes else None
+        return self.latest_of(Kind.DRAFT)
+
+    def next_number(self):
+        """The number a new take of either kind gets."""
+        return max((t.number for t in self.takes.all()), default=0) + 1
+
+    def card_of(self, kind):
+        """The take of `kind` a card shows: the newest unfinished one, else the selected one."""
+        takes = self.takes_of(kind)
+        latest = takes[-1] if takes else None
+        selected_id = self.selected_final_id if kind == Kind.FINAL else self.selected_take_id
+        if latest is not None and (latest.is_unfinished or selected_id is None):
+            return latest
+        return next((t for t in takes if t.pk == selected_id), latest)
 
     def card_take(self):
-        """The take a shot's card shows: the newest unfinished one, else the selected one."""
-        takes = self.takes_in_order()
-        latest = takes[-1] if takes else None
-        if latest is not None and (latest.is_unfinished or self.selected_take_id is None):
-            return latest
-        return next((t for t in takes if t.pk == self.selected_take_id), latest)
+        return self.card_of(Kind.DRAFT)
+
+    def card_final(self):
+        return self.card_of(Kind.FINAL)
 
 
 class Reference(models.Model):

@@ -39,6 +39,15 @@ class Verdict(models.TextChoices):
     NEEDS_CHANGES = "needs_changes", "needs changes"
 
 
+class Kind(models.TextChoices):
+    """What a take is for. A draft is cheap (the fast model, the lowest resolution, no
+    audio: providers.draft_settings) and shows the cut; a final is made at the project's
+    settings, with its draft's prompt and seed, once the cut is right."""
+
+    DRAFT = "draft", "draft"
+    FINAL = "final", "final"
+
+
 def take_upload_to(take, filename):
     return f"takes/{take.shot.project_id}/{take.shot_id}/{take.pk}-{filename}"
 
@@ -65,8 +74,13 @@ class Take(Tracked):
     # Sent (or being sent) to the provider and not over there: counts against its limits.
     IN_FLIGHT = (Status.SUBMITTING, Status.QUEUED, Status.RUNNING)
 
+    Kind = Kind
+
     shot = models.ForeignKey("Shot", on_delete=models.CASCADE, related_name="takes")
     number = models.PositiveIntegerField(default=1)
+    # Takes made before drafts existed are drafts: the cut, its trims and comments are on
+    # them (a draft made at the final settings stays current: Shot.made_from_current_inputs).
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.DRAFT)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING)
     progress = models.FloatField(null=True, blank=True)
     # What was asked: the shot's inputs when the take was made, and the upstream take
@@ -107,6 +121,8 @@ class Take(Tracked):
         max_length=10, blank=True, help_text="provider: returned by the API; video: extracted"
     )
     poster = models.ImageField(upload_to=take_upload_to, blank=True)
+    # The clip's own first frame, for the seam inspector; made when first asked for.
+    first_frame = models.ImageField(upload_to=take_upload_to, blank=True)
     duration = models.FloatField(null=True, blank=True)
     # Who asked for it: the team's spend is told by person.
     requested_by = models.ForeignKey(
@@ -144,6 +160,10 @@ class Take(Tracked):
     def __str__(self):
         return f"Take {self.number} of shot {self.shot.number}"
 
+    @property
+    def is_final(self):
+        return self.kind == Kind.FINAL
+
     def get_additional_data(self):
         shot = self.shot
         return {"project": shot.project_id, "shot": shot.number, "take": self.number}
@@ -169,10 +189,15 @@ class Take(Tracked):
         return self.move(self.Status.FAILED, error=str(reason), finished_at=timezone.now())
 
     def select(self):
-        """Put this take in the cut: its shot points at it, and has changed."""
+        """Put this take in the cut of its kind: its shot points at it, and has changed."""
         from .projects import Shot
 
-        Shot.objects.filter(pk=self.shot_id).update(selected_take=self)
+        # Set aside shots too (Shot.everywhere).
+        Shot.everywhere.filter(pk=self.shot_id).update(**{self.selection_field(): self})
+
+    def selection_field(self):
+        """The shot's field that picks a take of this kind for the cut."""
+        return "selected_final" if self.is_final else "selected_take"
 
     def shown_progress(self):
         """0..1 for the progress bar: the provider's figure, else an estimate from time."""
@@ -225,6 +250,8 @@ class Export(Tracked):
 
     project = models.ForeignKey("Project", on_delete=models.CASCADE, related_name="exports")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # Which takes it joins: each shot's selected draft, or each shot's selected final.
+    kind = models.CharField(max_length=5, choices=Kind.choices, default=Kind.DRAFT)
     progress = models.FloatField(default=0)
     takes = models.JSONField(default=list, help_text="Ids of the takes joined, in order.")
     # The cut as it was asked for: each piece's take, trims, join and transition.

@@ -20,7 +20,7 @@ from .driver import run_here
 from .exporting import export
 from .exporting import sweep as sweep_exports
 from .polling import poll_many
-from .queueing import cancel, queue_from, queue_takes
+from .queueing import cancel, queue_finals, queue_from, queue_takes
 from .recovery import recover
 from .requests import build_request, problems, settings_problems
 from .schedule import claim_reads, claim_retries, due_reads, look, next_due
@@ -38,6 +38,7 @@ __all__ = [
     "next_due",
     "poll_many",
     "problems",
+    "queue_finals",
     "queue_from",
     "queue_takes",
     "reconcile",

@@ -99,7 +99,10 @@ def _fetch(take, remote, client, scratch, opened, heartbeat):
     frame, mime = media.fit_image(frame, MAX_IMAGE_BYTES)
     media.make_poster(video.name, scratch / "poster.jpg")
     poster = opened.enter_context(open(scratch / "poster.jpg", "rb"))
+    first = io.BytesIO()  # for the seam inspector
+    media.first_frame(video.name).save(first, format="JPEG", quality=90)
     files = {
+        "first_frame": ContentFile(first.getvalue(), name="first-frame.jpg"),
         "video": File(video, name="video.mp4"),
         "last_frame": ContentFile(frame, name=f"last-frame.{mime.split('/')[1]}"),
         "poster": File(poster, name="poster.jpg"),

@@ -26,7 +26,8 @@ def run_here(project, report=None, deadline=None):
     `report` is called with the project's takes after every round. What dead workers
     left is swept at the start and every third of a lease.
     """
-    takes = Take.objects.filter(shot__project=project)
+    # A removed shot's waiting take waits for an undo, not for this run.
+    takes = Take.objects.filter(shot__project=project, shot__removed_at__isnull=True)
     sweep_at = 0.0
     while True:
         if time.monotonic() >= sweep_at:

@@ -3,12 +3,15 @@
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Project, Take
+from ..models import Kind, Project, Take
 
 
-def queue_takes(project, shots=None, requested_by=None):
-    """Make a waiting take for each shot lacking a current take, or for the given shots;
-    `requested_by`, the person who asked, is who the team's spend is told by.
+def queue_takes(project, shots=None, requested_by=None, kind=Kind.DRAFT):
+    """Make a waiting take of `kind` for each shot lacking a current one, or for the given
+    shots; `requested_by`, the person who asked, is who the team's spend is told by.
+
+    Generate makes drafts. A final reuses its shot's current draft's seed (drawn or the
+    shot's), so it is the same clip made better; a shot without one draws its own.
 
     Idempotent under concurrency: the project's row is locked while takes are numbered,
     so a double Generate queues once. Submission happens in submitting.start_ready.
@@ -18,20 +21,31 @@ def queue_takes(project, shots=None, requested_by=None):
     with transaction.atomic():
         Project.objects.select_for_update().only("pk").get(pk=project.pk)
         for shot in project.timeline():
-            latest = shot.latest_take
+            latest = shot.latest_of(kind)
             if latest is not None and latest.is_unfinished:
                 continue
-            if wanted is None and shot.current_take is not None:
+            if wanted is None and shot.current_of(kind) is not None:
                 continue
             if wanted is not None and shot.pk not in wanted:
                 continue
-            number = latest.number + 1 if latest else 1
+            draft = shot.current_take if kind == Kind.FINAL else None
             queued.append(
                 Take.objects.create(
-                    shot=shot, number=number, inputs=shot.inputs(), requested_by=requested_by
+                    shot=shot,
+                    kind=kind,
+                    number=shot.next_number(),
+                    inputs=shot.inputs(kind),
+                    seed=draft.seed if draft is not None else None,
+                    requested_by=requested_by,
                 )
             )
     return queued
+
+
+def queue_finals(project, requested_by=None):
+    """Make final: a final of every shot lacking a current one, at the project's settings,
+    with its draft's prompt and seed; finals chain from finals (submitting._gate)."""
+    return queue_takes(project, requested_by=requested_by, kind=Kind.FINAL)
 
 
 def queue_from(shot, requested_by=None):

@@ -9,20 +9,30 @@ from django.urls import reverse
 
 from .. import media
 from ..access import callback_token, input_token
-from ..models import Opening, Reference, Shot
+from ..models import Kind, Opening, Reference, Shot
 from ..providers import GenerationRequest, Image, ProviderError, configured
 
 
 def build_request(
-    shot, upstream, style, frames=True, seed=None, callback_url="", references=None, start=None
+    shot,
+    upstream,
+    style,
+    frames=True,
+    seed=None,
+    callback_url="",
+    references=None,
+    start=None,
+    kind=Kind.FINAL,
 ):
-    """The neutral request for a take of `shot`, its images fitted to `style`; a continue
-    starts on `upstream`'s last frame, or on `start`'s start frame (a trimmed upstream).
+    """The neutral request for a take of `kind` of `shot` (a draft: the draft settings;
+    a final: the project's), its images fitted to `style`; a continue starts on
+    `upstream`'s last frame, or on `start`'s start frame (a trimmed upstream).
 
     With frames=False, files are placeholders: enough to check the request's shape
     before any frame exists (the shot form does, with the references it was given).
     """
     project = shot.project
+    asked = project.settings_for(kind)
     if shot.continues:
         if not frames:
             first_frame = _placeholder()
@@ -47,13 +57,13 @@ def build_request(
             sent = _input_url(reference, "file") if frames else _placeholder().url
         by_kind[reference.kind].append(sent)
     return GenerationRequest(
-        model=project.model_name,
+        model=asked["model"],
         prompt=shot.prompt,
         duration=shot.duration,
-        resolution=project.resolution,
-        ratio=project.ratio,
-        generate_audio=project.generate_audio,
-        watermark=project.watermark,
+        resolution=asked["resolution"],
+        ratio=asked["ratio"],
+        generate_audio=asked["generate_audio"],
+        watermark=asked["watermark"],
         seed=shot.seed if seed is None else seed,
         first_frame=first_frame,
         last_frame=last_frame,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .. import costs, limits, media
 from ..files import local_copy
-from ..models import Take
+from ..models import Kind, Take
 from ..providers import MAX_IMAGE_BYTES, LostCreate, ProviderError, get_client
 from . import polling
 from .leases import beat
@@ -44,14 +44,19 @@ def start_ready(project):
     A cut can start at once; a continue waits until the shot before it has a finished
     take and nothing newer on the way. When the shot before it failed, the rest of the
     chain stops, each take saying why.
+
+    Drafts and finals are two chains over the same shots: a final continue starts on the
+    final before it, a draft on the draft.
     """
     submitted = []
     before = None
     now = timezone.now()
     for shot in project.timeline():
-        take = shot.latest_take
-        if take is not None and take.status == Status.WAITING:
-            gate = _gate(shot, before)
+        for kind in Kind.values:
+            take = shot.latest_of(kind)
+            if take is None or take.status != Status.WAITING:
+                continue
+            gate = _gate(shot, before, kind)
             if gate.stop:
                 take.fail(gate.stop)
             elif gate.ready and (take.not_before is None or take.not_before <= now):
@@ -66,15 +71,15 @@ def start_ready(project):
     return submitted
 
 
-def _gate(shot, before):
+def _gate(shot, before, kind=Kind.DRAFT):
     if not shot.continues:
         return Gate(ready=True)
-    latest = before.latest_take
+    latest = before.latest_of(kind)
     if latest is not None and latest.is_unfinished:
         return Gate()
     if latest is not None and latest.ended_badly:
         return Gate(stop=f"Not generated: shot {before.number} {latest.get_status_display()}.")
-    upstream = before.selected_take
+    upstream = before.selected_of(kind)
     if upstream is None or upstream.status != Status.DONE:
         return Gate(
             stop=f"Not generated: shot {before.number} has no finished take to continue from."
@@ -105,6 +110,7 @@ def submit(take, upstream, out=None):
             seed=take.seed,
             callback_url=callback_url(take, client),
             start=take if take.upstream_out is not None else None,
+            kind=take.kind,
         )
     except (media.MediaError, ProviderError) as error:
         take.fail(error)
@@ -112,7 +118,7 @@ def submit(take, upstream, out=None):
     request = fingerprinted(request, take)
     # Record what is sent before sending it: if the answer is lost, the take still
     # says what it asked for, and how to recognise its task.
-    take.inputs = shot.inputs()
+    take.inputs = shot.inputs(take.kind)
     take.upstream_take = upstream
     take.attempts += 1
     take.fingerprint = request.fingerprint
@@ -205,7 +211,9 @@ def reconcile(take, client, request=None):
         )
         return False
     if request is None:  # after a restart: what was sent, less the frames' bytes
-        request = build_request(take.shot, None, client, frames=False, seed=take.seed)
+        request = build_request(
+            take.shot, None, client, frames=False, seed=take.seed, kind=take.kind
+        )
         request = replace(request, fingerprint=take.fingerprint)
     sent_at = take.submitted_at or take.created_at
     lost = LostCreate(request, since=sent_at.timestamp(), known=_known_tasks(take, sent_at))

@@ -30,6 +30,7 @@ __all__ = [
     "close_clients",
     "configured",
     "default_model",
+    "draft_settings",
     "get_client",
     "simulator_url",
     "typical_seconds",
@@ -164,6 +165,17 @@ def default_model():
         return configured().model
     except ProviderError:
         return ""
+
+
+def draft_settings(final):
+    """The settings a draft is made with, given the final ones (the project's): the
+    configured style's cheapest (Style.draft_settings); the final ones less audio while
+    the provider is misconfigured."""
+    try:
+        style = configured().style
+    except ProviderError:
+        return {**final, "generate_audio": False}
+    return style.draft_settings(final)
 
 
 def typical_seconds(duration):

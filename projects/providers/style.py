@@ -104,6 +104,36 @@ class Style:
 
     # What the style can be asked, checked before anything is sent.
 
+    # Drafts: the cheapest clips this style makes that still show the cut.
+
+    @classmethod
+    def fast_model(cls, model):
+        """The fast sibling of `model` among this style's ids (same family: doubao or
+        dreamina), else `model` itself: a style with one model drafts on that one."""
+        if "fast" in model:
+            return model
+        family = model.split("-seedance")[0]
+        fast = [m for m in cls.models if "fast" in m]
+        return next((m for m in fast if m.split("-seedance")[0] == family), model)
+
+    @classmethod
+    def draft_settings(cls, final):
+        """The project-wide settings of a draft, from the final ones: the fast model, the
+        lowest resolution offered at the same ratio, no audio. The ratio is kept (the cut
+        keeps its shape), and so is the watermark, which costs nothing."""
+        ratio = final["ratio"]
+        if cls.sizes is not None:
+            offered = [res for res, rat in cls.sizes if rat == ratio]
+        else:
+            offered = list(cls.resolutions)
+        lowest = min(offered, key=RESOLUTIONS.index, default=final["resolution"])
+        return {
+            **final,
+            "model": cls.fast_model(final["model"]),
+            "resolution": lowest,
+            "generate_audio": False,
+        }
+
     @classmethod
     def problems(cls, request: GenerationRequest):
         """Every reason this request would be refused, in words a user can act on."""

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from .. import activity, edits, storyboard_file
 from ..access import may_move, project_for
-from ..forms import NewProjectForm, ProjectForm, ShotForm
+from ..forms import NewProjectForm, NewShotForm, ProjectForm
 from ..models import Mention, Opening, Project, Role, Shot, Team
 from ..timeline import present
 
@@ -73,10 +73,16 @@ def project_detail(request, pk):
     project = viewer.project
     context = present(viewer)
     shots = context["shots"]
-    context["shot_form"] = ShotForm(
+    at = NewShotForm.place(request.GET, len(shots))
+    context["shot_form"] = NewShotForm(
         project=project,
-        first=not shots,
-        initial={"duration": 5, "opening": Opening.CONTINUE if shots else Opening.CUT},
+        first=at == 0,
+        count=len(shots),
+        initial={
+            "duration": 5,
+            "opening": Opening.CUT if at == 0 else Opening.CONTINUE,
+            "at": at if at < len(shots) else "",
+        },
     )
     return render(request, "projects/project_detail.html", context)
 

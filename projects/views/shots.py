@@ -8,10 +8,10 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import cut, edits, pipeline
+from .. import arrange, cut, edits, pipeline
 from ..access import project_for
-from ..forms import ExportForm, ShotForm
-from ..models import Export, Opening, Take
+from ..forms import ExportForm, NewShotForm, ShotForm
+from ..models import Export, Kind, Take
 from ..timeline import TIMELINE, present
 from .common import start_pipeline, timeline_or_redirect
 
@@ -22,17 +22,15 @@ def shot_create(request, pk):
     viewer = project_for(request.user, pk, "edit")
     project = viewer.project
     count = project.shots.count()
-    form = ShotForm(request.POST, request.FILES, project=project, first=count == 0)
+    at = NewShotForm.place(request.POST, count)
+    form = NewShotForm(request.POST, request.FILES, project=project, first=at == 0, count=count)
     if form.is_valid():
         shot = form.save(commit=False)
-        shot.project = project
-        shot.position = count
         shot.edited_by = request.user
         with transaction.atomic():
-            shot.save()
+            arrange.insert(project, shot, at)
             form.save_references()
-            project.touch()
-        return redirect(project)
+        return redirect(f"{project.get_absolute_url()}#shot-{shot.pk}")
     context = present(viewer)
     context["shot_form"] = form
     return render(request, "projects/project_detail.html", context, status=400)
@@ -58,6 +56,7 @@ def shot_edit(request, pk, shot_id):
             form.add_error(None, str(conflict))
             status = 409
         else:
+            arrange.forget_removed(project)  # a change: a deleted shot is gone for good
             return redirect(project)
     elif form.errors:
         status = 400
@@ -68,20 +67,10 @@ def shot_edit(request, pk, shot_id):
 @login_required
 @require_POST
 def shot_delete(request, pk, shot_id):
+    """Remove a shot; the timeline offers to undo it until the project's next change."""
     viewer = project_for(request.user, pk, "edit")
-    project = viewer.project
-    shot = get_object_or_404(project.shots, pk=shot_id)
-    with transaction.atomic():
-        shot.delete()
-        for position, remaining in enumerate(project.shots.in_order()):
-            if remaining.position != position:
-                remaining.position = position
-                remaining.save(update_fields=["position"])
-        first = project.shots.in_order().first()
-        if first is not None and first.opening != Opening.CUT:
-            first.opening = Opening.CUT
-            first.save(update_fields=["opening"])
-        project.touch()
+    shot = get_object_or_404(viewer.project.shots, pk=shot_id)
+    arrange.remove(shot)
     messages.success(request, f"Deleted shot {shot.number}.")
     return timeline_or_redirect(request, viewer)
 
@@ -119,6 +108,22 @@ def project_generate(request, pk):
         start_pipeline(project)
     else:
         messages.info(request, "Every shot already has a current take.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def project_make_final(request, pk):
+    """Make final: re-render every shot at the project's settings, with its draft's prompt
+    and seed, finals chaining from finals."""
+    viewer = project_for(request.user, pk, "generate")
+    project = viewer.project
+    if not project.shots.exists():
+        messages.error(request, "Add a shot first.")
+    elif pipeline.queue_finals(project, requested_by=request.user):
+        start_pipeline(project)
+    else:
+        messages.info(request, "Every shot already has a current final, or one on the way.")
     return timeline_or_redirect(request, viewer)
 
 
@@ -166,9 +171,11 @@ def take_select(request, pk, take_id):
         shot__project=viewer.project,
         status=Take.Status.DONE,
     )
-    # Saved through the shot, so the activity log says who picked which take.
-    take.shot.selected_take = take
-    take.shot.save(update_fields=["selected_take"])
+    # Saved through the shot, so the activity log says who picked which take; a final
+    # is picked for the cut of finals, a draft for the cut of drafts.
+    field = take.selection_field()
+    setattr(take.shot, field, take)
+    take.shot.save(update_fields=[field])
     return timeline_or_redirect(request, viewer)
 
 
@@ -178,8 +185,12 @@ def export_create(request, pk):
     viewer = project_for(request.user, pk, "export")
     project = viewer.project
     form = ExportForm(request.POST)
+    shots = project.timeline()
+    kind = request.POST.get("kind")
+    if kind not in Kind.values:
+        kind = cut.kind_ready(shots)
     try:
-        plan = cut.plan(project)
+        plan = cut.plan(project, kind, shots)
     except cut.NotReady as error:
         messages.error(request, str(error))
         if request.htmx:
@@ -190,6 +201,7 @@ def export_create(request, pk):
         project=project,
         takes=[entry["take"] for entry in plan],
         plan=plan,
+        kind=kind,
         created_by=request.user,
         **options,
     )

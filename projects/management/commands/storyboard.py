@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
 from projects import costs, cut, pipeline, providers, storyboard_file
-from projects.models import Export, Project, Role, Take, Team
+from projects.models import Export, Kind, Project, Role, Take, Team
 
 # render --wait gives up no sooner than this, however quick the shots are expected to be.
 MIN_TIMEOUT = 3600.0
@@ -32,8 +32,16 @@ class Command(BaseCommand):
             help="The team it belongs to (the owner must make projects there); "
             "without it, the owner's personal team.",
         )
-        ren = sub.add_parser("render", help="Generate every shot that lacks a current take.")
+        ren = sub.add_parser(
+            "render", help="Generate every shot that lacks a current take (a draft)."
+        )
         ren.add_argument("project_id", type=int)
+        ren.add_argument(
+            "--final",
+            action="store_true",
+            help="Make final: every shot at the project's settings, with its draft's "
+            "prompt and seed, finals chaining from finals.",
+        )
         ren.add_argument(
             "--wait",
             action="store_true",
@@ -61,6 +69,13 @@ class Command(BaseCommand):
             "default); without it, every frame is kept.",
         )
         exp.add_argument("--normalize", action="store_true", help="Loudness to -16 LUFS.")
+        joins = exp.add_mutually_exclusive_group()
+        joins.add_argument(
+            "--final", action="store_const", const=Kind.FINAL, dest="kind", help="Join the finals."
+        )
+        joins.add_argument(
+            "--draft", action="store_const", const=Kind.DRAFT, dest="kind", help="Join the drafts."
+        )
 
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)
@@ -83,16 +98,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Imported “{project.title}” with {project.shots.count()} shots.")
         self.stdout.write(str(project.pk))
 
-    def do_render(self, project_id, wait, timeout, **_):
+    def do_render(self, project_id, wait, timeout, final=False, **_):
         project = _project(project_id)
-        queued = pipeline.queue_takes(project)
+        kind = Kind.FINAL if final else Kind.DRAFT
+        queued = pipeline.queue_takes(project, kind=kind)
         if not wait:
             async_task("projects.tasks.start", project.pk)
             self.stdout.write(f"Queued {len(queued)} shots; a running worker generates them.")
             return
-        self.stdout.write(f"Generating {len(queued)} shots of “{project.title}”.")
+        self.stdout.write(f"Generating {len(queued)} {kind}s of “{project.title}”.")
         if timeout is None:
-            timeout = max(MIN_TIMEOUT, 3 * costs.remaining_seconds(project))
+            timeout = max(MIN_TIMEOUT, 3 * costs.remaining_seconds(project, kind))
         try:
             with local_provider(self.stdout):
                 finished = self._drive(project, time.monotonic() + timeout)
@@ -113,18 +129,23 @@ class Command(BaseCommand):
                 + "\nTakes sent to the provider go on there; a running worker, or render "
                 "--wait again, collects them without sending them twice."
             )
-        missing = [shot for shot in project.timeline() if shot.current_take is None]
+        missing = [shot for shot in project.timeline() if shot.current_of(kind) is None]
         if missing:
-            reasons = [f"shot {shot.number}: {_why(shot)}" for shot in missing]
+            reasons = [f"shot {shot.number}: {_why(shot, kind)}" for shot in missing]
             raise CommandError("Not every shot succeeded:\n  " + "\n  ".join(reasons))
-        self.stdout.write(self.style.SUCCESS("Every shot has a current take."))
+        if final:
+            self.stdout.write(self.style.SUCCESS("Every shot has a current final."))
+        else:
+            self.stdout.write(self.style.SUCCESS("Every shot has a current take."))
 
     def _drive(self, project, deadline):
         shown = {}
 
         def report(takes):
             for take in takes:
-                line = f"shot {take.shot.number} take {take.number}: {take.get_status_display()}"
+                final = "final " if take.is_final else ""
+                line = f"shot {take.shot.number} {final}take {take.number}: "
+                line += take.get_status_display()
                 if take.status == Take.Status.RUNNING:
                     line += f" {take.shown_progress():.0%}"
                 if take.error:
@@ -137,7 +158,7 @@ class Command(BaseCommand):
 
         return pipeline.run_here(project, report, deadline)
 
-    def do_export(self, project_id, output, seamless, normalize, **_):
+    def do_export(self, project_id, output, seamless, normalize, kind=None, **_):
         project = _project(project_id)
         suffix = Path(output).suffix.lower().lstrip(".")
         if suffix not in Export.Format.values:
@@ -146,16 +167,20 @@ class Command(BaseCommand):
                 + ", ".join(f".{f}" for f in Export.Format.values)
                 + "."
             )
+        shots = project.timeline()
+        kind = kind or cut.kind_ready(shots)
         try:
-            plan = cut.plan(project)
+            plan = cut.plan(project, kind, shots)
         except cut.NotReady as error:
+            final = " --final" if kind == Kind.FINAL else ""
             raise CommandError(
-                f"{error} Run `storyboard render {project.pk} --wait` first."
+                f"{error} Run `storyboard render {project.pk} --wait{final}` first."
             ) from None
         export = Export.objects.create(
             project=project,
             takes=[entry["take"] for entry in plan],
             plan=plan,
+            kind=kind,
             format=suffix,
             seamless=seamless or suffix == Export.Format.ZIP,
             normalize=normalize,
@@ -169,7 +194,7 @@ class Command(BaseCommand):
         how = {"copy": ", without re-encoding", "smart": ", re-encoding only at the seams"}
         self.stdout.write(
             f"Wrote {output} ({export.get_format_display()}): {export.duration:.2f} s, "
-            f"{len(plan)} shots{how.get(export.mode, '')}."
+            f"{len(plan)} shots ({kind}s){how.get(export.mode, '')}."
         )
 
 
@@ -180,8 +205,8 @@ def _project(project_id):
     return project
 
 
-def _why(shot):
-    take = shot.latest_take
+def _why(shot, kind=Kind.DRAFT):
+    take = shot.latest_of(kind)
     if take is None:
         return "never generated"
     if take.error:

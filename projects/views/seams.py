@@ -1,0 +1,55 @@
+"""The seam inspector: the frames that meet where a shot continues, and a pick of the pair
+of takes that joins best."""
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import seams
+from ..access import project_for
+from ..models import Take
+from ..timeline import TIMELINE
+from .common import timeline_or_redirect
+
+
+def _seam(viewer, shot_id):
+    """The continuing shot and the shot before it, from the timeline."""
+    shots = viewer.project.timeline()
+    for before, shot in zip(shots, shots[1:], strict=False):
+        if shot.pk == shot_id and shot.continues:
+            return before, shot
+    raise Http404("That shot does not continue another.")
+
+
+@login_required
+@require_GET
+def shot_seam(request, pk, shot_id):
+    viewer = project_for(request.user, pk)
+    before, shot = _seam(viewer, shot_id)
+    pairs = seams.pairs(before, shot)
+    for pair in pairs:
+        pair.end_url = viewer.url("take-file", pair.before.pk, "last-frame")
+        if before.trim_out is not None and pair.chained and pair.after.start_frame:
+            pair.end_url = viewer.url("take-file", pair.after.pk, "start-frame")
+        pair.start_url = viewer.url("take-file", pair.after.pk, "first-frame")
+    context = {"viewer": viewer, "project": viewer.project, "before": before, "shot": shot}
+    return render(request, f"{TIMELINE}#seam-pairs", {**context, "pairs": pairs})
+
+
+@login_required
+@require_POST
+def seam_pick(request, pk, shot_id):
+    """Put a pair of takes in the cut at once: one of the shot before, one of this shot."""
+    viewer = project_for(request.user, pk, "edit")
+    before, shot = _seam(viewer, shot_id)
+    done = Take.objects.filter(status=Take.Status.DONE, kind=Take.Kind.DRAFT)  # the draft cut
+    first = get_object_or_404(done, pk=request.POST.get("before"), shot_id=before.pk)
+    second = get_object_or_404(done, pk=request.POST.get("after"), shot_id=shot.pk)
+    with transaction.atomic():
+        # Saved through the shots, so the activity log says who picked which take.
+        for picked, take in ((before, first), (shot, second)):
+            picked.selected_take = take
+            picked.save(update_fields=["selected_take"])
+    return timeline_or_redirect(request, viewer)

@@ -1,0 +1,27 @@
+// Arranging the timeline by dragging a card by its handle (SortableJS, vendored). The new
+// order of every shot goes to the server as one request; it answers with the timeline.
+// Without scripts, or from the keyboard, each card's ↑ and ↓ buttons do the same.
+function arrangeTimeline() {
+  const timeline = document.getElementById("timeline");
+  if (!timeline || !timeline.dataset.orderUrl || timeline.sortable) return;
+  timeline.sortable = Sortable.create(timeline, {
+    draggable: ".shot-card",
+    handle: ".drag-handle",
+    animation: 150,
+    onEnd: (event) => {
+      if (event.oldDraggableIndex === event.newDraggableIndex) return;
+      const form = document.getElementById("order-form");
+      form.querySelectorAll("input[name=shot]").forEach((input) => input.remove());
+      for (const card of timeline.querySelectorAll(".shot-card")) {
+        const input = document.createElement("input");
+        input.type = "hidden";
+        input.name = "shot";
+        input.value = card.dataset.shotId;
+        form.append(input);
+      }
+      htmx.trigger(form, "storyboard:reorder");
+    },
+  });
+}
+document.addEventListener("DOMContentLoaded", arrangeTimeline);
+document.addEventListener("htmx:load", arrangeTimeline);

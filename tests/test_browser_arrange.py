@@ -1,0 +1,99 @@
+"""Arranging in Debian's Chromium, against `manage.py up`: dragging a card by its handle,
+moving from the keyboard, deleting and undoing, and the seam inspector."""
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.live import LiveApp
+from tests.test_browser import browser, card, sign_in_and_create_project  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+# Set to a folder (static/img) to keep the screenshots the README shows.
+SCREENSHOTS = os.environ.get("STORYBOARD_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, live_template):
+    live = LiveApp(tmp_path_factory.mktemp("live"), simulator_delay=1.0, template=live_template)
+    yield live.start()
+    left = live.stop()
+    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+
+
+def prompts(page):
+    return page.locator(".shot-card .prompt").all_inner_texts()
+
+
+def add_shots(page, shots):
+    for prompt, opening in shots:
+        page.fill("#shot-form textarea[name=prompt]", prompt)
+        page.fill("#shot-form input[name=duration]", "4")
+        page.select_option("#shot-form select[name=opening]", opening)
+        page.click("#shot-form button:has-text('Add shot')")
+
+
+def test_a_director_drags_moves_deletes_and_undoes(app, browser, tmp_path):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Harbour")
+    shots = [("Gulls over the pier", "cut"), ("A boat leaves", "cut"), ("Night falls", "cut")]
+    add_shots(page, shots)
+    expect(page.locator(".shot-card")).to_have_count(3)
+
+    # Drag shot 3 by its handle onto the place of shot 1: a real drag with the mouse.
+    page.wait_for_function("document.getElementById('timeline').sortable")
+    page.locator(".shot-card[data-shot='3'] .drag-handle").drag_to(
+        page.locator(".shot-card[data-shot='1'] header"), target_position={"x": 5, "y": 5}
+    )
+    expect(page.locator(".shot-card .prompt").first).to_have_text("Night falls")
+    assert prompts(page) == ["Night falls", "Gulls over the pier", "A boat leaves"]
+    page.reload()  # the server has the new order, not just the page
+    assert prompts(page) == ["Night falls", "Gulls over the pier", "A boat leaves"]
+
+    # From the keyboard: focus shot 2's "down" button and press Enter.
+    page.locator("[aria-label='Move shot 2 down']").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".shot-card .prompt").nth(2)).to_have_text("Gulls over the pier")
+
+    # Delete, then undo: the shot comes back where it was.
+    card(page, 1).locator("button:has-text('Delete')").click()
+    expect(page.locator(".shot-card")).to_have_count(2)
+    page.click("#undo-button")
+    expect(page.locator(".shot-card")).to_have_count(3)
+    assert prompts(page) == ["Night falls", "A boat leaves", "Gulls over the pier"]
+    context.close()
+
+
+def test_the_seam_inspector_shows_the_frames_that_meet(app, browser, tmp_path):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    sign_in_and_create_project(page, app, "Lighthouse")
+    add_shots(page, [("A lighthouse at dusk", "cut"), ("The beam sweeps the sea", "continue")])
+    page.click("#generate-button")
+    for number in (1, 2):
+        expect(card(page, number)).to_have_attribute("data-status", "done", timeout=60_000)
+    # Another take of shot 1: shot 2 is stale, and the inspector shows both pairs.
+    card(page, 1).locator("button:has-text('Regenerate')").first.click()
+    expect(card(page, 2).locator("[data-role=stale]")).to_contain_text(
+        "shot 1 has another take in the cut", timeout=60_000
+    )
+
+    card(page, 2).locator(".seam-inspector summary").click()
+    pairs = card(page, 2).locator("figure.seam-pair")
+    expect(pairs).to_have_count(2)
+    expect(pairs.first).to_contain_text("chained")
+    for image in card(page, 2).locator(".seam-pair img").all():
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("i => i.naturalWidth") > 0
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    card(page, 2).screenshot(path=str(folder / "seam-inspector.png"))
+
+    pairs.first.locator("button:has-text('Use this pair')").click()
+    expect(card(page, 2).locator("[data-role=stale]")).to_have_count(0)
+    context.close()
