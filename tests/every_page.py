@@ -3,8 +3,9 @@
 `seed()` runs inside a live app (`manage.py shell`) and prints, as JSON, the addresses
 and accounts the checks need: a project whose shots are in every state a card shows
 (two done takes with a verdict and comments, a stale continue, a failed take, a
-cancelled one, one never generated), a finished export and a failed one, links of both
-kinds, an open invitation, and a viewer who is refused a page.
+cancelled one, a draft with finals beside it, one never generated), a finished export
+and a failed one, links of both kinds, an open invitation, and a viewer who is refused
+a page.
 """
 
 import json
@@ -14,7 +15,18 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from projects.models import Comment, Export, Invitation, Link, Membership, Role, Shot, Take, Team
+from projects.models import (
+    Comment,
+    Export,
+    Invitation,
+    Kind,
+    Link,
+    Membership,
+    Role,
+    Shot,
+    Take,
+    Team,
+)
 from projects.views.teams import INVITATION_SALT
 from tests.factories import cached_clip, make_project, make_take, make_user
 
@@ -58,6 +70,16 @@ def seed(owner=OWNER):
     Take.objects.create(shot=third, number=1, inputs=third.inputs(), remote_id="cgt-1", **failed)
     Take.objects.create(shot=fourth, number=1, inputs=fourth.inputs(), status=Take.Status.CANCELLED)
     make_take(fifth)
+    # Two finals of shot 5, the second failed: draft and final side by side, and a pick.
+    make_take(fifth, kind=Kind.FINAL, inputs=fifth.inputs(Kind.FINAL))
+    Take.objects.create(
+        shot=fifth,
+        number=3,
+        kind=Kind.FINAL,
+        inputs=fifth.inputs(Kind.FINAL),
+        status=Take.Status.FAILED,
+        error="The provider timed out.",
+    )
 
     video = cached_clip()[0]
     done = Export.objects.create(

@@ -100,6 +100,7 @@ def test_a_members_pages(app, page):
     expect(page.locator(".shot-card[data-status=failed]")).to_have_count(1)
     expect(page.locator(".shot-card[data-status=cancelled]")).to_have_count(1)
     expect(page.locator(".shot-card .stale")).to_have_count(1)
+    expect(page.locator(".shot-card .kinds [data-kind=final]")).to_have_count(1)
     expect(page.locator(".export-card[data-status=done] video")).to_have_count(1)
     assert_accessible(page, "a project with shots in every state")
 
