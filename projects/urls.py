@@ -38,6 +38,7 @@ urlpatterns = [
         name="shot-regenerate-from",
     ),
     path(f"{P}/shots/<int:shot_id>/trim", shots.shot_trim, name="shot-trim"),
+    path(f"{P}/shots/<int:shot_id>/seam", shots.shot_seam, name="shot-seam"),
     path(f"{P}/takes/<int:take_id>/select", shots.take_select, name="take-select"),
     path(f"{P}/exports/new", shots.export_create, name="export-create"),
     path(f"{P}/links/new", sharing.link_create, name="link-create"),

@@ -71,6 +71,7 @@ TABLE = {
     "shot-regenerate-from": Route(PROJECT, post="generate", args=["shot"]),
     "take-select": Route(PROJECT, post="edit", args=["take"]),
     "shot-trim": Route(PROJECT, post="edit", args=["shot"]),
+    "shot-seam": Route(PROJECT, post="generate", args=["shot"]),
     "export-create": Route(PROJECT, post="export"),
     "link-create": Route(PROJECT, post="share"),
     "link-revoke": Route(PROJECT, post="share", args=["link"]),

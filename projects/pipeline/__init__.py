@@ -10,6 +10,7 @@ One module per idea:
 - leases: who works on a row, and whether that worker lives
 - recovery: taking over what dead workers left
 - schedule: what is due now, for whichever driver asks
+- seams: the seam guard, which holds a continue whose start frame is unfit
 - driver: `storyboard render --wait`, the command line's driver
 
 The worker (projects.tasks and projects.worker) and the command line call the same
@@ -24,6 +25,7 @@ from .queueing import cancel, queue_from, queue_takes
 from .recovery import recover
 from .requests import build_request, problems, settings_problems
 from .schedule import claim_reads, claim_retries, due_reads, look, next_due
+from .seams import release_on
 from .submitting import cancel_remote, reconcile, start_ready, submit
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "queue_from",
     "queue_takes",
     "reconcile",
+    "release_on",
     "recover",
     "run_here",
     "settings_problems",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from ..models import Take
 from .recovery import recover
 from .schedule import due_reads, look, next_due
+from .seams import blocked
 from .submitting import start_ready
 
 # The longest nap between two rounds, so takes changed by another process are seen.
@@ -20,8 +21,9 @@ LONGEST_NAP = 1.0
 
 
 def run_here(project, report=None, deadline=None):
-    """Drive a project's takes until none is unfinished; True then, False when `deadline`
-    (a time.monotonic() value) came first.
+    """Drive a project's takes until none is unfinished, or none that can move without a
+    person (a take the seam guard holds, and what waits behind it); True then, False when
+    `deadline` (a time.monotonic() value) came first.
 
     `report` is called with the project's takes after every round. What dead workers
     left is swept at the start and every third of a lease.
@@ -36,8 +38,13 @@ def run_here(project, report=None, deadline=None):
         ended = look(list(due_reads(takes=takes).select_related("shot__project")))
         if report is not None:
             report(takes.select_related("shot").order_by("shot__position", "number"))
-        if not takes.unfinished().exists():
+        unfinished = takes.unfinished()
+        if not unfinished.exists():
             return True
+        if not unfinished.exclude(status=Take.Status.WAITING).exists() and not (
+            unfinished.exclude(pk__in=blocked(project)).exists()
+        ):
+            return True  # what is left waits for a person
         if ended:
             continue  # what they unblock goes out now
         if deadline is not None and time.monotonic() >= deadline:
