@@ -161,7 +161,9 @@ def _last_cut(path, index, rate, thresholds) -> float | None:
         # No minimum scene length: every cut in the window counts, however close.
         scenes.add_detector(ContentDetector(threshold=thresholds.cut_threshold, min_scene_len=0))
         scenes.detect_scenes(video=video, end_time=(index + 1) / rate)
-        cuts = [cut.frame_num for cut in scenes.get_cut_list() if first < cut.frame_num <= index]
+        # Each scene after the first starts on a cut.
+        starts = [start.frame_num for start, _ in scenes.get_scene_list(start_in_scene=True)]
+        cuts = [frame for frame in starts[1:] if first < frame <= index]
     except Exception as error:  # scenedetect wraps the decoder's errors its own ways
         raise MediaError(f"Can't look for scene cuts in the clip: {error}") from error
     if not cuts:

@@ -41,12 +41,12 @@ def run_here(project, report=None, deadline=None):
         unfinished = takes.unfinished()
         if not unfinished.exists():
             return True
+        if ended:
+            continue  # what they unblock goes out now
         if not unfinished.exclude(status=Take.Status.WAITING).exists() and not (
             unfinished.exclude(pk__in=blocked(project)).exists()
         ):
             return True  # what is left waits for a person
-        if ended:
-            continue  # what they unblock goes out now
         if deadline is not None and time.monotonic() >= deadline:
             return False
         wake = next_due(takes)

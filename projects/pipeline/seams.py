@@ -69,7 +69,9 @@ def check(project, upstream, out):
     checks = project.guard_checks()
     if not checks or _approved(upstream, out):
         return None
-    key = (upstream.pk, out, checks)
+    # Ids alone may come back in another database (a test's, a restored one): the file
+    # and when it was finished name the clip.
+    key = (upstream.pk, upstream.video.name, upstream.finished_at, out, checks)
     if key in _SEEN:
         _SEEN.move_to_end(key)
         return _SEEN[key]
@@ -101,17 +103,27 @@ def blocked(project):
     takes after them in their chains."""
     ids = set()
     behind = False
+    before = None
     for shot in project.timeline():
         if not shot.continues:
             behind = False
         take = shot.latest_take
         if take is None or take.status != Status.WAITING:
             behind = False
-            continue
-        if take.held or behind:
+        elif behind or (take.held and _held_on(take, before)):
             ids.add(take.pk)
             behind = True
+        before = shot
     return ids
+
+
+def _held_on(take, before):
+    """Whether held `take` is held on what `before` offers now (else it is checked again)."""
+    return (
+        before is not None
+        and take.upstream_take_id == before.selected_take_id
+        and take.upstream_out == before.trim_out
+    )
 
 
 def release_on(upstream, out):
