@@ -7,7 +7,7 @@ import pytest
 
 from projects.simulator import Simulator
 from projects.simulator.faults import read_directives
-from projects.simulator.render import ENDINGS, ENDING_SECONDS, FPS
+from projects.simulator.render import ENDING_SECONDS, ENDINGS, FPS
 from tests.test_simulator import TASKS, small_clip, wait
 from tests.test_simulator_faults import create
 from tests.test_simulator_styles import client
