@@ -69,6 +69,7 @@ def held_seam(viewer, take):
         "first": first,
         "last": last,
         "value": min(last, max(first, held_on)),
+        "seconds": SEAM_PICK_SECONDS,
     }
 
 
