@@ -31,9 +31,8 @@ def page(live_server, user, monkeypatch):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.add_cookies(
-            [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-        )
+        cookie = {"name": django_settings.SESSION_COOKIE_NAME, "value": session}
+        context.add_cookies([{**cookie, "url": live_server.url}])
         # No event stream: its producer would outlive this test's database (the page
         # polls instead, as it does whenever the stream is down).
         context.route(re.compile(r"/events(\?|$)"), lambda route: route.abort())
