@@ -60,6 +60,16 @@ def test_the_checks_catch_each_spoiled_ending_and_pass_an_ordinary_clip(tmp_path
     assert check_seam(path, out=4 * FPS - 1 - FPS) is None
 
 
+def test_a_clip_ending_on_a_flat_picture_is_near_uniform(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "clip.mp4"
+    grey = Image.new("RGB", (64, 64), (128, 128, 128))
+    render_clip(path, width=864, height=496, duration=4, prompt="Fog", seed=3, last_frame=grey)
+    finding = check_seam(path)
+    assert (finding.check, finding.what) == ("blank", "a near-uniform frame")
+
+
 def test_a_check_turned_off_lets_its_frame_pass(tmp_path):
     path = tmp_path / "clip.mp4"
     render_clip(path, width=864, height=496, duration=4, prompt="Fog", seed=3, ending="blur")
@@ -168,6 +178,27 @@ def test_a_frame_the_director_picks_is_accepted_without_checking_it_again(
     # Continued from black, shot 2 is black through: the guard holds the next seam in turn.
     assert takes[2].held == "Held: shot 3 would start on a near-black frame from shot 2."
     assert len(creates(simulator)) == 2
+
+
+def test_an_out_point_set_by_trimming_is_checked_like_any_frame(simulator, user, client_of):
+    project = chain(user, "black")
+    first, second, _ = drive(project)
+    frames = round(first.duration * FPS)
+    trim = reverse("shot-trim", args=[project.pk, first.shot.pk])
+
+    # Trimmed to a frame inside the fade: nobody picked it to continue from, so it is checked.
+    client_of.post(trim, {"trim_in": 0, "trim_out": frames - 3}, HTTP_HX_REQUEST="true")
+    assert pipeline.run_here(project, deadline=time.monotonic() + 60)
+    second.refresh_from_db()
+    assert "near-black" in second.held and second.upstream_out == frames - 3
+    assert len(creates(simulator)) == 1
+
+    # Trimmed before the fade: the new out point passes and the chain goes on from it.
+    client_of.post(trim, {"trim_in": 0, "trim_out": frames - 30}, HTTP_HX_REQUEST="true")
+    assert pipeline.run_here(project, deadline=time.monotonic() + 60)
+    second.refresh_from_db()
+    assert second.status == Take.Status.DONE and second.upstream_out == frames - 30
+    assert second.held == ""
 
 
 def test_regenerating_the_shot_before_checks_its_new_take_afresh(simulator, user, client_of):
