@@ -42,10 +42,17 @@ class ProjectForm(Versioned):
             "generate_audio",
             "watermark",
             "budget_tokens",
+            "guard_blank",
+            "guard_cut",
+            "guard_blur",
         ]
         widgets = {"model": forms.TextInput(attrs={"placeholder": "server default"})}
         labels = {"budget_tokens": "Budget (tokens)"}
-        help_texts = {"budget_tokens": "Optional: no shot is sent that would exceed it."}
+        help_texts = {
+            "budget_tokens": "Optional: no shot is sent that would exceed it.",
+            "guard_blank": "The seam guard checks the frame a continue would start on before "
+            "anything is paid for, and holds the chain when it fails.",
+        }
 
     def clean(self):
         cleaned = super().clean()

@@ -41,11 +41,42 @@ def decorate(viewer, shots, expectations):
         shot.trim_last = shot.clip_frames - 1 if shot.trim_out is None else shot.trim_out
         if shot.card is not None:
             shot.verdict_url = viewer.url("take-verdict", shot.card.pk)
+            shot.seam = held_seam(viewer, shot.card) if shot.card.is_held else None
         shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
             take.video_url = viewer.url("take-file", take.pk, "video")
             take.poster_url = viewer.url("take-file", take.pk, "poster")
             take.last_frame_url = viewer.url("take-file", take.pk, "last-frame")
+
+
+# A held continue's card offers the shot before's last seconds to pick a start frame in.
+SEAM_PICK_SECONDS = 2
+
+
+def seam_range(upstream):
+    """The frames of take `upstream` a held continue may be picked to start on: (first, last)."""
+    last = round((upstream.duration or 0) * FPS) - 1
+    return max(0, last + 1 - SEAM_PICK_SECONDS * FPS), last
+
+
+def held_seam(viewer, take):
+    """What a held card's scrubber needs: the upstream clip, its frames on offer, the
+    frame it was held on."""
+    upstream = take.upstream_take
+    if upstream is None or not upstream.duration:
+        return None
+    first, last = seam_range(upstream)
+    held_on = last if take.upstream_out is None else take.upstream_out
+    return {
+        "shot_id": upstream.shot_id,
+        "number": upstream.shot.number,
+        "video_url": viewer.url("take-file", upstream.pk, "video"),
+        "frame_url": viewer.url("take-file", upstream.pk, "last-frame"),
+        "first": first,
+        "last": last,
+        "value": min(last, max(first, held_on)),
+        "seconds": SEAM_PICK_SECONDS,
+    }
 
 
 def summary(viewer, shots, expectations, exports=None):

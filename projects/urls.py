@@ -46,6 +46,7 @@ urlpatterns = [
     path(f"{P}/shots/<int:shot_id>/seam", seams.shot_seam, name="shot-seam"),
     path(f"{P}/shots/<int:shot_id>/seam/pick", seams.seam_pick, name="seam-pick"),
     path(f"{P}/variant", arrange.project_variant, name="project-variant"),
+    path(f"{P}/shots/<int:shot_id>/release", shots.shot_release, name="shot-release"),
     path(f"{P}/takes/<int:take_id>/select", shots.take_select, name="take-select"),
     path(f"{P}/exports/new", shots.export_create, name="export-create"),
     path(f"{P}/links/new", sharing.link_create, name="link-create"),

@@ -79,6 +79,7 @@ TABLE = {
     "shot-seam": Route(PROJECT, get="view", args=["continuing"]),
     "seam-pick": Route(PROJECT, post="edit", args=["continuing"]),
     "project-variant": Route(PROJECT, post="edit"),
+    "shot-release": Route(PROJECT, post="generate", args=["shot"]),
     "export-create": Route(PROJECT, post="export"),
     "link-create": Route(PROJECT, post="share"),
     "link-revoke": Route(PROJECT, post="share", args=["link"]),

@@ -52,6 +52,13 @@ class Project(Tracked, Edited):
     generate_audio = models.BooleanField("audio", default=False)
     watermark = models.BooleanField(default=False)
     budget_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    # The seam guard (pipeline.guarding): the checks a continue's start frame must pass before
+    # anything is sent; a failing frame holds the chain. Each can be turned off.
+    guard_blank = models.BooleanField(
+        "hold on a near-black or near-uniform start frame", default=True
+    )
+    guard_cut = models.BooleanField("hold on a start frame just after a scene cut", default=True)
+    guard_blur = models.BooleanField("hold on a blurred start frame", default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -91,6 +98,10 @@ class Project(Tracked, Edited):
         the cheapest the provider makes of them (providers.draft_settings)."""
         final = self.settings_snapshot()
         return final if kind == Kind.FINAL else providers.draft_settings(final)
+
+    def guard_checks(self):
+        """The seam guard's checks this project keeps on (names of media.guard.CHECKS)."""
+        return tuple(name for name in ("blank", "cut", "blur") if getattr(self, f"guard_{name}"))
 
     def touch(self):
         """Say that the timeline's shape changed (a shot added, removed or moved)."""

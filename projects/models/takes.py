@@ -94,6 +94,14 @@ class Take(Tracked):
     upstream_out = models.PositiveIntegerField(null=True, blank=True)
     # That frame, as sent: extracted from the upstream take's clip at its out point.
     start_frame = models.ImageField(upload_to=take_upload_to, blank=True)
+    # The seam guard's hold on a waiting continue: which check its start frame failed, and
+    # the card's words. Nothing is sent while it is held; it holds for the upstream take
+    # and out point in upstream_take and upstream_out, and a new one is checked afresh.
+    held_check = models.CharField(max_length=8, blank=True)
+    held = models.TextField(blank=True)
+    # A frame of this take that a person picked on a held card to continue from: the
+    # guard lets a continue start there unchecked (the director saw it).
+    approved_out = models.PositiveIntegerField(null=True, blank=True)
     provider = models.CharField(max_length=50, blank=True)
     remote_id = models.CharField(max_length=200, blank=True, db_index=True)
     # The seed sent: the shot's, or one drawn for the take, which also lets a task whose
@@ -175,6 +183,10 @@ class Take(Tracked):
     @property
     def is_in_flight(self):
         return self.status in self.IN_FLIGHT
+
+    @property
+    def is_held(self):
+        return self.status == self.Status.WAITING and bool(self.held)
 
     @property
     def ended_badly(self):

@@ -10,6 +10,7 @@ One module per idea:
 - leases: who works on a row, and whether that worker lives
 - recovery: taking over what dead workers left
 - schedule: what is due now, for whichever driver asks
+- guarding: the seam guard, which holds a continue whose start frame is unfit
 - driver: `storyboard render --wait`, the command line's driver
 
 The worker (projects.tasks and projects.worker) and the command line call the same
@@ -19,6 +20,7 @@ steps. Every state change two processes could race on is a conditional update.
 from .driver import run_here
 from .exporting import export
 from .exporting import sweep as sweep_exports
+from .guarding import release_on
 from .polling import poll_many
 from .queueing import cancel, queue_finals, queue_from, queue_takes
 from .recovery import recover
@@ -42,6 +44,7 @@ __all__ = [
     "queue_from",
     "queue_takes",
     "reconcile",
+    "release_on",
     "recover",
     "run_here",
     "settings_problems",

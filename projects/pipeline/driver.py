@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..models import Take
+from .guarding import blocked
 from .recovery import recover
 from .schedule import due_reads, look, next_due
 from .submitting import start_ready
@@ -20,8 +21,9 @@ LONGEST_NAP = 1.0
 
 
 def run_here(project, report=None, deadline=None):
-    """Drive a project's takes until none is unfinished; True then, False when `deadline`
-    (a time.monotonic() value) came first.
+    """Drive a project's takes until none is unfinished, or none that can move without a
+    person (a take the seam guard holds, and what waits behind it); True then, False when
+    `deadline` (a time.monotonic() value) came first.
 
     `report` is called with the project's takes after every round. What dead workers
     left is swept at the start and every third of a lease.
@@ -37,10 +39,15 @@ def run_here(project, report=None, deadline=None):
         ended = look(list(due_reads(takes=takes).select_related("shot__project")))
         if report is not None:
             report(takes.select_related("shot").order_by("shot__position", "number"))
-        if not takes.unfinished().exists():
+        unfinished = takes.unfinished()
+        if not unfinished.exists():
             return True
         if ended:
             continue  # what they unblock goes out now
+        if not unfinished.exclude(status=Take.Status.WAITING).exists() and not (
+            unfinished.exclude(pk__in=blocked(project)).exists()
+        ):
+            return True  # what is left waits for a person
         if deadline is not None and time.monotonic() >= deadline:
             return False
         wake = next_due(takes)

@@ -16,7 +16,7 @@ from .. import costs, limits, media
 from ..files import local_copy
 from ..models import Kind, Take
 from ..providers import MAX_IMAGE_BYTES, LostCreate, ProviderError, get_client
-from . import polling
+from . import guarding, polling
 from .leases import beat
 from .requests import build_request, callback_url, fingerprinted
 
@@ -42,8 +42,9 @@ def start_ready(project):
     """Submit every waiting take whose first frame exists now; returns the submitted takes.
 
     A cut can start at once; a continue waits until the shot before it has a finished
-    take and nothing newer on the way. When the shot before it failed, the rest of the
-    chain stops, each take saying why.
+    take and nothing newer on the way, and its start frame passes the seam guard
+    (pipeline.guarding): one that fails holds, unsent, and its chain waits behind it. When
+    the shot before it failed, the rest of the chain stops, each take saying why.
 
     Drafts and finals are two chains over the same shots: a final continue starts on the
     final before it, a draft on the draft.
@@ -60,6 +61,10 @@ def start_ready(project):
             if gate.stop:
                 take.fail(gate.stop)
             elif gate.ready and (take.not_before is None or take.not_before <= now):
+                if gate.upstream is not None and guarding.holds(
+                    take, shot, before, gate.upstream, gate.out
+                ):
+                    continue
                 claim = limits.claim(take, refuse=costs.over_budget, **beat())
                 if claim.claimed and submit(take, gate.upstream, gate.out):
                     submitted.append(take)

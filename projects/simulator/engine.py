@@ -77,6 +77,8 @@ class Task:
     reference: Image.Image | None = field(default=None, repr=False)
     # How the task must end instead of succeeding (a fault or a prompt directive), if at all.
     fate: TaskError | None = None
+    # How its clip's last moments are spoiled, if at all (render.ENDINGS: [sim:end=...]).
+    ending: str | None = None
     status: Status = Status.QUEUED
     error: TaskError | None = None
     created_at: float = field(default_factory=time.time)
@@ -379,6 +381,7 @@ class Engine:
                 generate_audio=job.generate_audio,
                 seed=job.seed,
                 small=self.small,
+                ending=job.ending,
                 progress=lambda fraction: self._check_alive(task_id),
             )
             last.save(frame)

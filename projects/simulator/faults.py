@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 
 from .engine import BROKEN, EXPIRED, MODERATED, TaskError
 from .inputs import InputError
+from .render import ENDINGS
 
 OPS = ("create", "get", "list", "cancel", "download")
 # The task-ending actions (and directives) and what each makes of the task.
@@ -165,11 +166,13 @@ class Faults:
 
 
 def read_directives(prompt, param):
-    """Take [sim:...] directives out of a prompt: (text, fate or None, delay or None).
+    """Take [sim:...] directives out of a prompt: (text, fate, delay, ending), each of the
+    last three None when not asked for.
 
-    Directives: [sim:moderation], [sim:expire], [sim:fail] and [sim:delay=<seconds>].
+    Directives: [sim:moderation], [sim:expire], [sim:fail], [sim:delay=<seconds>], and
+    [sim:end=black|blur|cut], a clip whose last moments are spoiled (see render.ENDINGS).
     """
-    fate = delay = None
+    fate = delay = ending = None
     for match in DIRECTIVE.finditer(prompt):
         word = match[1].strip()
         name, _, value = word.partition("=")
@@ -182,14 +185,20 @@ def read_directives(prompt, param):
                 delay = -1.0
             if not 0 <= delay < MAX_DELAY:
                 raise InputError(f"[sim:{word}] needs a delay of 0-{MAX_DELAY} seconds", param)
+        elif name == "end":
+            if value not in ENDINGS:
+                raise InputError(f"[sim:{word}] needs an ending of {'|'.join(ENDINGS)}", param)
+            ending = value
         else:
             choices = ", ".join(f"[sim:{name}]" for name in FATES)
             raise InputError(
-                f"unknown simulator directive [sim:{word}]; use {choices} or [sim:delay=N]", param
+                f"unknown simulator directive [sim:{word}]; use {choices}, [sim:delay=N] "
+                f"or [sim:end={'|'.join(ENDINGS)}]",
+                param,
             )
-    if fate is None and delay is None:
-        return prompt, None, None
-    return DIRECTIVE.sub("", prompt).strip(), fate, delay
+    if fate is None and delay is None and ending is None:
+        return prompt, None, None, None
+    return DIRECTIVE.sub("", prompt).strip(), fate, delay, ending
 
 
 def _number(value):

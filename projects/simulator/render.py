@@ -30,6 +30,11 @@ SMALL_MIN_SIDE = 32
 # other, use a second core too.
 DRAWING_THREADS = 2
 FRAMES_AHEAD = 4
+# Endings that spoil a clip's last moments, for the seam guard to catch ([sim:end=...]):
+# a fade to black, a focus pull into heavy blur, a hard cut to another scene. Each takes
+# this long, well inside the clip's last second; the last frames are fully spoiled.
+ENDINGS = ("black", "blur", "cut")
+ENDING_SECONDS = 0.5
 
 
 def render_clip(
@@ -46,6 +51,7 @@ def render_clip(
     seed=0,
     small=False,
     progress=None,
+    ending=None,
 ):
     """Write a `duration`-second clip to `path` and return its last frame as an RGB image.
 
@@ -55,7 +61,8 @@ def render_clip(
     clip dissolves into it over its final moments and ends on it exactly.
     `small` renders at small_size() with no overlays and no blurs: the same frames,
     sound and motion for a fraction of the work. `progress(fraction)` is called after
-    each frame is encoded.
+    each frame is encoded. `ending`, one of ENDINGS, spoils the last ENDING_SECONDS: a
+    fade to black, a pull into heavy blur, or a hard cut to another scene.
     """
     if small:
         width, height = small_size(width, height)
@@ -70,11 +77,13 @@ def render_clip(
     # Text and blurred shapes are most of a frame's cost, and the zoom alone shows motion.
     overlays = None if small else _Overlays(width, height, prompt, palette, rng)
     total = FPS * duration
-    ending = fit(last_frame, width, height) if last_frame is not None else None
+    target = fit(last_frame, width, height) if last_frame is not None else None
     dissolve = min(total - 1, round(FPS * DISSOLVE_SECONDS))
     # Pan toward a seeded point, never so far that the zoomed window leaves the picture.
     pan_x = rng.uniform(-1, 1) * width * MAX_ZOOM / 2.5
     pan_y = rng.uniform(-1, 1) * height * MAX_ZOOM / 2.5
+    spoil = _spoiler(ending, width, height, rng, pan_x, pan_y) if ending else None
+    spoiled = min(total - 1, round(FPS * ENDING_SECONDS))
 
     def draw(index):
         if not index:
@@ -84,8 +93,10 @@ def render_clip(
         if overlays:
             overlays.draw(frame, index, total)
         left = total - 1 - index  # frames until the end
-        if ending is not None and left < dissolve:
-            frame = Image.blend(ending, frame, left / dissolve)
+        if target is not None and left < dissolve:
+            frame = Image.blend(target, frame, left / dissolve)
+        if spoil is not None and left < spoiled:
+            frame = spoil(frame, t, 1 - left / spoiled)
         return frame
 
     with (
@@ -112,6 +123,40 @@ def render_clip(
         if audio:
             audio.flush()
     return frame
+
+
+def _spoiler(ending, width, height, rng, pan_x, pan_y):
+    """How `ending` spoils a frame: spoil(frame, t, share), `share` rising from just above
+    0 on the first spoiled frame to 1 on the last."""
+    if ending not in ENDINGS:
+        raise ValueError(f"unknown ending {ending!r}; one of {', '.join(ENDINGS)}")
+    if ending == "black":
+        black = Image.new("RGB", (width, height), (3, 3, 4))
+        # Fully black for the second half of the ending.
+        return lambda frame, t, share: Image.blend(frame, black, min(1.0, 2 * share))
+    if ending == "blur":
+        widest = max(width, height) / 25
+
+        def blurred(frame, t, share):
+            return frame.filter(ImageFilter.GaussianBlur(widest * min(1.0, 2 * share)))
+
+        return blurred
+    # A cut: from the first spoiled frame on, another scene in other colours.
+    palette = _palette(random.Random(rng.random()))
+    palette = {key: _opposite(value) for key, value in palette.items()}
+    other = _landscape(width, height, palette, rng, glow=False).transpose(
+        Image.Transpose.FLIP_LEFT_RIGHT
+    )
+    return lambda frame, t, share: _zoomed(other, t, -pan_x, -pan_y)
+
+
+def _opposite(colour):
+    """The colour(s) on the other side of the hue circle, darker: plainly another scene."""
+    if isinstance(colour, list):
+        return [_opposite(c) for c in colour]
+    h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in colour))
+    r, g, b = colorsys.hsv_to_rgb((h + 0.5) % 1, max(s, 0.6), v * 0.6)
+    return round(r * 255), round(g * 255), round(b * 255)
 
 
 def _in_order(pool, make, count):

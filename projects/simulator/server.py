@@ -85,9 +85,9 @@ class Call:
     ):
         """Create this request's task from the rest of Task's fields; return a snapshot.
 
-        Prompt directives come out of the prompt here, and set its fate and delay.
+        Prompt directives come out of the prompt here, and set its fate, delay and ending.
         """
-        prompt, fate, delay = read_directives(prompt, self.style.prompt_param)
+        prompt, fate, delay, ending = read_directives(prompt, self.style.prompt_param)
         try:
             return self.engine.create(
                 new_id=self.style.new_id,
@@ -97,6 +97,7 @@ class Call:
                 delay=self._delay() if delay is None else delay,
                 # A fault on the request outranks a directive in its prompt.
                 fate=self.fate or fate,
+                ending=ending,
                 return_last_frame=return_last_frame,
                 callback_url=callback_url,
                 expires_after=expires_after,

@@ -12,7 +12,7 @@ from .. import arrange, cut, edits, pipeline
 from ..access import project_for
 from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Kind, Take
-from ..timeline import TIMELINE, present
+from ..timeline import TIMELINE, present, seam_range
 from .common import start_pipeline, timeline_or_redirect
 
 
@@ -158,6 +158,41 @@ def shot_trim(request, pk, shot_id):
         shot.save(update_fields=["trim_in", "trim_out"])
         kept = (last - first + 1) / cut.FPS
         messages.success(request, f"Shot {shot.number} plays {kept:.2f} s in the cut.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
+def shot_release(request, pk, shot_id):
+    """Continue a shot the seam guard holds from a frame picked on its card, within the
+    last SEAM_PICK_SECONDS of the shot before: that shot ends there, and the hold goes."""
+    viewer = project_for(request.user, pk, "generate")
+    shot = get_object_or_404(viewer.project.shots, pk=shot_id)
+    take = (
+        shot.takes.filter(status=Take.Status.WAITING)
+        .exclude(held="")
+        .select_related("upstream_take__shot")
+        .first()
+    )
+    upstream = take.upstream_take if take is not None else None
+    if upstream is None:
+        messages.info(request, f"Shot {shot.number} is not held.")
+        return timeline_or_redirect(request, viewer)
+    first, last = seam_range(upstream)
+    try:
+        out = int(request.POST["out"])
+    except (KeyError, ValueError):
+        out = -1
+    if not first <= out <= last:
+        messages.error(
+            request, f"Pick a frame of shot {upstream.shot.number} within frames {first}-{last}."
+        )
+        return timeline_or_redirect(request, viewer)
+    pipeline.release_on(upstream, out)
+    start_pipeline(viewer.project)
+    messages.success(
+        request, f"Shot {shot.number} continues from frame {out} of shot {upstream.shot.number}."
+    )
     return timeline_or_redirect(request, viewer)
 
 

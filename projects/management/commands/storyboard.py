@@ -150,6 +150,8 @@ class Command(BaseCommand):
                     line += f" {take.shown_progress():.0%}"
                 if take.error:
                     line += f" ({take.error})"
+                elif take.is_held:
+                    line += f" ({take.held})"
                 elif take.note and take.is_unfinished:
                     line += f" ({take.note})"
                 if shown.get(take.pk) != line:
@@ -211,6 +213,10 @@ def _why(shot, kind=Kind.DRAFT):
         return "never generated"
     if take.error:
         return take.error
+    if take.is_held:
+        return f"{take.held} Pick another frame on its card, or regenerate the shot before."
+    if take.status == Take.Status.WAITING:
+        return "waits for the shot before it, which is held"
     return f"its newest take is {take.get_status_display()}"
 
 
