@@ -285,3 +285,18 @@ def test_media_reads_the_start_frame_the_guard_judged(tmp_path):
     last = np.asarray(media.frame_at(path, -1).convert("L")).mean()
     earlier = np.asarray(media.frame_at(path, 4 * FPS - 1 - FPS).convert("L")).mean()
     assert last < 10 < earlier
+
+
+def test_a_final_continue_is_guarded_too_and_render_final_stops_on_its_hold(simulator, user):
+    project = chain(user, "blur", guard_blur=False)
+    drive(project)  # the drafts, with the blur check off
+    project.guard_blur = True
+    project.save()
+    started = time.monotonic()
+    with pytest.raises(CommandError) as stopped:
+        call_command("storyboard", "render", str(project.pk), "--wait", "--final")
+    assert time.monotonic() - started < 60  # it stopped on the hold, not at a deadline
+    assert "shot 2: Held: shot 2 would start on a blurred frame from shot 1." in str(stopped.value)
+    final = project.shots.get(position=1).latest_of("final")
+    assert final.held_check == "blur" and final.remote_id == ""
+    assert len(creates(simulator)) == 3 + 1  # the drafts, and shot 1's final alone

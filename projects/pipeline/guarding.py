@@ -23,7 +23,7 @@ from django.db import transaction
 from ..cut import FPS
 from ..files import local_copy
 from ..media import MediaError, guard
-from ..models import Shot, Take
+from ..models import Kind, Shot, Take
 
 log = logging.getLogger(__name__)
 Status = Take.Status
@@ -100,28 +100,31 @@ def _approved(upstream, out):
 
 def blocked(project):
     """Ids of the takes that cannot move until a person acts: held takes, and the waiting
-    takes after them in their chains."""
+    takes after them in their chains (drafts and finals, each their own chain)."""
     ids = set()
-    behind = False
-    before = None
-    for shot in project.timeline():
-        if not shot.continues:
-            behind = False
-        take = shot.latest_take
-        if take is None or take.status != Status.WAITING:
-            behind = False
-        elif behind or (take.held and _held_on(take, before)):
-            ids.add(take.pk)
-            behind = True
-        before = shot
+    shots = project.timeline()
+    for kind in Kind.values:
+        behind = False
+        before = None
+        for shot in shots:
+            if not shot.continues:
+                behind = False
+            take = shot.latest_of(kind)
+            if take is None or take.status != Status.WAITING:
+                behind = False
+            elif behind or (take.held and _held_on(take, before, kind)):
+                ids.add(take.pk)
+                behind = True
+            before = shot
     return ids
 
 
-def _held_on(take, before):
+def _held_on(take, before, kind):
     """Whether held `take` is held on what `before` offers now (else it is checked again)."""
+    upstream = before.selected_of(kind) if before is not None else None
     return (
-        before is not None
-        and take.upstream_take_id == before.selected_take_id
+        upstream is not None
+        and take.upstream_take_id == upstream.pk
         and take.upstream_out == before.trim_out
     )
 
