@@ -30,7 +30,7 @@ def shot_create(request, pk):
         with transaction.atomic():
             arrange.insert(project, shot, at)
             form.save_references()
-        return redirect(f"{project.get_absolute_url()}#shot-{shot.pk}")
+        return redirect(project)
     context = present(viewer)
     context["shot_form"] = form
     return render(request, "projects/project_detail.html", context, status=400)
