@@ -32,9 +32,12 @@ def invite(page, app, role):  # noqa: F811
 
 def comment(page, text):
     """Write a comment on the first shot, opening its thread when it is closed."""
-    thread = page.locator(".shot-card .comments").first
-    if thread.get_attribute("open") is None:
-        thread.locator("summary").click()
+    textarea = page.locator(".comment-form textarea").first
+    for _ in range(10):  # a live swap landing just as it is clicked renders it closed again
+        if textarea.is_visible():
+            break
+        page.locator(".shot-card .comments summary").first.click()
+        page.wait_for_timeout(1_000)
     page.fill(".comment-form textarea", text)
     button = page.locator(".comment-form button")
     expect(button).to_be_visible()
