@@ -45,26 +45,35 @@ def test_a_director_drags_moves_deletes_and_undoes(app, browser, tmp_path):  # n
     add_shots(page, shots)
     expect(page.locator(".shot-card")).to_have_count(3)
 
-    # Drag shot 3 by its handle onto the place of shot 1: a real drag with the mouse.
-    page.wait_for_function("document.getElementById('timeline').sortable")
-    page.locator(".shot-card[data-shot='3'] .drag-handle").drag_to(
-        page.locator(".shot-card[data-shot='1'] header"), target_position={"x": 5, "y": 5}
-    )
+    # Drag shot 3 by its handle onto the place of shot 1: a real drag with the mouse,
+    # once the stream has sent what was news when the page opened.
+    page.wait_for_function("() => window.storyboardLive === true")
+    page.wait_for_timeout(1_000)
+    page.wait_for_function("() => !!document.getElementById('timeline').sortable")
+    with page.expect_response(lambda r: r.url.endswith("/shots/order")) as answer:
+        card(page, 3).locator(".drag-handle").drag_to(
+            card(page, 1).locator("header"), target_position={"x": 5, "y": 5}, steps=20
+        )
+    assert answer.value.status == 200
     expect(page.locator(".shot-card .prompt").first).to_have_text("Night falls")
     assert prompts(page) == ["Night falls", "Gulls over the pier", "A boat leaves"]
     page.reload()  # the server has the new order, not just the page
     assert prompts(page) == ["Night falls", "Gulls over the pier", "A boat leaves"]
 
     # From the keyboard: focus shot 2's "down" button and press Enter.
-    page.locator("[aria-label='Move shot 2 down']").focus()
-    page.keyboard.press("Enter")
-    expect(page.locator(".shot-card .prompt").nth(2)).to_have_text("Gulls over the pier")
+    page.wait_for_function("() => !!document.getElementById('timeline').sortable")  # scripts ready
+    with page.expect_response(lambda r: r.url.endswith("/move")):
+        page.locator("[aria-label='Move shot 2 down']").focus()
+        page.keyboard.press("Enter")
+    expect(page.locator(".shot-card .prompt").nth(2)).to_have_text(
+        "Gulls over the pier", timeout=20_000
+    )
 
     # Delete, then undo: the shot comes back where it was.
     card(page, 1).locator("button:has-text('Delete')").click()
-    expect(page.locator(".shot-card")).to_have_count(2)
+    expect(page.locator(".shot-card")).to_have_count(2, timeout=20_000)
     page.click("#undo-button")
-    expect(page.locator(".shot-card")).to_have_count(3)
+    expect(page.locator(".shot-card")).to_have_count(3, timeout=20_000)
     assert prompts(page) == ["Night falls", "A boat leaves", "Gulls over the pier"]
     context.close()
 

@@ -8,7 +8,9 @@ function arrangeTimeline() {
     draggable: ".shot-card",
     handle: ".drag-handle",
     animation: 150,
+    onStart: () => { timeline.dataset.dragging = "on"; },
     onEnd: (event) => {
+      delete timeline.dataset.dragging;
       if (event.oldDraggableIndex === event.newDraggableIndex) return;
       const form = document.getElementById("order-form");
       form.querySelectorAll("input[name=shot]").forEach((input) => input.remove());
@@ -23,5 +25,13 @@ function arrangeTimeline() {
     },
   });
 }
+// A live update while a card is being dragged would pull the card from under the hand;
+// it is skipped: the drop answers with the whole timeline, as it is then.
+document.addEventListener("htmx:sseBeforeMessage", (event) => {
+  const timeline = document.getElementById("timeline");
+  if (timeline && timeline.dataset.dragging && timeline.contains(event.target)) {
+    event.preventDefault();
+  }
+});
 document.addEventListener("DOMContentLoaded", arrangeTimeline);
 document.addEventListener("htmx:load", arrangeTimeline);
