@@ -9,6 +9,7 @@ a page.
 """
 
 import json
+from contextlib import contextmanager
 
 from django.core import signing
 from django.core.files.base import ContentFile
@@ -123,3 +124,18 @@ def seed(owner=OWNER):
             }
         )
     )
+
+
+@contextmanager
+def seeded_app(folder, template, simulator_delay):
+    """`manage.py up` in `folder` with the workplace seeded; its pages as `live.pages`."""
+    from tests.live import LiveApp
+
+    live = LiveApp(folder, simulator_delay=simulator_delay, template=template)
+    live.start()
+    try:
+        live.pages = seeded(live)
+        yield live
+    finally:
+        left = live.stop()
+        assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"

@@ -10,8 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.every_page import seeded
-from tests.live import LiveApp
+from tests.every_page import seeded_app
 from tests.test_browser import browser  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -23,14 +22,8 @@ axe = Axe()
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
     # A slow simulator: the shot the test generates is still running when it is checked.
-    live = LiveApp(tmp_path_factory.mktemp("axe"), simulator_delay=60, template=live_template)
-    live.start()
-    try:
-        live.pages = seeded(live)
+    with seeded_app(tmp_path_factory.mktemp("axe"), live_template, 60) as live:
         yield live
-    finally:
-        left = live.stop()
-        assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
 
 
 def serious_violations(page):

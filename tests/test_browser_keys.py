@@ -6,8 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.every_page import seeded
-from tests.live import LiveApp
+from tests.every_page import seeded_app
 from tests.test_browser import browser  # noqa: F401  (fixture)
 from tests.test_browser_axe import assert_accessible, sign_in
 
@@ -18,14 +17,8 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
-    live = LiveApp(tmp_path_factory.mktemp("keys"), simulator_delay=1.5, template=live_template)
-    live.start()
-    try:
-        live.pages = seeded(live)
+    with seeded_app(tmp_path_factory.mktemp("keys"), live_template, 1.5) as live:
         yield live
-    finally:
-        left = live.stop()
-        assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
 
 
 def open_project(browser, app, **context):  # noqa: F811
