@@ -110,7 +110,7 @@ def remove(shot):
 def undo(project):
     """Put back the shot removed last, where it was; None when there is none to put back."""
     _locked(project)
-    shot = Shot.everywhere.filter(project=project).removed().order_by("-removed_at").first()
+    shot = removed(project)
     if shot is None:
         return None
     shots = list(project.shots.in_order())

@@ -50,14 +50,22 @@ def add_shot(page, prompt):
     page.click("#shot-form button:has-text('Add shot')")
 
 
-def test_an_invitee_joins_comments_and_is_mentioned_back(app, browser):  # noqa: F811
-    owner_context = browser.new_context()
-    owner = owner_context.new_page()
+def project_with_invitation(browser, app, title, prompt, role):  # noqa: F811
+    """An owner signed in with a one-shot project: their context and page, the project's
+    address, and an invitation link for `role`."""
+    context = browser.new_context()
+    owner = context.new_page()
     owner.set_default_timeout(20_000)
-    sign_in_and_create_project(owner, app, "Harbour at night")
-    add_shot(owner, "A lighthouse beam sweeps the harbour")
+    sign_in_and_create_project(owner, app, title)
+    add_shot(owner, prompt)
     project_url = owner.url
-    link = invite(owner, app, "editor")
+    return context, owner, project_url, invite(owner, app, role)
+
+
+def test_an_invitee_joins_comments_and_is_mentioned_back(app, browser):  # noqa: F811
+    owner_context, owner, project_url, link = project_with_invitation(
+        browser, app, "Harbour at night", "A lighthouse beam sweeps the harbour", "editor"
+    )
 
     guest_context, guest = sign_up_by_invitation(browser, link, "zoe")
     expect(guest.locator(".team-group")).to_contain_text("Harbour at night")
@@ -80,13 +88,9 @@ def test_an_invitee_joins_comments_and_is_mentioned_back(app, browser):  # noqa:
 
 
 def test_a_viewer_sees_no_generate_button_and_is_refused_if_they_try(app, browser):  # noqa: F811
-    owner_context = browser.new_context()
-    owner = owner_context.new_page()
-    owner.set_default_timeout(20_000)
-    sign_in_and_create_project(owner, app, "Viewer's view")
-    add_shot(owner, "A paper boat on a puddle")
-    project_url = owner.url
-    link = invite(owner, app, "viewer")
+    owner_context, owner, project_url, link = project_with_invitation(
+        browser, app, "Viewer's view", "A paper boat on a puddle", "viewer"
+    )
 
     context, viewer = sign_up_by_invitation(browser, link, "vic")
     viewer.goto(project_url)
@@ -103,13 +107,9 @@ def test_a_viewer_sees_no_generate_button_and_is_refused_if_they_try(app, browse
 
 
 def test_two_editors_on_one_shot_the_second_is_told(app, browser):  # noqa: F811
-    owner_context = browser.new_context()
-    owner = owner_context.new_page()
-    owner.set_default_timeout(20_000)
-    sign_in_and_create_project(owner, app, "Two editors")
-    add_shot(owner, "A fox at the edge of the wood")
-    project_url = owner.url
-    link = invite(owner, app, "editor")
+    owner_context, owner, project_url, link = project_with_invitation(
+        browser, app, "Two editors", "A fox at the edge of the wood", "editor"
+    )
     context, editor = sign_up_by_invitation(browser, link, "ed")
 
     for page in (owner, editor):
