@@ -268,3 +268,20 @@ def test_editing_a_shot_is_a_change_after_which_a_delete_cannot_be_undone(client
     changed = {"prompt": "P1 again", "duration": 4, "opening": "cut"}
     assert submit(client_of, page, url, **changed).status_code == 302
     assert arrange.undo(project) is None
+
+
+def test_the_inspector_shows_a_trimmed_shot_ending_on_its_out_point(client_of, user):
+    project = chained(user, 2)
+    first, second = project.shots.in_order()
+    first.trim_out = 50
+    first.save()
+    used, other = first.selected_take, make_take(first, select=False)
+    made = make_take(second, upstream=used, upstream_out=50, start_frame="takes/out.png")
+
+    html = client_of.get(reverse("shot-seam", args=[project.pk, second.pk])).content.decode()
+
+    start_frame = reverse("take-file", args=[project.pk, made.pk, "start-frame"])
+    assert html.count(start_frame) == 2  # both of shot 2's takes against the take cut at 50
+    assert reverse("take-file", args=[project.pk, used.pk, "last-frame"]) not in html
+    # No frame was cut from the other take at 50 yet: its last frame stands for it.
+    assert reverse("take-file", args=[project.pk, other.pk, "last-frame"]) in html

@@ -29,10 +29,19 @@ def shot_seam(request, pk, shot_id):
     viewer = project_for(request.user, pk)
     before, shot = _seam(viewer, shot_id)
     pairs = seams.pairs(before, shot)
+    # Where the shot before is trimmed, the frame it ends on is the out point's, kept as
+    # the start frame of a take made from it; its last frame otherwise.
+    out_frames = {
+        pair.before.pk: viewer.url("take-file", pair.after.pk, "start-frame")
+        for pair in pairs
+        if before.trim_out is not None
+        and pair.chained
+        and pair.after.upstream_out == before.trim_out
+        and pair.after.start_frame
+    }
     for pair in pairs:
-        pair.end_url = viewer.url("take-file", pair.before.pk, "last-frame")
-        if before.trim_out is not None and pair.chained and pair.after.start_frame:
-            pair.end_url = viewer.url("take-file", pair.after.pk, "start-frame")
+        last = viewer.url("take-file", pair.before.pk, "last-frame")
+        pair.end_url = out_frames.get(pair.before.pk, last)
         pair.start_url = viewer.url("take-file", pair.after.pk, "first-frame")
     context = {"viewer": viewer, "project": viewer.project, "before": before, "shot": shot}
     return render(request, f"{TIMELINE}#seam-pairs", {**context, "pairs": pairs})
