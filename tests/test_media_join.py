@@ -459,3 +459,25 @@ def _loudness(path: Path) -> float:
                 except (av.BlockingIOError, av.EOFError):
                     break
     return float(measured)
+
+
+def test_sound_written_alongside_the_picture_fails_cleanly_either_side(tmp_path, clip):
+    from projects.media.join import inspect, place
+    from projects.media.soundtrack import alongside
+    from projects.media.writing import AtomicMp4
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip("red").read_bytes())
+    pieces = [Piece(clip("green")), Piece(broken, joins="continue")]
+    sources = {str(piece.path): inspect(piece.path) for piece in pieces}
+    placed = place(pieces, sources, Fraction(FPS), seamless=True)
+    broken.write_bytes(b"not a video any more")  # the sound meets it in its own thread
+
+    output = tmp_path / "out" / "cut.mp4"
+    with pytest.raises(media.MediaError, match="broken.mp4"):
+        with AtomicMp4(output) as target, alongside(target, placed):
+            pass  # the picture's side succeeds
+    with pytest.raises(RuntimeError, match="picture failed"):
+        with AtomicMp4(output) as target, alongside(target, placed[:1]):
+            raise RuntimeError("the picture failed")
+    assert list(output.parent.iterdir()) == []

@@ -1,15 +1,18 @@
 """Everything Storyboard does with video and image bytes: probing, stills, posters, joining."""
 
+from .bridges import Bridges, Folder
 from .concat import ConcatResult, concat
 from .errors import MediaError
 from .frames import difference, first_frame, frame_at, last_frame, make_poster, save_png
 from .images import fit_image
-from .join import join, trim
+from .join import join, prepare, trim
 from .kinds import kind_of
 from .pieces import JoinResult, Piece, Transition
 from .probe import ClipInfo, probe
 
 __all__ = [
+    "Bridges",
+    "Folder",
     "ClipInfo",
     "ConcatResult",
     "JoinResult",
@@ -25,6 +28,7 @@ __all__ = [
     "kind_of",
     "last_frame",
     "make_poster",
+    "prepare",
     "probe",
     "save_png",
     "trim",

@@ -1,8 +1,9 @@
 """Joining pieces of clips into one MP4: trims, seamless continues, transitions, sound.
 
     join(pieces, output, *, seamless=True, normalize=False, force_reencode=False,
-         progress=None) -> JoinResult(mode, duration, frames, reencoded)
+         bridges=None, progress=None) -> JoinResult(mode, duration, frames, reencoded, prepared)
     trim(piece, output, progress=None) -> JoinResult
+    prepare(pieces, bridges, *, seamless=True) -> frames encoded
     frame_at(path, index) -> PIL.Image (in frames.py)
 
 A Piece is frames `first`..`last` (inclusive, 0-based in the clip's own frames,
@@ -34,6 +35,11 @@ clip's last frame, e.g. frame_at(previous clip, previous piece's last)).
   force_reencode is set: everything is encoded anew at the first clip's size, at the
   clips' rate if they share one, else 24 fps. Sound is copied only by a plain join of
   whole clips whose sound shares one format; otherwise it is encoded (AAC, 48 kHz).
+- bridges, a store of prepared bridges (bridges.py), lets a smart join copy what it
+  would encode of each clip on its own (a continue's first GOP, a trim inside a GOP)
+  from an earlier join or from prepare(), which encodes just that, ahead of time, for
+  each piece as it would follow another; transitions are always encoded in the join.
+  JoinResult.prepared counts the frames so taken.
 - progress, if given, is called with a rising fraction from 0.0 to 1.0; 1.0 comes once
   `output` is in place. `output` only ever holds a complete file.
 - A clip that can't be read, a piece outside its clip, or transitions longer than their
@@ -44,6 +50,7 @@ clip's last frame, e.g. frame_at(previous clip, previous piece's last)).
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
+from .bridges import Bridges
 from .errors import MediaError
 from .pieces import JoinResult, Piece
 from .plan import Placed, place
@@ -51,6 +58,7 @@ from .probe import probe
 from .reencode import FPS, reencode
 from .remux import remux
 from .smart import plan_splice, splice
+from .smart import prepare as prepare_splice
 from .sources import inspect
 from .writing import AtomicMp4
 
@@ -62,6 +70,7 @@ def join(
     seamless: bool = True,
     normalize: bool = False,
     force_reencode: bool = False,
+    bridges: Bridges | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> JoinResult:
     """Join `pieces`, in order, into one MP4 at `output` (see the module's docstring)."""
@@ -78,11 +87,12 @@ def join(
     placed = place(pieces, sources, rate, seamless=seamless)
 
     mode, count, spliced = _method(placed, normalize, force_reencode)
+    prepared = 0
     with AtomicMp4(output) as target:
         if mode == "copy":
             remux([piece.source for piece in placed], target, report)
         elif mode == "smart":
-            splice(spliced, target, report, normalize)
+            prepared = splice(spliced, target, report, normalize, bridges)
         else:
             reencode(placed, target, report, normalize)
     report.done()
@@ -93,7 +103,25 @@ def join(
         duration=written.duration,
         frames=written.frames,
         reencoded=count,
+        prepared=prepared,
     )
+
+
+def prepare(pieces: Sequence[Piece], bridges: Bridges, *, seamless: bool = True) -> int:
+    """Encode ahead, into `bridges`, what a smart join will encode of each piece on its own:
+    each as it would follow another piece (a continue's first frame dropped when
+    seamless). Returns the frames encoded, 0 when all were prepared already."""
+    encoded = 0
+    for piece in pieces:
+        source = inspect(piece.path)
+        drop = 1 if seamless and piece.joins == "continue" else 0
+        if piece.last is not None and piece.first + drop > piece.last:
+            continue  # nothing of it would be shown
+        alone = Piece(piece.path, piece.first + drop, piece.last)
+        plan = plan_splice(place([alone], {str(piece.path): source}, source.rate, seamless=False))
+        if plan is not None and plan.bridges is not None:
+            encoded += prepare_splice(plan, bridges)
+    return encoded
 
 
 def trim(piece: Piece, output, progress: Callable[[float], None] | None = None) -> JoinResult:

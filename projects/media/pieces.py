@@ -73,3 +73,4 @@ class JoinResult:
     duration: float  # seconds, as probed from the written file
     frames: int
     reencoded: int = 0  # frames of the output that were encoded rather than copied
+    prepared: int = 0  # of those, frames encoded before the join (media.prepare) and copied

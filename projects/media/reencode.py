@@ -11,7 +11,7 @@ from av.video.reformatter import ColorRange
 from .pictures import Transitions, even, fit
 from .plan import Placed
 from .reading import no_frames, open_video
-from .soundtrack import Soundtrack
+from .soundtrack import alongside
 from .writing import AtomicMp4
 
 FPS = 24  # when the clips' rates differ
@@ -40,14 +40,17 @@ def reencode(
     codec = stream.codec_context
     codec.colorspace, codec.color_primaries, codec.color_trc = first.colors
     codec.color_range = ColorRange.MPEG
-    soundtrack = (
-        Soundtrack(target, placed, normalize)
-        if any(piece.source.has_audio for piece in placed)
-        else None
-    )
+    # Frame threads, as FFmpeg's command line has them: PyAV's default of slice threads
+    # stalls while the decoder's threads share the cores.
+    codec.thread_type = "FRAME"
+    with alongside(target, placed, normalize):
+        _picture(placed, target, stream, width, height, report)
+
+
+def _picture(placed: list[Placed], target: AtomicMp4, stream, width, height, report) -> None:
     transitions = Transitions()
     total = placed[-1].end
-    for n, piece in enumerate(placed):
+    for piece in placed:
         frames = _frames(piece)
         shown = None  # the source frame on screen, as (display index, frame)
         for output in range(piece.start, piece.end):
@@ -64,11 +67,7 @@ def reencode(
                 _emit(target, stream, picture, output / piece.rate)
             report(output / total)
         frames.close()
-        if soundtrack:
-            soundtrack.add(n)
     target.encode(stream)
-    if soundtrack:
-        soundtrack.finish()
 
 
 def _frames(piece: Placed) -> Iterator[tuple[int, av.VideoFrame]]:

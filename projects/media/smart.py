@@ -8,6 +8,10 @@ transitions) are decoded and encoded again in "bridges": runs of consecutive out
 each started with an IDR picture by a fresh libx264 encoder and flushed before the next
 copied packet.
 
+A bridge that shows one clip's frames alone (no transition) is its own session, looked
+up first in a store of prepared bridges (bridges.py) and put there once encoded, so the
+next join, or the worker preparing a take when it arrives, leaves it to be copied too.
+
 Bridges are encoded to match the clips (profile, level, size, colour tags, B-frames or
 not) but with their own SPS/PPS id, and the track's avcC record carries both the clips'
 parameter sets and the bridges', so every packet finds its own. Decode timestamps are
@@ -25,13 +29,14 @@ from av.video.frame import PictureType
 from av.video.reformatter import ColorRange
 
 from .avc import X264_PROFILES, AvcConfig, annexb_units, sps_id, to_length_prefixed
+from .bridges import Bridges, Encoded, bridge_key, pack, unpack
 from .errors import MediaError
 from .index import Gop
 from .pictures import Transitions
 from .plan import Placed
 from .reading import open_video
 from .reencode import X264_OPTIONS
-from .soundtrack import Soundtrack
+from .soundtrack import alongside
 from .writing import AtomicMp4
 
 
@@ -95,7 +100,10 @@ def plan_splice(placed: list[Placed]) -> Splice | None:
     delay = max((gop.delay for gop in copied), default=0)
     if not any(step.encode for piece_steps in plan for step in piece_steps):
         return Splice(placed, plan, delay, None)
-    bridges = _BridgeFormat.for_source(sources[0], delay)
+    # Bridges reorder as the clips do, judged by all their GOPs rather than the copied
+    # ones, so a bridge prepared for a clip alone fits it in any join.
+    reorder = max(gop.delay for source in sources for gop in source.index.gops)
+    bridges = _BridgeFormat.for_source(sources[0], reorder)
     if bridges is None:
         return None
     return Splice(placed, plan, max(delay, bridges.delay), bridges)
@@ -106,8 +114,10 @@ def splice(
     target: AtomicMp4,
     report: Callable[[float], None],
     normalize: bool = False,
-) -> None:
-    """Write the pieces' picture (copied where possible) and sound to `target`."""
+    bridges: Bridges | None = None,
+) -> int:
+    """Write the pieces' picture (copied where possible) and sound to `target`; return how
+    many of its encoded frames were taken from `bridges`, prepared before."""
     placed = plan.placed
     source = placed[0].source
     with open_video(source.path) as (container, video):
@@ -116,14 +126,23 @@ def splice(
         stream.codec_context.extradata = plan.bridges.avcc
     track = _Track(target, stream, placed[0].rate, plan.delay)
     bridge = _Bridge(plan.bridges, track) if plan.bridges else None
-    soundtrack = (
-        Soundtrack(target, placed, normalize)
-        if any(piece.source.has_audio for piece in placed)
-        else None
-    )
+    with alongside(target, placed, normalize):
+        prepared = _picture(plan, track, bridge, bridges, report)
+    return prepared
+
+
+def _picture(
+    plan: Splice,
+    track: "_Track",
+    bridge: "_Bridge | None",
+    bridges: Bridges | None,
+    report: Callable[[float], None],
+) -> int:
+    placed = plan.placed
+    source = placed[0].source
     transitions = Transitions(full_range=source.color_range == ColorRange.JPEG)
-    total = placed[-1].end
-    for n, (piece, piece_steps) in enumerate(zip(placed, plan.steps, strict=True)):
+    total, prepared = placed[-1].end, 0
+    for piece, piece_steps in zip(placed, plan.steps, strict=True):
         index = piece.source.index
         with open_video(piece.source.path) as (container, video):
             groups = _groups(container, video)
@@ -133,7 +152,14 @@ def splice(
                     bridge.close()
                 for packet in packets[: step.copy]:
                     track.write(packet, piece.start + index.rank(packet.pts) - piece.first)
-                if step.encode:
+                if step.encode and _alone(piece, *step.encode):
+                    bridge.close()
+                    run, stored = _run(
+                        plan.bridges, piece, video.codec_context, packets, step, bridges
+                    )
+                    track.write_run(run, piece.start + step.encode[0] - piece.first)
+                    prepared += _length(step) if stored else 0
+                elif step.encode:
                     first, last = step.encode
                     for frame in _decode(video.codec_context, packets):
                         rank = index.rank(frame.pts)
@@ -144,12 +170,75 @@ def splice(
                         if picture is not None:
                             bridge.add(picture, output)
                 report(min(track.frames, total) / total)
-        if soundtrack:
-            soundtrack.add(n)
     if bridge:
         bridge.close()
-    if soundtrack:
-        soundtrack.finish()
+    return prepared
+
+
+def prepare(plan: Splice, bridges: Bridges) -> int:
+    """Encode and put in `bridges` what splice(plan) would encode of each clip alone (not
+    transitions); return the frames that took (0 when all were there already)."""
+    encoded = 0
+    for piece, piece_steps in zip(plan.placed, plan.steps, strict=True):
+        if not any(step.encode and _alone(piece, *step.encode) for step in piece_steps):
+            continue
+        with open_video(piece.source.path) as (container, video):
+            groups = _groups(container, video)
+            for step in piece_steps:
+                packets = _take(groups, step.gop)
+                if step.encode and _alone(piece, *step.encode):
+                    _, stored = _run(
+                        plan.bridges, piece, video.codec_context, packets, step, bridges
+                    )
+                    encoded += 0 if stored else _length(step)
+    return encoded
+
+
+def _alone(piece: Placed, first: int, last: int) -> bool:
+    """Whether source frames first..last of the piece show in no transition."""
+    return (
+        first >= piece.first + piece.blend_in + piece.fade_in
+        and last <= piece.last - piece.blend_out - piece.fade_out
+    )
+
+
+def _length(step: Step) -> int:
+    return step.encode[1] - step.encode[0] + 1
+
+
+def _run(
+    format: "_BridgeFormat",
+    piece: Placed,
+    codec: CodecContext,
+    packets: list[av.Packet],
+    step: Step,
+    bridges: Bridges | None,
+) -> tuple[list[Encoded], bool]:
+    """The bridge showing the step's frames of the piece, and whether it came from
+    `bridges` (a miss is encoded and put there)."""
+    first, last = step.encode
+    key = None
+    if bridges is not None:
+        data = (bytes(packet) for packet in packets)
+        key = bridge_key(data, first - step.gop.start, last - step.gop.start, format.fingerprint)
+        stored = bridges.get(key)
+        if stored is not None:
+            try:
+                return unpack(stored), True
+            except MediaError:  # damaged in the store: encoded again, and replaced
+                pass
+    ranks = piece.source.index.rank
+    frames = [
+        frame
+        for frame in _decode(codec, packets)
+        if (rank := ranks(frame.pts)) is not None and first <= rank <= last
+    ]
+    if len(frames) != last - first + 1:
+        raise MediaError("Some frames of a clip could not be decoded; it may be damaged.")
+    run = format.encode_run(frames)
+    if key is not None:
+        bridges.put(key, pack(run))
+    return run, False
 
 
 def _groups(container, video) -> Iterator[tuple[int, av.Packet]]:
@@ -202,6 +291,13 @@ class _Track:
         packet.pts, packet.dts, packet.duration = output, dts, 1
         self.frames += 1
         self._target.mux(packet)
+
+    def write_run(self, run: list[Encoded], start: int) -> None:
+        """Write a bridge whose first frame is shown at output frame `start`."""
+        for encoded in run:
+            packet = av.Packet(encoded.data)
+            packet.is_keyframe = encoded.keyframe
+            self.write(packet, start + encoded.pts)
 
 
 @dataclass(frozen=True)
@@ -267,6 +363,43 @@ class _BridgeFormat:
     def encoder(self) -> CodecContext:
         return _encoder(self.options, self, self.rate, self.colors)
 
+    @property
+    def fingerprint(self) -> bytes:
+        """What a bridge's bytes depend on besides its frames: two formats with the same
+        fingerprint encode the same frames alike."""
+        settings = (
+            sorted(self.options.items()),
+            self.width,
+            self.height,
+            self.pix_fmt,
+            str(self.rate),
+            self.colors,
+            self.length_size,
+            av.library_versions["libavcodec"],
+        )
+        return repr(settings).encode() + self.avcc
+
+    def encode_run(self, frames: list[av.VideoFrame]) -> list[Encoded]:
+        """`frames` as one bridge on its own, timed from 0."""
+        encoder = self.encoder()
+        run = []
+        try:
+            for n, frame in enumerate(frames):
+                run += self.packets(encoder.encode(_prepared(frame, n, encoder)))
+            run += self.packets(encoder.encode(None))
+        except av.FFmpegError as exc:
+            raise _failed(exc) from exc
+        return run
+
+    def packets(self, packets: list[av.Packet]) -> list[Encoded]:
+        """An encoder's packets as the clips' track stores them."""
+        return [
+            Encoded(
+                packet.pts, packet.is_keyframe, to_length_prefixed(bytes(packet), self.length_size)
+            )
+            for packet in packets
+        ]
+
 
 def _profile(config: AvcConfig) -> str | None:
     """The x264 profile of the clips' SPS, if x264 can encode within it."""
@@ -300,10 +433,7 @@ class _Bridge:
         try:
             if self._encoder is None:
                 self._encoder = self._format.encoder()
-            frame.pts, frame.time_base = output, self._encoder.time_base
-            # Decoded frames carry their source picture type, which libx264 would obey.
-            frame.pict_type = PictureType.NONE
-            self._write(self._encoder.encode(frame))
+            self._write(self._encoder.encode(_prepared(frame, output, self._encoder)))
         except av.FFmpegError as exc:
             raise _failed(exc) from exc
 
@@ -317,10 +447,14 @@ class _Bridge:
             self._encoder = None
 
     def _write(self, packets: list[av.Packet]) -> None:
-        for packet in packets:
-            out = av.Packet(to_length_prefixed(bytes(packet), self._format.length_size))
-            out.is_keyframe = packet.is_keyframe
-            self._track.write(out, packet.pts)
+        self._track.write_run(self._format.packets(packets), 0)  # timed in output frames
+
+
+def _prepared(frame: av.VideoFrame, pts: int, encoder: CodecContext) -> av.VideoFrame:
+    frame.pts, frame.time_base = pts, encoder.time_base
+    # Decoded frames carry their source picture type, which libx264 would obey.
+    frame.pict_type = PictureType.NONE
+    return frame
 
 
 def _failed(exc: av.FFmpegError) -> MediaError:

@@ -5,10 +5,17 @@ lines up with its picture however many seams there are. At a plain seam (a cut o
 continue without a transition) the two sides crossfade over DECLICK, using sound from
 beyond the cut where a clip has it (the frame a seamless continue drops, or the rest of a
 trimmed clip), so the joint never clicks. Pieces without sound contribute silence.
+
+alongside() writes it in a thread of its own while the caller writes the picture: encoding
+AAC costs more than copying a picture, and FFmpeg lets go of the GIL while it encodes.
 """
 
 import math
+import threading
 from array import array
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -32,6 +39,40 @@ class _Seam:
     end: int
     outgoing: tuple[float, ...] = ()  # gains over the region
     incoming: tuple[float, ...] = ()
+
+
+@contextmanager
+def alongside(target: AtomicMp4, placed: list[Placed], normalize: bool = False) -> Iterator[None]:
+    """Write the sound of `placed` (if any piece has sound) while the body writes the picture.
+
+    The sound's stream is added, and the file started, before the body runs. An error on
+    either side is raised here once both have stopped; the sound stops between pieces
+    when the picture failed.
+    """
+    if not any(piece.source.has_audio for piece in placed):
+        yield
+        return
+    soundtrack = Soundtrack(target, placed, normalize)
+    target.start()  # both streams exist: from here on, packets of either may come first
+    stop = threading.Event()
+
+    def write() -> None:
+        for n in range(len(placed)):
+            if stop.is_set():
+                return
+            soundtrack.add(n)
+        soundtrack.finish()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="soundtrack")
+    written = pool.submit(write)
+    try:
+        yield
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    written.result()
 
 
 class Soundtrack:

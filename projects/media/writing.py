@@ -1,6 +1,7 @@
 """Writing an MP4 atomically: into a hidden file beside the destination, renamed when complete."""
 
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ class AtomicMp4:
 
     Use as a context manager: leaving normally finishes the file and renames it into place,
     leaving with an exception deletes it. Writing failures are raised as MediaError.
+    Streams may be written from two threads (picture and sound) once start() was called.
     """
 
     def __init__(self, path) -> None:
@@ -33,10 +35,19 @@ class AtomicMp4:
             )
         except av.FFmpegError as exc:
             raise self._failed(exc) from exc
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Write the header: every stream must have been added, and none can be after."""
+        try:
+            self.container.start_encoding()
+        except av.FFmpegError as exc:
+            raise self._failed(exc) from exc
 
     def mux(self, packets) -> None:
         try:
-            self.container.mux(packets)
+            with self._lock:
+                self.container.mux(packets)
         except av.FFmpegError as exc:
             raise self._failed(exc) from exc
 
