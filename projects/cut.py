@@ -39,21 +39,27 @@ def plan(project, kind=Kind.DRAFT, shots=None):
         )
     entries = []
     for shot in shots:
-        transition = None
-        if shot.transition and not shot.continues and entries:
-            transition = [shot.transition, shot.transition_frames]
-        entries.append(
-            {
-                "take": shot.current_of(kind).pk,
-                "shot": shot.number,
-                "prompt": shot.prompt,
-                "joins": Opening.CONTINUE if shot.continues else Opening.CUT,
-                "first": shot.trim_in,
-                "last": shot.trim_out,
-                "transition": transition,
-            }
-        )
+        entry = take_entry(shot, shot.current_of(kind))
+        if not entries:
+            entry["transition"] = None  # nothing before it to come from
+        entries.append(entry)
     return entries
+
+
+def take_entry(shot, take):
+    """The entry of `take` in the cut, as its shot now stands."""
+    transition = None
+    if shot.transition and not shot.continues:
+        transition = [shot.transition, shot.transition_frames]
+    return {
+        "take": take.pk,
+        "shot": shot.number,
+        "prompt": shot.prompt,
+        "joins": Opening.CONTINUE if shot.continues else Opening.CUT,
+        "first": shot.trim_in,
+        "last": shot.trim_out,
+        "transition": transition,
+    }
 
 
 @dataclass(frozen=True)

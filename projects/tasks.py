@@ -4,6 +4,8 @@ What is due later (a task's next read, a create's retry) is a time in the databa
 and the worker's clock (projects.worker) hands it to these tasks when it comes.
 """
 
+from django_q.tasks import async_task
+
 from . import pipeline
 from .models import Export, Project, Take
 
@@ -22,12 +24,22 @@ def look(take_ids):
     ended = pipeline.look(takes)
     for project in {take.shot.project_id: take.shot.project for take in ended}.values():
         pipeline.start_ready(project)
+    done = [take.pk for take in ended if take.status == Take.Status.DONE]
+    if done:  # after the chain went on: the next shot's create does not wait for this
+        async_task("projects.tasks.prepare", done)
+
+
+def prepare(take_ids):
+    """Encode now what exports will encode of these takes (pipeline.bridging)."""
+    for take in Take.objects.filter(pk__in=take_ids).select_related("shot__project"):
+        pipeline.prepare_bridges(take)
 
 
 def recover():
     """Resume what dead workers left (when a worker starts, and every minute)."""
     pipeline.recover()
     pipeline.sweep_exports()
+    pipeline.prune_bridges()
 
 
 def cancel(take_ids):

@@ -7,6 +7,7 @@ One module per idea:
 - polling: reading remote tasks, and when each is read next
 - collecting: a finished take's files into media storage
 - exporting: the cut joined into one file
+- bridging: what exports encode of each take, encoded once when it arrives
 - leases: who works on a row, and whether that worker lives
 - recovery: taking over what dead workers left
 - schedule: what is due now, for whichever driver asks
@@ -17,6 +18,8 @@ The worker (projects.tasks and projects.worker) and the command line call the sa
 steps. Every state change two processes could race on is a conditional update.
 """
 
+from .bridging import prepare as prepare_bridges
+from .bridging import prune as prune_bridges
 from .driver import run_here
 from .exporting import export
 from .exporting import sweep as sweep_exports
@@ -39,7 +42,9 @@ __all__ = [
     "look",
     "next_due",
     "poll_many",
+    "prepare_bridges",
     "problems",
+    "prune_bridges",
     "queue_finals",
     "queue_from",
     "queue_takes",

@@ -20,6 +20,7 @@ from django.utils import timezone
 from .. import cut, interchange, media
 from ..files import local_copy, storage_errors
 from ..models import Export, Take
+from .bridging import StoredBridges
 from .leases import Heartbeat, LeaseLost, beat, me, orphaned
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,15 @@ def _video(export, clips, target, progress):
         target,
         seamless=export.seamless,
         normalize=export.normalize,
+        bridges=StoredBridges(),
         progress=progress,
+    )
+    log.info(
+        "export %s: %s, %d frames encoded (%d of them prepared before)",
+        export.pk,
+        result.mode,
+        result.reencoded,
+        result.prepared,
     )
     return Made(result.mode, result.duration)
 
@@ -143,6 +152,7 @@ def _bundle(export, clips, target, progress):
         folder / "sequence.mp4",
         seamless=True,
         normalize=export.normalize,
+        bridges=StoredBridges(),
         progress=lambda f: progress(0.5 * f),
     )
     for index, (piece, name) in enumerate(zip(cut.pieces(clips), cut.names(clips), strict=True)):

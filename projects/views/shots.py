@@ -156,6 +156,8 @@ def shot_trim(request, pk, shot_id):
     else:
         shot.trim_in, shot.trim_out = first, None if last == frames - 1 else last
         shot.save(update_fields=["trim_in", "trim_out"])
+        takes = [pk for pk in (shot.selected_take_id, shot.selected_final_id) if pk]
+        transaction.on_commit(lambda: async_task("projects.tasks.prepare", takes))
         kept = (last - first + 1) / cut.FPS
         messages.success(request, f"Shot {shot.number} plays {kept:.2f} s in the cut.")
     return timeline_or_redirect(request, viewer)
