@@ -466,18 +466,74 @@ def test_sound_written_alongside_the_picture_fails_cleanly_either_side(tmp_path,
     from projects.media.soundtrack import alongside
     from projects.media.writing import AtomicMp4
 
-    broken = tmp_path / "broken.mp4"
-    broken.write_bytes(clip("red").read_bytes())
+    # Sound at 44.1 kHz is read from its file when the sound is made (48 kHz AAC is kept
+    # in memory when the clip is inspected).
+    broken = make_clip(tmp_path / "broken.mp4", **PROVIDER, audio=True, sample_rate=44100)
     pieces = [Piece(clip("green")), Piece(broken, joins="continue")]
     sources = {str(piece.path): inspect(piece.path) for piece in pieces}
     placed = place(pieces, sources, Fraction(FPS), seamless=True)
     broken.write_bytes(b"not a video any more")  # the sound meets it in its own thread
 
     output = tmp_path / "out" / "cut.mp4"
-    with pytest.raises(media.MediaError, match="broken.mp4"):
-        with AtomicMp4(output) as target, alongside(target, placed):
-            pass  # the picture's side succeeds
-    with pytest.raises(RuntimeError, match="picture failed"):
-        with AtomicMp4(output) as target, alongside(target, placed[:1]):
-            raise RuntimeError("the picture failed")
+    with (
+        pytest.raises(media.MediaError, match="broken.mp4"),
+        AtomicMp4(output) as target,
+        alongside(target, placed),
+    ):
+        pass  # the picture's side succeeds
+    with (
+        pytest.raises(RuntimeError, match="picture failed"),
+        AtomicMp4(output) as target,
+        alongside(target, placed[:1]),
+    ):
+        raise RuntimeError("the picture failed")
     assert list(output.parent.iterdir()) == []
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+
+def test_smart_joins_copy_the_clips_sound_moved_less_than_half_an_aac_frame(tmp_path, clip):
+    from projects.media.join import inspect, place
+    from projects.media.soundcopy import FRAME, LEAD, _Copy, plan_sound
+    from projects.media.soundtrack import DECLICK, _sample_of
+
+    pieces = [
+        Piece(clip("red")),
+        Piece(clip("green"), first=5, joins="continue"),
+        Piece(clip("blue"), joins="continue"),
+    ]
+    output = tmp_path / "cut.mp4"
+    media.join(pieces, output)
+
+    theirs = {data for name in ("red", "green", "blue") for data in audio_packets(clip(name))}
+    ours = audio_packets(output)
+    assert sum(data in theirs for data in ours) > 0.9 * len(ours)
+    # Where each piece's frames were copied, its sound is its clip's to the sample (and to
+    # float rounding), moved by the plan's shift; around the seams it is encoded, within
+    # AAC's own error.
+    sources = {str(piece.path): inspect(piece.path) for piece in pieces}
+    placed = place(pieces, sources, Fraction(FPS), seamless=True)
+    at = _sample_of(Fraction(FPS))
+    plan = plan_sound(placed, at, round(DECLICK * 48000))
+    assert all(abs(shift) <= FRAME // 2 for shift in plan.shifts) and any(plan.shifts)
+    _, samples, _ = decode(output)
+    copies = [s for s in plan.segments if isinstance(s, _Copy)]
+    assert len(copies) == 3
+    for piece, shift, copy in zip(placed, plan.shifts, copies, strict=True):
+        _, theirs, _ = decode(piece.source.path)
+        offset = piece.first * PER_FRAME - at(piece.start) - shift  # output to clip sample
+        interior = range(copy.start + FRAME, copy.end)  # its first frame blends with a bridge
+        assert max(abs(samples[t] - theirs[t + offset]) for t in interior) < 1e-5
+        near = range(max(at(piece.start), copy.start - LEAD), copy.start)
+        assert max(abs(samples[t] - theirs[t + offset]) for t in near) < 0.02
+
+
+def test_normalised_sound_is_encoded_whole(tmp_path, clip):
+    output = tmp_path / "cut.mp4"
+    media.join([Piece(clip("red")), Piece(clip("green"), joins="continue")], output, normalize=True)
+
+    theirs = set(audio_packets(clip("red"))) | set(audio_packets(clip("green")))
+    assert not theirs & set(audio_packets(output))

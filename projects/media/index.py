@@ -63,16 +63,25 @@ class ClipIndex:
         return self._ranks.get(pts)
 
 
-def index_clip(container: InputContainer, stream: VideoStream) -> ClipIndex:
-    """Demux every video packet of an open clip (from its start) and index them."""
+def index_clip(container: InputContainer, stream: VideoStream, sound=None) -> ClipIndex:
+    """Demux every video packet of an open clip (from its start) and index them.
+
+    `sound`, a list, receives the packets of the clip's first audio stream on the way, as
+    (pts, duration, data), so that a caller who wants them need not read the file twice.
+    """
     codec = stream.codec_context
     extradata = bytes(codec.extradata or b"")
     splittable = codec.name == "h264" and extradata[:1] == b"\x01"
     length_size = AvcConfig.parse(extradata).length_size if splittable else 0
     entries: list[tuple[int, bool]] = []  # (pts, starts with an IDR) in decode order
     first_dts = None
-    for packet in container.demux(stream):
+    audio = container.streams.audio[0] if sound is not None and container.streams.audio else None
+    for packet in container.demux(*(s for s in (stream, audio) if s is not None)):
         if packet.dts is None:  # the demuxer's end-of-stream marker
+            continue
+        if packet.stream is audio:
+            if packet.pts is not None and packet.size:
+                sound.append((packet.pts, packet.duration or 0, bytes(packet)))
             continue
         if first_dts is None:
             first_dts = packet.dts

@@ -126,7 +126,7 @@ def splice(
         stream.codec_context.extradata = plan.bridges.avcc
     track = _Track(target, stream, placed[0].rate, plan.delay)
     bridge = _Bridge(plan.bridges, track) if plan.bridges else None
-    with alongside(target, placed, normalize):
+    with alongside(target, placed, normalize, copy=True):
         prepared = _picture(plan, track, bridge, bridges, report)
     return prepared
 

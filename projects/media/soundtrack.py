@@ -24,6 +24,8 @@ from av.filter import Graph
 
 from .plan import Placed
 from .reading import open_video
+from .soundcopy import SoundSink, plan_sound
+from .soundcopy import read as read_aac
 from .writing import AtomicMp4
 
 SAMPLE_RATE = 48000
@@ -42,8 +44,13 @@ class _Seam:
 
 
 @contextmanager
-def alongside(target: AtomicMp4, placed: list[Placed], normalize: bool = False) -> Iterator[None]:
+def alongside(
+    target: AtomicMp4, placed: list[Placed], normalize: bool = False, copy: bool = False
+) -> Iterator[None]:
     """Write the sound of `placed` (if any piece has sound) while the body writes the picture.
+
+    With `copy` (and without `normalize`), the clips' AAC frames are copied wherever they
+    can be and only the sound around seams is encoded (soundcopy.py).
 
     The sound's stream is added, and the file started, before the body runs. An error on
     either side is raised here once both have stopped; the sound stops between pieces
@@ -52,11 +59,18 @@ def alongside(target: AtomicMp4, placed: list[Placed], normalize: bool = False) 
     if not any(piece.source.has_audio for piece in placed):
         yield
         return
-    soundtrack = Soundtrack(target, placed, normalize)
+    stream = target.container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
     target.start()  # both streams exist: from here on, packets of either may come first
     stop = threading.Event()
 
     def write() -> None:
+        plan = None
+        if copy and not normalize:
+            plan = plan_sound(placed, _sample_of(placed[0].rate), round(DECLICK * SAMPLE_RATE))
+        if plan is None:
+            soundtrack = Soundtrack(placed, _Encoder(target, stream, normalize))
+        else:
+            soundtrack = Soundtrack(placed, SoundSink(target, stream, plan), plan.shifts)
         for n in range(len(placed)):
             if stop.is_set():
                 return
@@ -78,9 +92,15 @@ def alongside(target: AtomicMp4, placed: list[Placed], normalize: bool = False) 
 class Soundtrack:
     """The AAC track of a join, written piece by piece in step with the picture."""
 
-    def __init__(self, target: AtomicMp4, placed: list[Placed], normalize: bool = False) -> None:
+    def __init__(self, placed: list[Placed], out, shifts: list[int] | None = None) -> None:
+        """`out` takes the sound (an _Encoder, or soundcopy.SoundSink); `shifts` are the
+        samples each piece's sound plays later than its picture (soundcopy.py)."""
         self._placed = placed
-        self._out = _Encoder(target, normalize)
+        self._shifts = {
+            id(piece): shift for piece, shift in zip(placed, shifts or [], strict=False)
+        }
+        self._at = _sample_of(placed[0].rate)
+        self._out = out
         self._seams = [_Seam(0, 0)] + [self._seam(n) for n in range(1, len(placed))]
         self._seams.append(_Seam(self._at(placed[-1].end), self._at(placed[-1].end)))
         self._pending: list[array] | None = None
@@ -89,7 +109,12 @@ class Soundtrack:
         """Write the sound of piece `n` (pieces are added in order)."""
         piece, before, after = self._placed[n], self._seams[n], self._seams[n + 1]
         begin = min(self._at(piece.start), before.start)
-        samples = self._read(piece, begin, max(self._at(piece.end), after.end) - begin)
+        end = max(self._at(piece.end), after.end)
+        wanted = getattr(self._out, "wanted", None)  # a sink that keeps only some of it
+        samples = [array("f", bytes(4 * (end - begin))) for _ in range(_CHANNELS)]
+        for low, high in wanted(begin, end) if wanted else [(begin, end)]:
+            for channel, part in zip(samples, self._read(piece, low, high - low), strict=True):
+                channel[low - begin : high - begin] = part
         self._fade(piece, samples, begin)
         if n > 0:
             ours = [channel[before.start - begin : before.end - begin] for channel in samples]
@@ -104,9 +129,6 @@ class Soundtrack:
 
     def finish(self) -> None:
         self._out.finish()
-
-    def _at(self, frame: int) -> int:
-        return round(Fraction(frame) * SAMPLE_RATE / self._placed[0].rate)
 
     def _seam(self, n: int) -> _Seam:
         before, after = self._placed[n - 1], self._placed[n]
@@ -147,7 +169,7 @@ class Soundtrack:
         """The sample of the piece's clip (0 where its first frame starts) that plays at
         `output_sample`."""
         first = round(Fraction(piece.first) / piece.source.rate * SAMPLE_RATE)
-        return first + output_sample - self._at(piece.start)
+        return first + output_sample - self._at(piece.start) - self._shifts.get(id(piece), 0)
 
     def _lead(self, piece: Placed) -> int:
         """Samples of sound the clip has before the piece's in point."""
@@ -186,11 +208,13 @@ class Soundtrack:
         if not source.has_audio or count <= 0:
             return out
         start = self._source_sample(piece, begin)  # clip samples, 0 at its first frame
+        if source.aac is not None:
+            return read_aac(source.aac, start, count)
         with open_video(source.path) as (container, _):
             stream = container.streams.audio[0]
-            if start > 2 * SAMPLE_RATE:
-                # A second early: the decoder needs a frame or two before it is exact.
-                seconds = source.start + Fraction(start, SAMPLE_RATE) - 1
+            if start > SAMPLE_RATE // 2:
+                # A tenth of a second early: the decoder needs a frame before it is exact.
+                seconds = source.start + Fraction(start, SAMPLE_RATE) - Fraction(1, 10)
                 container.seek(int(seconds / stream.time_base), stream=stream)
             resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
             at = None  # clip sample of the next resampled sample
@@ -219,6 +243,15 @@ def _place(out: list[array], chunk: av.AudioFrame, at: int, start: int) -> int:
     return at + chunk.samples
 
 
+def _sample_of(rate: Fraction):
+    """The output sample where output frame `frame` starts, at `rate` frames a second."""
+
+    def at(frame: int) -> int:
+        return round(Fraction(frame) * SAMPLE_RATE / rate)
+
+    return at
+
+
 def _mix(a: array, a_gains, b: array, b_gains) -> array:
     return array("f", (x * g + y * h for x, g, y, h in zip(a, a_gains, b, b_gains, strict=True)))
 
@@ -234,9 +267,8 @@ def _samples(seconds: Fraction) -> int:
 class _Encoder:
     """AAC at SAMPLE_RATE, through FFmpeg's loudnorm filter when asked to normalise."""
 
-    def __init__(self, target: AtomicMp4, normalize: bool) -> None:
-        self._target = target
-        self.stream = target.container.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
+    def __init__(self, target: AtomicMp4, stream, normalize: bool) -> None:
+        self._target, self.stream = target, stream
         self._written = 0  # samples in
         self._encoded = 0  # samples out of the filter, when there is one
         self._graph = _loudnorm() if normalize else None

@@ -1,6 +1,6 @@
 """What joining needs to know about each clip before it starts: headers and packet index."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,6 +9,8 @@ from av.video.stream import VideoStream
 
 from .index import ClipIndex, index_clip
 from .reading import open_video, video_timing
+
+SAMPLE_RATE = 48000  # of a join's sound track
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class Source:
     # that copy_key must compare don't matter here).
     splice_key: tuple
     index: ClipIndex
+    # The clip's AAC frames as (sample, duration, data), sample 0 where its first frame is
+    # shown, with the decoder's configuration: kept when its sound is what a join's track
+    # carries (AAC-LC, 48 kHz, stereo), so it can be copied, or decoded without a reopen.
+    aac: tuple[bytes, tuple] | None = field(default=None, compare=False, repr=False)
 
     @property
     def frames(self) -> int:
@@ -44,7 +50,8 @@ def inspect(path) -> Source:
         timing = video_timing(container, video)
         audio = container.streams.audio[0] if container.streams.audio else None
         codec = video.codec_context
-        index = index_clip(container, video)
+        sound = [] if _carried(audio) else None
+        index = index_clip(container, video, sound)
         extradata = bytes(codec.extradata or b"")
         pix_fmt = codec.format.name if codec.format else None
         copy_key = (
@@ -76,6 +83,7 @@ def inspect(path) -> Source:
             copy_key=copy_key,
             splice_key=splice_key,
             index=index,
+            aac=_frames(audio, sound, timing.start),
         )
 
 
@@ -103,6 +111,27 @@ def _audio_key(audio: AudioStream | None) -> tuple | None:
         audio.time_base,
         bytes(codec.extradata or b""),
     )
+
+
+def _carried(audio: AudioStream | None) -> bool:
+    """Whether the sound is as a join's own track is, so its frames can be copied."""
+    if audio is None:
+        return False
+    codec = audio.codec_context
+    return (codec.name, codec.profile, codec.sample_rate, codec.layout.name) == (
+        "aac",
+        "LC",
+        SAMPLE_RATE,
+        "stereo",
+    ) and audio.time_base == Fraction(1, SAMPLE_RATE)
+
+
+def _frames(audio, sound, video_start: Fraction) -> tuple[bytes, tuple] | None:
+    if sound is None:
+        return None
+    start = round(video_start * SAMPLE_RATE)
+    frames = tuple((pts - start, duration, data) for pts, duration, data in sound)
+    return bytes(audio.codec_context.extradata or b""), frames
 
 
 def _audio_span(audio: AudioStream | None, video_start: Fraction) -> tuple | None:
