@@ -25,7 +25,10 @@ clip's last frame, e.g. frame_at(previous clip, previous piece's last)).
   don't click; pieces without sound are silent. normalize passes the whole through
   FFmpeg's loudnorm (one pass) to -16 LUFS. The file states sound and picture equally
   long; decoded, sound ends within its last AAC frame's padding. A plain copy (below)
-  keeps today's copied sound, within an AAC frame per clip.
+  keeps today's copied sound, within an AAC frame per clip. A smart join (not
+  normalised) copies the clips' 48 kHz AAC frames between seams, each piece's sound
+  moved by under half a frame (10.7 ms) to fit the track's frame grid, and encodes only
+  the sound around seams (soundcopy.py); a re-encode encodes all of it.
 - How the picture is made (JoinResult.mode, with `reencoded` the frames encoded):
   "copy" when every frame's packets can be copied (whole clips that share their codec
   parameters, or trims on GOP boundaries); "smart" when they share parameters but some

@@ -5,6 +5,8 @@ lines up with its picture however many seams there are. At a plain seam (a cut o
 continue without a transition) the two sides crossfade over DECLICK, using sound from
 beyond the cut where a clip has it (the frame a seamless continue drops, or the rest of a
 trimmed clip), so the joint never clicks. Pieces without sound contribute silence.
+Written to an AAC encoder, or to soundcopy.SoundSink, which copies the clips' frames
+between seams (each piece then moved by its shift of under half an AAC frame).
 
 alongside() writes it in a thread of its own while the caller writes the picture: encoding
 AAC costs more than copying a picture, and FFmpeg lets go of the GIL while it encodes.
