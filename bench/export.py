@@ -11,10 +11,10 @@ times, and prints the medians and the median ratio:
 
 - the plain join (every frame, packets copied) against `ffmpeg -f concat -c copy`
   (target: at most 2x);
-- the seamless join, 11 continues, smart-rendered, against the same (target: 3x): cold,
-  with nothing prepared (every continue's first GOP encoded in the join), and as the app
-  runs, with each take's bridge prepared by the worker when the take arrived (timed
-  apart, per take); then the same prepared join of the clips without sound, against
+- the seamless join, 11 continues, smart-rendered, against the same (target: 3x), as
+  the app runs it: each take's bridge prepared by the worker when the take arrived
+  (timed apart, per take); for reference, cold, with nothing prepared (every continue's
+  first GOP encoded in the join); then the same prepared join of the clips without sound, against
   FFmpeg copying those, to show what the picture costs and what the sound does;
 - the seamless join re-encoded whole (force_reencode) against FFmpeg re-encoding the
   same join (trim and atrim drop each continuing clip's first frame, libx264 veryfast at
@@ -177,7 +177,7 @@ def main() -> None:
         rows = [
             ("plain join (copy)", "ffmpeg concat -c copy", 2.0)
             + compare(args.runs, lambda: media.join(plain, out, seamless=False), concat),
-            ("seamless, smart, cold", "ffmpeg concat -c copy", 3.0)
+            ("seamless, smart, cold", "ffmpeg concat -c copy", None)
             + compare(args.runs, lambda: media.join(seamless, out), concat),
             ("seamless, smart", "ffmpeg concat -c copy", 3.0)
             + compare(args.runs, lambda: media.join(seamless, out, bridges=prepared), concat),
@@ -196,10 +196,13 @@ def main() -> None:
         ]
 
     for name, against, target, ours, anchor, ratio, result in rows:
-        verdict = "ok" if ratio <= target else "over target"
+        if target is None:  # what a join costs when the worker prepared nothing
+            verdict = "for reference"
+        else:
+            verdict = f"target {target}x, " + ("ok" if ratio <= target else "over target")
         print(
             f"{name:22} {ours:6.2f} s  vs {against:23} {anchor:6.2f} s: "
-            f"{ratio:5.2f}x (target {target}x, {verdict}); "
+            f"{ratio:5.2f}x ({verdict}); "
             f"mode {result.mode}, {result.frames} frames, {result.reencoded} encoded, "
             f"{result.prepared} of them prepared"
         )

@@ -145,8 +145,8 @@ def _copy(piece: Placed, packets, at, seam_room: int) -> tuple[int, _Copy] | Non
         output = start + sample - first + shift
         if output < low or output + FRAME > high:
             continue
-        if expected is not None and sample != expected:
-            break  # a gap in the clip's sound: copy up to it
+        if (expected is not None and sample != expected) or output % FRAME:
+            break  # a gap in the clip's sound, or frames off the grid after one: copy up to it
         run_start = output if run_start is None else run_start
         run.append(data)
         expected = sample + FRAME
