@@ -145,6 +145,30 @@ def test_the_worker_prepares_a_collected_continue_and_the_export_copies_it(
 
 
 @pytest.mark.django_db
+def test_a_trim_queues_the_preparation_of_its_take_and_the_task_keeps_the_bridge(
+    client_of, user, broker, media_root, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+    from django_q.signing import SignedPackage
+
+    project = make_project(user, shots=[("Dawn", Opening.CUT)])
+    (take,) = make_takes(project)
+    trim = reverse("shot-trim", args=[project.pk, take.shot.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        client_of.post(trim, {"trim_in": 10, "trim_out": 60})
+
+    ((_, package),) = broker.dequeue()
+    task = SignedPackage.loads(package)
+    assert (task["func"], task["args"]) == ("projects.tasks.prepare", ([take.pk],))
+    tasks.prepare(*task["args"])
+    # The clip is one GOP: frames 10 to 60 are encoded, once, and kept.
+    _, stored = default_storage.listdir("bridges")
+    assert len(stored) == 1
+    take.refresh_from_db()
+    assert tasks.pipeline.prepare_bridges(take) == 0
+
+
+@pytest.mark.django_db
 def test_bridges_not_written_for_a_month_are_pruned(media_root, settings):
     from django.core.cache import cache
     from django.utils import timezone

@@ -38,10 +38,15 @@ def open_video(path) -> Iterator[tuple[InputContainer, VideoStream]]:
             stream.thread_type = "AUTO"
             yield container, stream
     except av.FFmpegError as exc:
-        raise MediaError(
-            f"Can't read '{name}' as a video ({exc.strerror}). "
-            "It may be damaged or not a video file; regenerate or re-upload it."
-        ) from exc
+        raise unreadable(path, exc) from exc
+
+
+def unreadable(path, exc: av.FFmpegError) -> MediaError:
+    """The error for a clip FFmpeg failed on while reading it."""
+    return MediaError(
+        f"Can't read '{Path(path).name}' as a video ({exc.strerror}). "
+        "It may be damaged or not a video file; regenerate or re-upload it."
+    )
 
 
 def video_timing(container: InputContainer, stream: VideoStream) -> VideoTiming:

@@ -34,7 +34,7 @@ from .errors import MediaError
 from .index import Gop
 from .pictures import Transitions
 from .plan import Placed
-from .reading import open_video
+from .reading import open_video, unreadable
 from .reencode import X264_OPTIONS
 from .soundtrack import alongside
 from .writing import AtomicMp4
@@ -142,34 +142,28 @@ def _picture(
     source = placed[0].source
     transitions = Transitions(full_range=source.color_range == ColorRange.JPEG)
     total, prepared = placed[-1].end, 0
-    for piece, piece_steps in zip(placed, plan.steps, strict=True):
+    for piece, step, packets, codec in _read(plan):
         index = piece.source.index
-        with open_video(piece.source.path) as (container, video):
-            groups = _groups(container, video)
-            for step in piece_steps:
-                packets = _take(groups, step.gop)
-                if step.copy and bridge:
-                    bridge.close()
-                for packet in packets[: step.copy]:
-                    track.write(packet, piece.start + index.rank(packet.pts) - piece.first)
-                if step.encode and _alone(piece, *step.encode):
-                    bridge.close()
-                    run, stored = _run(
-                        plan.bridges, piece, video.codec_context, packets, step, bridges
-                    )
-                    track.write_run(run, piece.start + step.encode[0] - piece.first)
-                    prepared += _length(step) if stored else 0
-                elif step.encode:
-                    first, last = step.encode
-                    for frame in _decode(video.codec_context, packets):
-                        rank = index.rank(frame.pts)
-                        if rank is None or not first <= rank <= last:
-                            continue
-                        output = piece.start + rank - piece.first
-                        picture = transitions.take(piece, output, frame)
-                        if picture is not None:
-                            bridge.add(picture, output)
-                report(min(track.frames, total) / total)
+        if step.copy and bridge:
+            bridge.close()
+        for packet in packets[: step.copy]:
+            track.write(packet, piece.start + index.rank(packet.pts) - piece.first)
+        if step.encode and _alone(piece, *step.encode):
+            bridge.close()
+            run, stored = _run(plan.bridges, piece, codec, packets, step, bridges)
+            track.write_run(run, piece.start + step.encode[0] - piece.first)
+            prepared += _length(step) if stored else 0
+        elif step.encode:
+            first, last = step.encode
+            for frame in _decode(piece, codec, packets):
+                rank = index.rank(frame.pts)
+                if rank is None or not first <= rank <= last:
+                    continue
+                output = piece.start + rank - piece.first
+                picture = transitions.take(piece, output, frame)
+                if picture is not None:
+                    bridge.add(picture, output)
+        report(min(track.frames, total) / total)
     if bridge:
         bridge.close()
     return prepared
@@ -179,19 +173,21 @@ def prepare(plan: Splice, bridges: Bridges) -> int:
     """Encode and put in `bridges` what splice(plan) would encode of each clip alone (not
     transitions); return the frames that took (0 when all were there already)."""
     encoded = 0
+    for piece, step, packets, codec in _read(plan):
+        if step.encode and _alone(piece, *step.encode):
+            _, stored = _run(plan.bridges, piece, codec, packets, step, bridges)
+            encoded += 0 if stored else _length(step)
+    return encoded
+
+
+def _read(plan: Splice) -> Iterator[tuple[Placed, Step, list[av.Packet], CodecContext]]:
+    """Each piece's steps in order, with the packets of the step's GOP and the decoder of
+    its clip; each clip is opened once per piece and read from its start."""
     for piece, piece_steps in zip(plan.placed, plan.steps, strict=True):
-        if not any(step.encode and _alone(piece, *step.encode) for step in piece_steps):
-            continue
         with open_video(piece.source.path) as (container, video):
             groups = _groups(container, video)
             for step in piece_steps:
-                packets = _take(groups, step.gop)
-                if step.encode and _alone(piece, *step.encode):
-                    _, stored = _run(
-                        plan.bridges, piece, video.codec_context, packets, step, bridges
-                    )
-                    encoded += 0 if stored else _length(step)
-    return encoded
+                yield piece, step, _take(groups, step.gop), video.codec_context
 
 
 def _alone(piece: Placed, first: int, last: int) -> bool:
@@ -230,7 +226,7 @@ def _run(
     ranks = piece.source.index.rank
     frames = [
         frame
-        for frame in _decode(codec, packets)
+        for frame in _decode(piece, codec, packets)
         if (rank := ranks(frame.pts)) is not None and first <= rank <= last
     ]
     if len(frames) != last - first + 1:
@@ -262,12 +258,15 @@ def _take(groups: Iterator[tuple[int, av.Packet]], gop: Gop) -> list[av.Packet]:
     raise MediaError("A clip ended before its index said it would; it may be damaged.")
 
 
-def _decode(codec: CodecContext, packets: list[av.Packet]) -> list[av.VideoFrame]:
+def _decode(piece: Placed, codec: CodecContext, packets: list[av.Packet]) -> list[av.VideoFrame]:
     """Every frame of a closed GOP, in display order, leaving the decoder ready for the next."""
     frames = []
-    for packet in packets:
-        frames.extend(codec.decode(packet))
-    frames.extend(codec.decode(None))
+    try:
+        for packet in packets:
+            frames.extend(codec.decode(packet))
+        frames.extend(codec.decode(None))
+    except av.FFmpegError as exc:
+        raise unreadable(piece.source.path, exc) from exc
     codec.flush_buffers()
     return frames
 

@@ -23,11 +23,11 @@ import av
 from av.codec.context import CodecContext
 
 from .plan import Placed
+from .sources import SAMPLE_RATE
 from .writing import AtomicMp4
 
 FRAME = 1024  # samples in an AAC frame
 LEAD = 2 * FRAME  # samples a bridge's encoder hears before and after its span
-_RATE = 48000
 _LAYOUT = "stereo"
 
 
@@ -75,7 +75,7 @@ def plan_sound(placed: list[Placed], at, seam_room: int) -> SoundPlan | None:
     total = at(placed[-1].end)
     shifts, copies, config = [], [], None
     for piece in placed:
-        found = _packets(piece)
+        found = piece.source.aac  # when a track of ours can carry its frames as they are
         copy = None
         if found is not None and (config is None or found[0] == config):
             config, packets = found
@@ -95,12 +95,6 @@ def plan_sound(placed: list[Placed], at, seam_room: int) -> SoundPlan | None:
     return SoundPlan(shifts, segments, total)
 
 
-def _packets(piece: Placed) -> tuple[bytes, list[tuple[int, int, bytes]]] | None:
-    """The clip's AAC configuration and frames, if a track of ours can carry them as they
-    are (sources.Source.aac)."""
-    return piece.source.aac
-
-
 def read(aac: tuple[bytes, tuple], start: int, count: int) -> list[array]:
     """`count` samples per channel of a clip's sound from its sample `start` on, decoded
     from the frames inspect() kept (silent where it has none)."""
@@ -115,7 +109,7 @@ def read(aac: tuple[bytes, tuple], start: int, count: int) -> list[array]:
         if sample >= start + count:
             break
         packet = av.Packet(data)
-        packet.pts, packet.time_base = sample, Fraction(1, _RATE)
+        packet.pts, packet.time_base = sample, Fraction(1, SAMPLE_RATE)
         for frame in decoder.decode(packet):
             if n == 0:
                 continue
@@ -130,7 +124,7 @@ def read(aac: tuple[bytes, tuple], start: int, count: int) -> list[array]:
 
 def _copy(piece: Placed, packets, at, seam_room: int) -> tuple[int, _Copy] | None:
     """The piece's shift and the run of its packets copied, None if no frame fits."""
-    first = round(Fraction(piece.first) / piece.source.rate * _RATE)  # clip sample at start
+    first = round(Fraction(piece.first) / piece.source.rate * SAMPLE_RATE)  # clip sample at start
     start = at(piece.start)
     whole = [(sample, data) for sample, duration, data in packets if duration == FRAME]
     if not whole:
@@ -162,7 +156,7 @@ class SoundSink:
         self._heard = {window: [array("f"), array("f")] for window in plan.windows}
         self._written = 0  # output samples received
         self._next = 0  # the next segment to write
-        self._time_base = Fraction(1, _RATE)
+        self._time_base = Fraction(1, SAMPLE_RATE)
 
     def wanted(self, begin: int, end: int) -> list[tuple[int, int]]:
         """The parts of output samples begin..end that bridges hear: the rest is copied,
@@ -207,19 +201,19 @@ class SoundSink:
         length = window[1] - window[0]
         heard = [channel + array("f", bytes(4 * (length - len(channel)))) for channel in heard]
         encoder = CodecContext.create("aac", "w")
-        encoder.sample_rate, encoder.layout, encoder.format = _RATE, _LAYOUT, "fltp"
+        encoder.sample_rate, encoder.layout, encoder.format = SAMPLE_RATE, _LAYOUT, "fltp"
         encoder.bit_rate = self.stream.codec_context.bit_rate
         encoder.time_base = self._time_base
         encoder.open()
         frame = av.AudioFrame(format="fltp", layout=_LAYOUT, samples=length)
-        frame.sample_rate, frame.pts, frame.time_base = _RATE, window[0], self._time_base
+        frame.sample_rate, frame.pts, frame.time_base = SAMPLE_RATE, window[0], self._time_base
         for plane, channel in zip(frame.planes, heard, strict=True):
             plane.update(channel.tobytes())
-        last = bridge.end == self._plan.total
+        # The track's first frame is the encoder's priming, as an encoded track's is.
+        low = -FRAME if bridge.start == 0 else bridge.start
+        high = None if bridge.end == self._plan.total else bridge.end
         for packet in encoder.encode(frame) + encoder.encode(None):
-            # The track's first frame is the encoder's priming, as an encoded track's is.
-            low = -FRAME if bridge.start == 0 else bridge.start
-            if low <= packet.pts and (last or packet.pts < bridge.end):
+            if low <= packet.pts and (high is None or packet.pts < high):
                 self._mux(bytes(packet), packet.pts, packet.duration)
 
     def _mux(self, data: bytes, pts: int, duration: int) -> None:

@@ -25,12 +25,12 @@ import av
 from av.filter import Graph
 
 from .plan import Placed
-from .reading import open_video
+from .reading import open_video, unreadable
 from .soundcopy import SoundSink, plan_sound
 from .soundcopy import read as read_aac
+from .sources import SAMPLE_RATE
 from .writing import AtomicMp4
 
-SAMPLE_RATE = 48000
 DECLICK = Fraction(5, 1000)  # seconds
 LOUDNESS = "I=-16:TP=-1.5:LRA=11"  # EBU R128 target for web video
 _CHANNELS = 2
@@ -211,7 +211,10 @@ class Soundtrack:
             return out
         start = self._source_sample(piece, begin)  # clip samples, 0 at its first frame
         if source.aac is not None:
-            return read_aac(source.aac, start, count)
+            try:
+                return read_aac(source.aac, start, count)
+            except av.FFmpegError as exc:
+                raise unreadable(source.path, exc) from exc
         with open_video(source.path) as (container, _):
             stream = container.streams.audio[0]
             if start > SAMPLE_RATE // 2:

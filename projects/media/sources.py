@@ -10,7 +10,7 @@ from av.video.stream import VideoStream
 from .index import ClipIndex, index_clip
 from .reading import open_video, video_timing
 
-SAMPLE_RATE = 48000  # of a join's sound track
+SAMPLE_RATE = 48000  # of a join's sound track (AAC, stereo)
 
 
 @dataclass(frozen=True)

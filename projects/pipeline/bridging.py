@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from .. import cut, media
 from ..files import local_copy, storage_errors
+from ..models import Opening
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,13 @@ class StoredBridges:
 def prepare(take):
     """Encode and keep what a seamless export will encode of `take` at its shot's trim;
     returns the frames encoded (0 when they were kept already, or none need it)."""
-    if not take.video:
-        return 0
+    entry = cut.take_entry(take.shot, take)
+    whole = entry["first"] == 0 and entry["last"] is None
+    if not take.video or (whole and entry["joins"] != Opening.CONTINUE):
+        return 0  # a whole clip that cuts in is copied as it is: nothing to fetch
     try:
         with local_copy(take.video, ".mp4") as path:
-            clip = cut.Clip(cut.take_entry(take.shot, take), path, None, media.probe(path).frames)
+            clip = cut.Clip(entry, path, None, media.probe(path).frames)
             return media.prepare(cut.pieces([clip]), StoredBridges())
     except (media.MediaError, *storage_errors()) as error:
         # The export will meet the same problem and say so where the user sees it.
