@@ -17,8 +17,10 @@ OPS = ("create", "get", "list", "cancel", "download")
 FATES = {"moderation": MODERATED, "expire": EXPIRED, "fail": BROKEN}
 # A task ends badly only where a task is made (create) or looked at (get).
 FATE_OPS = ("create", "get")
-KINDS = ("status", "latency", "timeout", "lose_answer", *FATES)
-STATUS_EXTRAS = ("code", "message", "retry_after")
+KINDS = ("status", "latency", "timeout", "lose_answer", "lag", "no_route", *FATES)
+STATUS_EXTRAS = ("code", "message", "retry_after", "after")
+# What a status may answer after doing the work: every API operation, not a file's download.
+API_OPS = ("create", "get", "list", "cancel")
 # Long enough for any client to give up; stop() releases the connection sooner.
 HANG_SECONDS = 30.0
 DIRECTIVE = re.compile(r"\s*\[sim:([^\]]*)\]")
@@ -37,6 +39,10 @@ class Action:
     timeout: bool = False  # hold the connection, then close it unanswered
     lose_answer: bool = False  # do the work, then close the connection unanswered
     fate: TaskError | None = None  # the created or read task ends this way
+    # With status: do the work first (a 504 from a proxy whose upstream made the task).
+    after: bool = False
+    lag: float = 0.0  # a list leaves out the tasks made less than this many seconds ago
+    no_route: bool = False  # answer as the style answers a route it does not serve
 
     @classmethod
     def parse(cls, spec):
@@ -53,11 +59,15 @@ class Action:
         value = spec[kind]
         if kind != "status":
             if any(key in spec for key in STATUS_EXTRAS):
-                raise ValueError("code, message and retry_after go with status only")
+                raise ValueError("code, message, retry_after and after go with status only")
             if kind == "latency":
                 if not _number(value) or not 0 <= value <= HANG_SECONDS:
                     raise ValueError(f"latency must be 0-{HANG_SECONDS:g} seconds")
                 return cls(latency=float(value))
+            if kind == "lag":
+                if not _number(value) or not 0 < value < MAX_DELAY:
+                    raise ValueError(f"lag must be 0-{MAX_DELAY} seconds")
+                return cls(lag=float(value))
             if value is not True:
                 raise ValueError(f"{kind} must be true")
             if kind in FATES:
@@ -65,6 +75,8 @@ class Action:
             return cls(**{kind: True})
         if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
             raise ValueError("status must be an HTTP error status, 400-599")
+        if not isinstance(spec.get("after", False), bool):
+            raise ValueError("after must be true or false")
         for key in ("code", "message"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise ValueError(f"{key} must be a string")
@@ -76,7 +88,13 @@ class Action:
                 raise ValueError("retry_after must be a number of seconds")
             # Retry-After takes whole seconds; rounding up never invites a retry too early.
             retry_after = math.ceil(retry_after)
-        return cls(value, spec.get("code"), spec.get("message"), retry_after)
+        return cls(
+            value,
+            spec.get("code"),
+            spec.get("message"),
+            retry_after,
+            after=spec.get("after", False),
+        )
 
     @classmethod
     def from_header(cls, value):
@@ -92,6 +110,10 @@ class Action:
             return ("create",)
         if self.fate:
             return FATE_OPS
+        if self.lag:
+            return ("list",)
+        if self.no_route or self.after:
+            return API_OPS
         return OPS
 
     def describe(self):
