@@ -85,6 +85,10 @@ def _gate(shot, before, kind=Kind.DRAFT):
     if latest is not None and latest.ended_badly:
         return Gate(stop=f"Not generated: shot {before.number} {latest.get_status_display()}.")
     upstream = before.selected_of(kind)
+    if upstream is None and latest is not None and latest.status == Status.DONE:
+        # The shots were read before that take was done and picked (one step), its takes
+        # after: a moment's view, not a chain without a take. Asked again soon.
+        return Gate()
     if upstream is None or upstream.status != Status.DONE:
         return Gate(
             stop=f"Not generated: shot {before.number} has no finished take to continue from."
