@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .. import limits
-from ..models import Take
+from ..models import Spend, Take
 from ..pace import Expectations
 from ..providers import ProviderError, TaskState, get_client
 from . import collecting
@@ -87,6 +87,8 @@ def _apply(take, remote, client, expectations):
             **beat(),
         )
         if claimed:
+            if take.tokens:  # billed: in the team's ledger, whatever becomes of the take
+                Spend.objects.record(take)
             collecting.collect(take, remote, client)
         return True
     take.fail(remote.error or f"The provider reports the task {remote.state}.")
