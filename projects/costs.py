@@ -194,7 +194,7 @@ def team_spend(team):
     spend = Spend.objects.filter(team=team, billed_at__gte=month_start())
     total = spend.aggregate(total=Sum("tokens"))["total"] or 0
     by_project = (
-        spend.values("project", "project_title", "project__title")
+        spend.values("project", "project_title", "project__title", "project__deleted_at")
         .annotate(tokens=Sum("tokens"))
         .order_by("-tokens")
     )
@@ -219,7 +219,7 @@ def _by_project(rows):
     """(title, tokens) per project, its title now, or the one it had when it was deleted."""
     totals = {}
     for row in rows:
-        if row["project"] is None:
+        if row["project"] is None or row["project__deleted_at"] is not None:
             title = f"{row['project_title']} (deleted)"
         else:
             title = row["project__title"]

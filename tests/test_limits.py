@@ -65,7 +65,7 @@ def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
 ADMIT = (
     "from projects import limits; import time; t = time.monotonic(); n = 0\n"
     "while time.monotonic() - t < 3:\n"
-    "    n += limits.admit_call() == 0\n"
+    "    n += not limits.admit_call()\n"
     "print(n)"
 )
 
