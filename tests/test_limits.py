@@ -70,9 +70,10 @@ ADMIT = (
 )
 
 
-def test_the_request_rate_holds_across_processes(tmp_path, live_template):
+@pytest.mark.parametrize("limit", ["SEEDANCE_RPM", "SEEDANCE_DAILY"])
+def test_the_request_rate_and_the_daily_quota_hold_across_processes(tmp_path, live_template, limit):
     with Simulator(port=0) as simulator:
-        app = Deployment(tmp_path, simulator, live_template, SEEDANCE_RPM="25")
+        app = Deployment(tmp_path, simulator, live_template, **{limit: "25"})
         try:
             racers = [
                 subprocess.Popen(
