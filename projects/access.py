@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from .models import Link, Project, Role, Team
+from .models import Link, Mention, Project, Role, Team
 
 # What each action needs: the roles that may take it.
 ROLES = {
@@ -152,6 +152,12 @@ def team_for(user, pk, action="view"):
     if action not in _allowed(role):
         raise PermissionDenied(REFUSED.get(action, "Your role does not allow this."))
     return team, role
+
+
+def mentions_of(user):
+    """A person's mentions, on the projects they may see now: leaving a team, or being
+    removed from it, takes its comments out of their inbox with the projects."""
+    return Mention.objects.filter(user=user, comment__shot__project__team__members=user)
 
 
 def may_move(user, project, team):
