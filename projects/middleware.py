@@ -1,11 +1,15 @@
-"""Messages set while answering htmx reach the page; changes are logged as their author's."""
+"""Messages set while answering htmx reach the page; changes are logged as their author's;
+a rate passed is answered 429."""
 
 from asgiref.sync import iscoroutinefunction
 from auditlog.context import set_actor
 from django.contrib.messages import get_messages
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
+
+from .throttle import TooOften
 
 
 class HtmxMessagesMiddleware(MiddlewareMixin):
@@ -26,6 +30,17 @@ class HtmxMessagesMiddleware(MiddlewareMixin):
             return response
         response.write(render_to_string("flash.html", {"messages": messages, "oob": True}))
         return response
+
+
+class TooOftenMiddleware(MiddlewareMixin):
+    """A rate passed (projects.throttle) is a 429 saying when to try again; htmx shows its
+    words on the page, as it does a 403's (static/js/app.js)."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, TooOften):
+            context = {"exception": exception, "back": exception.back}
+            return render(request, "429.html", context, status=429)
+        return None
 
 
 @sync_and_async_middleware
