@@ -21,6 +21,7 @@ class DieyuyunStyle(Style):
     max_reference_images = 0
     max_reference_videos = max_reference_audios = 1
     audio_beside_first_frame = True  # the audio mode: a photo and speech
+    version = "/v1"
     statuses = {
         "queued": TaskState.QUEUED,
         "processing": TaskState.RUNNING,

@@ -1,15 +1,16 @@
-"""Gateway 003 (futurmix.ai/v1): `/video/generations` with assets and settings under metadata."""
+"""Gateway 003 (futurmix.ai): `/v1/video/generations` with assets and settings under metadata."""
 
 from .base import GenerationRequest, RemoteTask
 from .style import GATEWAY_STATUSES, SEEDANCE_2, Style
 
-PATH = "/video/generations"
+PATH = "/v1/video/generations"
 
 
 class FuturmixStyle(Style):
     name = "futurmix"
     models = SEEDANCE_2
     default_model = "doubao-seedance-2-0-260128"
+    version = "/v1"
     statuses = GATEWAY_STATUSES
 
     def create(self, request: GenerationRequest) -> str:

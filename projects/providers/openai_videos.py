@@ -10,6 +10,7 @@ class OpenAIVideosStyle(Style):
     name = "openai-videos"
     models = SEEDANCE_2
     default_model = "doubao-seedance-2-0-fast-260128"
+    version = "/v1"
     statuses = GATEWAY_STATUSES
 
     def create(self, request: GenerationRequest) -> str:

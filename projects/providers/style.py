@@ -50,9 +50,14 @@ class Style:
     # Bytes an image may have on the wire (the native limit is 30 MB).
     max_image_bytes = 30 * 1024 * 1024
     statuses: dict[str, TaskState] = {}
+    # The version segment the style's paths start with. A base URL given with it
+    # (https://host/v1) or without it (https://host) means the same gateway.
+    version = ""
 
     def __init__(self, base_url, api_key, http, headers=None):
         self.base_url = base_url.rstrip("/")
+        if self.version and self.base_url.endswith(self.version):
+            self.base_url = self.base_url[: -len(self.version)]
         self.http = http
         self.headers = {"Authorization": f"Bearer {api_key}", **(headers or {})}
 

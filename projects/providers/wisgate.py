@@ -19,6 +19,7 @@ class WisgateStyle(Style):
         ("1080p", "9:16"): "1080x1920",
     }
     takes_audio = False
+    version = "/v1"
     statuses = GATEWAY_STATUSES
 
     def create(self, request: GenerationRequest) -> str:
