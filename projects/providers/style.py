@@ -1,8 +1,11 @@
 """What every API style shares: the HTTP call, error bodies, frames on the wire, capabilities."""
 
+import math
 import re
 import tempfile
-from datetime import datetime
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -301,6 +304,25 @@ def unix_seconds(value):
         return None
 
 
+def retry_after_seconds(headers):
+    """Seconds an answer asks the client to wait, or None: `retry-after-ms` (OpenAI's),
+    else Retry-After in seconds, whole or decimal, or as an HTTP date."""
+    for name, unit in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            seconds = float(headers.get(name, "")) / unit
+        except ValueError:
+            continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(headers.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": an HTTP date is GMT all the same
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _item(kind, url, role):
     return {"type": kind, kind: {"url": url}, "role": role}
 
@@ -337,8 +359,7 @@ def error_from_body(body, response=None):
     retry_after = None
     if response is not None:
         request_id = request_id or response.headers.get("x-request-id", "")
-        if response.headers.get("retry-after", "").isdigit():
-            retry_after = int(response.headers["retry-after"])
+        retry_after = retry_after_seconds(response.headers)
     moderation = bool(MODERATION.search(code))
     return ProviderError(
         message,

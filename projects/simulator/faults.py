@@ -6,7 +6,9 @@ import json
 import math
 import re
 import threading
+import time
 from dataclasses import asdict, dataclass, replace
+from email.utils import formatdate
 
 from .engine import BROKEN, EXPIRED, MODERATED, TaskError
 from .inputs import InputError
@@ -18,7 +20,10 @@ FATES = {"moderation": MODERATED, "expire": EXPIRED, "fail": BROKEN}
 # A task ends badly only where a task is made (create) or looked at (get).
 FATE_OPS = ("create", "get")
 KINDS = ("status", "latency", "timeout", "lose_answer", *FATES)
-STATUS_EXTRAS = ("code", "message", "retry_after")
+STATUS_EXTRAS = ("code", "message", "retry_after", "retry_after_as")
+# How a wait is said, as gateways say it: whole seconds (rounded up, never too early),
+# decimal seconds, an HTTP date, or milliseconds in retry-after-ms (OpenAI's header).
+RETRY_AFTER_FORMS = ("seconds", "decimal", "date", "ms")
 # Long enough for any client to give up; stop() releases the connection sooner.
 HANG_SECONDS = 30.0
 DIRECTIVE = re.compile(r"\s*\[sim:([^\]]*)\]")
@@ -32,7 +37,8 @@ class Action:
     status: int | None = None  # answer with this error status, in the style's body
     code: str | None = None  # instead of the style's code for that status
     message: str | None = None
-    retry_after: int | None = None  # seconds, sent as Retry-After
+    retry_after: float | None = None  # seconds, sent as Retry-After
+    retry_after_as: str = "seconds"  # which of RETRY_AFTER_FORMS says it
     latency: float = 0.0  # answer normally, this much later
     timeout: bool = False  # hold the connection, then close it unanswered
     lose_answer: bool = False  # do the work, then close the connection unanswered
@@ -53,7 +59,7 @@ class Action:
         value = spec[kind]
         if kind != "status":
             if any(key in spec for key in STATUS_EXTRAS):
-                raise ValueError("code, message and retry_after go with status only")
+                raise ValueError("code, message and retry_after(_as) go with status only")
             if kind == "latency":
                 if not _number(value) or not 0 <= value <= HANG_SECONDS:
                     raise ValueError(f"latency must be 0-{HANG_SECONDS:g} seconds")
@@ -71,12 +77,12 @@ class Action:
         retry_after = spec.get("retry_after")
         if retry_after is None and value == 429:
             retry_after = 1
-        if retry_after is not None:
-            if not _number(retry_after) or retry_after < 0:
-                raise ValueError("retry_after must be a number of seconds")
-            # Retry-After takes whole seconds; rounding up never invites a retry too early.
-            retry_after = math.ceil(retry_after)
-        return cls(value, spec.get("code"), spec.get("message"), retry_after)
+        if retry_after is not None and (not _number(retry_after) or retry_after < 0):
+            raise ValueError("retry_after must be a number of seconds")
+        form = spec.get("retry_after_as", "seconds")
+        if form not in RETRY_AFTER_FORMS:
+            raise ValueError(f"retry_after_as must be one of {', '.join(RETRY_AFTER_FORMS)}")
+        return cls(value, spec.get("code"), spec.get("message"), retry_after, form)
 
     @classmethod
     def from_header(cls, value):
@@ -96,6 +102,8 @@ class Action:
 
     def describe(self):
         shown = {key: value for key, value in asdict(self).items() if value not in (None, 0, False)}
+        if self.retry_after is None:
+            shown.pop("retry_after_as")
         if self.fate:
             shown["fate"] = self.fate.kind
         return shown
@@ -163,6 +171,20 @@ class Faults:
                 | rule.action.describe()
                 for rule in self._rules
             ]
+
+
+def retry_after_headers(seconds, form="seconds"):
+    """The header saying to wait `seconds` (None: no header), in one of RETRY_AFTER_FORMS."""
+    if seconds is None:
+        return {}
+    if form == "ms":
+        return {"retry-after-ms": str(round(seconds * 1000))}
+    if form == "date":
+        # HTTP dates count whole seconds: round up, so the date is never too early.
+        return {"Retry-After": formatdate(math.ceil(time.time() + seconds), usegmt=True)}
+    if form == "decimal":
+        return {"Retry-After": f"{seconds:g}"}
+    return {"Retry-After": str(math.ceil(seconds))}
 
 
 def read_directives(prompt, param):

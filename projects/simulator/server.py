@@ -24,7 +24,14 @@ import httpx
 
 from . import ark, dieyuyun, futurmix, openai_videos, wisgate
 from .engine import Busy, Engine, TaskError
-from .faults import HANG_SECONDS, MAX_DELAY, Action, Faults, read_directives
+from .faults import (
+    HANG_SECONDS,
+    MAX_DELAY,
+    Action,
+    Faults,
+    read_directives,
+    retry_after_headers,
+)
 from .inputs import DEFAULT_EXPIRES, InputError
 from .limits import Limits, RateLimited
 from .wire import ApiError, FileAnswer, Style
@@ -463,8 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
             except FileNotFoundError:
                 answer = style.error("not_found", "The video file is gone.")
         if isinstance(answer, ApiError):
-            if answer.retry_after is not None:
-                headers["Retry-After"] = str(answer.retry_after)
+            headers.update(retry_after_headers(answer.retry_after, answer.retry_after_as))
             body = style.error_body(answer, call.request_id)
             return self._send_json(answer.status, body, headers)
         self._send_json(200, answer, headers)
@@ -548,9 +554,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if action.status:
                 code = action.code or XML_CODES.get(action.status, "InternalError")
-                headers = {}
-                if action.retry_after is not None:
-                    headers["Retry-After"] = str(action.retry_after)
+                headers = retry_after_headers(action.retry_after, action.retry_after_as)
                 message = action.message or "The service is failing on purpose."
                 return self._send_xml(action.status, code, message, headers)
         try:
@@ -620,6 +624,7 @@ def _fault_error(style, action):
         status=action.status,
         code=action.code,
         retry_after=action.retry_after,
+        retry_after_as=action.retry_after_as,
     )
 
 
