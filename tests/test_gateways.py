@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from projects import pipeline
 from projects.models import Opening, Take
-from projects.providers import SIMULATOR_PREFIXES, GenerationRequest, TaskState, get_client
+from projects.providers import (
+    SIMULATOR_PREFIXES,
+    STYLES,
+    GenerationRequest,
+    TaskState,
+    get_client,
+)
 from tests.factories import make_project
 
 # Where each OpenAI-style gateway lives on the simulator, without its version segment.
@@ -89,3 +95,101 @@ def test_a_create_waits_as_long_as_retry_after_says_in_any_form(simulator, user,
     # The date form counts whole seconds, so it may say up to a second more.
     waits = (take.not_before - sent).total_seconds()
     assert 6.5 <= waits <= 9.5, waits
+
+
+# Answer shapes and status words.
+
+# Each gateway's answer said with the other family's words.
+SYNONYMS = {
+    "ark": {"running": "in_progress", "succeeded": "completed"},
+    "dieyuyun": {"processing": "running", "completed": "succeeded"},
+    "wisgate": {"in_progress": "processing", "completed": "succeeded"},
+    "openai-videos": {"in_progress": "running", "completed": "succeeded"},
+    "futurmix": {"in_progress": "processing", "completed": "succeeded"},
+}
+SETTINGS = {
+    "ark": {"resolution": "480p", "duration": 4},
+    "dieyuyun": {"resolution": "720p", "duration": 5},
+    "wisgate": {"resolution": "720p", "duration": 4},
+    "openai-videos": {"resolution": "480p", "duration": 4},
+    "futurmix": {"resolution": "480p", "duration": 4},
+}
+
+
+def project_in(user, style, prompts, **settings):
+    case = SETTINGS[style]
+    shots = [{"prompt": prompt, "duration": case["duration"]} for prompt in prompts]
+    settings = {"model": MODELS[style], "resolution": case["resolution"], **settings}
+    return make_project(user, shots=shots, **settings)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("style", list(SYNONYMS))
+def test_a_gateway_answering_with_synonyms_still_chains_its_shots(simulator, settings, user, style):
+    use_style(settings, simulator, style)
+    settings.PUBLIC_BASE_URL = ""
+    simulator.add_fault("*", {"statuses": SYNONYMS[style]}, style=style)
+    project = project_in(user, style, ["A kite rises", "It loops over the dunes"])
+    if style in ("dieyuyun", "wisgate"):  # they fetch frames by URL: a cut each
+        project.shots.update(opening=Opening.CUT)
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, deadline=time.monotonic() + 60)
+    takes = [shot.latest_take for shot in project.timeline()]
+    assert [take.status for take in takes] == [Take.Status.DONE] * 2, [t.error for t in takes]
+    assert simulator.creates_by_style == {style: 2}
+
+
+@pytest.mark.django_db
+def test_an_unknown_status_keeps_the_take_reading_with_the_word_on_its_card(
+    simulator, settings, user, client_of
+):
+    use_style(settings, simulator, "futurmix")
+    project = project_in(user, "futurmix", ["A kite rises [sim:delay=2]"])
+    simulator.add_fault("get", {"statuses": {"in_progress": "warming_up"}}, style="futurmix")
+    pipeline.queue_takes(project)
+    pipeline.start_ready(project)
+    take = project.shots.get().latest_take
+    until = time.monotonic() + 10
+    while "warming_up" not in take.note and time.monotonic() < until:
+        pipeline.poll_many([take])
+        take.refresh_from_db()
+    assert take.status in (Take.Status.QUEUED, Take.Status.RUNNING)
+    assert "“warming_up”" in take.note
+    page = client_of.get(project.get_absolute_url()).content.decode()
+    assert "warming_up" in page
+
+    simulator.clear_faults()
+    pipeline.run_here(project, deadline=time.monotonic() + 30)
+    take.refresh_from_db()
+    assert take.status == Take.Status.DONE and take.note == ""
+    assert simulator.create_count == 1
+
+
+ARK_SHAPE = {
+    "id": "cgt-1",
+    "status": "succeeded",
+    "content": {"video_url": "https://cdn.example/v.mp4", "last_frame_url": "https://cdn/f.png"},
+    "usage": {"completion_tokens": 108900},
+    "created_at": 1780732857,
+    "updated_at": 1780732991,
+    "duration": 5,
+}
+OPENAI_SHAPE = {
+    "task_id": "cgt-1",
+    "status": "completed",
+    "progress": 100,
+    "metadata": {"url": "https://cdn.example/v.mp4"},
+    "created_at": 1780732857000,
+    "completed_at": "2026-06-06T08:03:11Z",
+    "seconds": "5",
+}
+
+
+@pytest.mark.parametrize("style", list(MODELS))
+@pytest.mark.parametrize("answer", [ARK_SHAPE, OPENAI_SHAPE], ids=["ark-shape", "openai-shape"])
+def test_every_style_reads_both_shapes_of_a_task_answer(style, answer):
+    task = STYLES[style]("https://gateway.example", "key", http=None).parse_task(answer)
+    assert (task.id, task.state, task.duration) == ("cgt-1", TaskState.SUCCEEDED, 5)
+    assert task.video_url == "https://cdn.example/v.mp4"
+    assert task.created_at == 1780732857
+    assert task.finished_at == 1780732991

@@ -98,10 +98,12 @@ class TaskState(enum.StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # A status word no gateway was known to use: the task is read on, never given up.
+    UNKNOWN = "unknown"
 
     @property
     def finished(self):
-        return self not in (TaskState.QUEUED, TaskState.RUNNING)
+        return self not in (TaskState.QUEUED, TaskState.RUNNING, TaskState.UNKNOWN)
 
 
 @dataclass
@@ -110,6 +112,7 @@ class RemoteTask:
 
     id: str
     state: TaskState
+    status: str = ""  # the provider's own word for it, shown when the state is UNKNOWN
     progress: float | None = None  # 0..1 when the provider reports it
     video_url: str = ""
     last_frame_url: str = ""

@@ -1,7 +1,7 @@
 """Gateway 003 (futurmix.ai): `/v1/video/generations` with assets and settings under metadata."""
 
-from .base import GenerationRequest, RemoteTask
-from .style import GATEWAY_STATUSES, SEEDANCE_2, Style
+from .base import GenerationRequest
+from .style import SEEDANCE_2, Style
 
 PATH = "/v1/video/generations"
 
@@ -11,7 +11,7 @@ class FuturmixStyle(Style):
     models = SEEDANCE_2
     default_model = "doubao-seedance-2-0-260128"
     version = "/v1"
-    statuses = GATEWAY_STATUSES
+    tasks_path = PATH
 
     def create(self, request: GenerationRequest) -> str:
         metadata = {
@@ -29,7 +29,4 @@ class FuturmixStyle(Style):
             "duration": request.duration,
             "metadata": metadata,
         }
-        return self.created_id(self.call("POST", PATH, json=body), "task_id")
-
-    def get(self, task_id) -> RemoteTask:
-        return self.parse_gateway_task(self.call("GET", f"{PATH}/{task_id}"), "task_id")
+        return self.created_id(self.call("POST", PATH, json=body))

@@ -17,12 +17,20 @@ MAX_REFERENCE_IMAGES = 9
 PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413, 422}
 # The model ids of Seedance 2.0, standard and fast, as most gateways name them.
 SEEDANCE_2 = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
-# The OpenAI-style status words several gateways answer with.
-GATEWAY_STATUSES = {
+# Every status word the gateways' documents and the official SDKs use, Ark's and the
+# OpenAI-style ones, whichever style answers with it: gateways mix them.
+STATUSES = {
     "queued": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
     "in_progress": TaskState.RUNNING,
+    "running": TaskState.RUNNING,
     "completed": TaskState.SUCCEEDED,
+    "succeeded": TaskState.SUCCEEDED,
     "failed": TaskState.FAILED,
+    "error": TaskState.FAILED,
+    "cancelled": TaskState.CANCELLED,
+    "canceled": TaskState.CANCELLED,
+    "expired": TaskState.EXPIRED,
 }
 MODERATION = re.compile(r"Sensitive|content_policy|moderation", re.IGNORECASE)
 
@@ -52,10 +60,11 @@ class Style:
     audio_beside_first_frame = False
     # Bytes an image may have on the wire (the native limit is 30 MB).
     max_image_bytes = 30 * 1024 * 1024
-    statuses: dict[str, TaskState] = {}
     # The version segment the style's paths start with. A base URL given with it
     # (https://host/v1) or without it (https://host) means the same gateway.
     version = ""
+    # Where tasks are read, each at {tasks_path}/{id}.
+    tasks_path = ""
 
     def __init__(self, base_url, api_key, http, headers=None):
         self.base_url = base_url.rstrip("/")
@@ -68,7 +77,7 @@ class Style:
         raise NotImplementedError
 
     def get(self, task_id) -> RemoteTask:
-        raise NotImplementedError
+        return self.parse_task(self.call("GET", f"{self.tasks_path}/{task_id}"))
 
     def cancel(self, task_id):
         raise ProviderError(f"The {self.name} API cannot cancel a task.", permanent=True)
@@ -241,32 +250,50 @@ class Style:
         return items
 
     @staticmethod
-    def created_id(answer, key):
-        task_id = answer.get(key) if isinstance(answer, dict) else None
+    def created_id(answer):
+        """The id a create answered with: `id` (Ark, OpenAI) or `task_id` (other gateways)."""
+        task_id = None
+        if isinstance(answer, dict):
+            task_id = answer.get("id") or answer.get("task_id")
         if not task_id:
-            raise ProviderError(f"The provider answered a create without a {key!r}: {answer}")
+            raise ProviderError(f"The provider answered a create without a task id: {answer}")
         return str(task_id)
 
-    def parse_gateway_task(self, data, id_key):
-        """The task answer the OpenAI-like gateways share: status, percent, metadata.url."""
-        metadata = data.get("metadata") or {}
-        error = data.get("error")
+    def parse_task(self, data) -> RemoteTask:
+        """A task answer, in whichever shape it comes: Ark's (`id`, `content.video_url`,
+        `usage`, Unix seconds) or the OpenAI-style gateways' (`task_id`, `metadata.url` or
+        wisgate's `meta_data.url`, a percent, milliseconds or ISO times)."""
+        if not isinstance(data, dict):
+            raise ProviderError(f"The provider answered a read without a task: {data!r}")
+        content = _mapping(data.get("content"))
+        metadata = _mapping(data.get("metadata")) or _mapping(data.get("meta_data"))
+        usage = _mapping(data.get("usage"))
+        word = str(data.get("status") or "")
+        state = STATUSES.get(word.strip().lower(), TaskState.UNKNOWN)
         progress = data.get("progress")
+        error = data.get("error")
+        finished_at = unix_seconds(data.get("completed_at"))
+        if finished_at is None and state.finished:
+            finished_at = unix_seconds(data.get("updated_at"))  # its last change ended it
         return RemoteTask(
-            id=str(data.get(id_key) or ""),
-            state=self.state(data.get("status")),
-            progress=progress / 100 if isinstance(progress, int | float) else None,
-            video_url=metadata.get("url") or "",
+            id=str(data.get("id") or data.get("task_id") or ""),
+            state=state,
+            status=word,
+            progress=progress / 100 if _number(progress) else None,
+            video_url=content.get("video_url") or metadata.get("url") or "",
+            last_frame_url=content.get("last_frame_url") or "",
+            tokens=usage.get("completion_tokens"),
             error=error_from_body(error) if error else None,
+            duration=_whole(data.get("duration", data.get("seconds"))),
+            seed=data.get("seed"),
             created_at=unix_seconds(data.get("created_at")),
-            finished_at=unix_seconds(data.get("completed_at")),
+            finished_at=finished_at,
+            resolution=data.get("resolution"),
+            ratio=data.get("ratio"),
+            generate_audio=data.get("generate_audio"),
+            model=data.get("model"),
+            expires_after=data.get("execution_expires_after"),
         )
-
-    def state(self, status):
-        if status not in self.statuses:
-            # An unknown status is a contract break, never "still running".
-            raise ProviderError(f"The provider reported an unknown task status {status!r}")
-        return self.statuses[status]
 
     def call(self, method, path, **kwargs):
         url = path if path.startswith("http") else self.base_url + path
@@ -321,6 +348,21 @@ def retry_after_seconds(headers):
     if when.tzinfo is None:  # "-0000": an HTTP date is GMT all the same
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - time.time())
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value):
+    """A count of seconds, given as a number or (OpenAI's `seconds`) a string; else None."""
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
+    return value if _number(value) else None
 
 
 def _item(kind, url, role):

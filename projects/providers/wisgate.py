@@ -1,7 +1,7 @@
 """Gateway 001 (api.wisgate.ai): `/v1/videos`, `mode` i2v/r2v with `images`, `meta_data.url`."""
 
-from .base import GenerationRequest, RemoteTask
-from .style import GATEWAY_STATUSES, Style
+from .base import GenerationRequest
+from .style import Style
 
 PATH = "/v1/videos"
 
@@ -20,7 +20,7 @@ class WisgateStyle(Style):
     }
     takes_audio = False
     version = "/v1"
-    statuses = GATEWAY_STATUSES
+    tasks_path = PATH
 
     def create(self, request: GenerationRequest) -> str:
         body = {
@@ -37,9 +37,4 @@ class WisgateStyle(Style):
             body["mode"] = "r2v"
             body["images"] = [self.image_url(image) for image in request.references]
             body["videos"] = list(request.reference_videos)
-        return self.created_id(self.call("POST", PATH, json=body), "id")
-
-    def get(self, task_id) -> RemoteTask:
-        data = self.call("GET", f"{PATH}/{task_id}")
-        # The video is under `meta_data` (with an underscore) on this gateway.
-        return self.parse_gateway_task({**data, "metadata": data.get("meta_data")}, "id")
+        return self.created_id(self.call("POST", PATH, json=body))

@@ -19,7 +19,9 @@ OPS = ("create", "get", "list", "cancel", "download")
 FATES = {"moderation": MODERATED, "expire": EXPIRED, "fail": BROKEN}
 # A task ends badly only where a task is made (create) or looked at (get).
 FATE_OPS = ("create", "get")
-KINDS = ("status", "latency", "timeout", "lose_answer", *FATES)
+KINDS = ("status", "latency", "timeout", "lose_answer", "statuses", *FATES)
+# Answers that show a task's status word, which a "statuses" action rewords.
+STATUS_OPS = ("create", "get", "list")
 STATUS_EXTRAS = ("code", "message", "retry_after", "retry_after_as")
 # How a wait is said, as gateways say it: whole seconds (rounded up, never too early),
 # decimal seconds, an HTTP date, or milliseconds in retry-after-ms (OpenAI's header).
@@ -43,6 +45,9 @@ class Action:
     timeout: bool = False  # hold the connection, then close it unanswered
     lose_answer: bool = False  # do the work, then close the connection unanswered
     fate: TaskError | None = None  # the created or read task ends this way
+    # Answer normally, but say each status word as this maps it ({"in_progress":
+    # "processing"}): how gateways differ in words for the same states.
+    statuses: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def parse(cls, spec):
@@ -64,6 +69,14 @@ class Action:
                 if not _number(value) or not 0 <= value <= HANG_SECONDS:
                     raise ValueError(f"latency must be 0-{HANG_SECONDS:g} seconds")
                 return cls(latency=float(value))
+            if kind == "statuses":
+                if (
+                    not isinstance(value, dict)
+                    or not value
+                    or not all(isinstance(w, str) and w for w in (*value, *value.values()))
+                ):
+                    raise ValueError("statuses must map status words to other words")
+                return cls(statuses=tuple(value.items()))
             if value is not True:
                 raise ValueError(f"{kind} must be true")
             if kind in FATES:
@@ -96,17 +109,35 @@ class Action:
         """The operations this action can apply to."""
         if self.lose_answer:
             return ("create",)
+        if self.statuses:
+            return STATUS_OPS
         if self.fate:
             return FATE_OPS
         return OPS
 
     def describe(self):
-        shown = {key: value for key, value in asdict(self).items() if value not in (None, 0, False)}
+        shown = {
+            key: value for key, value in asdict(self).items() if value not in (None, 0, False, ())
+        }
         if self.retry_after is None:
             shown.pop("retry_after_as")
         if self.fate:
             shown["fate"] = self.fate.kind
+        if self.statuses:
+            shown["statuses"] = dict(self.statuses)
         return shown
+
+    def reword(self, answer):
+        """An answer with its status words said as `statuses` maps them (a task's, or each
+        listed task's); anything else as it is."""
+        if not self.statuses or not isinstance(answer, dict):
+            return answer
+        words = dict(self.statuses)
+        if isinstance(answer.get("status"), str):
+            answer = {**answer, "status": words.get(answer["status"], answer["status"])}
+        if isinstance(answer.get("items"), list):
+            answer = {**answer, "items": [self.reword(item) for item in answer["items"]]}
+        return answer
 
 
 @dataclass(frozen=True)

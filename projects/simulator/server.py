@@ -445,6 +445,8 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _fault_error(style, action)
                 call.fate = action.fate
             answer = route.view(call, *groups)
+            if action:
+                answer = action.reword(answer)
         except RateLimited as limited:
             answer = style.error("rate_limit", str(limited), retry_after=limited.retry_after)
         except InputError as refused:

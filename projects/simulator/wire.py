@@ -65,9 +65,7 @@ ID_ALPHABET = string.ascii_lowercase + string.digits
 class ApiError(Exception):
     """A refusal in the style's own code; the style's error_body renders it."""
 
-    def __init__(
-        self, status, code, message, param="", retry_after=None, retry_after_as="seconds"
-    ):
+    def __init__(self, status, code, message, param="", retry_after=None, retry_after_as="seconds"):
         super().__init__(message)
         self.status, self.code, self.message, self.param = status, code, message, param
         # Seconds to wait, and how the answer says it (faults.RETRY_AFTER_FORMS).
