@@ -6,6 +6,7 @@ in question (see the simulator's fault switches).
 
 import time
 
+import httpx
 import pytest
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from projects.providers import (
     SIMULATOR_PREFIXES,
     STYLES,
     GenerationRequest,
+    ProviderError,
     TaskState,
     get_client,
 )
@@ -193,3 +195,77 @@ def test_every_style_reads_both_shapes_of_a_task_answer(style, answer):
     assert task.video_url == "https://cdn.example/v.mp4"
     assert task.created_at == 1780732857
     assert task.finished_at == 1780732991
+
+
+# Result downloads.
+
+
+def finished_task(simulator, **fault):
+    """A succeeded ark task, read with `fault` (an answer switch) in force on its get."""
+    client = get_client()
+    task_id = client.create(request("ark", resolution="480p", duration=4))
+    until_finished(client, task_id)
+    if fault:
+        simulator.add_fault("get", fault, count=1)
+    return client.get(task_id)
+
+
+@pytest.mark.django_db
+def test_a_render_collects_its_clip_from_another_host_without_the_key(simulator, user):
+    # The simulator's file links refuse an Authorization header, as signed links do.
+    simulator.add_fault("*", {"result_host": "localhost"})
+    project = make_project(user, shots=[("A kite", Opening.CUT), ("It dives", Opening.CONTINUE)])
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, deadline=time.monotonic() + 60)
+    takes = [shot.latest_take for shot in project.timeline()]
+    assert [take.status for take in takes] == [Take.Status.DONE] * 2
+    assert simulator.create_count == 2
+    assert takes[1].last_frame_source == "provider"
+
+
+def test_the_key_goes_to_the_exact_origin_of_the_base_url_only(simulator):
+    task = finished_task(simulator, result_host="localhost")
+    assert task.video_url.startswith("http://localhost:")
+    # A gateway at the root of its host (as dieyuyun's and wisgate's are): its key must
+    # not follow a URL that merely starts with the same text, here another port.
+    rooted = STYLES["dieyuyun"]("http://localhost", "secret", httpx.Client(timeout=10))
+    with rooted.download(task.video_url, ".mp4") as video:
+        assert video.read(8)[4:8] == b"ftyp"
+    # The API's own route under its base URL still gets it.
+    client = STYLES["openai-videos"](simulator.base_url("openai-videos"), "k", httpx.Client())
+    video_id = client.create(request("openai-videos", resolution="480p", duration=4))
+    until_finished(client, video_id)
+    with client.download(f"{client.base_url}/v1/videos/{video_id}/content", ".mp4") as video:
+        assert video.read(8)[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["{sim}/files/x.mp4", "http://localhost:9/x.mp4", "file:///etc/passwd", "ftp://ftp.test/x"],
+)
+def test_a_public_gateway_never_sends_the_app_to_an_internal_or_odd_address(simulator, url):
+    public = STYLES["ark"]("https://1.1.1.1/api/v3", "key", httpx.Client(timeout=5))
+    with pytest.raises(ProviderError) as refused:
+        public.download(url.format(sim=simulator.url))
+    assert refused.value.permanent and "Refused to download" in str(refused.value)
+
+
+@pytest.mark.django_db
+def test_a_result_larger_than_the_cap_is_refused(simulator, settings, user):
+    settings.SEEDANCE_MAX_DOWNLOAD_BYTES = 1000
+    project = make_project(user, shots=[("A kite", Opening.CUT)])
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, deadline=time.monotonic() + 60)
+    take = project.shots.get().latest_take
+    assert take.status == Take.Status.FAILED
+    assert "SEEDANCE_MAX_DOWNLOAD_BYTES" in take.error
+    assert simulator.create_count == 1
+
+
+def test_a_download_gives_up_at_its_deadline(simulator, settings):
+    settings.SEEDANCE_DOWNLOAD_SECONDS = 0.5
+    task = finished_task(simulator)
+    simulator.add_fault("download", {"latency": 5}, count=1)
+    with pytest.raises(ProviderError) as late:
+        get_client().download(task.video_url)
+    assert not late.value.permanent

@@ -70,7 +70,14 @@ class Provider:
         # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
         seconds = settings.PIPELINE_LEASE_SECONDS / 3
         http = httpx.Client(timeout=httpx.Timeout(seconds, connect=min(10.0, seconds)))
-        return self.style(self.base_url, self.api_key, http, headers=self.headers)
+        return self.style(
+            self.base_url,
+            self.api_key,
+            http,
+            headers=self.headers,
+            max_download_bytes=settings.SEEDANCE_MAX_DOWNLOAD_BYTES,
+            download_seconds=settings.SEEDANCE_DOWNLOAD_SECONDS,
+        )
 
 
 def simulator_url():
@@ -139,6 +146,8 @@ def get_client():
         provider.api_key,
         tuple(sorted(provider.headers.items())),
         settings.PIPELINE_LEASE_SECONDS,
+        settings.SEEDANCE_MAX_DOWNLOAD_BYTES,
+        settings.SEEDANCE_DOWNLOAD_SECONDS,
     )
     with _clients_lock:
         client = _clients.get(key)

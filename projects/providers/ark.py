@@ -26,12 +26,11 @@ class ArkStyle(Style):
     can_cancel = True
     can_list = True
 
-    def __init__(self, base_url, api_key, http, headers=None):
+    def __init__(self, base_url, api_key, http, headers=None, **limits):
         # A gateway of this style (004) sends gzip that Python clients cannot decode
         # unless they ask for none; asking for none costs the others nothing.
-        super().__init__(
-            base_url, api_key, http, {"Accept-Encoding": "identity", **(headers or {})}
-        )
+        headers = {"Accept-Encoding": "identity", **(headers or {})}
+        super().__init__(base_url, api_key, http, headers, **limits)
 
     def create(self, request: GenerationRequest) -> str:
         return self.created_id(self.call("POST", TASKS, json=self.create_body(request)))

@@ -1,11 +1,14 @@
 """What every API style shares: the HTTP call, error bodies, frames on the wire, capabilities."""
 
+import ipaddress
 import math
 import re
+import socket
 import tempfile
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 
 import httpx
 
@@ -33,6 +36,8 @@ STATUSES = {
     "expired": TaskState.EXPIRED,
 }
 MODERATION = re.compile(r"Sensitive|content_policy|moderation", re.IGNORECASE)
+# Redirects a result download follows, each hop checked like the first.
+MAX_REDIRECTS = 5
 
 
 class Style:
@@ -66,12 +71,23 @@ class Style:
     # Where tasks are read, each at {tasks_path}/{id}.
     tasks_path = ""
 
-    def __init__(self, base_url, api_key, http, headers=None):
+    def __init__(
+        self,
+        base_url,
+        api_key,
+        http,
+        headers=None,
+        *,
+        max_download_bytes=2 * 1024**3,
+        download_seconds=900.0,
+    ):
         self.base_url = base_url.rstrip("/")
         if self.version and self.base_url.endswith(self.version):
             self.base_url = self.base_url[: -len(self.version)]
         self.http = http
         self.headers = {"Authorization": f"Bearer {api_key}", **(headers or {})}
+        self.max_download_bytes = max_download_bytes
+        self.download_seconds = download_seconds
 
     def create(self, request: GenerationRequest) -> str:
         raise NotImplementedError
@@ -92,32 +108,85 @@ class Style:
     def download(self, url, suffix="", on_chunk=None):
         """Fetch a result file into a rewound temporary file; `on_chunk()` after each chunk.
 
-        Signed result URLs refuse an Authorization header, so none is sent, except to
-        the API's own endpoints.
+        Bounded: http(s) only, at most max_download_bytes, within download_seconds in all,
+        and never from an address inside this network unless the API's own base URL is
+        one (the simulator's is). The API key goes only to the API's own endpoints (its
+        exact origin, under its base path): signed result URLs refuse it, and another
+        host must never see it. Redirects are followed by hand, each hop checked alike.
         """
-        headers = self.headers if url.startswith(self.base_url) else {}
+        deadline = time.monotonic() + self.download_seconds
         out = tempfile.NamedTemporaryFile(suffix=suffix)
-        where = url.split("?")[0]
         try:
-            with self.http.stream("GET", url, headers=headers, follow_redirects=True) as r:
-                if r.status_code >= 400:
-                    raise ProviderError(
-                        f"Downloading {where} failed: HTTP {r.status_code}",
-                        status=r.status_code,
-                        permanent=r.status_code in PERMANENT_STATUSES,
-                    )
-                for chunk in r.iter_bytes(1 << 16):
-                    out.write(chunk)
-                    if on_chunk is not None:
-                        on_chunk()
+            for _ in range(MAX_REDIRECTS + 1):
+                where = self._fetchable(url)
+                timeout = self.http.timeout.as_dict()
+                timeout.update(read=_remaining(deadline, where, timeout["read"]))
+                with self.http.stream(
+                    "GET", url, headers=self._headers_for(url), timeout=httpx.Timeout(**timeout)
+                ) as r:
+                    if r.is_redirect:
+                        url = str(r.url.join(r.headers["location"]))
+                        continue
+                    if r.status_code >= 400:
+                        raise ProviderError(
+                            f"Downloading {where} failed: HTTP {r.status_code}",
+                            status=r.status_code,
+                            permanent=r.status_code in PERMANENT_STATUSES,
+                        )
+                    self._receive(r, out, where, deadline, on_chunk)
+                    out.seek(0)
+                    return out
+            raise ProviderError(f"Downloading {where} took over {MAX_REDIRECTS} redirects.")
         except httpx.HTTPError as exc:
             out.close()
             raise ProviderError(f"Downloading {where} failed: {exc}") from exc
         except BaseException:  # a refusal, or the caller's on_chunk giving up
             out.close()
             raise
-        out.seek(0)
-        return out
+
+    def _receive(self, response, out, where, deadline, on_chunk):
+        limit = self.max_download_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(where, int(declared), limit)
+        received = 0
+        for chunk in response.iter_bytes(1 << 16):
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(where, received, limit)
+            out.write(chunk)
+            _remaining(deadline, where)
+            if on_chunk is not None:
+                on_chunk()
+
+    def _fetchable(self, url):
+        """Refuse a URL a result may not come from; its address without the query, to show."""
+        try:
+            parts = httpx.URL(url)
+        except httpx.InvalidURL:
+            message = f"Refused to download {url[:200]!r}: not a URL."
+            raise ProviderError(message, permanent=True) from None
+        where = str(parts.copy_with(query=None))
+        if parts.scheme not in ("http", "https") or not parts.host:
+            raise ProviderError(f"Refused to download {where}: not an http(s) URL.", permanent=True)
+        if _internal(parts.host) and not self._internal_api:
+            raise ProviderError(
+                f"Refused to download {where}: it is an address inside this network, and "
+                "the provider is not.",
+                permanent=True,
+            )
+        return where
+
+    @cached_property
+    def _internal_api(self):
+        return _internal(httpx.URL(self.base_url).host)
+
+    def _headers_for(self, url):
+        """The API's headers for its own endpoints (the openai-videos content route wants
+        the key); none for anything else."""
+        url, base = httpx.URL(url), httpx.URL(self.base_url + "/")
+        own = (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+        return self.headers if own and url.path.startswith(base.path) else {}
 
     # What the style can be asked, checked before anything is sent.
 
@@ -348,6 +417,39 @@ def retry_after_seconds(headers):
     if when.tzinfo is None:  # "-0000": an HTTP date is GMT all the same
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - time.time())
+
+
+def _internal(host):
+    """Whether a host is, or resolves to, an address that is not on the public internet
+    (loopback, private, link-local, reserved...). A name that does not resolve is not:
+    its download fails on its own."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if getattr(ip, "ipv4_mapped", None):
+            ip = ip.ipv4_mapped
+        if not ip.is_global:
+            return True
+    return False
+
+
+def _remaining(deadline, where, at_most=None):
+    """Seconds left before a download's deadline (at most `at_most`); past it, an error."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ProviderError(f"Downloading {where} took longer than its deadline; given up.")
+    return left if at_most is None else min(left, at_most)
+
+
+def _too_large(where, size, limit):
+    return ProviderError(
+        f"Refused to download {where}: it is over {size / 1e6:.0f} MB, and results may "
+        f"have at most {limit / 1e6:.0f} MB (SEEDANCE_MAX_DOWNLOAD_BYTES).",
+        permanent=True,
+    )
 
 
 def _mapping(value):

@@ -19,9 +19,10 @@ OPS = ("create", "get", "list", "cancel", "download")
 FATES = {"moderation": MODERATED, "expire": EXPIRED, "fail": BROKEN}
 # A task ends badly only where a task is made (create) or looked at (get).
 FATE_OPS = ("create", "get")
-KINDS = ("status", "latency", "timeout", "lose_answer", "statuses", *FATES)
-# Answers that show a task's status word, which a "statuses" action rewords.
-STATUS_OPS = ("create", "get", "list")
+KINDS = ("status", "latency", "timeout", "lose_answer", "statuses", "result_host", *FATES)
+# Answers that show tasks, which "statuses" and "result_host" actions change.
+ANSWER_OPS = ("create", "get", "list")
+HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
 STATUS_EXTRAS = ("code", "message", "retry_after", "retry_after_as")
 # How a wait is said, as gateways say it: whole seconds (rounded up, never too early),
 # decimal seconds, an HTTP date, or milliseconds in retry-after-ms (OpenAI's header).
@@ -48,6 +49,9 @@ class Action:
     # Answer normally, but say each status word as this maps it ({"in_progress":
     # "processing"}): how gateways differ in words for the same states.
     statuses: tuple[tuple[str, str], ...] = ()
+    # Answer normally, but with result links on this host ("localhost", "files.test:8080";
+    # without a port, the API's), as gateways whose files live on a CDN give them.
+    result_host: str | None = None
 
     @classmethod
     def parse(cls, spec):
@@ -77,6 +81,10 @@ class Action:
                 ):
                     raise ValueError("statuses must map status words to other words")
                 return cls(statuses=tuple(value.items()))
+            if kind == "result_host":
+                if not isinstance(value, str) or not HOST.fullmatch(value):
+                    raise ValueError("result_host must be a host name, with a port or without")
+                return cls(result_host=value)
             if value is not True:
                 raise ValueError(f"{kind} must be true")
             if kind in FATES:
@@ -109,8 +117,8 @@ class Action:
         """The operations this action can apply to."""
         if self.lose_answer:
             return ("create",)
-        if self.statuses:
-            return STATUS_OPS
+        if self.statuses or self.result_host:
+            return ANSWER_OPS
         if self.fate:
             return FATE_OPS
         return OPS

@@ -444,6 +444,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if action.status:
                     raise _fault_error(style, action)
                 call.fate = action.fate
+                if action.result_host:
+                    call.base_url = _elsewhere(call.base_url, action.result_host)
             answer = route.view(call, *groups)
             if action:
                 answer = action.reword(answer)
@@ -628,6 +630,14 @@ def _fault_error(style, action):
         retry_after=action.retry_after,
         retry_after_as=action.retry_after_as,
     )
+
+
+def _elsewhere(base_url, host):
+    """`base_url` moved to another host, keeping its port unless `host` gives one."""
+    if ":" not in host:
+        port = urlsplit(base_url).port
+        host = f"{host}:{port}" if port else host
+    return f"http://{host}"
 
 
 def _canonical(name):
