@@ -37,6 +37,7 @@ class ProjectForm(Versioned):
         fields = [
             "title",
             "model",
+            "draft_model",
             "resolution",
             "ratio",
             "generate_audio",
@@ -46,9 +47,17 @@ class ProjectForm(Versioned):
             "guard_cut",
             "guard_blur",
         ]
-        widgets = {"model": forms.TextInput(attrs={"placeholder": "server default"})}
-        labels = {"budget_tokens": "Budget (tokens)"}
+        widgets = {
+            "model": forms.TextInput(attrs={"placeholder": "server default"}),
+            "draft_model": forms.TextInput(attrs={"placeholder": "the model's fast sibling"}),
+        }
+        labels = {"budget_tokens": "Budget (tokens)", "draft_model": "Fast model, for drafts"}
         help_texts = {
+            "model": "A model id, or on Volcengine and BytePlus an endpoint id (ep-…).",
+            "draft_model": "What Generate drafts with. Left blank: the fast model of the "
+            "same family (doubao-seedance-2-0-fast-260128 for doubao-seedance-2-0-260128), "
+            "or the model itself where none is known, as for an endpoint id: name your "
+            "fast endpoint here.",
             "budget_tokens": "Optional: no shot is sent that would exceed it.",
             "guard_blank": "The seam guard checks the frame a continue would start on before "
             "anything is paid for, and holds the chain when it fails.",

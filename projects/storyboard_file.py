@@ -25,7 +25,7 @@ from .models import (
 )
 from .providers import MAX_IMAGE_BYTES
 
-SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
+SETTINGS = {"model", "draft_model", "resolution", "ratio", "generate_audio", "watermark"}
 IMAGES = ("first_frame", "last_frame_target")
 FPS = 24
 # The storyboard file's name inside a bundle.
@@ -68,11 +68,14 @@ def load(path, owner, team=None):
             for number, (kind, file) in enumerate(references):
                 reference = Reference(shot=shot, position=number, kind=kind)
                 _attach(reference.file, file, image=kind == Reference.Kind.IMAGE, save=True)
-        # Refuse now what the provider would refuse later, shot by shot.
-        refused = [
+        # Refuse now what the provider would refuse later: the settings (for drafts and
+        # finals), then shot by shot.
+        general = pipeline.settings_problems(project)
+        refused = [f"settings: {problem}" for problem in general] + [
             f"shot {shot.number}: {problem}"
             for shot in project.shots.in_order()
             for problem in pipeline.problems(shot)
+            if problem not in general
         ]
         if refused:
             transaction.set_rollback(True)
@@ -258,6 +261,8 @@ def dump(project):
     }
     if project.model:
         settings["model"] = project.model
+    if project.draft_model:
+        settings["draft_model"] = project.draft_model
     shots = []
     for shot in project.shots.in_order():
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}

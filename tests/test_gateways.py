@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from projects import pipeline
@@ -269,3 +270,56 @@ def test_a_download_gives_up_at_its_deadline(simulator, settings):
     with pytest.raises(ProviderError) as late:
         get_client().download(task.video_url)
     assert not late.value.permanent
+
+
+# Endpoint ids, and the project's fast model.
+
+# An endpoint of the standard model whose name happens to hold "fast", and one of the
+# fast model: only the project can say which is which.
+FINAL_ENDPOINT = "ep-20260214093000-fast1"
+DRAFT_ENDPOINT = "ep-20260214093001-quick"
+
+
+@pytest.mark.django_db
+def test_endpoint_ids_draft_and_final_on_the_models_the_project_names(simulator, user, client_of):
+    project = make_project(user, shots=[("A kite", Opening.CUT), ("It dives", Opening.CONTINUE)])
+    saved = client_of.post(
+        reverse("project-settings", args=[project.pk]),
+        {
+            "title": project.title,
+            "model": FINAL_ENDPOINT,
+            "draft_model": DRAFT_ENDPOINT,
+            "resolution": "1080p",
+            "ratio": "16:9",
+            "version": project.version,
+        },
+    )
+    assert saved.status_code == 302, saved.content.decode()
+    project.refresh_from_db()
+
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, deadline=time.monotonic() + 60)
+    pipeline.queue_finals(project)
+    pipeline.run_here(project, deadline=time.monotonic() + 60)
+
+    takes = Take.objects.filter(shot__project=project).order_by("kind", "shot__position")
+    assert [(t.kind, t.status) for t in takes] == [("draft", "done")] * 2 + [("final", "done")] * 2
+    creates = [e["json"] for e in simulator.requests if e["method"] == "POST"]
+    assert [(c["model"], c["resolution"]) for c in creates] == [
+        (DRAFT_ENDPOINT, "480p"),
+        (DRAFT_ENDPOINT, "480p"),
+        (FINAL_ENDPOINT, "1080p"),
+        (FINAL_ENDPOINT, "1080p"),
+    ]
+
+
+def test_a_known_model_drafts_on_its_fast_sibling_unless_the_project_names_another():
+    ark = STYLES["ark"]
+    final = {"model": "dreamina-seedance-2-0-260128", "resolution": "720p", "ratio": "16:9"}
+    assert ark.draft_settings(final)["model"] == "dreamina-seedance-2-0-fast-260128"
+    assert ark.draft_settings(final, DRAFT_ENDPOINT)["model"] == DRAFT_ENDPOINT
+    endpoint = {**final, "model": FINAL_ENDPOINT}
+    assert ark.draft_settings(endpoint)["model"] == FINAL_ENDPOINT
+    assert ark.settings_problems(request("ark", model=FINAL_ENDPOINT, resolution="1080p")) == []
+    refused = ark.settings_problems(request("ark", resolution="1080p"))
+    assert refused == ["The fast model goes up to 720p; pick 480p or 720p."]

@@ -192,7 +192,8 @@ def test_ark_reads_the_reference_task_object_and_sends_identity_for_apiyi(settin
         ("ark", {"resolution": "1080p"}, "fast model goes up to 720p"),
         ("ark", {"duration": 16}, "4 to 15 seconds"),
         ("ark", {"ratio": "1280:720"}, "Ratio must be one of"),
-        ("ark", {"model": "seedance-1-pro"}, "not offered"),
+        ("ark", {"model": "seedance 1 pro"}, "is not a model or endpoint id"),
+        ("futurmix", {"model": "ep-20260214093000-fast1"}, "not offered"),
         ("ark", {"references": [Image(data=b"x")] * 10}, "At most 9 reference images"),
         ("ark", {"reference_audios": ["https://a/x.mp3"]}, "needs an image or a video"),
         (

@@ -132,10 +132,15 @@ def problems(shot, references=None):
 
 
 def settings_problems(project):
-    """Why the configured provider would refuse any shot of a project with these settings."""
+    """Why the configured provider would refuse any shot, draft or final, of a project
+    with these settings."""
     try:
         style = configured().style
     except ProviderError as error:
         return [str(error)]
     probe = Shot(project=project, prompt="-", opening=Opening.CUT, duration=5)
-    return style.settings_problems(build_request(probe, None, style, frames=False))
+    found = []
+    for kind in (Kind.FINAL, Kind.DRAFT):
+        request = build_request(probe, None, style, frames=False, kind=kind)
+        found += [p for p in style.settings_problems(request) if p not in found]
+    return found

@@ -176,15 +176,15 @@ def default_model():
         return ""
 
 
-def draft_settings(final):
-    """The settings a draft is made with, given the final ones (the project's): the
-    configured style's cheapest (Style.draft_settings); the final ones less audio while
-    the provider is misconfigured."""
+def draft_settings(final, fast=""):
+    """The settings a draft is made with, given the final ones (the project's) and the
+    project's fast model, if it names one: the configured style's cheapest
+    (Style.draft_settings); the final ones less audio while the provider is misconfigured."""
     try:
         style = configured().style
     except ProviderError:
-        return {**final, "generate_audio": False}
-    return style.draft_settings(final)
+        return {**final, "model": fast or final["model"], "generate_audio": False}
+    return style.draft_settings(final, fast)
 
 
 def typical_seconds(duration):

@@ -21,6 +21,8 @@ class ArkStyle(Style):
         "dreamina-seedance-2-0-fast-260128",
     )
     default_model = "doubao-seedance-2-0-fast-260128"
+    # Volcengine and BytePlus also call a model by an endpoint id made in their console.
+    any_model = True
     returns_last_frame = True
     takes_callback = True
     can_cancel = True

@@ -20,6 +20,15 @@ MAX_REFERENCE_IMAGES = 9
 PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413, 422}
 # The model ids of Seedance 2.0, standard and fast, as most gateways name them.
 SEEDANCE_2 = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
+# Each model's fast sibling, by id, where ByteDance names one (Volcengine's doubao,
+# BytePlus's dreamina). An endpoint id (ep-…) says nothing of the model behind it: a
+# project names its fast model itself (Project.draft_model).
+FAST_MODELS = {
+    "doubao-seedance-2-0-260128": "doubao-seedance-2-0-fast-260128",
+    "dreamina-seedance-2-0-260128": "dreamina-seedance-2-0-fast-260128",
+}
+# What a model or endpoint id may look like where any is taken.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}")
 # Every status word the gateways' documents and the official SDKs use, Ark's and the
 # OpenAI-style ones, whichever style answers with it: gateways mix them.
 STATUSES = {
@@ -46,6 +55,8 @@ class Style:
     name = ""
     # Ids the style's document lists; a preset or SEEDANCE_MODEL picks one.
     models: tuple[str, ...] = ()
+    # Whether any model id is taken besides those (the native API's endpoint ids, ep-…).
+    any_model = False
     default_model = ""
     accepts_data_uri = True
     returns_last_frame = False
@@ -194,19 +205,18 @@ class Style:
 
     @classmethod
     def fast_model(cls, model):
-        """The fast sibling of `model` among this style's ids (same family: doubao or
-        dreamina), else `model` itself: a style with one model drafts on that one."""
-        if "fast" in model:
-            return model
-        family = model.split("-seedance")[0]
-        fast = [m for m in cls.models if "fast" in m]
-        return next((m for m in fast if m.split("-seedance")[0] == family), model)
+        """The fast sibling of `model` among this style's ids, else `model` itself: a
+        style with one model drafts on that one, and so does a model nobody knows the
+        sibling of (an endpoint id), unless the project names its fast model."""
+        sibling = FAST_MODELS.get(model)
+        return sibling if sibling in cls.models else model
 
     @classmethod
-    def draft_settings(cls, final):
-        """The project-wide settings of a draft, from the final ones: the fast model, the
-        lowest resolution offered at the same ratio, no audio. The ratio is kept (the cut
-        keeps its shape), and so is the watermark, which costs nothing."""
+    def draft_settings(cls, final, fast=""):
+        """The project-wide settings of a draft, from the final ones: the fast model (the
+        project's choice, `fast`, else fast_model), the lowest resolution offered at the
+        same ratio, no audio. The ratio is kept (the cut keeps its shape), and so is the
+        watermark, which costs nothing."""
         ratio = final["ratio"]
         if cls.sizes is not None:
             offered = [res for res, rat in cls.sizes if rat == ratio]
@@ -215,7 +225,7 @@ class Style:
         lowest = min(offered, key=RESOLUTIONS.index, default=final["resolution"])
         return {
             **final,
-            "model": cls.fast_model(final["model"]),
+            "model": fast or cls.fast_model(final["model"]),
             "resolution": lowest,
             "generate_audio": False,
         }
@@ -232,12 +242,18 @@ class Style:
     def settings_problems(cls, request: GenerationRequest):
         """What is wrong with the project-wide part of a request: model, resolution, ratio."""
         found = []
-        if cls.models and request.model not in cls.models:
+        if cls.any_model:
+            if not MODEL_ID.fullmatch(request.model):
+                found.append(
+                    f"{request.model!r} is not a model or endpoint id, such as "
+                    f"{cls.models[0]} or ep-20260101000000-abcde."
+                )
+        elif cls.models and request.model not in cls.models:
             found.append(
                 f"Model {request.model!r} is not offered by the {cls.name} API; "
                 f"use {' or '.join(cls.models)}."
             )
-        if "fast" in request.model and request.resolution == "1080p":
+        if request.model in FAST_MODELS.values() and request.resolution == "1080p":
             found.append("The fast model goes up to 720p; pick 480p or 720p.")
         if cls.sizes is not None:
             if (request.resolution, request.ratio) not in cls.sizes:
