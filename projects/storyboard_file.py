@@ -23,7 +23,7 @@ from .models import (
     Team,
     Transition,
 )
-from .providers import MAX_IMAGE_BYTES
+from .providers import MAX_IMAGE_BYTES, SEED_PROBLEM, SEEDS
 
 SETTINGS = {"model", "draft_model", "resolution", "ratio", "generate_audio", "watermark"}
 IMAGES = ("first_frame", "last_frame_target")
@@ -116,8 +116,12 @@ def _validate(data, base):
         item = {"prompt": shot["prompt"], "duration": duration, "opening": opening}
         item.update(_trim(shot.get("trim"), duration, where))
         item.update(_transition(shot.get("transition"), opening, number, where))
-        if shot.get("seed") is not None:
-            item["seed"] = shot["seed"]
+        seed = shot.get("seed")
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed not in SEEDS:
+                raise StoryboardError(f'{where}: "seed" {seed!r}: {SEED_PROBLEM}')
+            if seed != -1:  # -1 asks for one drawn at random, as no seed does
+                item["seed"] = seed
         if shot.get("first_frame"):
             if opening == Opening.CONTINUE:
                 raise StoryboardError(

@@ -4,16 +4,21 @@ Each test talks to the simulator over loopback HTTP, switched to behave like the
 in question (see the simulator's fault switches).
 """
 
+import json
+import struct
 import time
 
 import httpx
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
 from projects import pipeline
 from projects.models import Opening, Take
 from projects.providers import (
+    SEED_PROBLEM,
     SIMULATOR_PREFIXES,
     STYLES,
     GenerationRequest,
@@ -21,6 +26,7 @@ from projects.providers import (
     TaskState,
     get_client,
 )
+from tests.clips import make_clip
 from tests.factories import make_project
 
 # Where each OpenAI-style gateway lives on the simulator, without its version segment.
@@ -323,3 +329,106 @@ def test_a_known_model_drafts_on_its_fast_sibling_unless_the_project_names_anoth
     assert ark.settings_problems(request("ark", model=FINAL_ENDPOINT, resolution="1080p")) == []
     refused = ark.settings_problems(request("ark", resolution="1080p"))
     assert refused == ["The fast model goes up to 720p; pick 480p or 720p."]
+
+
+# Input checks.
+
+
+def post_shot(client, project, **fields):
+    data = {"prompt": "A fox in the snow", "duration": 5, "opening": "cut", **fields}
+    return client.post(reverse("shot-create", args=[project.pk]), data)
+
+
+@pytest.mark.django_db
+def test_a_seed_outside_the_apis_range_is_refused_in_the_form(simulator, user, client_of):
+    project = make_project(user)
+    for seed in (2**32, -2):
+        refused = post_shot(client_of, project, seed=seed)
+        assert refused.status_code == 400 and SEED_PROBLEM in refused.content.decode()
+    assert post_shot(client_of, project, seed=2**32 - 1).status_code == 302
+    assert post_shot(client_of, project, seed=-1).status_code == 302
+    assert [shot.seed for shot in project.shots.all()] == [2**32 - 1, None]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", [2**32, -2, 2**70, "7"])
+def test_a_seed_outside_the_apis_range_is_refused_from_the_file_and_the_command_line(
+    simulator, user, tmp_path, seed
+):
+    storyboard = tmp_path / "autumn.json"
+    shots = [{"prompt": "Drone shot over a valley", "duration": 4, "seed": seed}]
+    storyboard.write_text(json.dumps({"title": "Autumn", "shots": shots}))
+    with pytest.raises(CommandError, match="A seed is a whole number from -1"):
+        call_command("storyboard", "import", str(storyboard), "--owner", user.username)
+
+
+def bigger_than_4_mb(mp4):
+    """A real clip followed by a 'free' box: still a valid MP4, over 4 MB."""
+    padding = 4 * 1024 * 1024 + 1
+    return mp4 + struct.pack(">I", padding + 8) + b"free" + bytes(padding)
+
+
+@pytest.fixture(scope="module")
+def mp4(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("clip") / "a.mp4", width=352, height=288, seconds=2)
+
+
+@pytest.mark.django_db
+def test_wisgate_refuses_a_reference_video_of_4_mb_in_the_form(
+    simulator, settings, user, client_of, mp4
+):
+    use_style(settings, simulator, "wisgate")
+    settings.PUBLIC_BASE_URL = "http://app.example"
+    project = make_project(user, model="doubao-seedance-2", resolution="720p")
+    big = SimpleUploadedFile("big.mp4", bigger_than_4_mb(mp4.read_bytes()))
+    refused = post_shot(client_of, project, references=[big])
+    assert refused.status_code == 400
+    assert "Reference video 1 is 4.0 MB; the wisgate API takes files under 4 MB." in (
+        refused.content.decode()
+    )
+    small = SimpleUploadedFile("small.mp4", mp4.read_bytes())
+    assert post_shot(client_of, project, references=[small]).status_code == 302
+
+
+def test_the_wisgate_simulator_refuses_a_reference_video_of_4_mb(simulator, mp4):
+    (simulator.data_dir / "big.mp4").write_bytes(bigger_than_4_mb(mp4.read_bytes()))
+    body = {
+        "model": "doubao-seedance-2",
+        "prompt": "Like the video",
+        "mode": "r2v",
+        "videos": [simulator.link("big.mp4", int(time.time()) + 60)],
+    }
+    headers = {"Authorization": "Bearer k"}
+    answer = httpx.post(f"{simulator.base_url('wisgate')}/v1/videos", json=body, headers=headers)
+    assert answer.status_code == 400
+    assert "smaller than 4 MB" in answer.json()["error"]["message"]
+    assert simulator.create_count == 0
+
+
+@pytest.mark.django_db
+def test_wisgates_portrait_720p_is_2_3_said_and_rendered_so(simulator, settings, user, client_of):
+    use_style(settings, simulator, "wisgate")
+    project = make_project(user, model="doubao-seedance-2", resolution="720p")
+    page = client_of.get(reverse("project-settings", args=[project.pk])).content.decode()
+    assert "720×1080 (2:3, 720p)" in page
+    saved = client_of.post(
+        reverse("project-settings", args=[project.pk]),
+        {
+            "title": project.title,
+            "model": "doubao-seedance-2",
+            "resolution": "720p",
+            "ratio": "2:3",
+            "version": project.version,
+        },
+    )
+    assert saved.status_code == 302, saved.content.decode()
+    project.refresh_from_db()
+    project.shots.create(prompt="A lighthouse", duration=4, opening=Opening.CUT)
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, deadline=time.monotonic() + 60)
+    take = project.shots.get().latest_take
+    assert take.status == Take.Status.DONE, take.error
+    (create,) = [e["json"] for e in simulator.requests if e["method"] == "POST"]
+    assert create["size"] == "720x1080"
+    (task,) = simulator.engine.tasks()
+    assert (task.width, task.height, task.ratio) == (720, 1080, "2:3")

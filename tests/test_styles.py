@@ -102,7 +102,7 @@ def test_wisgate_sends_first_and_last_frames_as_i2v_images():
     first, last = Image(url="https://app/f1"), Image(url="https://app/f2")
     style.create(
         request(
-            model="doubao-seedance-2", first_frame=first, last_frame=last, ratio="9:16", duration=6
+            model="doubao-seedance-2", first_frame=first, last_frame=last, ratio="2:3", duration=6
         )
     )
     body = json.loads(sent[0].content)

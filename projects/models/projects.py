@@ -15,7 +15,8 @@ from .tracking import Tracked, TrackedQuerySet
 MIN_DURATION, MAX_DURATION = 4, 15
 
 RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
-RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")]
+# 2:3 is one gateway's portrait 720p (wisgate's 720x1080); the others refuse it.
+RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "2:3")]
 # Keys a take's recorded inputs may hold from before they were dropped; never compared.
 RETIRED_INPUTS = {"provider"}
 

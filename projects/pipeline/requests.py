@@ -50,7 +50,10 @@ def build_request(
     if references is None:
         references = list(shot.references.all()) if shot.pk is not None else []
     by_kind = {kind: [] for kind in Reference.Kind.values}
+    video_bytes = []
     for reference in references:
+        if reference.kind == Reference.Kind.VIDEO:
+            video_bytes.append(reference.file.size)
         if reference.kind == Reference.Kind.IMAGE:
             sent = _frame(reference, "file", style) if frames else _placeholder()
         else:
@@ -70,6 +73,7 @@ def build_request(
         references=by_kind[Reference.Kind.IMAGE],
         reference_videos=by_kind[Reference.Kind.VIDEO],
         reference_audios=by_kind[Reference.Kind.AUDIO],
+        reference_video_bytes=video_bytes,
         return_last_frame=True,
         callback_url=callback_url,
     )

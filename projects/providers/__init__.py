@@ -9,7 +9,16 @@ import httpx
 from django.conf import settings
 
 from .ark import ArkStyle
-from .base import GenerationRequest, Image, LostCreate, ProviderError, RemoteTask, TaskState
+from .base import (
+    SEED_PROBLEM,
+    SEEDS,
+    GenerationRequest,
+    Image,
+    LostCreate,
+    ProviderError,
+    RemoteTask,
+    TaskState,
+)
 from .dieyuyun import DieyuyunStyle
 from .futurmix import FuturmixStyle
 from .openai_videos import OpenAIVideosStyle
@@ -26,12 +35,15 @@ __all__ = [
     "Preset",
     "ProviderError",
     "RemoteTask",
+    "SEEDS",
+    "SEED_PROBLEM",
     "TaskState",
     "close_clients",
     "configured",
     "default_model",
     "draft_settings",
     "get_client",
+    "ratio_help",
     "simulator_url",
     "typical_seconds",
 ]
@@ -185,6 +197,15 @@ def draft_settings(final, fast=""):
     except ProviderError:
         return {**final, "model": fast or final["model"], "generate_audio": False}
     return style.draft_settings(final, fast)
+
+
+def ratio_help():
+    """What the configured provider makes at each ratio, where it names pixel sizes."""
+    try:
+        style = configured().style
+    except ProviderError:
+        return ""
+    return style.ratio_help()
 
 
 def typical_seconds(duration):

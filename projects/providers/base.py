@@ -10,6 +10,10 @@ import base64
 import enum
 from dataclasses import dataclass, field
 
+# The seeds the API takes: -1 asks it to draw one; any other is a 32-bit unsigned number.
+SEEDS = range(-1, 2**32)
+SEED_PROBLEM = "A seed is a whole number from -1 (drawn at random) to 4294967295."
+
 
 class ProviderError(Exception):
     """Any failure talking to a provider. `permanent` says whether retrying can help."""
@@ -75,6 +79,8 @@ class GenerationRequest:
     references: list[Image] = field(default_factory=list)
     reference_videos: list[str] = field(default_factory=list)  # URLs
     reference_audios: list[str] = field(default_factory=list)  # URLs
+    # The reference videos' sizes in bytes, in order, where known: some gateways cap them.
+    reference_video_bytes: list[int] = field(default_factory=list)
     return_last_frame: bool = True
     callback_url: str = ""
     # A digest of everything sent for one take; styles that echo a field back carry it

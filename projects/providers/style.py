@@ -12,7 +12,7 @@ from functools import cached_property
 
 import httpx
 
-from .base import GenerationRequest, ProviderError, RemoteTask, TaskState
+from .base import SEED_PROBLEM, SEEDS, GenerationRequest, ProviderError, RemoteTask, TaskState
 
 RESOLUTIONS = ("480p", "720p", "1080p")
 RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
@@ -70,6 +70,8 @@ class Style:
     takes_last_frame = True
     max_reference_images = MAX_REFERENCE_IMAGES
     max_reference_videos = 3
+    # Bytes a reference video may have (None: the provider's own limits, which it checks).
+    max_reference_video_bytes: int | None = None
     takes_audio = True
     max_reference_audios = 3
     # Whether reference audio may drive a shot that starts on a first frame.
@@ -231,6 +233,17 @@ class Style:
         }
 
     @classmethod
+    def ratio_help(cls):
+        """The sizes behind each ratio, for a style that names pixel sizes; else ""."""
+        if cls.sizes is None:
+            return ""
+        offered = ", ".join(
+            f"{size.replace('x', '×')} ({ratio}, {resolution})"
+            for (resolution, ratio), size in cls.sizes.items()
+        )
+        return f"The {cls.name} API makes {offered}."
+
+    @classmethod
     def problems(cls, request: GenerationRequest):
         """Every reason this request would be refused, in words a user can act on."""
         found = cls.settings_problems(request)
@@ -284,6 +297,15 @@ class Style:
                 found.append(f"The {cls.name} API takes no reference images.")
         if len(request.reference_videos) > cls.max_reference_videos:
             found.append(f"At most {cls.max_reference_videos} reference videos.")
+        limit = cls.max_reference_video_bytes
+        for number, size in enumerate(request.reference_video_bytes, start=1):
+            if limit is not None and size > limit:
+                found.append(
+                    f"Reference video {number} is {size / 2**20:.1f} MB; the {cls.name} API "
+                    f"takes files under {(limit + 1) / 2**20:.0f} MB."
+                )
+        if request.seed is not None and request.seed not in SEEDS:
+            found.append(SEED_PROBLEM)
         if request.reference_audios:
             if not cls.takes_audio:
                 found.append(f"The {cls.name} API takes no reference audio.")

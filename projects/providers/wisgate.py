@@ -11,10 +11,12 @@ class WisgateStyle(Style):
     models = ("doubao-seedance-2",)
     default_model = "doubao-seedance-2"
     accepts_data_uri = False  # images are fetched by URL
-    max_image_bytes = 4 * 1024 * 1024 - 1  # "smaller than 4MB", each
+    # "Each image and video file must be smaller than 4MB."
+    max_image_bytes = max_reference_video_bytes = 4 * 1024 * 1024 - 1
     sizes = {
         ("720p", "16:9"): "1280x720",
-        ("720p", "9:16"): "720x1080",  # the document's own portrait size
+        # The document's portrait 720p: 720x1080 is 2:3, not 9:16 (that is 720x1280).
+        ("720p", "2:3"): "720x1080",
         ("1080p", "16:9"): "1920x1080",
         ("1080p", "9:16"): "1080x1920",
     }
