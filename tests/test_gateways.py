@@ -432,3 +432,16 @@ def test_wisgates_portrait_720p_is_2_3_said_and_rendered_so(simulator, settings,
     assert create["size"] == "720x1080"
     (task,) = simulator.engine.tasks()
     assert (task.width, task.height, task.ratio) == (720, 1080, "2:3")
+
+
+@pytest.mark.django_db
+def test_a_whole_render_through_a_rate_limit_said_in_milliseconds(simulator, user):
+    simulator.add_fault(
+        "create", {"status": 429, "retry_after": 0.4, "retry_after_as": "ms"}, count=1
+    )
+    project = make_project(user, shots=[("A kite", Opening.CUT), ("It dives", Opening.CONTINUE)])
+    pipeline.queue_takes(project)
+    pipeline.run_here(project, deadline=time.monotonic() + 60)
+    takes = [shot.latest_take for shot in project.timeline()]
+    assert [take.status for take in takes] == [Take.Status.DONE] * 2
+    assert [take.attempts for take in takes] == [2, 1] and simulator.create_count == 2
