@@ -15,7 +15,7 @@ from .models import (
     Shot,
     Team,
 )
-from .providers import MAX_IMAGE_BYTES
+from .providers import MAX_IMAGE_BYTES, SEEDS, ratio_help
 
 
 class Versioned(forms.ModelForm):
@@ -37,6 +37,7 @@ class ProjectForm(Versioned):
         fields = [
             "title",
             "model",
+            "draft_model",
             "resolution",
             "ratio",
             "generate_audio",
@@ -46,13 +47,26 @@ class ProjectForm(Versioned):
             "guard_cut",
             "guard_blur",
         ]
-        widgets = {"model": forms.TextInput(attrs={"placeholder": "server default"})}
-        labels = {"budget_tokens": "Budget (tokens)"}
+        widgets = {
+            "model": forms.TextInput(attrs={"placeholder": "server default"}),
+            "draft_model": forms.TextInput(attrs={"placeholder": "the model's fast sibling"}),
+        }
+        labels = {"budget_tokens": "Budget (tokens)", "draft_model": "Fast model, for drafts"}
         help_texts = {
+            "model": "A model id, or on Volcengine and BytePlus an endpoint id (ep-…).",
+            "draft_model": "What Generate drafts with. Left blank: the fast model of the "
+            "same family (doubao-seedance-2-0-fast-260128 for doubao-seedance-2-0-260128), "
+            "or the model itself where none is known, as for an endpoint id: name your "
+            "fast endpoint here.",
             "budget_tokens": "Optional: no shot is sent that would exceed it.",
             "guard_blank": "The seam guard checks the frame a continue would start on before "
             "anything is paid for, and holds the chain when it fails.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "ratio" in self.fields:
+            self.fields["ratio"].help_text = ratio_help()
 
     def clean(self):
         cleaned = super().clean()
@@ -144,6 +158,7 @@ class ShotForm(Versioned):
         ]
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 3, "placeholder": "What happens in this shot"}),
+            "seed": forms.NumberInput(attrs={"min": SEEDS.start, "max": SEEDS.stop - 1}),
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
         }
         labels = {"last_frame_target": "Last-frame target"}
@@ -154,6 +169,7 @@ class ShotForm(Versioned):
             "transition_frames": "Frames the transition lasts (24 a second).",
             "first_frame": "Optional, for a cut: the picture the shot starts on.",
             "last_frame_target": "Optional: the picture the shot should end on.",
+            "seed": "Optional: -1 to 4294967295; blank or -1, one drawn at random.",
         }
 
     def __init__(self, *args, project, first=False, **kwargs):
@@ -170,6 +186,12 @@ class ShotForm(Versioned):
             field.help_text += f" It has {len(self.kept)} ({kinds}); uploading replaces them."
         else:
             del self.fields["remove_references"]
+
+    def clean_seed(self):
+        # -1 asks the provider to draw one, as no seed does; the pipeline then draws it
+        # itself, so a final can reuse it. Out of range: pipeline.problems says so.
+        seed = self.cleaned_data.get("seed")
+        return None if seed == -1 else seed
 
     def clean_transition_frames(self):
         return self.cleaned_data.get("transition_frames") or Shot.transition_frames.field.default

@@ -24,9 +24,9 @@ from .models import (
     Team,
     Transition,
 )
-from .providers import MAX_IMAGE_BYTES
+from .providers import MAX_IMAGE_BYTES, SEED_PROBLEM, SEEDS
 
-SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
+SETTINGS = {"model", "draft_model", "resolution", "ratio", "generate_audio", "watermark"}
 IMAGES = ("first_frame", "last_frame_target")
 FPS = 24
 # The storyboard file's name inside a bundle.
@@ -69,11 +69,14 @@ def load(path, owner, team=None):
             for number, (kind, file) in enumerate(references):
                 reference = Reference(shot=shot, position=number, kind=kind)
                 _attach(reference.file, file, image=kind == Reference.Kind.IMAGE, save=True)
-        # Refuse now what the provider would refuse later, shot by shot.
-        refused = [
+        # Refuse now what the provider would refuse later: the settings (for drafts and
+        # finals), then shot by shot.
+        general = pipeline.settings_problems(project)
+        refused = [f"settings: {problem}" for problem in general] + [
             f"shot {shot.number}: {problem}"
             for shot in project.shots.in_order()
             for problem in pipeline.problems(shot)
+            if problem not in general
         ]
         if refused:
             transaction.set_rollback(True)
@@ -116,8 +119,12 @@ def _validate(data, base):
         item = {"prompt": shot["prompt"], "duration": duration, "opening": opening}
         item.update(_trim(shot.get("trim"), duration, where))
         item.update(_transition(shot.get("transition"), opening, number, where))
-        if shot.get("seed") is not None:
-            item["seed"] = shot["seed"]
+        seed = shot.get("seed")
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed not in SEEDS:
+                raise StoryboardError(f'{where}: "seed" {seed!r}: {SEED_PROBLEM}')
+            if seed != -1:  # -1 asks for one drawn at random, as no seed does
+                item["seed"] = seed
         if shot.get("first_frame"):
             if opening == Opening.CONTINUE:
                 raise StoryboardError(
@@ -261,6 +268,8 @@ def dump(project):
     }
     if project.model:
         settings["model"] = project.model
+    if project.draft_model:
+        settings["draft_model"] = project.draft_model
     shots = []
     for shot in project.shots.in_order():
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}

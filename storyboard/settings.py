@@ -303,6 +303,10 @@ def envprices(name):
 
 
 SEEDANCE_PRICES = envprices("SEEDANCE_PRICES")
+# A result file (video, last frame) larger than this is refused, and one whose download
+# takes longer than this many seconds in all is given up (and tried again later).
+SEEDANCE_MAX_DOWNLOAD_BYTES = envnumber("SEEDANCE_MAX_DOWNLOAD_BYTES", 2 * 1024**3)
+SEEDANCE_DOWNLOAD_SECONDS = envnumber("SEEDANCE_DOWNLOAD_SECONDS", 900.0, float)
 SEEDANCE_CURRENCY = env("SEEDANCE_CURRENCY", "$")
 
 # Seconds after which a take nobody has touched is taken over by another worker. Longer

@@ -23,7 +23,8 @@ MIN_DURATION, MAX_DURATION = 4, 15
 MAX_PROMPT = 6000
 
 RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
-RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")]
+# 2:3 is one gateway's portrait 720p (wisgate's 720x1080); the others refuse it.
+RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "2:3")]
 # Keys a take's recorded inputs may hold from before they were dropped; never compared.
 RETIRED_INPUTS = {"provider"}
 
@@ -55,6 +56,9 @@ class Project(Tracked, Edited):
     title = models.CharField(max_length=200)
     # Default generation settings, used by every shot of the project.
     model = models.CharField(max_length=100, blank=True)
+    # The fast model drafts are made with; blank: the provider's fast sibling of `model`
+    # where one is known, else `model` itself (an endpoint id names no sibling).
+    draft_model = models.CharField(max_length=100, blank=True)
     resolution = models.CharField(max_length=5, choices=RESOLUTIONS, default="720p")
     ratio = models.CharField(max_length=5, choices=RATIOS, default="16:9")
     generate_audio = models.BooleanField("audio", default=False)
@@ -105,7 +109,9 @@ class Project(Tracked, Edited):
         """The settings takes of `kind` are made with: a final, the project's; a draft,
         the cheapest the provider makes of them (providers.draft_settings)."""
         final = self.settings_snapshot()
-        return final if kind == Kind.FINAL else providers.draft_settings(final)
+        if kind == Kind.FINAL:
+            return final
+        return providers.draft_settings(final, self.draft_model)
 
     def guard_checks(self):
         """The seam guard's checks this project keeps on (names of media.guard.CHECKS)."""
