@@ -98,8 +98,11 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-# Behind a proxy (SECURE_PROXY_SSL_HEADER), the client's address is its X-Forwarded-For.
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The proxies in front of the app (a TLS proxy, a load balancer) that append the address
+# they saw to X-Forwarded-For. 0: the peer is the client and the header is ignored, since
+# anyone may send it; N: the Nth entry from its end is the client (projects.addresses).
+TRUSTED_PROXIES = envnumber("TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "projects.addresses.client_address"
 
 # The app's pages load scripts and styles from this app only, and run no inline script.
 CONTENT_SECURITY_POLICY = {

@@ -1,6 +1,6 @@
-"""What teams need of a server on the internet: throttled sign-ins, a content security
-policy the pages pass, no development key in production, secure cookies and HSTS,
-secrets never written to logs."""
+"""What teams need of a server on the internet: sign-ins throttled per client, behind
+proxies too; a content security policy the pages pass; no development key in production;
+secure cookies and HSTS; secrets never written to logs."""
 
 import logging
 import os
@@ -18,6 +18,12 @@ from tests.factories import make_project, make_take
 from tests.live import ROOT
 
 pytestmark = pytest.mark.django_db
+
+PROXY = "10.0.0.1"  # a TLS proxy before the app
+
+
+def sign_in(username, password, **client):
+    return Client(**client).post(reverse("login"), {"username": username, "password": password})
 
 
 def test_failed_sign_ins_lock_out_the_user_and_the_address(user, settings):
@@ -41,6 +47,49 @@ def test_failed_sign_ins_lock_out_the_user_and_the_address(user, settings):
         reverse("login"), {"username": "bob", "password": "bobs pass"}
     )
     assert fine.status_code == 302
+
+
+def test_behind_a_proxy_each_client_is_locked_out_alone(user, settings):
+    settings.TRUSTED_PROXIES = 1
+    # Eight people behind the TLS proxy, one wrong password each: nobody is locked out.
+    tries = [
+        sign_in(f"person{n}", "wrong", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+        for n in range(8)
+    ]
+    assert [t.status_code for t in tries] == [200] * 8
+    fine = sign_in("ada", "pw-for-tests", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.50")
+    assert fine.status_code == 302
+    # One client trying names is locked out, whatever it puts before the address the
+    # proxy appended; the others are not.
+    tries = [
+        sign_in(
+            f"name{n}",
+            "wrong",
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.9",
+        )
+        for n in range(6)
+    ]
+    assert [t.status_code for t in tries][-2:] == [429, 429]
+    other = sign_in("ada", "pw-for-tests", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.51")
+    assert other.status_code == 302
+
+
+def test_without_a_proxy_a_forwarded_for_header_is_ignored(user, settings):
+    assert settings.TRUSTED_PROXIES == 0  # the default
+    tries = [
+        sign_in(
+            f"name{n}", "wrong", REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}"
+        )
+        for n in range(6)
+    ]
+    # Locked out by its own address, however many others it claims to be...
+    assert [t.status_code for t in tries][-2:] == [429, 429]
+    # ...and it cannot lock out the address it names.
+    victim = sign_in(
+        "ada", "pw-for-tests", REMOTE_ADDR="192.0.2.3", HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+    assert victim.status_code == 302
 
 
 def test_pages_carry_a_strict_content_security_policy_and_no_inline_script(client_of, user):
