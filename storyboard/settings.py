@@ -35,18 +35,13 @@ def envnumber(name, default, kind=int):
 
 
 DEBUG = envbool("DEBUG", False)
+# The development key signs sessions, links and invitations that anyone could forge: it
+# only ever answers this machine (projects.middleware.development_key_stays_home), and a
+# configuration serving other hosts with it fails its checks (projects.checks). SECRET_KEY,
+# else the installation's own key (SECRET_KEY_FILE, below), replaces it.
 DEVELOPMENT_KEY = "django-insecure-storyboard-local-only-set-SECRET_KEY"
-SECRET_KEY = env("SECRET_KEY") or DEVELOPMENT_KEY
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
-# The development key signs sessions, links and invitations that anyone could forge:
-# outside a machine of one's own, refuse to start with it.
-if not DEBUG and SECRET_KEY == DEVELOPMENT_KEY and not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is the development key, and ALLOWED_HOSTS serves "
-        f"{', '.join(sorted(set(ALLOWED_HOSTS) - LOCAL_HOSTS))}: set SECRET_KEY to a long "
-        "random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-    )
 # Where the provider can reach this app (signed frame URLs, callbacks). Empty: not reachable.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
 if PUBLIC_BASE_URL:
@@ -70,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "projects.middleware.development_key_stays_home",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -245,6 +241,22 @@ if MEDIA_STORAGE == "s3":
     )
 elif MEDIA_STORAGE != "local":
     raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use local or s3.")
+
+# The installation's own key, which `up` makes (once, mode 0600) when it serves beyond
+# this machine without SECRET_KEY; every process of the installation reads it here.
+# Beside the SQLite database, or with a database server beside the media folder.
+_LOCAL_DATA = (
+    Path(DATABASES["default"]["NAME"]).parent
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    else MEDIA_ROOT.parent
+)
+SECRET_KEY_FILE = Path(env("SECRET_KEY_FILE") or _LOCAL_DATA / "secret.key")
+SECRET_KEY = (
+    env("SECRET_KEY")
+    or (SECRET_KEY_FILE.read_text().strip() if SECRET_KEY_FILE.is_file() else "")
+    or DEVELOPMENT_KEY
+)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 
 # The video provider. No base URL means the local simulator, which `up` starts.

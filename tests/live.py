@@ -46,8 +46,11 @@ class LiveApp:
     look at the clips.
     """
 
-    def __init__(self, workdir, simulator_delay=2.0, env=None, small=True, template=None):
+    def __init__(
+        self, workdir, simulator_delay=2.0, env=None, small=True, template=None, host=None
+    ):
         self.workdir = Path(workdir)
+        self.host = host  # what `up --host` is given; this machine reaches it at 127.0.0.1
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "up.log"
@@ -69,7 +72,14 @@ class LiveApp:
     def start(self, timeout=90):
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "up", "--port", str(self.port)],
+            [
+                sys.executable,
+                "manage.py",
+                "up",
+                "--port",
+                str(self.port),
+                *(["--host", self.host] if self.host else []),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
