@@ -6,6 +6,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
@@ -182,7 +183,8 @@ def _reference(base, name, where):
     path = _existing(base, name, f"{where}: reference")
     with path.open("rb") as f:
         try:
-            return media.kind_of(f, name=f"{where}: reference {path}"), path
+            kind = media.kind_of(f, settings.MAX_IMAGE_PIXELS, name=f"{where}: reference {path}")
+            return kind, path
         except media.MediaError as error:
             raise StoryboardError(str(error)) from error
 

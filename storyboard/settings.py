@@ -258,6 +258,8 @@ SECRET_KEY = (
 )
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+# The most pixels a picture may have, checked before anything decodes it.
+MAX_IMAGE_PIXELS = envnumber("MAX_IMAGE_PIXELS", 40_000_000)
 
 # The video provider. No base URL means the local simulator, which `up` starts.
 SEEDANCE_BASE_URL = env("SEEDANCE_BASE_URL").rstrip("/")
