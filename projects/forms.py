@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.db import transaction
 
-from . import media, pipeline
+from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
@@ -84,12 +84,15 @@ class MultipleFileField(forms.FileField):
 
 
 class PictureField(forms.ImageField):
-    """An uploaded picture, refused with the reason when it has more pixels than an image
-    may, before anything decodes it."""
+    """An uploaded picture, refused with the reason when it has more bytes than an image
+    may, or more pixels, before anything reads or decodes it."""
 
     def to_python(self, data):
         if data not in self.empty_values and hasattr(data, "size"):
             name = f"'{data.name}'"
+            problem = uploads.too_large(data.size, "image", name)
+            if problem:
+                raise forms.ValidationError(problem)
             try:
                 media.open_image(data, settings.MAX_IMAGE_PIXELS, name)
             except media.MediaError as error:
@@ -215,11 +218,17 @@ class ShotForm(Versioned):
         for position, upload in enumerate(files):
             name = f"'{upload.name}'"
             try:
-                kind = media.kind_of(upload, settings.MAX_IMAGE_PIXELS, name)
-                if kind == Reference.Kind.IMAGE:
+                # Past every limit, it was never kept: its size is all there is to tell.
+                problem = uploads.too_large(upload.size, name=name)
+                if problem is None:
+                    kind = media.kind_of(upload, settings.MAX_IMAGE_PIXELS, name)
+                    problem = uploads.too_large(upload.size, kind, name)
+                if problem is None and kind == Reference.Kind.IMAGE:
                     upload = fitted_upload(upload, MAX_IMAGE_BYTES)
             except media.MediaError as error:
-                raise forms.ValidationError(str(error)) from error
+                problem = str(error)
+            if problem:
+                raise forms.ValidationError(problem)
             references.append(Reference(kind=kind, file=upload, position=position))
         return references
 

@@ -1,16 +1,17 @@
 """Messages set while answering htmx reach the page; changes are logged as their author's;
-the development key answers this machine only."""
+the development key answers this machine only; a refused upload read anyway is a 413."""
 
 from asgiref.sync import iscoroutinefunction
 from auditlog.context import set_actor
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.http import HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseForbidden
 from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
 
 from .addresses import client_address, is_loopback
+from .uploads import UploadTooLarge
 
 
 class HtmxMessagesMiddleware(MiddlewareMixin):
@@ -53,6 +54,16 @@ def audit_actor(get_response):
             return get_response(request)
 
     return logged
+
+
+class RefusedUploads(MiddlewareMixin):
+    """Forms say why a file is too large; a view without one that reads it anyway (the
+    admin's) answers 413, and stores nothing."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, UploadTooLarge):
+            return HttpResponse(str(exception), status=413, content_type="text/plain")
+        return None
 
 
 ELSEWHERE = (

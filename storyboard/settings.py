@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.HtmxMessagesMiddleware",
     "projects.middleware.audit_actor",
+    "projects.middleware.RefusedUploads",
     # Last, as django-axes asks: it answers a locked-out sign-in itself.
     "axes.middleware.AxesMiddleware",
 ]
@@ -258,8 +259,20 @@ SECRET_KEY = (
 )
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
-# The most pixels a picture may have, checked before anything decodes it.
+# Uploads (README: Deploying safely). The largest file of each kind, in MB, as the
+# gateways take them; a picture's pixels, checked before anything decodes it.
+MAX_IMAGE_MB = envnumber("MAX_IMAGE_MB", 30)
+MAX_VIDEO_MB = envnumber("MAX_VIDEO_MB", 50)
+MAX_AUDIO_MB = envnumber("MAX_AUDIO_MB", 15)
 MAX_IMAGE_PIXELS = envnumber("MAX_IMAGE_PIXELS", 40_000_000)
+# Files past this go to a temporary file as they arrive, and no file past the largest
+# limit is kept at all (projects.uploads); a body past everything a shot may carry is
+# refused before it is read (storyboard.asgi).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "projects.uploads.CappedUploadHandler",
+]
 
 # The video provider. No base URL means the local simulator, which `up` starts.
 SEEDANCE_BASE_URL = env("SEEDANCE_BASE_URL").rstrip("/")

@@ -1,10 +1,12 @@
-"""Uploads: pictures of too many pixels are refused with the reason, before anything
-decodes or stores them, wherever they come from; pictures that fit are not read whole."""
+"""Uploads: pictures of too many pixels and files past their kind's limit are refused with
+the reason, before anything decodes or stores them, wherever they come from."""
 
+import asyncio
 import functools
 import io
 import json
 import os
+import socket
 import struct
 import tracemalloc
 import zipfile
@@ -13,6 +15,7 @@ import zlib
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.core.management import CommandError, call_command
+from django.test import Client
 from PIL import Image
 
 from projects import pipeline
@@ -20,8 +23,10 @@ from projects.files import fitted_upload
 from projects.models import Opening, Reference, Shot, Take
 from projects.providers import MAX_IMAGE_BYTES
 from projects.providers.style import Style
+from projects.uploads import largest_request
+from storyboard.asgi import application
 from tests.factories import make_project
-from tests.test_references import post_shot
+from tests.test_references import png, post_shot, reachable, wav  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +134,71 @@ def test_a_gateways_last_frame_of_too_many_pixels_fails_the_take_with_the_reason
     assert not take.video and not take.last_frame
 
 
+@pytest.fixture
+def small_limits(settings, tmp_path):
+    """Limits of a few megabytes, so tests upload a few megabytes: images and videos 4 MB,
+    audio 1 MB; temporary files of uploads in a folder of the test's own."""
+    settings.MAX_IMAGE_MB, settings.MAX_VIDEO_MB, settings.MAX_AUDIO_MB = 4, 4, 1
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "uploads"
+    settings.FILE_UPLOAD_TEMP_DIR.mkdir()
+    return settings.FILE_UPLOAD_TEMP_DIR
+
+
+@pytest.mark.usefixtures("reachable")
+def test_a_reference_past_its_kinds_limit_is_refused_and_nothing_kept(
+    client_of, user, media_root, small_limits
+):
+    project = make_project(user)
+    howl = SimpleUploadedFile("howl.wav", wav(seconds=100))  # 3.1 MB of sound
+    fox = SimpleUploadedFile("fox.png", png())
+    response = post_shot(client_of, project, [fox, howl])
+    assert response.status_code == 400
+    assert "&#x27;howl.wav&#x27; is 3.1 MB: an audio file may be at most 1 MB." in (
+        response.content.decode()
+    )
+    nothing_stored(media_root)
+    assert not any(small_limits.iterdir())  # the temporary file is gone too
+
+
+@pytest.mark.usefixtures("reachable")
+def test_a_file_past_every_limit_is_never_kept_and_the_form_says_how_large(
+    client_of, user, media_root, small_limits, monkeypatch
+):
+    kept = []
+
+    def write(self, data):  # what reaches the temporary file
+        kept.append(len(data))
+        return self.file.write(data)
+
+    monkeypatch.setattr(TemporaryUploadedFile, "write", write, raising=False)
+    project = make_project(user)
+    howl = SimpleUploadedFile("howl.wav", wav(seconds=200))  # 6.1 MB
+    response = post_shot(client_of, project, [SimpleUploadedFile("fox.png", png()), howl])
+    assert response.status_code == 400
+    assert "&#x27;howl.wav&#x27; is 6.1 MB: an upload may be at most 4 MB." in (
+        response.content.decode()
+    )
+    # Streamed to a temporary file, and no more of it than the largest limit.
+    assert 0 < sum(kept) <= 4 * MB + 64 * 1024
+    frame = SimpleUploadedFile("fox.png", b"\0" * 5 * MB)
+    response = post_shot(client_of, project, first_frame=frame)
+    assert response.status_code == 400
+    assert "&#x27;fox.png&#x27; is 5.0 MB: an image may be at most 4 MB." in (
+        response.content.decode()
+    )
+    nothing_stored(media_root)
+    assert not any(small_limits.iterdir())
+
+
+@pytest.mark.urls("tests.upload_urls")
+def test_a_refused_file_read_where_no_form_applies_answers_413(small_limits):
+    big = SimpleUploadedFile("big.bin", b"\1" * 5 * MB)
+    response = Client().post("/echo", {"file": big})
+    assert response.status_code == 413
+    assert "'big.bin' is 5.0 MB: an upload may be at most 4 MB." in response.content.decode()
+    assert not any(small_limits.iterdir())
+
+
 def test_an_uploaded_picture_is_fitted_without_reading_it_whole(tmp_path):
     noise = Image.frombytes("RGB", (1100, 1100), os.urandom(1100 * 1100 * 3))
     data = io.BytesIO()
@@ -147,3 +217,50 @@ def test_an_uploaded_picture_is_fitted_without_reading_it_whole(tmp_path):
         tracemalloc.stop()
     assert fitted is upload  # it fits as it is
     assert peak < size / 4, f"{peak} bytes held at once for a {size}-byte upload"
+
+
+def test_a_body_larger_than_any_form_takes_is_refused_before_it_is_read(web_server):
+    """A request saying it carries more than a shot with every file at its limit gets 413
+    at once: Django would first have read all of it to a temporary file."""
+    with socket.create_connection(("127.0.0.1", web_server.port), timeout=60) as connection:
+        connection.sendall(
+            b"POST /projects/1/shots/new HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\n"
+            b"Content-Length: 10000000000\r\n\r\n"
+        )
+        answer = connection.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"larger than anything this app takes (557 MB)" in answer
+
+
+def test_a_body_without_a_length_is_cut_off_past_the_limit(settings, small_limits):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = MB
+    most = largest_request()
+    assert most == (11 * 4 + 3 * 4 + 3 * 1 + 1) * MB
+    chunk = b"\0" * MB
+    read, sent = [], []
+
+    async def receive():  # a client sending a few megabytes past the limit
+        read.append(len(chunk))
+        return {"type": "http.request", "body": chunk, "more_body": sum(read) < most + 4 * MB}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/callbacks/x",
+        "raw_path": b"/callbacks/x",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(application(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert sum(read) == most + MB  # read no further than past the limit
