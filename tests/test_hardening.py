@@ -1,10 +1,11 @@
 """What teams need of a server on the internet: sign-ins throttled per client, behind
 proxies too; a content security policy the pages pass; the development key kept to this
-machine; secure cookies and HSTS; secrets never written to logs."""
+machine; secure cookies and HSTS; secrets written to no log, the servers' own included."""
 
 import logging
 import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
@@ -13,10 +14,11 @@ import httpx
 import pytest
 from django.core import signing
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
+from django.urls.converters import IntConverter
 
 from projects.access import INPUT_SALT
-from projects.logs import RedactSecrets
+from projects.logs import RedactSecrets, redact
 from projects.models import Link
 from storyboard.settings import DEVELOPMENT_KEY
 from tests.factories import make_project, make_take
@@ -248,3 +250,55 @@ def test_link_and_invitation_secrets_never_reach_a_log(user):
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /invitations/abc.def", (), None)
     RedactSecrets().filter(record)
     assert "abc.def" not in record.getMessage()
+
+
+# A request to each route that carries a secret, as it may reach the server.
+SECRET_ROUTES = [
+    ("GET", "/s/1.{}/"),
+    ("POST", "/s/1.{}/name"),
+    ("GET", "/invitations/{}"),
+    ("GET", "/inputs/{}"),
+    ("POST", "/callbacks/{}"),
+    ("GET", "/accounts/login/?next=/invitations/{}"),
+]
+
+
+def test_the_servers_access_log_never_carries_a_secret(web_server):
+    sent = []
+    for method, route in SECRET_ROUTES:
+        secret = secrets.token_urlsafe(16)
+        response = httpx.request(method, web_server.url + route.format(secret), timeout=60)
+        assert response.status_code in (200, 403, 404), route
+        sent.append(secret)
+    log = web_server.output()
+    assert "/callbacks/[secret]" in log  # the access log is on, and redacted
+    assert log.count("[secret]") >= len(SECRET_ROUTES)
+    assert not [secret for secret in sent if secret in log]
+
+
+def test_every_route_that_carries_a_secret_is_redacted():
+    """Routes name their secret `token`; a string in any other route must be no secret."""
+    not_secrets = {"kind"}  # take-file's video, poster, ...
+    carrying = set()
+    for route, converters in every_route(get_resolver().url_patterns):
+        for name, converter in converters.items():
+            if name == "token":
+                carrying.add(route.split("<")[0])
+                path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", route)
+                path = path.replace("<token>", "s3cr3t")
+                path = re.sub(r"<\w+>", "1", path)
+                assert "s3cr3t" not in redact(f"GET {path} HTTP/1.1"), path
+            elif not isinstance(converter, IntConverter):
+                assert name in not_secrets, f"{route}: is <{name}> a secret? Call it token."
+    assert carrying == {"s/", "invitations/", "inputs/", "callbacks/"}
+
+
+def every_route(patterns, prefix=""):
+    """(route, converters) of each URL of the app's (not of Django's admin)."""
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            if route != "admin/":
+                yield from every_route(pattern.url_patterns, route)
+        else:
+            yield route, pattern.pattern.converters
