@@ -1,16 +1,19 @@
 """Messages set while answering htmx reach the page; changes are logged as their author's;
-the development key answers this machine only; a refused upload read anyway is a 413."""
+a rate passed is answered 429; the development key answers this machine only; a refused
+upload read anyway is a 413."""
 
 from asgiref.sync import iscoroutinefunction
 from auditlog.context import set_actor
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
 
 from .addresses import client_address, is_loopback
+from .throttle import TooOften
 from .uploads import UploadTooLarge
 
 
@@ -32,6 +35,17 @@ class HtmxMessagesMiddleware(MiddlewareMixin):
             return response
         response.write(render_to_string("flash.html", {"messages": messages, "oob": True}))
         return response
+
+
+class TooOftenMiddleware(MiddlewareMixin):
+    """A rate passed (projects.throttle) is a 429 saying when to try again; htmx shows its
+    words on the page, as it does a 403's (static/js/app.js)."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, TooOften):
+            context = {"exception": exception, "back": exception.back}
+            return render(request, "429.html", context, status=429)
+        return None
 
 
 @sync_and_async_middleware

@@ -14,6 +14,7 @@ from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
+    MAX_PROMPT,
     MIN_DURATION,
     RATIOS,
     RESOLUTIONS,
@@ -101,6 +102,8 @@ def _validate(data, base):
         where = f"shot {number}"
         if not isinstance(shot, dict) or not str(shot.get("prompt", "")).strip():
             raise StoryboardError(f'{where}: "prompt" is required.')
+        if len(str(shot["prompt"])) > MAX_PROMPT:
+            raise StoryboardError(f'{where}: "prompt" is longer than {MAX_PROMPT} characters.')
         duration = shot.get("duration", 5)
         if not isinstance(duration, int) or not MIN_DURATION <= duration <= MAX_DURATION:
             raise StoryboardError(

@@ -40,6 +40,7 @@ def recover():
     pipeline.recover()
     pipeline.sweep_exports()
     pipeline.prune_bridges()
+    pipeline.keep_first_frames()
 
 
 def cancel(take_ids):

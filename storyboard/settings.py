@@ -1,6 +1,7 @@
 """Storyboard's settings: one file, read from the environment, failing loudly on bad values."""
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "django_q",
     "auditlog",
     "axes",
+    "django_ratelimit",
     "projects",
 ]
 
@@ -77,6 +79,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.HtmxMessagesMiddleware",
+    "projects.middleware.TooOftenMiddleware",
     "projects.middleware.audit_actor",
     "projects.middleware.RefusedUploads",
     # Last, as django-axes asks: it answers a locked-out sign-in itself.
@@ -176,6 +179,9 @@ Q_CLUSTER = {
     "poll": 0.1,
     "label": "Tasks",
 }
+# The cache every process shares: rate limits count in it. Redis when configured, else
+# a table of the database (made by a migration, so a fresh clone has it too).
+CACHE_TABLE = "storyboard_cache"
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
     CACHES = {
@@ -183,6 +189,25 @@ if REDIS_URL:
     }
 else:
     Q_CLUSTER["orm"] = "default"
+    CACHES = {"default": {"BACKEND": "projects.cache.DatabaseCache", "LOCATION": CACHE_TABLE}}
+
+
+# How often one person, or one link's holders together, may comment, generate and export
+# (django-ratelimit's rates: "20/m", "60/h", "5/10m"); past it, a 429 saying when to retry.
+def envrate(name, default):
+    value = env(name) or default
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate (e.g. 20/m, 60/h, 5/10m)")
+    return value
+
+
+COMMENT_RATE = envrate("COMMENT_RATE", "20/m")
+GENERATE_RATE = envrate("GENERATE_RATE", "60/h")
+EXPORT_RATE = envrate("EXPORT_RATE", "20/h")
+# Both caches above increment atomically; django-ratelimit knows neither by name.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# A cache that cannot be reached lets requests through rather than refusing everyone.
+RATELIMIT_FAIL_OPEN = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,5 +1,7 @@
 """Fixtures shared by the suite: isolated media, a real simulator and S3 over loopback, users."""
 
+import uuid
+
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
@@ -39,6 +41,13 @@ def quick_password_hashing(settings):
     """A password hashed in one step: the real hasher spends half a second on every user a
     test makes, and no test here signs in with a password (the live app keeps the real one)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_rate_counts(settings):
+    """Rate limits counted afresh for each test: in Redis, counts outlive a test's rolled
+    back database, and the same user ids come back in the suite's second run."""
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
 
 
 @pytest.fixture

@@ -13,6 +13,14 @@ from .teams import Team
 from .tracking import Tracked, TrackedQuerySet
 
 MIN_DURATION, MAX_DURATION = 4, 15
+# The longest prompt a shot may have. None of the gateways' documents (seeds 000-004) nor
+# ByteDance's own API reference sets a maximum: every prompt they show is one sentence of
+# at most 200 characters, and gateway 002 asks for a paragraph (subject, action, scene,
+# camera, lighting, style, constraints, the assets named "image 1", "video 1"). ByteDance's
+# prompt guidance for Seedance 2.0 is at most 500 Chinese characters or 1,000 English words,
+# past which the model drops details: 1,000 English words are about 6,000 characters with
+# their spaces. A longer prompt cannot help a shot; a 20,000-character one only costs.
+MAX_PROMPT = 6000
 
 RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
 RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")]
@@ -210,7 +218,7 @@ class ShotManager(models.Manager.from_queryset(ShotQuerySet)):
 class Shot(Tracked, Edited):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
     position = models.PositiveIntegerField(default=0)
-    prompt = models.TextField()
+    prompt = models.TextField(max_length=MAX_PROMPT)
     duration = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(MIN_DURATION), MaxValueValidator(MAX_DURATION)]
     )

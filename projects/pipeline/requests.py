@@ -108,10 +108,12 @@ def _input_url(instance, field):
 
 
 def callback_url(take, style):
-    """Where the provider reports the task's changes, when it can and this app is reachable."""
-    if not (style.takes_callback and settings.PUBLIC_BASE_URL):
+    """Where the provider reports the task's changes, when it can and this app is reachable;
+    the link works for as long as the task can live there."""
+    if not (style.takes_callback and style.task_lifetime and settings.PUBLIC_BASE_URL):
         return ""
-    return settings.PUBLIC_BASE_URL + reverse("take-callback", args=[callback_token(take)])
+    token = callback_token(take, style.task_lifetime)
+    return settings.PUBLIC_BASE_URL + reverse("take-callback", args=[token])
 
 
 def _placeholder():

@@ -23,6 +23,7 @@ class ArkStyle(Style):
     default_model = "doubao-seedance-2-0-fast-260128"
     returns_last_frame = True
     takes_callback = True
+    task_lifetime = EXPIRES  # each create asks for at most this (_expires_after)
     can_cancel = True
     can_list = True
     statuses = {

@@ -34,6 +34,9 @@ class Style:
     accepts_data_uri = True
     returns_last_frame = False
     takes_callback = False  # the provider POSTs the task to a callback URL on changes
+    # Seconds a task may live at the provider before it expires, where the document says:
+    # no callback about it can come later (projects.access.callback_token).
+    task_lifetime: int | None = None
     can_cancel = False
     durations = range(4, 16)
     resolutions = RESOLUTIONS
