@@ -1,9 +1,10 @@
 """Forms for projects and shots: what a user may type, checked before anything is saved."""
 
 from django import forms
+from django.conf import settings
 from django.db import transaction
 
-from . import media, pipeline
+from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
@@ -96,6 +97,25 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+class PictureField(forms.ImageField):
+    """An uploaded picture, refused with the reason when it has more bytes than an image
+    may, or more pixels, before anything reads or decodes it."""
+
+    def to_python(self, data):
+        if data not in self.empty_values and hasattr(data, "size"):
+            name = f"'{data.name}'"
+            problem = uploads.too_large(data.size, "image", name)
+            if problem:
+                raise forms.ValidationError(problem)
+            try:
+                media.open_image(data, settings.MAX_IMAGE_PIXELS, name)
+            except media.MediaError as error:
+                raise forms.ValidationError(str(error)) from error
+            finally:
+                data.seek(0)
+        return super().to_python(data)
+
+
 class NewProjectForm(ProjectForm):
     """A project made in one of the teams whose members may make projects."""
 
@@ -162,6 +182,7 @@ class ShotForm(Versioned):
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
         }
         labels = {"last_frame_target": "Last-frame target"}
+        field_classes = {"first_frame": PictureField, "last_frame_target": PictureField}
         help_texts = {
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
@@ -214,15 +235,22 @@ class ShotForm(Versioned):
 
     def clean_references(self):
         """The uploaded references as unsaved rows, each told apart by its content."""
-        uploads = self.cleaned_data.get("references") or []
+        files = self.cleaned_data.get("references") or []
         references = []
-        for position, upload in enumerate(uploads):
+        for position, upload in enumerate(files):
+            name = f"'{upload.name}'"
             try:
-                kind = media.kind_of(upload, name=f"'{upload.name}'")
-                if kind == Reference.Kind.IMAGE:
+                # Past every limit, it was never kept: its size is all there is to tell.
+                problem = uploads.too_large(upload.size, name=name)
+                if problem is None:
+                    kind = media.kind_of(upload, settings.MAX_IMAGE_PIXELS, name)
+                    problem = uploads.too_large(upload.size, kind, name)
+                if problem is None and kind == Reference.Kind.IMAGE:
                     upload = fitted_upload(upload, MAX_IMAGE_BYTES)
             except media.MediaError as error:
-                raise forms.ValidationError(str(error)) from error
+                problem = str(error)
+            if problem:
+                raise forms.ValidationError(problem)
             references.append(Reference(kind=kind, file=upload, position=position))
         return references
 

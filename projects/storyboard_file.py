@@ -6,10 +6,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
-from . import media, pipeline
+from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
@@ -130,12 +131,14 @@ def _validate(data, base):
                 raise StoryboardError(
                     f'{where}: a "continue" shot cannot have its own first_frame.'
                 )
-            image = _existing(base, shot["first_frame"], f"{where}: first_frame")
+            image = _existing(base, shot["first_frame"], f"{where}: first_frame", "image")
             item["first_frame"] = image
         # The picture a shot ends on; files written before it had this name say last_frame.
         target = shot.get("last_frame_target") or shot.get("last_frame")
         if target:
-            item["last_frame_target"] = _existing(base, target, f"{where}: last_frame_target")
+            item["last_frame_target"] = _existing(
+                base, target, f"{where}: last_frame_target", "image"
+            )
         references = shot.get("references") or []
         if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
             raise StoryboardError(f'{where}: "references" must be a list of file paths.')
@@ -180,21 +183,30 @@ def _transition(transition, opening, number, where):
     return {"transition": transition["kind"], "transition_frames": transition.get("frames", 12)}
 
 
-def _existing(base, name, what):
+def _existing(base, name, what, kind=None):
+    """The file's path, if it exists and is no larger than a `kind` may be uploaded."""
     path = base / name
     if not path.is_file():
         raise StoryboardError(f"{what} {path} does not exist.")
+    problem = uploads.too_large(path.stat().st_size, kind, f"{what} {path}")
+    if problem:
+        raise StoryboardError(problem)
     return path
 
 
 def _reference(base, name, where):
     """(kind, path) of a reference file, its kind told from its content."""
     path = _existing(base, name, f"{where}: reference")
+    what = f"{where}: reference {path}"
     with path.open("rb") as f:
         try:
-            return media.kind_of(f, name=f"{where}: reference {path}"), path
+            kind = media.kind_of(f, settings.MAX_IMAGE_PIXELS, name=what)
         except media.MediaError as error:
             raise StoryboardError(str(error)) from error
+    problem = uploads.too_large(path.stat().st_size, kind, what)
+    if problem:
+        raise StoryboardError(problem)
+    return kind, path
 
 
 def _attach(field_file, path, image=False, save=False):
@@ -224,9 +236,14 @@ def _unpack(path, folder):
         names = archive.namelist()
         if BUNDLED not in names:
             raise StoryboardError(f"{path}: a storyboard bundle needs {BUNDLED} at its top.")
-        for name in names:
+        for info in archive.infolist():
+            name = info.filename
             if not (folder / name).resolve().is_relative_to(folder.resolve()):
                 raise StoryboardError(f"{path}: {name!r} points outside the bundle.")
+            # What a member says it unpacks to is all it may: refused before unpacking.
+            problem = uploads.too_large(info.file_size, name=f"{path}: {name!r}")
+            if problem:
+                raise StoryboardError(problem)
         archive.extractall(folder)
     return folder / BUNDLED
 

@@ -36,18 +36,13 @@ def envnumber(name, default, kind=int):
 
 
 DEBUG = envbool("DEBUG", False)
+# The development key signs sessions, links and invitations that anyone could forge: it
+# only ever answers this machine (projects.middleware.development_key_stays_home), and a
+# configuration serving other hosts with it fails its checks (projects.checks). SECRET_KEY,
+# else the installation's own key (SECRET_KEY_FILE, below), replaces it.
 DEVELOPMENT_KEY = "django-insecure-storyboard-local-only-set-SECRET_KEY"
-SECRET_KEY = env("SECRET_KEY") or DEVELOPMENT_KEY
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
-# The development key signs sessions, links and invitations that anyone could forge:
-# outside a machine of one's own, refuse to start with it.
-if not DEBUG and SECRET_KEY == DEVELOPMENT_KEY and not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is the development key, and ALLOWED_HOSTS serves "
-        f"{', '.join(sorted(set(ALLOWED_HOSTS) - LOCAL_HOSTS))}: set SECRET_KEY to a long "
-        "random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-    )
 # Where the provider can reach this app (signed frame URLs, callbacks). Empty: not reachable.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
 if PUBLIC_BASE_URL:
@@ -72,6 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "projects.middleware.development_key_stays_home",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -85,6 +81,7 @@ MIDDLEWARE = [
     "projects.middleware.HtmxMessagesMiddleware",
     "projects.middleware.TooOftenMiddleware",
     "projects.middleware.audit_actor",
+    "projects.middleware.RefusedUploads",
     # Last, as django-axes asks: it answers a locked-out sign-in itself.
     "axes.middleware.AxesMiddleware",
 ]
@@ -101,8 +98,11 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-# Behind a proxy (SECURE_PROXY_SSL_HEADER), the client's address is its X-Forwarded-For.
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The proxies in front of the app (a TLS proxy, a load balancer) that append the address
+# they saw to X-Forwarded-For. 0: the peer is the client and the header is ignored, since
+# anyone may send it; N: the Nth entry from its end is the client (projects.addresses).
+TRUSTED_PROXIES = envnumber("TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "projects.addresses.client_address"
 
 # The app's pages load scripts and styles from this app only, and run no inline script.
 CONTENT_SECURITY_POLICY = {
@@ -267,7 +267,37 @@ if MEDIA_STORAGE == "s3":
     )
 elif MEDIA_STORAGE != "local":
     raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use local or s3.")
+
+# The installation's own key, which `up` makes (once, mode 0600) when it serves beyond
+# this machine without SECRET_KEY; every process of the installation reads it here.
+# Beside the SQLite database, or with a database server beside the media folder.
+_LOCAL_DATA = (
+    Path(DATABASES["default"]["NAME"]).parent
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    else MEDIA_ROOT.parent
+)
+SECRET_KEY_FILE = Path(env("SECRET_KEY_FILE") or _LOCAL_DATA / "secret.key")
+SECRET_KEY = (
+    env("SECRET_KEY")
+    or (SECRET_KEY_FILE.read_text().strip() if SECRET_KEY_FILE.is_file() else "")
+    or DEVELOPMENT_KEY
+)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+# Uploads (README: Deploying safely). The largest file of each kind, in MB, as the
+# gateways take them; a picture's pixels, checked before anything decodes it.
+MAX_IMAGE_MB = envnumber("MAX_IMAGE_MB", 30)
+MAX_VIDEO_MB = envnumber("MAX_VIDEO_MB", 50)
+MAX_AUDIO_MB = envnumber("MAX_AUDIO_MB", 15)
+MAX_IMAGE_PIXELS = envnumber("MAX_IMAGE_PIXELS", 40_000_000)
+# Files past this go to a temporary file as they arrive, and no file past the largest
+# limit is kept at all (projects.uploads); a body past everything a shot may carry is
+# refused before it is read (storyboard.asgi).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "projects.uploads.CappedUploadHandler",
+]
 
 # The video provider. No base URL means the local simulator, which `up` starts.
 SEEDANCE_BASE_URL = env("SEEDANCE_BASE_URL").rstrip("/")

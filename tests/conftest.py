@@ -80,6 +80,15 @@ def live_template(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def web_server(tmp_path_factory, live_template):
+    """`uvicorn storyboard.asgi:application`, as deployments run it, for the session."""
+    from tests.live import WebServer
+
+    with WebServer(tmp_path_factory.mktemp("web"), template=live_template) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def moto_server():
     """moto's S3 server, one for the session; tests.s3 is imported only when S3 is used."""
     from tests.s3 import MotoServer

@@ -326,20 +326,20 @@ def png(size, noise=False):
 
 def test_a_frame_within_limits_is_sent_unchanged():
     data = png((864, 496))
-    assert media.fit_image(data, 4 * 1024 * 1024) == (data, "image/png")
+    assert media.fit_image(data, 4 * 1024 * 1024, 40_000_000) == (data, "image/png")
 
 
 def test_a_frame_over_the_byte_limit_is_reencoded_under_it():
     data = png((2400, 1350), noise=True)
     assert len(data) > 4 * 1024 * 1024
-    fitted, mime = media.fit_image(data, 4 * 1024 * 1024 - 1)
+    fitted, mime = media.fit_image(data, 4 * 1024 * 1024 - 1, 40_000_000)
     assert len(fitted) < 4 * 1024 * 1024 and mime == "image/jpeg"
     assert PILImage.open(io.BytesIO(fitted)).size[0] >= 1000
 
 
 def test_a_frame_too_wide_or_too_small_is_cropped_and_scaled_into_the_limits():
-    wide, _ = media.fit_image(png((3000, 500)), 30 * 1024 * 1024)
+    wide, _ = media.fit_image(png((3000, 500)), 30 * 1024 * 1024, 40_000_000)
     width, height = PILImage.open(io.BytesIO(wide)).size
     assert width / height <= 2.5 and min(width, height) > 300
-    small, _ = media.fit_image(png((200, 150)), 30 * 1024 * 1024)
+    small, _ = media.fit_image(png((200, 150)), 30 * 1024 * 1024, 40_000_000)
     assert min(PILImage.open(io.BytesIO(small)).size) > 300

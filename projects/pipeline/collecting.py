@@ -96,7 +96,9 @@ def _fetch(take, remote, client, scratch, opened, heartbeat):
         media.save_png(media.last_frame(video.name), png)
         frame, source = png.getvalue(), "video"
     # Stored as every provider can take it, since it becomes the next shot's first frame.
-    frame, mime = media.fit_image(frame, MAX_IMAGE_BYTES)
+    frame, mime = media.fit_image(
+        frame, MAX_IMAGE_BYTES, settings.MAX_IMAGE_PIXELS, name="The last frame"
+    )
     media.make_poster(video.name, scratch / "poster.jpg")
     poster = opened.enter_context(open(scratch / "poster.jpg", "rb"))
     files = {

@@ -100,7 +100,7 @@ def _digest(image):
 def _frame(instance, field, style):
     """A stored image for the provider: bytes within its limits, and a signed URL to them."""
     with getattr(instance, field).open("rb") as f:
-        data, mime = media.fit_image(f.read(), style.max_image_bytes)
+        data, mime = media.fit_image(f.read(), style.max_image_bytes, settings.MAX_IMAGE_PIXELS)
     return Image(data=data, mime=mime, url=_input_url(instance, field))
 
 
