@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0011_merge_seam_guard"),
+        ("projects", "0013_invitation_invitee_name"),
     ]
 
     operations = [
