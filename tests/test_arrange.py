@@ -17,6 +17,9 @@ from tests.pages import submit
 
 pytestmark = pytest.mark.django_db
 
+# Two seeds whose takes of a shot end 15 % apart on small simulator clips.
+SEEDS = (1, 4)
+
 
 def prompts(project):
     return [shot.prompt for shot in project.timeline()]
@@ -201,13 +204,18 @@ def test_the_seam_inspector_scores_every_pair_and_picking_one_marks_staleness(
     simulator, client_of, user
 ):
     project = make_project(user, shots=[("A", "cut"), ("B", "continue"), ("C", "continue")])
-    pipeline.queue_takes(project)
-    pipeline.run_here(project)
     first = project.shots.get(prompt="A")
     second = project.shots.get(prompt="B")
+    # Shot 1's two takes get seeds that end them far apart (drawn ones can end close
+    # enough to blur the scores' margin).
+    pipeline.queue_takes(project)
+    first.takes.update(seed=SEEDS[0])
+    pipeline.run_here(project)
     pipeline.queue_takes(project, shots=[first])  # another take of shot 1
+    first.takes.filter(status=Take.Status.WAITING).update(seed=SEEDS[1])
     pipeline.run_here(project)
     first.refresh_from_db()
+    second.refresh_from_db()
     assert first.selected_take.number == 2
     assert stale(project) == {"B": "shot 1 has another take in the cut", "C": "shot 2 is stale"}
 
