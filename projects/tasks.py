@@ -42,6 +42,7 @@ def recover():
     pipeline.purge()
     pipeline.sweep_exports()
     pipeline.prune_bridges()
+    pipeline.keep_first_frames()
 
 
 def cancel(take_ids):

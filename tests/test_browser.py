@@ -150,7 +150,7 @@ def test_cards_poll_for_their_status_when_server_sent_events_are_unavailable(app
 
     page.evaluate("window.stayedOnPage = true")
     page.click("#generate-button")
-    expect(card(page, 1)).to_have_attribute("data-status", "running")
+    # Polled, not streamed: a busy machine may see it go from queued straight to done.
     expect(card(page, 1)).to_have_attribute("data-status", "done", timeout=30_000)
     assert page.evaluate("window.stayedOnPage") is True
     assert page.evaluate("window.storyboardLive") is None

@@ -1,4 +1,5 @@
-"""Races between processes: two Generates at once, two workers spending one budget.
+"""Races between processes: two Generates or Exports at once, two workers spending one
+budget, rate limits counting requests that arrive together.
 
 Meaningful on PostgreSQL (CI's second leg), where transactions really run side by side;
 SQLite serialises writers and hides such races.
@@ -9,13 +10,15 @@ import os
 import threading
 
 import pytest
+from django.core.cache.backends.db import DatabaseCache
 from django.db import connections
+from django.db.models import QuerySet
 from django.test import Client
 from django.urls import reverse
 
 from projects import costs, limits
-from projects.models import Opening, Take
-from tests.factories import make_project
+from projects.models import Comment, Export, Opening, Take
+from tests.factories import make_project, make_takes
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -108,3 +111,66 @@ def test_two_workers_cannot_both_spend_the_last_of_a_budget(user, settings, monk
     refused = next(claim for claim in claims if not claim.claimed)
     assert "budget" in refused.refused
     assert Take.objects.filter(status=Take.Status.SUBMITTING).count() == 1
+
+
+def signed_in_clients(user, count):
+    clients = []
+    for _ in range(count):
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+    return clients
+
+
+def test_two_exports_of_one_choice_at_once_make_one(user, settings, monkeypatch):
+    settings.EXPORT_RATE = "100/m"
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    make_takes(project)
+    # Both requests must look for a running export before either makes one.
+    create = QuerySet.create
+    gate = threading.Barrier(2, timeout=1)
+
+    def slow_create(queryset, **fields):
+        if queryset.model is Export:
+            # The other request may be held by the project's lock: as it should.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                gate.wait()
+        return create(queryset, **fields)
+
+    monkeypatch.setattr(QuerySet, "create", slow_create)
+    url = reverse("export-create", args=[project.pk])
+
+    answers = side_by_side(
+        *(lambda c=client: c.post(url, {"format": "mp4"}) for client in signed_in_clients(user, 2))
+    )
+
+    assert [getattr(a, "status_code", a) for a in answers] == [302, 302]
+    assert Export.objects.count() == 1
+
+
+def test_comments_at_once_are_each_counted_in_the_database_cache(user, settings, monkeypatch):
+    """Without Redis the rates count in the database: two requests incrementing at once
+    must not both read the same count (Django's own incr reads, then writes)."""
+    settings.CACHES = {
+        "default": {"BACKEND": "projects.cache.DatabaseCache", "LOCATION": settings.CACHE_TABLE}
+    }
+    settings.COMMENT_RATE = "2/m"
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    url = reverse("comment-create", args=[project.pk, project.shots.get().pk])
+    first, *others = signed_in_clients(user, 3)
+    assert first.post(url, {"body": "One"}).status_code == 302  # the count is 1
+    # Both increments read the count before either writes it, unless one waits its turn.
+    get = DatabaseCache.get
+    gate = threading.Barrier(2, timeout=1)
+
+    def slow_get(cache, key, *args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()
+        return get(cache, key, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseCache, "get", slow_get)
+
+    answers = side_by_side(*(lambda c=c: c.post(url, {"body": "More"}) for c in others))
+
+    assert sorted(getattr(a, "status_code", a) for a in answers) == [302, 429]
+    assert Comment.objects.count() == 2

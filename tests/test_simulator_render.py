@@ -1,6 +1,4 @@
-"""The simulator's clip renderer on its own: frame count, untouched first frame, motion, speed."""
-
-import time
+"""The simulator's clip renderer on its own: frame count, untouched first frame, motion."""
 
 import av
 from PIL import Image, ImageChops, ImageOps, ImageStat
@@ -56,10 +54,3 @@ def test_base_picture_follows_prompt_and_seed(tmp_path):
     other = first_frame("c", "Harbour at dawn", 8)
     assert mean_difference(*again) < 0.5
     assert mean_difference(again[0], other) > 5
-
-
-def test_small_clip_renders_quickly(tmp_path):
-    # The suite renders many of these on two cores; about 0.9 s on an idle one.
-    started = time.perf_counter()
-    render_clip(tmp_path / "clip.mp4", width=864, height=496, duration=4, prompt="Speed", seed=1)
-    assert time.perf_counter() - started < 3

@@ -123,7 +123,7 @@ def test_a_callback_or_a_sweep_leaves_a_create_in_the_air_to_its_worker(
 
     # The provider calls back (a task of the callback's take changed); the sweep runs.
     with django_capture_on_commit_callbacks(execute=True):
-        Client().post(reverse("take-callback", args=[callback_token(take)]), {})
+        Client().post(reverse("take-callback", args=[callback_token(take, 3600)]), {})
     worker.drain()
     worker.run("projects.tasks.recover")
 

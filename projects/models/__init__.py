@@ -8,6 +8,7 @@ from .limits import ProviderCall, ProviderGate
 from .links import Link
 from .projects import (
     MAX_DURATION,
+    MAX_PROMPT,
     MIN_DURATION,
     RATIOS,
     RESOLUTIONS,
@@ -35,6 +36,7 @@ __all__ = [
     "Role",
     "Verdict",
     "MAX_DURATION",
+    "MAX_PROMPT",
     "MIN_DURATION",
     "RATIOS",
     "RESOLUTIONS",

@@ -7,7 +7,7 @@ One module per idea:
 - uncertain: a create whose answer never came: who decides, and how its task is found
 - polling: reading remote tasks, and when each is read next
 - cancelling: cancelling queued tasks after reading them, deleting with work in flight
-- collecting: a finished take's files into media storage
+- collecting: a finished take's files into media storage (and first frames kept late)
 - exporting: the cut joined into one file
 - bridging: what exports encode of each take, encoded once when it arrives
 - leases: who works on a row, and whether that worker lives
@@ -23,6 +23,7 @@ steps. Every state change two processes could race on is a conditional update.
 from .bridging import prepare as prepare_bridges
 from .bridging import prune as prune_bridges
 from .cancelling import cancel_remote, delete_project, forget, purge
+from .collecting import keep_first_frames
 from .driver import run_here
 from .exporting import export
 from .exporting import sweep as sweep_exports
@@ -45,6 +46,7 @@ __all__ = [
     "due_reads",
     "export",
     "forget",
+    "keep_first_frames",
     "look",
     "next_due",
     "poll_many",

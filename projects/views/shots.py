@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import arrange, cut, edits, pipeline
+from .. import arrange, cut, edits, pipeline, throttle
 from ..access import project_for
 from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Kind, Take
@@ -79,6 +79,7 @@ def shot_delete(request, pk, shot_id):
 @require_POST
 def shot_regenerate(request, pk, shot_id):
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
     if pipeline.queue_takes(viewer.project, shots=[shot], requested_by=request.user):
         start_pipeline(viewer.project)
@@ -91,6 +92,7 @@ def shot_regenerate(request, pk, shot_id):
 @require_POST
 def shot_regenerate_from(request, pk, shot_id):
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
     if pipeline.queue_from(shot, requested_by=request.user):
         start_pipeline(viewer.project)
@@ -101,6 +103,7 @@ def shot_regenerate_from(request, pk, shot_id):
 @require_POST
 def project_generate(request, pk):
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     project = viewer.project
     if not project.shots.exists():
         messages.error(request, "Add a shot first.")
@@ -117,6 +120,7 @@ def project_make_final(request, pk):
     """Make final: re-render every shot at the project's settings, with its draft's prompt
     and seed, finals chaining from finals."""
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     project = viewer.project
     if not project.shots.exists():
         messages.error(request, "Add a shot first.")
@@ -169,6 +173,7 @@ def shot_release(request, pk, shot_id):
     """Continue a shot the seam guard holds from a frame picked on its card, within the
     last SEAM_PICK_SECONDS of the shot before: that shot ends there, and the hold goes."""
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
     take = (
         shot.takes.filter(status=Take.Status.WAITING)
@@ -237,6 +242,7 @@ def take_select(request, pk, take_id):
 @require_POST
 def export_create(request, pk):
     viewer = project_for(request.user, pk, "export")
+    throttle.count(request, viewer, "export")
     project = viewer.project
     form = ExportForm(request.POST)
     shots = project.timeline()
@@ -251,15 +257,22 @@ def export_create(request, pk):
             return HttpResponseClientRedirect(project.get_absolute_url())
         return redirect(project)
     options = form.cleaned_data if form.is_valid() else ExportForm.defaults()
-    export = Export.objects.create(
-        project=project,
+    export, new = Export.objects.start_or_join(
+        project,
+        kind,
         takes=[entry["take"] for entry in plan],
         plan=plan,
-        kind=kind,
         created_by=request.user,
         **options,
     )
-    transaction.on_commit(lambda: async_task("projects.tasks.export", export.pk))
+    if new:
+        transaction.on_commit(lambda: async_task("projects.tasks.export", export.pk))
+    else:
+        messages.info(
+            request,
+            "An export like this one is already being made: it is below, and this request "
+            "joined it. Export again once it is done for what changed meanwhile.",
+        )
     if request.htmx:
         return render(request, f"{TIMELINE}#exports", present(viewer))
     return redirect(project)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0012_spend_ledger"),
+        ("projects", "0015_spend_ledger"),
     ]
 
     operations = [

@@ -28,7 +28,7 @@ def ledger_from_takes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0011_merge_seam_guard"),
+        ("projects", "0014_project_draft_model_and_2_3"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
