@@ -11,6 +11,7 @@ from .models import (
     Project,
     Reference,
     Shot,
+    Spend,
     Take,
     Team,
 )
@@ -90,6 +91,13 @@ class TakeAdmin(admin.ModelAdmin):
     list_filter = ["status", "provider"]
     search_fields = ["remote_id"]
     raw_id_fields = ["shot", "upstream_take"]
+
+
+@admin.register(Spend)
+class SpendAdmin(admin.ModelAdmin):
+    list_display = ["project_title", "team", "tokens", "model", "requested_by", "billed_at"]
+    list_filter = ["team"]
+    raw_id_fields = ["project", "take"]
 
 
 @admin.register(Export)

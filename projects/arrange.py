@@ -11,6 +11,7 @@ from where each take's first frame came from (Project.timeline).
 from django.db import transaction
 from django.utils import timezone
 
+from . import pipeline
 from .models import Project, Reference, Shot, Take
 
 
@@ -128,8 +129,9 @@ def removed(project):
 
 
 def forget_removed(project):
-    """Delete for good the shots removed from `project` (and their takes)."""
-    Shot.everywhere.filter(project=project).removed().delete()
+    """Delete for good the shots removed from `project` (and their takes); one whose takes
+    are still at the provider goes once they end (pipeline.forget)."""
+    pipeline.forget(Shot.everywhere.filter(project=project).removed())
 
 
 @transaction.atomic

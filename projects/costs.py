@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from .models import Kind, Take
+from .models import Kind, Spend, Take
 from .pace import Expectations
 
 # Pixel sizes of Seedance 2.0 clips, by resolution and ratio.
@@ -136,30 +136,36 @@ def spoken_seconds(seconds):
 
 def over_budget(take):
     """Why submitting this take would exceed its project's budget or its team's budget
-    for this month, with the figures, or ''."""
+    for this month, with the figures, or ''.
+
+    What was spent is the ledger's (models.Spend: deleting a take, a shot or a project
+    never lowers it), and what is sent but not billed yet counts at its estimate.
+    """
     project = take.shot.project
     team = project.team
     month = month_start()
     budgets = [
         (
             project.budget_tokens,
+            Spend.objects.filter(project=project),
             Take.objects.filter(shot__project=project),
             "the project's budget",
             "Raise the budget in the project settings.",
         ),
         (
             team.monthly_budget_tokens,
-            Take.objects.filter(shot__project__team=team, created_at__gte=month),
+            Spend.objects.filter(team=team, billed_at__gte=month),
+            Take.objects.filter(shot__project__team=team),
             f"{team.name}'s budget for {month:%B}",
             "An owner can raise it on the team's page.",
         ),
     ]
     asked = project.settings_for(take.kind)
     needed = tokens_for(asked["resolution"], asked["ratio"], take.shot.duration)
-    for budget, takes, whose, remedy in budgets:
+    for budget, billed, takes, whose, remedy in budgets:
         if budget is None:
             continue
-        spent = _spent(takes.exclude(pk=take.pk))
+        spent = _spent(billed, takes.exclude(pk=take.pk))
         if spent + needed > budget:
             return (
                 f"Not sent: it needs about {needed:,} tokens and {whose} has "
@@ -168,11 +174,12 @@ def over_budget(take):
     return ""
 
 
-def _spent(takes):
-    """Tokens billed, and takes sent but not yet billed at their estimate."""
-    billed = takes.aggregate(total=Sum("tokens"))["total"] or 0
+def _spent(billed, takes):
+    """Tokens billed, and takes sent but not billed yet at their estimate (an uncertain
+    one too: the gateway may have made it)."""
+    total = billed.aggregate(total=Sum("tokens"))["total"] or 0
     sent = takes.unfinished().exclude(status=Take.Status.WAITING).filter(tokens=None)
-    return billed + sum(
+    return total + sum(
         tokens_for(t.inputs.get("resolution"), t.inputs.get("ratio"), t.inputs.get("duration", 5))
         for t in sent
     )
@@ -183,16 +190,17 @@ def month_start():
 
 
 def team_spend(team):
-    """This month's billed tokens of a team: in all, by project and by person."""
-    takes = Take.objects.filter(
-        shot__project__team=team, created_at__gte=month_start(), tokens__isnull=False
-    )
-    total = takes.aggregate(total=Sum("tokens"))["total"] or 0
+    """This month's billed tokens of a team, from its ledger: in all, by project (a
+    deleted one by the title it had) and by person."""
+    spend = Spend.objects.filter(team=team, billed_at__gte=month_start())
+    total = spend.aggregate(total=Sum("tokens"))["total"] or 0
     by_project = (
-        takes.values("shot__project__title").annotate(tokens=Sum("tokens")).order_by("-tokens")
+        spend.values("project", "project_title", "project__title", "project__deleted_at")
+        .annotate(tokens=Sum("tokens"))
+        .order_by("-tokens")
     )
     by_person = (
-        takes.values("requested_by__username").annotate(tokens=Sum("tokens")).order_by("-tokens")
+        spend.values("requested_by__username").annotate(tokens=Sum("tokens")).order_by("-tokens")
     )
     budget = team.monthly_budget_tokens
     return {
@@ -200,9 +208,21 @@ def team_spend(team):
         "total": total,
         "budget": budget,
         "left": None if budget is None else max(0, budget - total),
-        "by_project": [(row["shot__project__title"], row["tokens"]) for row in by_project],
+        "by_project": _by_project(by_project),
         "by_person": [
             (row["requested_by__username"] or "the command line", row["tokens"])
             for row in by_person
         ],
     }
+
+
+def _by_project(rows):
+    """(title, tokens) per project, its title now, or the one it had when it was deleted."""
+    totals = {}
+    for row in rows:
+        if row["project"] is None or row["project__deleted_at"] is not None:
+            title = f"{row['project_title']} (deleted)"
+        else:
+            title = row["project__title"]
+        totals[title] = totals.get(title, 0) + row["tokens"]
+    return sorted(totals.items(), key=lambda item: -item[1])

@@ -1,8 +1,9 @@
-"""A provider's concurrency and request-rate limits, shared by every worker and process.
+"""A provider's limits, shared by every worker and process: concurrency, requests a minute
+and a day, and what it was found not to serve.
 
 Kept in the database, never in one process's memory: a claim locks the provider's
 gate row (on SQLite, every write transaction is already exclusive), counts the tasks
-in flight and the requests of the last minute, and records its own, in one step.
+in flight and the requests of the last minute (and day), and records its own, in one step.
 """
 
 from dataclasses import dataclass
@@ -13,11 +14,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ProviderCall, ProviderGate, Take
-from .providers import configured
+from .providers import ProviderError, configured
 
 WINDOW = timedelta(seconds=60)
+DAY = timedelta(days=1)
 # The quickest a task is read again once it is due to finish, unless the rate says less.
 FINE_STEP = 1.0
+# With less than this share of a daily quota left, reads slow to the pace it allows.
+LOW = 0.25
+# How a provider answers a route it does not serve (a list a gateway never had).
+NOT_SERVED = frozenset({404, 405, 501})
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A limit says not yet: ask again in `seconds`; `note` says why when a person
+    should know (a daily quota used up, and until when)."""
+
+    seconds: float = 0.0
+    note: str = ""
+
+    def __bool__(self):
+        return self.seconds > 0
 
 
 @dataclass(frozen=True)
@@ -27,13 +45,25 @@ class Claim:
     claimed: bool = False
     wait: float = 0.0  # a limit said no: ask again in this many seconds
     refused: str = ""  # the check refused it, and the take failed with this reason
+    note: str = ""  # why it waits, when a person should know
+
+
+@dataclass(frozen=True)
+class _Limits:
+    name: str
+    concurrency: int | None
+    rpm: int | None
+    daily: int | None
 
 
 def _limits():
     provider = configured()
-    concurrency = settings.SEEDANCE_CONCURRENCY or provider.concurrency
-    rpm = settings.SEEDANCE_RPM or provider.rpm
-    return provider.name, concurrency, rpm
+    return _Limits(
+        provider.name,
+        settings.SEEDANCE_CONCURRENCY or provider.concurrency,
+        settings.SEEDANCE_RPM or provider.rpm,
+        settings.SEEDANCE_DAILY or provider.daily,
+    )
 
 
 def claim(take, refuse=None, **fields):
@@ -43,50 +73,74 @@ def claim(take, refuse=None, **fields):
     may); it runs under the same lock as the claim, so what it counts (the budget's
     takes in flight) cannot change between the check and the claim.
     """
-    name, concurrency, rpm = _limits()
+    limits = _limits()
     with transaction.atomic():
-        now = _lock(name)
-        if concurrency:
-            busy = Take.objects.filter(provider=name, status__in=Take.IN_FLIGHT).count()
-            if busy >= concurrency:
+        now = _lock(limits.name)
+        if limits.concurrency:
+            busy = Take.objects.filter(provider=limits.name, status__in=Take.IN_FLIGHT).count()
+            if busy >= limits.concurrency:
                 return Claim(wait=settings.SEEDANCE_POLL_INTERVAL)
-        wait = _rate_wait(name, rpm, now)
+        wait = _rate_wait(limits, now)
         if wait:
-            return Claim(wait=wait)
+            return Claim(wait=wait.seconds, note=wait.note)
         reason = refuse(take) if refuse is not None else ""
         if reason:
             take.fail(reason)
             return Claim(refused=reason)
         if not Take.objects.claim(
-            take, Take.Status.WAITING, Take.Status.SUBMITTING, provider=name, **fields
+            take, Take.Status.WAITING, Take.Status.SUBMITTING, provider=limits.name, **fields
         ):
             return Claim()
-        if rpm:
-            ProviderCall.objects.create(provider=name, at=now)
+        _count(limits, now)
     return Claim(claimed=True)
 
 
 def admit_call():
-    """Count one more request to the provider; returns 0, or the seconds to wait first."""
-    name, _, rpm = _limits()
-    if not rpm:
-        return 0
+    """Count one more request to the provider: a Wait, false when it may go now."""
+    limits = _limits()
+    if not (limits.rpm or limits.daily):
+        return Wait()
     with transaction.atomic():
-        now = _lock(name)
-        wait = _rate_wait(name, rpm, now)
+        now = _lock(limits.name)
+        wait = _rate_wait(limits, now)
         if not wait:
-            ProviderCall.objects.create(provider=name, at=now)
+            _count(limits, now)
         return wait
 
 
 def read_step():
     """Seconds between two reads of a task that is due to finish: quick, unless the
-    provider's request rate, shared by the tasks it runs at once, allows fewer reads."""
-    _, concurrency, rpm = _limits()
+    provider's request rate, shared by the tasks it runs at once, allows fewer reads, or
+    its daily quota is running low (then reads slow to the pace a day of it allows)."""
+    limits = _limits()
     quick = min(settings.SEEDANCE_POLL_INTERVAL, FINE_STEP)
-    if not rpm:
-        return quick
-    return max(quick, 60.0 * (concurrency or 1) / rpm)
+    share = limits.concurrency or 1
+    step = quick
+    if limits.rpm:
+        step = max(step, WINDOW.total_seconds() * share / limits.rpm)
+    if limits.daily:
+        since = timezone.now() - DAY
+        used = ProviderCall.objects.filter(provider=limits.name, at__gte=since).count()
+        if limits.daily - used < LOW * limits.daily:
+            step = max(step, DAY.total_seconds() * share / limits.daily)
+    return step
+
+
+def lists():
+    """Whether the provider's tasks can be listed (read many at once, and looked up by
+    what was sent): its API has a list, and no worker found it missing."""
+    try:
+        provider = configured()
+    except ProviderError:  # misconfigured: reads fail and say so, one by one
+        return False
+    if not provider.lists:
+        return False
+    return not ProviderGate.objects.filter(provider=provider.name, lists=False).exists()
+
+
+def stop_listing():
+    """The provider's list route is missing: every worker reads its tasks one by one."""
+    ProviderGate.objects.update_or_create(provider=configured().name, defaults={"lists": False})
 
 
 def _lock(name):
@@ -96,12 +150,41 @@ def _lock(name):
     return timezone.now()
 
 
-def _rate_wait(name, rpm, now):
-    if not rpm:
-        return 0
-    ProviderCall.objects.filter(provider=name, at__lt=now - WINDOW).delete()
-    recent = ProviderCall.objects.filter(provider=name).order_by("at")
-    if recent.count() < rpm:
-        return 0
-    # The oldest request of the window leaves it first.
-    return max(0.05, (recent.first().at + WINDOW - now).total_seconds())
+def _count(limits, now):
+    if limits.rpm or limits.daily:
+        ProviderCall.objects.create(provider=limits.name, at=now)
+
+
+def _rate_wait(limits, now):
+    if not (limits.rpm or limits.daily):
+        return Wait()
+    kept = DAY if limits.daily else WINDOW
+    ProviderCall.objects.filter(provider=limits.name, at__lt=now - kept).delete()
+    return _full(limits.name, limits.daily, DAY, now) or _full(limits.name, limits.rpm, WINDOW, now)
+
+
+def quota():
+    """A Wait while the provider's daily quota is used up, until it frees; else a false one."""
+    limits = _limits()
+    return _full(limits.name, limits.daily, DAY, timezone.now())
+
+
+def _full(name, allowed, window, now):
+    """A Wait when `allowed` requests were made in the last `window`, else a false one."""
+    if not allowed:
+        return Wait()
+    inside = ProviderCall.objects.filter(provider=name, at__gte=now - window).order_by("at")
+    count = inside.count()
+    if count < allowed:
+        return Wait()
+    # Room comes back when the request `allowed` places from the end leaves the window.
+    frees = inside[count - allowed].at + window
+    seconds = max(0.05, (frees - now).total_seconds())
+    if window == WINDOW:
+        return Wait(seconds)
+    until = timezone.localtime(frees)
+    return Wait(
+        seconds,
+        f"The provider's daily quota of {allowed} requests is used up until "
+        f"{until:%H:%M %Z} on {until:%d %b}.",
+    )

@@ -18,8 +18,8 @@ def start(project_id):
 
 
 def look(take_ids):
-    """Do what these takes are due for (read their tasks, or look for a lost create), and
-    send at once what the ones that ended unblock."""
+    """Do what these takes are due for (read their tasks, or look for an uncertain
+    create), and send at once what the ones that ended unblock."""
     takes = list(Take.objects.filter(pk__in=take_ids).select_related("shot__project"))
     ended = pipeline.look(takes)
     for project in {take.shot.project_id: take.shot.project for take in ended}.values():
@@ -36,8 +36,10 @@ def prepare(take_ids):
 
 
 def recover():
-    """Resume what dead workers left (when a worker starts, and every minute)."""
+    """Resume what dead workers left (when a worker starts, and every minute), and delete
+    what was deleted while its takes were at the provider, once they ended."""
     pipeline.recover()
+    pipeline.purge()
     pipeline.sweep_exports()
     pipeline.prune_bridges()
     pipeline.keep_first_frames()

@@ -48,6 +48,7 @@ urlpatterns = [
     path(f"{P}/variant", arrange.project_variant, name="project-variant"),
     path(f"{P}/shots/<int:shot_id>/release", shots.shot_release, name="shot-release"),
     path(f"{P}/takes/<int:take_id>/select", shots.take_select, name="take-select"),
+    path(f"{P}/takes/<int:take_id>/send-again", shots.take_send_again, name="take-send-again"),
     path(f"{P}/exports/new", shots.export_create, name="export-create"),
     path(f"{P}/links/new", sharing.link_create, name="link-create"),
     path(f"{P}/links/<int:link_id>/revoke", sharing.link_revoke, name="link-revoke"),

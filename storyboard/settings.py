@@ -318,6 +318,8 @@ SEEDANCE_POLL_INTERVAL = envnumber(
 # Limits of the provider shared by every worker; 0: the preset's (none for most).
 SEEDANCE_CONCURRENCY = envnumber("SEEDANCE_CONCURRENCY", 0)
 SEEDANCE_RPM = envnumber("SEEDANCE_RPM", 0)
+# Requests a day (creates and reads), where the provider has a quota; 0: the preset's.
+SEEDANCE_DAILY = envnumber("SEEDANCE_DAILY", 0)
 
 
 # Price per million tokens, per model: "model=price,model=price" (no prices: none shown).
@@ -345,6 +347,9 @@ SEEDANCE_CURRENCY = env("SEEDANCE_CURRENCY", "$")
 PIPELINE_LEASE_SECONDS = envnumber("PIPELINE_LEASE_SECONDS", 90.0, float)
 # Creates tried per take before a transient error is final.
 PIPELINE_MAX_ATTEMPTS = envnumber("PIPELINE_MAX_ATTEMPTS", 6)
+# Seconds a create whose answer was lost is looked for among the provider's tasks, whose
+# lists lag behind creates, before its take stops as uncertain (never sent again by itself).
+PIPELINE_FIND_SECONDS = envnumber("PIPELINE_FIND_SECONDS", 120.0, float)
 
 LOGGING = {
     "version": 1,

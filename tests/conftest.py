@@ -128,6 +128,14 @@ def client_of(client, user):
 
 
 @pytest.fixture
+def worker(broker):
+    """The worker's clock and tasks, run in the test's process (tests.worker)."""
+    from tests.worker import InlineWorker
+
+    return InlineWorker(broker)
+
+
+@pytest.fixture
 def broker(db):
     """The task queue the app is configured with (the database, or Redis), emptied."""
     from django_q.brokers import get_broker

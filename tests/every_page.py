@@ -2,10 +2,10 @@
 
 `seed()` runs inside a live app (`manage.py shell`) and prints, as JSON, the addresses
 and accounts the checks need: a project whose shots are in every state a card shows
-(two done takes with a verdict and comments, a stale continue, a failed take, a
-cancelled one, a draft with finals beside it, one never generated), a finished export
-and a failed one, links of both kinds, an open invitation, an inbox with a mention and an
-invitation by name, and a viewer who is refused a page.
+(two done takes with a verdict and comments, a stale continue, a failed take beside an
+uncertain final, a cancelled one, a draft with finals beside it, one never generated), a
+finished export and a failed one, links of both kinds, an open invitation, an inbox with a
+mention and an invitation by name, and a viewer who is refused a page.
 """
 
 import json
@@ -70,6 +70,17 @@ def seed(owner=OWNER):
     Shot.objects.filter(pk=second.pk).update(prompt="The beam sweeps slowly over the water")
     failed = {"status": Take.Status.FAILED, "error": "The provider refused the prompt."}
     Take.objects.create(shot=third, number=1, inputs=third.inputs(), remote_id="cgt-1", **failed)
+    Take.objects.create(  # a final whose create got no sure answer: a person decides
+        shot=third,
+        number=2,
+        kind=Kind.FINAL,
+        inputs=third.inputs(Kind.FINAL),
+        status=Take.Status.UNCERTAIN,
+        submitted_at=timezone.now(),
+        note="The create got no sure answer (it timed out); it is not sent again.",
+        error="The provider cannot list its tasks, so its task cannot be found. The gateway "
+        "may have made this shot; check its console before sending again.",
+    )
     Take.objects.create(shot=fourth, number=1, inputs=fourth.inputs(), status=Take.Status.CANCELLED)
     make_take(fifth)
     # Two finals of shot 5, the second failed: draft and final side by side, and a pick.

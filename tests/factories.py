@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from projects import media
-from projects.models import Opening, Project, Shot, Take, Team
+from projects.models import Opening, Project, Shot, Spend, Take, Team
 from tests.clips import make_clip
 
 
@@ -46,7 +46,8 @@ def cached_clip():
 
 def make_take(shot, upstream=None, select=True, **fields):
     """A finished take of `shot` with real files (one cached clip), made from the shot's
-    current inputs and continuing `upstream`; the shot's pick unless select=False.
+    current inputs and continuing `upstream`, its tokens in the team's ledger; the shot's
+    pick unless select=False.
 
     For tests that need a done take but do not exercise the pipeline.
     """
@@ -75,6 +76,8 @@ def make_take(shot, upstream=None, select=True, **fields):
     take.last_frame.save("last-frame.png", ContentFile(frame), save=False)
     take.poster.save("poster.jpg", ContentFile(poster), save=False)
     take.save()
+    if take.tokens:  # billed, as the pipeline records it
+        Spend.objects.record(take)
     if select:
         take.select()
     return take

@@ -213,7 +213,8 @@ class Deployment:
             **env,
         }
         for name in ("SEEDANCE_PRESET", "PUBLIC_BASE_URL"):
-            self.env.pop(name, None)
+            if name not in env:  # the suite's own, not this deployment's
+                self.env.pop(name, None)
 
     def manage(self, *args):
         return manage(self.env, *args)

@@ -79,6 +79,7 @@ TABLE = {
     "shot-regenerate": Route(PROJECT, post="generate", args=["shot"]),
     "shot-regenerate-from": Route(PROJECT, post="generate", args=["shot"]),
     "take-select": Route(PROJECT, post="edit", args=["take"]),
+    "take-send-again": Route(PROJECT, post="generate", args=["take"]),
     "shot-trim": Route(PROJECT, post="edit", args=["shot"]),
     "shot-order": Route(PROJECT, post="edit"),
     "shot-undo": Route(PROJECT, post="edit"),

@@ -1,8 +1,8 @@
 """Every page passes axe-core in Debian's Chromium with no serious or critical violation.
 
 The pages are those of a live app (`manage.py up`) with something in every state
-(tests.every_page): a project whose cards are done, stale, failed, cancelled, running
-and never generated, its settings and links, a shot's editor, teams, an invitation,
+(tests.every_page): a project whose cards are done, stale, failed, uncertain, cancelled,
+running and never generated, its settings and links, a shot's editor, teams, an invitation,
 the view-only and review links, a refusal (403), a missing page and the lock-out.
 """
 
@@ -93,7 +93,8 @@ def test_a_members_pages(app, page):
     expect(page.locator(".shot-card[data-status=failed]")).to_have_count(1)
     expect(page.locator(".shot-card[data-status=cancelled]")).to_have_count(1)
     expect(page.locator(".shot-card .stale")).to_have_count(1)
-    expect(page.locator(".shot-card .kinds [data-kind=final]")).to_have_count(1)
+    expect(page.locator(".shot-card .kinds [data-kind=final]")).to_have_count(2)
+    expect(page.locator("[data-role=uncertain] [data-role=send-again]")).to_have_count(1)
     expect(page.locator(".export-card[data-status=done] video")).to_have_count(1)
     assert_accessible(page, "a project with shots in every state")
 

@@ -65,14 +65,15 @@ def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
 ADMIT = (
     "from projects import limits; import time; t = time.monotonic(); n = 0\n"
     "while time.monotonic() - t < 3:\n"
-    "    n += limits.admit_call() == 0\n"
+    "    n += not limits.admit_call()\n"
     "print(n)"
 )
 
 
-def test_the_request_rate_holds_across_processes(tmp_path, live_template):
+@pytest.mark.parametrize("limit", ["SEEDANCE_RPM", "SEEDANCE_DAILY"])
+def test_the_request_rate_and_the_daily_quota_hold_across_processes(tmp_path, live_template, limit):
     with Simulator(port=0) as simulator:
-        app = Deployment(tmp_path, simulator, live_template, SEEDANCE_RPM="25")
+        app = Deployment(tmp_path, simulator, live_template, **{limit: "25"})
         try:
             racers = [
                 subprocess.Popen(

@@ -72,6 +72,7 @@ def test_takes_in_flight_are_those_sent_and_not_over_at_the_provider(user):
     assert set(Take.objects.unfinished().values_list("status", flat=True)) == {
         "waiting",
         "submitting",
+        "uncertain",  # until a person decides, when no longer looked for
         "queued",
         "running",
         "collecting",

@@ -8,7 +8,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from projects import media, pipeline
 from projects.models import Opening, Take
-from tests.factories import make_project
+from tests.factories import make_project, make_take
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +104,22 @@ def test_a_failed_shot_stops_the_rest_of_its_chain_but_not_other_chains(simulato
 
 
 @pytest.mark.full_clips
+def test_a_continue_that_sees_its_upstream_done_but_not_yet_picked_waits(simulator, user):
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
+    first, second = project.shots.in_order()
+    # What a worker reads when its shots query ran just before the collect that made the
+    # take done and picked it (one transaction), and its takes query just after.
+    done = make_take(first, select=False)
+    (waiting,) = pipeline.queue_takes(project, shots=[second])
+
+    assert pipeline.start_ready(project) == []
+    waiting.refresh_from_db()
+    assert waiting.status == Take.Status.WAITING
+
+    done.select()
+    assert [take.pk for take in pipeline.start_ready(project)] == [waiting.pk]
+
+
 def test_it_extracts_the_last_frame_from_the_video_when_none_is_returned(
     simulator, user, monkeypatch
 ):

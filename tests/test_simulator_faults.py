@@ -130,6 +130,38 @@ def test_a_lost_answer_still_makes_the_task_that_a_list_then_finds(sim, ark):
     assert task["status"] == "succeeded"
 
 
+def test_a_status_after_the_work_answers_an_error_for_a_task_it_made(sim, ark):
+    sim.add_fault("create", {"status": 504, "after": True}, count=1)
+    sim.add_fault("cancel", {"status": 502, "after": True}, count=1)
+    refused = create(ark, "ark", NEVER_RUNS)
+    assert refused.status_code == 504 and refused.json()["error"]["type"] == "GatewayTimeout"
+    (made,) = ark.get(TASKS).json()["items"]
+    assert sim.create_count == 1
+    assert ark.delete(f"{TASKS}/{made['id']}").status_code == 502
+    assert ark.get(f"{TASKS}/{made['id']}").json()["status"] == "cancelled"
+
+
+def test_a_lagging_list_leaves_out_the_newest_tasks_which_get_still_reads(sim, ark):
+    sim.add_fault("list", {"lag": 0.6})
+    made = create(ark, "ark", NEVER_RUNS).json()["id"]
+    assert ark.get(TASKS).json() == {"total": 0, "items": []}
+    assert ark.get(TASKS, params={"filter.task_ids": made}).json()["items"] == []
+    assert ark.get(f"{TASKS}/{made}").json()["status"] == "queued"
+    time.sleep(0.6)  # the lag itself: what the test is about
+    assert [task["id"] for task in ark.get(TASKS).json()["items"]] == [made]
+
+
+def test_no_route_answers_as_a_gateway_that_never_had_the_route(sim, ark):
+    sim.add_fault("list", {"no_route": True}, style="ark")
+    sim.add_fault("cancel", {"no_route": True}, style="ark")
+    made = create(ark, "ark", NEVER_RUNS).json()["id"]
+    for refused in (ark.get(TASKS), ark.delete(f"{TASKS}/{made}")):
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "NotFound"
+        assert "is not found" in refused.json()["error"]["message"]
+    assert ark.get(f"{TASKS}/{made}").json()["status"] == "queued"
+
+
 def test_expire_ends_a_created_task_as_expired_without_running(sim, ark):
     sim.add_fault("create", {"expire": True}, style="ark", count=1)
     sim.add_fault("create", {"expire": True}, style="dieyuyun", count=1)
@@ -207,6 +239,12 @@ def test_add_fault_refuses_what_cannot_apply(sim):
         ("upload", {"status": 500}, {}),
         ("create", {"status": 500}, {"style": "sora"}),
         ("create", {"status": 500}, {"count": 0}),
+        ("create", {"lag": 1}, {}),
+        ("list", {"lag": 0}, {}),
+        ("download", {"no_route": True}, {}),
+        ("download", {"status": 504, "after": True}, {}),
+        ("create", {"status": 504, "after": 1}, {}),
+        ("create", {"lose_answer": True, "after": True}, {}),
         ("create", {"status": 429, "retry_after_as": "weeks"}, {}),
         ("create", {"latency": 1, "retry_after_as": "ms"}, {}),
         ("get", {"statuses": {}}, {}),

@@ -21,6 +21,7 @@ from projects.models import (
     Mention,
     Project,
     Role,
+    Spend,
     Take,
     Team,
     Verdict,
@@ -310,7 +311,7 @@ def test_a_team_budget_refuses_generation_before_anything_is_sent(user, settings
     assert take.status == Take.Status.FAILED
     assert f"{team.name}'s budget for {timezone.now():%B} has 10 left" in take.error
     # Last month's spend does not count.
-    Take.objects.filter(shot__project=one).update(created_at=timezone.now() - timedelta(days=40))
+    Spend.objects.filter(project=one).update(billed_at=timezone.now() - timedelta(days=40))
     assert costs.over_budget(take) == ""
 
 
@@ -327,6 +328,26 @@ def test_the_team_page_shows_this_months_spend_by_project_and_person(user):
     assert spend["by_person"] == [("bob", 3000), ("ada", 1000)]
     page = signed_in(bob).get(reverse("team-detail", args=[team.pk])).content.decode()
     assert "4,000" in page and "3,000" in page
+
+
+def test_deleting_a_project_never_lowers_the_teams_spend_nor_frees_its_budget(user, settings):
+    settings.SEEDANCE_BASE_URL = ""
+    team = Team.default_for(user)
+    project = make_project(user, title="Harbour", shots=[("A", "cut"), ("B", "cut")])
+    first, second = project.shots.in_order()
+    make_take(first, tokens=1000)
+    make_take(second, tokens=3000)
+
+    project.delete()
+
+    spend = costs.team_spend(team)
+    assert spend["total"] == 4000
+    assert spend["by_project"] == [("Harbour (deleted)", 4000)]
+    team.monthly_budget_tokens = 4000 + costs.tokens_for("480p", "16:9", 4) - 1
+    team.save()
+    again = make_project(user, shots=[("C", "cut")])
+    take = Take.objects.create(shot=again.shots.get(), number=1, inputs=again.shots.get().inputs())
+    assert "has" in costs.over_budget(take) and "left of" in costs.over_budget(take)
 
 
 def test_the_second_of_two_editors_is_told_who_changed_what(user):

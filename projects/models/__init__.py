@@ -1,6 +1,7 @@
 """The app's rows, a module per idea: teams (members, roles, invitations), projects and
-shots, takes and exports, links that open a project to outsiders, comments, and the
-provider's shared limits; `tracking` stamps every write for the live timeline."""
+shots, takes and exports, links that open a project to outsiders, comments, the ledger of
+what was spent, and the provider's shared limits; `tracking` stamps every write for the
+live timeline."""
 
 from .comments import Comment, Mention
 from .limits import ProviderCall, ProviderGate
@@ -20,6 +21,7 @@ from .projects import (
     ShotQuerySet,
     Transition,
 )
+from .spend import Spend
 from .takes import Export, Format, Kind, Take, TakeQuerySet, Verdict, take_upload_to
 from .teams import Invitation, Membership, Role, Team
 from .tracking import Tracked, TrackedQuerySet
@@ -50,6 +52,7 @@ __all__ = [
     "Reference",
     "Shot",
     "ShotQuerySet",
+    "Spend",
     "Take",
     "TakeQuerySet",
     "Team",

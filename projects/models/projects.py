@@ -33,6 +33,14 @@ class ProjectQuerySet(TrackedQuerySet):
     def for_user(self, user):
         return self.filter(team__members=user)
 
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+
+class ProjectManager(models.Manager.from_queryset(ProjectQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
 
 class Edited(models.Model):
     """Edited by people: each edit counts, so two editors never overwrite each other
@@ -75,11 +83,17 @@ class Project(Tracked, Edited):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Deleted by a person while takes of it were still at the provider: gone from every
+    # page, kept until they end (pipeline.cancelling), so what they cost is collected.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ProjectQuerySet.as_manager()
+    # Every query of projects leaves out deleted ones; `everywhere` sees them too.
+    objects = ProjectManager()
+    everywhere = ProjectQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at"]
+        default_manager_name = "objects"
 
     def __str__(self):
         return self.title
@@ -203,7 +217,11 @@ class Transition(models.TextChoices):
 
 class ShotQuerySet(TrackedQuerySet):
     def removed(self):
-        return self.filter(removed_at__isnull=False)
+        """Removed shots an undo may still put back."""
+        return self.filter(removed_at__isnull=False, deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
 
     def in_order(self):
         return self.order_by("position", "id")
@@ -252,6 +270,9 @@ class Shot(Tracked, Edited):
     # Deleted, but still to be had back until the project's next change (projects.arrange).
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_from = models.PositiveIntegerField(null=True, blank=True)  # its position then
+    # Removed for good while takes of it were still at the provider: kept, out of reach of
+    # undo, until they end (pipeline.cancelling).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     # Shots in the project: every query of shots, through a project or not, leaves out
     # removed ones; `everywhere` sees them too, for undoing and forgetting them.

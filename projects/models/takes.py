@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -11,6 +12,17 @@ from .tracking import Tracked, TrackedQuerySet
 class TakeQuerySet(TrackedQuerySet):
     def unfinished(self):
         return self.filter(status__in=Take.UNFINISHED)
+
+    def looking(self):
+        """Uncertain takes whose task is still looked for (pipeline.uncertain)."""
+        return self.filter(status=Take.Status.UNCERTAIN, next_look_at__isnull=False)
+
+    def working(self):
+        """Takes something will still happen to without a person: sent and not over at
+        the provider, being collected, or an uncertain create still looked for."""
+        return self.filter(
+            Q(status__in=Take.WORKING) | Q(status=Take.Status.UNCERTAIN, next_look_at__isnull=False)
+        )
 
     def in_flight(self):
         return self.filter(status__in=Take.IN_FLIGHT)
@@ -56,6 +68,8 @@ class Take(Tracked):
     class Status(models.TextChoices):
         WAITING = "waiting", "waiting"  # for its upstream shot's last frame, or a retry
         SUBMITTING = "submitting", "submitting"
+        # The create was sent and no answer says what it did: its task may exist.
+        UNCERTAIN = "uncertain", "uncertain"
         QUEUED = "queued", "queued"
         RUNNING = "running", "running"
         COLLECTING = "collecting", "downloading"
@@ -64,15 +78,18 @@ class Take(Tracked):
         CANCELLED = "cancelled", "cancelled"
 
     # Not over yet: something will still happen to it.
+    # An uncertain take that is no longer looked for waits for a person, as a held one does.
     UNFINISHED = (
         Status.WAITING,
         Status.SUBMITTING,
+        Status.UNCERTAIN,
         Status.QUEUED,
         Status.RUNNING,
         Status.COLLECTING,
     )
     # Sent (or being sent) to the provider and not over there: counts against its limits.
     IN_FLIGHT = (Status.SUBMITTING, Status.QUEUED, Status.RUNNING)
+    WORKING = (*IN_FLIGHT, Status.COLLECTING)
 
     Kind = Kind
 
@@ -110,6 +127,9 @@ class Take(Tracked):
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Creates tried.")
     # A digest of everything the last create sent (see pipeline.requests.fingerprinted).
     fingerprint = models.CharField(max_length=64, blank=True)
+    # What the last create sent, kept before it was sent (pipeline.requests.kept): a create
+    # whose answer was lost is looked for by it, never by the shot as it is now.
+    request = models.JSONField(default=dict, blank=True)
     not_before = models.DateTimeField(
         null=True, blank=True, help_text="A waiting take retries no sooner than this."
     )
@@ -187,6 +207,19 @@ class Take(Tracked):
     @property
     def is_held(self):
         return self.status == self.Status.WAITING and bool(self.held)
+
+    @property
+    def is_uncertain(self):
+        return self.status == self.Status.UNCERTAIN
+
+    @property
+    def is_unresolved(self):
+        """Uncertain, and no longer looked for: a person decides whether to send it again."""
+        return self.is_uncertain and self.next_look_at is None
+
+    @property
+    def waits_for_person(self):
+        return self.is_held or self.is_unresolved
 
     @property
     def ended_badly(self):

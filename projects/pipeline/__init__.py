@@ -3,8 +3,10 @@
 One module per idea:
 - queueing: making waiting takes, and cancelling them (the database only: views call it)
 - requests: the neutral request a take sends, and what the provider would refuse
-- submitting: starting what may start, the create, finding a create whose answer was lost
+- submitting: starting what may start, and the create
+- uncertain: a create whose answer never came: who decides, and how its task is found
 - polling: reading remote tasks, and when each is read next
+- cancelling: cancelling queued tasks after reading them, deleting with work in flight
 - collecting: a finished take's files into media storage (and first frames kept late)
 - exporting: the cut joined into one file
 - bridging: what exports encode of each take, encoded once when it arrives
@@ -20,6 +22,7 @@ steps. Every state change two processes could race on is a conditional update.
 
 from .bridging import prepare as prepare_bridges
 from .bridging import prune as prune_bridges
+from .cancelling import cancel_remote, delete_project, forget, purge
 from .collecting import keep_first_frames
 from .driver import run_here
 from .exporting import export
@@ -29,8 +32,9 @@ from .polling import poll_many
 from .queueing import cancel, queue_finals, queue_from, queue_takes
 from .recovery import recover
 from .requests import build_request, problems, settings_problems
-from .schedule import claim_reads, claim_retries, due_reads, look, next_due
-from .submitting import cancel_remote, reconcile, start_ready, submit
+from .schedule import claim_reads, claim_retries, due_reads, look, next_due, worth_a_look
+from .submitting import start_ready, submit
+from .uncertain import send_again
 
 __all__ = [
     "build_request",
@@ -38,8 +42,10 @@ __all__ = [
     "cancel_remote",
     "claim_reads",
     "claim_retries",
+    "delete_project",
     "due_reads",
     "export",
+    "forget",
     "keep_first_frames",
     "look",
     "next_due",
@@ -47,15 +53,17 @@ __all__ = [
     "prepare_bridges",
     "problems",
     "prune_bridges",
+    "purge",
     "queue_finals",
     "queue_from",
     "queue_takes",
-    "reconcile",
     "release_on",
     "recover",
     "run_here",
+    "send_again",
     "settings_problems",
     "start_ready",
     "submit",
     "sweep_exports",
+    "worth_a_look",
 ]

@@ -22,8 +22,9 @@ LONGEST_NAP = 1.0
 
 def run_here(project, report=None, deadline=None):
     """Drive a project's takes until none is unfinished, or none that can move without a
-    person (a take the seam guard holds, and what waits behind it); True then, False when
-    `deadline` (a time.monotonic() value) came first.
+    person (a take the seam guard holds, an uncertain one no longer looked for, and what
+    waits behind them); True then, False when `deadline` (a time.monotonic() value) came
+    first.
 
     `report` is called with the project's takes after every round. What dead workers
     left is swept at the start and every third of a lease.
@@ -44,7 +45,8 @@ def run_here(project, report=None, deadline=None):
             return True
         if ended:
             continue  # what they unblock goes out now
-        if not unfinished.exclude(status=Take.Status.WAITING).exists() and not (
+        person = [Take.Status.WAITING, Take.Status.UNCERTAIN]  # what may wait for one
+        if not unfinished.exclude(status__in=person).exists() and not (
             unfinished.exclude(pk__in=blocked(project)).exists()
         ):
             return True  # what is left waits for a person

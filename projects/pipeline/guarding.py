@@ -99,8 +99,9 @@ def _approved(upstream, out):
 
 
 def blocked(project):
-    """Ids of the takes that cannot move until a person acts: held takes, and the waiting
-    takes after them in their chains (drafts and finals, each their own chain)."""
+    """Ids of the takes that cannot move until a person acts: held takes, uncertain ones
+    no longer looked for (pipeline.uncertain), and the waiting takes after them in their
+    chains (drafts and finals, each their own chain)."""
     ids = set()
     shots = project.timeline()
     for kind in Kind.values:
@@ -110,7 +111,10 @@ def blocked(project):
             if not shot.continues:
                 behind = False
             take = shot.latest_of(kind)
-            if take is None or take.status != Status.WAITING:
+            if take is not None and take.is_unresolved:
+                ids.add(take.pk)
+                behind = True
+            elif take is None or take.status != Status.WAITING:
                 behind = False
             elif behind or (take.held and _held_on(take, before, kind)):
                 ids.add(take.pk)

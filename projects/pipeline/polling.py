@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .. import limits
-from ..models import Take
+from ..models import Spend, Take
 from ..pace import Expectations
 from ..providers import ProviderError, TaskState, get_client
 from . import collecting
@@ -29,21 +29,45 @@ EARLY = 0.9
 UNKNOWN_STATUS = "The provider says the task is "
 
 
+def follow(take, remote_id, old, note=""):
+    """From status `old`, a take follows remote task `remote_id`: queued, and read when
+    it is due. False when another process moved the take first."""
+    fields = {"remote_id": remote_id, "error": "", **beat()}
+    if note:
+        fields["note"] = note
+    fields["next_look_at"] = timezone.now() + timedelta(seconds=first_read(take))
+    if not Take.objects.claim(take, old, Status.QUEUED, **fields):
+        return False
+    log.info("take %s: follows task %s", take.pk, remote_id)
+    return True
+
+
 def poll_many(takes, expectations=None):
-    """Read the remote tasks of several takes, in one request where the style can list,
-    and bring each take up to date. Returns the takes that ended (done or failed)."""
+    """Read the remote tasks of several takes, in one request where the provider lists
+    them, and bring each take up to date. Returns the takes that ended (done or failed).
+
+    A list route the provider turns out not to serve (404, 405, 501) is remembered for
+    every worker (limits.stop_listing), and the tasks are read one by one.
+    """
     takes = [take for take in takes if take.status in (Status.QUEUED, Status.RUNNING)]
     if not takes:
         return []
     wait = limits.admit_call()
     if wait:
-        _read_again(takes, wait)
+        _read_again(takes, wait.seconds, wait.note)
         return []
     client = get_client()
     try:
-        if client.can_list and len(takes) > 1:
-            found = {task.id: task for task in client.list([take.remote_id for take in takes])}
-        else:
+        found = None
+        if len(takes) > 1 and limits.lists():
+            try:
+                found = {t.id: t for t in client.list([take.remote_id for take in takes])}
+            except ProviderError as error:
+                if error.status not in limits.NOT_SERVED:
+                    raise
+                log.warning("the provider serves no list (%s): reading tasks one by one", error)
+                limits.stop_listing()
+        if found is None:
             found = {take.remote_id: client.get(take.remote_id) for take in takes}
     except ProviderError as error:
         if error.permanent and len(takes) == 1:
@@ -60,12 +84,12 @@ def poll_many(takes, expectations=None):
             else:
                 take.fail("The provider no longer knows this task.")
                 ended.append(take)
-        elif _apply(take, remote, client, expectations):
+        elif apply(take, remote, client, expectations):
             ended.append(take)
     return ended
 
 
-def _apply(take, remote, client, expectations):
+def apply(take, remote, client, expectations=None):
     """Bring a take up to date with its remote task; True once it is over."""
     now = timezone.now()
     if not remote.state.finished:
@@ -74,9 +98,13 @@ def _apply(take, remote, client, expectations):
             fields["note"] = note
         if remote.state == TaskState.RUNNING and take.status == Status.QUEUED:
             fields.update(status=Status.RUNNING, started_at=now)
+        out = limits.quota()
+        if out:  # the day's requests are spent: the card says until when
+            fields["note"] = out.note
         for name, value in fields.items():
             setattr(take, name, value)
-        fields["next_look_at"] = now + timedelta(seconds=read_delay(take, expectations))
+        delay = read_delay(take, expectations or Expectations.recent())
+        fields["next_look_at"] = now + timedelta(seconds=max(delay, out.seconds))
         Take.objects.filter(pk=take.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(**fields)
         return False
     if remote.state == TaskState.SUCCEEDED:
@@ -92,6 +120,8 @@ def _apply(take, remote, client, expectations):
             **beat(),
         )
         if claimed:
+            if take.tokens:  # billed: in the team's ledger, whatever becomes of the take
+                Spend.objects.record(take)
             collecting.collect(take, remote, client)
         return True
     take.fail(remote.error or f"The provider reports the task {remote.state}.")
@@ -147,9 +177,10 @@ def read_delay(take, expectations):
     return max(step, min(interval, until))
 
 
-def _read_again(takes, seconds):
+def _read_again(takes, seconds, note=""):
     later = timezone.now() + timedelta(seconds=seconds)
-    Take.objects.filter(pk__in=[take.pk for take in takes]).update(next_look_at=later)
+    fields = {"next_look_at": later, **({"note": note} if note else {})}
+    Take.objects.filter(pk__in=[take.pk for take in takes]).update(**fields)
 
 
 def read_deadline():

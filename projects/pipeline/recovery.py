@@ -1,13 +1,14 @@
-"""Taking over what dead workers left: lost creates, half-done collections, waiting chains."""
+"""Taking over what dead workers left: creates in the air, half-done collections, waiting
+chains; and deleting what was deleted while its takes were at the provider."""
 
 import logging
 
 from django.utils import timezone
 
 from ..models import Project, Take
-from ..providers import get_client
+from . import uncertain
 from .leases import beat, orphaned
-from .submitting import reconcile, start_ready
+from .submitting import start_ready
 
 log = logging.getLogger(__name__)
 Status = Take.Status
@@ -19,9 +20,10 @@ def recover(project=None):
     A take is orphaned when the process that last worked on it no longer exists on this
     host, or when nobody has touched it for PIPELINE_LEASE_SECONDS. Each orphan is
     claimed by a conditional update, so several sweepers never resume the same take.
-    Submitting ones are reconciled (never simply sent again); collecting ones go back
-    to be read and collected again. Queued and running takes need nobody: their next
-    read is due by its time, whoever reads it. Projects with waiting takes are started.
+    Submitting ones are uncertain unless their create was never sent (uncertain.take_over:
+    never simply sent again); collecting ones go back to be read and collected again.
+    Queued and running takes need nobody: their next read is due by its time, whoever
+    reads it. Projects with waiting takes are started.
     """
     takes = Take.objects.select_related("shot__project")
     if project is not None:
@@ -38,7 +40,7 @@ def recover(project=None):
         take.heartbeat_at, take.worker = fields["heartbeat_at"], fields["worker"]
         log.info("take %s: resuming it, %s when its worker died", take.pk, take.status)
         if take.status == Status.SUBMITTING:
-            reconcile(take, get_client())
+            uncertain.take_over(take)
         else:
             take.move(Status.RUNNING, next_look_at=timezone.now())
     started = []

@@ -80,21 +80,55 @@ def build_request(
 
 
 def fingerprinted(request, take):
-    """The request with a digest of everything it sends for this take (the take itself,
-    prompt, settings, seed and every frame's bytes), by which a task whose create
-    answer was lost is told apart from any other."""
-    sent = asdict(replace(request, callback_url=""))
-    for name in ("first_frame", "last_frame"):
-        sent[name] = _digest(sent[name])
-    sent["references"] = [_digest(image) for image in sent["references"]]
-    text = json.dumps({"take": take.pk, **sent}, sort_keys=True, default=str)
+    """The request with a digest of everything it sends for this create of this take (the
+    take and its attempt, prompt, settings, seed and every frame's bytes), by which a task
+    whose create answer was lost is told apart from any other, an earlier create of the
+    same take's included."""
+    text = json.dumps(
+        {"take": take.pk, "attempt": take.attempts, **kept(request)}, sort_keys=True, default=str
+    )
     return replace(request, fingerprint=hashlib.sha256(text.encode()).hexdigest())
 
 
-def _digest(image):
-    if not image:
+def kept(request):
+    """What a take keeps of the request it sends: every field, frames and references by
+    digest (their bytes are in storage already; signed links expire and are secrets)."""
+    sent = asdict(replace(request, callback_url=""))
+    for name in ("first_frame", "last_frame"):
+        sent[name] = _digest(sent[name])
+    for name in ("references", "reference_videos", "reference_audios"):
+        sent[name] = [_digest(item) for item in sent[name]]
+    return sent
+
+
+def sent(take):
+    """The request a take's last create sent, as kept before it was sent: enough to look
+    its task up (what the provider echoes), never rebuilt from the shot as it is now."""
+    fields = {name: take.request[name] for name in SCALARS if name in take.request}
+    return GenerationRequest(**fields)
+
+
+# The fields of a kept request that come back as they were sent.
+SCALARS = (
+    "model",
+    "prompt",
+    "duration",
+    "resolution",
+    "ratio",
+    "generate_audio",
+    "watermark",
+    "seed",
+    "return_last_frame",
+    "fingerprint",
+)
+
+
+def _digest(item):
+    if not item:
         return None
-    return hashlib.sha256(image["data"] or image["url"].encode()).hexdigest()
+    if isinstance(item, str):  # a URL
+        return hashlib.sha256(item.encode()).hexdigest()
+    return hashlib.sha256(item["data"] or item["url"].encode()).hexdigest()
 
 
 def _frame(instance, field, style):

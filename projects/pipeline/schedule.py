@@ -1,4 +1,4 @@
-"""What is due now: task reads, lost creates to look for again, retries of creates.
+"""What is due now: task reads, uncertain creates to look for again, retries of creates.
 
 Drivers (the worker's clock, the command line) ask here instead of sleeping inside a
 task. Each due row is claimed with a conditional update, so two clocks never hand the
@@ -13,18 +13,20 @@ from django.conf import settings
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from .. import limits
 from ..models import Take
-from ..providers import ProviderError, configured, get_client
+from ..providers import get_client
+from . import uncertain
 from .polling import BATCH, poll_many
-from .submitting import reconcile
 
 Status = Take.Status
 READABLE = Q(status__in=[Status.QUEUED, Status.RUNNING]) & ~Q(remote_id="")
-LOST = Q(status=Status.SUBMITTING)
+# An uncertain create still looked for; a submitting take is its worker's alone.
+LOST = Q(status=Status.UNCERTAIN)
 
 
 def due_reads(now=None, takes=None):
-    """Takes whose task is due for a read, or whose lost create for another look.
+    """Takes whose task is due for a read, or whose uncertain create for another look.
 
     Where one request reads many tasks, a read that is due brings the others due within
     a poll interval along: they cost nothing more, now or later.
@@ -35,7 +37,7 @@ def due_reads(now=None, takes=None):
         (READABLE & (Q(next_look_at__lte=now) | Q(next_look_at=None)))
         | (LOST & Q(next_look_at__lte=now))
     )
-    if _can_list() and due.filter(READABLE).exists():
+    if limits.lists() and due.filter(READABLE).exists():
         soon = now + timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL)
         due = due | takes.filter(READABLE & Q(next_look_at__lte=soon))
     return due
@@ -50,7 +52,7 @@ def claim_reads(now=None):
     for pk, provider, look in due_reads(now).values_list("pk", "provider", "next_look_at")[:500]:
         if Take.objects.filter(pk=pk, next_look_at=look).update(next_look_at=lease):
             claimed[provider].append(pk)
-    size = BATCH if _can_list() else 1
+    size = BATCH if limits.lists() else 1
     return [ids[i : i + size] for ids in claimed.values() for i in range(0, len(ids), size)]
 
 
@@ -67,13 +69,23 @@ def claim_retries(now=None):
 
 
 def look(takes):
-    """Do what due takes are due for: look for lost creates again, read the others.
-    Returns the takes that ended, whose chains may go on."""
+    """Do what due takes are due for: look for uncertain creates again, read the others.
+    A submitting take is left to the worker sending its create. Returns the takes that
+    ended, whose chains may go on."""
     client = None
     for take in takes:
-        if take.status == Status.SUBMITTING:
-            reconcile(take, client or (client := get_client()))
-    return poll_many([take for take in takes if take.status != Status.SUBMITTING])
+        if take.status == Status.UNCERTAIN:
+            uncertain.look_for(take, client or (client := get_client()))
+    return poll_many([take for take in takes if take.status in (Status.QUEUED, Status.RUNNING)])
+
+
+def worth_a_look(take):
+    """Whether a callback about `take` is worth a look: its task is at the provider, or
+    its create is uncertain (the callback says a task exists). Never a submitting take:
+    the worker sending its create decides what became of it."""
+    return take.is_uncertain or (
+        take.status in (Status.QUEUED, Status.RUNNING) and bool(take.remote_id)
+    )
 
 
 def next_due(takes=None):
@@ -83,10 +95,3 @@ def next_due(takes=None):
         retry=Min("not_before", filter=Q(status=Status.WAITING)),
     )
     return min(filter(None, times.values()), default=None)
-
-
-def _can_list():
-    try:
-        return configured().style.can_list
-    except ProviderError:  # misconfigured: reads fail and say so, one by one
-        return False

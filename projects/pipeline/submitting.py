@@ -1,11 +1,11 @@
-"""Sending takes: what may start now, the create itself, and finding a create whose
-answer was lost without ever paying twice."""
+"""Sending takes: what may start now, and the create itself (what becomes of one whose
+answer was lost is pipeline.uncertain's to say)."""
 
 import io
 import logging
 import random
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,10 +15,10 @@ from django.utils import timezone
 from .. import costs, limits, media
 from ..files import local_copy
 from ..models import Kind, Take
-from ..providers import MAX_IMAGE_BYTES, LostCreate, ProviderError, get_client
-from . import guarding, polling
+from ..providers import MAX_IMAGE_BYTES, ProviderError, get_client
+from . import guarding, polling, uncertain
 from .leases import beat
-from .requests import build_request, callback_url, fingerprinted
+from .requests import build_request, callback_url, fingerprinted, kept
 
 log = logging.getLogger(__name__)
 Status = Take.Status
@@ -65,13 +65,16 @@ def start_ready(project):
                     take, shot, before, gate.upstream, gate.out
                 ):
                     continue
-                claim = limits.claim(take, refuse=costs.over_budget, **beat())
+                # Not sent until submit says so (uncertain.take_over reads it).
+                fields = {"submitted_at": None, **beat()}
+                claim = limits.claim(take, refuse=costs.over_budget, **fields)
                 if claim.claimed and submit(take, gate.upstream, gate.out):
                     submitted.append(take)
                 elif claim.wait:  # a limit of the provider: ask again then
-                    Take.objects.filter(pk=take.pk, status=Status.WAITING).update(
-                        not_before=now + timedelta(seconds=claim.wait)
-                    )
+                    later = {"not_before": now + timedelta(seconds=claim.wait)}
+                    if claim.note:
+                        later["note"] = claim.note
+                    Take.objects.filter(pk=take.pk, status=Status.WAITING).update(**later)
         before = shot
     return submitted
 
@@ -85,6 +88,10 @@ def _gate(shot, before, kind=Kind.DRAFT):
     if latest is not None and latest.ended_badly:
         return Gate(stop=f"Not generated: shot {before.number} {latest.get_status_display()}.")
     upstream = before.selected_of(kind)
+    if upstream is None and latest is not None and latest.status == Status.DONE:
+        # The shots were read before that take was done and picked (one step), its takes
+        # after: a moment's view, not a chain without a take. Asked again soon.
+        return Gate()
     if upstream is None or upstream.status != Status.DONE:
         return Gate(
             stop=f"Not generated: shot {before.number} has no finished take to continue from."
@@ -96,11 +103,13 @@ def submit(take, upstream, out=None):
     """Create the remote task of a claimed take. Its id is stored before anything else.
 
     A continue starts on `upstream`'s last frame, or on its frame `out` when the shot
-    before is trimmed to end there.
+    before is trimmed to end there. The request is built once for this create and kept
+    on the take before it is sent (requests.kept): what a lost create is looked for by.
 
-    A refused create fails the take; one that hit a passing trouble (429, 5xx, no
-    connection) waits and is tried again, up to PIPELINE_MAX_ATTEMPTS; one whose answer
-    was lost is looked up before anything is sent again. True once the task exists.
+    A refused create fails the take; one that surely made nothing (429, no connection)
+    waits and is tried again, up to PIPELINE_MAX_ATTEMPTS; one whose outcome is unknown
+    (no answer, a timeout, a 5xx) is uncertain, and never sent again by itself
+    (pipeline.uncertain). True once the task exists and the take follows it.
     """
     shot = take.shot
     if take.seed is None:
@@ -120,14 +129,17 @@ def submit(take, upstream, out=None):
     except (media.MediaError, ProviderError) as error:
         take.fail(error)
         return False
+    take.attempts += 1
     request = fingerprinted(request, take)
     # Record what is sent before sending it: if the answer is lost, the take still
     # says what it asked for, and how to recognise its task.
     take.inputs = shot.inputs(take.kind)
     take.upstream_take = upstream
-    take.attempts += 1
     take.fingerprint = request.fingerprint
-    take.submitted_at = timezone.now()
+    take.request = kept(request)
+    take.submitted_at = timezone.now()  # set: from here on, the create may have been sent
+    for name, value in beat().items():  # the lease covers the create
+        setattr(take, name, value)
     take.save(
         update_fields=[
             "inputs",
@@ -136,7 +148,10 @@ def submit(take, upstream, out=None):
             "seed",
             "attempts",
             "fingerprint",
+            "request",
             "submitted_at",
+            "heartbeat_at",
+            "worker",
         ]
     )
     try:
@@ -145,14 +160,14 @@ def submit(take, upstream, out=None):
             raise ProviderError(" ".join(refused), permanent=True)
         remote_id = client.create(request)
     except ProviderError as error:
-        if error.maybe_done:
-            return reconcile(take, client, request)
+        if uncertain.is_uncertain(error):
+            return uncertain.lost(take, client, error)
         if error.permanent:
             take.fail(error)
         else:
             _retry_later(take, error)
         return False
-    return _adopt(take, remote_id, client)
+    return polling.follow(take, remote_id, Status.SUBMITTING)
 
 
 def _start_on(take, upstream, out):
@@ -173,17 +188,6 @@ def _start_on(take, upstream, out):
     return out
 
 
-def _adopt(take, remote_id, client, note=""):
-    fields = {"remote_id": remote_id, **beat()}
-    if note:
-        fields["note"] = note
-    fields["next_look_at"] = timezone.now() + timedelta(seconds=polling.first_read(take))
-    if not Take.objects.claim(take, Status.SUBMITTING, Status.QUEUED, **fields):
-        return False
-    log.info("take %s: submitted as %s", take.pk, remote_id)
-    return True
-
-
 def _retry_later(take, error):
     """Put a take whose create hit a passing trouble back in line, with backoff."""
     if take.attempts >= settings.PIPELINE_MAX_ATTEMPTS:
@@ -200,106 +204,3 @@ def _retry_later(take, error):
         note=note,
     )
     log.info("take %s: %s", take.pk, note)
-
-
-def reconcile(take, client, request=None):
-    """A create was sent but its answer lost: find its task before anything is sent again.
-
-    Returns True when the task was found and the take now follows it. When the provider
-    cannot be asked now, the take stays submitting and is looked at again later, until
-    reconcile_deadline; then it fails, saying why, and nothing is sent again.
-    """
-    if not client.can_list:
-        take.fail(
-            "The provider's answer to the create was lost, and its API cannot look tasks "
-            "up; not sent again, so as not to pay twice. Regenerate if no video comes."
-        )
-        return False
-    if request is None:  # after a restart: what was sent, less the frames' bytes
-        request = build_request(
-            take.shot, None, client, frames=False, seed=take.seed, kind=take.kind
-        )
-        request = replace(request, fingerprint=take.fingerprint)
-    sent_at = take.submitted_at or take.created_at
-    lost = LostCreate(request, since=sent_at.timestamp(), known=_known_tasks(take, sent_at))
-    try:
-        found = client.find_lost(lost)
-    except ProviderError as error:
-        _reconcile_later(take, error)
-        return False
-    if len(found) == 1:
-        return _adopt(
-            take,
-            found[0].id,
-            client,
-            note="The create's answer was lost; its task was found among the provider's.",
-        )
-    if found:
-        take.fail(
-            f"The create's answer was lost, and {len(found)} of the provider's tasks could "
-            "be it; not sent again, so as not to pay twice. Regenerate if no video comes."
-        )
-        return False
-    take.move(
-        Status.WAITING,
-        next_look_at=None,
-        note="The create's answer was lost and the provider has no such task: sent again.",
-    )
-    return False
-
-
-def _known_tasks(take, since):
-    """Task ids other takes of this provider already follow, created around the same time."""
-    return frozenset(
-        Take.objects.exclude(pk=take.pk)
-        .exclude(remote_id="")
-        .filter(provider=take.provider, submitted_at__gte=since - timedelta(hours=1))
-        .values_list("remote_id", flat=True)
-    )
-
-
-def reconcile_deadline():
-    """How long a take may wait to learn whether its lost create made a task."""
-    return timedelta(seconds=5 * settings.PIPELINE_LEASE_SECONDS)
-
-
-def _reconcile_later(take, error):
-    sent_at = take.submitted_at or take.created_at
-    waited = timezone.now() - sent_at
-    if waited > reconcile_deadline():
-        take.fail(
-            f"The create's answer was lost, and for {waited.total_seconds() / 60:.0f} min the "
-            f"provider could not be asked whether it made the task ({error}). Not sent "
-            "again, so as not to pay twice; regenerate if no video comes."
-        )
-        return
-    delay = min(60.0, max(2.0, waited.total_seconds() / 4))
-    Take.objects.filter(pk=take.pk, status=Status.SUBMITTING).update(
-        note=f"The create's answer was lost; asking the provider again in {delay:.0f} s: {error}",
-        next_look_at=timezone.now() + timedelta(seconds=delay),
-        **beat(),
-    )
-    log.info("take %s: looking for a lost create failed: %s", take.pk, error)
-
-
-def cancel_remote(take):
-    """Ask the provider to drop a queued task; the take says how it ended."""
-    client = get_client()
-    if not client.can_cancel:
-        Take.objects.filter(pk=take.pk).update(
-            note=f"The {client.name} API cannot cancel a task: it will finish and be billed."
-        )
-        return
-    try:
-        client.cancel(take.remote_id)
-    except ProviderError as error:
-        Take.objects.filter(pk=take.pk).update(note=f"Could not cancel: {error}")
-        return
-    Take.objects.claim(
-        take,
-        Status.QUEUED,
-        Status.CANCELLED,
-        error="Cancelled while queued.",
-        finished_at=timezone.now(),
-        next_look_at=None,
-    )

@@ -12,6 +12,7 @@ from .ark import ArkStyle
 from .base import (
     SEED_PROBLEM,
     SEEDS,
+    Found,
     GenerationRequest,
     Image,
     LostCreate,
@@ -28,6 +29,7 @@ from .wisgate import WisgateStyle
 __all__ = [
     "PRESETS",
     "STYLES",
+    "Found",
     "GenerationRequest",
     "Image",
     "LostCreate",
@@ -77,6 +79,9 @@ class Provider:
     headers: dict = field(default_factory=dict)
     rpm: int | None = None
     concurrency: int | None = None
+    daily: int | None = None
+    # Whether its API lists tasks: the style's, unless the preset's document shows none.
+    lists: bool = True
 
     def client(self):
         # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
@@ -138,6 +143,8 @@ def configured():
         headers=dict(preset.headers) if preset else {},
         rpm=preset.rpm if preset else None,
         concurrency=preset.concurrency if preset else None,
+        daily=preset.daily if preset else None,
+        lists=style.can_list and (preset.lists if preset else True),
     )
 
 

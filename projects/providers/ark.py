@@ -1,6 +1,6 @@
 """The native Seedance task API (Volcengine Ark, BytePlus ModelArk, gateway 004) on the wire."""
 
-from .base import GenerationRequest, LostCreate, RemoteTask
+from .base import Found, GenerationRequest, LostCreate, RemoteTask
 from .style import Style
 
 TASKS = "/contents/generations/tasks"
@@ -50,13 +50,14 @@ class ArkStyle(Style):
     def cancel(self, task_id):
         self.call("DELETE", f"{TASKS}/{task_id}")
 
-    def find_lost(self, lost: LostCreate):
+    def find_lost(self, lost: LostCreate) -> Found:
         """The tasks a create could have made although its answer was lost.
 
         Candidates are the model's tasks created since the create was sent that no other
-        take follows, and that echo everything the create asked for: seed, duration,
-        resolution, ratio, audio, and the expiry its fingerprint chose. An empty list
-        means there is none, so it is safe to create again.
+        take follows. A match echoes everything the create asked for that the official
+        task object carries (seed, duration, resolution, ratio, audio, and the lifetime
+        its fingerprint chose); a task that leaves some out and contradicts none is only
+        unsure. Lists lag behind creates: finding nothing now says nothing for certain.
         """
         request = lost.request
         wanted = {
@@ -67,17 +68,22 @@ class ArkStyle(Style):
             "generate_audio": request.generate_audio,
             "expires_after": _expires_after(request),
         }
-        found = []
+        found = Found()
         for page in range(1, 6):
             params = {"page_num": page, "page_size": 100, "filter.model": request.model}
             items = self.call("GET", TASKS, params=params).get("items") or []
             for task in map(self.parse_task, items):
-                if (
-                    task.id not in lost.known
-                    and (task.created_at or 0) >= lost.since - CLOCK_SKEW
-                    and all(getattr(task, name) == value for name, value in wanted.items())
-                ):
-                    found.append(task)
+                if task.id in lost.known:
+                    continue
+                if task.created_at is not None and task.created_at < lost.since - CLOCK_SKEW:
+                    continue
+                echoed = {name: getattr(task, name) for name in wanted}
+                if any(v is not None and v != wanted[k] for k, v in echoed.items()):
+                    continue
+                if task.created_at is None or None in echoed.values():
+                    found.unsure.append(task)
+                else:
+                    found.matches.append(task)
             if len(items) < 100:
                 break
         return found

@@ -97,6 +97,19 @@ class LostCreate:
     known: frozenset[str] = frozenset()  # task ids other takes follow: never this one
 
 
+@dataclass(frozen=True)
+class Found:
+    """The provider's tasks a lost create could have made.
+
+    `matches` echo everything the create sent; `unsure` contradict nothing it sent but do
+    not echo all of it (a gateway that leaves fields out), so they cannot be told apart
+    from another client's task and are never taken for it.
+    """
+
+    matches: list = field(default_factory=list)
+    unsure: list = field(default_factory=list)
+
+
 class TaskState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

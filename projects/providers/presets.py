@@ -17,6 +17,7 @@ class Preset:
     concurrency: int | None = None  # tasks running at once
     daily: int | None = None  # requests a day
     headers: dict = field(default_factory=dict)
+    lists: bool = True  # False: its document shows no list route, tasks are read by id
 
 
 PRESETS = {
@@ -47,6 +48,7 @@ PRESETS = {
             SEEDANCE[1],
             # Its document: without this, Python clients fail to decode the gzip answer.
             headers={"Accept-Encoding": "identity"},
+            lists=False,  # its document shows create and get by id, nothing else
         ),
         Preset(
             "dieyuyun",

@@ -39,6 +39,7 @@ ERROR_TYPES = {
     500: "InternalServerError",
     502: "BadGateway",
     503: "ServiceUnavailable",
+    504: "GatewayTimeout",
 }
 CODES = MappingProxyType(
     {
@@ -137,12 +138,15 @@ def _list(call):
             raise InputError(f"unknown status {status!r}", "filter.status")
     ids = set(call.query.get("filter.task_ids", []))
     models = set(call.query.get("filter.model", []))
+    # A list that lags behind creates (a fault) does not show the newest tasks yet.
+    newest = time.time() - call.lag
     found = [
         task
         for task in call.engine.tasks(style=NAME)
         if (not statuses or task.status in statuses)
         and (not ids or task.id in ids)
         and (not models or task.model in models)
+        and (not call.lag or task.created_at <= newest)
     ]
     page = found[(page_num - 1) * page_size : page_num * page_size]
     return {"total": len(found), "items": [task_body(task, call.link) for task in page]}

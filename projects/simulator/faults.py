@@ -19,14 +19,26 @@ OPS = ("create", "get", "list", "cancel", "download")
 FATES = {"moderation": MODERATED, "expire": EXPIRED, "fail": BROKEN}
 # A task ends badly only where a task is made (create) or looked at (get).
 FATE_OPS = ("create", "get")
-KINDS = ("status", "latency", "timeout", "lose_answer", "statuses", "result_host", *FATES)
+KINDS = (
+    "status",
+    "latency",
+    "timeout",
+    "lose_answer",
+    "statuses",
+    "result_host",
+    "lag",
+    "no_route",
+    *FATES,
+)
 # Answers that show tasks, which "statuses" and "result_host" actions change.
 ANSWER_OPS = ("create", "get", "list")
 HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
-STATUS_EXTRAS = ("code", "message", "retry_after", "retry_after_as")
+STATUS_EXTRAS = ("code", "message", "retry_after", "retry_after_as", "after")
 # How a wait is said, as gateways say it: whole seconds (rounded up, never too early),
 # decimal seconds, an HTTP date, or milliseconds in retry-after-ms (OpenAI's header).
 RETRY_AFTER_FORMS = ("seconds", "decimal", "date", "ms")
+# What a status may answer after doing the work: every API operation, not a file's download.
+API_OPS = ("create", "get", "list", "cancel")
 # Long enough for any client to give up; stop() releases the connection sooner.
 HANG_SECONDS = 30.0
 DIRECTIVE = re.compile(r"\s*\[sim:([^\]]*)\]")
@@ -52,6 +64,10 @@ class Action:
     # Answer normally, but with result links on this host ("localhost", "files.test:8080";
     # without a port, the API's), as gateways whose files live on a CDN give them.
     result_host: str | None = None
+    # With status: do the work first (a 504 from a proxy whose upstream made the task).
+    after: bool = False
+    lag: float = 0.0  # a list leaves out the tasks made less than this many seconds ago
+    no_route: bool = False  # answer as the style answers a route it does not serve
 
     @classmethod
     def parse(cls, spec):
@@ -68,11 +84,15 @@ class Action:
         value = spec[kind]
         if kind != "status":
             if any(key in spec for key in STATUS_EXTRAS):
-                raise ValueError("code, message and retry_after(_as) go with status only")
+                raise ValueError("code, message, retry_after(_as) and after go with status only")
             if kind == "latency":
                 if not _number(value) or not 0 <= value <= HANG_SECONDS:
                     raise ValueError(f"latency must be 0-{HANG_SECONDS:g} seconds")
                 return cls(latency=float(value))
+            if kind == "lag":
+                if not _number(value) or not 0 < value < MAX_DELAY:
+                    raise ValueError(f"lag must be 0-{MAX_DELAY} seconds")
+                return cls(lag=float(value))
             if kind == "statuses":
                 if (
                     not isinstance(value, dict)
@@ -92,6 +112,8 @@ class Action:
             return cls(**{kind: True})
         if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
             raise ValueError("status must be an HTTP error status, 400-599")
+        if not isinstance(spec.get("after", False), bool):
+            raise ValueError("after must be true or false")
         for key in ("code", "message"):
             if spec.get(key) is not None and not isinstance(spec[key], str):
                 raise ValueError(f"{key} must be a string")
@@ -103,7 +125,14 @@ class Action:
         form = spec.get("retry_after_as", "seconds")
         if form not in RETRY_AFTER_FORMS:
             raise ValueError(f"retry_after_as must be one of {', '.join(RETRY_AFTER_FORMS)}")
-        return cls(value, spec.get("code"), spec.get("message"), retry_after, form)
+        return cls(
+            value,
+            spec.get("code"),
+            spec.get("message"),
+            retry_after,
+            form,
+            after=spec.get("after", False),
+        )
 
     @classmethod
     def from_header(cls, value):
@@ -121,6 +150,10 @@ class Action:
             return ANSWER_OPS
         if self.fate:
             return FATE_OPS
+        if self.lag:
+            return ("list",)
+        if self.no_route or self.after:
+            return API_OPS
         return OPS
 
     def describe(self):

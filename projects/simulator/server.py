@@ -69,6 +69,8 @@ class Call:
     base_url: str
     # How the task this request creates or reads must end, when a fault says so.
     fate: TaskError | None = None
+    # Seconds a list lags behind creates, when a fault says so: newer tasks are left out.
+    lag: float = 0.0
 
     @property
     def engine(self):
@@ -441,13 +443,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self._suffer(action)
                 if action.timeout:
                     return
-                if action.status:
+                if action.no_route:
+                    raise style.error(
+                        "no_route", f"The requested resource {self.command} {path} is not found."
+                    )
+                if action.status and not action.after:
                     raise _fault_error(style, action)
-                call.fate = action.fate
+                call.fate, call.lag = action.fate, action.lag
                 if action.result_host:
                     call.base_url = _elsewhere(call.base_url, action.result_host)
             answer = route.view(call, *groups)
-            if action:
+            if action and action.after:
+                # The work is done (a task made, cancelled or read), yet the client hears
+                # an error: a proxy that timed out while its upstream went on.
+                answer = _fault_error(style, action)
+            elif action:
                 answer = action.reword(answer)
         except RateLimited as limited:
             answer = style.error("rate_limit", str(limited), retry_after=limited.retry_after)

@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_q.tasks import async_task
 
+from .. import pipeline
 from ..access import input_from_token, take_from_callback_token
 from ..files import serve
 from ..models import Export, Reference, Shot, Take
@@ -98,6 +99,6 @@ def take_callback(request, token):
     """The provider says a task changed. Callbacks are unsigned, so the body is not
     trusted: a worker reads the task from the provider before anything is believed."""
     take = get_object_or_404(Take, pk=take_from_callback_token(token))
-    if take.is_in_flight:
+    if pipeline.worth_a_look(take):
         async_task("projects.tasks.look", [take.pk])
     return HttpResponse(status=204)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import activity, edits, storyboard_file
+from .. import activity, edits, pipeline, storyboard_file
 from ..access import may_move, mentions_of, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
 from ..models import Opening, Project, Role, Shot, Team
@@ -142,7 +142,7 @@ def project_move(request, pk):
 @require_POST
 def project_delete(request, pk):
     project = project_for(request.user, pk, "delete").project
-    project.delete()
+    pipeline.delete_project(project)
     messages.success(request, f"Deleted “{project.title}”.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("project-list"))

@@ -205,6 +205,23 @@ def shot_release(request, pk, shot_id):
 
 @login_required
 @require_POST
+def take_send_again(request, pk, take_id):
+    """Send a take whose create got no sure answer again: the gateway may have made it
+    already, so only a person decides, knowing it may be billed twice."""
+    viewer = project_for(request.user, pk, "generate")
+    take = get_object_or_404(
+        Take.objects.select_related("shot"), pk=take_id, shot__project=viewer.project
+    )
+    if pipeline.send_again(take, by=request.user):
+        start_pipeline(viewer.project)
+        messages.success(request, f"Shot {take.shot.number} is sent again.")
+    else:
+        messages.info(request, f"Shot {take.shot.number} is not waiting to be sent again.")
+    return timeline_or_redirect(request, viewer)
+
+
+@login_required
+@require_POST
 def take_select(request, pk, take_id):
     viewer = project_for(request.user, pk, "edit")
     take = get_object_or_404(
