@@ -143,11 +143,12 @@ def seed(owner=OWNER):
 
 
 @contextmanager
-def seeded_app(folder, template, simulator_delay):
-    """`manage.py up` in `folder` with the workplace seeded; its pages as `live.pages`."""
+def seeded_app(folder, template, simulator_delay, env=None):
+    """`manage.py up` in `folder` (with `env` added to its environment) and the workplace
+    seeded; its pages as `live.pages`."""
     from tests.live import LiveApp
 
-    live = LiveApp(folder, simulator_delay=simulator_delay, template=template)
+    live = LiveApp(folder, simulator_delay=simulator_delay, template=template, env=env)
     live.start()
     try:
         live.pages = seeded(live)
