@@ -95,8 +95,10 @@ def timeline(title, clips, size, seamless=True, clip_names=None):
     for index, clip in enumerate(clips):
         first, last = min(clip.entry["first"], clip.frames - 1), _last(clip)
         kept = (clip.frames - 1 if last is None else last) - first + 1
-        # Seamless: a continue's first frame repeats the shot before; it does not play.
-        drop = 1 if seamless and index and clip.entry["joins"] == Opening.CONTINUE else 0
+        # Seamless: a continue's first frame repeats the shot before; it does not play
+        # (unless trimmed in: then the trim cut it already).
+        continues = index and clip.entry["joins"] == Opening.CONTINUE
+        drop = 1 if seamless and continues and first == 0 else 0
         entries.append(
             interchange.Entry(
                 number=clip.entry["shot"],
