@@ -65,6 +65,11 @@ def collect(take, remote, client):
         _remove(take, stored)
         _collect_later(take, f"Could not store the finished video: {error}")
         return
+    except Exception as error:  # nothing may leave a take collecting for ever
+        log.exception("take %s: collecting it failed unexpectedly", take.pk)
+        _remove(take, stored)
+        _collect_later(take, f"Could not collect the finished video ({_named(error)}).")
+        return
     fields.update(
         status=Status.DONE,
         progress=1.0,
@@ -124,12 +129,21 @@ def collect_deadline():
     return timedelta(seconds=60 * settings.PIPELINE_LEASE_SECONDS)
 
 
+def gave_up(take, reason):
+    """Fail `take` with `reason` when it has waited to be collected for collect_deadline;
+    True when it did (or when another process ended it first)."""
+    waited = timezone.now() - (take.generated_at or timezone.now())
+    if waited <= collect_deadline():
+        return False
+    take.fail(f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
+    return True
+
+
 def _collect_later(take, reason):
     """Leave a take collectable: read its task again later, for fresh URLs, and retry."""
-    waited = timezone.now() - (take.generated_at or timezone.now())
-    if waited > collect_deadline():
-        take.fail(f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
+    if gave_up(take, reason):
         return
+    waited = timezone.now() - (take.generated_at or timezone.now())
     delay = min(300.0, max(2.0, waited.total_seconds() / 2))
     take.move(
         Status.RUNNING,
@@ -137,6 +151,12 @@ def _collect_later(take, reason):
         next_look_at=timezone.now() + timedelta(seconds=delay),
     )
     log.warning("take %s: %s", take.pk, reason)
+
+
+def _named(error):
+    """An unexpected error as the card says it: its kind, and its words."""
+    words = str(error)
+    return f"{type(error).__name__}: {words}" if words else type(error).__name__
 
 
 def _remove(take, names):

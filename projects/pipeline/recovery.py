@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from ..models import Project, Take
 from ..providers import get_client
+from .collecting import gave_up
 from .leases import beat, orphaned
 from .submitting import reconcile, start_ready
 
@@ -20,8 +21,10 @@ def recover(project=None):
     host, or when nobody has touched it for PIPELINE_LEASE_SECONDS. Each orphan is
     claimed by a conditional update, so several sweepers never resume the same take.
     Submitting ones are reconciled (never simply sent again); collecting ones go back
-    to be read and collected again. Queued and running takes need nobody: their next
-    read is due by its time, whoever reads it. Projects with waiting takes are started.
+    to be read and collected again, unless they have waited for collect_deadline: then
+    they fail (a clip that kills every worker collecting it is not tried for ever).
+    Queued and running takes need nobody: their next read is due by its time, whoever
+    reads it. Projects with waiting takes are started.
     """
     takes = Take.objects.select_related("shot__project")
     if project is not None:
@@ -39,7 +42,7 @@ def recover(project=None):
         log.info("take %s: resuming it, %s when its worker died", take.pk, take.status)
         if take.status == Status.SUBMITTING:
             reconcile(take, get_client())
-        else:
+        elif not gave_up(take, "its worker stopped while collecting it."):
             take.move(Status.RUNNING, next_look_at=timezone.now())
     started = []
     waiting = takes.filter(status=Status.WAITING).values_list("shot__project", flat=True)
