@@ -38,7 +38,7 @@ def prepare(take_ids):
 def recover():
     """Resume what dead workers left (when a worker starts, and every minute)."""
     pipeline.recover()
-    pipeline.sweep_exports()
+    pipeline.sweep_exports(requeue=lambda export_id: async_task("projects.tasks.export", export_id))
     pipeline.prune_bridges()
 
 

@@ -277,7 +277,8 @@ class Export(Tracked):
     file = models.FileField(upload_to="exports/", blank=True)
     duration = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
-    # Who renders it and when it last said so, as for takes: a silent export is swept.
+    # Who renders it and when it last said so, as for takes: a silent export is swept. While
+    # it is queued, when the sweep sent it to the task queue again (pipeline.exporting).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(

@@ -22,6 +22,7 @@ from .bridging import prepare as prepare_bridges
 from .bridging import prune as prune_bridges
 from .driver import run_here
 from .exporting import export
+from .exporting import refused as export_refused
 from .exporting import sweep as sweep_exports
 from .guarding import release_on
 from .polling import poll_many
@@ -39,6 +40,7 @@ __all__ = [
     "claim_retries",
     "due_reads",
     "export",
+    "export_refused",
     "look",
     "next_due",
     "poll_many",

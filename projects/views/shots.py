@@ -1,5 +1,7 @@
 """Shots and their takes: added, edited, deleted, generated, cancelled, picked, exported."""
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -14,6 +16,8 @@ from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Kind, Take
 from ..timeline import TIMELINE, present, seam_range
 from .common import start_pipeline, timeline_or_redirect
+
+log = logging.getLogger(__name__)
 
 
 @login_required
@@ -242,7 +246,26 @@ def export_create(request, pk):
         created_by=request.user,
         **options,
     )
-    transaction.on_commit(lambda: async_task("projects.tasks.export", export.pk))
+    refusals = []
+
+    def hand_over():
+        try:
+            async_task("projects.tasks.export", export.pk)
+        except Exception as error:  # any broker's refusal: Redis down, its database locked...
+            log.warning("export %s: the task queue refused it: %r", export.pk, error)
+            export.fail(pipeline.export_refused(error))
+            refusals.append(error)
+
+    transaction.on_commit(hand_over)  # here, outside a transaction: at once
+    if refusals:
+        messages.error(
+            request,
+            "The export could not be handed to the workers: the task queue did not answer. "
+            "Try again in a moment.",
+        )
+        if request.htmx:
+            return HttpResponseClientRedirect(project.get_absolute_url())
+        return redirect(project)
     if request.htmx:
         return render(request, f"{TIMELINE}#exports", present(viewer))
     return redirect(project)
