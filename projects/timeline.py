@@ -10,7 +10,6 @@ from .models import Export, Kind
 from .pace import Expectations
 
 TIMELINE = "projects/timeline.html"
-FPS = 24
 
 
 def present(viewer, shots=None, exports=None, expectations=None):
@@ -36,8 +35,10 @@ def decorate(viewer, shots, expectations):
             shot.final_expected_time = costs.spoken_seconds(expected)
         shot.card_url = viewer.url("shot-card", shot.pk)
         shot.comment_url = viewer.url("comment-create", shot.pk)
+        # Trims are on frames of the selected take's clip, as probed: what exports cut.
         take = shot.selected_take
-        shot.clip_frames = round((take.duration or 0) * FPS) if take is not None else 0
+        shot.clip_frames = take.frame_count if take is not None else 0
+        shot.clip_rate = _rate(take)
         shot.trim_last = shot.clip_frames - 1 if shot.trim_out is None else shot.trim_out
         if shot.card is not None:
             shot.verdict_url = viewer.url("take-verdict", shot.card.pk)
@@ -55,8 +56,13 @@ SEAM_PICK_SECONDS = 2
 
 def seam_range(upstream):
     """The frames of take `upstream` a held continue may be picked to start on: (first, last)."""
-    last = round((upstream.duration or 0) * FPS) - 1
-    return max(0, last + 1 - SEAM_PICK_SECONDS * FPS), last
+    last = upstream.frame_count - 1
+    return max(0, last + 1 - round(SEAM_PICK_SECONDS * upstream.rate)), last
+
+
+def _rate(take):
+    """A take's frames per second as a page writes it: "24", "29.97"."""
+    return f"{take.rate:g}" if take is not None else ""
 
 
 def held_seam(viewer, take):
@@ -76,6 +82,7 @@ def held_seam(viewer, take):
         "last": last,
         "value": min(last, max(first, held_on)),
         "seconds": SEAM_PICK_SECONDS,
+        "fps": _rate(upstream),
     }
 
 

@@ -112,7 +112,18 @@ def _fetch(take, remote, client, scratch, opened, heartbeat):
         "last_frame": ContentFile(frame, name=f"last-frame.{mime.split('/')[1]}"),
         "poster": File(poster, name="poster.jpg"),
     }
-    return files, {"last_frame_source": source, "duration": info.duration}
+    fields = {"last_frame_source": source, "duration": info.duration}
+    return files, {**fields, "frame_rate": info.fps, "frames": info.frames}
+
+
+def learn_frames(take, info):
+    """Keep the frame rate and frames of `take`'s clip, probed (media.ClipInfo) by a worker
+    that read it, when the take was collected before takes kept them."""
+    if take.frames is not None:
+        return
+    fields = {"frame_rate": info.fps, "frames": info.frames}
+    Take.objects.filter(pk=take.pk, frames=None).update(**fields)
+    take.frame_rate, take.frames = info.fps, info.frames
 
 
 def _download(client, take, remote, suffix, heartbeat):

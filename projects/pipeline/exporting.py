@@ -24,6 +24,7 @@ from .. import cut, interchange, media
 from ..files import local_copy, storage_errors
 from ..models import Export, Take
 from .bridging import StoredBridges
+from .collecting import learn_frames
 from .leases import Heartbeat, LeaseLost, beat, expired_before, me, orphaned
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ def _clips(export, opened):
         take = takes[entry["take"]]
         video = opened.enter_context(local_copy(take.video, ".mp4"))
         poster = opened.enter_context(local_copy(take.poster, ".jpg")) if take.poster else None
-        clips.append(cut.Clip(entry, video, poster, media.probe(video).frames))
+        info = media.probe(video)
+        learn_frames(take, info)
+        clips.append(cut.Clip(entry, video, poster, info.frames, info.fps))
     return clips
 
 
@@ -134,7 +137,7 @@ def _for_editors(export, clips, target, progress):
     timeline = _timeline(export, clips)
     interchange.write(timeline, target)
     progress(1.0)
-    return Made("", timeline.frames / cut.FPS)
+    return Made("", timeline.frames / timeline.fps)
 
 
 def _timeline(export, clips):

@@ -148,7 +148,7 @@ def shot_trim(request, pk, shot_id):
     viewer = project_for(request.user, pk, "edit")
     shot = get_object_or_404(viewer.project.shots.select_related("selected_take"), pk=shot_id)
     take = shot.selected_take
-    frames = round((take.duration or 0) * cut.FPS) if take else 0
+    frames = take.frame_count if take else 0
     try:
         first, last = int(request.POST["trim_in"]), int(request.POST["trim_out"])
     except (KeyError, ValueError):
@@ -162,7 +162,7 @@ def shot_trim(request, pk, shot_id):
         shot.save(update_fields=["trim_in", "trim_out"])
         takes = [pk for pk in (shot.selected_take_id, shot.selected_final_id) if pk]
         transaction.on_commit(lambda: async_task("projects.tasks.prepare", takes))
-        kept = (last - first + 1) / cut.FPS
+        kept = (last - first + 1) / take.rate
         messages.success(request, f"Shot {shot.number} plays {kept:.2f} s in the cut.")
     return timeline_or_redirect(request, viewer)
 
