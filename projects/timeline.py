@@ -22,6 +22,9 @@ def present(viewer, shots=None, exports=None, expectations=None):
 
 def decorate(viewer, shots, expectations):
     """Give each of `shots` (from project.timeline()) what its card shows."""
+    # A held take's upstream is a take of the shot before: among those read already.
+    takes = {take.pk: take for shot in shots for take in shot.takes.all()}
+    numbers = {shot.pk: shot.number for shot in shots}
     for shot in shots:
         shot.card = shot.card_take()
         if shot.card is not None and shot.card.is_unfinished:
@@ -42,7 +45,8 @@ def decorate(viewer, shots, expectations):
         shot.trim_last = shot.clip_frames - 1 if shot.trim_out is None else shot.trim_out
         if shot.card is not None:
             shot.verdict_url = viewer.url("take-verdict", shot.card.pk)
-            shot.seam = held_seam(viewer, shot.card) if shot.card.is_held else None
+            held = shot.card.is_held
+            shot.seam = held_seam(viewer, shot.card, takes, numbers) if held else None
         shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
             take.video_url = viewer.url("take-file", take.pk, "video")
@@ -65,17 +69,19 @@ def _rate(take):
     return f"{take.rate:g}" if take is not None else ""
 
 
-def held_seam(viewer, take):
+def held_seam(viewer, take, takes, numbers):
     """What a held card's scrubber needs: the upstream clip, its frames on offer, the
-    frame it was held on."""
-    upstream = take.upstream_take
+    frame it was held on. The upstream take is found among the timeline's `takes` (by
+    id), its shot's number in `numbers` (by shot id); read alone only when not there."""
+    upstream = takes.get(take.upstream_take_id) or take.upstream_take
     if upstream is None or not upstream.duration:
         return None
     first, last = seam_range(upstream)
     held_on = last if take.upstream_out is None else take.upstream_out
+    number = numbers.get(upstream.shot_id) or upstream.shot.number
     return {
         "shot_id": upstream.shot_id,
-        "number": upstream.shot.number,
+        "number": number,
         "video_url": viewer.url("take-file", upstream.pk, "video"),
         "frame_url": viewer.url("take-file", upstream.pk, "last-frame"),
         "first": first,

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from .. import activity, edits, storyboard_file
-from ..access import may_move, project_for
+from ..access import may_move, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
 from ..models import Mention, Opening, Project, Role, Shot, Team
 from ..timeline import present
@@ -109,11 +109,7 @@ def project_settings(request, pk):
         "viewer": viewer,
         "form": form,
         "links": project.links.live() if viewer.can_share else [],
-        "move_to": [
-            t
-            for t in request.user.teams.exclude(pk=project.team_id)
-            if may_move(request.user, project, t)
-        ],
+        "move_to": move_targets(viewer),
         "activity": activity.of_project(project)[:20],
     }
     status = 400 if form.errors else 200
