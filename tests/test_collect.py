@@ -32,6 +32,16 @@ def slow_downloads(monkeypatch, each_chunk):
     monkeypatch.setattr(Style, "download", paced)
 
 
+def left_to_collect_later(project, take, says):
+    """Start `project` and read `take` until its note `says` why it is to be collected later."""
+    pipeline.start_ready(project)
+    take.refresh_from_db()
+    while says not in take.note:
+        assert take.status in (Take.Status.QUEUED, Take.Status.RUNNING), take.error
+        pipeline.poll_many([take])
+        take.refresh_from_db()
+
+
 @pytest.mark.full_clips  # a clip of many chunks, for a download slower than the lease
 def test_a_download_slower_than_the_lease_keeps_it_and_is_collected_once(
     simulator, user, settings, monkeypatch
@@ -88,12 +98,7 @@ def test_with_storage_unreachable_a_take_stays_collectable_and_is_done_once_it_i
     (take,) = pipeline.queue_takes(project)
     use_s3(settings, f"http://127.0.0.1:{closed_port()}", s3.name)
 
-    pipeline.start_ready(project)
-    take.refresh_from_db()
-    while "Could not store" not in take.note:
-        assert take.status in (Take.Status.QUEUED, Take.Status.RUNNING), take.error
-        pipeline.poll_many([take])
-        take.refresh_from_db()
+    left_to_collect_later(project, take, "Could not store")
 
     assert take.status == Take.Status.RUNNING and not take.video  # not done without its file
     assert "Trying again" in take.note and take.next_look_at is not None
@@ -116,12 +121,7 @@ def test_an_unexpected_error_is_tried_again_until_the_deadline_then_fails_with_i
     project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
     (take,) = pipeline.queue_takes(project)
 
-    pipeline.start_ready(project)
-    take.refresh_from_db()
-    while "Could not collect" not in take.note:
-        assert take.status in (Take.Status.QUEUED, Take.Status.RUNNING), take.error
-        pipeline.poll_many([take])
-        take.refresh_from_db()
+    left_to_collect_later(project, take, "Could not collect")
 
     assert take.status == Take.Status.RUNNING and not take.video
     assert "DecompressionBombError" in take.note and "Trying again" in take.note

@@ -10,26 +10,14 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.urls import reverse
-from PIL import ImageChops, ImageStat
 
 from projects import media, pipeline, storyboard_file
 from projects.files import local_copy
 from projects.models import Export, Opening, Take
 from tests.factories import make_project, make_takes
+from tests.test_cut import difference, frames_of
 
 pytestmark = pytest.mark.django_db
-
-
-def difference(a, b):
-    diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB").resize(a.size))
-    return sum(ImageStat.Stat(diff).mean) / 3
-
-
-def frames_of(path):
-    import av
-
-    with av.open(str(path)) as container:
-        return [frame.to_image() for frame in container.decode(video=0)]
 
 
 @pytest.mark.simulator_fps(25)
