@@ -6,6 +6,8 @@ member whose role does not allow an action gets a 403 with a plain message. Temp
 only read a Viewer's flags, never decide.
 """
 
+import time
+
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
@@ -13,7 +15,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from .models import Link, Project, Role, Team
+from .models import Link, Mention, Project, Role, Team
 
 # What each action needs: the roles that may take it.
 ROLES = {
@@ -154,6 +156,12 @@ def team_for(user, pk, action="view"):
     return team, role
 
 
+def mentions_of(user):
+    """A person's mentions, on the projects they may see now: leaving a team, or being
+    removed from it, takes its comments out of their inbox with the projects."""
+    return Mention.objects.filter(user=user, comment__shot__project__team__members=user)
+
+
 # A project moves from a team its mover owns to one where they make projects.
 MOVES_FROM, MOVES_TO = {Role.OWNER}, {Role.OWNER, Role.EDITOR}
 
@@ -196,15 +204,26 @@ def input_from_token(token):
 
 
 CALLBACK_SALT = "projects.callback"
+# Past a task's lifetime: the provider retries a last callback for a little while (Ark:
+# three times, 5 s apart), and its clock may differ from ours.
+CALLBACK_GRACE = 600
 
 
-def callback_token(take):
-    """A signed token naming a take, for the provider's status callbacks about it."""
-    return signing.dumps(take.pk, salt=CALLBACK_SALT)
+def callback_token(take, lifetime):
+    """A signed token naming a take, for the provider's status callbacks about it. It
+    works until the take's deadline: `lifetime` seconds from now, the longest its task
+    can live at the provider, and CALLBACK_GRACE after."""
+    until = int(time.time() + lifetime + CALLBACK_GRACE)
+    return signing.dumps({"t": take.pk, "u": until}, salt=CALLBACK_SALT)
 
 
 def take_from_callback_token(token):
+    """The take a valid token names, before its deadline; otherwise 404."""
     try:
-        return signing.loads(token, salt=CALLBACK_SALT)
+        value = signing.loads(token, salt=CALLBACK_SALT)
     except signing.BadSignature:
         raise Http404 from None
+    # Tokens of before deadlines named the take alone: they work no more.
+    if not isinstance(value, dict) or value.get("u", 0) < time.time():
+        raise Http404
+    return value["t"]

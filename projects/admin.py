@@ -31,7 +31,15 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["team", "role", "created_by", "created_at", "expires_at", "used_by"]
+    list_display = [
+        "team",
+        "role",
+        "invitee_name",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "used_by",
+    ]
     exclude = ["secret_digest"]
     readonly_fields = ["used_at", "used_by"]
 

@@ -10,7 +10,9 @@ class ProjectsConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
-        from . import models
+        from . import checks, logs, models  # noqa: F401 (checks registers the system checks)
+
+        logs.redact_servers()
 
         # What people do, not what the pipeline does: the fields a person changes.
         auditlog.register(

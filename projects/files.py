@@ -12,6 +12,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import PurePath
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.http import (
@@ -151,12 +152,15 @@ def save_file(field_file, name, source, *, save=True):
 
 def fitted_upload(upload, max_bytes):
     """An uploaded image as every provider can take it: the upload itself when it already
-    fits, else a new file of the fitted bytes, named for their format. Raises MediaError."""
+    fits, else a new file of the fitted bytes, named for their format. Raises MediaError,
+    for a picture of more than MAX_IMAGE_PIXELS before it decodes.
+
+    The upload is decoded from where it is (a temporary file, for a large one), never
+    read into memory whole."""
     upload.seek(0)
-    data = upload.read()
-    upload.seek(0)
-    fitted, mime = media.fit_image(data, max_bytes)
-    if fitted is data:
+    name = f"'{PurePath(upload.name).name}'"
+    fitted, mime = media.fit_image(upload, max_bytes, settings.MAX_IMAGE_PIXELS, name)
+    if fitted is upload:
         return upload
     suffix = ".png" if mime == "image/png" else ".jpg"
     return ContentFile(fitted, name=PurePath(upload.name).stem + suffix)

@@ -1,9 +1,10 @@
 """Forms for projects and shots: what a user may type, checked before anything is saved."""
 
 from django import forms
+from django.conf import settings
 from django.db import transaction
 
-from . import media, pipeline
+from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
@@ -15,7 +16,7 @@ from .models import (
     Shot,
     Team,
 )
-from .providers import MAX_IMAGE_BYTES
+from .providers import MAX_IMAGE_BYTES, SEEDS, ratio_help
 
 
 class Versioned(forms.ModelForm):
@@ -37,6 +38,7 @@ class ProjectForm(Versioned):
         fields = [
             "title",
             "model",
+            "draft_model",
             "resolution",
             "ratio",
             "generate_audio",
@@ -46,13 +48,26 @@ class ProjectForm(Versioned):
             "guard_cut",
             "guard_blur",
         ]
-        widgets = {"model": forms.TextInput(attrs={"placeholder": "server default"})}
-        labels = {"budget_tokens": "Budget (tokens)"}
+        widgets = {
+            "model": forms.TextInput(attrs={"placeholder": "server default"}),
+            "draft_model": forms.TextInput(attrs={"placeholder": "the model's fast sibling"}),
+        }
+        labels = {"budget_tokens": "Budget (tokens)", "draft_model": "Fast model, for drafts"}
         help_texts = {
+            "model": "A model id, or on Volcengine and BytePlus an endpoint id (ep-…).",
+            "draft_model": "What Generate drafts with. Left blank: the fast model of the "
+            "same family (doubao-seedance-2-0-fast-260128 for doubao-seedance-2-0-260128), "
+            "or the model itself where none is known, as for an endpoint id: name your "
+            "fast endpoint here.",
             "budget_tokens": "Optional: no shot is sent that would exceed it.",
             "guard_blank": "The seam guard checks the frame a continue would start on before "
             "anything is paid for, and holds the chain when it fails.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "ratio" in self.fields:
+            self.fields["ratio"].help_text = ratio_help()
 
     def clean(self):
         cleaned = super().clean()
@@ -80,6 +95,25 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single(item, initial) for item in data]
         return [single(data, initial)] if data else []
+
+
+class PictureField(forms.ImageField):
+    """An uploaded picture, refused with the reason when it has more bytes than an image
+    may, or more pixels, before anything reads or decodes it."""
+
+    def to_python(self, data):
+        if data not in self.empty_values and hasattr(data, "size"):
+            name = f"'{data.name}'"
+            problem = uploads.too_large(data.size, "image", name)
+            if problem:
+                raise forms.ValidationError(problem)
+            try:
+                media.open_image(data, settings.MAX_IMAGE_PIXELS, name)
+            except media.MediaError as error:
+                raise forms.ValidationError(str(error)) from error
+            finally:
+                data.seek(0)
+        return super().to_python(data)
 
 
 class NewProjectForm(ProjectForm):
@@ -144,9 +178,11 @@ class ShotForm(Versioned):
         ]
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 3, "placeholder": "What happens in this shot"}),
+            "seed": forms.NumberInput(attrs={"min": SEEDS.start, "max": SEEDS.stop - 1}),
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
         }
         labels = {"last_frame_target": "Last-frame target"}
+        field_classes = {"first_frame": PictureField, "last_frame_target": PictureField}
         help_texts = {
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
@@ -155,6 +191,7 @@ class ShotForm(Versioned):
             "frame rate (24 a second for Seedance's).",
             "first_frame": "Optional, for a cut: the picture the shot starts on.",
             "last_frame_target": "Optional: the picture the shot should end on.",
+            "seed": "Optional: -1 to 4294967295; blank or -1, one drawn at random.",
         }
 
     def __init__(self, *args, project, first=False, **kwargs):
@@ -171,6 +208,12 @@ class ShotForm(Versioned):
             field.help_text += f" It has {len(self.kept)} ({kinds}); uploading replaces them."
         else:
             del self.fields["remove_references"]
+
+    def clean_seed(self):
+        # -1 asks the provider to draw one, as no seed does; the pipeline then draws it
+        # itself, so a final can reuse it. Out of range: pipeline.problems says so.
+        seed = self.cleaned_data.get("seed")
+        return None if seed == -1 else seed
 
     def clean_transition_frames(self):
         return self.cleaned_data.get("transition_frames") or Shot.transition_frames.field.default
@@ -193,15 +236,22 @@ class ShotForm(Versioned):
 
     def clean_references(self):
         """The uploaded references as unsaved rows, each told apart by its content."""
-        uploads = self.cleaned_data.get("references") or []
+        files = self.cleaned_data.get("references") or []
         references = []
-        for position, upload in enumerate(uploads):
+        for position, upload in enumerate(files):
+            name = f"'{upload.name}'"
             try:
-                kind = media.kind_of(upload, name=f"'{upload.name}'")
-                if kind == Reference.Kind.IMAGE:
+                # Past every limit, it was never kept: its size is all there is to tell.
+                problem = uploads.too_large(upload.size, name=name)
+                if problem is None:
+                    kind = media.kind_of(upload, settings.MAX_IMAGE_PIXELS, name)
+                    problem = uploads.too_large(upload.size, kind, name)
+                if problem is None and kind == Reference.Kind.IMAGE:
                     upload = fitted_upload(upload, MAX_IMAGE_BYTES)
             except media.MediaError as error:
-                raise forms.ValidationError(str(error)) from error
+                problem = str(error)
+            if problem:
+                raise forms.ValidationError(problem)
             references.append(Reference(kind=kind, file=upload, position=position))
         return references
 

@@ -1,11 +1,20 @@
-"""Messages set while answering htmx reach the page; changes are logged as their author's."""
+"""Messages set while answering htmx reach the page; changes are logged as their author's;
+a rate passed is answered 429; the development key answers this machine only; a refused
+upload read anyway is a 413."""
 
 from asgiref.sync import iscoroutinefunction
 from auditlog.context import set_actor
+from django.conf import settings
 from django.contrib.messages import get_messages
+from django.http import HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
+
+from .addresses import client_address, is_loopback
+from .throttle import TooOften
+from .uploads import UploadTooLarge
 
 
 class HtmxMessagesMiddleware(MiddlewareMixin):
@@ -28,6 +37,17 @@ class HtmxMessagesMiddleware(MiddlewareMixin):
         return response
 
 
+class TooOftenMiddleware(MiddlewareMixin):
+    """A rate passed (projects.throttle) is a 429 saying when to try again; htmx shows its
+    words on the page, as it does a 403's (static/js/app.js)."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, TooOften):
+            context = {"exception": exception, "back": exception.back}
+            return render(request, "429.html", context, status=429)
+        return None
+
+
 @sync_and_async_middleware
 def audit_actor(get_response):
     """Changes made while answering a signed-in person are logged as theirs (auditlog).
@@ -48,3 +68,46 @@ def audit_actor(get_response):
             return get_response(request)
 
     return logged
+
+
+class RefusedUploads(MiddlewareMixin):
+    """Forms say why a file is too large; a view without one that reads it anyway (the
+    admin's) answers 413, and stores nothing."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, UploadTooLarge):
+            return HttpResponse(str(exception), status=413, content_type="text/plain")
+        return None
+
+
+ELSEWHERE = (
+    "This server signs with the development key, which anyone can read, so it answers "
+    "this machine only. Set SECRET_KEY, or start it with manage.py up, which makes a key "
+    "of its own when it serves beyond this machine."
+)
+
+
+@sync_and_async_middleware
+def development_key_stays_home(get_response):
+    """Whoever holds the development key forges sessions, links and signed inputs, and the
+    Host header proves nothing about where a request comes from: so on that key, a client
+    other than this machine is refused, whatever host it names or server it reached."""
+
+    def refused(request):
+        if settings.SECRET_KEY != settings.DEVELOPMENT_KEY:
+            return None
+        if is_loopback(client_address(request)):
+            return None
+        return HttpResponseForbidden(ELSEWHERE, content_type="text/plain")
+
+    if iscoroutinefunction(get_response):
+
+        async def guarded_async(request):
+            return refused(request) or await get_response(request)
+
+        return guarded_async
+
+    def guarded(request):
+        return refused(request) or get_response(request)
+
+    return guarded

@@ -9,7 +9,6 @@ would show if it were picked: the director sees them all, best first, and picks.
 import io
 from dataclasses import dataclass
 
-from django.core.files.base import ContentFile
 from PIL import Image
 
 from . import media
@@ -27,15 +26,12 @@ class Pair:
 
 
 def first_frame(take):
-    """The first frame of a finished take's clip, extracted once and kept with the take."""
+    """The first frame of a finished take's clip: as the worker kept it, or read from the
+    clip for a take collected before first frames were kept (the worker keeps it soon:
+    a page never stores anything)."""
     if not take.first_frame:
         with local_copy(take.video, ".mp4") as path:
-            image = media.first_frame(path)
-        data = io.BytesIO()
-        image.save(data, format="JPEG", quality=90)
-        take.first_frame.save("first-frame.jpg", ContentFile(data.getvalue()), save=False)
-        Take.objects.filter(pk=take.pk).update(first_frame=take.first_frame.name)
-        return image
+            return media.first_frame(path)
     with take.first_frame.open("rb") as f:
         return Image.open(io.BytesIO(f.read())).convert("RGB")
 

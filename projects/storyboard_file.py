@@ -6,14 +6,16 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
-from . import media, pipeline
+from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
     ASSUMED_RATE,
     MAX_DURATION,
+    MAX_PROMPT,
     MIN_DURATION,
     RATIOS,
     RESOLUTIONS,
@@ -24,9 +26,9 @@ from .models import (
     Team,
     Transition,
 )
-from .providers import MAX_IMAGE_BYTES
+from .providers import MAX_IMAGE_BYTES, SEED_PROBLEM, SEEDS
 
-SETTINGS = {"model", "resolution", "ratio", "generate_audio", "watermark"}
+SETTINGS = {"model", "draft_model", "resolution", "ratio", "generate_audio", "watermark"}
 IMAGES = ("first_frame", "last_frame_target")
 # The storyboard file's name inside a bundle.
 BUNDLED = "storyboard.json"
@@ -68,11 +70,14 @@ def load(path, owner, team=None):
             for number, (kind, file) in enumerate(references):
                 reference = Reference(shot=shot, position=number, kind=kind)
                 _attach(reference.file, file, image=kind == Reference.Kind.IMAGE, save=True)
-        # Refuse now what the provider would refuse later, shot by shot.
-        refused = [
+        # Refuse now what the provider would refuse later: the settings (for drafts and
+        # finals), then shot by shot.
+        general = pipeline.settings_problems(project)
+        refused = [f"settings: {problem}" for problem in general] + [
             f"shot {shot.number}: {problem}"
             for shot in project.shots.in_order()
             for problem in pipeline.problems(shot)
+            if problem not in general
         ]
         if refused:
             transaction.set_rollback(True)
@@ -100,6 +105,8 @@ def _validate(data, base):
         where = f"shot {number}"
         if not isinstance(shot, dict) or not str(shot.get("prompt", "")).strip():
             raise StoryboardError(f'{where}: "prompt" is required.')
+        if len(str(shot["prompt"])) > MAX_PROMPT:
+            raise StoryboardError(f'{where}: "prompt" is longer than {MAX_PROMPT} characters.')
         duration = shot.get("duration", 5)
         if not isinstance(duration, int) or not MIN_DURATION <= duration <= MAX_DURATION:
             raise StoryboardError(
@@ -113,19 +120,25 @@ def _validate(data, base):
         item = {"prompt": shot["prompt"], "duration": duration, "opening": opening}
         item.update(_trim(shot.get("trim"), duration, where))
         item.update(_transition(shot.get("transition"), opening, number, where))
-        if shot.get("seed") is not None:
-            item["seed"] = shot["seed"]
+        seed = shot.get("seed")
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed not in SEEDS:
+                raise StoryboardError(f'{where}: "seed" {seed!r}: {SEED_PROBLEM}')
+            if seed != -1:  # -1 asks for one drawn at random, as no seed does
+                item["seed"] = seed
         if shot.get("first_frame"):
             if opening == Opening.CONTINUE:
                 raise StoryboardError(
                     f'{where}: a "continue" shot cannot have its own first_frame.'
                 )
-            image = _existing(base, shot["first_frame"], f"{where}: first_frame")
+            image = _existing(base, shot["first_frame"], f"{where}: first_frame", "image")
             item["first_frame"] = image
         # The picture a shot ends on; files written before it had this name say last_frame.
         target = shot.get("last_frame_target") or shot.get("last_frame")
         if target:
-            item["last_frame_target"] = _existing(base, target, f"{where}: last_frame_target")
+            item["last_frame_target"] = _existing(
+                base, target, f"{where}: last_frame_target", "image"
+            )
         references = shot.get("references") or []
         if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
             raise StoryboardError(f'{where}: "references" must be a list of file paths.')
@@ -171,21 +184,30 @@ def _transition(transition, opening, number, where):
     return {"transition": transition["kind"], "transition_frames": transition.get("frames", 12)}
 
 
-def _existing(base, name, what):
+def _existing(base, name, what, kind=None):
+    """The file's path, if it exists and is no larger than a `kind` may be uploaded."""
     path = base / name
     if not path.is_file():
         raise StoryboardError(f"{what} {path} does not exist.")
+    problem = uploads.too_large(path.stat().st_size, kind, f"{what} {path}")
+    if problem:
+        raise StoryboardError(problem)
     return path
 
 
 def _reference(base, name, where):
     """(kind, path) of a reference file, its kind told from its content."""
     path = _existing(base, name, f"{where}: reference")
+    what = f"{where}: reference {path}"
     with path.open("rb") as f:
         try:
-            return media.kind_of(f, name=f"{where}: reference {path}"), path
+            kind = media.kind_of(f, settings.MAX_IMAGE_PIXELS, name=what)
         except media.MediaError as error:
             raise StoryboardError(str(error)) from error
+    problem = uploads.too_large(path.stat().st_size, kind, what)
+    if problem:
+        raise StoryboardError(problem)
+    return kind, path
 
 
 def _attach(field_file, path, image=False, save=False):
@@ -215,9 +237,14 @@ def _unpack(path, folder):
         names = archive.namelist()
         if BUNDLED not in names:
             raise StoryboardError(f"{path}: a storyboard bundle needs {BUNDLED} at its top.")
-        for name in names:
+        for info in archive.infolist():
+            name = info.filename
             if not (folder / name).resolve().is_relative_to(folder.resolve()):
                 raise StoryboardError(f"{path}: {name!r} points outside the bundle.")
+            # What a member says it unpacks to is all it may: refused before unpacking.
+            problem = uploads.too_large(info.file_size, name=f"{path}: {name!r}")
+            if problem:
+                raise StoryboardError(problem)
         archive.extractall(folder)
     return folder / BUNDLED
 
@@ -259,6 +286,8 @@ def dump(project):
     }
     if project.model:
         settings["model"] = project.model
+    if project.draft_model:
+        settings["draft_model"] = project.draft_model
     shots = []
     for shot in project.shots.in_order().select_related("selected_take"):
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}

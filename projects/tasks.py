@@ -40,6 +40,7 @@ def recover():
     pipeline.recover()
     pipeline.sweep_exports(requeue=lambda export_id: async_task("projects.tasks.export", export_id))
     pipeline.prune_bridges()
+    pipeline.keep_first_frames()
 
 
 def cancel(take_ids):

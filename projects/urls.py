@@ -65,6 +65,11 @@ urlpatterns = [
     path("teams/<int:pk>/members/<int:user_id>/role", teams.member_role, name="member-role"),
     path("teams/<int:pk>/members/<int:user_id>/remove", teams.member_remove, name="member-remove"),
     path("invitations/<str:token>", teams.invitation, name="invitation"),
+    path(
+        "invitations/<int:invitation_id>/answer",
+        teams.invitation_answer,
+        name="invitation-answer",
+    ),
     path("inputs/<str:token>", files.provider_input, name="provider-input"),
     path("callbacks/<str:token>", files.take_callback, name="take-callback"),
 ]

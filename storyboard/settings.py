@@ -1,6 +1,7 @@
 """Storyboard's settings: one file, read from the environment, failing loudly on bad values."""
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -35,18 +36,13 @@ def envnumber(name, default, kind=int):
 
 
 DEBUG = envbool("DEBUG", False)
+# The development key signs sessions, links and invitations that anyone could forge: it
+# only ever answers this machine (projects.middleware.development_key_stays_home), and a
+# configuration serving other hosts with it fails its checks (projects.checks). SECRET_KEY,
+# else the installation's own key (SECRET_KEY_FILE, below), replaces it.
 DEVELOPMENT_KEY = "django-insecure-storyboard-local-only-set-SECRET_KEY"
-SECRET_KEY = env("SECRET_KEY") or DEVELOPMENT_KEY
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "testserver"}
-# The development key signs sessions, links and invitations that anyone could forge:
-# outside a machine of one's own, refuse to start with it.
-if not DEBUG and SECRET_KEY == DEVELOPMENT_KEY and not set(ALLOWED_HOSTS) <= LOCAL_HOSTS:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is the development key, and ALLOWED_HOSTS serves "
-        f"{', '.join(sorted(set(ALLOWED_HOSTS) - LOCAL_HOSTS))}: set SECRET_KEY to a long "
-        "random value (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-    )
 # Where the provider can reach this app (signed frame URLs, callbacks). Empty: not reachable.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL").rstrip("/")
 if PUBLIC_BASE_URL:
@@ -66,10 +62,12 @@ INSTALLED_APPS = [
     "django_q",
     "auditlog",
     "axes",
+    "django_ratelimit",
     "projects",
 ]
 
 MIDDLEWARE = [
+    "projects.middleware.development_key_stays_home",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,7 +79,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.HtmxMessagesMiddleware",
+    "projects.middleware.TooOftenMiddleware",
     "projects.middleware.audit_actor",
+    "projects.middleware.RefusedUploads",
     # Last, as django-axes asks: it answers a locked-out sign-in itself.
     "axes.middleware.AxesMiddleware",
 ]
@@ -98,8 +98,11 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-# Behind a proxy (SECURE_PROXY_SSL_HEADER), the client's address is its X-Forwarded-For.
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The proxies in front of the app (a TLS proxy, a load balancer) that append the address
+# they saw to X-Forwarded-For. 0: the peer is the client and the header is ignored, since
+# anyone may send it; N: the Nth entry from its end is the client (projects.addresses).
+TRUSTED_PROXIES = envnumber("TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "projects.addresses.client_address"
 
 # The app's pages load scripts and styles from this app only, and run no inline script.
 CONTENT_SECURITY_POLICY = {
@@ -176,6 +179,9 @@ Q_CLUSTER = {
     "poll": 0.1,
     "label": "Tasks",
 }
+# The cache every process shares: rate limits count in it. Redis when configured, else
+# a table of the database (made by a migration, so a fresh clone has it too).
+CACHE_TABLE = "storyboard_cache"
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
     CACHES = {
@@ -183,6 +189,25 @@ if REDIS_URL:
     }
 else:
     Q_CLUSTER["orm"] = "default"
+    CACHES = {"default": {"BACKEND": "projects.cache.DatabaseCache", "LOCATION": CACHE_TABLE}}
+
+
+# How often one person, or one link's holders together, may comment, generate and export
+# (django-ratelimit's rates: "20/m", "60/h", "5/10m"); past it, a 429 saying when to retry.
+def envrate(name, default):
+    value = env(name) or default
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate (e.g. 20/m, 60/h, 5/10m)")
+    return value
+
+
+COMMENT_RATE = envrate("COMMENT_RATE", "20/m")
+GENERATE_RATE = envrate("GENERATE_RATE", "60/h")
+EXPORT_RATE = envrate("EXPORT_RATE", "20/h")
+# Both caches above increment atomically; django-ratelimit knows neither by name.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# A cache that cannot be reached lets requests through rather than refusing everyone.
+RATELIMIT_FAIL_OPEN = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -242,7 +267,37 @@ if MEDIA_STORAGE == "s3":
     )
 elif MEDIA_STORAGE != "local":
     raise ImproperlyConfigured(f"MEDIA_STORAGE={MEDIA_STORAGE!r}: use local or s3.")
+
+# The installation's own key, which `up` makes (once, mode 0600) when it serves beyond
+# this machine without SECRET_KEY; every process of the installation reads it here.
+# Beside the SQLite database, or with a database server beside the media folder.
+_LOCAL_DATA = (
+    Path(DATABASES["default"]["NAME"]).parent
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    else MEDIA_ROOT.parent
+)
+SECRET_KEY_FILE = Path(env("SECRET_KEY_FILE") or _LOCAL_DATA / "secret.key")
+SECRET_KEY = (
+    env("SECRET_KEY")
+    or (SECRET_KEY_FILE.read_text().strip() if SECRET_KEY_FILE.is_file() else "")
+    or DEVELOPMENT_KEY
+)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+# Uploads (README: Deploying safely). The largest file of each kind, in MB, as the
+# gateways take them; a picture's pixels, checked before anything decodes it.
+MAX_IMAGE_MB = envnumber("MAX_IMAGE_MB", 30)
+MAX_VIDEO_MB = envnumber("MAX_VIDEO_MB", 50)
+MAX_AUDIO_MB = envnumber("MAX_AUDIO_MB", 15)
+MAX_IMAGE_PIXELS = envnumber("MAX_IMAGE_PIXELS", 40_000_000)
+# Files past this go to a temporary file as they arrive, and no file past the largest
+# limit is kept at all (projects.uploads); a body past everything a shot may carry is
+# refused before it is read (storyboard.asgi).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "projects.uploads.CappedUploadHandler",
+]
 
 # The video provider. No base URL means the local simulator, which `up` starts.
 SEEDANCE_BASE_URL = env("SEEDANCE_BASE_URL").rstrip("/")
@@ -280,6 +335,10 @@ def envprices(name):
 
 
 SEEDANCE_PRICES = envprices("SEEDANCE_PRICES")
+# A result file (video, last frame) larger than this is refused, and one whose download
+# takes longer than this many seconds in all is given up (and tried again later).
+SEEDANCE_MAX_DOWNLOAD_BYTES = envnumber("SEEDANCE_MAX_DOWNLOAD_BYTES", 2 * 1024**3)
+SEEDANCE_DOWNLOAD_SECONDS = envnumber("SEEDANCE_DOWNLOAD_SECONDS", 900.0, float)
 SEEDANCE_CURRENCY = env("SEEDANCE_CURRENCY", "$")
 
 # Seconds after which a take nobody has touched is taken over by another worker. Longer

@@ -1,5 +1,7 @@
 """Fixtures shared by the suite: isolated media, a real simulator and S3 over loopback, users."""
 
+import uuid
+
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
@@ -41,6 +43,13 @@ def quick_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def own_rate_counts(settings):
+    """Rate limits counted afresh for each test: in Redis, counts outlive a test's rolled
+    back database, and the same user ids come back in the suite's second run."""
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex}:"
+
+
 @pytest.fixture
 def small_clips(request):
     """Whether this test's simulators render small clips (an eighth of each side, nothing
@@ -71,6 +80,15 @@ def live_template(tmp_path_factory):
     template = migrated_template(tmp_path_factory.mktemp("template"))
     yield template
     template.drop()
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory, live_template):
+    """`uvicorn storyboard.asgi:application`, as deployments run it, for the session."""
+    from tests.live import WebServer
+
+    with WebServer(tmp_path_factory.mktemp("web"), template=live_template) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

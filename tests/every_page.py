@@ -4,8 +4,8 @@
 and accounts the checks need: a project whose shots are in every state a card shows
 (two done takes with a verdict and comments, a stale continue, a failed take, a
 cancelled one, a draft with finals beside it, one never generated), a finished export
-and a failed one, links of both kinds, an open invitation, and a viewer who is refused
-a page.
+and a failed one, links of both kinds, an open invitation, an inbox with a mention and an
+invitation by name, and a viewer who is refused a page.
 """
 
 import json
@@ -23,6 +23,7 @@ from projects.models import (
     Kind,
     Link,
     Membership,
+    Mention,
     Role,
     Shot,
     Take,
@@ -104,6 +105,10 @@ def seed(owner=OWNER):
 
     viewer = make_user(VIEWER, password=VIEWER_PASSWORD)
     Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
+    # The owner's inbox: a mention, and an invitation by name to the viewer's own team.
+    asked = Comment.objects.create(shot=first, author=viewer, body=f"@{owner} is it too fast?")
+    Mention.objects.create(comment=asked, user=user)
+    Invitation.make(Team.default_for(viewer), Role.EDITOR, viewer, invitee_name=owner)
     view_link = Link.make(project, Link.Kind.VIEW, created_by=user)
     review_link = Link.make(project, Link.Kind.REVIEW, created_by=user)
     invitation, secret = Invitation.make(team, Role.EDITOR, user)

@@ -46,8 +46,11 @@ class LiveApp:
     look at the clips.
     """
 
-    def __init__(self, workdir, simulator_delay=2.0, env=None, small=True, template=None):
+    def __init__(
+        self, workdir, simulator_delay=2.0, env=None, small=True, template=None, host=None
+    ):
         self.workdir = Path(workdir)
+        self.host = host  # what `up --host` is given; this machine reaches it at 127.0.0.1
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "up.log"
@@ -67,9 +70,20 @@ class LiveApp:
         self.env.update(env or {})
 
     def start(self, timeout=90):
+        command = ["manage.py", "up", "--port", str(self.port)]
+        self._run(command + (["--host", self.host] if self.host else []), timeout)
+        match = re.search(r"user: (\S+)\s+password: (\S+)", self.output())
+        self.username, self.password = match.groups()
+        return self
+
+    ready = "Storyboard is running"
+
+    def _run(self, command, timeout):
+        """Start `command` (Python's arguments) in a session of its own, logging to
+        log_path, and wait until it says it is `ready`."""
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "up", "--port", str(self.port)],
+            [sys.executable, *command],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -77,14 +91,11 @@ class LiveApp:
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        while "Storyboard is running" not in self.output():
+        while self.ready not in self.output():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"manage.py up did not start:\n{self.output()}")
+                raise RuntimeError(f"{' '.join(command)} did not start:\n{self.output()}")
             time.sleep(0.2)
-        match = re.search(r"user: (\S+)\s+password: (\S+)", self.output())
-        self.username, self.password = match.groups()
-        return self
 
     def manage(self, *args):
         """Run another manage.py command against this app's database and settings."""
@@ -108,6 +119,21 @@ class LiveApp:
         self.log.close()
         self.database.drop()
         return left
+
+
+class WebServer(LiveApp):
+    """The web server alone, run the documented way (`uvicorn storyboard.asgi:application`,
+    its access log on) with what LiveApp gives `up`; a context manager."""
+
+    ready = "Uvicorn running on"
+
+    def __enter__(self, timeout=60):
+        command = ["-m", "uvicorn", "storyboard.asgi:application", "--port", str(self.port)]
+        self._run(command + ["--timeout-graceful-shutdown", "1"], timeout)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def migrated_template(workdir):

@@ -3,14 +3,17 @@
 One table says, for each URL, whether it needs signing in, which methods it takes and
 which action each method is; the rules of projects.access then say what each person
 should get. The table must name every URL of the app, so a new one cannot be forgotten.
+A GET changes nothing, no POST goes without its CSRF token, and what people wrote is
+shown as text, never run.
 """
 
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
@@ -25,18 +28,22 @@ pytestmark = pytest.mark.django_db
 MEMBERS = {"owner": Role.OWNER, "editor": Role.EDITOR, "viewer": Role.VIEWER}
 LINK_PERSONAS = {"view link", "review link", "revoked link"}
 PERSONAS = ["anonymous", "outsider", *MEMBERS, *sorted(LINK_PERSONAS)]
-OK = "ok"  # answered: 2xx or 3xx, not a refusal
 LOGIN = "login"  # sent to sign in
+# Written into the world by people: a page that shows it unescaped would run it.
+HOSTILE = "<x-xss>"
 
 
 class Route:
-    """A URL: signing in first or not; per method, the action it is, None: not taken."""
+    """A URL: signing in first or not; per method, the action it is, None: not taken, and
+    what it answers when it is taken (a page, 200; a form's action, a redirect)."""
 
-    def __init__(self, kind, get=None, post=None, login=True, args=()):
+    def __init__(self, kind, get=None, post=None, login=True, args=(), whose=None, ok=None):
         self.kind = kind  # "project" (by id), "shared" (by a link's token), "team", "open"
         self.actions = {"GET": get, "POST": post}
         self.login = login
         self.args = args  # names of the objects its URL takes after the id or token
+        self.whose = whose  # for an "own" action: the persona whose object it is
+        self.ok = {"GET": 200, "POST": 302, **(ok or {})}
 
 
 PROJECT, SHARED, TEAM, OPEN = "project", "shared", "team", "open"
@@ -50,13 +57,14 @@ VIEWING = {  # the routes a link's holder reaches too, under its token
     "project-events": dict(get="view"),
 }
 TABLE = {
-    "login": Route(OPEN, get="open", post="open", login=False),
+    # A sign-in with a wrong password, an empty password change: the form again.
+    "login": Route(OPEN, get="open", post="open", login=False, ok={"POST": 200}),
     "logout": Route(OPEN, post="open", login=False),
-    "password_change": Route(OPEN, get="open", post="open"),
+    "password_change": Route(OPEN, get="open", post="open", ok={"POST": 200}),
     "password_change_done": Route(OPEN, get="open"),
     "healthz": Route(OPEN, get="open", login=False),
     "project-list": Route(OPEN, get="open", post="open"),
-    "mention": Route(OPEN, get="own", args=["mention"]),
+    "mention": Route(OPEN, post="own", args=["mention"], whose="owner"),
     "project-detail": Route(PROJECT, get="view"),
     "project-settings": Route(PROJECT, get="view", post="edit"),
     "project-move": Route(PROJECT, post="edit"),
@@ -92,9 +100,14 @@ TABLE = {
     "invitation-revoke": Route(TEAM, post="manage", args=["invitation"]),
     "member-role": Route(TEAM, post="manage", args=["member"]),
     "member-remove": Route(TEAM, post="manage", args=["member"]),
-    "invitation": Route(OPEN, get="open", post="open", login=False, args=["invitation-token"]),
+    "invitation": Route(
+        OPEN, get="open", post="open", login=False, args=["invitation-token"], ok={"POST": 400}
+    ),
+    "invitation-answer": Route(OPEN, post="own", args=["named-invitation"], whose="outsider"),
     "provider-input": Route(OPEN, get="open", login=False, args=["input-token"]),
-    "take-callback": Route(OPEN, post="open", login=False, args=["callback-token"]),
+    "take-callback": Route(
+        OPEN, post="open", login=False, args=["callback-token"], ok={"POST": 204}
+    ),
     **{name: Route(PROJECT, login=False, **spec) for name, spec in VIEWING.items()},
     **{f"shared-{name}": Route(SHARED, login=False, **spec) for name, spec in VIEWING.items()},
 }
@@ -125,31 +138,36 @@ def expected(route, persona, method):
     signed_in = persona in ("outsider", *MEMBERS)
     if route.login and not signed_in:
         return LOGIN
+    ok = route.ok[method]
     if action is None:
         return 405
     if action == "open":
-        return OK
-    if action == "own":  # a mention: only its member's
-        return OK if persona == "owner" else 404
+        return ok
+    if action == "own":  # a mention, an invitation by name: only theirs
+        return ok if persona == route.whose else 404
     if route.kind == SHARED:
         if persona in ("view link", "review link"):
             kind = Link.Kind.VIEW if persona == "view link" else Link.Kind.REVIEW
-            return OK if action in LINKS[kind] else 404
+            return ok if action in LINKS[kind] else 404
         return 404  # no link, or a revoked one: nothing is said
     if persona not in MEMBERS:
         return 404  # not a member: the project's existence is not told
     roles = ROLES.get(action, {Role.OWNER, Role.EDITOR, Role.VIEWER})
-    return OK if MEMBERS[persona] in roles else 403
+    return ok if MEMBERS[persona] in roles else 403
 
 
 @pytest.fixture
 def world(db):
     """A team of three with a project, a finished take, an export, links and invitations,
-    and an outsider in a team of their own."""
+    and an outsider in a team of their own. Whatever people typed holds markup."""
     owner, editor, viewer = make_user("ada"), make_user("bob"), make_user("cy")
     outsider = make_user("eve")
-    project = make_project(owner, shots=[("A lighthouse", "cut")])
+    project = make_project(
+        owner, title=f"Harbour {HOSTILE}", shots=[(f"A lighthouse {HOSTILE}", "cut")]
+    )
     team = project.team
+    team.name = f"Crew {HOSTILE}"
+    team.save()
     Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
     Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
     shot = project.shots.get()
@@ -168,7 +186,8 @@ def world(db):
     invitation, secret = Invitation.make(team, Role.EDITOR, owner)
     from django.core import signing
 
-    comment = shot.comments.create(author=editor, body="@ada look")
+    comment = shot.comments.create(author=editor, body=f"@ada look {HOSTILE}")
+    shot.comments.create(link=links["review link"], guest_name=f"Rey {HOSTILE}", body="Hm")
     return {
         "users": {"owner": owner, "editor": editor, "viewer": viewer, "outsider": outsider},
         "project": project,
@@ -184,12 +203,13 @@ def world(db):
             "invitation": invitation.pk,
             "member": editor.pk,
             "mention": Mention.objects.create(comment=comment, user=owner).pk,
+            "named-invitation": Invitation.make(team, Role.VIEWER, owner, "eve")[0].pk,
             "video": "video",
             "invitation-token": signing.dumps(
                 {"i": invitation.pk, "s": secret}, salt=INVITATION_SALT
             ),
             "input-token": input_token(take, "last_frame"),
-            "callback-token": callback_token(take),
+            "callback-token": callback_token(take, 3600),
         },
     }
 
@@ -212,7 +232,7 @@ def client_of(persona, world):
         client.force_login(world["users"][persona])
     if persona == "review link":
         session = client.session
-        session[GUEST_NAME] = "Rey"
+        session[GUEST_NAME] = f"Rey {HOSTILE}"
         session.save()
     return client
 
@@ -220,10 +240,27 @@ def client_of(persona, world):
 def classify(response):
     if response.status_code == 302 and response["Location"].startswith(settings.LOGIN_URL + "?"):
         return LOGIN
-    if response.status_code in (403, 404, 405):
-        return response.status_code
-    assert response.status_code < 500, response.status_code
-    return OK
+    return response.status_code
+
+
+def files(media_root):
+    return sorted(str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file())
+
+
+def writes(queries):
+    """The statements of `queries` that wrote rows, a visit's own session aside."""
+    return [
+        query["sql"][:80]
+        for query in queries
+        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        and "django_session" not in query["sql"]
+    ]
+
+
+def body_of(name, world):
+    body = dict(POSTS.get(name, {}))
+    objects = world["objects"]
+    return {k: world["team"].pk if v == "team" else objects.get(v, v) for k, v in body.items()}
 
 
 POSTS = {  # enough of a body that a POST is about access, not an empty form
@@ -238,10 +275,16 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "invitation-create": {"role": "viewer"},
     "project-move": {"team": "team"},
     "seam-pick": {"before": "take", "after": "continuing-take"},
+    "project-list": {"title": "New", "resolution": "480p", "ratio": "16:9"},
+    "project-settings": {"title": "Renamed", "resolution": "480p", "ratio": "16:9"},
+    "team-list": {"name": "New crew"},
+    "team-detail": {"name": "Renamed crew"},
 }
 
 
-def test_every_url_answers_everyone_as_the_rules_say(world, settings):
+def test_every_url_answers_everyone_as_the_rules_say(world, settings, media_root):
+    """Each cell: the answer the rules promise; a GET that changes nothing; a page that
+    shows what people wrote as text."""
     settings.LOGIN_URL = "/accounts/login/"
     wrong = []
     for persona in PERSONAS:
@@ -251,20 +294,46 @@ def test_every_url_answers_everyone_as_the_rules_say(world, settings):
                 continue  # streams and signing out: below
             for method in ("GET", "POST"):
                 url = url_of(name, route, persona, world)
-                with transaction.atomic():
+                where = f"{persona:12} {method:4} {name}"
+                stored = files(media_root)
+                with transaction.atomic(), CaptureQueriesContext(connection) as queries:
                     if method == "GET":
                         response = client.get(url)
                     else:
-                        body = dict(POSTS.get(name, {}))
-                        if body.get("team") == "team":
-                            body["team"] = world["team"].pk
-                        objects = world["objects"]
-                        body = {k: objects.get(v, v) for k, v in body.items()}
-                        response = client.post(url, body)
+                        response = client.post(url, body_of(name, world))
                     transaction.set_rollback(True)  # each cell starts from the same world
+                if method == "GET":
+                    new_files = sorted(set(files(media_root)) ^ set(stored))
+                    if writes(queries) or new_files:
+                        wrong.append(f"{where}: changed {writes(queries)} {new_files}")
                 got, want = classify(response), expected(route, persona, method)
                 if got != want:
-                    wrong.append(f"{persona:12} {method:4} {name}: {got}, expected {want}")
+                    wrong.append(f"{where}: {got}, expected {want}")
+                html = response.get("Content-Type", "").startswith("text/html")
+                if html and not response.streaming and HOSTILE in response.content.decode():
+                    wrong.append(f"{where}: shows {HOSTILE} unescaped")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_post_goes_without_its_csrf_token_but_the_providers_callback(world, settings):
+    """Whoever may take each action, asked by a page of another site (no token): refused
+    before anything happens. The provider's callback has no session to ride on: it only
+    hands the take to a worker, which reads the task from the provider."""
+    settings.LOGIN_URL = "/accounts/login/"
+    wrong = []
+    for name, route in TABLE.items():
+        if route.actions["POST"] is None or name == "take-callback":
+            continue
+        persona = next(
+            p for p in PERSONAS if expected(route, p, "POST") not in (LOGIN, 403, 404, 405)
+        )
+        client = Client(enforce_csrf_checks=True)
+        client.cookies = client_of(persona, world).cookies
+        with transaction.atomic():
+            response = client.post(url_of(name, route, persona, world), body_of(name, world))
+            transaction.set_rollback(True)
+        if response.status_code != 403 or "CSRF" not in response.content.decode():
+            wrong.append(f"{persona} POST {name}: {response.status_code}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -1,12 +1,16 @@
 """Arranging a project: reordering, inserting, duplicating, deleting with an undo, making a
 variant; and the seam inspector, on real clips from the simulator."""
 
+import io
+import tempfile
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from PIL import Image
 
-from projects import arrange, costs, pipeline
+from projects import arrange, costs, media, pipeline, tasks
 from projects.models import Opening, Project, Reference, Shot, Take
 from tests.factories import make_project, make_take, make_takes
 from tests.pages import submit
@@ -228,16 +232,37 @@ def test_the_seam_inspector_scores_every_pair_and_picking_one_marks_staleness(
     assert stale(project) == {}
 
 
-def test_a_take_of_a_continue_made_before_the_seam_inspector_gets_its_first_frame_later(
-    client_of, user
+def test_a_take_collected_before_first_frames_were_kept_gets_one_from_the_worker(
+    client_of, user, media_root
 ):
     project = chained(user, 2)
-    take = project.shots.get(prompt="P2").selected_take
+    shot = project.shots.get(prompt="P2")
+    take = shot.selected_take
     assert not take.first_frame
-    response = client_of.get(reverse("take-file", args=[project.pk, take.pk, "first-frame"]))
-    assert response.status_code == 200
+    url = reverse("take-file", args=[project.pk, take.pk, "first-frame"])
+    seam = reverse("shot-seam", args=[project.pk, shot.pk])
+    stored = sorted(media_root.rglob("*"))
+
+    # A page serves only what is stored, and stores nothing: the inspector says it is coming.
+    assert client_of.get(url).status_code == 404
+    inspector = client_of.get(seam).content.decode()
+    assert "First frame of take 1 on its way" in inspector
+    take.refresh_from_db()
+    assert not take.first_frame and sorted(media_root.rglob("*")) == stored
+
+    tasks.recover()  # the worker's sweep, when it starts and every half minute
+
     take.refresh_from_db()
     assert take.first_frame.name.endswith(".jpg")
+    response = client_of.get(url)
+    assert response.status_code == 200
+    with take.video.open("rb") as clip, tempfile.NamedTemporaryFile(suffix=".mp4") as copy:
+        copy.write(clip.read())
+        copy.flush()
+        expected = media.first_frame(copy.name)
+    frame = Image.open(io.BytesIO(b"".join(response.streaming_content))).convert("RGB")
+    assert frame.size == expected.size and media.difference(frame, expected) < 2
+    assert f'src="{url}"' in client_of.get(seam).content.decode()
 
 
 def test_a_removed_shot_waiting_to_be_made_does_not_hold_up_render(simulator, user):

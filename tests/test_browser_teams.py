@@ -83,6 +83,11 @@ def test_an_invitee_joins_comments_and_is_mentioned_back(app, browser):  # noqa:
 
     guest.goto(f"{app.url}/")
     expect(guest.locator(".inbox")).to_contain_text(f"{app.username} mentioned you on shot 1")
+    # Opening it (a form: it marks the mention read) shows the shot, and empties the inbox.
+    guest.click(".inbox .mention button")
+    guest.wait_for_url(f"**{project_url}#shot-*")
+    guest.goto(f"{app.url}/")
+    expect(guest.locator(".inbox")).not_to_contain_text("mentioned you")
     owner_context.close()
     guest_context.close()
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from projects import pipeline
+from projects import media, pipeline
 from projects.models import Opening, Take
 from projects.pipeline import collecting
 from projects.providers.style import Style
@@ -115,9 +115,13 @@ def test_with_storage_unreachable_a_take_stays_collectable_and_is_done_once_it_i
 def test_an_unexpected_error_is_tried_again_until_the_deadline_then_fails_with_it(
     simulator, user, settings, monkeypatch
 ):
-    # A last frame over Pillow's pixel limit: a DecompressionBombError, which no step
-    # expects (it is neither a media, provider nor storage error).
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    # Pillow refusing a picture as a decompression bomb where nothing expects it (in the
+    # poster, whose frame no limit checks first): neither a media, a provider nor a
+    # storage error. Pictures the app checks are refused as media errors before this.
+    def bomb(*args, **kwargs):
+        raise Image.DecompressionBombError("Image size (178956971 pixels) exceeds limit")
+
+    monkeypatch.setattr(media, "make_poster", bomb)
     project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
     (take,) = pipeline.queue_takes(project)
 

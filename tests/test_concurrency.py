@@ -1,5 +1,6 @@
-"""Races between processes: two Generates at once, two workers spending one budget, edits
-saved while others pick, trim, reorder and move.
+"""Races between processes: two Generates or Exports at once, two workers spending one
+budget, rate limits counting requests that arrive together, edits saved while others
+pick, trim, reorder and move.
 
 Meaningful on PostgreSQL (CI's second leg), where transactions really run side by side;
 SQLite serialises writers and hides such races.
@@ -10,13 +11,15 @@ import os
 import threading
 
 import pytest
+from django.core.cache.backends.db import DatabaseCache
 from django.db import connections
+from django.db.models import QuerySet
 from django.test import Client
 from django.urls import reverse
 
 from projects import costs, edits, limits
-from projects.models import Membership, Opening, Project, Role, Take, Team
-from tests.factories import make_project, make_take
+from projects.models import Comment, Export, Membership, Opening, Project, Role, Take, Team
+from tests.factories import make_project, make_take, make_takes
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -133,25 +136,21 @@ def test_a_pick_trim_reorder_and_move_survive_a_shot_edit_and_a_settings_save(us
     edit = reverse("shot-edit", args=[project.pk, third.pk])
     settings_url = reverse("project-settings", args=[project.pk])
 
-    def signed_in():
-        client = Client()
-        client.force_login(user)
-        return client
+    editor, settler, other_client = signed_in_clients(user, 3)
 
     def edit_shot():
         data = {"prompt": "C at night", "duration": 4, "opening": "cut", "version": 1}
-        return signed_in().post(edit, data).status_code
+        return editor.post(edit, data).status_code
 
     def save_settings():
         data = {"title": "Harbour", "resolution": "480p", "ratio": "16:9", "version": 1}
-        return signed_in().post(settings_url, data).status_code
+        return settler.post(settings_url, data).status_code
 
     def others_meanwhile():
         held.wait()  # both saves have read the rows they were loaded from
         try:
-            client = signed_in()
             return [
-                client.post(reverse(name, args=[project.pk, *args]), data).status_code
+                other_client.post(reverse(name, args=[project.pk, *args]), data).status_code
                 for name, args, data in (
                     ("take-select", [newer.pk], {}),
                     ("shot-trim", [third.pk], {"trim_in": 3, "trim_out": 50}),
@@ -177,3 +176,66 @@ def test_a_pick_trim_reorder_and_move_survive_a_shot_edit_and_a_settings_save(us
     assert list(project.shots.in_order().values_list("position", flat=True)) == [0, 1, 2]
     project = Project.objects.get(pk=project.pk)
     assert (project.title, project.team_id, project.version) == ("Harbour", other.pk, 2)
+
+
+def signed_in_clients(user, count):
+    clients = []
+    for _ in range(count):
+        client = Client()
+        client.force_login(user)
+        clients.append(client)
+    return clients
+
+
+def test_two_exports_of_one_choice_at_once_make_one(user, settings, monkeypatch):
+    settings.EXPORT_RATE = "100/m"
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    make_takes(project)
+    # Both requests must look for a running export before either makes one.
+    create = QuerySet.create
+    gate = threading.Barrier(2, timeout=1)
+
+    def slow_create(queryset, **fields):
+        if queryset.model is Export:
+            # The other request may be held by the project's lock: as it should.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                gate.wait()
+        return create(queryset, **fields)
+
+    monkeypatch.setattr(QuerySet, "create", slow_create)
+    url = reverse("export-create", args=[project.pk])
+
+    answers = side_by_side(
+        *(lambda c=client: c.post(url, {"format": "mp4"}) for client in signed_in_clients(user, 2))
+    )
+
+    assert [getattr(a, "status_code", a) for a in answers] == [302, 302]
+    assert Export.objects.count() == 1
+
+
+def test_comments_at_once_are_each_counted_in_the_database_cache(user, settings, monkeypatch):
+    """Without Redis the rates count in the database: two requests incrementing at once
+    must not both read the same count (Django's own incr reads, then writes)."""
+    settings.CACHES = {
+        "default": {"BACKEND": "projects.cache.DatabaseCache", "LOCATION": settings.CACHE_TABLE}
+    }
+    settings.COMMENT_RATE = "2/m"
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    url = reverse("comment-create", args=[project.pk, project.shots.get().pk])
+    first, *others = signed_in_clients(user, 3)
+    assert first.post(url, {"body": "One"}).status_code == 302  # the count is 1
+    # Both increments read the count before either writes it, unless one waits its turn.
+    get = DatabaseCache.get
+    gate = threading.Barrier(2, timeout=1)
+
+    def slow_get(cache, key, *args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()
+        return get(cache, key, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseCache, "get", slow_get)
+
+    answers = side_by_side(*(lambda c=c: c.post(url, {"body": "More"}) for c in others))
+
+    assert sorted(getattr(a, "status_code", a) for a in answers) == [302, 429]
+    assert Comment.objects.count() == 2

@@ -47,9 +47,13 @@ PLAY = """async () => {
     return index;
   };
   const seen = [];
-  const each = (now, frame) => {
-    g.drawImage(video, 0, 0);
-    seen.push([frame.mediaTime, counter()]);
+  const each = () => {
+    // The frame is captured with its own timestamp: a callback that runs late (a busy
+    // machine) reads the frame on screen then, and names that one, never another.
+    const frame = new VideoFrame(video);
+    g.drawImage(frame, 0, 0);
+    seen.push([frame.timestamp / 1e6, counter()]);
+    frame.close();
     video.requestVideoFrameCallback(each);
   };
   video.requestVideoFrameCallback(each);

@@ -202,10 +202,23 @@ def test_a_failed_task_carries_its_error():
     assert task.error.moderation and task.error.permanent
 
 
-@pytest.mark.parametrize("status", ["in_progress", "completed", "", None])
-def test_an_unknown_status_is_an_error_never_still_running(status):
-    with pytest.raises(ProviderError, match="unknown task status"):
-        ARK.parse_task({"id": "cgt-1", "status": status})
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("processing", TaskState.RUNNING),
+        ("in_progress", TaskState.RUNNING),
+        ("Completed", TaskState.SUCCEEDED),
+        ("error", TaskState.FAILED),
+        ("canceled", TaskState.CANCELLED),
+        ("warming_up", TaskState.UNKNOWN),
+        ("", TaskState.UNKNOWN),
+        (None, TaskState.UNKNOWN),
+    ],
+)
+def test_any_style_reads_every_status_word_and_an_unknown_one_as_unfinished(status, state):
+    task = ARK.parse_task({"id": "cgt-1", "status": status})
+    assert task.state == state
+    assert task.state.finished == (state not in (TaskState.RUNNING, TaskState.UNKNOWN))
 
 
 @pytest.mark.parametrize("style", ["ark", "dieyuyun", "wisgate", "openai-videos", "futurmix"])

@@ -1,6 +1,8 @@
 """The simulator's injected faults, prompt directives and enforced limits, over real HTTP."""
 
+import json
 import time
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
@@ -205,9 +207,46 @@ def test_add_fault_refuses_what_cannot_apply(sim):
         ("upload", {"status": 500}, {}),
         ("create", {"status": 500}, {"style": "sora"}),
         ("create", {"status": 500}, {"count": 0}),
+        ("create", {"status": 429, "retry_after_as": "weeks"}, {}),
+        ("create", {"latency": 1, "retry_after_as": "ms"}, {}),
+        ("get", {"statuses": {}}, {}),
+        ("get", {"statuses": {"in_progress": 3}}, {}),
+        ("cancel", {"statuses": {"queued": "pending"}}, {}),
+        ("get", {"result_host": "http://elsewhere/"}, {}),
+        ("download", {"result_host": "localhost"}, {}),
     ]:
         with pytest.raises(ValueError):
             sim.add_fault(op, action, **extra)
+
+
+def test_retry_after_in_each_form(sim, ark):
+    def header(form):
+        fault = {"status": 429, "retry_after": 2.5, "retry_after_as": form}
+        return ark.get(f"{TASKS}/x", headers={"X-Simulator-Fault": json.dumps(fault)}).headers
+
+    assert header("seconds")["retry-after"] == "3"
+    assert header("decimal")["retry-after"] == "2.5"
+    assert header("ms")["retry-after-ms"] == "2500" and "retry-after" not in header("ms")
+    said = parsedate_to_datetime(header("date")["retry-after"]).timestamp()
+    assert 2 <= said - time.time() <= 4
+
+
+def test_statuses_and_result_host_change_what_answers_show(sim, ark):
+    created = create(ark, "ark").json()
+    wait(ark, created["id"])
+    sim.add_fault("*", {"statuses": {"succeeded": "SUCCESS"}}, style="ark")
+    assert ark.get(f"{TASKS}/{created['id']}").json()["status"] == "SUCCESS"
+    listed = ark.get(TASKS, params={"filter.task_ids": created["id"]}).json()
+    assert [item["status"] for item in listed["items"]] == ["SUCCESS"]
+    sim.clear_faults()
+    sim.add_fault("get", {"result_host": "localhost"}, style="ark", count=1)
+    moved = ark.get(f"{TASKS}/{created['id']}").json()
+    assert moved["status"] == "succeeded"
+    port = sim.url.rsplit(":", 1)[1]
+    assert moved["content"]["video_url"].startswith(f"http://localhost:{port}/files/")
+    assert httpx.get(moved["content"]["video_url"]).status_code == 200
+    again = ark.get(f"{TASKS}/{created['id']}").json()
+    assert again["content"]["video_url"].startswith(sim.url)
 
 
 def test_download_faults_hit_signed_files(sim, ark):

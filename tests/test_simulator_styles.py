@@ -223,9 +223,9 @@ def test_wisgate_i2v_portrait_720p_with_meta_data_underscore(sim, host):
     assert set(task["meta_data"]) == {"url"} and "metadata" not in task
     assert task["expires_at"] > time.time() + 3600
     width, height, frames, _, picture_0 = probe(httpx.get(task["meta_data"]["url"]).content)
-    # 720x1080 is the document's portrait 720p: the table's 720x1280, 4 s by default.
-    assert (width, height, frames) == (720, 1280, 96)
-    assert mean_difference(picture_0, ImageOps.fit(first, (720, 1280))) < 4
+    # 720x1080 is the document's portrait 720p, 2:3, rendered as asked; 4 s by default.
+    assert (width, height, frames) == (720, 1080, 96)
+    assert mean_difference(picture_0, ImageOps.fit(first, (720, 1080))) < 4
 
 
 def test_wisgate_refuses_data_uris_and_references_of_4_mb(sim, host):

@@ -110,12 +110,55 @@ def test_invitations_expire_can_be_revoked_and_cannot_be_forged(user):
     assert invitation.secret_digest != secret  # only a digest is kept
 
 
-def test_an_owner_adds_someone_by_name_changes_roles_and_removes_them(user):
+def flash(response):
+    """What the page said, as its message area shows it."""
+    page = response.content.decode()
+    area = page[page.index('id="flash"') : page.index("</div>", page.index('id="flash"'))]
+    return [line.split(">", 1)[1].split("</p>")[0] for line in area.split("<p ")[1:]]
+
+
+def test_naming_someone_invites_them_and_tells_nothing_of_who_has_an_account(user):
     team = Team.default_for(user)
     bob = make_user("bob")
     client = signed_in(user)
-    client.post(reverse("invitation-create", args=[team.pk]), {"role": "viewer", "username": "bob"})
+    url = reverse("invitation-create", args=[team.pk])
+
+    said = {
+        name: flash(client.post(url, {"role": "viewer", "username": name}, follow=True))
+        for name in ("bob", "nosuchuser")
+    }
+
+    assert said["bob"] == [m.replace("nosuchuser", "bob") for m in said["nosuchuser"]]
+    assert said["bob"] and "Invited bob as viewer" in said["bob"][0]
+    assert team.role_of(bob) is None  # nobody is put in a team without saying yes
+    page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "For bob, as viewer" in page and "For nosuchuser, as viewer" in page
+    # Bob finds it on his pages; nobody else can answer it.
+    eve = make_user("eve")
+    invitation = Invitation.objects.get(invitee_name="bob")
+    answer = reverse("invitation-answer", args=[invitation.pk])
+    assert signed_in(eve).post(answer, {"join": "1"}).status_code == 404
+    assert team.role_of(eve) is None
+    theirs = signed_in(bob)
+    for page in (reverse("team-list"), reverse("project-list")):
+        html = theirs.get(page).content.decode()
+        assert f"invites you to {escape(team.name)} as viewer" in html
+        assert f'action="{answer}"' in html
+    assert theirs.post(answer, {"join": "1"}).status_code == 302
     assert team.role_of(bob) == Role.VIEWER
+    assert theirs.post(answer, {"join": "1"}).status_code == 404  # once
+    # Declined, it is gone.
+    cy = make_user("cy")
+    client.post(url, {"role": "editor", "username": "cy"})
+    declined = Invitation.objects.get(invitee_name="cy")
+    signed_in(cy).post(reverse("invitation-answer", args=[declined.pk]), {"decline": "1"})
+    assert team.role_of(cy) is None and not Invitation.objects.for_user(cy).exists()
+
+
+def test_an_owner_changes_roles_and_removes_members(user):
+    team = Team.default_for(user)
+    bob = join(make_user("bob"), team, Role.VIEWER)
+    client = signed_in(user)
     client.post(reverse("member-role", args=[team.pk, bob.pk]), {"role": "editor"})
     assert team.role_of(bob) == Role.EDITOR
     client.post(reverse("member-remove", args=[team.pk, bob.pk]))
@@ -191,9 +234,30 @@ def test_comments_mention_members_into_their_inbox(user):
     client = signed_in(user)
     inbox = client.get(reverse("project-list")).content.decode()
     assert "bob</strong> mentioned you on shot 1" in inbox
-    opened = client.get(reverse("mention", args=[mention.pk]))
+    opened = client.post(reverse("mention", args=[mention.pk]))
     assert opened["Location"].endswith(f"#shot-{shot.pk}")
     assert "mentioned you" not in client.get(reverse("project-list")).content.decode()
+
+
+def test_mentions_leave_the_inbox_with_the_team(user):
+    team = Team.default_for(user)
+    bob = join(make_user("bob"), team, Role.VIEWER)
+    project = make_project(user, title="Harbour heist", shots=[("A lighthouse", "cut")])
+    shot = project.shots.get()
+    comment = reverse("comment-create", args=[project.pk, shot.pk])
+    signed_in(user).post(comment, {"body": "@bob the vault code is 4711"})
+    mention = Mention.objects.get(user=bob)
+    client = signed_in(bob)
+    assert "4711" in client.get(reverse("project-list")).content.decode()
+
+    signed_in(user).post(reverse("member-remove", args=[team.pk, bob.pk]))
+
+    inbox = client.get(reverse("project-list")).content.decode()
+    assert "4711" not in inbox and "Harbour heist" not in inbox
+    assert client.post(reverse("mention", args=[mention.pk])).status_code == 404
+    # Back in the team, the inbox is theirs again.
+    join(bob, team, Role.VIEWER)
+    assert "4711" in client.get(reverse("project-list")).content.decode()
 
 
 def test_a_review_link_takes_a_name_comments_and_a_verdict_and_nothing_else(user):

@@ -1,11 +1,17 @@
 """Views: who may see what, forms that refuse bad input, and work handed to the worker."""
 
+import time
+from types import SimpleNamespace
+from unittest import mock
+
 import pytest
 from django.urls import reverse
 
 from projects import pipeline
-from projects.models import Export, Opening, Project, Shot
+from projects.models import Export, Mention, Opening, Project, Shot, Take
+from projects.pipeline.requests import callback_url
 from tests.factories import make_project, make_take, make_user
+from tests.pages import submit
 
 pytestmark = pytest.mark.django_db
 
@@ -192,7 +198,7 @@ def test_a_provider_callback_only_hands_the_take_to_a_worker(client, user, broke
     project = make_project(user, shots=[("A", Opening.CUT)])
     (take,) = pipeline.queue_takes(project)
     Take.objects.filter(pk=take.pk).update(status=Take.Status.RUNNING, remote_id="cgt-1")
-    url = reverse("take-callback", args=[access.callback_token(take)])
+    url = reverse("take-callback", args=[access.callback_token(take, 3600)])
 
     answer = client.post(
         url, {"id": "cgt-1", "status": "succeeded"}, content_type="application/json"
@@ -203,3 +209,40 @@ def test_a_provider_callback_only_hands_the_take_to_a_worker(client, user, broke
     assert take.status == Take.Status.RUNNING
     assert client.post(reverse("take-callback", args=["forged"])).status_code == 404
     assert client.get(url).status_code == 405
+
+
+def test_reading_a_mention_is_a_post_from_a_form_and_a_get_changes_nothing(client_of, user):
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    shot = project.shots.get()
+    bob = make_user("bob")
+    comment = shot.comments.create(author=bob, body="@ada look")
+    mention = Mention.objects.create(comment=comment, user=user)
+    url = reverse("mention", args=[mention.pk])
+
+    assert client_of.get(url).status_code == 405
+    mention.refresh_from_db()
+    assert mention.read_at is None
+
+    # The inbox offers it as a form, which works without JavaScript.
+    inbox = client_of.get(reverse("project-list"))
+    opened = submit(client_of, inbox, url)
+    assert opened.status_code == 302 and opened["Location"].endswith(f"#shot-{shot.pk}")
+    mention.refresh_from_db()
+    assert mention.read_at is not None
+
+
+def test_a_callback_link_works_until_its_takes_deadline(client, user, broker, settings):
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    (take,) = pipeline.queue_takes(project)
+    Take.objects.filter(pk=take.pk).update(status=Take.Status.RUNNING, remote_id="cgt-1")
+    # A style whose tasks live an hour at most at the provider.
+    style = SimpleNamespace(takes_callback=True, task_lifetime=3600)
+    url = callback_url(take, style).removeprefix(settings.PUBLIC_BASE_URL)
+
+    assert client.post(url).status_code == 204
+    # Days later, long after the task could last change there, the link opens nothing.
+    later = time.time() + 3 * 24 * 3600
+    with mock.patch("time.time", return_value=later):
+        assert client.post(url).status_code == 404
+    assert broker.queue_size() == 1

@@ -4,7 +4,7 @@ from .bridges import Bridges, Folder
 from .concat import ConcatResult, concat
 from .errors import MediaError
 from .frames import difference, first_frame, frame_at, last_frame, make_poster, save_png
-from .images import fit_image
+from .images import fit_image, open_image
 from .join import join, prepare, trim
 from .kinds import kind_of
 from .pieces import JoinResult, Piece, Transition
@@ -28,6 +28,7 @@ __all__ = [
     "kind_of",
     "last_frame",
     "make_poster",
+    "open_image",
     "prepare",
     "probe",
     "save_png",

@@ -1,6 +1,8 @@
-"""Frames fitted to what a provider accepts: size on the wire, aspect ratio, side lengths."""
+"""Frames fitted to what a provider accepts: size on the wire, aspect ratio, side lengths;
+and pictures refused before they decode when they have too many pixels."""
 
 import io
+import warnings
 
 from PIL import Image, ImageOps
 
@@ -11,20 +13,63 @@ MIN_ASPECT, MAX_ASPECT = 0.4, 2.5
 MIN_SIDE, MAX_SIDE = 301, 5999
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
+# open_image refuses what Pillow would only warn about (its own cap is higher): the
+# warning would say nothing the refusal does not.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
-def fit_image(data, max_bytes):
-    """The image as bytes and MIME type within the limits; unchanged when already within.
 
-    Too wide or too tall: centre-cropped to the limit. Too small or too large: scaled.
-    Too heavy: re-encoded as JPEG, then scaled down, until it fits.
+class TooManyPixels(MediaError):
+    pass
+
+
+def open_image(source, max_pixels, name="The file"):
+    """The image in `source` (a binary file, left open), its header read, nothing decoded.
+
+    MediaError when Pillow cannot read it, or when it has more than `max_pixels`: a file of
+    a few kilobytes may declare a picture that takes gigabytes and minutes to decode.
     """
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(source)
+    except Image.DecompressionBombError as exc:  # past Pillow's own cap, far past ours
+        raise TooManyPixels(
+            f"{name} has more than {_megapixels(2 * Image.MAX_IMAGE_PIXELS)}: an image may "
+            f"have at most {_megapixels(max_pixels)}."
+        ) from exc
+    except (OSError, SyntaxError) as exc:
+        raise MediaError(f"{name} is not an image this app can read: {exc}") from exc
+    if image.width * image.height > max_pixels:
+        raise TooManyPixels(
+            f"{name} is {image.width} × {image.height} pixels "
+            f"({_megapixels(image.width * image.height)}): an image may have at most "
+            f"{_megapixels(max_pixels)}."
+        )
+    return image
+
+
+def _megapixels(pixels):
+    return f"{pixels / 1e6:.3g} megapixels"
+
+
+def fit_image(source, max_bytes, max_pixels, name="The file"):
+    """The image as bytes and MIME type within the limits; `source` itself (bytes, or a
+    binary file, which is read as it decodes, never whole) when already within.
+
+    Too many pixels: MediaError, before anything decodes. Too wide or too tall:
+    centre-cropped to the limit. Too small or too large: scaled. Too heavy: re-encoded as
+    JPEG, then scaled down, until it fits.
+    """
+    file = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    image = open_image(file, max_pixels, name)
+    try:
         image.load()
     except (OSError, SyntaxError) as exc:
-        raise MediaError(f"Not an image this app can read: {exc}") from exc
-    if _within(image) and len(data) <= max_bytes and image.format in FORMATS:
-        return data, FORMATS[image.format]
+        raise MediaError(f"{name} is not an image this app can read: {exc}") from exc
+    finally:
+        file.seek(0)
+    if _within(image) and size <= max_bytes and image.format in FORMATS:
+        return source, FORMATS[image.format]
     image = _shaped(ImageOps.exif_transpose(image).convert("RGB"))
     out = _encode(image, "PNG")
     for quality in (92, 85, 75):

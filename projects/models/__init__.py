@@ -7,6 +7,7 @@ from .limits import ProviderCall, ProviderGate
 from .links import Link
 from .projects import (
     MAX_DURATION,
+    MAX_PROMPT,
     MIN_DURATION,
     RATIOS,
     RESOLUTIONS,
@@ -43,6 +44,7 @@ __all__ = [
     "Role",
     "Verdict",
     "MAX_DURATION",
+    "MAX_PROMPT",
     "MIN_DURATION",
     "RATIOS",
     "RESOLUTIONS",

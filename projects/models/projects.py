@@ -13,9 +13,18 @@ from .teams import Team
 from .tracking import Tracked, TrackedQuerySet
 
 MIN_DURATION, MAX_DURATION = 4, 15
+# The longest prompt a shot may have. None of the gateways' documents (seeds 000-004) nor
+# ByteDance's own API reference sets a maximum: every prompt they show is one sentence of
+# at most 200 characters, and gateway 002 asks for a paragraph (subject, action, scene,
+# camera, lighting, style, constraints, the assets named "image 1", "video 1"). ByteDance's
+# prompt guidance for Seedance 2.0 is at most 500 Chinese characters or 1,000 English words,
+# past which the model drops details: 1,000 English words are about 6,000 characters with
+# their spaces. A longer prompt cannot help a shot; a 20,000-character one only costs.
+MAX_PROMPT = 6000
 
 RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
-RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")]
+# 2:3 is one gateway's portrait 720p (wisgate's 720x1080); the others refuse it.
+RATIOS = [(r, r) for r in ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "2:3")]
 # Keys a take's recorded inputs may hold from before they were dropped; never compared.
 RETIRED_INPUTS = {"provider"}
 
@@ -47,6 +56,9 @@ class Project(Tracked, Edited):
     title = models.CharField(max_length=200)
     # Default generation settings, used by every shot of the project.
     model = models.CharField(max_length=100, blank=True)
+    # The fast model drafts are made with; blank: the provider's fast sibling of `model`
+    # where one is known, else `model` itself (an endpoint id names no sibling).
+    draft_model = models.CharField(max_length=100, blank=True)
     resolution = models.CharField(max_length=5, choices=RESOLUTIONS, default="720p")
     ratio = models.CharField(max_length=5, choices=RATIOS, default="16:9")
     generate_audio = models.BooleanField("audio", default=False)
@@ -97,7 +109,9 @@ class Project(Tracked, Edited):
         """The settings takes of `kind` are made with: a final, the project's; a draft,
         the cheapest the provider makes of them (providers.draft_settings)."""
         final = self.settings_snapshot()
-        return final if kind == Kind.FINAL else providers.draft_settings(final)
+        if kind == Kind.FINAL:
+            return final
+        return providers.draft_settings(final, self.draft_model)
 
     def guard_checks(self):
         """The seam guard's checks this project keeps on (names of media.guard.CHECKS)."""
@@ -210,7 +224,7 @@ class ShotManager(models.Manager.from_queryset(ShotQuerySet)):
 class Shot(Tracked, Edited):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
     position = models.PositiveIntegerField(default=0)
-    prompt = models.TextField()
+    prompt = models.TextField(max_length=MAX_PROMPT)
     duration = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(MIN_DURATION), MaxValueValidator(MAX_DURATION)]
     )

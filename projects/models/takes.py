@@ -1,7 +1,7 @@
 """Takes, the attempts that generate a shot, and exports, which join the cut into a file."""
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -272,6 +272,22 @@ class Format(models.TextChoices):
     PNG = "png", "contact sheet (PNG)"
 
 
+class ExportQuerySet(TrackedQuerySet):
+    def start_or_join(self, project, kind, **fields):
+        """A new export of `project`'s cut of `kind`, or the unfinished one of the same
+        choice (kind, format, seamless, loudness) that a second request joins: one job
+        whoever asks again. (export, True when new). The project's row is locked while
+        looking, so two requests at once make one export."""
+        choice = {"kind": kind, **{k: fields[k] for k in ("format", "seamless", "normalize")}}
+        with transaction.atomic():
+            type(project).objects.select_for_update().filter(pk=project.pk).first()
+            running = self.filter(project=project, status__in=Export.UNFINISHED, **choice)
+            export = running.order_by("created_at").first()
+            if export is not None:
+                return export, False
+            return self.create(project=project, kind=kind, **fields), True
+
+
 class Export(Tracked):
     Format = Format
 
@@ -309,6 +325,8 @@ class Export(Tracked):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ExportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -88,9 +88,14 @@ class InvitationQuerySet(models.QuerySet):
     def open(self):
         return self.filter(used_at=None, revoked_at=None, expires_at__gt=timezone.now())
 
+    def for_user(self, user):
+        """The open invitations addressed to `user` by name, waiting for their answer."""
+        return self.open().filter(invitee_name=user.get_username())
+
 
 class Invitation(models.Model):
-    """A link that adds whoever opens it to a team, once, within seven days."""
+    """An invitation to a team, open for seven days: a link that adds whoever opens it,
+    once, or one addressed to a user name, which its holder accepts or declines."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
@@ -109,6 +114,9 @@ class Invitation(models.Model):
         related_name="+",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Addressed to this user name (kept whether or not anyone has it, so the inviter
+    # learns nothing of who has an account); empty: a link to send.
+    invitee_name = models.CharField(max_length=150, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -122,13 +130,15 @@ class Invitation(models.Model):
         return {"team": self.team_id}
 
     @classmethod
-    def make(cls, team, role, created_by):
-        """A new invitation and its secret, which only the link carries."""
+    def make(cls, team, role, created_by, invitee_name=""):
+        """A new invitation and its secret, which only the link carries (an invitation
+        addressed to a name is answered by its holder, signed in: no link is given)."""
         secret = secrets.token_urlsafe(24)
         invitation = cls.objects.create(
             team=team,
             role=role,
             created_by=created_by,
+            invitee_name=invitee_name,
             secret_digest=digest(secret),
             expires_at=timezone.now() + INVITATION_LIFETIME,
         )

@@ -5,7 +5,7 @@ One module per idea:
 - requests: the neutral request a take sends, and what the provider would refuse
 - submitting: starting what may start, the create, finding a create whose answer was lost
 - polling: reading remote tasks, and when each is read next
-- collecting: a finished take's files into media storage
+- collecting: a finished take's files into media storage (and first frames kept late)
 - exporting: the cut joined into one file
 - bridging: what exports encode of each take, encoded once when it arrives
 - leases: who works on a row, and whether that worker lives
@@ -20,6 +20,7 @@ steps. Every state change two processes could race on is a conditional update.
 
 from .bridging import prepare as prepare_bridges
 from .bridging import prune as prune_bridges
+from .collecting import keep_first_frames
 from .driver import run_here
 from .exporting import export
 from .exporting import refused as export_refused
@@ -41,6 +42,7 @@ __all__ = [
     "due_reads",
     "export",
     "export_refused",
+    "keep_first_frames",
     "look",
     "next_due",
     "poll_many",

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import media
-from ..files import storage_errors
+from ..files import local_copy, storage_errors
 from ..models import Take
 from ..providers import MAX_IMAGE_BYTES, ProviderError
 from .leases import Heartbeat, LeaseLost, me
@@ -101,13 +101,13 @@ def _fetch(take, remote, client, scratch, opened, heartbeat):
         media.save_png(media.last_frame(video.name), png)
         frame, source = png.getvalue(), "video"
     # Stored as every provider can take it, since it becomes the next shot's first frame.
-    frame, mime = media.fit_image(frame, MAX_IMAGE_BYTES)
+    frame, mime = media.fit_image(
+        frame, MAX_IMAGE_BYTES, settings.MAX_IMAGE_PIXELS, name="The last frame"
+    )
     media.make_poster(video.name, scratch / "poster.jpg")
     poster = opened.enter_context(open(scratch / "poster.jpg", "rb"))
-    first = io.BytesIO()  # for the seam inspector
-    media.first_frame(video.name).save(first, format="JPEG", quality=90)
     files = {
-        "first_frame": ContentFile(first.getvalue(), name="first-frame.jpg"),
+        "first_frame": ContentFile(_first_frame(video.name), name="first-frame.jpg"),
         "video": File(video, name="video.mp4"),
         "last_frame": ContentFile(frame, name=f"last-frame.{mime.split('/')[1]}"),
         "poster": File(poster, name="poster.jpg"),
@@ -124,6 +124,35 @@ def learn_frames(take, info):
     fields = {"frame_rate": info.fps, "frames": info.frames}
     Take.objects.filter(pk=take.pk, frames=None).update(**fields)
     take.frame_rate, take.frames = info.fps, info.frames
+
+
+def _first_frame(path):
+    """The clip's first frame as a JPEG, for the seam inspector."""
+    first = io.BytesIO()
+    media.first_frame(path).save(first, format="JPEG", quality=90)
+    return first.getvalue()
+
+
+FIRST_FRAMES_PER_SWEEP = 50
+
+
+def keep_first_frames(limit=FIRST_FRAMES_PER_SWEEP):
+    """Store the first frames of takes collected before they were kept, some each sweep:
+    pages serve only what is stored, and never make it while someone waits."""
+    missing = Take.objects.filter(status=Status.DONE, first_frame="").exclude(video="")
+    for take in missing.select_related("shot")[:limit]:
+        try:
+            with local_copy(take.video, ".mp4") as path:
+                data = _first_frame(path)
+            take.first_frame.save("first-frame.jpg", ContentFile(data), save=False)
+        except (media.MediaError, *storage_errors()) as error:
+            log.warning("take %s: no first frame kept: %s", take.pk, error)
+            continue
+        # Conditional: another sweeper may have kept one meanwhile, and then this goes.
+        if not Take.objects.filter(pk=take.pk, first_frame="").update(
+            first_frame=take.first_frame.name
+        ):
+            take.first_frame.storage.delete(take.first_frame.name)
 
 
 def _download(client, take, remote, suffix, heartbeat):

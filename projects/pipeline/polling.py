@@ -25,6 +25,8 @@ Status = Take.Status
 BATCH = 50
 # The first read near a take's end comes at this share of its expected time, at latest.
 EARLY = 0.9
+# How the card's note begins while the provider answers with a status word nobody knew.
+UNKNOWN_STATUS = "The provider says the task is "
 
 
 def poll_many(takes, expectations=None):
@@ -66,8 +68,10 @@ def poll_many(takes, expectations=None):
 def _apply(take, remote, client, expectations):
     """Bring a take up to date with its remote task; True once it is over."""
     now = timezone.now()
-    if remote.state in (TaskState.QUEUED, TaskState.RUNNING):
+    if not remote.state.finished:
         fields = {"progress": remote.progress, **beat()}
+        if (note := _status_note(take, remote)) != take.note:
+            fields["note"] = note
         if remote.state == TaskState.RUNNING and take.status == Status.QUEUED:
             fields.update(status=Status.RUNNING, started_at=now)
         for name, value in fields.items():
@@ -84,6 +88,7 @@ def _apply(take, remote, client, expectations):
             generated_at=take.generated_at or now,  # the first time it was seen done
             generation_seconds=_generation_seconds(take, remote, now),
             next_look_at=None,
+            note=_status_note(take, remote),
             **beat(),
         )
         if claimed:
@@ -91,6 +96,14 @@ def _apply(take, remote, client, expectations):
         return True
     take.fail(remote.error or f"The provider reports the task {remote.state}.")
     return True
+
+
+def _status_note(take, remote):
+    """The card's note: the provider's own word while it is one this app does not know
+    (the task is read on: it may yet finish), and whatever it said before otherwise."""
+    if remote.state == TaskState.UNKNOWN:
+        return f"{UNKNOWN_STATUS}“{remote.status}”, a word this app does not know; reading on."
+    return "" if take.note.startswith(UNKNOWN_STATUS) else take.note
 
 
 def _generation_seconds(take, remote, now):

@@ -50,7 +50,10 @@ def build_request(
     if references is None:
         references = list(shot.references.all()) if shot.pk is not None else []
     by_kind = {kind: [] for kind in Reference.Kind.values}
+    video_bytes = []
     for reference in references:
+        if reference.kind == Reference.Kind.VIDEO:
+            video_bytes.append(reference.file.size)
         if reference.kind == Reference.Kind.IMAGE:
             sent = _frame(reference, "file", style) if frames else _placeholder()
         else:
@@ -70,6 +73,7 @@ def build_request(
         references=by_kind[Reference.Kind.IMAGE],
         reference_videos=by_kind[Reference.Kind.VIDEO],
         reference_audios=by_kind[Reference.Kind.AUDIO],
+        reference_video_bytes=video_bytes,
         return_last_frame=True,
         callback_url=callback_url,
     )
@@ -96,7 +100,7 @@ def _digest(image):
 def _frame(instance, field, style):
     """A stored image for the provider: bytes within its limits, and a signed URL to them."""
     with getattr(instance, field).open("rb") as f:
-        data, mime = media.fit_image(f.read(), style.max_image_bytes)
+        data, mime = media.fit_image(f.read(), style.max_image_bytes, settings.MAX_IMAGE_PIXELS)
     return Image(data=data, mime=mime, url=_input_url(instance, field))
 
 
@@ -108,10 +112,12 @@ def _input_url(instance, field):
 
 
 def callback_url(take, style):
-    """Where the provider reports the task's changes, when it can and this app is reachable."""
-    if not (style.takes_callback and settings.PUBLIC_BASE_URL):
+    """Where the provider reports the task's changes, when it can and this app is reachable;
+    the link works for as long as the task can live there."""
+    if not (style.takes_callback and style.task_lifetime and settings.PUBLIC_BASE_URL):
         return ""
-    return settings.PUBLIC_BASE_URL + reverse("take-callback", args=[callback_token(take)])
+    token = callback_token(take, style.task_lifetime)
+    return settings.PUBLIC_BASE_URL + reverse("take-callback", args=[token])
 
 
 def _placeholder():
@@ -132,10 +138,15 @@ def problems(shot, references=None):
 
 
 def settings_problems(project):
-    """Why the configured provider would refuse any shot of a project with these settings."""
+    """Why the configured provider would refuse any shot, draft or final, of a project
+    with these settings."""
     try:
         style = configured().style
     except ProviderError as error:
         return [str(error)]
     probe = Shot(project=project, prompt="-", opening=Opening.CUT, duration=5)
-    return style.settings_problems(build_request(probe, None, style, frames=False))
+    found = []
+    for kind in (Kind.FINAL, Kind.DRAFT):
+        request = build_request(probe, None, style, frames=False, kind=kind)
+        found += [p for p in style.settings_problems(request) if p not in found]
+    return found

@@ -166,7 +166,7 @@ def _start_on(take, upstream, out):
         picture = media.frame_at(path, out)
     png = io.BytesIO()
     media.save_png(picture, png)
-    data, mime = media.fit_image(png.getvalue(), MAX_IMAGE_BYTES)
+    data, mime = media.fit_image(png.getvalue(), MAX_IMAGE_BYTES, settings.MAX_IMAGE_PIXELS)
     suffix = "png" if mime == "image/png" else "jpg"
     take.start_frame.save(f"start-frame.{suffix}", ContentFile(data), save=False)
     take.save(update_fields=["start_frame"])

@@ -9,7 +9,16 @@ import httpx
 from django.conf import settings
 
 from .ark import ArkStyle
-from .base import GenerationRequest, Image, LostCreate, ProviderError, RemoteTask, TaskState
+from .base import (
+    SEED_PROBLEM,
+    SEEDS,
+    GenerationRequest,
+    Image,
+    LostCreate,
+    ProviderError,
+    RemoteTask,
+    TaskState,
+)
 from .dieyuyun import DieyuyunStyle
 from .futurmix import FuturmixStyle
 from .openai_videos import OpenAIVideosStyle
@@ -26,12 +35,15 @@ __all__ = [
     "Preset",
     "ProviderError",
     "RemoteTask",
+    "SEEDS",
+    "SEED_PROBLEM",
     "TaskState",
     "close_clients",
     "configured",
     "default_model",
     "draft_settings",
     "get_client",
+    "ratio_help",
     "simulator_url",
     "typical_seconds",
 ]
@@ -70,7 +82,14 @@ class Provider:
         # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
         seconds = settings.PIPELINE_LEASE_SECONDS / 3
         http = httpx.Client(timeout=httpx.Timeout(seconds, connect=min(10.0, seconds)))
-        return self.style(self.base_url, self.api_key, http, headers=self.headers)
+        return self.style(
+            self.base_url,
+            self.api_key,
+            http,
+            headers=self.headers,
+            max_download_bytes=settings.SEEDANCE_MAX_DOWNLOAD_BYTES,
+            download_seconds=settings.SEEDANCE_DOWNLOAD_SECONDS,
+        )
 
 
 def simulator_url():
@@ -139,6 +158,8 @@ def get_client():
         provider.api_key,
         tuple(sorted(provider.headers.items())),
         settings.PIPELINE_LEASE_SECONDS,
+        settings.SEEDANCE_MAX_DOWNLOAD_BYTES,
+        settings.SEEDANCE_DOWNLOAD_SECONDS,
     )
     with _clients_lock:
         client = _clients.get(key)
@@ -167,15 +188,24 @@ def default_model():
         return ""
 
 
-def draft_settings(final):
-    """The settings a draft is made with, given the final ones (the project's): the
-    configured style's cheapest (Style.draft_settings); the final ones less audio while
-    the provider is misconfigured."""
+def draft_settings(final, fast=""):
+    """The settings a draft is made with, given the final ones (the project's) and the
+    project's fast model, if it names one: the configured style's cheapest
+    (Style.draft_settings); the final ones less audio while the provider is misconfigured."""
     try:
         style = configured().style
     except ProviderError:
-        return {**final, "generate_audio": False}
-    return style.draft_settings(final)
+        return {**final, "model": fast or final["model"], "generate_audio": False}
+    return style.draft_settings(final, fast)
+
+
+def ratio_help():
+    """What the configured provider makes at each ratio, where it names pixel sizes."""
+    try:
+        style = configured().style
+    except ProviderError:
+        return ""
+    return style.ratio_help()
 
 
 def typical_seconds(duration):

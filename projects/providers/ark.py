@@ -1,7 +1,7 @@
 """The native Seedance task API (Volcengine Ark, BytePlus ModelArk, gateway 004) on the wire."""
 
-from .base import GenerationRequest, LostCreate, RemoteTask, TaskState
-from .style import Style, error_from_body
+from .base import GenerationRequest, LostCreate, RemoteTask
+from .style import Style
 
 TASKS = "/contents/generations/tasks"
 # The service's default lifetime of a task; each create asks for a little less, by an
@@ -21,28 +21,22 @@ class ArkStyle(Style):
         "dreamina-seedance-2-0-fast-260128",
     )
     default_model = "doubao-seedance-2-0-fast-260128"
+    # Volcengine and BytePlus also call a model by an endpoint id made in their console.
+    any_model = True
     returns_last_frame = True
     takes_callback = True
+    task_lifetime = EXPIRES  # each create asks for at most this (_expires_after)
     can_cancel = True
     can_list = True
-    statuses = {
-        "queued": TaskState.QUEUED,
-        "running": TaskState.RUNNING,
-        "succeeded": TaskState.SUCCEEDED,
-        "failed": TaskState.FAILED,
-        "expired": TaskState.EXPIRED,
-        "cancelled": TaskState.CANCELLED,
-    }
 
-    def __init__(self, base_url, api_key, http, headers=None):
+    def __init__(self, base_url, api_key, http, headers=None, **limits):
         # A gateway of this style (004) sends gzip that Python clients cannot decode
         # unless they ask for none; asking for none costs the others nothing.
-        super().__init__(
-            base_url, api_key, http, {"Accept-Encoding": "identity", **(headers or {})}
-        )
+        headers = {"Accept-Encoding": "identity", **(headers or {})}
+        super().__init__(base_url, api_key, http, headers, **limits)
 
     def create(self, request: GenerationRequest) -> str:
-        return self.created_id(self.call("POST", TASKS, json=self.create_body(request)), "id")
+        return self.created_id(self.call("POST", TASKS, json=self.create_body(request)))
 
     def get(self, task_id) -> RemoteTask:
         return self.parse_task(self.call("GET", f"{TASKS}/{task_id}"))
@@ -106,30 +100,6 @@ class ArkStyle(Style):
         if request.callback_url:
             body["callback_url"] = request.callback_url
         return body
-
-    def parse_task(self, data) -> RemoteTask:
-        content = data.get("content") or {}
-        usage = data.get("usage") or {}
-        error = data.get("error")
-        state = self.state(data.get("status"))
-        return RemoteTask(
-            id=data.get("id", ""),
-            state=state,
-            video_url=content.get("video_url") or "",
-            last_frame_url=content.get("last_frame_url") or "",
-            tokens=usage.get("completion_tokens"),
-            error=error_from_body(error) if error else None,
-            duration=data.get("duration"),
-            seed=data.get("seed"),
-            created_at=data.get("created_at"),
-            # Its last status change, when that change ended it.
-            finished_at=data.get("updated_at") if state.finished else None,
-            resolution=data.get("resolution"),
-            ratio=data.get("ratio"),
-            generate_audio=data.get("generate_audio"),
-            model=data.get("model"),
-            expires_after=data.get("execution_expires_after"),
-        )
 
 
 def _expires_after(request):

@@ -10,6 +10,10 @@ import base64
 import enum
 from dataclasses import dataclass, field
 
+# The seeds the API takes: -1 asks it to draw one; any other is a 32-bit unsigned number.
+SEEDS = range(-1, 2**32)
+SEED_PROBLEM = "A seed is a whole number from -1 (drawn at random) to 4294967295."
+
 
 class ProviderError(Exception):
     """Any failure talking to a provider. `permanent` says whether retrying can help."""
@@ -75,6 +79,8 @@ class GenerationRequest:
     references: list[Image] = field(default_factory=list)
     reference_videos: list[str] = field(default_factory=list)  # URLs
     reference_audios: list[str] = field(default_factory=list)  # URLs
+    # The reference videos' sizes in bytes, in order, where known: some gateways cap them.
+    reference_video_bytes: list[int] = field(default_factory=list)
     return_last_frame: bool = True
     callback_url: str = ""
     # A digest of everything sent for one take; styles that echo a field back carry it
@@ -98,10 +104,12 @@ class TaskState(enum.StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    # A status word no gateway was known to use: the task is read on, never given up.
+    UNKNOWN = "unknown"
 
     @property
     def finished(self):
-        return self not in (TaskState.QUEUED, TaskState.RUNNING)
+        return self not in (TaskState.QUEUED, TaskState.RUNNING, TaskState.UNKNOWN)
 
 
 @dataclass
@@ -110,6 +118,7 @@ class RemoteTask:
 
     id: str
     state: TaskState
+    status: str = ""  # the provider's own word for it, shown when the state is UNKNOWN
     progress: float | None = None  # 0..1 when the provider reports it
     video_url: str = ""
     last_frame_url: str = ""

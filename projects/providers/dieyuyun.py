@@ -1,6 +1,6 @@
 """Gateway 000 (open.dieyuyun.com): `/v1/video/generations`, `task_id`, extras under metadata."""
 
-from .base import GenerationRequest, RemoteTask, TaskState
+from .base import GenerationRequest
 from .style import Style
 
 PATH = "/v1/video/generations"
@@ -21,12 +21,8 @@ class DieyuyunStyle(Style):
     max_reference_images = 0
     max_reference_videos = max_reference_audios = 1
     audio_beside_first_frame = True  # the audio mode: a photo and speech
-    statuses = {
-        "queued": TaskState.QUEUED,
-        "processing": TaskState.RUNNING,
-        "completed": TaskState.SUCCEEDED,
-        "failed": TaskState.FAILED,
-    }
+    version = "/v1"
+    tasks_path = PATH
 
     def create(self, request: GenerationRequest) -> str:
         body = {
@@ -48,10 +44,7 @@ class DieyuyunStyle(Style):
         if request.reference_videos:
             metadata["video_url"] = request.reference_videos[0]
         body["metadata"] = metadata
-        return self.created_id(self.call("POST", PATH, json=body), "task_id")
-
-    def get(self, task_id) -> RemoteTask:
-        return self.parse_gateway_task(self.call("GET", f"{PATH}/{task_id}"), "task_id")
+        return self.created_id(self.call("POST", PATH, json=body))
 
     @classmethod
     def _content_problems(cls, request):

@@ -1,16 +1,17 @@
-"""Gateway 003 (futurmix.ai/v1): `/video/generations` with assets and settings under metadata."""
+"""Gateway 003 (futurmix.ai): `/v1/video/generations` with assets and settings under metadata."""
 
-from .base import GenerationRequest, RemoteTask
-from .style import GATEWAY_STATUSES, SEEDANCE_2, Style
+from .base import GenerationRequest
+from .style import SEEDANCE_2, Style
 
-PATH = "/video/generations"
+PATH = "/v1/video/generations"
 
 
 class FuturmixStyle(Style):
     name = "futurmix"
     models = SEEDANCE_2
     default_model = "doubao-seedance-2-0-260128"
-    statuses = GATEWAY_STATUSES
+    version = "/v1"
+    tasks_path = PATH
 
     def create(self, request: GenerationRequest) -> str:
         metadata = {
@@ -28,7 +29,4 @@ class FuturmixStyle(Style):
             "duration": request.duration,
             "metadata": metadata,
         }
-        return self.created_id(self.call("POST", PATH, json=body), "task_id")
-
-    def get(self, task_id) -> RemoteTask:
-        return self.parse_gateway_task(self.call("GET", f"{PATH}/{task_id}"), "task_id")
+        return self.created_id(self.call("POST", PATH, json=body))

@@ -1,7 +1,7 @@
 """Gateway 002 (OpenAI/Sora-compatible `/v1/videos`): `seconds` as a string, assets in metadata."""
 
 from .base import GenerationRequest, RemoteTask, TaskState
-from .style import GATEWAY_STATUSES, SEEDANCE_2, Style
+from .style import SEEDANCE_2, Style
 
 PATH = "/v1/videos"
 
@@ -10,7 +10,8 @@ class OpenAIVideosStyle(Style):
     name = "openai-videos"
     models = SEEDANCE_2
     default_model = "doubao-seedance-2-0-fast-260128"
-    statuses = GATEWAY_STATUSES
+    version = "/v1"
+    tasks_path = PATH
 
     def create(self, request: GenerationRequest) -> str:
         # Common parameters at the top level only: the document warns that one given
@@ -30,10 +31,10 @@ class OpenAIVideosStyle(Style):
         items = self.content_items(request)
         if items:
             body["metadata"] = {"content": items}
-        return self.created_id(self.call("POST", PATH, json=body), "id")
+        return self.created_id(self.call("POST", PATH, json=body))
 
     def get(self, task_id) -> RemoteTask:
-        task = self.parse_gateway_task(self.call("GET", f"{PATH}/{task_id}"), "id")
+        task = super().get(task_id)
         if task.state == TaskState.SUCCEEDED and not task.video_url:
             # The content endpoint serves the video when no URL is given (with the key).
             task.video_url = f"{self.base_url}{PATH}/{task_id}/content"

@@ -1,12 +1,18 @@
 """What every API style shares: the HTTP call, error bodies, frames on the wire, capabilities."""
 
+import ipaddress
+import math
 import re
+import socket
 import tempfile
-from datetime import datetime
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import cached_property
 
 import httpx
 
-from .base import GenerationRequest, ProviderError, RemoteTask, TaskState
+from .base import SEED_PROBLEM, SEEDS, GenerationRequest, ProviderError, RemoteTask, TaskState
 
 RESOLUTIONS = ("480p", "720p", "1080p")
 RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
@@ -14,14 +20,33 @@ MAX_REFERENCE_IMAGES = 9
 PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413, 422}
 # The model ids of Seedance 2.0, standard and fast, as most gateways name them.
 SEEDANCE_2 = ("doubao-seedance-2-0-260128", "doubao-seedance-2-0-fast-260128")
-# The OpenAI-style status words several gateways answer with.
-GATEWAY_STATUSES = {
+# Each model's fast sibling, by id, where ByteDance names one (Volcengine's doubao,
+# BytePlus's dreamina). An endpoint id (ep-…) says nothing of the model behind it: a
+# project names its fast model itself (Project.draft_model).
+FAST_MODELS = {
+    "doubao-seedance-2-0-260128": "doubao-seedance-2-0-fast-260128",
+    "dreamina-seedance-2-0-260128": "dreamina-seedance-2-0-fast-260128",
+}
+# What a model or endpoint id may look like where any is taken.
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}")
+# Every status word the gateways' documents and the official SDKs use, Ark's and the
+# OpenAI-style ones, whichever style answers with it: gateways mix them.
+STATUSES = {
     "queued": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
     "in_progress": TaskState.RUNNING,
+    "running": TaskState.RUNNING,
     "completed": TaskState.SUCCEEDED,
+    "succeeded": TaskState.SUCCEEDED,
     "failed": TaskState.FAILED,
+    "error": TaskState.FAILED,
+    "cancelled": TaskState.CANCELLED,
+    "canceled": TaskState.CANCELLED,
+    "expired": TaskState.EXPIRED,
 }
 MODERATION = re.compile(r"Sensitive|content_policy|moderation", re.IGNORECASE)
+# Redirects a result download follows, each hop checked like the first.
+MAX_REDIRECTS = 5
 
 
 class Style:
@@ -30,10 +55,15 @@ class Style:
     name = ""
     # Ids the style's document lists; a preset or SEEDANCE_MODEL picks one.
     models: tuple[str, ...] = ()
+    # Whether any model id is taken besides those (the native API's endpoint ids, ep-…).
+    any_model = False
     default_model = ""
     accepts_data_uri = True
     returns_last_frame = False
     takes_callback = False  # the provider POSTs the task to a callback URL on changes
+    # Seconds a task may live at the provider before it expires, where the document says:
+    # no callback about it can come later (projects.access.callback_token).
+    task_lifetime: int | None = None
     can_cancel = False
     durations = range(4, 16)
     resolutions = RESOLUTIONS
@@ -43,24 +73,43 @@ class Style:
     takes_last_frame = True
     max_reference_images = MAX_REFERENCE_IMAGES
     max_reference_videos = 3
+    # Bytes a reference video may have (None: the provider's own limits, which it checks).
+    max_reference_video_bytes: int | None = None
     takes_audio = True
     max_reference_audios = 3
     # Whether reference audio may drive a shot that starts on a first frame.
     audio_beside_first_frame = False
     # Bytes an image may have on the wire (the native limit is 30 MB).
     max_image_bytes = 30 * 1024 * 1024
-    statuses: dict[str, TaskState] = {}
+    # The version segment the style's paths start with. A base URL given with it
+    # (https://host/v1) or without it (https://host) means the same gateway.
+    version = ""
+    # Where tasks are read, each at {tasks_path}/{id}.
+    tasks_path = ""
 
-    def __init__(self, base_url, api_key, http, headers=None):
+    def __init__(
+        self,
+        base_url,
+        api_key,
+        http,
+        headers=None,
+        *,
+        max_download_bytes=2 * 1024**3,
+        download_seconds=900.0,
+    ):
         self.base_url = base_url.rstrip("/")
+        if self.version and self.base_url.endswith(self.version):
+            self.base_url = self.base_url[: -len(self.version)]
         self.http = http
         self.headers = {"Authorization": f"Bearer {api_key}", **(headers or {})}
+        self.max_download_bytes = max_download_bytes
+        self.download_seconds = download_seconds
 
     def create(self, request: GenerationRequest) -> str:
         raise NotImplementedError
 
     def get(self, task_id) -> RemoteTask:
-        raise NotImplementedError
+        return self.parse_task(self.call("GET", f"{self.tasks_path}/{task_id}"))
 
     def cancel(self, task_id):
         raise ProviderError(f"The {self.name} API cannot cancel a task.", permanent=True)
@@ -75,32 +124,85 @@ class Style:
     def download(self, url, suffix="", on_chunk=None):
         """Fetch a result file into a rewound temporary file; `on_chunk()` after each chunk.
 
-        Signed result URLs refuse an Authorization header, so none is sent, except to
-        the API's own endpoints.
+        Bounded: http(s) only, at most max_download_bytes, within download_seconds in all,
+        and never from an address inside this network unless the API's own base URL is
+        one (the simulator's is). The API key goes only to the API's own endpoints (its
+        exact origin, under its base path): signed result URLs refuse it, and another
+        host must never see it. Redirects are followed by hand, each hop checked alike.
         """
-        headers = self.headers if url.startswith(self.base_url) else {}
+        deadline = time.monotonic() + self.download_seconds
         out = tempfile.NamedTemporaryFile(suffix=suffix)
-        where = url.split("?")[0]
         try:
-            with self.http.stream("GET", url, headers=headers, follow_redirects=True) as r:
-                if r.status_code >= 400:
-                    raise ProviderError(
-                        f"Downloading {where} failed: HTTP {r.status_code}",
-                        status=r.status_code,
-                        permanent=r.status_code in PERMANENT_STATUSES,
-                    )
-                for chunk in r.iter_bytes(1 << 16):
-                    out.write(chunk)
-                    if on_chunk is not None:
-                        on_chunk()
+            for _ in range(MAX_REDIRECTS + 1):
+                where = self._fetchable(url)
+                timeout = self.http.timeout.as_dict()
+                timeout.update(read=_remaining(deadline, where, timeout["read"]))
+                with self.http.stream(
+                    "GET", url, headers=self._headers_for(url), timeout=httpx.Timeout(**timeout)
+                ) as r:
+                    if r.is_redirect:
+                        url = str(r.url.join(r.headers["location"]))
+                        continue
+                    if r.status_code >= 400:
+                        raise ProviderError(
+                            f"Downloading {where} failed: HTTP {r.status_code}",
+                            status=r.status_code,
+                            permanent=r.status_code in PERMANENT_STATUSES,
+                        )
+                    self._receive(r, out, where, deadline, on_chunk)
+                    out.seek(0)
+                    return out
+            raise ProviderError(f"Downloading {where} took over {MAX_REDIRECTS} redirects.")
         except httpx.HTTPError as exc:
             out.close()
             raise ProviderError(f"Downloading {where} failed: {exc}") from exc
         except BaseException:  # a refusal, or the caller's on_chunk giving up
             out.close()
             raise
-        out.seek(0)
-        return out
+
+    def _receive(self, response, out, where, deadline, on_chunk):
+        limit = self.max_download_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(where, int(declared), limit)
+        received = 0
+        for chunk in response.iter_bytes(1 << 16):
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(where, received, limit)
+            out.write(chunk)
+            _remaining(deadline, where)
+            if on_chunk is not None:
+                on_chunk()
+
+    def _fetchable(self, url):
+        """Refuse a URL a result may not come from; its address without the query, to show."""
+        try:
+            parts = httpx.URL(url)
+        except httpx.InvalidURL:
+            message = f"Refused to download {url[:200]!r}: not a URL."
+            raise ProviderError(message, permanent=True) from None
+        where = str(parts.copy_with(query=None))
+        if parts.scheme not in ("http", "https") or not parts.host:
+            raise ProviderError(f"Refused to download {where}: not an http(s) URL.", permanent=True)
+        if _internal(parts.host) and not self._internal_api:
+            raise ProviderError(
+                f"Refused to download {where}: it is an address inside this network, and "
+                "the provider is not.",
+                permanent=True,
+            )
+        return where
+
+    @cached_property
+    def _internal_api(self):
+        return _internal(httpx.URL(self.base_url).host)
+
+    def _headers_for(self, url):
+        """The API's headers for its own endpoints (the openai-videos content route wants
+        the key); none for anything else."""
+        url, base = httpx.URL(url), httpx.URL(self.base_url + "/")
+        own = (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+        return self.headers if own and url.path.startswith(base.path) else {}
 
     # What the style can be asked, checked before anything is sent.
 
@@ -108,19 +210,18 @@ class Style:
 
     @classmethod
     def fast_model(cls, model):
-        """The fast sibling of `model` among this style's ids (same family: doubao or
-        dreamina), else `model` itself: a style with one model drafts on that one."""
-        if "fast" in model:
-            return model
-        family = model.split("-seedance")[0]
-        fast = [m for m in cls.models if "fast" in m]
-        return next((m for m in fast if m.split("-seedance")[0] == family), model)
+        """The fast sibling of `model` among this style's ids, else `model` itself: a
+        style with one model drafts on that one, and so does a model nobody knows the
+        sibling of (an endpoint id), unless the project names its fast model."""
+        sibling = FAST_MODELS.get(model)
+        return sibling if sibling in cls.models else model
 
     @classmethod
-    def draft_settings(cls, final):
-        """The project-wide settings of a draft, from the final ones: the fast model, the
-        lowest resolution offered at the same ratio, no audio. The ratio is kept (the cut
-        keeps its shape), and so is the watermark, which costs nothing."""
+    def draft_settings(cls, final, fast=""):
+        """The project-wide settings of a draft, from the final ones: the fast model (the
+        project's choice, `fast`, else fast_model), the lowest resolution offered at the
+        same ratio, no audio. The ratio is kept (the cut keeps its shape), and so is the
+        watermark, which costs nothing."""
         ratio = final["ratio"]
         if cls.sizes is not None:
             offered = [res for res, rat in cls.sizes if rat == ratio]
@@ -129,10 +230,21 @@ class Style:
         lowest = min(offered, key=RESOLUTIONS.index, default=final["resolution"])
         return {
             **final,
-            "model": cls.fast_model(final["model"]),
+            "model": fast or cls.fast_model(final["model"]),
             "resolution": lowest,
             "generate_audio": False,
         }
+
+    @classmethod
+    def ratio_help(cls):
+        """The sizes behind each ratio, for a style that names pixel sizes; else ""."""
+        if cls.sizes is None:
+            return ""
+        offered = ", ".join(
+            f"{size.replace('x', '×')} ({ratio}, {resolution})"
+            for (resolution, ratio), size in cls.sizes.items()
+        )
+        return f"The {cls.name} API makes {offered}."
 
     @classmethod
     def problems(cls, request: GenerationRequest):
@@ -146,12 +258,18 @@ class Style:
     def settings_problems(cls, request: GenerationRequest):
         """What is wrong with the project-wide part of a request: model, resolution, ratio."""
         found = []
-        if cls.models and request.model not in cls.models:
+        if cls.any_model:
+            if not MODEL_ID.fullmatch(request.model):
+                found.append(
+                    f"{request.model!r} is not a model or endpoint id, such as "
+                    f"{cls.models[0]} or ep-20260101000000-abcde."
+                )
+        elif cls.models and request.model not in cls.models:
             found.append(
                 f"Model {request.model!r} is not offered by the {cls.name} API; "
                 f"use {' or '.join(cls.models)}."
             )
-        if "fast" in request.model and request.resolution == "1080p":
+        if request.model in FAST_MODELS.values() and request.resolution == "1080p":
             found.append("The fast model goes up to 720p; pick 480p or 720p.")
         if cls.sizes is not None:
             if (request.resolution, request.ratio) not in cls.sizes:
@@ -182,6 +300,15 @@ class Style:
                 found.append(f"The {cls.name} API takes no reference images.")
         if len(request.reference_videos) > cls.max_reference_videos:
             found.append(f"At most {cls.max_reference_videos} reference videos.")
+        limit = cls.max_reference_video_bytes
+        for number, size in enumerate(request.reference_video_bytes, start=1):
+            if limit is not None and size > limit:
+                found.append(
+                    f"Reference video {number} is {size / 2**20:.1f} MB; the {cls.name} API "
+                    f"takes files under {(limit + 1) / 2**20:.0f} MB."
+                )
+        if request.seed is not None and request.seed not in SEEDS:
+            found.append(SEED_PROBLEM)
         if request.reference_audios:
             if not cls.takes_audio:
                 found.append(f"The {cls.name} API takes no reference audio.")
@@ -233,32 +360,50 @@ class Style:
         return items
 
     @staticmethod
-    def created_id(answer, key):
-        task_id = answer.get(key) if isinstance(answer, dict) else None
+    def created_id(answer):
+        """The id a create answered with: `id` (Ark, OpenAI) or `task_id` (other gateways)."""
+        task_id = None
+        if isinstance(answer, dict):
+            task_id = answer.get("id") or answer.get("task_id")
         if not task_id:
-            raise ProviderError(f"The provider answered a create without a {key!r}: {answer}")
+            raise ProviderError(f"The provider answered a create without a task id: {answer}")
         return str(task_id)
 
-    def parse_gateway_task(self, data, id_key):
-        """The task answer the OpenAI-like gateways share: status, percent, metadata.url."""
-        metadata = data.get("metadata") or {}
-        error = data.get("error")
+    def parse_task(self, data) -> RemoteTask:
+        """A task answer, in whichever shape it comes: Ark's (`id`, `content.video_url`,
+        `usage`, Unix seconds) or the OpenAI-style gateways' (`task_id`, `metadata.url` or
+        wisgate's `meta_data.url`, a percent, milliseconds or ISO times)."""
+        if not isinstance(data, dict):
+            raise ProviderError(f"The provider answered a read without a task: {data!r}")
+        content = _mapping(data.get("content"))
+        metadata = _mapping(data.get("metadata")) or _mapping(data.get("meta_data"))
+        usage = _mapping(data.get("usage"))
+        word = str(data.get("status") or "")
+        state = STATUSES.get(word.strip().lower(), TaskState.UNKNOWN)
         progress = data.get("progress")
+        error = data.get("error")
+        finished_at = unix_seconds(data.get("completed_at"))
+        if finished_at is None and state.finished:
+            finished_at = unix_seconds(data.get("updated_at"))  # its last change ended it
         return RemoteTask(
-            id=str(data.get(id_key) or ""),
-            state=self.state(data.get("status")),
-            progress=progress / 100 if isinstance(progress, int | float) else None,
-            video_url=metadata.get("url") or "",
+            id=str(data.get("id") or data.get("task_id") or ""),
+            state=state,
+            status=word,
+            progress=progress / 100 if _number(progress) else None,
+            video_url=content.get("video_url") or metadata.get("url") or "",
+            last_frame_url=content.get("last_frame_url") or "",
+            tokens=usage.get("completion_tokens"),
             error=error_from_body(error) if error else None,
+            duration=_whole(data.get("duration", data.get("seconds"))),
+            seed=data.get("seed"),
             created_at=unix_seconds(data.get("created_at")),
-            finished_at=unix_seconds(data.get("completed_at")),
+            finished_at=finished_at,
+            resolution=data.get("resolution"),
+            ratio=data.get("ratio"),
+            generate_audio=data.get("generate_audio"),
+            model=data.get("model"),
+            expires_after=data.get("execution_expires_after"),
         )
-
-    def state(self, status):
-        if status not in self.statuses:
-            # An unknown status is a contract break, never "still running".
-            raise ProviderError(f"The provider reported an unknown task status {status!r}")
-        return self.statuses[status]
 
     def call(self, method, path, **kwargs):
         url = path if path.startswith("http") else self.base_url + path
@@ -294,6 +439,73 @@ def unix_seconds(value):
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def retry_after_seconds(headers):
+    """Seconds an answer asks the client to wait, or None: `retry-after-ms` (OpenAI's),
+    else Retry-After in seconds, whole or decimal, or as an HTTP date."""
+    for name, unit in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            seconds = float(headers.get(name, "")) / unit
+        except ValueError:
+            continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(headers.get("retry-after", ""))
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": an HTTP date is GMT all the same
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _internal(host):
+    """Whether a host is, or resolves to, an address that is not on the public internet
+    (loopback, private, link-local, reserved...). A name that does not resolve is not:
+    its download fails on its own."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if getattr(ip, "ipv4_mapped", None):
+            ip = ip.ipv4_mapped
+        if not ip.is_global:
+            return True
+    return False
+
+
+def _remaining(deadline, where, at_most=None):
+    """Seconds left before a download's deadline (at most `at_most`); past it, an error."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ProviderError(f"Downloading {where} took longer than its deadline; given up.")
+    return left if at_most is None else min(left, at_most)
+
+
+def _too_large(where, size, limit):
+    return ProviderError(
+        f"Refused to download {where}: it is over {size / 1e6:.0f} MB, and results may "
+        f"have at most {limit / 1e6:.0f} MB (SEEDANCE_MAX_DOWNLOAD_BYTES).",
+        permanent=True,
+    )
+
+
+def _mapping(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value):
+    """A count of seconds, given as a number or (OpenAI's `seconds`) a string; else None."""
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
+    return value if _number(value) else None
 
 
 def _item(kind, url, role):
@@ -332,8 +544,7 @@ def error_from_body(body, response=None):
     retry_after = None
     if response is not None:
         request_id = request_id or response.headers.get("x-request-id", "")
-        if response.headers.get("retry-after", "").isdigit():
-            retry_after = int(response.headers["retry-after"])
+        retry_after = retry_after_seconds(response.headers)
     moderation = bool(MODERATION.search(code))
     return ProviderError(
         message,

@@ -1,7 +1,7 @@
 """Gateway 001 (api.wisgate.ai): `/v1/videos`, `mode` i2v/r2v with `images`, `meta_data.url`."""
 
-from .base import GenerationRequest, RemoteTask
-from .style import GATEWAY_STATUSES, Style
+from .base import GenerationRequest
+from .style import Style
 
 PATH = "/v1/videos"
 
@@ -11,15 +11,18 @@ class WisgateStyle(Style):
     models = ("doubao-seedance-2",)
     default_model = "doubao-seedance-2"
     accepts_data_uri = False  # images are fetched by URL
-    max_image_bytes = 4 * 1024 * 1024 - 1  # "smaller than 4MB", each
+    # "Each image and video file must be smaller than 4MB."
+    max_image_bytes = max_reference_video_bytes = 4 * 1024 * 1024 - 1
     sizes = {
         ("720p", "16:9"): "1280x720",
-        ("720p", "9:16"): "720x1080",  # the document's own portrait size
+        # The document's portrait 720p: 720x1080 is 2:3, not 9:16 (that is 720x1280).
+        ("720p", "2:3"): "720x1080",
         ("1080p", "16:9"): "1920x1080",
         ("1080p", "9:16"): "1080x1920",
     }
     takes_audio = False
-    statuses = GATEWAY_STATUSES
+    version = "/v1"
+    tasks_path = PATH
 
     def create(self, request: GenerationRequest) -> str:
         body = {
@@ -36,9 +39,4 @@ class WisgateStyle(Style):
             body["mode"] = "r2v"
             body["images"] = [self.image_url(image) for image in request.references]
             body["videos"] = list(request.reference_videos)
-        return self.created_id(self.call("POST", PATH, json=body), "id")
-
-    def get(self, task_id) -> RemoteTask:
-        data = self.call("GET", f"{PATH}/{task_id}")
-        # The video is under `meta_data` (with an underscore) on this gateway.
-        return self.parse_gateway_task({**data, "metadata": data.get("meta_data")}, "id")
+        return self.created_id(self.call("POST", PATH, json=body))

@@ -22,6 +22,9 @@ MODELS = (
     "dreamina-seedance-2-0-260128",
     "dreamina-seedance-2-0-fast-260128",
 )
+# An endpoint id, as the console makes them (ep-20251209175451-tctqz): the service takes
+# one wherever it takes a model id. Each stands here for the standard model.
+ENDPOINT = re.compile(r"ep-[0-9]{14}-[a-z0-9]{5}")
 DEFAULT_DURATION = 5  # what the model "chooses" for duration -1
 # Seedance 1.x parameters that 2.0 refuses.
 RETIRED = ("frames", "camera_fixed", "draft", "service_tier")
@@ -159,7 +162,9 @@ def _query_int(call, name, default):
 
 def _create(call):
     body = inputs.json_object(call.json)
-    model = inputs.model(body, MODELS)
+    model = body.get("model")
+    if not (isinstance(model, str) and ENDPOINT.fullmatch(model)):
+        model = inputs.model(body, MODELS)
     content = body.get("content")
     if content is None:
         raise inputs.missing("content")

@@ -6,7 +6,9 @@ import json
 import math
 import re
 import threading
+import time
 from dataclasses import asdict, dataclass, replace
+from email.utils import formatdate
 
 from .engine import BROKEN, EXPIRED, MODERATED, TaskError
 from .inputs import InputError
@@ -17,8 +19,14 @@ OPS = ("create", "get", "list", "cancel", "download")
 FATES = {"moderation": MODERATED, "expire": EXPIRED, "fail": BROKEN}
 # A task ends badly only where a task is made (create) or looked at (get).
 FATE_OPS = ("create", "get")
-KINDS = ("status", "latency", "timeout", "lose_answer", *FATES)
-STATUS_EXTRAS = ("code", "message", "retry_after")
+KINDS = ("status", "latency", "timeout", "lose_answer", "statuses", "result_host", *FATES)
+# Answers that show tasks, which "statuses" and "result_host" actions change.
+ANSWER_OPS = ("create", "get", "list")
+HOST = re.compile(r"[A-Za-z0-9.-]+(:\d{1,5})?")
+STATUS_EXTRAS = ("code", "message", "retry_after", "retry_after_as")
+# How a wait is said, as gateways say it: whole seconds (rounded up, never too early),
+# decimal seconds, an HTTP date, or milliseconds in retry-after-ms (OpenAI's header).
+RETRY_AFTER_FORMS = ("seconds", "decimal", "date", "ms")
 # Long enough for any client to give up; stop() releases the connection sooner.
 HANG_SECONDS = 30.0
 DIRECTIVE = re.compile(r"\s*\[sim:([^\]]*)\]")
@@ -32,11 +40,18 @@ class Action:
     status: int | None = None  # answer with this error status, in the style's body
     code: str | None = None  # instead of the style's code for that status
     message: str | None = None
-    retry_after: int | None = None  # seconds, sent as Retry-After
+    retry_after: float | None = None  # seconds, sent as Retry-After
+    retry_after_as: str = "seconds"  # which of RETRY_AFTER_FORMS says it
     latency: float = 0.0  # answer normally, this much later
     timeout: bool = False  # hold the connection, then close it unanswered
     lose_answer: bool = False  # do the work, then close the connection unanswered
     fate: TaskError | None = None  # the created or read task ends this way
+    # Answer normally, but say each status word as this maps it ({"in_progress":
+    # "processing"}): how gateways differ in words for the same states.
+    statuses: tuple[tuple[str, str], ...] = ()
+    # Answer normally, but with result links on this host ("localhost", "files.test:8080";
+    # without a port, the API's), as gateways whose files live on a CDN give them.
+    result_host: str | None = None
 
     @classmethod
     def parse(cls, spec):
@@ -53,11 +68,23 @@ class Action:
         value = spec[kind]
         if kind != "status":
             if any(key in spec for key in STATUS_EXTRAS):
-                raise ValueError("code, message and retry_after go with status only")
+                raise ValueError("code, message and retry_after(_as) go with status only")
             if kind == "latency":
                 if not _number(value) or not 0 <= value <= HANG_SECONDS:
                     raise ValueError(f"latency must be 0-{HANG_SECONDS:g} seconds")
                 return cls(latency=float(value))
+            if kind == "statuses":
+                if (
+                    not isinstance(value, dict)
+                    or not value
+                    or not all(isinstance(w, str) and w for w in (*value, *value.values()))
+                ):
+                    raise ValueError("statuses must map status words to other words")
+                return cls(statuses=tuple(value.items()))
+            if kind == "result_host":
+                if not isinstance(value, str) or not HOST.fullmatch(value):
+                    raise ValueError("result_host must be a host name, with a port or without")
+                return cls(result_host=value)
             if value is not True:
                 raise ValueError(f"{kind} must be true")
             if kind in FATES:
@@ -71,12 +98,12 @@ class Action:
         retry_after = spec.get("retry_after")
         if retry_after is None and value == 429:
             retry_after = 1
-        if retry_after is not None:
-            if not _number(retry_after) or retry_after < 0:
-                raise ValueError("retry_after must be a number of seconds")
-            # Retry-After takes whole seconds; rounding up never invites a retry too early.
-            retry_after = math.ceil(retry_after)
-        return cls(value, spec.get("code"), spec.get("message"), retry_after)
+        if retry_after is not None and (not _number(retry_after) or retry_after < 0):
+            raise ValueError("retry_after must be a number of seconds")
+        form = spec.get("retry_after_as", "seconds")
+        if form not in RETRY_AFTER_FORMS:
+            raise ValueError(f"retry_after_as must be one of {', '.join(RETRY_AFTER_FORMS)}")
+        return cls(value, spec.get("code"), spec.get("message"), retry_after, form)
 
     @classmethod
     def from_header(cls, value):
@@ -90,15 +117,35 @@ class Action:
         """The operations this action can apply to."""
         if self.lose_answer:
             return ("create",)
+        if self.statuses or self.result_host:
+            return ANSWER_OPS
         if self.fate:
             return FATE_OPS
         return OPS
 
     def describe(self):
-        shown = {key: value for key, value in asdict(self).items() if value not in (None, 0, False)}
+        shown = {
+            key: value for key, value in asdict(self).items() if value not in (None, 0, False, ())
+        }
+        if self.retry_after is None:
+            shown.pop("retry_after_as")
         if self.fate:
             shown["fate"] = self.fate.kind
+        if self.statuses:
+            shown["statuses"] = dict(self.statuses)
         return shown
+
+    def reword(self, answer):
+        """An answer with its status words said as `statuses` maps them (a task's, or each
+        listed task's); anything else as it is."""
+        if not self.statuses or not isinstance(answer, dict):
+            return answer
+        words = dict(self.statuses)
+        if isinstance(answer.get("status"), str):
+            answer = {**answer, "status": words.get(answer["status"], answer["status"])}
+        if isinstance(answer.get("items"), list):
+            answer = {**answer, "items": [self.reword(item) for item in answer["items"]]}
+        return answer
 
 
 @dataclass(frozen=True)
@@ -163,6 +210,20 @@ class Faults:
                 | rule.action.describe()
                 for rule in self._rules
             ]
+
+
+def retry_after_headers(seconds, form="seconds"):
+    """The header saying to wait `seconds` (None: no header), in one of RETRY_AFTER_FORMS."""
+    if seconds is None:
+        return {}
+    if form == "ms":
+        return {"retry-after-ms": str(round(seconds * 1000))}
+    if form == "date":
+        # HTTP dates count whole seconds: round up, so the date is never too early.
+        return {"Retry-After": formatdate(math.ceil(time.time() + seconds), usegmt=True)}
+    if form == "decimal":
+        return {"Retry-After": f"{seconds:g}"}
+    return {"Retry-After": str(math.ceil(seconds))}
 
 
 def read_directives(prompt, param):

@@ -32,6 +32,8 @@ SIZES = {
     for tier, sizes in PIXELS.items()
     for ratio, (width, height) in sizes.items()
 }
+# One gateway's own portrait 720p (wisgate's 720x1080): 2:3, outside the native table.
+PIXELS["720p"]["2:3"] = (720, 1080)
 # Fast models stop at 720p.
 FAST_MODELS = {"doubao-seedance-2-0-fast-260128", "dreamina-seedance-2-0-fast-260128"}
 IMAGE_ROLES = ("first_frame", "last_frame", "reference_image")
@@ -188,10 +190,10 @@ def random_seed():
     return secrets.randbelow(2**32)
 
 
-def size(body, allowed, default, *, aliases=None):
-    """(resolution, ratio) of a gateway's "WxH" size, through the pixel table."""
-    value = choice(body, "size", allowed, default)
-    return SIZES[(aliases or {}).get(value, value)]
+def size(body, allowed, default, *, own=None):
+    """(resolution, ratio) of a gateway's "WxH" size, through the pixel table or the
+    gateway's `own` sizes."""
+    return {**SIZES, **(own or {})}[choice(body, "size", allowed, default)]
 
 
 def shape(resolution, ratio, first_frame):
@@ -305,7 +307,7 @@ class Media:
         return {"first_frame": self.first, "last_frame": self.last, "reference": self.reference}
 
 
-def fetch(images, assets=None, *, max_bytes=MAX_IMAGE_BYTES):
+def fetch(images, assets=None, *, max_bytes=MAX_IMAGE_BYTES, max_clip_bytes=MAX_CLIP_BYTES):
     """Fetch and check every image, video and audio as the service would.
 
     `images` maps a param to its (role, link), as check_modes returns them; `assets` adds
@@ -322,19 +324,19 @@ def fetch(images, assets=None, *, max_bytes=MAX_IMAGE_BYTES):
             found.reference = image
     if assets is not None:
         for param, link in assets.videos.items():
-            load_clip(link, param, "video")
+            load_clip(link, param, "video", max_clip_bytes)
         for param, link in assets.audios.items():
-            load_clip(link, param, "audio")
+            load_clip(link, param, "audio", max_clip_bytes)
     return found
 
 
-def load_clip(link, param, kind):
+def load_clip(link, param, kind, max_bytes=MAX_CLIP_BYTES):
     """Fetch a reference video or audio by URL and check that it holds that kind of track."""
     if not link.startswith(("http://", "https://")):
         raise InputError(f"a reference {kind} must be an http(s) URL", param)
-    data = _download(link, param, MAX_CLIP_BYTES, noun=kind)
-    if len(data) >= MAX_CLIP_BYTES:
-        raise InputError(f"the {kind} must be smaller than {MAX_CLIP_BYTES // MB} MB", param)
+    data = _download(link, param, max_bytes, noun=kind)
+    if len(data) >= max_bytes:
+        raise InputError(f"the {kind} must be smaller than {max_bytes // MB} MB", param)
     try:
         with av.open(io.BytesIO(data)) as container:
             streams = container.streams.video if kind == "video" else container.streams.audio

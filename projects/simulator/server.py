@@ -24,7 +24,14 @@ import httpx
 
 from . import ark, dieyuyun, futurmix, openai_videos, wisgate
 from .engine import Busy, Engine, TaskError
-from .faults import HANG_SECONDS, MAX_DELAY, Action, Faults, read_directives
+from .faults import (
+    HANG_SECONDS,
+    MAX_DELAY,
+    Action,
+    Faults,
+    read_directives,
+    retry_after_headers,
+)
 from .inputs import DEFAULT_EXPIRES, InputError
 from .limits import Limits, RateLimited
 from .render import RATES
@@ -442,7 +449,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if action.status:
                     raise _fault_error(style, action)
                 call.fate = action.fate
+                if action.result_host:
+                    call.base_url = _elsewhere(call.base_url, action.result_host)
             answer = route.view(call, *groups)
+            if action:
+                answer = action.reword(answer)
         except RateLimited as limited:
             answer = style.error("rate_limit", str(limited), retry_after=limited.retry_after)
         except InputError as refused:
@@ -468,8 +479,7 @@ class _Handler(BaseHTTPRequestHandler):
             except FileNotFoundError:
                 answer = style.error("not_found", "The video file is gone.")
         if isinstance(answer, ApiError):
-            if answer.retry_after is not None:
-                headers["Retry-After"] = str(answer.retry_after)
+            headers.update(retry_after_headers(answer.retry_after, answer.retry_after_as))
             body = style.error_body(answer, call.request_id)
             return self._send_json(answer.status, body, headers)
         self._send_json(200, answer, headers)
@@ -553,9 +563,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if action.status:
                 code = action.code or XML_CODES.get(action.status, "InternalError")
-                headers = {}
-                if action.retry_after is not None:
-                    headers["Retry-After"] = str(action.retry_after)
+                headers = retry_after_headers(action.retry_after, action.retry_after_as)
                 message = action.message or "The service is failing on purpose."
                 return self._send_xml(action.status, code, message, headers)
         try:
@@ -625,7 +633,16 @@ def _fault_error(style, action):
         status=action.status,
         code=action.code,
         retry_after=action.retry_after,
+        retry_after_as=action.retry_after_as,
     )
+
+
+def _elsewhere(base_url, host):
+    """`base_url` moved to another host, keeping its port unless `host` gives one."""
+    if ":" not in host:
+        port = urlsplit(base_url).port
+        host = f"{host}:{port}" if port else host
+    return f"http://{host}"
 
 
 def _canonical(name):

@@ -65,10 +65,11 @@ ID_ALPHABET = string.ascii_lowercase + string.digits
 class ApiError(Exception):
     """A refusal in the style's own code; the style's error_body renders it."""
 
-    def __init__(self, status, code, message, param="", retry_after=None):
+    def __init__(self, status, code, message, param="", retry_after=None, retry_after_as="seconds"):
         super().__init__(message)
         self.status, self.code, self.message, self.param = status, code, message, param
-        self.retry_after = retry_after
+        # Seconds to wait, and how the answer says it (faults.RETRY_AFTER_FORMS).
+        self.retry_after, self.retry_after_as = retry_after, retry_after_as
 
 
 @dataclass(frozen=True)
@@ -139,13 +140,24 @@ class Style:
     # sends Accept-Encoding: identity: what a decoding client then fails on.
     false_gzip_prefixes: tuple[str, ...] = ()
 
-    def error(self, kind, message=None, *, status=None, code=None, param="", retry_after=None):
+    def error(
+        self,
+        kind,
+        message=None,
+        *,
+        status=None,
+        code=None,
+        param="",
+        retry_after=None,
+        retry_after_as="seconds",
+    ):
         return ApiError(
             status or KIND_STATUS[kind],
             code or self.codes[kind],
             message or MESSAGES[kind],
             param,
             retry_after,
+            retry_after_as,
         )
 
     def resolve(self, call):

@@ -22,9 +22,9 @@ NAME = "wisgate"
 MODEL = "doubao-seedance-2"
 VIDEOS = "/v1/videos"
 SIZES = ("1280x720", "720x1080", "1920x1080", "1080x1920")
-# The document's own name for its portrait 720p, which renders at the table's 720x1280.
-ALIASES = {"720x1080": "720x1280"}
-MAX_REFERENCE_BYTES = 4 * MB
+# Its portrait 720p, 720x1080, is 2:3 (the native 9:16 is 720x1280): rendered as asked.
+OWN_SIZES = {"720x1080": ("720p", "2:3")}
+MAX_REFERENCE_BYTES = 4 * MB  # "each image and video file must be smaller than 4MB"
 I2V_ROLES = ("first_frame", "last_frame")
 
 
@@ -50,7 +50,7 @@ def _create(call):
     inputs.model(body, (MODEL,))
     prompt = inputs.text(body, "prompt", required=True)
     duration = inputs.duration(body, "duration", 4)
-    resolution, ratio = inputs.size(body, SIZES, "1280x720", aliases=ALIASES)
+    resolution, ratio = inputs.size(body, SIZES, "1280x720", own=OWN_SIZES)
     mode = inputs.choice(body, "mode", ("i2v", "r2v"), None)
     images = inputs.url_list(body, "images", urls_only=True)
     videos = inputs.url_list(body, "videos", urls_only=True)
@@ -74,7 +74,9 @@ def _create(call):
         assets.images[f"images[{index}]"] = (role, link)
     inputs.check_modes(assets, "images")
 
-    media = inputs.fetch(assets.images, assets, max_bytes=MAX_REFERENCE_BYTES)
+    media = inputs.fetch(
+        assets.images, assets, max_bytes=MAX_REFERENCE_BYTES, max_clip_bytes=MAX_REFERENCE_BYTES
+    )
     task = call.create(
         model=MODEL,
         prompt=prompt,

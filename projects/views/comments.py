@@ -8,24 +8,35 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..models import Comment, Mention, Take, Verdict
+from .. import throttle
+from ..models import MAX_PROMPT, Comment, Mention, Take, Verdict
 from .common import timeline_or_redirect, viewer_of
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(max_length=4000, strip=True)
+    # A comment may carry a whole prompt for the shot, a reviewer's rewrite: as long as
+    # a prompt may be (models.MAX_PROMPT, where the gateways' documents justify it).
+    body = forms.CharField(
+        max_length=MAX_PROMPT,
+        strip=True,
+        error_messages={
+            "required": "Write something to comment.",
+            "max_length": "A comment of at most %(limit_value)d characters, please.",
+        },
+    )
     take = forms.IntegerField(required=False)
 
 
 @require_POST
 def comment_create(request, shot_id, pk=None, token=None):
     viewer = viewer_of(request, pk, token, action="comment")
+    throttle.count(request, viewer, "comment")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
     form = CommentForm(request.POST)
     if viewer.link is not None and not viewer.guest_name:
         messages.error(request, "Say your name first, so the team knows who wrote.")
     elif not form.is_valid():
-        messages.error(request, "Write something to comment.")
+        messages.error(request, form.errors.get("body", ["Write something to comment."])[0])
     else:
         take = shot.takes.filter(pk=form.cleaned_data["take"]).first()
         with transaction.atomic():

@@ -7,7 +7,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_q.tasks import async_task
 
-from .. import seams
 from ..access import input_from_token, take_from_callback_token
 from ..files import serve
 from ..models import Export, Reference, Shot, Take
@@ -51,8 +50,7 @@ def take_file(request, pk=None, take_id=None, kind=None, token=None):
     take = get_object_or_404(Take, pk=take_id, shot__project=viewer.project)
     if kind not in TAKE_FILES:
         raise Http404
-    if kind == "first-frame" and not take.first_frame and take.video:
-        seams.first_frame(take)  # made once for takes collected before it was kept
+    # Only what is stored: a first frame not kept yet comes with the worker's next sweep.
     field = getattr(take, TAKE_FILES[kind])
     if not field:
         raise Http404

@@ -14,10 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from .. import activity, edits, storyboard_file
-from ..access import may_move, move_targets, project_for
+from ..access import may_move, mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
-from ..models import Mention, Opening, Project, Role, Shot, Team
+from ..models import Opening, Project, Role, Shot, Team
 from ..timeline import present
+from .teams import invited
 
 
 @login_required
@@ -59,11 +60,12 @@ def project_list(request):
                 None,
             )
     inbox = (
-        Mention.objects.filter(user=request.user, read_at=None)
+        mentions_of(request.user)
+        .filter(read_at=None)
         .select_related("comment__shot__project", "comment__author")
         .order_by("-comment__created_at")[:20]
     )
-    context = {"teams": teams, "form": form, "inbox": inbox}
+    context = {"teams": teams, "form": form, "inbox": inbox, "invited": invited(request.user)}
     return render(request, "projects/project_list.html", context)
 
 
@@ -172,11 +174,12 @@ def project_storyboard(request, pk):
 
 
 @login_required
-@require_GET
+@require_POST
 def mention(request, mention_id):
-    """Open a mention from the inbox: it is read, and the shot it is about is shown."""
+    """Open a mention from the inbox (a form: it changes something): it is read, and the
+    shot it is about is shown."""
     found = get_object_or_404(
-        Mention.objects.select_related("comment__shot"), pk=mention_id, user=request.user
+        mentions_of(request.user).select_related("comment__shot"), pk=mention_id
     )
     found.read_at = found.read_at or timezone.now()
     found.save(update_fields=["read_at"])

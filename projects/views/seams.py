@@ -42,7 +42,10 @@ def shot_seam(request, pk, shot_id):
     for pair in pairs:
         last = viewer.url("take-file", pair.before.pk, "last-frame")
         pair.end_url = out_frames.get(pair.before.pk, last)
-        pair.start_url = viewer.url("take-file", pair.after.pk, "first-frame")
+        # None until the worker keeps it: the inspector says so instead.
+        pair.start_url = pair.after.first_frame and viewer.url(
+            "take-file", pair.after.pk, "first-frame"
+        )
     context = {"viewer": viewer, "project": viewer.project, "before": before, "shot": shot}
     return render(request, f"{TIMELINE}#seam-pairs", {**context, "pairs": pairs})
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import arrange, cut, edits, pipeline
+from .. import arrange, cut, edits, pipeline, throttle
 from ..access import project_for
 from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Kind, Take
@@ -83,6 +83,7 @@ def shot_delete(request, pk, shot_id):
 @require_POST
 def shot_regenerate(request, pk, shot_id):
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
     if pipeline.queue_takes(viewer.project, shots=[shot], requested_by=request.user):
         start_pipeline(viewer.project)
@@ -95,6 +96,7 @@ def shot_regenerate(request, pk, shot_id):
 @require_POST
 def shot_regenerate_from(request, pk, shot_id):
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
     if pipeline.queue_from(shot, requested_by=request.user):
         start_pipeline(viewer.project)
@@ -105,6 +107,7 @@ def shot_regenerate_from(request, pk, shot_id):
 @require_POST
 def project_generate(request, pk):
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     project = viewer.project
     if not project.shots.exists():
         messages.error(request, "Add a shot first.")
@@ -121,6 +124,7 @@ def project_make_final(request, pk):
     """Make final: re-render every shot at the project's settings, with its draft's prompt
     and seed, finals chaining from finals."""
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     project = viewer.project
     if not project.shots.exists():
         messages.error(request, "Add a shot first.")
@@ -173,6 +177,7 @@ def shot_release(request, pk, shot_id):
     """Continue a shot the seam guard holds from a frame picked on its card, within the
     last SEAM_PICK_SECONDS of the shot before: that shot ends there, and the hold goes."""
     viewer = project_for(request.user, pk, "generate")
+    throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
     take = (
         shot.takes.filter(status=Take.Status.WAITING)
@@ -224,6 +229,7 @@ def take_select(request, pk, take_id):
 @require_POST
 def export_create(request, pk):
     viewer = project_for(request.user, pk, "export")
+    throttle.count(request, viewer, "export")
     project = viewer.project
     form = ExportForm(request.POST)
     shots = project.timeline()
@@ -238,14 +244,20 @@ def export_create(request, pk):
             return HttpResponseClientRedirect(project.get_absolute_url())
         return redirect(project)
     options = form.cleaned_data if form.is_valid() else ExportForm.defaults()
-    export = Export.objects.create(
-        project=project,
+    export, new = Export.objects.start_or_join(
+        project,
+        kind,
         takes=[entry["take"] for entry in plan],
         plan=plan,
-        kind=kind,
         created_by=request.user,
         **options,
     )
+    if not new:
+        messages.info(
+            request,
+            "An export like this one is already being made: it is below, and this request "
+            "joined it. Export again once it is done for what changed meanwhile.",
+        )
     refusals = []
 
     def hand_over():
@@ -256,7 +268,8 @@ def export_create(request, pk):
             export.fail(pipeline.export_refused(error))
             refusals.append(error)
 
-    transaction.on_commit(hand_over)  # here, outside a transaction: at once
+    if new:
+        transaction.on_commit(hand_over)  # here, outside a transaction: at once
     if refusals:
         messages.error(
             request,

@@ -2,7 +2,7 @@
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core import signing
@@ -30,8 +30,10 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
     username = forms.CharField(
         required=False,
-        label="Or add someone who has an account",
-        help_text="Their user name; leave empty for a link to send.",
+        max_length=150,
+        label="Or invite someone who has an account",
+        help_text="Their user name: they accept on their Teams page. Leave empty for a "
+        "link to send.",
     )
 
 
@@ -46,7 +48,26 @@ def team_list(request):
         messages.success(request, f"Made the team {team.name}; you own it.")
         return redirect("team-detail", pk=team.pk)
     memberships = request.user.memberships.select_related("team").order_by("team__name")
-    return render(request, "teams/team_list.html", {"memberships": memberships, "form": form})
+    context = {"memberships": memberships, "form": form, "invited": invited(request.user)}
+    return render(request, "teams/team_list.html", context)
+
+
+def invited(user):
+    """The invitations waiting for `user`'s answer, for the pages that list them."""
+    return Invitation.objects.for_user(user).select_related("team", "created_by")
+
+
+@login_required
+@require_POST
+def invitation_answer(request, invitation_id):
+    """Join a team one was invited to by name, or decline."""
+    invitation = get_object_or_404(invited(request.user), pk=invitation_id)
+    if "join" in request.POST:
+        return _accept(request, invitation, request.user)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    messages.info(request, f"You declined to join {invitation.team.name}.")
+    return redirect("team-list")
 
 
 @login_required
@@ -132,14 +153,19 @@ def invitation_create(request, pk):
         return redirect("team-detail", pk=pk)
     role, username = form.cleaned_data["role"], form.cleaned_data["username"].strip()
     if username:
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            messages.error(request, f"Nobody is called {username}: send them a link instead.")
-        elif team.memberships.filter(user=user).exists():
+        # Nobody joins without saying yes, and the answer is the same whether anyone has
+        # the name: an invitation waits for it either way (members are listed already).
+        if team.memberships.filter(user__username=username).exists():
             messages.info(request, f"{username} is already a member.")
-        else:
-            Membership.objects.create(team=team, user=user, role=role)
-            messages.success(request, f"{username} joined {team.name} as {role}.")
+            return redirect("team-detail", pk=pk)
+        waiting = team.invitations.open().filter(invitee_name=username)
+        if not waiting.update(role=role):
+            Invitation.make(team, role, request.user, invitee_name=username)
+        messages.success(
+            request,
+            f"Invited {username} as {role}: whoever has that user name finds the invitation "
+            "on their Teams page, for seven days.",
+        )
         return redirect("team-detail", pk=pk)
     invitation, secret = Invitation.make(team, role, request.user)
     token = signing.dumps({"i": invitation.pk, "s": secret}, salt=INVITATION_SALT)

@@ -2,10 +2,12 @@
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from projects import providers
+from projects.addresses import is_loopback
 from projects.models import Team
 
 DEMO_USERNAME = "demo"
@@ -32,6 +35,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+
+    def execute(self, *args, **options):
+        # Before the system checks, which refuse the development key beyond this machine:
+        # there, the servers sign with the installation's own key, and so does this process.
+        if not is_loopback(options["host"]) and settings.SECRET_KEY == settings.DEVELOPMENT_KEY:
+            settings.SECRET_KEY = installation_key(settings.SECRET_KEY_FILE)
+            self.stdout.write(f"Signing with this installation's key, {settings.SECRET_KEY_FILE}")
+        return super().execute(*args, **options)
 
     def handle(self, *args, host, port, **options):
         if _port_taken(host, port):
@@ -124,6 +135,21 @@ class Command(BaseCommand):
         for name, child in children.items():
             if child.poll() is not None:
                 raise CommandError(f"The {name} stopped (exit code {child.returncode}).")
+
+
+def installation_key(path):
+    """The key in `path`, made there first if there is none: random, readable by this user
+    only, and complete before anyone can read it (linked into place, never overwritten)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, made = tempfile.mkstemp(dir=path.parent, prefix=".secret-key-")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "w") as f:
+            f.write(secrets.token_urlsafe(50) + "\n")
+        with contextlib.suppress(FileExistsError):  # made by another up meanwhile
+            os.link(made, path)
+    finally:
+        os.unlink(made)
+    return path.read_text().strip()
 
 
 class Interrupted(KeyboardInterrupt):

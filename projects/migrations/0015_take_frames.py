@@ -20,7 +20,7 @@ def probe_stored_clips(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0011_merge_seam_guard"),
+        ("projects", "0014_project_draft_model_and_2_3"),
     ]
 
     operations = [
