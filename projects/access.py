@@ -162,12 +162,24 @@ def mentions_of(user):
     return Mention.objects.filter(user=user, comment__shot__project__team__members=user)
 
 
+# A project moves from a team its mover owns to one where they make projects.
+MOVES_FROM, MOVES_TO = {Role.OWNER}, {Role.OWNER, Role.EDITOR}
+
+
 def may_move(user, project, team):
     """Whether `user` may move `project` to `team`: they own the project's team, and
     may create projects in the other."""
-    return project.team.role_of(user) == Role.OWNER and team.role_of(user) in (
-        Role.OWNER,
-        Role.EDITOR,
+    return project.team.role_of(user) in MOVES_FROM and team.role_of(user) in MOVES_TO
+
+
+def move_targets(viewer):
+    """The other teams a member looking at a project may move it to (one query)."""
+    if viewer.user is None or viewer.role not in MOVES_FROM:
+        return []
+    return list(
+        Team.objects.filter(memberships__user=viewer.user, memberships__role__in=MOVES_TO)
+        .exclude(pk=viewer.project.team_id)
+        .order_by("name")
     )
 
 

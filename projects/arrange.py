@@ -9,6 +9,7 @@ from where each take's first frame came from (Project.timeline).
 """
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import pipeline
@@ -103,7 +104,8 @@ def remove(shot):
     project = shot.project
     _locked(project)
     _changed(project)
-    Shot.objects.filter(pk=shot.pk).update(removed_at=timezone.now(), removed_from=shot.position)
+    # Where it stands now, under the lock: not where it stood when the request read it.
+    Shot.objects.filter(pk=shot.pk).update(removed_at=timezone.now(), removed_from=F("position"))
     _renumber(list(project.shots.in_order()))
 
 

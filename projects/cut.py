@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from django.utils.text import slugify
 
 from . import interchange, media
-from .models import Kind, Opening
-
-FPS = 24
+from .media.reencode import FPS as MIXED_RATE
+from .models import ASSUMED_RATE, Kind, Opening
 
 
 class NotReady(Exception):
@@ -70,6 +69,7 @@ class Clip:
     video: str  # path of the take's clip
     poster: str | None
     frames: int  # frames in the clip
+    rate: float = ASSUMED_RATE  # its frames per second
 
 
 def pieces(clips):
@@ -90,27 +90,39 @@ def pieces(clips):
 
 def timeline(title, clips, size, seamless=True, clip_names=None):
     """The cut for editors (interchange.Cut), each entry referring to `clip_names[i]`,
-    the trimmed clip of that shot (what the editor's bundle holds)."""
+    the trimmed clip of that shot (what the editor's bundle holds).
+
+    It runs at the clips' frame rate, as the video does; clips of different rates are
+    counted at the rate the video is then made at (media's), to the nearest frame."""
+    rates = {clip.rate for clip in clips}
+    rate = rates.pop() if len(rates) == 1 else MIXED_RATE
     entries = []
     for index, clip in enumerate(clips):
         first, last = min(clip.entry["first"], clip.frames - 1), _last(clip)
         kept = (clip.frames - 1 if last is None else last) - first + 1
-        # Seamless: a continue's first frame repeats the shot before; it does not play.
-        drop = 1 if seamless and index and clip.entry["joins"] == Opening.CONTINUE else 0
+        # Seamless: a continue's first frame repeats the shot before; it does not play
+        # (unless trimmed in: then the trim cut it already).
+        continues = index and clip.entry["joins"] == Opening.CONTINUE
+        drop = 1 if seamless and continues and first == 0 else 0
+
+        def counted(frames, clip=clip):
+            return frames if clip.rate == rate else round(frames * rate / clip.rate)
+
         entries.append(
             interchange.Entry(
                 number=clip.entry["shot"],
                 prompt=clip.entry["prompt"],
                 opening=clip.entry["joins"] if index else Opening.CUT,
                 clip=(clip_names or names(clips))[index],
-                clip_frames=kept,
-                source_in=drop,
-                frames=kept - drop,
+                clip_frames=counted(kept),
+                source_in=counted(drop),
+                frames=counted(kept) - counted(drop),
                 transition=tuple(clip.entry["transition"]) if clip.entry["transition"] else None,
                 poster=clip.poster,
             )
         )
-    return interchange.Cut(title=title, width=size[0], height=size[1], entries=entries, fps=FPS)
+    fps = round(rate)  # editors' timelines count whole frames a second
+    return interchange.Cut(title=title, width=size[0], height=size[1], entries=entries, fps=fps)
 
 
 def names(clips):

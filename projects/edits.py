@@ -8,6 +8,7 @@ and the editor decides again with both in view. Nothing is silently overwritten.
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.forms.models import construct_instance
 
 
 class Conflict(Exception):
@@ -28,22 +29,40 @@ def save(form, user, after_save=None):
 
     Raises Conflict, saving nothing, when the object moved past the form's version;
     the form then holds the current version, so saving again means saving over it.
+
+    Only the fields the form owns are written, onto the row as it is now (locked): what
+    others wrote meanwhile without a version (a take picked by a worker, a trim, a new
+    order, a move to another team) stays as they left it.
     """
-    model = form._meta.model
+    meta = form._meta
     with transaction.atomic():
-        current = model.objects.select_for_update().get(pk=form.instance.pk)
+        current = meta.model.objects.select_for_update().get(pk=form.instance.pk)
         loaded = form.cleaned_data["version"]
         if current.version != loaded:
             form.data = form.data.copy()
             form.data["version"] = current.version
             raise Conflict(*changes_since(current, loaded))
-        edited = form.save(commit=False)
-        edited.version = current.version + 1
-        edited.edited_by = user if user.is_authenticated else None
-        edited.save()
+        construct_instance(form, current, meta.fields, meta.exclude)
+        current.version += 1
+        current.edited_by = user if user.is_authenticated else None
+        current.save(update_fields=[*owned(form), "version", "edited_by"])
+        form.instance = current
         if after_save is not None:
             after_save()
-    return edited
+    return current
+
+
+def owned(form):
+    """The model fields a ModelForm edits."""
+    meta = form._meta
+    return [
+        field.name
+        for field in meta.model._meta.concrete_fields
+        if field.editable
+        and field.name in form.fields
+        and (meta.fields is None or field.name in meta.fields)
+        and not (meta.exclude and field.name in meta.exclude)
+    ]
 
 
 def changes_since(obj, version):

@@ -187,7 +187,8 @@ class ShotForm(Versioned):
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
             "transition": "Optional, for a cut: how it enters from the shot before.",
-            "transition_frames": "Frames the transition lasts (24 a second).",
+            "transition_frames": "Frames of the cut the transition lasts, at its clips' "
+            "frame rate (24 a second for Seedance's).",
             "first_frame": "Optional, for a cut: the picture the shot starts on.",
             "last_frame_target": "Optional: the picture the shot should end on.",
             "seed": "Optional: -1 to 4294967295; blank or -1, one drawn at random.",

@@ -13,6 +13,7 @@ from django.db import transaction
 from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
+    ASSUMED_RATE,
     MAX_DURATION,
     MAX_PROMPT,
     MIN_DURATION,
@@ -29,7 +30,6 @@ from .providers import MAX_IMAGE_BYTES, SEED_PROBLEM, SEEDS
 
 SETTINGS = {"model", "draft_model", "resolution", "ratio", "generate_audio", "watermark"}
 IMAGES = ("first_frame", "last_frame_target")
-FPS = 24
 # The storyboard file's name inside a bundle.
 BUNDLED = "storyboard.json"
 
@@ -160,8 +160,9 @@ def _trim(trim, duration, where):
         raise StoryboardError(
             f'{where}: "trim" must be [in, out] in seconds, 0 <= in < out <= {duration}.'
         )
-    first, last = round(trim[0] * FPS), round(trim[1] * FPS) - 1
-    return {"trim_in": first, "trim_out": None if last >= duration * FPS - 1 else last}
+    # A new shot has no clip yet: its trim is counted in frames at Seedance's rate.
+    first, last = round(trim[0] * ASSUMED_RATE), round(trim[1] * ASSUMED_RATE) - 1
+    return {"trim_in": first, "trim_out": None if last >= duration * ASSUMED_RATE - 1 else last}
 
 
 def _transition(transition, opening, number, where):
@@ -288,7 +289,7 @@ def dump(project):
     if project.draft_model:
         settings["draft_model"] = project.draft_model
     shots = []
-    for shot in project.shots.in_order():
+    for shot in project.shots.in_order().select_related("selected_take"):
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}
         if shot.first_frame:
             item["first_frame"] = shot.first_frame.name
@@ -300,8 +301,10 @@ def dump(project):
         if shot.seed is not None:
             item["seed"] = shot.seed
         if shot.trim_in or shot.trim_out is not None:
-            end = shot.duration if shot.trim_out is None else (shot.trim_out + 1) / FPS
-            item["trim"] = [round(shot.trim_in / FPS, 4), round(end, 4)]
+            # In seconds, from frames of the clip they were set on.
+            rate = shot.selected_take.rate if shot.selected_take else ASSUMED_RATE
+            end = shot.duration if shot.trim_out is None else (shot.trim_out + 1) / rate
+            item["trim"] = [round(shot.trim_in / rate, 4), round(end, 4)]
         if shot.transition and not shot.continues:
             item["transition"] = {"kind": shot.transition, "frames": shot.transition_frames}
         shots.append(item)

@@ -40,7 +40,7 @@ def recover():
     what was deleted while its takes were at the provider, once they ended."""
     pipeline.recover()
     pipeline.purge()
-    pipeline.sweep_exports()
+    pipeline.sweep_exports(requeue=lambda export_id: async_task("projects.tasks.export", export_id))
     pipeline.prune_bridges()
     pipeline.keep_first_frames()
 

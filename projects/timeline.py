@@ -10,7 +10,6 @@ from .models import Export, Kind
 from .pace import Expectations
 
 TIMELINE = "projects/timeline.html"
-FPS = 24
 
 
 def present(viewer, shots=None, exports=None, expectations=None):
@@ -23,6 +22,9 @@ def present(viewer, shots=None, exports=None, expectations=None):
 
 def decorate(viewer, shots, expectations):
     """Give each of `shots` (from project.timeline()) what its card shows."""
+    # A held take's upstream is a take of the shot before: among those read already.
+    takes = {take.pk: take for shot in shots for take in shot.takes.all()}
+    numbers = {shot.pk: shot.number for shot in shots}
     for shot in shots:
         shot.card = shot.card_take()
         if shot.card is not None and shot.card.is_unfinished:
@@ -36,12 +38,15 @@ def decorate(viewer, shots, expectations):
             shot.final_expected_time = costs.spoken_seconds(expected)
         shot.card_url = viewer.url("shot-card", shot.pk)
         shot.comment_url = viewer.url("comment-create", shot.pk)
+        # Trims are on frames of the selected take's clip, as probed: what exports cut.
         take = shot.selected_take
-        shot.clip_frames = round((take.duration or 0) * FPS) if take is not None else 0
+        shot.clip_frames = take.frame_count if take is not None else 0
+        shot.clip_rate = _rate(take)
         shot.trim_last = shot.clip_frames - 1 if shot.trim_out is None else shot.trim_out
         if shot.card is not None:
             shot.verdict_url = viewer.url("take-verdict", shot.card.pk)
-            shot.seam = held_seam(viewer, shot.card) if shot.card.is_held else None
+            held = shot.card.is_held
+            shot.seam = held_seam(viewer, shot.card, takes, numbers) if held else None
         shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
             take.video_url = viewer.url("take-file", take.pk, "video")
@@ -55,27 +60,35 @@ SEAM_PICK_SECONDS = 2
 
 def seam_range(upstream):
     """The frames of take `upstream` a held continue may be picked to start on: (first, last)."""
-    last = round((upstream.duration or 0) * FPS) - 1
-    return max(0, last + 1 - SEAM_PICK_SECONDS * FPS), last
+    last = upstream.frame_count - 1
+    return max(0, last + 1 - round(SEAM_PICK_SECONDS * upstream.rate)), last
 
 
-def held_seam(viewer, take):
+def _rate(take):
+    """A take's frames per second as a page writes it: "24", "29.97"."""
+    return f"{take.rate:g}" if take is not None else ""
+
+
+def held_seam(viewer, take, takes, numbers):
     """What a held card's scrubber needs: the upstream clip, its frames on offer, the
-    frame it was held on."""
-    upstream = take.upstream_take
+    frame it was held on. The upstream take is found among the timeline's `takes` (by
+    id), its shot's number in `numbers` (by shot id); read alone only when not there."""
+    upstream = takes.get(take.upstream_take_id) or take.upstream_take
     if upstream is None or not upstream.duration:
         return None
     first, last = seam_range(upstream)
     held_on = last if take.upstream_out is None else take.upstream_out
+    number = numbers.get(upstream.shot_id) or upstream.shot.number
     return {
         "shot_id": upstream.shot_id,
-        "number": upstream.shot.number,
+        "number": number,
         "video_url": viewer.url("take-file", upstream.pk, "video"),
         "frame_url": viewer.url("take-file", upstream.pk, "last-frame"),
         "first": first,
         "last": last,
         "value": min(last, max(first, held_on)),
         "seconds": SEAM_PICK_SECONDS,
+        "fps": _rate(upstream),
     }
 
 

@@ -310,6 +310,8 @@ SIMULATOR_PORT = envnumber("SIMULATOR_PORT", 8765)
 SIMULATOR_DELAY = envnumber("SIMULATOR_DELAY", 12.0, float)
 # Tiny clips without text or blurs, for tests and demos that never look at the pixels.
 SIMULATOR_SMALL = envbool("SIMULATOR_SMALL", False)
+# The frame rate of the simulator's clips (24, 25 or 30), as another gateway's might be.
+SIMULATOR_FPS = envnumber("SIMULATOR_FPS", 24)
 # Seconds between two reads of a task's status.
 SEEDANCE_POLL_INTERVAL = envnumber(
     "SEEDANCE_POLL_INTERVAL", 10.0 if SEEDANCE_BASE_URL or SEEDANCE_PRESET else 1.0, float

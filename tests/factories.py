@@ -64,6 +64,8 @@ def make_take(shot, upstream=None, select=True, **fields):
         "remote_id": f"cgt-test-{now.timestamp()}",
         "tokens": 1000,
         "duration": 4.0,
+        "frame_rate": 24.0,
+        "frames": 96,
         "last_frame_source": "provider",
         "submitted_at": now,
         "started_at": now,

@@ -75,10 +75,10 @@ def test_a_bridge_made_for_another_trim_or_a_transition_is_not_used(tmp_path, cl
 
     joined = media.join(pieces, tmp_path / "cut.mp4", bridges=store)
 
-    # Green from frame 3 to 23 is encoded anew; the crossfade is never taken from a store.
-    assert joined.prepared == 0 and joined.reencoded > 21
+    # Green from frame 2 to 23 is encoded anew; the crossfade is never taken from a store.
+    assert joined.prepared == 0 and joined.reencoded > 22
     again = media.join(pieces, tmp_path / "again.mp4", bridges=store)
-    assert again.prepared == 21  # kept by the first: only the crossfade is encoded again
+    assert again.prepared == 22  # kept by the first: only the crossfade is encoded again
     assert pictures(tmp_path / "again.mp4") == pictures(tmp_path / "cut.mp4")
 
 

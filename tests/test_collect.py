@@ -1,11 +1,15 @@
 """Collecting a finished take: once, under a lease kept alive, into storage that may fail."""
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
+from PIL import Image
 
-from projects import pipeline
+from projects import media, pipeline
 from projects.models import Opening, Take
+from projects.pipeline import collecting
 from projects.providers.style import Style
 from tests.factories import make_project
 from tests.s3 import closed_port, use_s3
@@ -26,6 +30,16 @@ def slow_downloads(monkeypatch, each_chunk):
         return download(self, url, suffix, on_chunk=chunk)
 
     monkeypatch.setattr(Style, "download", paced)
+
+
+def left_to_collect_later(project, take, says):
+    """Start `project` and read `take` until its note `says` why it is to be collected later."""
+    pipeline.start_ready(project)
+    take.refresh_from_db()
+    while says not in take.note:
+        assert take.status in (Take.Status.QUEUED, Take.Status.RUNNING), take.error
+        pipeline.poll_many([take])
+        take.refresh_from_db()
 
 
 @pytest.mark.full_clips  # a clip of many chunks, for a download slower than the lease
@@ -84,12 +98,7 @@ def test_with_storage_unreachable_a_take_stays_collectable_and_is_done_once_it_i
     (take,) = pipeline.queue_takes(project)
     use_s3(settings, f"http://127.0.0.1:{closed_port()}", s3.name)
 
-    pipeline.start_ready(project)
-    take.refresh_from_db()
-    while "Could not store" not in take.note:
-        assert take.status in (Take.Status.QUEUED, Take.Status.RUNNING), take.error
-        pipeline.poll_many([take])
-        take.refresh_from_db()
+    left_to_collect_later(project, take, "Could not store")
 
     assert take.status == Take.Status.RUNNING and not take.video  # not done without its file
     assert "Trying again" in take.note and take.next_look_at is not None
@@ -101,3 +110,66 @@ def test_with_storage_unreachable_a_take_stays_collectable_and_is_done_once_it_i
     assert take.status == Take.Status.DONE
     assert s3.read(take.video.name)[4:8] == b"ftyp"
     assert simulator.create_count == 1
+
+
+def test_an_unexpected_error_is_tried_again_until_the_deadline_then_fails_with_it(
+    simulator, user, settings, monkeypatch
+):
+    # Pillow refusing a picture as a decompression bomb where nothing expects it (in the
+    # poster, whose frame no limit checks first): neither a media, a provider nor a
+    # storage error. Pictures the app checks are refused as media errors before this.
+    def bomb(*args, **kwargs):
+        raise Image.DecompressionBombError("Image size (178956971 pixels) exceeds limit")
+
+    monkeypatch.setattr(media, "make_poster", bomb)
+    project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
+    (take,) = pipeline.queue_takes(project)
+
+    left_to_collect_later(project, take, "Could not collect")
+
+    assert take.status == Take.Status.RUNNING and not take.video
+    assert "DecompressionBombError" in take.note and "Trying again" in take.note
+    stored = settings.MEDIA_ROOT / "takes"
+    assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*"))
+
+    # Once it has waited past the deadline, the next attempt fails it with the reason.
+    long_ago = timezone.now() - collecting.collect_deadline() - timedelta(minutes=1)
+    Take.objects.filter(pk=take.pk).update(generated_at=long_ago, next_look_at=None)
+    take.refresh_from_db()
+    pipeline.poll_many([take])
+    take.refresh_from_db()
+    assert take.status == Take.Status.FAILED
+    assert take.error.startswith("Gave up collecting after")
+    assert "DecompressionBombError" in take.error
+
+
+def test_a_take_whose_worker_died_collecting_it_past_the_deadline_fails(user):
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CUT)])
+    now = timezone.now()
+    late, recent = (
+        Take.objects.create(
+            shot=shot,
+            status=Take.Status.COLLECTING,
+            remote_id=f"cgt-{shot.pk}",
+            worker="a-host-long-gone:1",
+            heartbeat_at=now - timedelta(hours=2),
+            generated_at=generated,
+        )
+        for shot, generated in zip(
+            project.shots.in_order(),
+            (
+                now - collecting.collect_deadline() - timedelta(minutes=1),
+                now - timedelta(minutes=5),
+            ),
+            strict=True,
+        )
+    )
+
+    pipeline.recover()
+
+    late.refresh_from_db()
+    recent.refresh_from_db()
+    assert late.status == Take.Status.FAILED
+    assert late.error.startswith("Gave up collecting after")
+    assert "its worker stopped while collecting it" in late.error
+    assert recent.status == Take.Status.RUNNING  # within the deadline: read and collected again

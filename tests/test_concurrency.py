@@ -1,5 +1,6 @@
 """Races between processes: two Generates or Exports at once, two workers spending one
-budget, rate limits counting requests that arrive together.
+budget, rate limits counting requests that arrive together, edits saved while others
+pick, trim, reorder and move.
 
 Meaningful on PostgreSQL (CI's second leg), where transactions really run side by side;
 SQLite serialises writers and hides such races.
@@ -16,9 +17,9 @@ from django.db.models import QuerySet
 from django.test import Client
 from django.urls import reverse
 
-from projects import costs, limits
-from projects.models import Comment, Export, Opening, Take
-from tests.factories import make_project, make_takes
+from projects import costs, edits, limits
+from projects.models import Comment, Export, Membership, Opening, Project, Role, Take, Team
+from tests.factories import make_project, make_take, make_takes
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -111,6 +112,70 @@ def test_two_workers_cannot_both_spend_the_last_of_a_budget(user, settings, monk
     refused = next(claim for claim in claims if not claim.claimed)
     assert "budget" in refused.refused
     assert Take.objects.filter(status=Take.Status.SUBMITTING).count() == 1
+
+
+def test_a_pick_trim_reorder_and_move_survive_a_shot_edit_and_a_settings_save(user, monkeypatch):
+    project = make_project(
+        user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE), ("C", Opening.CUT)]
+    )
+    first, second, third = project.shots.in_order()
+    make_take(third)
+    newer = make_take(third, select=False)
+    other = Team.objects.create(name="Night crew")
+    Membership.objects.create(team=other, user=user, role=Role.OWNER)
+    # Both saves are held once their forms are bound and valid, until the others are done.
+    save = edits.save
+    held, go = threading.Barrier(3, timeout=30), threading.Event()
+
+    def held_save(form, *args, **kwargs):
+        held.wait()
+        assert go.wait(30)
+        return save(form, *args, **kwargs)
+
+    monkeypatch.setattr(edits, "save", held_save)
+    edit = reverse("shot-edit", args=[project.pk, third.pk])
+    settings_url = reverse("project-settings", args=[project.pk])
+
+    editor, settler, other_client = signed_in_clients(user, 3)
+
+    def edit_shot():
+        data = {"prompt": "C at night", "duration": 4, "opening": "cut", "version": 1}
+        return editor.post(edit, data).status_code
+
+    def save_settings():
+        data = {"title": "Harbour", "resolution": "480p", "ratio": "16:9", "version": 1}
+        return settler.post(settings_url, data).status_code
+
+    def others_meanwhile():
+        held.wait()  # both saves have read the rows they were loaded from
+        try:
+            return [
+                other_client.post(reverse(name, args=[project.pk, *args]), data).status_code
+                for name, args, data in (
+                    ("take-select", [newer.pk], {}),
+                    ("shot-trim", [third.pk], {"trim_in": 3, "trim_out": 50}),
+                    ("shot-order", [], {"shot": [third.pk, first.pk, second.pk]}),
+                    ("project-move", [], {"team": other.pk}),
+                )
+            ]
+        finally:
+            go.set()
+
+    answers = side_by_side(edit_shot, save_settings, others_meanwhile)
+
+    assert answers == [302, 302, [302, 302, 302, 302]]
+    third.refresh_from_db()
+    assert (third.prompt, third.version) == ("C at night", 2)
+    assert third.selected_take_id == newer.pk
+    assert (third.trim_in, third.trim_out) == (3, 50)
+    assert list(project.shots.in_order().values_list("pk", flat=True)) == [
+        third.pk,
+        first.pk,
+        second.pk,
+    ]
+    assert list(project.shots.in_order().values_list("position", flat=True)) == [0, 1, 2]
+    project = Project.objects.get(pk=project.pk)
+    assert (project.title, project.team_id, project.version) == ("Harbour", other.pk, 2)
 
 
 def signed_in_clients(user, count):

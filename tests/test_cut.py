@@ -110,6 +110,26 @@ def test_trims_are_frame_exact_and_the_shot_after_starts_on_the_out_point(
     assert [shot.stale for shot in project.timeline()] == [False, True]
 
 
+def test_editors_timelines_play_what_the_seamless_export_plays_at_a_trimmed_continue(tmp_path):
+    from tests.clips import make_clip
+
+    paths = [make_clip(tmp_path / f"{n}.mp4", width=160, height=96, seconds=1) for n in (1, 2, 3)]
+    entries = [
+        {"shot": 1, "joins": "cut", "first": 0, "last": 20},
+        {"shot": 2, "joins": "continue", "first": 4, "last": None},  # trimmed in
+        {"shot": 3, "joins": "continue", "first": 0, "last": None},
+    ]
+    clips = [
+        cut.Clip({**entry, "prompt": "A", "transition": None}, str(path), None, 24)
+        for entry, path in zip(entries, paths, strict=True)
+    ]
+    timeline = cut.timeline("A", clips, (160, 96))
+    # The trimmed continue's repeated frame is cut already: it drops nothing more.
+    assert [(e.source_in, e.frames) for e in timeline.entries] == [(0, 21), (0, 20), (1, 23)]
+    made = media.join(cut.pieces(clips), tmp_path / "cut.mp4")
+    assert made.frames == timeline.frames == 21 + 20 + 23
+
+
 def test_a_cut_can_enter_with_a_crossfade_that_shortens_the_sequence(chain, tmp_path):
     fox = chain.shots.get(position=3)
     fox.transition, fox.transition_frames = "crossfade", 12

@@ -152,6 +152,30 @@ def test_seamless_join_drops_the_joint_frame_at_each_continue(tmp_path, clip):
     assert_ends_together(output, samples, 214)
 
 
+def test_a_continue_trimmed_in_loses_no_frame_and_its_bridge_is_prepared_as_joined(tmp_path, clip):
+    # Its first frame, the repeat of the shot before, is trimmed away already: frame 5
+    # follows the red clip's last, and nothing more is dropped, picture or sound.
+    pieces = [
+        Piece(clip("red")),
+        Piece(clip("green"), first=5, joins="continue"),
+        Piece(clip("blue"), joins="continue"),
+    ]
+    bridges = media.Folder(tmp_path / "bridges")
+    media.prepare(pieces[1:], bridges)
+    output = tmp_path / "cut.mp4"
+
+    result = media.join(pieces, output, bridges=bridges)
+
+    frames, samples, complaints = decode(output)
+    assert complaints == []
+    assert counters(frames) == [*range(72), *range(5, 72), *range(1, 72)]
+    assert mean_abs_diff(frames[72], expected(5, GREEN)) < SAME
+    assert result.frames == 72 + 67 + 71
+    assert_ends_together(output, samples, 72 + 67 + 71)
+    # What prepare() encoded ahead is what the join needed: nothing encoded twice.
+    assert result.reencoded and result.prepared == result.reencoded
+
+
 def test_plain_join_keeps_every_frame_by_copying(tmp_path, clip):
     pieces = [Piece(clip("red")), Piece(clip("green"), joins="continue")]
     output = tmp_path / "cut.mp4"
@@ -421,7 +445,7 @@ def test_impossible_pieces_are_refused(tmp_path, clip):
         )
     with pytest.raises(media.MediaError, match="no frames left"):
         media.join(
-            [Piece(clip("red")), Piece(clip("green"), 3, 3, joins="continue")],
+            [Piece(clip("red")), Piece(clip("green"), 0, 0, joins="continue")],
             tmp_path / "cut.mp4",
         )
     with pytest.raises(media.MediaError):

@@ -1,6 +1,8 @@
 """The simulator's clip renderer on its own: frame count, untouched first frame, motion."""
 
 import av
+import httpx
+import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from projects.simulator.render import render_clip
@@ -54,3 +56,43 @@ def test_base_picture_follows_prompt_and_seed(tmp_path):
     other = first_frame("c", "Harbour at dawn", 8)
     assert mean_difference(*again) < 0.5
     assert mean_difference(again[0], other) > 5
+
+
+@pytest.mark.parametrize("fps", [25, 30])
+def test_a_simulator_at_another_rate_renders_its_clips_and_their_sound_at_it(tmp_path, fps):
+    path = tmp_path / "clip.mp4"
+    render_clip(
+        path,
+        width=864,
+        height=496,
+        duration=4,
+        prompt="Rate",
+        small=True,
+        generate_audio=True,
+        fps=fps,
+    )
+    rate, frames = frames_of(path)
+    assert (rate, len(frames)) == (fps, 4 * fps)
+    with av.open(str(path)) as container:
+        sound = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(sound))
+    # As long as the picture, within the last AAC frame's padding.
+    assert 0 <= samples - 4 * 48000 < 1024
+    with pytest.raises(ValueError, match="frame rate"):
+        render_clip(tmp_path / "odd.mp4", width=64, height=64, duration=4, prompt="", fps=23)
+
+
+def test_the_native_api_says_the_rate_its_clips_are_made_at(tmp_path):
+    from projects.simulator import Simulator
+    from tests.test_simulator import create, small_clip, wait
+
+    with (
+        Simulator(delay=0.1, small=True, fps=30) as sim,
+        httpx.Client(base_url=sim.base_url(), headers={"Authorization": "Bearer test-key"}) as api,
+    ):
+        task, _ = wait(api, create(api, small_clip()))
+        assert task["status"] == "succeeded" and task["framespersecond"] == 30
+        clip = tmp_path / "clip.mp4"
+        clip.write_bytes(httpx.get(task["content"]["video_url"]).content)
+    rate, frames = frames_of(clip)
+    assert (rate, len(frames)) == (30, 120)

@@ -206,3 +206,16 @@ def test_a_simulator_small_that_is_no_boolean_fails_loudly(monkeypatch):
     monkeypatch.setenv("SIMULATOR_SMALL", "tiny")
     with pytest.raises(ImproperlyConfigured, match="SIMULATOR_SMALL"):
         runpy.run_path(str(SETTINGS))
+
+
+@pytest.mark.parametrize(
+    ("setting", "args", "fps"), [(24, [], 24), (25, [], 25), (24, ["--fps", "30"], 30)]
+)
+def test_the_command_renders_at_the_rate_set_or_asked_for(
+    settings, fake_simulator, setting, args, fps
+):
+    settings.SIMULATOR_FPS = setting
+    out = io.StringIO()
+    call_command("seedance_simulator", *args, stdout=out)
+    assert [options["fps"] for options in fake_simulator] == [fps]
+    assert (f"{fps} fps" in out.getvalue()) is (fps != 24)

@@ -11,9 +11,9 @@ A Piece is frames `first`..`last` (inclusive, 0-based in the clip's own frames,
 "cut", optionally with a Transition, or a "continue" (its clip starts on the previous
 clip's last frame, e.g. frame_at(previous clip, previous piece's last)).
 
-- seamless: at every continue, the continuing piece's first kept frame (the repeat of
-  the previous piece's last) is dropped, picture and sound alike. Without it every
-  frame is kept.
+- seamless: at every continue, the continuing clip's first frame (the repeat of the
+  previous piece's last) is dropped, picture and sound alike, when the piece keeps it:
+  a continue trimmed in has cut it already. Without it every frame is kept.
 - Trims are frame-exact wherever they fall.
 - Transitions (at cuts only), N frames of the output: a crossfade overlaps the two
   pieces by N frames (the sequence gets N shorter); a dip fades the outgoing piece to
@@ -56,7 +56,7 @@ from fractions import Fraction
 from .bridges import Bridges
 from .errors import MediaError
 from .pieces import JoinResult, Piece
-from .plan import Placed, place
+from .plan import Placed, place, repeats
 from .probe import probe
 from .reencode import FPS, reencode
 from .remux import remux
@@ -113,11 +113,11 @@ def join(
 def prepare(pieces: Sequence[Piece], bridges: Bridges, *, seamless: bool = True) -> int:
     """Encode ahead, into `bridges`, what a smart join will encode of each piece on its own:
     each as it would follow another piece (a continue's first frame dropped when
-    seamless). Returns the frames encoded, 0 when all were prepared already."""
+    seamless and kept). Returns the frames encoded, 0 when all were prepared already."""
     encoded = 0
     for piece in pieces:
         source = inspect(piece.path)
-        drop = 1 if seamless and piece.joins == "continue" else 0
+        drop = 1 if seamless and repeats(piece) else 0
         if piece.last is not None and piece.first + drop > piece.last:
             continue  # nothing of it would be shown
         alone = Piece(piece.path, piece.first + drop, piece.last)

@@ -45,7 +45,8 @@ class Piece:
     for the clip's last frame) of the clip at `path`.
 
     `joins` says how it follows the piece before it: "cut", or "continue" when its clip
-    starts on the previous piece's last frame (a seamless join drops that repeat). Only a
+    starts on the previous piece's last frame (a seamless join drops that repeat, when
+    `first` keeps it). Only a
     cut can carry a transition. The first piece's join is ignored; it can't have a
     transition (ValueError from join()).
     """

@@ -62,9 +62,7 @@ def place(
             raise MediaError(
                 f"'{source.path.name}' has {source.frames} frames; a piece asks for frame {last}."
             )
-        first = piece.first
-        if seamless and n > 0 and piece.joins == "continue":
-            first += 1  # its first frame repeats the previous piece's last
+        first = piece.first + (1 if seamless and n > 0 and repeats(piece) else 0)
         if first > last:
             raise MediaError(
                 f"A piece of '{source.path.name}' has no frames left once the frame it "
@@ -98,6 +96,13 @@ def place(
     for piece in placed:
         _check_fits(piece)
     return placed
+
+
+def repeats(piece: Piece) -> bool:
+    """Whether the piece keeps the frame a continue shares with the piece before (its
+    clip's first): a seamless join drops that repeat. A continue trimmed in has cut it
+    already, and loses nothing more."""
+    return piece.joins == "continue" and piece.first == 0
 
 
 def _check_fits(piece: Placed) -> None:

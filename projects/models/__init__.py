@@ -22,11 +22,21 @@ from .projects import (
     Transition,
 )
 from .spend import Spend
-from .takes import Export, Format, Kind, Take, TakeQuerySet, Verdict, take_upload_to
+from .takes import (
+    ASSUMED_RATE,
+    Export,
+    Format,
+    Kind,
+    Take,
+    TakeQuerySet,
+    Verdict,
+    take_upload_to,
+)
 from .teams import Invitation, Membership, Role, Team
 from .tracking import Tracked, TrackedQuerySet
 
 __all__ = [
+    "ASSUMED_RATE",
     "Comment",
     "Invitation",
     "Kind",

@@ -60,6 +60,11 @@ class Kind(models.TextChoices):
     FINAL = "final", "final"
 
 
+# Seedance makes clips at 24 fps: takes collected before each kept its own frame rate and
+# frame count are counted at it until a worker probes their clip.
+ASSUMED_RATE = 24
+
+
 def take_upload_to(take, filename):
     return f"takes/{take.shot.project_id}/{take.shot_id}/{take.pk}-{filename}"
 
@@ -152,6 +157,11 @@ class Take(Tracked):
     # The clip's own first frame, for the seam inspector; made when first asked for.
     first_frame = models.ImageField(upload_to=take_upload_to, blank=True)
     duration = models.FloatField(null=True, blank=True)
+    # The clip's frame rate and frames, as probed when it was collected: trims, out points
+    # and seams are counted in them, as exports cut. Takes collected before they were kept
+    # get them when a worker next reads their clip (pipeline.collecting.learn_frames).
+    frame_rate = models.FloatField(null=True, blank=True)
+    frames = models.PositiveIntegerField(null=True, blank=True)
     # Who asked for it: the team's spend is told by person.
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -191,6 +201,19 @@ class Take(Tracked):
     @property
     def is_final(self):
         return self.kind == Kind.FINAL
+
+    @property
+    def rate(self):
+        """Its clip's frames per second: as probed, else the rate takes were assumed to
+        have before they kept their own (ASSUMED_RATE)."""
+        return self.frame_rate or ASSUMED_RATE
+
+    @property
+    def frame_count(self):
+        """Frames in its clip (0 without one): as probed, else from its duration."""
+        if self.frames is not None:
+            return self.frames
+        return round((self.duration or 0) * ASSUMED_RATE)
 
     def get_additional_data(self):
         shot = self.shot
@@ -326,7 +349,8 @@ class Export(Tracked):
     file = models.FileField(upload_to="exports/", blank=True)
     duration = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
-    # Who renders it and when it last said so, as for takes: a silent export is swept.
+    # Who renders it and when it last said so, as for takes: a silent export is swept. While
+    # it is queued, when the sweep sent it to the task queue again (pipeline.exporting).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=100, blank=True)
     created_by = models.ForeignKey(

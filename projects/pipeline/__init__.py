@@ -26,6 +26,7 @@ from .cancelling import cancel_remote, delete_project, forget, purge
 from .collecting import keep_first_frames
 from .driver import run_here
 from .exporting import export
+from .exporting import refused as export_refused
 from .exporting import sweep as sweep_exports
 from .guarding import release_on
 from .polling import poll_many
@@ -45,6 +46,7 @@ __all__ = [
     "delete_project",
     "due_reads",
     "export",
+    "export_refused",
     "forget",
     "keep_first_frames",
     "look",

@@ -23,6 +23,7 @@ from django.utils import timezone
 from .. import cut, media
 from ..files import local_copy, storage_errors
 from ..models import Opening
+from .collecting import learn_frames
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ def prepare(take):
         return 0  # a whole clip that cuts in is copied as it is: nothing to fetch
     try:
         with local_copy(take.video, ".mp4") as path:
-            clip = cut.Clip(entry, path, None, media.probe(path).frames)
+            info = media.probe(path)
+            learn_frames(take, info)
+            clip = cut.Clip(entry, path, None, info.frames, info.fps)
             return media.prepare(cut.pieces([clip]), StoredBridges())
     except (media.MediaError, *storage_errors()) as error:
         # The export will meet the same problem and say so where the user sees it.

@@ -65,6 +65,11 @@ def collect(take, remote, client):
         _remove(take, stored)
         _collect_later(take, f"Could not store the finished video: {error}")
         return
+    except Exception as error:  # nothing may leave a take collecting for ever
+        log.exception("take %s: collecting it failed unexpectedly", take.pk)
+        _remove(take, stored)
+        _collect_later(take, f"Could not collect the finished video ({_named(error)}).")
+        return
     fields.update(
         status=Status.DONE,
         progress=1.0,
@@ -107,7 +112,18 @@ def _fetch(take, remote, client, scratch, opened, heartbeat):
         "last_frame": ContentFile(frame, name=f"last-frame.{mime.split('/')[1]}"),
         "poster": File(poster, name="poster.jpg"),
     }
-    return files, {"last_frame_source": source, "duration": info.duration}
+    fields = {"last_frame_source": source, "duration": info.duration}
+    return files, {**fields, "frame_rate": info.fps, "frames": info.frames}
+
+
+def learn_frames(take, info):
+    """Keep the frame rate and frames of `take`'s clip, probed (media.ClipInfo) by a worker
+    that read it, when the take was collected before takes kept them."""
+    if take.frames is not None:
+        return
+    fields = {"frame_rate": info.fps, "frames": info.frames}
+    Take.objects.filter(pk=take.pk, frames=None).update(**fields)
+    take.frame_rate, take.frames = info.fps, info.frames
 
 
 def _first_frame(path):
@@ -153,12 +169,21 @@ def collect_deadline():
     return timedelta(seconds=60 * settings.PIPELINE_LEASE_SECONDS)
 
 
+def gave_up(take, reason):
+    """Fail `take` with `reason` when it has waited to be collected for collect_deadline;
+    True when it did (or when another process ended it first)."""
+    waited = timezone.now() - (take.generated_at or timezone.now())
+    if waited <= collect_deadline():
+        return False
+    take.fail(f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
+    return True
+
+
 def _collect_later(take, reason):
     """Leave a take collectable: read its task again later, for fresh URLs, and retry."""
-    waited = timezone.now() - (take.generated_at or timezone.now())
-    if waited > collect_deadline():
-        take.fail(f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
+    if gave_up(take, reason):
         return
+    waited = timezone.now() - (take.generated_at or timezone.now())
     delay = min(300.0, max(2.0, waited.total_seconds() / 2))
     take.move(
         Status.RUNNING,
@@ -166,6 +191,12 @@ def _collect_later(take, reason):
         next_look_at=timezone.now() + timedelta(seconds=delay),
     )
     log.warning("take %s: %s", take.pk, reason)
+
+
+def _named(error):
+    """An unexpected error as the card says it: its kind, and its words."""
+    words = str(error)
+    return f"{type(error).__name__}: {words}" if words else type(error).__name__
 
 
 def _remove(take, names):

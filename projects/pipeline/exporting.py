@@ -3,7 +3,8 @@
 Clips are read from storage and the result written back to it, so the worker that
 renders an export needs no disk in common with the one that made the takes. An export
 keeps a lease like a take; one whose worker died, or that cannot be rendered, fails
-with the reason instead of staying "rendering" for ever.
+with the reason instead of staying "rendering" for ever, and one whose message the task
+queue lost is sent again once, then fails, instead of staying "queued" for ever.
 """
 
 import json
@@ -12,8 +13,10 @@ import tempfile
 import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.utils import timezone
 
@@ -21,7 +24,8 @@ from .. import cut, interchange, media
 from ..files import local_copy, storage_errors
 from ..models import Export, Take
 from .bridging import StoredBridges
-from .leases import Heartbeat, LeaseLost, beat, me, orphaned
+from .collecting import learn_frames
+from .leases import Heartbeat, LeaseLost, beat, expired_before, me, orphaned
 
 log = logging.getLogger(__name__)
 Status = Export.Status
@@ -97,7 +101,9 @@ def _clips(export, opened):
         take = takes[entry["take"]]
         video = opened.enter_context(local_copy(take.video, ".mp4"))
         poster = opened.enter_context(local_copy(take.poster, ".jpg")) if take.poster else None
-        clips.append(cut.Clip(entry, video, poster, media.probe(video).frames))
+        info = media.probe(video)
+        learn_frames(take, info)
+        clips.append(cut.Clip(entry, video, poster, info.frames, info.fps))
     return clips
 
 
@@ -131,7 +137,7 @@ def _for_editors(export, clips, target, progress):
     timeline = _timeline(export, clips)
     interchange.write(timeline, target)
     progress(1.0)
-    return Made("", timeline.frames / cut.FPS)
+    return Made("", timeline.frames / timeline.fps)
 
 
 def _timeline(export, clips):
@@ -194,12 +200,53 @@ MAKERS = {
 }
 
 
-def sweep():
-    """Fail the exports whose worker died while rendering them; returns how many."""
+# A re-queued export waits this many leases for a worker: room for the longest tasks ahead
+# of it in a busy queue (django-q's timeout is ten default leases), not for ever.
+REQUEUED_LEASES = 10
+
+
+def queue_deadline():
+    """How long a re-queued export may wait for a worker to take it before it fails."""
+    return timedelta(seconds=REQUEUED_LEASES * settings.PIPELINE_LEASE_SECONDS)
+
+
+def sweep(requeue):
+    """Fail the exports whose worker died while rendering them. Queued ones no worker took
+    within a lease (the broker lost the message) are handed to `requeue(export_id)`, once;
+    those still queued queue_deadline() later fail with the reason. Returns how many
+    failed."""
     swept = 0
     for export in Export.objects.filter(status=Status.RUNNING):
         if orphaned(export) and export.fail(
             "The worker rendering it stopped before it was done; export again."
         ):
             swept += 1
+    now, waited = timezone.now(), expired_before()
+    for export in Export.objects.filter(status=Status.QUEUED, created_at__lt=waited):
+        if export.heartbeat_at is None:
+            # Claimed first, so that two sweepers send it once.
+            if Export.objects.filter(pk=export.pk, status=Status.QUEUED, heartbeat_at=None).update(
+                heartbeat_at=now
+            ):
+                swept += _requeue(export, requeue)
+        elif export.heartbeat_at < now - queue_deadline() and export.fail(
+            "No worker took it from the task queue, even when it was sent again; export again."
+        ):
+            swept += 1
     return swept
+
+
+def _requeue(export, requeue):
+    """Send a queued export to the task queue again; 1 when the queue refused it, and the
+    export failed saying so."""
+    log.warning("export %s: no worker took it from the task queue; sending it again", export.pk)
+    try:
+        requeue(export.pk)
+    except Exception as error:  # any broker's refusal: Redis down, its database locked...
+        return int(bool(export.fail(refused(error))))
+    return 0
+
+
+def refused(error):
+    """Why an export failed when the task queue would not take it."""
+    return f"The task queue refused it ({type(error).__name__}: {error}); export again."

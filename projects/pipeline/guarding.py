@@ -20,10 +20,10 @@ from collections import OrderedDict
 
 from django.db import transaction
 
-from ..cut import FPS
 from ..files import local_copy
-from ..media import MediaError, guard
+from ..media import MediaError, guard, probe
 from ..models import Kind, Shot, Take
+from .collecting import learn_frames
 
 log = logging.getLogger(__name__)
 Status = Take.Status
@@ -77,6 +77,8 @@ def check(project, upstream, out):
         return _SEEN[key]
     try:
         with local_copy(upstream.video, ".mp4") as path:
+            if upstream.frames is None:  # collected before takes kept their frames
+                learn_frames(upstream, probe(path))
             finding = guard.check_seam(path, out, checks)
     except MediaError as error:
         # The guard cannot judge a clip it cannot read; the send says what is wrong, if
@@ -94,7 +96,7 @@ def _approved(upstream, out):
     if upstream.approved_out is None:
         return False
     if out is None:  # an out point on the last frame is stored as none (see release_on)
-        return upstream.approved_out == round((upstream.duration or 0) * FPS) - 1
+        return upstream.approved_out == upstream.frame_count - 1
     return upstream.approved_out == out
 
 
@@ -138,7 +140,7 @@ def release_on(upstream, out):
     out point of its shot, the frame is accepted as a start, and the takes held on that
     take are let go. Returns them (the database only: views call it, then start the
     pipeline). The out point's in point, if later, moves back before it."""
-    last = round((upstream.duration or 0) * FPS) - 1
+    last = upstream.frame_count - 1
     with transaction.atomic():
         shot = Shot.objects.select_for_update().get(pk=upstream.shot_id)
         shot.trim_out = None if out >= last else out  # the clip's end is stored as none

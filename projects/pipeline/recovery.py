@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from ..models import Project, Take
 from . import uncertain
+from .collecting import gave_up
 from .leases import beat, orphaned
 from .submitting import start_ready
 
@@ -21,7 +22,9 @@ def recover(project=None):
     host, or when nobody has touched it for PIPELINE_LEASE_SECONDS. Each orphan is
     claimed by a conditional update, so several sweepers never resume the same take.
     Submitting ones are uncertain unless their create was never sent (uncertain.take_over:
-    never simply sent again); collecting ones go back to be read and collected again.
+    never simply sent again); collecting ones go back to be read and collected again,
+    unless they have waited for collect_deadline: then they fail (a clip that kills every
+    worker collecting it is not tried for ever).
     Queued and running takes need nobody: their next read is due by its time, whoever
     reads it. Projects with waiting takes are started.
     """
@@ -41,7 +44,7 @@ def recover(project=None):
         log.info("take %s: resuming it, %s when its worker died", take.pk, take.status)
         if take.status == Status.SUBMITTING:
             uncertain.take_over(take)
-        else:
+        elif not gave_up(take, "its worker stopped while collecting it."):
             take.move(Status.RUNNING, next_look_at=timezone.now())
     started = []
     waiting = takes.filter(status=Status.WAITING).values_list("shot__project", flat=True)

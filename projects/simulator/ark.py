@@ -9,7 +9,6 @@ from types import MappingProxyType
 from . import inputs
 from .engine import CannotCancel, Status
 from .inputs import RATIOS, InputError
-from .render import FPS
 from .wire import KIND_STATUS, ApiError, Route, Style, show_task, task_error, token
 
 NAME = "ark"
@@ -101,7 +100,7 @@ def task_body(task, link):
         resolution=task.resolution,
         ratio=task.ratio,
         duration=task.duration,
-        framespersecond=FPS,
+        framespersecond=task.fps,
         generate_audio=task.generate_audio,
         execution_expires_after=task.expires_after,
     )

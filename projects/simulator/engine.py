@@ -79,6 +79,7 @@ class Task:
     fate: TaskError | None = None
     # How its clip's last moments are spoiled, if at all (render.ENDINGS: [sim:end=...]).
     ending: str | None = None
+    fps: int = FPS  # its clip's frame rate: the simulator's (render.RATES)
     status: Status = Status.QUEUED
     error: TaskError | None = None
     created_at: float = field(default_factory=time.time)
@@ -116,7 +117,8 @@ class Task:
 
     @property
     def tokens(self):
-        # Billing counts one frame more than the clip holds (1280x720x121/1024 = 108900).
+        # Billing counts one frame more than a 24 fps clip holds (1280x720x121/1024 =
+        # 108900), whatever the rate the clip is rendered at.
         return self.width * self.height * (FPS * self.duration + 1) // 1024
 
     @property
@@ -152,12 +154,14 @@ class Engine:
     once the delay is over and its clip exists. A task with a fate renders nothing and ends
     as its fate says instead. `on_change(task)` gets a copy of the task after every status
     change, outside the lock. With `small`, clips are rendered small (see render_clip);
-    the tasks keep the size they were asked for.
+    the tasks keep the size they were asked for. Clips are rendered at `fps` frames a
+    second (render.RATES).
     """
 
-    def __init__(self, data_dir, *, on_change=None, render_workers=2, small=False):
+    def __init__(self, data_dir, *, on_change=None, render_workers=2, small=False, fps=FPS):
         self.data_dir = Path(data_dir)
         self.small = small
+        self.fps = fps
         self._on_change = on_change or (lambda task: None)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -206,7 +210,7 @@ class Engine:
             task_id = new_id()
             while task_id in self._tasks:
                 task_id = new_id()
-            task = Task(id=task_id, **fields)
+            task = Task(id=task_id, fps=self.fps, **fields)
             if task.expires_after < task.delay and not task.fate:
                 task.fate = EXPIRED
             self._tasks[task.id] = task
@@ -382,6 +386,7 @@ class Engine:
                 seed=job.seed,
                 small=self.small,
                 ending=job.ending,
+                fps=job.fps,
                 progress=lambda fraction: self._check_alive(task_id),
             )
             last.save(frame)

@@ -14,7 +14,8 @@ from fractions import Fraction
 import av
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-FPS = 24
+FPS = 24  # Seedance's, and what billing counts; a simulator may render at one of RATES
+RATES = (24, 25, 30)
 SAMPLE_RATE = 48000
 # Long enough for the zoom to read as motion, short enough that overlays settle early.
 FADE_SECONDS = 0.75
@@ -52,6 +53,7 @@ def render_clip(
     small=False,
     progress=None,
     ending=None,
+    fps=FPS,
 ):
     """Write a `duration`-second clip to `path` and return its last frame as an RGB image.
 
@@ -62,8 +64,11 @@ def render_clip(
     `small` renders at small_size() with no overlays and no blurs: the same frames,
     sound and motion for a fraction of the work. `progress(fraction)` is called after
     each frame is encoded. `ending`, one of ENDINGS, spoils the last ENDING_SECONDS: a
-    fade to black, a pull into heavy blur, or a hard cut to another scene.
+    fade to black, a pull into heavy blur, or a hard cut to another scene. `fps`, one of
+    RATES, is its frame rate: `duration` x `fps` frames.
     """
+    if fps not in RATES:
+        raise ValueError(f"unknown frame rate {fps!r}; one of {', '.join(map(str, RATES))}")
     if small:
         width, height = small_size(width, height)
     rng = random.Random(hashlib.sha256(f"{seed}\0{prompt}".encode()).digest())
@@ -75,15 +80,15 @@ def render_clip(
     else:
         base = _landscape(width, height, palette, rng, glow=not small)
     # Text and blurred shapes are most of a frame's cost, and the zoom alone shows motion.
-    overlays = None if small else _Overlays(width, height, prompt, palette, rng)
-    total = FPS * duration
+    overlays = None if small else _Overlays(width, height, prompt, palette, rng, fps)
+    total = fps * duration
     target = fit(last_frame, width, height) if last_frame is not None else None
-    dissolve = min(total - 1, round(FPS * DISSOLVE_SECONDS))
+    dissolve = min(total - 1, round(fps * DISSOLVE_SECONDS))
     # Pan toward a seeded point, never so far that the zoomed window leaves the picture.
     pan_x = rng.uniform(-1, 1) * width * MAX_ZOOM / 2.5
     pan_y = rng.uniform(-1, 1) * height * MAX_ZOOM / 2.5
     spoil = _spoiler(ending, width, height, rng, pan_x, pan_y) if ending else None
-    spoiled = min(total - 1, round(FPS * ENDING_SECONDS))
+    spoiled = min(total - 1, round(fps * ENDING_SECONDS))
 
     def draw(index):
         if not index:
@@ -103,17 +108,17 @@ def render_clip(
         av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
         ThreadPoolExecutor(DRAWING_THREADS, thread_name_prefix="simulator-draw") as drawing,
     ):
-        video = out.add_stream("libx264", rate=FPS)
+        video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         # The fastest preset, since the test suite renders many clips; crf 18 keeps a
         # chained first frame within a few levels of its source after one encode.
         video.options = {"preset": "ultrafast", "crf": "18"}
-        audio = _Tone(out, total) if generate_audio else None
+        audio = _Tone(out, total, fps) if generate_audio else None
 
         for index, frame in enumerate(_in_order(drawing, draw, total)):
             picture = av.VideoFrame.from_image(frame)
             picture.pts = index
-            picture.time_base = Fraction(1, FPS)
+            picture.time_base = Fraction(1, fps)
             out.mux(video.encode(picture))
             if audio:
                 audio.write(index)
@@ -263,9 +268,9 @@ def _landscape(width, height, palette, rng, glow=True):
 class _Overlays:
     """What moves on top of the picture; each layer is drawn once and pasted per frame."""
 
-    def __init__(self, width, height, prompt, palette, rng):
+    def __init__(self, width, height, prompt, palette, rng, fps):
         self.width, self.height = width, height
-        self.fade_frames = max(1, round(FADE_SECONDS * FPS))
+        self.fade_frames = max(1, round(FADE_SECONDS * fps))
         self.text, self.text_mask, self.text_pos = _caption(width, height, prompt)
 
         # A soft, slanted band of light that crosses the frame once per clip.
@@ -353,30 +358,34 @@ def _caption(width, height, prompt):
 class _Tone:
     """A quiet open fifth (240 Hz and 360 Hz), muxed alongside the video frame by frame."""
 
-    PER_FRAME = SAMPLE_RATE // FPS
-    # 400 samples hold whole periods of both partials, so one chunk repeats seamlessly.
+    # 400 samples hold whole periods of both partials, so the tone repeats every PERIOD.
     PERIOD = 400
     FADE = SAMPLE_RATE // 4
 
-    def __init__(self, container, video_frames):
+    def __init__(self, container, video_frames, fps):
         self.container = container
         self.stream = container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
-        self.total = video_frames * self.PER_FRAME
+        self.per_frame = SAMPLE_RATE // fps
+        self.total = video_frames * self.per_frame
         cycle = [
             0.08 * math.sin(math.tau * 240 * i / SAMPLE_RATE)
             + 0.05 * math.sin(math.tau * 360 * i / SAMPLE_RATE)
             for i in range(self.PERIOD)
         ]
-        self.chunk = cycle * (self.PER_FRAME // self.PERIOD)
-        self.steady = self._pcm(0, lambda sample: 1.0)
+        # A frame's samples start anywhere in the cycle: enough of it for any start.
+        self.wave = cycle * (self.per_frame // self.PERIOD + 2)
+        self.steady = {}  # a frame's full-level samples, by where in the cycle it starts
 
     def write(self, index):
-        start = index * self.PER_FRAME
-        if start >= self.FADE and start + self.PER_FRAME <= self.total - self.FADE:
-            pcm = self.steady
+        start = index * self.per_frame
+        if start >= self.FADE and start + self.per_frame <= self.total - self.FADE:
+            phase = start % self.PERIOD
+            if phase not in self.steady:
+                self.steady[phase] = self._pcm(start, lambda sample: 1.0)
+            pcm = self.steady[phase]
         else:
             pcm = self._pcm(start, self._envelope)
-        frame = av.AudioFrame(format="s16", layout="mono", samples=self.PER_FRAME)
+        frame = av.AudioFrame(format="s16", layout="mono", samples=self.per_frame)
         frame.planes[0].update(pcm)
         frame.sample_rate = SAMPLE_RATE
         frame.pts = start
@@ -387,7 +396,9 @@ class _Tone:
         self.container.mux(self.stream.encode())
 
     def _pcm(self, start, envelope):
-        samples = (round(32767 * v * envelope(start + i)) for i, v in enumerate(self.chunk))
+        phase = start % self.PERIOD
+        chunk = self.wave[phase : phase + self.per_frame]
+        samples = (round(32767 * v * envelope(start + i)) for i, v in enumerate(chunk))
         return array("h", samples).tobytes()
 
     def _envelope(self, sample):

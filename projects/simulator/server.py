@@ -34,6 +34,7 @@ from .faults import (
 )
 from .inputs import DEFAULT_EXPIRES, InputError
 from .limits import Limits, RateLimited
+from .render import RATES
 from .wire import ApiError, FileAnswer, Style
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ class Simulator:
     `limits`, each style enforces the rate and concurrency limits its documents state.
     With `small`, clips are rendered at an eighth of each side, without text or blurs, for
     tests that never look at pixels; every answer still speaks of the size asked for.
+    `fps` (24, 25 or 30) is the frame rate of its clips, as a gateway's might differ.
     """
 
     def __init__(
@@ -162,7 +164,10 @@ class Simulator:
         api_key=None,
         limits=False,
         small=False,
+        fps=24,
     ):
+        if fps not in RATES:
+            raise ValueError(f"a simulator renders at {', '.join(map(str, RATES))} fps")
         # Bind first: a port in use must not leave a temporary directory behind.
         self._httpd = _Server((host, port), _Handler)
         self._httpd.simulator = self
@@ -185,7 +190,7 @@ class Simulator:
             for style in STYLES.values():
                 if style.limits:
                     self._limits.set(style.name, **style.limits)
-        self.engine = Engine(self.data_dir, on_change=self._notify, small=small)
+        self.engine = Engine(self.data_dir, on_change=self._notify, small=small, fps=fps)
         self._thread = None
         self._serving = False
         self._started = False

@@ -4,6 +4,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from .. import activity, edits, pipeline, storyboard_file
-from ..access import may_move, mentions_of, project_for
+from ..access import may_move, mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
 from ..models import Opening, Project, Role, Shot, Team
 from ..timeline import present
@@ -110,11 +111,7 @@ def project_settings(request, pk):
         "viewer": viewer,
         "form": form,
         "links": project.links.live() if viewer.can_share else [],
-        "move_to": [
-            t
-            for t in request.user.teams.exclude(pk=project.team_id)
-            if may_move(request.user, project, t)
-        ],
+        "move_to": move_targets(viewer),
         "activity": activity.of_project(project)[:20],
     }
     status = 400 if form.errors else 200
@@ -127,14 +124,21 @@ def project_move(request, pk):
     viewer = project_for(request.user, pk, "edit")
     project = viewer.project
     team = get_object_or_404(Team, pk=request.POST.get("team"), members=request.user)
-    if not may_move(request.user, project, team):
+    with transaction.atomic():
+        # Decided and written on the row as it is now: a settings save or another move
+        # meanwhile is neither undone nor judged by the team it had before.
+        current = Project.objects.select_for_update(of=("self",)).select_related("team")
+        current = current.get(pk=project.pk)
+        moved = may_move(request.user, current, team)
+        if moved:
+            current.team = team
+            current.save(update_fields=["team"])
+    if not moved:
         messages.error(
             request, "A project moves only from a team you own to one where you make projects."
         )
         return redirect(project)
-    project.team = team
-    project.save(update_fields=["team"])
-    messages.success(request, f"“{project.title}” now belongs to {team.name}.")
+    messages.success(request, f"“{current.title}” now belongs to {team.name}.")
     return redirect(project)
 
 

@@ -1,5 +1,7 @@
 """Shots and their takes: added, edited, deleted, generated, cancelled, picked, exported."""
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -14,6 +16,8 @@ from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Kind, Take
 from ..timeline import TIMELINE, present, seam_range
 from .common import start_pipeline, timeline_or_redirect
+
+log = logging.getLogger(__name__)
 
 
 @login_required
@@ -148,7 +152,7 @@ def shot_trim(request, pk, shot_id):
     viewer = project_for(request.user, pk, "edit")
     shot = get_object_or_404(viewer.project.shots.select_related("selected_take"), pk=shot_id)
     take = shot.selected_take
-    frames = round((take.duration or 0) * cut.FPS) if take else 0
+    frames = take.frame_count if take else 0
     try:
         first, last = int(request.POST["trim_in"]), int(request.POST["trim_out"])
     except (KeyError, ValueError):
@@ -162,7 +166,7 @@ def shot_trim(request, pk, shot_id):
         shot.save(update_fields=["trim_in", "trim_out"])
         takes = [pk for pk in (shot.selected_take_id, shot.selected_final_id) if pk]
         transaction.on_commit(lambda: async_task("projects.tasks.prepare", takes))
-        kept = (last - first + 1) / cut.FPS
+        kept = (last - first + 1) / take.rate
         messages.success(request, f"Shot {shot.number} plays {kept:.2f} s in the cut.")
     return timeline_or_redirect(request, viewer)
 
@@ -265,14 +269,33 @@ def export_create(request, pk):
         created_by=request.user,
         **options,
     )
-    if new:
-        transaction.on_commit(lambda: async_task("projects.tasks.export", export.pk))
-    else:
+    if not new:
         messages.info(
             request,
             "An export like this one is already being made: it is below, and this request "
             "joined it. Export again once it is done for what changed meanwhile.",
         )
+    refusals = []
+
+    def hand_over():
+        try:
+            async_task("projects.tasks.export", export.pk)
+        except Exception as error:  # any broker's refusal: Redis down, its database locked...
+            log.warning("export %s: the task queue refused it: %r", export.pk, error)
+            export.fail(pipeline.export_refused(error))
+            refusals.append(error)
+
+    if new:
+        transaction.on_commit(hand_over)  # here, outside a transaction: at once
+    if refusals:
+        messages.error(
+            request,
+            "The export could not be handed to the workers: the task queue did not answer. "
+            "Try again in a moment.",
+        )
+        if request.htmx:
+            return HttpResponseClientRedirect(project.get_absolute_url())
+        return redirect(project)
     if request.htmx:
         return render(request, f"{TIMELINE}#exports", present(viewer))
     return redirect(project)

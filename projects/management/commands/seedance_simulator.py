@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from projects.simulator import Simulator
+from projects.simulator.render import RATES
 
 
 class Command(BaseCommand):
@@ -39,10 +40,19 @@ class Command(BaseCommand):
             default=settings.SIMULATOR_SMALL,
             help="render clips at an eighth of each side, without text or blurs",
         )
+        parser.add_argument(
+            "--fps",
+            type=int,
+            choices=RATES,
+            default=settings.SIMULATOR_FPS,
+            help="the frame rate of its clips (Seedance's is 24)",
+        )
 
-    def handle(self, *args, host, port, delay, limits, small, **options):
+    def handle(self, *args, host, port, delay, limits, small, fps, **options):
         try:
-            simulator = Simulator(host=host, port=port, delay=delay, limits=limits, small=small)
+            simulator = Simulator(
+                host=host, port=port, delay=delay, limits=limits, small=small, fps=fps
+            )
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         # Both end the server the same way; SIGINT is set explicitly because a launcher
@@ -50,6 +60,7 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _interrupt)
         extras = (", documented limits" if limits else "") + (", small clips" if small else "")
+        extras += f", {fps} fps" if fps != 24 else ""
         self.stdout.write(f"Seedance simulator at {simulator.url} (delay {delay:g} s{extras})")
         self.stdout.flush()
         try:

@@ -232,6 +232,7 @@ def local_provider(stdout):
         port=settings.SIMULATOR_PORT,
         delay=settings.SIMULATOR_DELAY,
         small=settings.SIMULATOR_SMALL,
+        fps=settings.SIMULATOR_FPS,
     ) as sim:
         stdout.write(f"Started the local Seedance simulator at {sim.url}.")
         yield
