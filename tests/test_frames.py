@@ -88,7 +88,7 @@ def test_a_take_collected_before_takes_kept_their_frames_gets_them_when_next_rea
     assert (older.rate, older.frame_count) == (24, 96)  # Seedance's rate until probed
 
     # The migration probes what is on this disk (headers only)...
-    migration = importlib.import_module("projects.migrations.0015_take_frames")
+    migration = importlib.import_module("projects.migrations.0017_take_frames")
     Take.objects.filter(pk=newer.pk).update(video="takes/not-there.mp4")
     migration.probe_stored_clips(apps, None)
     older.refresh_from_db()
