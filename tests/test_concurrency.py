@@ -219,7 +219,7 @@ def test_comments_at_once_are_each_counted_in_the_database_cache(user, settings,
     settings.CACHES = {
         "default": {"BACKEND": "projects.cache.DatabaseCache", "LOCATION": settings.CACHE_TABLE}
     }
-    settings.COMMENT_RATE = "2/m"
+    settings.COMMENT_RATE = "2/d"
     project = make_project(user, shots=[("A", Opening.CUT)])
     url = reverse("comment-create", args=[project.pk, project.shots.get().pk])
     first, *others = signed_in_clients(user, 3)

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
-from projects import storyboard_file
+from projects import storyboard_file, throttle
 from projects.models import MAX_PROMPT, Comment, Export, Link, Membership, Mention, Role, Take
 from tests.factories import make_project, make_takes, make_user
 
@@ -24,7 +24,7 @@ def review_link_holder(project, name="Rey"):
 
 
 def test_a_review_link_pours_in_no_more_comments_than_its_rate(user, settings):
-    settings.COMMENT_RATE = "3/m"
+    settings.COMMENT_RATE = "3/d"
     project = make_project(user, shots=[("A lighthouse", "cut")])
     shot = project.shots.get()
     link, guest = review_link_holder(project)
@@ -40,7 +40,7 @@ def test_a_review_link_pours_in_no_more_comments_than_its_rate(user, settings):
     refused = other.post(url, {"body": "Me too"})
     assert refused.status_code == 429
     said = refused.content.decode()
-    assert "Too many comments: at most 3 a minute through this link." in said
+    assert "Too many comments: at most 3 a day through this link." in said
     assert 'data-role="refusal"' in said  # what the page shows when htmx asked
     assert f'href="{reverse("shared-project", args=[link.token])}"' in said
     # A member's comments are counted as theirs, not the link's.
@@ -52,7 +52,7 @@ def test_a_review_link_pours_in_no_more_comments_than_its_rate(user, settings):
 
 def test_a_member_is_refused_past_the_rate_and_htmx_shows_why(user, settings, broker):
     settings.GENERATE_RATE = "2/h"
-    settings.COMMENT_RATE = "1/m"
+    settings.COMMENT_RATE = "1/d"
     project = make_project(user, shots=[("A lighthouse", "cut")])
     shot = project.shots.get()
     client = Client()
@@ -83,7 +83,7 @@ def test_a_member_is_refused_past_the_rate_and_htmx_shows_why(user, settings, br
 def test_the_counts_are_kept_in_the_cache_every_process_shares(user, settings):
     """Redis where it is configured, else the database's cache table: never one process's
     memory, where each web process would count on its own."""
-    settings.COMMENT_RATE = "2/m"
+    settings.COMMENT_RATE = "2/d"
     project = make_project(user, shots=[("A lighthouse", "cut")])
     url = reverse("comment-create", args=[project.pk, project.shots.get().pk])
     # Two clients: two sessions, as two web processes would see them.
@@ -187,3 +187,12 @@ def test_a_comment_no_longer_than_a_prompt(user):
 
     assert f"A comment of at most {MAX_PROMPT} characters" in refused.content.decode()
     assert [len(c.body) for c in Comment.objects.all()] == [MAX_PROMPT]
+
+
+def test_a_refusal_says_the_rate_in_words():
+    """The tests above count per day, so that no window ends between two of their
+    requests on a slow machine; the words for the other periods are checked here."""
+    assert throttle._said("20/m") == "20 a minute"
+    assert throttle._said("60/h") == "60 an hour"
+    assert throttle._said("5/10m") == "5 every 10 minutes"
+    assert throttle._said("3/d") == "3 a day"
