@@ -149,11 +149,17 @@
     const detail = event.detail || {};
     if (!timeline || (detail.target || event.target) !== timeline) return;
     stripLeft = timeline.scrollLeft;
-    const by = detail.elt || (detail.requestConfig && detail.requestConfig.elt);
-    if (!(by instanceof Element)) return;
-    const acted = by.closest(CARDS) || (by.dataset.card && document.getElementById(by.dataset.card));
-    if (acted) focusAfterSwap = acted.id;
+    const acted = detail.xhr && detail.xhr.storyboardCard;
+    if (acted) focusAfterSwap = acted;
   };
+  // Which card a request acts on, said on the request for its answer's swap.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const by = event.target;
+    const xhr = event.detail && event.detail.xhr;
+    if (!xhr || !(by instanceof Element)) return;
+    const card = by.closest(CARDS);
+    xhr.storyboardCard = card ? card.id : by.dataset.card || null;
+  });
   const afterSwap = () => {
     const timeline = document.getElementById("timeline");
     if (timeline && stripLeft !== null) {
