@@ -59,7 +59,7 @@ def card(page, number):
 
 
 # 8. A viewer in every team of theirs is told so, and offered no form.
-def test_a_viewer_is_told_they_make_projects_in_no_team(live_server, open_as, user):
+def test_a_viewer_is_told_they_make_projects_in_no_team(live_server, open_as, user, tmp_path):
     owner = make_user("olga")
     viewer = get_user_model().objects.create_user("vic", password="pw-for-tests")
     Membership.objects.create(team=Team.default_for(owner), user=viewer, role=Role.VIEWER)
@@ -69,6 +69,7 @@ def test_a_viewer_is_told_they_make_projects_in_no_team(live_server, open_as, us
     panel = page.locator("#new-project-panel")
     expect(panel.locator("[data-role=no-team-to-create-in]")).to_contain_text("olga's team")
     expect(panel.locator("form, select, input, button")).to_have_count(0)
+    panel.screenshot(path=tmp_path / "new-project-viewer.png")
     panel.get_by_role("link", name="start a team of your own").click()
     expect(page.locator("#new-team")).to_be_visible()
     page.goto(f"{live_server.url}/")
@@ -81,7 +82,7 @@ def test_a_viewer_is_told_they_make_projects_in_no_team(live_server, open_as, us
 
 
 # 9. What bills asks first: g, a card's Generate, the toolbar's Generate and Make final.
-def test_what_bills_asks_first_with_its_estimate(live_server, open_as, user):
+def test_what_bills_asks_first_with_its_estimate(live_server, open_as, user, tmp_path):
     project = make_project(
         user, [("A lighthouse at dusk", Opening.CUT), ("The beam sweeps the sea", Opening.CUT)]
     )
@@ -117,6 +118,7 @@ def test_what_bills_asks_first_with_its_estimate(live_server, open_as, user):
     expect(ask).to_be_visible()
     expect(ask.locator("h2")).to_have_text("Generate shot 2?")
     expect(ask).to_contain_text(re.compile(r"1 clip: about [\d,]+ tokens .*and \d+ s\."))
+    page.screenshot(path=tmp_path / "bill-confirm.png")
     page.keyboard.press("Escape")
     expect(ask).to_be_hidden()
     expect(page.locator("#shortcut-status")).to_have_text(
@@ -198,7 +200,7 @@ def test_the_filmstrip_keeps_the_card_acted_on_in_view(live_server, open_as, use
 
 
 # 12. A link shows costs and technical details only when it is set to.
-def test_a_link_shows_costs_and_details_only_when_set_to(live_server, open_as, user):
+def test_a_link_shows_costs_and_details_only_when_set_to(live_server, open_as, user, tmp_path):
     project = make_project(user, [("A fox on the ridge", Opening.CUT)])
     (shot,) = project.shots.all()
     draft = make_take(shot, tokens=20_757)
@@ -236,6 +238,7 @@ def test_a_link_shows_costs_and_details_only_when_set_to(live_server, open_as, u
     owner.check("#link-form input[name=details]")
     owner.click("#share-button")
     assert Link.objects.filter(kind=Link.Kind.VIEW, shows_details=True).count() == 1
+    owner.locator("#links").screenshot(path=tmp_path / "links.png")
 
     # Members see them always.
     owner.goto(f"{live_server.url}{project.get_absolute_url()}")
@@ -245,7 +248,9 @@ def test_a_link_shows_costs_and_details_only_when_set_to(live_server, open_as, u
 
 
 # 13. A verdict is given on the take being watched, then shown instead of its buttons.
-def test_a_verdict_goes_to_the_take_watched_and_can_be_changed(live_server, open_as, user):
+def test_a_verdict_goes_to_the_take_watched_and_can_be_changed(
+    live_server, open_as, user, tmp_path
+):
     project = make_project(
         user, [("A fox on the ridge", Opening.CUT), ("Snow falls on the pines", Opening.CUT)]
     )
@@ -260,6 +265,7 @@ def test_a_verdict_goes_to_the_take_watched_and_can_be_changed(live_server, open
     finals = card(page, 1).locator("[data-kind=final]")
     # Beside each player, a verdict on its own take; none above both.
     expect(card(page, 1).locator(".verdicts")).to_have_count(2)
+    card(page, 1).screenshot(path=tmp_path / "verdicts-asked.png")
     expect(drafts.locator("button")).to_contain_text([f"Approve draft take {draft.number}"])
     expect(finals.locator("button").first).to_have_text(f"Approve final take {final.number}")
 
@@ -291,4 +297,6 @@ def test_a_verdict_goes_to_the_take_watched_and_can_be_changed(live_server, open
     )
     alone.refresh_from_db()
     assert alone.verdict == "approved"
+    card(page, 1).locator(".verdict-change summary").click()
+    page.locator("#timeline").screenshot(path=tmp_path / "verdicts-given.png")
     assert_accessible(page, "verdicts beside their takes")
