@@ -42,10 +42,10 @@ def project_list(request):
     ).order_by("name")
     if not teams:
         creatable = Team.objects.filter(pk=Team.default_for(request.user).pk)
+    form = NewProjectForm(request.POST or None, teams=creatable)
     # A member who only views in every team of theirs makes projects in none: the page
     # says so where the form would be, rather than a form with an empty list of teams.
-    may_create = creatable.exists()
-    form = NewProjectForm(request.POST or None, teams=creatable)
+    may_create = bool(form.teams)  # read once, by the form
     if request.method == "POST" and form.is_valid():
         project = form.save(commit=False)
         project.created_by = project.edited_by = request.user
