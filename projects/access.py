@@ -92,6 +92,13 @@ class Viewer:
         return self.may("review")
 
     @property
+    def shows_details(self):
+        """Whether the cards show what takes cost and how they were made (tokens, seeds,
+        model ids, the provider's task ids and notes): to members always; to a link's
+        holders only when the link was made, or later set, to show them."""
+        return self.link is None or self.link.shows_details
+
+    @property
     def audience(self):
         """Who sees the same cards: the live timeline renders once per audience."""
         if self.link is not None:

@@ -76,6 +76,35 @@ class Estimate(Work):
     final: Work | None = None
 
 
+@dataclass
+class Bill:
+    """What one button would bill, asked before it is (a card's Generate, its
+    Regenerate from here): its shots made one after another, as a chain is."""
+
+    shots: int
+    tokens: int
+    price: float | None
+    seconds: float
+    currency: str
+
+    @property
+    def time_text(self):
+        return spoken_seconds(self.seconds)
+
+
+def bill(project, shots, expectations, kind=Kind.DRAFT):
+    """The Bill of making a take of `kind` of each of `shots`, in order."""
+    asked = project.settings_for(kind)
+    tokens = sum(tokens_for(asked["resolution"], asked["ratio"], s.duration) for s in shots)
+    return Bill(
+        shots=len(shots),
+        tokens=tokens,
+        price=price_of(tokens, asked["model"]),
+        seconds=sum(expectations.for_shot(shot, kind) for shot in shots),
+        currency=settings.SEEDANCE_CURRENCY,
+    )
+
+
 def work(project, shots, kind, expectations):
     """The cost of making a take of `kind` of every shot without a current one."""
     asked = project.settings_for(kind)

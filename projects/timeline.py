@@ -36,6 +36,10 @@ def decorate(viewer, shots, expectations):
                 shot.final_card.expect(expectations.for_take(shot.final_card))
             expected = expectations.for_shot(shot, Kind.FINAL)
             shot.final_expected_time = costs.spoken_seconds(expected)
+        if viewer.can_generate:  # what its Generate buttons would bill, asked first
+            shot.bill = costs.bill(viewer.project, [shot], expectations)
+            from_here = [shot, *getattr(shot, "chain_after", [])]
+            shot.bill_from_here = costs.bill(viewer.project, from_here, expectations)
         shot.card_url = viewer.url("shot-card", shot.pk)
         shot.comment_url = viewer.url("comment-create", shot.pk)
         # Trims are on frames of the selected take's clip, as probed: what exports cut.
@@ -44,7 +48,6 @@ def decorate(viewer, shots, expectations):
         shot.clip_rate = _rate(take)
         shot.trim_last = shot.clip_frames - 1 if shot.trim_out is None else shot.trim_out
         if shot.card is not None:
-            shot.verdict_url = viewer.url("take-verdict", shot.card.pk)
             held = shot.card.is_held
             shot.seam = held_seam(viewer, shot.card, takes, numbers) if held else None
         shot.reference_summary = _reference_summary(shot.references.all())
@@ -52,6 +55,7 @@ def decorate(viewer, shots, expectations):
             take.video_url = viewer.url("take-file", take.pk, "video")
             take.poster_url = viewer.url("take-file", take.pk, "poster")
             take.last_frame_url = viewer.url("take-file", take.pk, "last-frame")
+            take.verdict_url = viewer.url("take-verdict", take.pk)
 
 
 # A held continue's card offers the shot before's last seconds to pick a start frame in.

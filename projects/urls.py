@@ -52,6 +52,7 @@ urlpatterns = [
     path(f"{P}/exports/new", shots.export_create, name="export-create"),
     path(f"{P}/links/new", sharing.link_create, name="link-create"),
     path(f"{P}/links/<int:link_id>/revoke", sharing.link_revoke, name="link-revoke"),
+    path(f"{P}/links/<int:link_id>/details", sharing.link_details, name="link-details"),
     path("s/<str:token>/", sharing.shared_project, name="shared-project"),
     path("s/<str:token>/name", sharing.guest_name, name="shared-guest-name"),
     path("teams/", teams.team_list, name="team-list"),

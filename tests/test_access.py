@@ -92,6 +92,7 @@ TABLE = {
     "export-create": Route(PROJECT, post="export"),
     "link-create": Route(PROJECT, post="share"),
     "link-revoke": Route(PROJECT, post="share", args=["link"]),
+    "link-details": Route(PROJECT, post="share", args=["link"]),
     "shared-project": Route(SHARED, get="view", login=False),
     "shared-guest-name": Route(SHARED, post="review", login=False),
     "team-list": Route(OPEN, get="open", post="open"),

@@ -58,6 +58,16 @@ def card(page, number):
     return page.locator(f'.shot-card[data-shot="{number}"]')
 
 
+def send_billed(page):
+    """Answer the question asked before anything is billed (templates/projects/
+    bill_confirm.html): Enter sends it."""
+    ask = page.locator("#bill-confirm")
+    expect(ask).to_be_visible()
+    expect(ask).to_contain_text("tokens")
+    page.keyboard.press("Enter")
+    expect(ask).to_be_hidden()
+
+
 def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, tmp_path):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -81,6 +91,7 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
     # The page must not reload from here on: live status arrives as events.
     page.evaluate("window.stayedOnPage = true")
     page.click("#generate-button")
+    send_billed(page)
     expect(card(page, 1)).to_have_attribute("data-status", "running", timeout=20_000)
     expect(card(page, 1).locator(".progress")).to_be_visible()
     expect(card(page, 2)).to_have_attribute("data-status", "waiting")
@@ -150,6 +161,7 @@ def test_cards_poll_for_their_status_when_server_sent_events_are_unavailable(app
 
     page.evaluate("window.stayedOnPage = true")
     page.click("#generate-button")
+    send_billed(page)
     # Polled, not streamed: a busy machine may see it go from queued straight to done.
     expect(card(page, 1)).to_have_attribute("data-status", "done", timeout=30_000)
     assert page.evaluate("window.stayedOnPage") is True

@@ -8,7 +8,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.live import LiveApp
-from tests.test_browser import browser, card, sign_in_and_create_project  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    browser,
+    card,
+    send_billed,
+    sign_in_and_create_project,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -85,10 +90,12 @@ def test_the_seam_inspector_shows_the_frames_that_meet(app, browser, tmp_path): 
     sign_in_and_create_project(page, app, "Lighthouse")
     add_shots(page, [("A lighthouse at dusk", "cut"), ("The beam sweeps the sea", "continue")])
     page.click("#generate-button")
+    send_billed(page)
     for number in (1, 2):
         expect(card(page, number)).to_have_attribute("data-status", "done", timeout=60_000)
     # Another take of shot 1: shot 2 is stale, and the inspector shows both pairs.
     card(page, 1).locator("button:has-text('Regenerate')").first.click()
+    send_billed(page)
     expect(card(page, 2).locator("[data-role=stale]")).to_contain_text(
         "shot 1 has another take in the cut", timeout=60_000
     )

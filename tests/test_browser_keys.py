@@ -112,6 +112,12 @@ def test_the_shortcuts_select_play_generate_and_edit(app, browser):  # noqa: F81
     expect(sixth).to_have_class(re.compile(r"\bis-selected\b"))
     expect(sixth).to_have_attribute("data-status", "new")
     page.keyboard.press("g")
+    # It bills: asked first, with what it costs; Enter sends it.
+    ask = page.locator("#bill-confirm")
+    expect(ask).to_contain_text("Generate shot 6?")
+    expect(ask).to_contain_text("tokens")
+    page.keyboard.press("Enter")
+    expect(ask).to_be_hidden()
     expect(sixth).not_to_have_attribute("data-status", "new")
     # The card is replaced as its status arrives live; it stays selected, and focused.
     expect(sixth).to_have_attribute("data-status", "done", timeout=60_000)

@@ -148,6 +148,22 @@ def test_each_audience_gets_its_own_cards_rendered_once(user):
     assert "<textarea" not in cards[f"link:{view.pk}"]
     assert "Approve take 1" in cards[f"link:{review.pk}"]
     assert view.token in cards[f"link:{view.pk}"] and view.token not in cards["editors"]
+    # What it cost is the team's: a link shows it only when set to.
+    assert "tokens billed" in cards["editors"] and "tokens billed" in cards["viewers"]
+    assert "tokens billed" not in cards[f"link:{view.pk}"]
+    assert "tokens billed" not in cards[f"link:{review.pk}"]
+
+
+def test_a_link_set_to_show_costs_gets_cards_with_them(user):
+    project = chain(user, "cut")
+    link = Link.make(project, Link.Kind.REVIEW, shows_details=True)
+    watcher = Watcher(project.pk)
+    watcher.look()
+    make_take(project.shots.get(), tokens=20_757)
+
+    events = render(project.pk, watcher.look())
+    cards = {event.audience: event.html for event in events if event.name.startswith("shot-")}
+    assert "20,757 tokens billed" in cards[f"link:{link.pk}"]
 
 
 def look_and_render(user, shots):

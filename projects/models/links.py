@@ -35,6 +35,9 @@ class Link(Tracked):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Whether its holders see what the takes cost and how they were made (tokens billed,
+    # seeds, model ids, the provider's task ids and notes): not unless its maker says so.
+    shows_details = models.BooleanField(default=False)
 
     objects = LinkQuerySet.as_manager()
 
@@ -48,13 +51,14 @@ class Link(Tracked):
         return {"project": self.project_id}
 
     @classmethod
-    def make(cls, project, kind, created_by=None, expires_at=None):
+    def make(cls, project, kind, created_by=None, expires_at=None, shows_details=False):
         return cls.objects.create(
             project=project,
             kind=kind,
             secret=secrets.token_urlsafe(24),
             created_by=created_by,
             expires_at=expires_at,
+            shows_details=shows_details,
         )
 
     @property

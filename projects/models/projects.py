@@ -172,9 +172,12 @@ class Project(Tracked, Edited):
         if shots:
             shots[-1].is_last = True
         later_stale = False  # whether a later shot of the same chain is stale
+        later = []  # the later shots of the same chain
         for shot in reversed(shots):
             shot.has_stale_after = later_stale
+            shot.chain_after = later
             later_stale = (later_stale or shot.stale) if shot.continues else False
+            later = [shot, *later] if shot.continues else []
         return shots
 
 

@@ -43,6 +43,9 @@ def project_list(request):
     if not teams:
         creatable = Team.objects.filter(pk=Team.default_for(request.user).pk)
     form = NewProjectForm(request.POST or None, teams=creatable)
+    # A member who only views in every team of theirs makes projects in none: the page
+    # says so where the form would be, rather than a form with an empty list of teams.
+    may_create = bool(form.teams)  # read once, by the form
     if request.method == "POST" and form.is_valid():
         project = form.save(commit=False)
         project.created_by = project.edited_by = request.user
@@ -65,7 +68,13 @@ def project_list(request):
         .select_related("comment__shot__project", "comment__author")
         .order_by("-comment__created_at")[:20]
     )
-    context = {"teams": teams, "form": form, "inbox": inbox, "invited": invited(request.user)}
+    context = {
+        "teams": teams,
+        "form": form,
+        "may_create": may_create,
+        "inbox": inbox,
+        "invited": invited(request.user),
+    }
     return render(request, "projects/project_list.html", context)
 
 

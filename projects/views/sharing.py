@@ -33,6 +33,7 @@ def link_create(request, pk):
         kind,
         created_by=request.user,
         expires_at=timezone.now() + lifetime if lifetime else None,
+        shows_details="details" in request.POST,
     )
     messages.success(request, f"A new {Link.Kind(kind).label} link is ready to copy below.")
     return redirect(f"{reverse('project-settings', args=[pk])}#links")
@@ -45,6 +46,19 @@ def link_revoke(request, pk, link_id):
     link = get_object_or_404(viewer.project.links, pk=link_id)
     link.revoke()
     messages.success(request, f"The {link.get_kind_display()} link no longer works.")
+    return redirect(f"{reverse('project-settings', args=[pk])}#links")
+
+
+@login_required
+@require_POST
+def link_details(request, pk, link_id):
+    """Show a link's holders the costs and technical details of the takes, or hide them."""
+    viewer = project_for(request.user, pk, "share")
+    link = get_object_or_404(viewer.project.links.live(), pk=link_id)
+    link.shows_details = "details" in request.POST
+    link.save(update_fields=["shows_details"])
+    shown = "now shows" if link.shows_details else "no longer shows"
+    messages.success(request, f"The {link.get_kind_display()} link {shown} costs and details.")
     return redirect(f"{reverse('project-settings', args=[pk])}#links")
 
 

@@ -13,6 +13,7 @@ function arrangeTimeline() {
       delete timeline.dataset.dragging;
       if (event.oldDraggableIndex === event.newDraggableIndex) return;
       const form = document.getElementById("order-form");
+      form.dataset.card = event.item.id; // the card to keep in view once the order is saved
       form.querySelectorAll("input[name=shot]").forEach((input) => input.remove());
       for (const card of timeline.querySelectorAll(".shot-card")) {
         const input = document.createElement("input");

@@ -73,9 +73,9 @@
     if (!card) return announce("Select a shot first: j or k.");
     const form = card.querySelector('form[action$="/regenerate"]');
     if (!form) return announce(`Shot ${card.dataset.shot} cannot be generated now.`);
+    // It bills: static/js/bill.js asks first, and says whether it was sent.
     focusAfterSwap = card.id;
     form.requestSubmit();
-    announce(`Generating shot ${card.dataset.shot}.`);
   }
 
   function edit() {
@@ -137,12 +137,35 @@
 
   // A swap that replaces the card holding the focus (the card itself, or one of its
   // buttons) puts the focus on its successor, rather than losing it to the page.
-  const beforeSwap = () => {
+  // A new timeline keeps the filmstrip where it was scrolled to, and the card acted on
+  // (by a button of its own: a take picked, a frame to continue from; or dragged, which
+  // arrange.js writes on the order form as data-card) in view and focused.
+  let stripLeft = null;
+  const beforeSwap = (event) => {
     const active = document.activeElement;
     const holder = active && active !== document.body && active.closest(CARDS);
     if (holder) focusAfterSwap = holder.id;
+    const timeline = document.getElementById("timeline");
+    const detail = event.detail || {};
+    if (!timeline || (detail.target || event.target) !== timeline) return;
+    stripLeft = timeline.scrollLeft;
+    const acted = detail.xhr && detail.xhr.storyboardCard;
+    if (acted) focusAfterSwap = acted;
   };
+  // Which card a request acts on, said on the request for its answer's swap.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const by = event.target;
+    const xhr = event.detail && event.detail.xhr;
+    if (!xhr || !(by instanceof Element)) return;
+    const card = by.closest(CARDS);
+    xhr.storyboardCard = card ? card.id : by.dataset.card || null;
+  });
   const afterSwap = () => {
+    const timeline = document.getElementById("timeline");
+    if (timeline && stripLeft !== null) {
+      timeline.scrollLeft = stripLeft;
+      stripLeft = null;
+    }
     mark();
     const now = selected();
     if (now && shownStatus && now.dataset.status !== shownStatus) {
@@ -154,6 +177,7 @@
     const active = document.activeElement;
     if (card && (!active || active === document.body)) {
       card.focus({ preventScroll: true });
+      card.scrollIntoView({ block: "nearest", inline: "nearest" });
       focusAfterSwap = false;
     }
   };

@@ -1,0 +1,58 @@
+// Asking before anything is billed. A form marked data-bill (Generate, a card's Generate
+// or Regenerate, Regenerate from here, Make final), however it is sent (its button, or
+// the g key, which submits a card's form), first opens #bill-confirm with what it would
+// cost: the form's data-bill-cost, or the live estimate that data-bill-from names. Enter
+// sends it, Esc (or "Not now") leaves it unsent. Nothing to bill, no question.
+(() => {
+  const dialog = () => document.getElementById("bill-confirm");
+
+  function say(text) {
+    const status = document.getElementById("shortcut-status");
+    if (status) status.textContent = text;
+  }
+
+  function costOf(form) {
+    if (form.dataset.billFrom) {
+      const estimate = document.querySelector(form.dataset.billFrom);
+      return estimate ? estimate.textContent.trim().replace(/\s+/g, " ") : "";
+    }
+    return (form.dataset.billCost || "").trim();
+  }
+
+  // htmx asks before each request: a billed form's waits for the answer.
+  document.addEventListener("htmx:confirm", (event) => {
+    const form = event.detail.elt;
+    const ask = dialog();
+    if (!ask || !(form instanceof HTMLFormElement) || !form.dataset.bill) return;
+    const cost = costOf(form);
+    if (!cost) return;
+    event.preventDefault();
+    const what = form.dataset.bill;
+    ask.querySelector("[data-role=bill-what]").textContent = `${what}?`;
+    ask.querySelector("[data-role=bill-cost]").textContent = cost;
+    ask.returnValue = "";
+    ask.addEventListener(
+      "close",
+      () => {
+        if (ask.returnValue === "bill") {
+          say(`${what}: sent.`);
+          event.detail.issueRequest(true);
+        } else {
+          say(`${what}: not sent, nothing billed.`);
+        }
+      },
+      { once: true },
+    );
+    ask.showModal();
+    ask.querySelector("[data-role=bill-accept]").focus();
+  });
+
+  // Enter sends it wherever the focus is in the question ("Not now" answers itself).
+  document.addEventListener("keydown", (event) => {
+    const ask = dialog();
+    if (event.key !== "Enter" || !ask || !ask.open || !ask.contains(event.target)) return;
+    if (event.target.matches("button") && event.target.value !== "bill") return;
+    event.preventDefault();
+    ask.close("bill");
+  });
+})();
