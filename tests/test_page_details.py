@@ -4,6 +4,7 @@ element each, the app's icon."""
 from html.parser import HTMLParser
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from projects import providers
@@ -166,3 +167,26 @@ def test_every_page_links_the_icon_and_favicon_ico_answers(client, client_of):
     assert ico["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
     body = b"".join(ico.streaming_content)
     assert body[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+
+
+# Ids: each names one element, on every page (the browser checks visit them all too).
+
+
+def duplicated(ids):
+    return sorted({i for i in ids if ids.count(i) > 1})
+
+
+def test_the_invitation_page_names_each_field_once(client, user):
+    from projects.models import Invitation, Role, Team
+    from projects.views.teams import invitation_path as invitation_url
+
+    invitation, secret = Invitation.make(Team.default_for(user), Role.EDITOR, user)
+    page = read(client.get(invitation_url(invitation, secret)))
+    assert {"id_signup_username", "id_signin_username"} <= set(page.ids)
+    assert duplicated(page.ids) == []
+    # A refused sign-in shows its form again, the ids still apart.
+    refused = Client().post(
+        invitation_url(invitation, secret), {"signin": "1", "username": "no", "password": "x"}
+    )
+    assert refused.status_code == 400
+    assert duplicated(read(refused).ids) == []
