@@ -43,8 +43,16 @@ def serious_violations(page):
     return lines
 
 
+# Each id names one element: a label's `for`, a fragment, aria-labelledby all rely on it.
+DUPLICATE_IDS = """() => {
+  const ids = [...document.querySelectorAll("[id]")].map((element) => element.id);
+  return [...new Set(ids.filter((id, index) => ids.indexOf(id) !== index))];
+}"""
+
+
 def assert_accessible(page, what):
     found = serious_violations(page)
+    found += [f"duplicate id: {id}" for id in page.evaluate(DUPLICATE_IDS)]
     assert not found, f"{what} ({page.url}) fails axe-core:\n" + "\n".join(found)
 
 
