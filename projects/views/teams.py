@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from .. import activity, costs
-from ..access import team_for
+from ..access import ROLES, team_for
 from ..models import Invitation, Membership, Role, Team
 
 INVITATION_SALT = "projects.invitation"
@@ -111,7 +111,7 @@ def team_detail(request, pk):
             form.save()
             messages.success(request, "Saved.")
             return redirect("team-detail", pk=pk)
-    manages = role == Role.OWNER
+    manages = role in ROLES["manage"]  # who may invite: owners
     context = {
         "team": team,
         "role": role,
