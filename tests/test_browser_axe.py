@@ -179,7 +179,7 @@ def test_a_skip_link_leads_to_the_content(app, page):
     expect(page.locator("main a").first).to_be_focused()
 
 
-def test_the_model_is_picked_among_the_gateways_or_typed(app, page):
+def test_the_model_is_picked_among_the_gateways_or_typed(app, page, tmp_path):
     sign_in(page, app)
     page.goto(app.url + app.pages["settings"])
     model = page.locator("#id_model")
@@ -196,6 +196,7 @@ def test_the_model_is_picked_among_the_gateways_or_typed(app, page):
     page.goto(app.url + app.pages["settings"])
     expect(model).to_have_value("_other")
     expect(other).to_have_value("ep-20260214093000-fast1")
+    page.screenshot(path=tmp_path / "settings-model.png")
     assert_accessible(page, "the settings with another model typed")
     model.select_option("doubao-seedance-2-0-fast-260128")
     expect(other).to_be_hidden()
@@ -205,7 +206,7 @@ def test_the_model_is_picked_among_the_gateways_or_typed(app, page):
     expect(model).to_have_value("doubao-seedance-2-0-fast-260128")
 
 
-def test_an_invitation_link_is_copied_again_then_says_who_used_it(app, browser):  # noqa: F811
+def test_an_invitation_link_is_copied_again_then_says_who_used_it(app, browser, tmp_path):  # noqa: F811
     context = browser.new_context()
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
     page = context.new_page()
@@ -240,4 +241,5 @@ def test_an_invitation_link_is_copied_again_then_says_who_used_it(app, browser):
     page.reload()
     expect(page.locator(f'input[value="{link}"]')).to_have_count(0)
     expect(page.locator(".invitations-used")).to_contain_text("used by tomas on")
+    page.locator("#invite").screenshot(path=tmp_path / "invitations.png")
     context.close()
