@@ -265,6 +265,7 @@ def test_every_tap_target_on_a_phone_is_44_px_at_least(app, browser, tmp_path): 
     for name in ("settings", "shot_edit", "team"):
         page.goto(app.url + app.pages[name])
         expect(page.locator("main h1")).to_be_visible()
+        page.screenshot(path=tmp_path / f"{name}-390.png", full_page=True)
         assert_tap_targets(page, name.replace("_", " "))
     for address in ("/", "/teams/"):
         page.goto(app.url + address)
