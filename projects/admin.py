@@ -41,7 +41,7 @@ class InvitationAdmin(admin.ModelAdmin):
         "expires_at",
         "used_by",
     ]
-    exclude = ["secret_digest"]
+    exclude = ["secret_digest", "secret_seed"]
     readonly_fields = ["used_at", "used_by"]
 
 

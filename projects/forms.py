@@ -3,8 +3,10 @@
 from django import forms
 from django.conf import settings
 from django.db import transaction
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 
-from . import media, pipeline, uploads
+from . import media, pipeline, providers, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
@@ -32,6 +34,67 @@ class Versioned(forms.ModelForm):
         return self.cleaned_data.get("version") or self.instance.version
 
 
+class ModelPick(forms.Widget):
+    """The model as a choice among the gateway's (providers.model_choices), blank for the
+    server's default, and, where the gateway takes any id, "Other…" with a field for it
+    (an endpoint id, ep-…), which CSS shows only while "Other…" is picked. A value posted
+    by name alone (`model=ep-…`, as a script or the API would) is taken as it is."""
+
+    OTHER = "_other"  # never a model id: those begin with a letter or digit
+
+    def __init__(self, choices, default="", other=True, attrs=None):
+        super().__init__(attrs)
+        self.choices, self.default, self.other = list(choices), default, other
+
+    def value_from_datadict(self, data, files, name):
+        value = data.get(name)
+        if value == self.OTHER:
+            return (data.get(f"{name}{self.OTHER}") or "").strip()
+        return value
+
+    def options(self, value):
+        """(value, words, selected) of each option, and whether "Other…" is the pick."""
+        known = {model for model, _ in self.choices}
+        default = f"Server default ({self.default})" if self.default else "Server default"
+        options = [("", default), *self.choices]
+        custom = bool(value) and value not in known
+        if custom and not self.other:
+            options.append((value, f"{value} (not offered here)"))
+            custom = False
+        if self.other:
+            options.append((self.OTHER, "Other model or endpoint id…"))
+        pick = self.OTHER if custom else (value or "")
+        return [(v, words, v == pick) for v, words in options], custom
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = self.build_attrs(self.attrs, attrs)
+        own = attrs.get("id") or f"id_{name}"
+        options, custom = self.options(value or "")
+        select = format_html(
+            '<select name="{}"{}>{}</select>',
+            name,
+            flatatt(attrs),
+            format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                ((v, " selected" if chosen else "", words) for v, words, chosen in options),
+            ),
+        )
+        other = ""
+        if self.other:
+            other = format_html(
+                '<div class="model-other"><label for="{id}{o}">Model or endpoint id</label>'
+                '<input type="text" name="{name}{o}" id="{id}{o}" value="{value}" '
+                'maxlength="100" placeholder="ep-20260101000000-abcde" autocomplete="off" '
+                'spellcheck="false"></div>',
+                id=own,
+                name=name,
+                o=self.OTHER,
+                value=value if custom else "",
+            )
+        return format_html('<div class="model-pick">{}{}</div>', select, other)
+
+
 class ProjectForm(Versioned):
     class Meta:
         model = Project
@@ -49,12 +112,12 @@ class ProjectForm(Versioned):
             "guard_blur",
         ]
         widgets = {
-            "model": forms.TextInput(attrs={"placeholder": "server default"}),
             "draft_model": forms.TextInput(attrs={"placeholder": "the model's fast sibling"}),
         }
         labels = {"budget_tokens": "Budget (tokens)", "draft_model": "Fast model, for drafts"}
         help_texts = {
-            "model": "A model id, or on Volcengine and BytePlus an endpoint id (ep-…).",
+            "model": "One of the gateway's models, or another id: on Volcengine and "
+            "BytePlus an endpoint id (ep-…).",
             "draft_model": "What Generate drafts with. Left blank: the fast model of the "
             "same family (doubao-seedance-2-0-fast-260128 for doubao-seedance-2-0-260128), "
             "or the model itself where none is known, as for an endpoint id: name your "
@@ -68,6 +131,12 @@ class ProjectForm(Versioned):
         super().__init__(*args, **kwargs)
         if "ratio" in self.fields:
             self.fields["ratio"].help_text = ratio_help()
+        choices = providers.model_choices()
+        if "model" in self.fields and choices:
+            other = providers.takes_any_model()
+            self.fields["model"].widget = ModelPick(choices, providers.default_model(), other)
+            if not other:
+                self.fields["model"].help_text = "One of the gateway's models."
 
     def clean(self):
         cleaned = super().clean()

@@ -225,6 +225,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True  # serve straight from the source tree: no collectstatic step
+# Files browsers ask for at the site's root, whatever a page links: /favicon.ico.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 MEDIA_ROOT = Path(env("MEDIA_ROOT") or BASE_DIR / "media")
 # Media is never served at this URL (no route and no server maps it): every clip, frame
 # and export goes through a view that checks who is asking.

@@ -43,8 +43,16 @@ def serious_violations(page):
     return lines
 
 
+# Each id names one element: a label's `for`, a fragment, aria-labelledby all rely on it.
+DUPLICATE_IDS = """() => {
+  const ids = [...document.querySelectorAll("[id]")].map((element) => element.id);
+  return [...new Set(ids.filter((id, index) => ids.indexOf(id) !== index))];
+}"""
+
+
 def assert_accessible(page, what):
     found = serious_violations(page)
+    found += [f"duplicate id: {id}" for id in page.evaluate(DUPLICATE_IDS)]
     assert not found, f"{what} ({page.url}) fails axe-core:\n" + "\n".join(found)
 
 
@@ -172,3 +180,69 @@ def test_a_skip_link_leads_to_the_content(app, page):
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
     expect(page.locator("main a").first).to_be_focused()
+
+
+def test_the_model_is_picked_among_the_gateways_or_typed(app, page, tmp_path):
+    sign_in(page, app)
+    page.goto(app.url + app.pages["settings"])
+    model = page.locator("#id_model")
+    other = page.locator("#id_model_other")
+    expect(model.locator("option", has_text="(fast, for drafts)")).to_have_count(2)
+    expect(other).to_be_hidden()  # only once "Other…" is picked
+    model.select_option("_other")
+    expect(other).to_be_visible()
+    other.fill("ep-20260214093000-fast1")
+    page.click("#settings-form button.primary")
+    expect(page.locator("h1")).to_have_text("Harbour lights")
+    expect(page.locator(".project-head")).to_contain_text("ep-20260214093000-fast1")
+
+    page.goto(app.url + app.pages["settings"])
+    expect(model).to_have_value("_other")
+    expect(other).to_have_value("ep-20260214093000-fast1")
+    page.screenshot(path=tmp_path / "settings-model.png")
+    assert_accessible(page, "the settings with another model typed")
+    model.select_option("doubao-seedance-2-0-fast-260128")
+    expect(other).to_be_hidden()
+    page.click("#settings-form button.primary")
+    expect(page.locator(".project-head")).not_to_contain_text("ep-20260214093000-fast1")
+    page.goto(app.url + app.pages["settings"])
+    expect(model).to_have_value("doubao-seedance-2-0-fast-260128")
+
+
+def test_an_invitation_link_is_copied_again_then_says_who_used_it(app, browser, tmp_path):  # noqa: F811
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in(page, app)
+    page.goto(app.url + app.pages["team"])
+    page.select_option("#invite-form select[name=role]", "viewer")
+    page.click("#invite-form button")
+    link = page.locator("#invitation-link").input_value()
+    assert "/invitations/" in link
+
+    # Later, on the team page again: the same link, to copy.
+    page.reload()
+    row = page.locator(".invitations li", has=page.locator(f'input[value="{link}"]'))
+    expect(row).to_have_count(1)
+    row.locator("button:has-text('Copy link')").click()
+    expect(row.locator("button[data-copy]")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == link
+    assert_accessible(page, "a team with invitations to copy again")
+
+    newcomer = browser.new_context()
+    joining = newcomer.new_page()
+    joining.set_default_timeout(20_000)
+    joining.goto(link)
+    joining.fill("#signup-form input[name=username]", "tomas")
+    joining.fill("#signup-form input[name=password1]", "a long pass phrase")
+    joining.fill("#signup-form input[name=password2]", "a long pass phrase")
+    joining.click("#signup-form button")
+    expect(joining.locator("h1")).to_have_text("Projects")
+    newcomer.close()
+
+    page.reload()
+    expect(page.locator(f'input[value="{link}"]')).to_have_count(0)
+    expect(page.locator(".invitations-used")).to_contain_text("used by tomas on")
+    page.locator("#invite").screenshot(path=tmp_path / "invitations.png")
+    context.close()

@@ -13,6 +13,46 @@ from tests.test_browser_axe import assert_accessible, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 PHONE = {"width": 390, "height": 844}
+TAP = 44  # px: the least width and height of a tap target (WCAG 2.5.5)
+# Every target a finger may tap that is on the screen now, with its box: links, buttons,
+# toggles, fields; a checkbox or radio button is tapped by the label that names it.
+TARGETS = """() => {
+  const seen = new Set(), found = [];
+  const targets = document.querySelectorAll(
+    "a[href], button, summary, input:not([type=hidden]), select, textarea, [role=button]");
+  for (let el of targets) {
+    if (["checkbox", "radio"].includes(el.type) && (el.closest("label") || el.labels.length)) {
+      el = el.closest("label") || el.labels[0];
+    }
+    if (seen.has(el)) continue;
+    seen.add(el);
+    // Shown: not in a closed details or dialog, not hidden; nor visually hidden for
+    // screen readers, nor off the page until focused (the skip link).
+    if (!el.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true })) continue;
+    if (el.closest(".visually-hidden")) continue;
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || box.bottom + window.scrollY <= 0) continue;
+    const words = (el.innerText || el.value || el.getAttribute("aria-label") || "").trim();
+    found.push({
+      what: `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""} "${words.slice(0, 40)}"`,
+      width: box.width, height: box.height,
+    });
+  }
+  return found;
+}"""
+
+
+def assert_tap_targets(page, what, least=10):
+    """Every tap target on the page at least TAP × TAP px, and at least `least` of them
+    measured (so that a page that failed to show them cannot pass)."""
+    targets = page.evaluate(TARGETS)
+    assert len(targets) >= least, f"{what}: only {len(targets)} targets: {targets}"
+    small = [
+        f"{t['what']}: {t['width']:.1f} × {t['height']:.1f}"
+        for t in targets
+        if t["width"] < TAP - 0.5 or t["height"] < TAP - 0.5
+    ]
+    assert not small, f"{what} ({page.url}) has tap targets under {TAP} px:\n" + "\n".join(small)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +247,46 @@ def test_the_timeline_fits_a_phone(app, browser, tmp_path):  # noqa: F811
     page.goto(app.url + "/")
     fits()
     page.context.close()
+
+
+def test_every_tap_target_on_a_phone_is_44_px_at_least(app, browser, tmp_path):  # noqa: F811
+    page = open_project(browser, app, viewport=PHONE, has_touch=True, is_mobile=True)
+    # Cards in every state, each one's trim and comments open, and a seam's inspector open
+    # on its pairs of takes ("Use this pair").
+    for kind in ("trim", "comments"):
+        closed = page.locator(f"details.{kind}:not([open]) summary")
+        for _ in range(20):
+            if not closed.count():
+                break
+            closed.first.click()
+        expect(closed).to_have_count(0)
+    page.locator(".seam-inspector summary").first.click()
+    expect(page.locator("[data-role=seam-pairs] button:has-text('Use this pair')")).to_have_count(1)
+    expect(page.locator(".shot-card .trim input[type=range]").first).to_be_visible()
+    expect(page.locator(".comment-form textarea").first).to_be_visible()
+    expect(page.locator("[data-role=move-up]").first).to_be_visible()
+    page.screenshot(path=tmp_path / "targets-390.png", full_page=True)
+    assert_tap_targets(page, "a project on a phone", least=60)
+
+    for name in ("settings", "shot_edit", "team"):
+        page.goto(app.url + app.pages[name])
+        expect(page.locator("main h1")).to_be_visible()
+        page.screenshot(path=tmp_path / f"{name}-390.png", full_page=True)
+        assert_tap_targets(page, name.replace("_", " "))
+    for address in ("/", "/teams/"):
+        page.goto(app.url + address)
+        expect(page.locator("main h1")).to_be_visible()
+        assert_tap_targets(page, address, least=5)
+    page.context.close()
+
+    # As someone with only a link, and someone invited.
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(app.url + app.pages["view_link"])
+    expect(page.locator(".shot-card")).to_have_count(6)
+    assert_tap_targets(page, "a view-only link")
+    page.goto(app.url + app.pages["invitation"])
+    expect(page.locator("#signup-form")).to_be_visible()
+    assert_tap_targets(page, "an invitation", least=5)
+    context.close()

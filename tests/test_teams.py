@@ -111,6 +111,67 @@ def test_invitations_expire_can_be_revoked_and_cannot_be_forged(user):
     assert invitation.secret_digest != secret  # only a digest is kept
 
 
+def team_page(client, team):
+    return client.get(reverse("team-detail", args=[team.pk]))
+
+
+def test_an_open_invitation_link_is_given_again_until_it_is_used(user):
+    team = Team.default_for(user)
+    owner = signed_in(user)
+    link = invitation_link(owner, team, "viewer")
+    invitation = Invitation.objects.get(team=team)
+    # On every later visit to the team page, the same link, to copy again.
+    for _ in range(2):
+        page = team_page(owner, team)
+        assert page["Cache-Control"] and "no-store" in page["Cache-Control"]
+        html = page.content.decode()
+        assert html.count(link) == 1
+        assert f'id="invitation-link-{invitation.pk}"' in html
+        assert f'data-copy="invitation-link-{invitation.pk}"' in html
+    # Kept only as a seed and a digest: neither is the secret, nor in the link.
+    secret = invitation.secret()
+    assert secret and secret not in (invitation.secret_seed, invitation.secret_digest)
+    assert invitation.secret_seed not in link and invitation.secret_digest not in link
+
+    Client().post(
+        link,
+        {
+            "signup": "1",
+            "username": "zoe",
+            "password1": "a long pass phrase",
+            "password2": "a long pass phrase",
+        },
+    )
+    html = team_page(owner, team).content.decode()
+    assert link not in html and "invitation-link" not in html
+    used = Invitation.objects.get(pk=invitation.pk).used_at
+    assert f'used by <strong>zoe</strong> on <time datetime="{used.isoformat()}">' in html
+    assert Client().get(link).status_code == 404
+
+
+def test_only_who_may_invite_sees_the_links_again(user):
+    team = Team.default_for(user)
+    invitation_link(signed_in(user), team)
+    secret = Invitation.objects.get(team=team).secret()
+    for role in (Role.EDITOR, Role.VIEWER):
+        member = join(make_user(f"a-{role}"), team, role)
+        html = team_page(signed_in(member), team).content.decode()
+        assert secret not in html and "/invitations/" not in html, role
+        assert "Open invitations" not in html
+
+
+def test_a_link_made_before_seeds_were_kept_is_not_given_again(user):
+    team = Team.default_for(user)
+    invitation, secret = Invitation.make(team, Role.EDITOR, user)
+    Invitation.objects.filter(pk=invitation.pk).update(secret_seed="")
+    html = team_page(signed_in(user), team).content.decode()
+    assert "Open invitations" in html and "invitation-link" not in html
+    # Its first link still works.
+    from projects.views.teams import invitation_path
+
+    assert Client().get(invitation_path(invitation, secret)).status_code == 200
+
+
 def flash(response):
     """What the page said, as its message area shows it."""
     page = response.content.decode()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 INVITATION_LIFETIME = timedelta(days=7)
 
@@ -84,6 +85,12 @@ def digest(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def derived_secret(seed):
+    """An invitation's secret, from its seed and the server's key: the rows alone (a
+    dump, a backup) give no link away, and the server can give its link again."""
+    return salted_hmac("projects.invitation.secret", seed, algorithm="sha256").hexdigest()[:32]
+
+
 class InvitationQuerySet(models.QuerySet):
     def open(self):
         return self.filter(used_at=None, revoked_at=None, expires_at__gt=timezone.now())
@@ -114,6 +121,9 @@ class Invitation(models.Model):
         related_name="+",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What its secret is derived from (derived_secret); blank for an invitation made
+    # before links could be copied again, whose secret only its first link carried.
+    secret_seed = models.CharField(max_length=64, blank=True)
     # Addressed to this user name (kept whether or not anyone has it, so the inviter
     # learns nothing of who has an account); empty: a link to send.
     invitee_name = models.CharField(max_length=150, blank=True)
@@ -133,12 +143,14 @@ class Invitation(models.Model):
     def make(cls, team, role, created_by, invitee_name=""):
         """A new invitation and its secret, which only the link carries (an invitation
         addressed to a name is answered by its holder, signed in: no link is given)."""
-        secret = secrets.token_urlsafe(24)
+        seed = secrets.token_urlsafe(24)
+        secret = derived_secret(seed)
         invitation = cls.objects.create(
             team=team,
             role=role,
             created_by=created_by,
             invitee_name=invitee_name,
+            secret_seed=seed,
             secret_digest=digest(secret),
             expires_at=timezone.now() + INVITATION_LIFETIME,
         )
@@ -147,6 +159,11 @@ class Invitation(models.Model):
     @staticmethod
     def lifetime():
         return INVITATION_LIFETIME.total_seconds()
+
+    def secret(self):
+        """The secret its link carries, for an owner to copy again while it is open; None
+        when it was made before seeds were kept."""
+        return derived_secret(self.secret_seed) if self.secret_seed else None
 
     def matches(self, secret):
         """Whether `secret` is this invitation's, compared in constant time."""

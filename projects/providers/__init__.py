@@ -24,6 +24,7 @@ from .dieyuyun import DieyuyunStyle
 from .futurmix import FuturmixStyle
 from .openai_videos import OpenAIVideosStyle
 from .presets import PRESETS, Preset
+from .style import FAST_MODELS
 from .wisgate import WisgateStyle
 
 __all__ = [
@@ -45,8 +46,10 @@ __all__ = [
     "default_model",
     "draft_settings",
     "get_client",
+    "model_choices",
     "ratio_help",
     "simulator_url",
+    "takes_any_model",
     "typical_seconds",
 ]
 
@@ -82,6 +85,8 @@ class Provider:
     daily: int | None = None
     # Whether its API lists tasks: the style's, unless the preset's document shows none.
     lists: bool = True
+    # The model ids it offers: its preset's, else its style's.
+    models: tuple = ()
 
     def client(self):
         # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
@@ -145,6 +150,7 @@ def configured():
         concurrency=preset.concurrency if preset else None,
         daily=preset.daily if preset else None,
         lists=style.can_list and (preset.lists if preset else True),
+        models=preset.models if preset else style.models,
     )
 
 
@@ -204,6 +210,29 @@ def draft_settings(final, fast=""):
     except ProviderError:
         return {**final, "model": fast or final["model"], "generate_audio": False}
     return style.draft_settings(final, fast)
+
+
+def model_choices():
+    """The models a project may pick, as (id, words) pairs: the configured gateway's (its
+    preset's, and the server's default), the fast ones, which drafts are made with, said
+    to be fast; none while the provider is misconfigured."""
+    try:
+        provider = configured()
+    except ProviderError:
+        return []
+    fast = set(FAST_MODELS.values())
+    return [
+        (model, f"{model} (fast, for drafts)" if model in fast else model)
+        for model in dict.fromkeys((*provider.models, provider.model))
+    ]
+
+
+def takes_any_model():
+    """Whether the configured style takes any model id, an endpoint id among them."""
+    try:
+        return configured().style.any_model
+    except ProviderError:
+        return True
 
 
 def ratio_help():

@@ -1,5 +1,7 @@
 """Teams in the app: made, renamed, their members and roles, invitations, budget and spend."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
@@ -11,13 +13,41 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from .. import activity, costs
-from ..access import team_for
+from ..access import ROLES, team_for
 from ..models import Invitation, Membership, Role, Team
 
 INVITATION_SALT = "projects.invitation"
+# How long a used invitation is still shown on the team page, saying who used it and when.
+USED_SHOWN = timedelta(days=30)
+
+
+class _SignedAt(signing.TimestampSigner):
+    """A signer whose timestamp is a given moment: an invitation's link, signed at its
+    making, is the same link each time it is given."""
+
+    def __init__(self, at, **kwargs):
+        super().__init__(**kwargs)
+        self.at = at
+
+    def timestamp(self):
+        return signing.b62_encode(int(self.at.timestamp()))
+
+
+def invitation_path(invitation, secret=None):
+    """The path of an invitation's link (its secret, signed with its id), or None when
+    its secret is not known here (a named invitation is answered signed in, not by link;
+    one made before seeds were kept gave its link once)."""
+    secret = secret or invitation.secret()
+    if not secret or invitation.invitee_name:
+        return None
+    token = _SignedAt(invitation.created_at, salt=INVITATION_SALT).sign_object(
+        {"i": invitation.pk, "s": secret}
+    )
+    return reverse("invitation", args=[token])
 
 
 class TeamForm(forms.ModelForm):
@@ -71,6 +101,7 @@ def invitation_answer(request, invitation_id):
 
 
 @login_required
+@never_cache  # it holds the open invitations' links, for the team's owners
 def team_detail(request, pk):
     team, role = team_for(request.user, pk)
     form = TeamForm(request.POST or None, instance=team)
@@ -80,20 +111,45 @@ def team_detail(request, pk):
             form.save()
             messages.success(request, "Saved.")
             return redirect("team-detail", pk=pk)
+    manages = role in ROLES["manage"]  # who may invite: owners
     context = {
         "team": team,
         "role": role,
-        "manages": role == Role.OWNER,
+        "manages": manages,
         "form": form,
         "invite_form": InviteForm(),
         "roles": Role.choices,
         "memberships": team.memberships.select_related("user").order_by("user__username"),
-        "invitations": team.invitations.open().select_related("created_by"),
         "spend": costs.team_spend(team),
         "activity": activity.of_team(team)[:20],
-        "new_link": request.session.pop("invitation-link", None),
+        # Only those who may invite see the invitations, and their links to copy again.
+        "invitations": _invitations(request, team) if manages else [],
+        "used": (
+            team.invitations.filter(used_at__gt=timezone.now() - USED_SHOWN)
+            .select_related("used_by", "created_by")
+            .order_by("-used_at")
+            if manages
+            else []
+        ),
     }
     return render(request, "teams/team_detail.html", context, status=400 if form.errors else 200)
+
+
+def _invitations(request, team):
+    """The team's open invitations, each with its link while it is unused (None for one
+    addressed by name), the one just made marked new."""
+    made = request.session.pop("invitation-made", None)
+    rows = []
+    for invitation in team.invitations.open().select_related("created_by"):
+        path = invitation_path(invitation)
+        rows.append(
+            {
+                "invitation": invitation,
+                "link": request.build_absolute_uri(path) if path else None,
+                "new": invitation.pk == made,
+            }
+        )
+    return rows
 
 
 @login_required
@@ -167,11 +223,11 @@ def invitation_create(request, pk):
             "on their Teams page, for seven days.",
         )
         return redirect("team-detail", pk=pk)
-    invitation, secret = Invitation.make(team, role, request.user)
-    token = signing.dumps({"i": invitation.pk, "s": secret}, salt=INVITATION_SALT)
-    # Shown once, to copy: only its digest is kept.
-    request.session["invitation-link"] = request.build_absolute_uri(
-        reverse("invitation", args=[token])
+    invitation, _ = Invitation.make(team, role, request.user)
+    # The team page shows its link, marked new, and again while it is open.
+    request.session["invitation-made"] = invitation.pk
+    messages.success(
+        request, f"Invited as {role}: send the new link; it works once, for seven days."
     )
     return redirect("team-detail", pk=pk)
 
@@ -204,8 +260,13 @@ def invitation(request, token):
     invitation = _open_invitation(token)
     if request.user.is_authenticated and request.method == "POST" and "join" in request.POST:
         return _accept(request, invitation, request.user)
-    signup = UserCreationForm(request.POST if "signup" in request.POST else None)
-    signin = AuthenticationForm(request, request.POST if "signin" in request.POST else None)
+    # Both forms ask for a user name: ids of their own, so that each label names one field.
+    signup = UserCreationForm(
+        request.POST if "signup" in request.POST else None, auto_id="id_signup_%s"
+    )
+    signin = AuthenticationForm(
+        request, request.POST if "signin" in request.POST else None, auto_id="id_signin_%s"
+    )
     if request.method == "POST" and "signup" in request.POST and signup.is_valid():
         user = signup.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

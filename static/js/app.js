@@ -51,6 +51,21 @@ document.addEventListener("click", (event) => {
   if (event.target.matches("input.share-link")) event.target.select();
 });
 
+// "Copy link" copies the link field it names, and says so; where the clipboard is
+// refused (a page not served over HTTPS), the link is left selected for Ctrl+C.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-copy]");
+  const field = button && document.getElementById(button.dataset.copy);
+  if (!field) return;
+  field.select();
+  try {
+    await navigator.clipboard.writeText(field.value);
+    button.textContent = "Copied";
+  } catch {
+    button.textContent = document.execCommand("copy") ? "Copied" : "Selected: press Ctrl+C";
+  }
+});
+
 // Trimming on a card: moving the in or out point shows that frame in the card's clip.
 document.addEventListener("input", (event) => {
   const scrub = event.target;
