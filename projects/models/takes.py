@@ -217,7 +217,10 @@ class Take(Tracked):
 
     def get_additional_data(self):
         shot = self.shot
-        return {"project": shot.project_id, "shot": shot.number, "take": self.number}
+        data = {"project": shot.project_id, "shot": shot.number, "take": self.number}
+        if self.verdict_by:  # a review link's guest has no user: the name they gave
+            data["guest"] = self.verdict_by
+        return data
 
     @property
     def is_unfinished(self):
