@@ -127,10 +127,11 @@ def timeline(title, clips, size, seamless=True, clip_names=None):
 
 def names(clips):
     """clips/NN-<slug>.mp4 of each shot, as the editor's bundle names them."""
-    return [
-        f"clips/{clip.entry['shot']:02d}-{slugify(clip.entry['prompt'])[:40] or 'shot'}.mp4"
-        for clip in clips
-    ]
+    return [f"clips/{clip.entry['shot']:02d}-{_slug(clip.entry['prompt'])}.mp4" for clip in clips]
+
+
+def _slug(prompt):
+    return slugify(interchange.for_people(prompt))[:40] or "shot"
 
 
 def _last(clip):
