@@ -70,6 +70,7 @@ class Clip:
     poster: str | None
     frames: int  # frames in the clip
     rate: float = ASSUMED_RATE  # its frames per second
+    has_audio: bool = False  # it has a sound track, as probed
 
 
 def pieces(clips):
@@ -119,6 +120,7 @@ def timeline(title, clips, size, seamless=True, clip_names=None):
                 frames=counted(kept) - counted(drop),
                 transition=tuple(clip.entry["transition"]) if clip.entry["transition"] else None,
                 poster=clip.poster,
+                has_audio=clip.has_audio,
             )
         )
     fps = round(rate)  # editors' timelines count whole frames a second

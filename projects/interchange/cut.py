@@ -61,6 +61,7 @@ class Entry:
     frames: int  # how many frames of it play
     transition: Transition | None = None  # into this entry; only a cut entry has one
     poster: str | None = None  # path of a JPEG poster, for the contact sheet
+    has_audio: bool = False  # the clip file has a sound track (as probed)
 
     def __post_init__(self):
         # Every writer reads the prompt from here: none can show a directive.
