@@ -77,3 +77,17 @@ def test_a_card_says_what_generate_and_make_final_will_make(client_of, user):
     assert "4 s · 720p" not in html
     small = make_project(user, shots=[("B", Opening.CUT)], resolution="480p")
     assert "4 s · 480p" in client_of.get(small.get_absolute_url()).content.decode()
+
+
+def test_a_live_event_swaps_the_list_never_the_form_being_filled(user):
+    from projects.live.render import render
+    from projects.live.watch import Changes
+
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    exported(project, ["mp4"])
+    for changes in (Changes(exports=True), Changes(timeline=True)):
+        events = [e for e in render(project.pk, changes) if e.name == "exports"]
+        assert events, changes
+        for event in events:
+            assert event.html.lstrip().startswith('<div id="export-list" sse-swap="exports"')
+            assert "<form" not in event.html and "Download MP4" in event.html
