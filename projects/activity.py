@@ -2,14 +2,39 @@
 
 Kept by django-auditlog (what each model records is in apps.py); this turns its
 entries into lines a person reads, on the project, on the team page and in the admin.
+
+Every entry names who did it: the signed-in person (projects.middleware.audit_actor, on
+both of its paths), or the name a review link's guest gave; only work from manage.py has
+neither, and says "the command line". A deletion is told when the person asks for it
+(`deleted`), not when the row goes, which the worker may do later (pipeline.purge).
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditlog.context import disable_auditlog
 from auditlog.models import LogEntry
 
 CREATE, UPDATE, DELETE = LogEntry.Action.CREATE, LogEntry.Action.UPDATE, LogEntry.Action.DELETE
+COMMAND_LINE = "the command line"
+PUT_BACK = "put_back"  # the change an undone deletion is logged with
+
+
+def deleted(instance):
+    """Log `instance` deleted now, by whoever is acting (the person asking): its row may
+    stay until its work at the provider ends, and then goes unlogged (`quietly`)."""
+    return LogEntry.objects.log_create(instance, force_log=True, action=DELETE, changes={})
+
+
+def put_back(instance):
+    """Log a deletion undone: `instance` is back where it was."""
+    changes = {PUT_BACK: ["deleted", "back"]}
+    return LogEntry.objects.log_create(instance, force_log=True, action=UPDATE, changes=changes)
+
+
+def quietly():
+    """Deleting rows whose deletion was logged already (`deleted`), without a second entry."""
+    return disable_auditlog()
 
 
 @dataclass(frozen=True)
@@ -50,7 +75,7 @@ def _lines(entries):
 def describe(entry):
     """One entry as a Line; None for a change nobody needs to read."""
     data = entry.additional_data or {}
-    who = entry.actor.get_username() if entry.actor else data.get("guest") or "the command line"
+    who = _who(entry, data)
     changes = {k: v for k, v in entry.changes_dict.items() if k != "version"}
     model = entry.content_type.model
     shot = f"shot {data['shot']}" if "shot" in data else "a shot"
@@ -66,6 +91,8 @@ def describe(entry):
             what = f"added {shot}"
         elif entry.action == DELETE:
             what = f"deleted {shot}"
+        elif PUT_BACK in changes:
+            what = f"put back {shot}"
         elif "selected_take" in changes and len(changes) == 1:
             what = f"picked another take of {shot}"
         elif "selected_final" in changes and len(changes) == 1:
@@ -77,6 +104,8 @@ def describe(entry):
     elif model == "project":
         if entry.action == CREATE:
             what = "made the project"
+        elif entry.action == DELETE:
+            what = f"deleted the project {entry.object_repr}"
         elif "team" in changes:
             what = "moved the project to another team"
         elif changes:
@@ -112,3 +141,11 @@ def describe(entry):
         elif changes:
             what = f"changed the team ({', '.join(sorted(changes))})"
     return Line(entry.timestamp, who, what) if what else None
+
+
+def _who(entry, data):
+    if entry.actor:
+        return entry.actor.get_username()
+    if data.get("guest"):
+        return f"{data['guest']} (guest)"
+    return COMMAND_LINE

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import pipeline
+from . import activity, pipeline
 from .models import Project, Reference, Shot, Take
 
 
@@ -106,6 +106,8 @@ def remove(shot):
     _changed(project)
     # Where it stands now, under the lock: not where it stood when the request read it.
     Shot.objects.filter(pk=shot.pk).update(removed_at=timezone.now(), removed_from=F("position"))
+    # Logged now, as the remover's: the row goes later, maybe in the worker (pipeline.purge).
+    activity.deleted(Shot.everywhere.get(pk=shot.pk))
     _renumber(list(project.shots.in_order()))
 
 
@@ -121,6 +123,7 @@ def undo(project):
     shot.removed_at = shot.removed_from = None
     shot.save(update_fields=["removed_at", "removed_from"])
     _renumber([*shots[:at], shot, *shots[at:]])
+    activity.put_back(shot)
     project.touch()
     return shot
 

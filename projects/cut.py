@@ -70,6 +70,7 @@ class Clip:
     poster: str | None
     frames: int  # frames in the clip
     rate: float = ASSUMED_RATE  # its frames per second
+    has_audio: bool = False  # it has a sound track, as probed
 
 
 def pieces(clips):
@@ -119,6 +120,7 @@ def timeline(title, clips, size, seamless=True, clip_names=None):
                 frames=counted(kept) - counted(drop),
                 transition=tuple(clip.entry["transition"]) if clip.entry["transition"] else None,
                 poster=clip.poster,
+                has_audio=clip.has_audio,
             )
         )
     fps = round(rate)  # editors' timelines count whole frames a second
@@ -127,10 +129,11 @@ def timeline(title, clips, size, seamless=True, clip_names=None):
 
 def names(clips):
     """clips/NN-<slug>.mp4 of each shot, as the editor's bundle names them."""
-    return [
-        f"clips/{clip.entry['shot']:02d}-{slugify(clip.entry['prompt'])[:40] or 'shot'}.mp4"
-        for clip in clips
-    ]
+    return [f"clips/{clip.entry['shot']:02d}-{_slug(clip.entry['prompt'])}.mp4" for clip in clips]
+
+
+def _slug(prompt):
+    return slugify(interchange.for_people(prompt))[:40] or "shot"
 
 
 def _last(clip):

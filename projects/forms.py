@@ -416,6 +416,22 @@ class ExportForm(forms.ModelForm):
         fields = ["format", "seamless", "normalize"]
         labels = {"seamless": "Seamless", "normalize": "Level loudness to -16 LUFS"}
 
+    ONLY_IN_BUNDLE = (
+        "Timelines (OpenTimelineIO, FCPXML, EDL) come inside the editor's bundle (zip), next "
+        "to the clips they point at: export the bundle."
+    )
+
     @staticmethod
     def defaults():
         return {"format": Export.Format.MP4, "seamless": True, "normalize": False}
+
+    @staticmethod
+    def offered():
+        """The formats the page offers: a timeline alone would point at missing clips."""
+        return [(v, label) for v, label in Export.Format.choices if v not in Export.TIMELINES]
+
+    def clean_format(self):
+        value = self.cleaned_data["format"]
+        if value in Export.TIMELINES:
+            raise forms.ValidationError(self.ONLY_IN_BUNDLE)
+        return value

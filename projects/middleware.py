@@ -52,19 +52,22 @@ class TooOftenMiddleware(MiddlewareMixin):
 def audit_actor(get_response):
     """Changes made while answering a signed-in person are logged as theirs (auditlog).
 
-    auditlog's own middleware is synchronous only; event streams are asynchronous and
-    change nothing, so they pass straight through.
+    auditlog's own middleware is synchronous only. Served by uvicorn (ASGI), every request
+    takes the asynchronous path and the sync view runs in a thread that inherits this
+    context: so both paths set the actor. It is the request's lazy user, read only when an
+    entry is written (in the view's thread); auditlog keeps it only if it is a user, so an
+    anonymous holder of a link is never an actor (their name rides in the entry).
     """
     if iscoroutinefunction(get_response):
 
-        async def passing(request):
-            return await get_response(request)
+        async def logged_async(request):
+            with set_actor(getattr(request, "user", None)):
+                return await get_response(request)
 
-        return passing
+        return logged_async
 
     def logged(request):
-        user = getattr(request, "user", None)
-        with set_actor(user if user is not None and user.is_authenticated else None):
+        with set_actor(getattr(request, "user", None)):
             return get_response(request)
 
     return logged

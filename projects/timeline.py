@@ -6,18 +6,20 @@ from collections import Counter
 from django.conf import settings
 
 from . import arrange, costs, cut
+from .forms import ExportForm
 from .models import Export, Kind
 from .pace import Expectations
 
 TIMELINE = "projects/timeline.html"
 
 
-def present(viewer, shots=None, exports=None, expectations=None):
-    """The context of the whole timeline, with every link the viewer may follow."""
+def present(viewer, shots=None, expectations=None, exports_page=1):
+    """The context of the whole timeline, with every link the viewer may follow; the
+    exports at `exports_page` of their list."""
     shots = viewer.project.timeline() if shots is None else shots
     expectations = expectations or Expectations.recent()
     decorate(viewer, shots, expectations)
-    return {**summary(viewer, shots, expectations, exports), "shots": shots}
+    return {**summary(viewer, shots, expectations, exports_page), "shots": shots}
 
 
 def decorate(viewer, shots, expectations):
@@ -25,7 +27,9 @@ def decorate(viewer, shots, expectations):
     # A held take's upstream is a take of the shot before: among those read already.
     takes = {take.pk: take for shot in shots for take in shot.takes.all()}
     numbers = {shot.pk: shot.number for shot in shots}
+    made_at = resolutions(viewer.project)
     for shot in shots:
+        shot.made_at = made_at
         shot.card = shot.card_take()
         if shot.card is not None and shot.card.is_unfinished:
             shot.card.expect(expectations.for_take(shot.card))
@@ -56,6 +60,14 @@ def decorate(viewer, shots, expectations):
             take.poster_url = viewer.url("take-file", take.pk, "poster")
             take.last_frame_url = viewer.url("take-file", take.pk, "last-frame")
             take.verdict_url = viewer.url("take-verdict", take.pk)
+
+
+def resolutions(project):
+    """What a shot not made yet will be made at, as its card says it: Generate drafts at
+    the draft settings' resolution, Make final at the project's ("draft 480p, final 720p")."""
+    draft = project.settings_for(Kind.DRAFT)["resolution"]
+    final = project.settings_for(Kind.FINAL)["resolution"]
+    return final if draft == final else f"draft {draft}, final {final}"
 
 
 # A held continue's card offers the shot before's last seconds to pick a start frame in.
@@ -96,29 +108,73 @@ def held_seam(viewer, take, takes, numbers):
     }
 
 
-def summary(viewer, shots, expectations, exports=None):
+def summary(viewer, shots, expectations, exports_page=1):
     """What the timeline says of itself: length, estimate, exports, where events come from."""
     project = viewer.project
-    if exports is None:
-        exports = list(project.exports.all()[:3])
-    link_exports(viewer, exports)
     return {
+        **export_list(viewer, exports_page),
         "project": project,
         "viewer": viewer,
         "total_seconds": sum(shot.duration for shot in shots),
         "chain_count": shots[-1].chain if shots else 0,
         "estimate": costs.estimate(project, shots, expectations),
         "currency": settings.SEEDANCE_CURRENCY,
-        "formats": Export.Format.choices,
+        "formats": ExportForm.offered(),
+        "timelines_in_bundle": ExportForm.ONLY_IN_BUNDLE,
         "kinds": Kind.choices,
         "draft_settings": project.settings_for(Kind.DRAFT),
         "export_kind": cut.kind_ready(shots),
-        "exports": exports,
         # The shot an editor may still undo deleting.
         "removed": arrange.removed(project) if viewer.editable else None,
         # The stream starts with what changed after this page was rendered.
         "events_url": f"{viewer.url('project-events')}?since={time.time():.3f}",
     }
+
+
+EXPORTS_PER_PAGE = 10
+
+
+def export_list(viewer, page=1):
+    """Every export of the project, newest first, EXPORTS_PER_PAGE to a page and grouped
+    by kind on it (Export.GROUPS); and the newest watchable cut when it is on another
+    page, so that it stays in reach wherever the list is. One query for the page (one
+    more row says whether an older page follows), one for the cut only when it is not on
+    the page."""
+    try:
+        number = max(1, int(page))
+    except (TypeError, ValueError):
+        number = 1
+    exports = viewer.project.exports.order_by("-created_at", "-pk")
+    start = (number - 1) * EXPORTS_PER_PAGE
+    listed = list(exports[start : start + EXPORTS_PER_PAGE + 1])
+    older = len(listed) > EXPORTS_PER_PAGE
+    listed = listed[:EXPORTS_PER_PAGE]
+    groups = [
+        (heading, [export for export in listed if export.format in formats])
+        for heading, formats in Export.GROUPS
+    ]
+    pinned = None
+    # The first page holds the newest cut if any is on it; a cut older than all of it can
+    # only be on another page, when there is one.
+    if number > 1 or (older and not any(_watchable(export) for export in listed)):
+        latest = exports.filter(format=Export.Format.MP4, status=Export.Status.DONE).first()
+        pinned = None if latest in listed else latest
+    link_exports(viewer, listed + ([pinned] if pinned else []))
+    return {
+        "exports": listed,
+        "export_groups": [(heading, group) for heading, group in groups if group],
+        "export_page": {
+            "number": number,
+            "previous": number - 1 if number > 1 else None,
+            "next": number + 1 if older else None,
+        },
+        "latest_cut": pinned,
+        "exports_url": viewer.url("export-list"),
+    }
+
+
+def _watchable(export):
+    return export.format == Export.Format.MP4 and export.status == Export.Status.DONE
 
 
 def link_exports(viewer, exports):

@@ -11,6 +11,7 @@ viewing = [
     ("shots/<int:shot_id>/card", files.shot_card, "shot-card"),
     ("shots/<int:shot_id>/comments", comments.comment_create, "comment-create"),
     ("takes/<int:take_id>/verdict", comments.take_verdict, "take-verdict"),
+    ("exports/", files.export_list, "export-list"),
     ("exports/<int:export_id>/card", files.export_card, "export-card"),
     ("exports/<int:export_id>/download", files.export_download, "export-download"),
     ("takes/<int:take_id>/<str:kind>", files.take_file, "take-file"),

@@ -51,6 +51,7 @@ VIEWING = {  # the routes a link's holder reaches too, under its token
     "shot-card": dict(get="view", args=["shot"]),
     "comment-create": dict(post="comment", args=["shot"]),
     "take-verdict": dict(post="review", args=["take"]),
+    "export-list": dict(get="view"),
     "export-card": dict(get="view", args=["export"]),
     "export-download": dict(get="view", args=["export"]),
     "take-file": dict(get="view", args=["take", "video"]),

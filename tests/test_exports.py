@@ -84,7 +84,7 @@ def test_a_queued_export_whose_message_was_lost_is_sent_again_once_then_fails(
     project = make_project(user, shots=[("Dawn", Opening.CUT)])
     make_takes(project)
     with django_capture_on_commit_callbacks(execute=True):
-        client_of.post(reverse("export-create", args=[project.pk]), {"format": "otio"})
+        client_of.post(reverse("export-create", args=[project.pk]), {"format": "srt"})
     export = Export.objects.get()
     assert broker.queue_size() == 1
     broker.purge_queue()  # the broker lost it (a Redis restarted without its data)

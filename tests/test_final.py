@@ -238,11 +238,11 @@ def test_make_final_on_the_page_queues_finals_with_the_drafts_seeds(client_of, s
     assert page.count('data-kind="draft"') == 2 and page.count('data-kind="final"') == 2
     assert "Every shot has a current final." in page
 
-    client_of.post(reverse("export-create", args=[project.pk]), {"format": "otio"})
+    client_of.post(reverse("export-create", args=[project.pk]), {"format": "srt"})
     export = Export.objects.get()
     assert export.kind == Kind.FINAL  # every shot has a final: the export joins them
     assert export.takes == [t.pk for t in Take.objects.filter(kind=Kind.FINAL).order_by("number")]
-    client_of.post(reverse("export-create", args=[project.pk]), {"format": "otio", "kind": "draft"})
+    client_of.post(reverse("export-create", args=[project.pk]), {"format": "srt", "kind": "draft"})
     draft_export = Export.objects.filter(kind=Kind.DRAFT).get()
     assert draft_export.takes == [t.pk for t in drafts]
     page = client_of.get(project.get_absolute_url()).content.decode()

@@ -5,7 +5,7 @@ Plain functions over a neutral description of the cut (Cut, Entry), with no Djan
 
 from .captions import write_srt, write_vtt
 from .contact_sheet import layout, write_contact_sheet
-from .cut import Cut, Entry, Span, Transition, first_words, spans
+from .cut import Cut, Entry, Span, Transition, first_words, for_people, spans
 from .edl import write_edl
 from .errors import InterchangeError
 from .fcpxml import write_fcpxml
@@ -20,6 +20,7 @@ __all__ = [
     "Transition",
     "WRITERS",
     "first_words",
+    "for_people",
     "layout",
     "spans",
     "timeline",

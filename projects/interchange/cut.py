@@ -13,6 +13,7 @@ crossfade's edit falls N // 2 frames into the overlap, a dip's at the black betw
 two entries. `spans` gives both views of each entry, for captions and timelines alike.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -20,6 +21,8 @@ from typing import Literal, NamedTuple
 from .errors import InterchangeError
 
 OPENINGS = ("cut", "continue")
+# The local simulator's directives ([sim:fail], [sim:delay=3]...): for it, not for people.
+DIRECTIVE = re.compile(r"[ \t]*\[sim:[^\]]*\]")
 TRANSITIONS = ("crossfade", "dip")
 
 
@@ -58,8 +61,11 @@ class Entry:
     frames: int  # how many frames of it play
     transition: Transition | None = None  # into this entry; only a cut entry has one
     poster: str | None = None  # path of a JPEG poster, for the contact sheet
+    has_audio: bool = False  # the clip file has a sound track (as probed)
 
     def __post_init__(self):
+        # Every writer reads the prompt from here: none can show a directive.
+        object.__setattr__(self, "prompt", for_people(self.prompt))
         if self.transition is not None:
             object.__setattr__(self, "transition", Transition(*self.transition))
 
@@ -113,6 +119,13 @@ def spans(cut: Cut) -> list[Span]:
         Span(start, end, edit_in, edit_out)
         for (start, end, edit_in), edit_out in zip(placed, edits_out, strict=True)
     ]
+
+
+def for_people(prompt: str) -> str:
+    """`prompt` as what is made for people shows it (captions, timelines, file names, the
+    contact sheet): without the simulator's [sim:...] directives. The provider is still
+    sent the whole prompt."""
+    return DIRECTIVE.sub("", prompt or "").strip()
 
 
 def first_words(text: str, limit: int) -> str:

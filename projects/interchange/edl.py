@@ -33,7 +33,7 @@ def write_edl(cut: Cut, out) -> None:
     dips = sum(1 for entry in cut.entries if entry.transition and entry.transition.kind == "dip")
     if len(cut.entries) + dips > MAX_EVENTS:
         raise InterchangeError(f"A CMX 3600 EDL holds {MAX_EVENTS} events; this cut needs more.")
-    edited = timeline(cut)
+    edited = timeline(cut, sound=False)  # one track of picture events: its cuts are the sound's
     edited.name = _one_line(cut.title)
     reels = _reels(cut.entries)
     for clip, entry in zip(edited.find_clips(), cut.entries, strict=True):

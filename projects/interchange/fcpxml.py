@@ -14,7 +14,11 @@ What the adapter can express, and so what survives:
 - an asset's src is the clip's URL: file:// for an absolute path, and a relative URL as
   given otherwise, which Resolve relinks but Final Cut wants made absolute;
 - no apostrophes in clip names (the adapter looks names up with XPath and breaks on
-  them): they become typographic ones.
+  them): they become typographic ones;
+- sound: the adapter marks an asset hasAudio="1" only for a clip on an audio track, so
+  the timeline carries one (timeline.timeline) with each clip whose file has a sound
+  track (as probed: Entry.has_audio): the adapter writes it as lane -1 under the picture,
+  and the asset is heard; a clip without sound stays hasAudio="0".
 """
 
 import opentimelineio as otio

@@ -13,10 +13,14 @@ dissolve is the only transition every reader and adapter knows: a Custom transit
 would come out of the EDL adapter as a crossfade, whereas a dissolve to a gap is how
 CMX 3600 and the editors themselves write a fade to black, and it keeps the timing exact.
 
+A clip whose file has a sound track (Entry.has_audio, probed) is on an audio track too,
+in the same place, under the picture: editors and the FCPXML adapter hear it from there.
+
 Storyboard's own facts ride in metadata under "storyboard": the shot's number, opening
 and prompt on clips and markers, the transition's kind and length on the dissolves.
 """
 
+import copy
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,8 +33,9 @@ NAMESPACE = "storyboard"
 NAME_WORDS = 40  # characters of the prompt in a clip's name, after its number
 
 
-def timeline(cut: Cut) -> otio.schema.Timeline:
-    """An OTIO timeline of `cut`: one video track, clips with markers, dissolves and gaps."""
+def timeline(cut: Cut, sound: bool = True) -> otio.schema.Timeline:
+    """An OTIO timeline of `cut`: one video track, clips with markers, dissolves and gaps;
+    and under it, when `sound` and some clip has a sound track, an audio track of those."""
     track = otio.schema.Track(name="Video 1", kind=otio.schema.TrackKind.Video)
     entries = cut.entries
     for index, entry in enumerate(entries):
@@ -46,7 +51,29 @@ def timeline(cut: Cut) -> otio.schema.Timeline:
         metadata={NAMESPACE: {"width": cut.width, "height": cut.height, "fps": cut.fps}},
     )
     result.tracks.append(track)
+    if sound and any(entry.has_audio for entry in entries):
+        result.tracks.append(_sound(track))
     return result
+
+
+def _sound(picture: otio.schema.Track) -> otio.schema.Track:
+    """The audio under `picture`: each clip whose file has sound, again, in its place (no
+    markers: the picture's carry them); silence (a gap) under a clip without; the
+    transitions and gaps as on the picture, so that both keep the same timing."""
+    track = otio.schema.Track(name="Audio 1", kind=otio.schema.TrackKind.Audio)
+    for item in picture:
+        if isinstance(item, otio.schema.Clip) and not item.metadata[NAMESPACE]["has_audio"]:
+            track.append(
+                otio.schema.Gap(
+                    source_range=otio.opentime.TimeRange(duration=item.source_range.duration)
+                )
+            )
+            continue
+        heard = copy.deepcopy(item)
+        if isinstance(heard, otio.schema.Clip):
+            del heard.markers[:]
+        track.append(heard)
+    return track
 
 
 def write_otio(cut: Cut, out) -> None:
@@ -104,7 +131,14 @@ def _dissolve(name: str, before: int, after: int, metadata: dict, fps: int):
 
 
 def _clip(entry: Entry, offset: int, frames: int, fps: int) -> otio.schema.Clip:
-    about = {NAMESPACE: {"number": entry.number, "opening": entry.opening, "prompt": entry.prompt}}
+    about = {
+        NAMESPACE: {
+            "number": entry.number,
+            "opening": entry.opening,
+            "prompt": entry.prompt,
+            "has_audio": entry.has_audio,
+        }
+    }
     start = otio.opentime.RationalTime(entry.source_in + offset, fps)
     reference = otio.schema.ExternalReference(
         target_url=_url(entry.clip),

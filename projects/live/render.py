@@ -48,6 +48,10 @@ def viewers(project):
     return found
 
 
+# The event "exports" swaps the list of exports, not the section with its form.
+PARTIALS = {"exports": "export-list"}
+
+
 def render(project_id, changes, expectations=None):
     """The events for a watch.Changes; [] when there is nothing to send."""
     if changes.gone:
@@ -74,7 +78,10 @@ def fragments(viewer, shots, expectations, changes):
         context = present(viewer, shots, expectations=expectations)
         names = ["timeline", "exports"] + (["estimate"] if viewer.editable else [])
         return [
-            Event(name, render_to_string(f"{TIMELINE}#{name}", context), audience) for name in names
+            Event(
+                name, render_to_string(f"{TIMELINE}#{PARTIALS.get(name, name)}", context), audience
+            )
+            for name in names
         ]
     events = []
     changed = [shot for shot in shots if shot.pk in changes.cards]
@@ -88,7 +95,7 @@ def fragments(viewer, shots, expectations, changes):
         context = summary(viewer, shots, expectations)
         if changes.exports:
             events.append(
-                Event("exports", render_to_string(f"{TIMELINE}#exports", context), audience)
+                Event("exports", render_to_string(f"{TIMELINE}#export-list", context), audience)
             )
         if changes.estimate and viewer.editable:
             html = render_to_string(f"{TIMELINE}#estimate", context)

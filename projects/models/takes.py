@@ -217,7 +217,10 @@ class Take(Tracked):
 
     def get_additional_data(self):
         shot = self.shot
-        return {"project": shot.project_id, "shot": shot.number, "take": self.number}
+        data = {"project": shot.project_id, "shot": shot.number, "take": self.number}
+        if self.verdict_by:  # a review link's guest has no user: the name they gave
+            data["guest"] = self.verdict_by
+        return data
 
     @property
     def is_unfinished(self):
@@ -305,6 +308,20 @@ class Format(models.TextChoices):
     PNG = "png", "contact sheet (PNG)"
 
 
+# Timelines point at their clips by relative path (clips/NN-….mp4): only the editor's
+# bundle holds the clips beside them, so the page offers them only inside it (the command
+# line writes the clips beside a timeline it writes alone).
+TIMELINES = (Format.OTIO, Format.FCPXML, Format.EDL)
+
+# The export list's groups, in order: each a heading and the formats under it.
+GROUPS = (
+    ("Video", (Format.MP4,)),
+    ("For editors", (Format.ZIP, *TIMELINES)),
+    ("Captions", (Format.SRT, Format.VTT)),
+    ("Contact sheets", (Format.PNG,)),
+)
+
+
 class ExportQuerySet(TrackedQuerySet):
     def start_or_join(self, project, kind, **fields):
         """A new export of `project`'s cut of `kind`, or the unfinished one of the same
@@ -323,6 +340,8 @@ class ExportQuerySet(TrackedQuerySet):
 
 class Export(Tracked):
     Format = Format
+    TIMELINES = TIMELINES
+    GROUPS = GROUPS
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"

@@ -25,7 +25,7 @@ from .bridging import prune as prune_bridges
 from .cancelling import cancel_remote, delete_project, forget, purge
 from .collecting import keep_first_frames
 from .driver import run_here
-from .exporting import export
+from .exporting import export, write_clips
 from .exporting import refused as export_refused
 from .exporting import sweep as sweep_exports
 from .guarding import release_on
@@ -56,6 +56,7 @@ __all__ = [
     "problems",
     "prune_bridges",
     "purge",
+    "write_clips",
     "queue_finals",
     "queue_from",
     "queue_takes",

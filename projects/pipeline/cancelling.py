@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from .. import activity
 from ..models import Project, Shot, Take
 from ..providers import ProviderError, TaskState, get_client
 from . import polling
@@ -67,34 +68,41 @@ def delete_project(project):
     with transaction.atomic():
         takes = Take.objects.filter(shot__project=project)
         _stop(takes)
-        if takes.working().exists():
-            Project.objects.filter(pk=project.pk).update(deleted_at=timezone.now())
-            log.info("project %s: deleted, kept until its takes at the provider end", project.pk)
-        else:
-            project.delete()
+        # Logged now, as the deleter's, whenever the row goes (purge, in the worker).
+        activity.deleted(project)
+        with activity.quietly():
+            if takes.working().exists():
+                Project.objects.filter(pk=project.pk).update(deleted_at=timezone.now())
+                log.info("project %s: deleted, kept until its takes end", project.pk)
+            else:
+                project.delete()
 
 
 def forget(shots):
     """Delete removed `shots` for good (arrange.forget_removed): each at once when none of
     its takes is at the provider; else out of undo's reach, its queued tasks cancelled,
-    until the rest end (purge)."""
+    until the rest end (purge). Their deletion was logged when they were removed
+    (arrange.remove), as the remover's: it is not logged again here."""
     for shot in shots:
         takes = Take.objects.filter(shot=shot)
         _stop(takes)
         if takes.working().exists():
             Shot.everywhere.filter(pk=shot.pk).update(deleted_at=timezone.now())
         else:
-            shot.delete()
+            with activity.quietly():
+                shot.delete()
 
 
 def purge():
     """Delete the shots and projects deleted while takes of theirs were at the provider,
-    now that none is; what those takes cost stays in the ledger."""
+    now that none is; what those takes cost stays in the ledger. Their deletion was
+    logged when asked for, as the asker's, not here (activity.deleted)."""
     working = Take.objects.working()
     shots = Shot.everywhere.deleted().exclude(pk__in=working.values("shot"))
     projects = Project.everywhere.deleted().exclude(pk__in=working.values("shot__project"))
-    for row in [*shots, *projects]:
-        row.delete()
+    with activity.quietly():
+        for row in [*shots, *projects]:
+            row.delete()
 
 
 def _stop(takes):

@@ -103,7 +103,7 @@ def _clips(export, opened):
         poster = opened.enter_context(local_copy(take.poster, ".jpg")) if take.poster else None
         info = media.probe(video)
         learn_frames(take, info)
-        clips.append(cut.Clip(entry, video, poster, info.frames, info.fps))
+        clips.append(cut.Clip(entry, video, poster, info.frames, info.fps, info.has_audio))
     return clips
 
 
@@ -181,6 +181,20 @@ def _bundle(export, clips, target, progress):
                 archive.write(path, path.relative_to(folder).as_posix(), compress_type=method)
     progress(1.0)
     return Made(sequence.mode, sequence.duration)
+
+
+def write_clips(export, folder):
+    """Write the trimmed clips a timeline export points at (clips/NN-….mp4) under `folder`:
+    what the command line puts beside a timeline it writes alone, as the bundle holds
+    them beside its own. Their names, relative to `folder`."""
+    folder = Path(folder)
+    with ExitStack() as opened:
+        clips = _clips(export, opened)
+        names = cut.names(clips)
+        for piece, name in zip(cut.pieces(clips), names, strict=True):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            media.trim(media.Piece(piece.path, first=piece.first, last=piece.last), folder / name)
+    return names
 
 
 MAKERS = {

@@ -12,7 +12,7 @@ from ..access import input_from_token, take_from_callback_token
 from ..files import serve
 from ..models import Export, Reference, Shot, Take
 from ..pace import Expectations
-from ..timeline import TIMELINE, decorate, link_exports
+from ..timeline import TIMELINE, decorate, link_exports, present
 from .common import viewer_of
 
 
@@ -34,6 +34,14 @@ def export_card(request, pk=None, export_id=None, token=None):
     link_exports(viewer, [export])
     context = {"project": viewer.project, "viewer": viewer, "export": export}
     return render(request, f"{TIMELINE}#export-card", context)
+
+
+@require_GET
+def export_list(request, pk=None, token=None):
+    """A page of the exports (?page=N), as the timeline's exports fragment."""
+    viewer = viewer_of(request, pk, token)
+    context = present(viewer, exports_page=request.GET.get("page") or 1)
+    return render(request, f"{TIMELINE}#exports", context)
 
 
 TAKE_FILES = {

@@ -83,7 +83,7 @@ def project_list(request):
 def project_detail(request, pk):
     viewer = project_for(request.user, pk)
     project = viewer.project
-    context = present(viewer)
+    context = present(viewer, exports_page=request.GET.get("exports") or 1)
     shots = context["shots"]
     at = NewShotForm.place(request.GET, len(shots))
     context["shot_form"] = NewShotForm(

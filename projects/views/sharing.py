@@ -67,7 +67,7 @@ def shared_project(request, token):
     """What a link opens: the timeline, read-only; with a review link, comments and
     verdicts too, once its holder has said their name."""
     viewer = viewer_of(request, token=token)
-    context = present(viewer)
+    context = present(viewer, exports_page=request.GET.get("exports") or 1)
     context["guest_name"] = viewer.guest_name
     return render(request, "projects/shared.html", context)
 

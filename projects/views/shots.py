@@ -249,6 +249,11 @@ def export_create(request, pk):
     throttle.count(request, viewer, "export")
     project = viewer.project
     form = ExportForm(request.POST)
+    if request.POST.get("format") in Export.TIMELINES:  # only in the bundle (ExportForm)
+        messages.error(request, ExportForm.ONLY_IN_BUNDLE)
+        if request.htmx:
+            return HttpResponseClientRedirect(project.get_absolute_url())
+        return redirect(project)
     shots = project.timeline()
     kind = request.POST.get("kind")
     if kind not in Kind.values:

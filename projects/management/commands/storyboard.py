@@ -198,6 +198,11 @@ class Command(BaseCommand):
             f"Wrote {output} ({export.get_format_display()}): {export.duration:.2f} s, "
             f"{len(plan)} shots ({kind}s){how.get(export.mode, '')}."
         )
+        if suffix in Export.TIMELINES:
+            # It points at its clips by relative path: they go beside it, as in the bundle.
+            folder = Path(output).resolve().parent
+            names = pipeline.write_clips(export, folder)
+            self.stdout.write(f"Wrote the {len(names)} clips it points at in {folder / 'clips'}.")
 
 
 def _project(project_id):
