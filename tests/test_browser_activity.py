@@ -7,7 +7,12 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.live import LiveApp
-from tests.test_browser import browser, card, sign_in_and_create_project  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    browser,
+    card,
+    send_billed,
+    sign_in_and_create_project,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -46,6 +51,7 @@ def test_every_entry_names_who_did_it(app, browser, tmp_path):  # noqa: F811
         page.click("#shot-form button:has-text('Add shot')")
     expect(page.locator(".shot-card")).to_have_count(2)
     page.click("#generate-button")
+    send_billed(page)
     for number in (1, 2):
         expect(card(page, number)).to_have_attribute("data-status", "done", timeout=60_000)
     card(page, 2).locator("[data-role=move-up]").click()
