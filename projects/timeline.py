@@ -101,6 +101,7 @@ def summary(viewer, shots, expectations, exports=None):
     return {
         "project": project,
         "viewer": viewer,
+        "shots_count": len(shots),
         "total_seconds": sum(shot.duration for shot in shots),
         "chain_count": shots[-1].chain if shots else 0,
         "estimate": costs.estimate(project, shots, expectations),
