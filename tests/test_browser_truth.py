@@ -47,9 +47,7 @@ def test_a_watching_page_sees_a_hold_and_its_release_live(app, browser, tmp_path
     # An empty project: nothing to start, and the page says why.
     expect(page.locator("#generate-button")).to_be_disabled()
     expect(page.locator("#final-button")).to_be_disabled()
-    expect(page.locator("#start-reason")).to_have_text(
-        "Nothing to generate yet: add a shot first."
-    )
+    expect(page.locator("#start-reason")).to_have_text("Nothing to generate yet: add a shot first.")
     expect(page.locator("#estimate")).not_to_contain_text("Every shot has a current take")
     page.screenshot(path=str(tmp_path / "empty-head.png"))
     other_context, other = watching(browser, app, page.url)
@@ -75,9 +73,7 @@ def test_a_watching_page_sees_a_hold_and_its_release_live(app, browser, tmp_path
     expect(held.locator("[data-role=status]")).to_have_text("Held")
     expect(held.locator(".placeholder")).to_contain_text("held at the seam with shot 1")
     expect(held.locator("input[name=out]")).to_be_visible()
-    expect(other.locator("#estimate [data-role=making]")).to_have_text(
-        "1 shot held at a seam."
-    )
+    expect(other.locator("#estimate [data-role=making]")).to_have_text("1 shot held at a seam.")
     other.screenshot(path=str(tmp_path / "held-live.png"), full_page=True)
 
     # Released on the first page: the other one sees the hold go and the shot made.
