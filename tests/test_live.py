@@ -435,10 +435,11 @@ def test_the_head_follows_deleting_moving_and_adding_and_spend_never_goes_down(u
     events = events_by_name(render(project.pk, watcher.look(), watcher.expectations))
     assert "2 shots in 1 chain · 8 s" in events["head"]
     assert "Billed so far: 3,000 tokens" in events["estimate"]
-    shared = events_by_name(
-        render(project.pk, watcher.look() or _timeline(), watcher.expectations), "viewers"
-    )
-    assert "2 shots in 1 chain" in shared["head"]
+    link = project.view_link()
+    for audience in ("viewers", f"link:{link.pk}"):
+        shown = events_by_name(render(project.pk, _timeline(), watcher.expectations), audience)
+        assert "2 shots" in shown["head"] and "8 s" in shown["head"]
+        assert 'id="generate-button"' not in shown["head"]  # only for who may generate
 
     arrange.forget_removed(project)  # gone for good, takes and all: the ledger keeps them
     assert not Take.objects.filter(shot__project=project, shot__removed_at__isnull=False)
