@@ -496,3 +496,21 @@ def _cards(shots):
     from projects.live.watch import Changes
 
     return Changes(cards={shot.pk for shot in shots}, estimate=True)
+
+
+def test_the_ledger_is_read_with_the_project_and_priced_per_model(user, settings):
+    from projects import costs
+
+    settings.SEEDANCE_PRICES = {"priced": 10.0}
+    project = chain(user, "cut", "cut")
+    first, second = project.shots.in_order()
+    make_take(first, tokens=300_000, inputs={**first.inputs(), "model": "priced"})
+    make_take(second, tokens=200_000, inputs={**second.inputs(), "model": "priced"})
+    loaded = Project.objects.with_billed().get(pk=project.pk)
+    assert costs.billed(loaded) == costs.billed(project) == (500_000, pytest.approx(5.0))
+    Shot.objects.filter(pk=second.pk).delete()  # the ledger keeps what it cost
+    assert costs.billed(Project.objects.with_billed().get(pk=project.pk))[0] == 500_000
+
+    make_take(first, tokens=100_000, inputs={**first.inputs(), "model": "unpriced"})
+    loaded = Project.objects.with_billed().get(pk=project.pk)
+    assert costs.billed(loaded) == costs.billed(project) == (600_000, None)

@@ -85,8 +85,9 @@ def fragments(viewer, shots, expectations, changes):
         for shot in changed:
             html = render_to_string(f"{TIMELINE}#shot-card", {**context, "shot": shot})
             events.append(Event(f"shot-{shot.pk}", html, audience))
-    if changes.exports or changes.estimate or changed:
-        context = summary(viewer, shots, expectations)
+    if changes.exports or changed or (changes.estimate and viewer.editable):
+        # The exports are read only when they changed: the head and the estimate need none.
+        context = summary(viewer, shots, expectations, None if changes.exports else [])
         if changed:  # a duration edited, a shot now held or made: the head's figures
             events.append(head(viewer, context))
             if viewer.can_export:  # which cut the export form joins by default
