@@ -132,6 +132,7 @@ def project_for(user, pk, action="view"):
     found = (
         Project.objects.filter(pk=pk, team__memberships__user=user)
         .annotate(role=F("team__memberships__role"))
+        .with_billed()  # what the head says was spent, from the ledger, in the same query
         .select_related("team")
     )
     project = found.first()

@@ -61,6 +61,12 @@ class Work:
     tokens: int
     price: float | None
     seconds: float  # wall time: chains run side by side, a chain in order
+    held: int = 0  # shots the seam guard holds until a person acts: not being made
+    behind: int = 0  # shots waiting behind a take that waits for a person
+
+    @property
+    def stopped(self):
+        return self.held + self.behind
 
     @property
     def time_text(self):
@@ -109,10 +115,21 @@ def work(project, shots, kind, expectations):
     """The cost of making a take of `kind` of every shot without a current one."""
     asked = project.settings_for(kind)
     busy = set()
+    held = behind = 0  # held at a seam by the guard; waiting behind a hold in its chain
+    stopped = False  # whether the chain so far stops at a take that waits for a person
     for shot in shots:
         latest = shot.latest_of(kind)
-        if latest is not None and latest.is_unfinished:
-            busy.add(shot.pk)
+        if not shot.continues:
+            stopped = False
+        if latest is None or not latest.is_unfinished:
+            stopped = False
+            continue
+        busy.add(shot.pk)
+        if latest.is_held:
+            held += 1
+        elif stopped and latest.status == Take.Status.WAITING:
+            behind += 1
+        stopped = latest.waits_for_person or (stopped and latest.status == Take.Status.WAITING)
     pending = [s for s in shots if s.current_of(kind) is None and s.pk not in busy]
     tokens = sum(tokens_for(asked["resolution"], asked["ratio"], s.duration) for s in pending)
     chains = {}
@@ -120,7 +137,9 @@ def work(project, shots, kind, expectations):
         chains[shot.chain] = chains.get(shot.chain, 0.0) + expectations.for_shot(shot, kind)
     return Work(
         shots=len(pending),
-        in_progress=len(busy),
+        in_progress=len(busy) - held - behind,
+        held=held,
+        behind=behind,
         tokens=tokens,
         price=price_of(tokens, asked["model"]),
         seconds=max(chains.values(), default=0.0),
@@ -136,15 +155,26 @@ def estimate(project, shots, expectations=None):
     """
     expectations = expectations or Expectations.recent()
     drafts = work(project, shots, Kind.DRAFT, expectations)
-    # From the takes the timeline already read: no query of its own.
-    billed = [take for shot in shots for take in shot.takes.all() if take.tokens]
-    prices = [price_of(t.tokens, t.inputs.get("model") or project.model_name) for t in billed]
+    billed_tokens, billed_price = billed(project)
     return Estimate(
         **vars(drafts),
-        billed_tokens=sum(take.tokens for take in billed),
-        billed_price=None if None in prices else sum(prices),
+        billed_tokens=billed_tokens,
+        billed_price=billed_price,
         final=work(project, shots, Kind.FINAL, expectations),
     )
+
+
+def billed(project):
+    """What the project was billed, from the ledger (models.Spend), which deleting a
+    take or a shot never lowers: (tokens, price or None). Read with the project where it
+    was loaded with_billed(), else in one query."""
+    if not hasattr(project, "billed_tokens"):
+        rows = Spend.objects.filter(project=project).values("model").annotate(tokens=Sum("tokens"))
+        prices = [price_of(row["tokens"], row["model"]) for row in rows]
+        tokens = sum(row["tokens"] for row in rows)
+        return tokens, None if None in prices else sum(prices)
+    price = None if project.billed_unpriced else project.billed_amount
+    return project.billed_tokens, price
 
 
 def remaining_seconds(project, kind=Kind.DRAFT):

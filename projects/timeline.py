@@ -109,12 +109,14 @@ def held_seam(viewer, take, takes, numbers):
 
 
 def summary(viewer, shots, expectations, exports_page=1):
-    """What the timeline says of itself: length, estimate, exports, where events come from."""
+    """What the timeline says of itself: length, estimate, exports (their list at
+    `exports_page`; not read at all when it is None), where events come from."""
     project = viewer.project
     return {
-        **export_list(viewer, exports_page),
+        **(export_list(viewer, exports_page) if exports_page is not None else {}),
         "project": project,
         "viewer": viewer,
+        "shots_count": len(shots),
         "total_seconds": sum(shot.duration for shot in shots),
         "chain_count": shots[-1].chain if shots else 0,
         "estimate": costs.estimate(project, shots, expectations),

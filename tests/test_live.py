@@ -377,3 +377,156 @@ def test_redis_that_cannot_be_reached_makes_the_hub_unavailable():
             await hub.subscribe(1, "editors")
 
     asyncio.run(subscribe())
+
+
+def events_by_name(events, audience="editors"):
+    return {event.name: event.html for event in events if event.audience in (None, audience)}
+
+
+def test_a_seam_guard_hold_and_its_release_reach_the_open_pages(user):
+    """The guard writes only the take's hold (its status stays waiting): the watcher must
+    see it, and the card, the head and the estimate say it."""
+    project = chain(user, "cut", "continue")
+    first, second = project.shots.in_order()
+    upstream = make_take(first)
+    waiting = Take.objects.create(
+        shot=second, inputs=second.inputs(), status=Take.Status.WAITING, upstream_take=upstream
+    )
+    watcher = Watcher(project.pk)
+    watcher.look()
+
+    reason = "Held: shot 2 would start on a near-black frame from shot 1."
+    Take.objects.filter(pk=waiting.pk).update(held=reason, held_check="blank")
+    changes = watcher.look()
+    assert changes.cards == {second.pk}
+    events = events_by_name(render(project.pk, changes, watcher.expectations))
+    card = events[f"shot-{second.pk}"]
+    assert reason in card and 'data-role="held"' in card
+    assert '<span class="status" data-role="status">Held</span>' in card
+    assert "waiting for shot 1" not in card
+    assert "1 shot held at a seam" in events["estimate"]
+    assert "Making" not in events["estimate"]
+    assert "project-head" in events["head"]
+
+    Take.objects.filter(pk=waiting.pk).update(held="", held_check="")  # released
+    changes = watcher.look()
+    assert changes.cards == {second.pk}
+    events = events_by_name(render(project.pk, changes, watcher.expectations))
+    assert 'data-role="held"' not in events[f"shot-{second.pk}"]
+    assert "Making 1 shot now." in events["estimate"]
+
+
+def test_the_header_counts_held_shots_apart_from_those_being_made(user):
+    project = chain(user, "cut", "continue", "continue", "cut")
+    first, second, third, fourth = project.shots.in_order()
+    upstream = make_take(first)
+    Take.objects.create(
+        shot=second,
+        inputs=second.inputs(),
+        status=Take.Status.WAITING,
+        upstream_take=upstream,
+        held="Held: shot 2 would start on a near-black frame from shot 1.",
+        held_check="blank",
+    )
+    Take.objects.create(shot=third, inputs=third.inputs(), status=Take.Status.WAITING)
+    Take.objects.create(shot=fourth, inputs=fourth.inputs(), status=Take.Status.RUNNING)
+    watcher = Watcher(project.pk)
+    events = events_by_name(render(project.pk, watcher.look(), watcher.expectations))
+    assert (
+        '<span data-role="making">Making 1 shot now · <span data-role="held-count">1 held at a '
+        "seam</span> · 1 waiting behind a hold.</span>" in events["estimate"]
+    )
+
+
+def test_the_head_follows_deleting_moving_and_adding_and_spend_never_goes_down(user):
+    from projects import arrange
+
+    project = chain(user, "cut", "continue", "continue")
+    for shot in project.shots.in_order():
+        make_take(shot)  # 1,000 tokens each, in the ledger
+    watcher = Watcher(project.pk)
+    watcher.look()
+
+    arrange.remove(project.shots.in_order().last())
+    events = events_by_name(render(project.pk, watcher.look(), watcher.expectations))
+    assert "2 shots in 1 chain · 8 s" in events["head"]
+    assert "Billed so far: 3,000 tokens" in events["estimate"]
+    link = project.view_link()
+    for audience in ("viewers", f"link:{link.pk}"):
+        shown = events_by_name(render(project.pk, _timeline(), watcher.expectations), audience)
+        assert "2 shots" in shown["head"] and "8 s" in shown["head"]
+        assert 'id="generate-button"' not in shown["head"]  # only for who may generate
+
+    arrange.forget_removed(project)  # gone for good, takes and all: the ledger keeps them
+    assert not Take.objects.filter(shot__project=project, shot__removed_at__isnull=False)
+    events = events_by_name(render(project.pk, _timeline(), watcher.expectations))
+    assert "Billed so far: 3,000 tokens" in events["estimate"]
+
+    shot = Shot.objects.create(project=project, position=2, prompt="Shot 4", duration=6)
+    project.touch()
+    events = events_by_name(render(project.pk, watcher.look(), watcher.expectations))
+    assert "3 shots in 1 chain · 14 s" in events["head"]
+
+    Shot.objects.filter(pk=shot.pk).update(duration=10)  # edited: a card, not the timeline
+    changes = watcher.look()
+    assert not changes.timeline and shot.pk in changes.cards
+    events = events_by_name(render(project.pk, changes, watcher.expectations))
+    assert "3 shots in 1 chain · 18 s" in events["head"]
+
+
+def _timeline():
+    from projects.live.watch import Changes
+
+    return Changes(timeline=True, estimate=True)
+
+
+def test_the_export_forms_default_follows_finals_that_finish(user):
+    from projects.models import Kind
+
+    project = chain(user, "cut", "continue")
+    shots = list(project.shots.in_order())
+    for shot in shots:
+        make_take(shot)
+    finals = [
+        Take.objects.create(
+            shot=shot, number=2, kind=Kind.FINAL, inputs=shot.inputs(Kind.FINAL), status="running"
+        )
+        for shot in shots
+    ]
+    watcher = Watcher(project.pk)
+    watcher.look()
+
+    upstream = None
+    for shot, final in zip(shots, finals, strict=True):
+        Take.objects.filter(pk=final.pk).delete()
+        inputs = shot.inputs(Kind.FINAL)
+        upstream = make_take(shot, kind=Kind.FINAL, inputs=inputs, upstream=upstream)
+    events = events_by_name(render(project.pk, watcher.look(), watcher.expectations))
+    assert '<option value="final" selected>' in events["export-kind"]
+    assert "export-kind" not in events_by_name(
+        render(project.pk, _cards(shots), watcher.expectations), "viewers"
+    )  # viewers do not export
+
+
+def _cards(shots):
+    from projects.live.watch import Changes
+
+    return Changes(cards={shot.pk for shot in shots}, estimate=True)
+
+
+def test_the_ledger_is_read_with_the_project_and_priced_per_model(user, settings):
+    from projects import costs
+
+    settings.SEEDANCE_PRICES = {"priced": 10.0}
+    project = chain(user, "cut", "cut")
+    first, second = project.shots.in_order()
+    make_take(first, tokens=300_000, inputs={**first.inputs(), "model": "priced"})
+    make_take(second, tokens=200_000, inputs={**second.inputs(), "model": "priced"})
+    loaded = Project.objects.with_billed().get(pk=project.pk)
+    assert costs.billed(loaded) == costs.billed(project) == (500_000, pytest.approx(5.0))
+    Shot.objects.filter(pk=second.pk).delete()  # the ledger keeps what it cost
+    assert costs.billed(Project.objects.with_billed().get(pk=project.pk))[0] == 500_000
+
+    make_take(first, tokens=100_000, inputs={**first.inputs(), "model": "unpriced"})
+    loaded = Project.objects.with_billed().get(pk=project.pk)
+    assert costs.billed(loaded) == costs.billed(project) == (600_000, None)

@@ -246,3 +246,21 @@ def test_a_callback_link_works_until_its_takes_deadline(client, user, broker, se
     with mock.patch("time.time", return_value=later):
         assert client.post(url).status_code == 404
     assert broker.queue_size() == 1
+
+
+def test_an_empty_project_offers_no_generate_or_make_final_and_says_why(client_of, user):
+    import re
+
+    project = make_project(user)
+    html = client_of.get(project.get_absolute_url()).content.decode()
+    for button in ("generate-button", "final-button"):
+        tag = re.search(rf'<button[^>]*id="{button}"[^>]*>', html).group(0)
+        assert " disabled" in tag and 'aria-describedby="start-reason"' in tag
+    assert 'id="start-reason">Nothing to generate yet: add a shot first.' in html
+    assert "Every shot has a current take" not in html
+    assert "0 shots in 0 chains" in html
+
+    Shot.objects.create(project=project, position=0, prompt="A harbour at dawn", duration=4)
+    html = client_of.get(project.get_absolute_url()).content.decode()
+    assert " disabled" not in re.search(r'<button[^>]*id="generate-button"[^>]*>', html).group(0)
+    assert "start-reason" not in html

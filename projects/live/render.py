@@ -61,7 +61,7 @@ def render(project_id, changes, expectations=None):
         events.append(Event(f"progress-{shot_id}", progress(shot_id, percent)))
     if not (changes.timeline or changes.cards or changes.exports or changes.estimate):
         return events
-    project = Project.objects.filter(pk=project_id).first()
+    project = Project.objects.with_billed().select_related("team").filter(pk=project_id).first()
     if project is None:
         return [Event("end")]
     shots = project.timeline()
@@ -77,12 +77,13 @@ def fragments(viewer, shots, expectations, changes):
     if changes.timeline:
         context = present(viewer, shots, expectations=expectations)
         names = ["timeline", "exports"] + (["estimate"] if viewer.editable else [])
-        return [
+        events = [
             Event(
                 name, render_to_string(f"{TIMELINE}#{PARTIALS.get(name, name)}", context), audience
             )
             for name in names
         ]
+        return [*events, head(viewer, context)]
     events = []
     changed = [shot for shot in shots if shot.pk in changes.cards]
     if changed:
@@ -91,8 +92,14 @@ def fragments(viewer, shots, expectations, changes):
         for shot in changed:
             html = render_to_string(f"{TIMELINE}#shot-card", {**context, "shot": shot})
             events.append(Event(f"shot-{shot.pk}", html, audience))
-    if changes.exports or (changes.estimate and viewer.editable):
-        context = summary(viewer, shots, expectations)
+    if changes.exports or changed or (changes.estimate and viewer.editable):
+        # The exports are read only when they changed: the head and the estimate need none.
+        context = summary(viewer, shots, expectations, 1 if changes.exports else None)
+        if changed:  # a duration edited, a shot now held or made: the head's figures
+            events.append(head(viewer, context))
+            if viewer.can_export:  # which cut the export form joins by default
+                html = render_to_string(f"{TIMELINE}#export-kind", context)
+                events.append(Event("export-kind", html, audience))
         if changes.exports:
             events.append(
                 Event("exports", render_to_string(f"{TIMELINE}#export-list", context), audience)
@@ -101,6 +108,13 @@ def fragments(viewer, shots, expectations, changes):
             html = render_to_string(f"{TIMELINE}#estimate", context)
             events.append(Event("estimate", html, audience))
     return events
+
+
+def head(viewer, context):
+    """The page's head (its figures, and for members the toolbar), as the audience's page
+    has it."""
+    page = "projects/shared.html" if viewer.link else "projects/project_detail.html"
+    return Event("head", render_to_string(f"{page}#head", context), viewer.audience)
 
 
 def progress(shot_id, percent):

@@ -33,6 +33,7 @@ TAKE_FIELDS = (
     "remote_id",
     "provider",
     "inputs",
+    "held",  # a seam-guard hold (and its release) changes the card, not the status
     "submitted_at",
     "started_at",
     "updated_at",

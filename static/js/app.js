@@ -78,3 +78,12 @@ document.addEventListener("input", (event) => {
     video.currentTime = (Number(scrub.value) + 0.5) / fps;
   }
 });
+
+// The export form joins the cut that is ready, as live events say, until its viewer
+// picks one: their pick then stays.
+document.addEventListener("change", (event) => {
+  if (event.target.id === "export-kind") event.target.dataset.picked = "true";
+});
+document.addEventListener("htmx:sseBeforeMessage", (event) => {
+  if (event.target.id === "export-kind" && event.target.dataset.picked) event.preventDefault();
+});

@@ -1,0 +1,142 @@
+"""The page tells the truth, live, in Debian's Chromium against `manage.py up`: a page that
+only watches sees a seam-guard hold and its release, finals that finish (the export form
+then joins them), and the head after a delete, without a reload."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.live import LiveApp
+from tests.test_browser import (  # noqa: F401
+    browser,
+    card,
+    send_billed,
+    sign_in_and_create_project,
+)
+from tests.test_browser_arrange import add_shots
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, live_template):
+    live = LiveApp(tmp_path_factory.mktemp("live"), simulator_delay=1.0, template=live_template)
+    yield live.start()
+    left = live.stop()
+    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+
+
+def sign_in(page, app):
+    page.goto(f"{app.url}/")
+    page.fill("input[name=username]", app.username)
+    page.fill("input[name=password]", app.password)
+    page.click("button:has-text('Sign in')")
+
+
+def watching(browser, app, url):  # noqa: F811
+    """A second person's page on `url`, live, that is never reloaded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in(page, app)
+    page.goto(url)
+    page.wait_for_function("() => window.storyboardLive === true")
+    page.evaluate("window.stayedOnPage = true")
+    return context, page
+
+
+def test_a_watching_page_sees_a_hold_and_its_release_live(app, browser, tmp_path):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Harbour at dusk")
+    # An empty project: nothing to start, and the page says why.
+    expect(page.locator("#generate-button")).to_be_disabled()
+    expect(page.locator("#final-button")).to_be_disabled()
+    expect(page.locator("#start-reason")).to_have_text("Nothing to generate yet: add a shot first.")
+    expect(page.locator("#estimate")).not_to_contain_text("Every shot has a current take")
+    page.screenshot(path=str(tmp_path / "empty-head.png"))
+    other_context, other = watching(browser, app, page.url)
+
+    add_shots(
+        page,
+        [
+            ("Rain over a harbour at dusk [sim:end=black]", "cut"),
+            ("The camera drifts toward the lighthouse", "continue"),
+        ],
+    )
+    expect(page.locator(".shot-card")).to_have_count(2)
+    # The other page's head follows the shots added: Generate is on there too.
+    expect(other.locator("#project-head")).to_contain_text("2 shots in 1 chain · 8 s")
+    expect(other.locator("#generate-button")).to_be_enabled()
+    expect(other.locator("#start-reason")).to_have_count(0)
+
+    page.click("#generate-button")
+    send_billed(page)
+    held = other.locator('.shot-card[data-shot="2"]')
+    expect(held.locator("[data-role=held]")).to_contain_text(
+        "Held: shot 2 would start on a near-black frame from shot 1.", timeout=60_000
+    )
+    expect(held.locator("[data-role=status]")).to_have_text("Held")
+    expect(held.locator(".placeholder")).to_contain_text("held at the seam with shot 1")
+    expect(held.locator("input[name=out]")).to_be_visible()
+    expect(other.locator("#estimate [data-role=making]")).to_have_text("1 shot held at a seam.")
+    other.screenshot(path=str(tmp_path / "held-live.png"), full_page=True)
+
+    # Released on the first page: the other one sees the hold go and the shot made.
+    card(page, 2).locator("input[name=out]").fill("60")
+    card(page, 2).locator("button:has-text('Continue from this frame')").click()
+    expect(held.locator("[data-role=held]")).to_have_count(0, timeout=30_000)
+    expect(held).to_have_attribute("data-status", "done", timeout=60_000)
+    expect(other.locator("#estimate")).to_contain_text("Every shot has a current take.")
+    assert other.evaluate("window.stayedOnPage") is True
+    other_context.close()
+    context.close()
+
+
+def test_a_watching_page_exports_finished_finals_and_keeps_its_head_true(
+    app,
+    browser,  # noqa: F811
+    tmp_path,
+):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Two gulls")
+    add_shots(page, [("A gull over the pier", "cut"), ("A second gull lands", "cut")])
+    expect(page.locator(".shot-card")).to_have_count(2)
+    page.click("#generate-button")
+    send_billed(page)
+    for number in (1, 2):
+        expect(card(page, number)).to_have_attribute("data-status", "done", timeout=60_000)
+
+    other_context, other = watching(browser, app, page.url)
+    expect(other.locator("#export-kind")).to_have_value("draft")
+    billed = other.locator("#estimate").inner_text().split("Billed so far: ")[1].split(" ")[0]
+
+    page.click("#final-button")
+    send_billed(page)
+    finals = other.locator(".kind[data-kind=final]")
+    expect(finals).to_have_count(2, timeout=30_000)
+    for number in (0, 1):
+        expect(finals.nth(number)).to_have_attribute("data-status", "done", timeout=60_000)
+    # The form joins the finals now, as a reload would have it.
+    expect(other.locator("#export-kind")).to_have_value("final")
+    other.click("#export-button")
+    expect(other.locator(".export-card").first).to_contain_text("2 finals")
+    expect(other.locator(".export-card").first).to_have_attribute(
+        "data-status", "done", timeout=60_000
+    )
+    billed_finals = other.locator("#estimate").inner_text().split("Billed so far: ")[1]
+    billed_finals = billed_finals.split(" ")[0]
+    assert int(billed_finals.replace(",", "")) > int(billed.replace(",", ""))
+
+    # A delete on the first page: the other page's head follows, the spend stays.
+    expect(other.locator("#project-head")).to_contain_text("2 shots in 2 chains · 8 s")
+    card(page, 2).locator("button:has-text('Delete')").click()
+    expect(other.locator(".shot-card")).to_have_count(1, timeout=20_000)
+    expect(other.locator("#project-head")).to_contain_text("1 shot in 1 chain · 4 s")
+    expect(other.locator("#estimate")).to_contain_text(f"Billed so far: {billed_finals} tokens")
+    other.screenshot(path=str(tmp_path / "head-after-delete.png"))
+    assert other.evaluate("window.stayedOnPage") is True
+    other_context.close()
+    context.close()
