@@ -1,5 +1,7 @@
 """Fixtures shared by the suite: isolated media, a real simulator and S3 over loopback, users."""
 
+import contextlib
+import shutil
 import uuid
 
 import pytest
@@ -110,6 +112,57 @@ def s3(settings, moto_server):
     use_s3(settings, moto_server.url, bucket.name)
     yield bucket
     empty_and_remove(bucket)
+
+
+class _SharedChromium:
+    """Debian's Chromium under Playwright, launched once for a run of browser tests in a
+    row (one browser, a new context per test) and closed when the next test needs none.
+
+    Closed in between because Playwright's sync API leaves its event loop visible to the
+    test's thread, where Django refuses database calls (SynchronousOnlyOperation): a test
+    that does not ask for the browser must run without it."""
+
+    def __init__(self):
+        self.playwright = self.browser = None
+
+    def get(self):
+        if self.browser is None or not self.browser.is_connected():
+            from playwright.sync_api import sync_playwright
+
+            from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+            if not shutil.which(CHROMIUM):
+                pytest.fail("Debian's Chromium is needed: apt-get install chromium")
+            self.close()
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS
+            )
+        return self.browser
+
+    def close(self):
+        if self.browser is not None:
+            with contextlib.suppress(Exception):  # already gone with a crashed browser
+                self.browser.close()
+        if self.playwright is not None:
+            self.playwright.stop()
+        self.playwright = self.browser = None
+
+
+_chromium = _SharedChromium()
+
+
+@pytest.fixture
+def shared_chromium():
+    """The shared Chromium (see _SharedChromium); `browser` (tests.test_browser) is it."""
+    return _chromium.get()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield  # the test's own fixtures (and the contexts they opened) are gone first
+    if nextitem is None or "shared_chromium" not in nextitem.fixturenames:
+        _chromium.close()
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
 """The whole flow in Debian's Chromium, against `manage.py up` as a user would run it."""
 
-import shutil
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from projects import media
 from tests.live import LiveApp
@@ -33,14 +31,11 @@ def app(tmp_path_factory, live_template):
     assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's Chromium is needed: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+@pytest.fixture
+def browser(shared_chromium):
+    """Chromium, launched once for the browser tests that run in a row (tests.conftest);
+    each test opens a context of its own and closes it."""
+    return shared_chromium
 
 
 def sign_in_and_create_project(page, app, title):

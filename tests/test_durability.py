@@ -42,11 +42,9 @@ def test_a_chain_survives_sigkills_with_exactly_one_create_per_take(
     with Simulator(port=0, delay=1.5, small=small_clips) as simulator:
         app = Deployment(tmp_path, simulator, live_template, PIPELINE_LEASE_SECONDS="6")
         try:
-            app.make_user("ada")
             storyboard = tmp_path / "storyboard.json"
             storyboard.write_text(json.dumps(STORYBOARD))
-            project = app.manage("storyboard", "import", str(storyboard), "--owner", "ada")
-            app.manage("storyboard", "render", project.strip().splitlines()[-1])
+            app.import_and_render(storyboard)
 
             with open(tmp_path / "workers.log", "w") as log:
                 kills = []

@@ -14,13 +14,14 @@ from tests.live import ROOT, Deployment
 pytestmark = pytest.mark.timeout(240)
 
 
-def import_cuts(app, tmp_path, title, count):
+def cuts(tmp_path, title, count):
+    """A storyboard file of `count` cuts."""
     path = tmp_path / f"{title}.json"
     shots = [{"prompt": f"{title} {n}", "duration": 4, "opening": "cut"} for n in range(count)]
     path.write_text(
         json.dumps({"title": title, "settings": {"resolution": "480p"}, "shots": shots})
     )
-    return app.manage("storyboard", "import", str(path), "--owner", "ada").split()[-1]
+    return path
 
 
 def most_at_once(intervals):
@@ -42,9 +43,7 @@ def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
             tmp_path, simulator, live_template, Q_WORKERS="4", SEEDANCE_CONCURRENCY="2"
         )
         try:
-            app.make_user("ada")
-            for title in ("Harbour", "Market"):
-                app.manage("storyboard", "render", import_cuts(app, tmp_path, title, 3))
+            app.import_and_render(*(cuts(tmp_path, title, 3) for title in ("Harbour", "Market")))
             with open(tmp_path / "workers.log", "w") as log:
                 worker = app.worker(log)
                 deadline = time.monotonic() + 120

@@ -45,12 +45,9 @@ def test_a_worker_without_the_importers_disk_makes_a_chain_and_an_export_on_s3(
         for other in (worker_machine, exporter):
             other.env["DATABASE_URL"] = importer.env["DATABASE_URL"]
         try:
-            importer.make_user("ada")
             board = tmp_path / "storyboard.json"
             board.write_text(json.dumps(STORYBOARD))
-            project = importer.manage("storyboard", "import", str(board), "--owner", "ada")
-            project = project.split()[-1]
-            importer.manage("storyboard", "render", project)
+            (project,) = importer.import_and_render(board)
 
             with open(tmp_path / "worker.log", "w") as log:
                 worker = worker_machine.worker(log)
