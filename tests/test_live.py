@@ -361,3 +361,22 @@ def test_redis_that_cannot_be_reached_makes_the_hub_unavailable():
             await hub.subscribe(1, "editors")
 
     asyncio.run(subscribe())
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e300", "-1", "1e12"])
+def test_a_since_no_page_was_rendered_at_is_refused_before_the_stream_starts(client, user, value):
+    client.force_login(user)
+    project = make_project(user)
+    url = reverse("project-events", args=[project.pk])
+    by_query = client.get(f"{url}?since={value}")
+    by_header = client.get(url, HTTP_LAST_EVENT_ID=value)
+    shared = client.get(
+        reverse("shared-project-events", args=[project.view_link().token]) + f"?since={value}"
+    )
+    for response in (by_query, by_header, shared):
+        assert response.status_code == 400
+        assert response["Content-Type"] != "text/event-stream"
+    # A real time is streamed as before.
+    fine = client.get(f"{url}?since={time.time():.3f}")
+    assert fine.status_code == 200 and fine["Content-Type"] == "text/event-stream"
+    fine.close()

@@ -7,11 +7,12 @@ ends after a few minutes, when its share link is revoked or its project deleted;
 browser reconnects and is asked again who it is.
 """
 
+import math
 import time
 from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.template.loader import render_to_string
 
 from ..access import project_for, project_for_link
@@ -25,6 +26,8 @@ STREAM_SECONDS = 300
 KEEPALIVE = 15.0
 # How long a browser waits before asking again when live events are unavailable.
 RETRY_LATER_MS = 15000
+# How far ahead of this server's clock a page may say it was rendered (a `since`).
+FUTURE_SECONDS = 24 * 3600.0
 
 
 async def project_events(request, pk=None, token=None):
@@ -32,7 +35,10 @@ async def project_events(request, pk=None, token=None):
         viewer = await sync_to_async(project_for)(await request.auser(), pk)
     else:
         viewer = await sync_to_async(project_for_link)(token)
-    since = _since(request)
+    try:
+        since = _since(request)
+    except ValueError as error:  # refused before any header of the stream is sent
+        return HttpResponseBadRequest(str(error))
     response = StreamingHttpResponse(stream(viewer, since), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -40,12 +46,19 @@ async def project_events(request, pk=None, token=None):
 
 
 def _since(request):
-    """Unix seconds from which the browser needs changes; None: it needs everything."""
+    """Unix seconds from which the browser needs changes; None: it needs everything.
+
+    ValueError for a number no page was rendered at: not finite, before 1970 or far
+    ahead of now (nan, inf, 1e300), which the catch-up could not turn into a date.
+    """
     for value in (request.headers.get("Last-Event-ID"), request.GET.get("since")):
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            since = float(value)
+        except (TypeError, ValueError):  # absent, or no number: the next one says
             continue
+        if not math.isfinite(since) or not 0 <= since <= time.time() + FUTURE_SECONDS:
+            raise ValueError(f"{value[:40]!r} is not a time a page was rendered at")
+        return since
     return None
 
 
