@@ -380,3 +380,21 @@ def test_a_since_no_page_was_rendered_at_is_refused_before_the_stream_starts(cli
     fine = client.get(f"{url}?since={time.time():.3f}")
     assert fine.status_code == 200 and fine["Content-Type"] == "text/event-stream"
     fine.close()
+
+
+def test_the_in_process_hub_forgets_a_project_when_its_last_viewer_leaves():
+    async def come_and_go():
+        hub = Hub()
+        kept = []
+        for project_id in range(1, 51):
+            one = await hub.subscribe(project_id, "editors")
+            two = await hub.subscribe(project_id, "viewers")
+            hub.producers.pop(project_id).cancel()
+            await one.close()
+            kept.append(project_id in hub.subscribers)  # one viewer is still there
+            await two.close()
+        return kept, hub.subscribers
+
+    kept, left = asyncio.run(come_and_go())
+    assert all(kept)
+    assert left == {}

@@ -76,6 +76,8 @@ class Hub:
     async def unsubscribe(self, subscription):
         watching = self.subscribers.get(subscription.project_id, set())
         watching.discard(subscription)
+        if not watching:  # the last viewer left: nothing kept for a project nobody watches
+            self.subscribers.pop(subscription.project_id, None)
 
     def _ensure_producer(self, project_id):
         task = self.producers.get(project_id)
@@ -166,7 +168,6 @@ class RedisHub(Hub):
         await super().unsubscribe(subscription)
         project_id = subscription.project_id
         if not self.subscribers.get(project_id) and self.pubsub is not None:
-            self.subscribers.pop(project_id, None)
             try:
                 await self.pubsub.unsubscribe(self.channel(project_id))
             except (RedisError, OSError):  # gone with Redis: nothing left to unsubscribe
