@@ -398,3 +398,44 @@ def test_the_in_process_hub_forgets_a_project_when_its_last_viewer_leaves():
     kept, left = asyncio.run(come_and_go())
     assert all(kept)
     assert left == {}
+
+
+def test_a_stream_that_stops_reading_holds_one_resync_not_every_batch(user, monkeypatch):
+    """A client whose send blocks reads nothing: what piles up for it is bounded, and
+    collapses to one "resync" (the page fetches its timeline), then events flow again."""
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut")
+    card = f"shot-{shot_ids(project)[0]}"
+
+    async def stall():
+        stream = streams.stream(Viewer(project, role=Role.OWNER), time.time())
+        await read(stream, "live-status")
+        (subscription,) = hubs.hub().subscribers[project.pk]
+        for n in range(5000):  # the stream is not read meanwhile, as when send blocks
+            hubs.hub().dispatch(project.pk, [Event(card, f"<p>{n}</p>", "editors")])
+        waiting = subscription.queue.qsize()
+        caught_up = await read(stream, "event: ")
+        hubs.hub().dispatch(project.pk, [Event(card, "<p>after</p>", "editors")])
+        after = await read(stream, "after")
+        await stream.aclose()
+        return waiting, "".join(caught_up), "".join(after)
+
+    waiting, caught_up, after = run(stall())
+    assert waiting == 1
+    assert "event: resync" in caught_up and "<p>" not in caught_up
+    assert f"event: {card}" in after and "<p>after</p>" in after
+
+
+def test_a_revoked_link_ends_a_stream_that_fell_behind():
+    async def behind():
+        hub = Hub()
+        subscription = await hub.subscribe(1, "link:7")
+        hub.producers.pop(1).cancel()
+        for n in range(200):
+            hub.dispatch(1, [Event("shot-1", str(n))])
+        hub.dispatch(1, [Event("end", audience="link:7")])
+        for n in range(200):
+            hub.dispatch(1, [Event("shot-1", str(n))])
+        return await subscription.next(1)
+
+    assert [event.name for event in asyncio.run(behind())] == ["end"]

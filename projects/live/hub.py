@@ -29,6 +29,11 @@ TICK = 0.3
 # A producer whose last viewer left keeps going this long, for a browser that reconnects.
 LINGER = 10.0
 END = Event("end")
+# Sent in place of what a stream could not keep up with: the page fetches its timeline.
+RESYNC = Event("resync")
+# Batches a stream may have waiting. A client that stops reading blocks its stream in
+# the server's send; past this, what waits collapses to one RESYNC.
+QUEUE_BATCHES = 64
 
 
 class HubUnavailable(Exception):
@@ -42,22 +47,55 @@ class Subscription:
         self.hub = hub
         self.project_id = project_id
         self.audience = audience
-        self.queue = asyncio.Queue()
+        self.queue = asyncio.Queue(QUEUE_BATCHES)
+        self.behind = False  # a RESYNC waits: until it is read, the refetch covers all
 
     def deliver(self, events):
         mine = [e for e in events if e.audience in (None, self.audience)]
-        if mine:
+        if not mine:
+            return
+        if self.behind:  # a resync waits: it covers the rest, but not an end
+            if _ends(mine):
+                self._collapse(mine)
+            return
+        try:
             self.queue.put_nowait(mine)
+        except asyncio.QueueFull:  # its reader is stuck: all that waits becomes one resync
+            self._collapse(mine)
+
+    def stop(self):
+        """Live events stopped (Redis is gone): the stream reads None next, and ends."""
+        self._collapse(None)
+
+    def _collapse(self, batch):
+        waiting = [batch]
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait())
+        if any(batch is None for batch in waiting):
+            self.queue.put_nowait(None)
+        elif any(_ends(batch) for batch in waiting):  # an end is never lost
+            self.queue.put_nowait([END])
+            self.behind = False
+        else:
+            self.queue.put_nowait([RESYNC])
+            self.behind = True
 
     async def next(self, timeout):
         """The next batch of events, or [] when none came within `timeout` seconds."""
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            batch = await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
             return []
+        if batch == [RESYNC]:
+            self.behind = False  # what comes next, the page has not fetched
+        return batch
 
     async def close(self):
         await self.hub.unsubscribe(self)
+
+
+def _ends(batch):
+    return any(event.name == "end" for event in batch)
 
 
 class Hub:
@@ -224,7 +262,7 @@ class RedisHub(Hub):
         """Tell every stream here that live events stopped; they end, and pages poll."""
         for watching in self.subscribers.values():
             for subscription in watching:
-                subscription.queue.put_nowait(None)
+                subscription.stop()
         self.subscribers.clear()
         asyncio.get_running_loop().create_task(self._reset())
 
