@@ -41,9 +41,7 @@ def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  
     page.route("**/events?*", events)
     page.reload()
     expect(card(page, 1)).to_contain_text("4 s")
-    app.manage(
-        "shell", "-c", "from projects.models import Shot; Shot.objects.update(duration=7)"
-    )
+    app.manage("shell", "-c", "from projects.models import Shot; Shot.objects.update(duration=7)")
     page.wait_for_timeout(1500)  # several silent streams came and went
     expect(card(page, 1)).to_contain_text("4 s")  # no live event brought the change
 

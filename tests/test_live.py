@@ -439,3 +439,109 @@ def test_a_revoked_link_ends_a_stream_that_fell_behind():
         return await subscription.next(1)
 
     assert [event.name for event in asyncio.run(behind())] == ["end"]
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, stopped and started again at will
+    (never the machine's own); stopped at the end."""
+
+    def __init__(self, folder):
+        from tests.live import free_port
+
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        import subprocess
+
+        self.process = subprocess.Popen(
+            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_live_viewers_outlive_a_redis_that_stops_and_starts_again(
+    user, monkeypatch, settings, own_redis
+):
+    """Redis stops under two viewers: their streams say so and end; every path of the
+    hub meanwhile (lease, publish, read) copes with no connection; Redis comes back and
+    the next viewer gets live events again."""
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    settings.REDIS_URL = own_redis.url
+    project = chain(user, "cut")
+    card = f"shot-{shot_ids(project)[0]}"
+    errors = []
+
+    async def through_a_restart():
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: errors.append(context)
+        )
+        hub = hubs.hub()
+        viewers = [streams.stream(Viewer(project, role=Role.OWNER), time.time()) for _ in range(2)]
+        for viewer in viewers:
+            await read(viewer, "live-status")
+        producer = hub.producers[project.pk]
+        await sync_to_async(own_redis.stop)()
+        ended = [[chunk async for chunk in viewer] for viewer in viewers]
+        while hub.redis is not None:
+            await asyncio.sleep(0.05)
+        # The state after the failure: no connection, and every path copes with it.
+        assert await hub.may_produce(project.pk) is False
+        await hub.publish(project.pk, [Event(card, "lost")])
+        await hub.released(project.pk)
+        await asyncio.sleep(hubs.TICK * 5)  # the producer and the reader meet it too
+        alive = not producer.done() or producer.exception() is None
+        await sync_to_async(own_redis.start)()
+        again = streams.stream(Viewer(project, role=Role.OWNER), time.time())
+        back = await read(again, "live-status")
+        await sync_to_async(pipeline.queue_takes)(project)
+        news = await read(again, f"event: {card}")
+        await again.aclose()
+        for task in list(hub.producers.values()):
+            task.cancel()
+        if hub.reader:
+            hub.reader.cancel()
+        await hub._reset()
+        return ended, alive, "".join(back), "".join(news)
+
+    ended, alive, back, news = run(through_a_restart())
+    for chunks in ended:
+        assert 'data-live="off"' in "".join(chunks)
+    assert alive
+    assert 'data-live="on"' in back
+    assert f"event: {card}" in news
+    assert not [
+        e
+        for e in errors
+        if "exception" in e and not isinstance(e["exception"], asyncio.CancelledError)
+    ], errors

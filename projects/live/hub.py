@@ -183,6 +183,8 @@ class RedisHub(Hub):
         return f"storyboard:live:{project_id}"
 
     async def _connect(self):
+        """This process's connection and pub/sub to Redis, made anew after a failure; a
+        reader of its messages running."""
         import redis.asyncio as redis
 
         if self.redis is None:
@@ -190,65 +192,83 @@ class RedisHub(Hub):
             self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         if self.reader is None or self.reader.done():
             self.reader = asyncio.get_running_loop().create_task(self._read())
+        return self.redis, self.pubsub
+
+    # Every path below holds on to the connection it started with: after a failure
+    # (_fail_all), self.redis and self.pubsub are None until a viewer connects again, and
+    # a late failure of the old connection must not end the streams of the new one.
 
     async def subscribe(self, project_id, audience):
+        redis = None
         try:
-            await self._connect()
-            await self.redis.ping()
+            redis, pubsub = await self._connect()
+            await redis.ping()
             if not self.subscribers.get(project_id):
-                await self.pubsub.subscribe(self.channel(project_id))
+                await pubsub.subscribe(self.channel(project_id))
         except (RedisError, OSError) as error:  # Redis cannot be reached: the page polls
-            await self._reset()
+            self._fail(redis)
             raise HubUnavailable(str(error) or type(error).__name__) from error
+        if redis is not self.redis:  # it failed meanwhile, for another stream
+            raise HubUnavailable("the event service stopped")
         return await super().subscribe(project_id, audience)
 
     async def unsubscribe(self, subscription):
         await super().unsubscribe(subscription)
         project_id = subscription.project_id
-        if not self.subscribers.get(project_id) and self.pubsub is not None:
+        pubsub = self.pubsub
+        if not self.subscribers.get(project_id) and pubsub is not None:
             try:
-                await self.pubsub.unsubscribe(self.channel(project_id))
+                await pubsub.unsubscribe(self.channel(project_id))
             except (RedisError, OSError):  # gone with Redis: nothing left to unsubscribe
                 log.debug("unsubscribing from %s failed", project_id, exc_info=True)
 
     async def may_produce(self, project_id):
         """Take or keep the project's lease; True while this process holds it."""
+        redis = self.redis
+        if redis is None:  # failed, and no viewer here since: nothing to produce for
+            return False
         key = f"{self.channel(project_id)}:producer"
         try:
-            if await self.redis.set(key, self.me, nx=True, px=self.LEASE_MS):
+            if await redis.set(key, self.me, nx=True, px=self.LEASE_MS):
                 return True
-            if (await self.redis.get(key) or b"").decode() == self.me:
-                await self.redis.pexpire(key, self.LEASE_MS)
+            if (await redis.get(key) or b"").decode() == self.me:
+                await redis.pexpire(key, self.LEASE_MS)
                 return True
         except (RedisError, OSError):  # Redis is gone: the streams end and the pages poll
             log.warning("the live lease of project %s could not be read", project_id)
-            self._fail_all()
+            self._fail(redis)
         return False
 
     async def released(self, project_id):
+        redis = self.redis
         key = f"{self.channel(project_id)}:producer"
         try:
-            if self.redis is not None and (await self.redis.get(key) or b"").decode() == self.me:
-                await self.redis.delete(key)
+            if redis is not None and (await redis.get(key) or b"").decode() == self.me:
+                await redis.delete(key)
         except (RedisError, OSError):
             log.debug("releasing the live lease of %s failed", project_id, exc_info=True)
 
     async def publish(self, project_id, events):
+        redis = self.redis
+        if redis is None:  # failed: the streams here ended, the others' hubs produce
+            return
         message = json.dumps([event.to_json() for event in events])
         try:
-            await self.redis.publish(self.channel(project_id), message)
+            await redis.publish(self.channel(project_id), message)
         except (RedisError, OSError):
             log.warning("publishing live events of project %s failed", project_id)
-            self._fail_all()
+            self._fail(redis)
 
     async def _read(self):
-        """Hand every message of the subscribed channels to this process's streams."""
+        """Hand every message of the subscribed channels to this process's streams; ends
+        with the connection it read (the next viewer starts another)."""
+        pubsub = self.pubsub
         try:
-            while True:
-                if not self.pubsub.subscribed:
+            while pubsub is not None and pubsub is self.pubsub:
+                if not pubsub.subscribed:
                     await asyncio.sleep(0.2)
                     continue
-                message = await self.pubsub.get_message(timeout=1.0)
+                message = await pubsub.get_message(timeout=1.0)
                 if message is None or message["type"] != "message":
                     continue
                 project_id = int(message["channel"].decode().rsplit(":", 1)[1])
@@ -256,21 +276,35 @@ class RedisHub(Hub):
                 self.dispatch(project_id, events)
         except (RedisError, OSError):
             log.warning("reading live events from Redis failed; streams fall back to polling")
+            self._fail(self.redis if pubsub is self.pubsub else None)
+
+    def _fail(self, redis):
+        """`redis` failed: if it is still this hub's connection, fail all (a connection
+        already replaced has no streams left to end)."""
+        if redis is not None and redis is self.redis:
             self._fail_all()
 
     def _fail_all(self):
-        """Tell every stream here that live events stopped; they end, and pages poll."""
+        """Tell every stream here that live events stopped; they end, and pages poll.
+        The connection is dropped at once; the next viewer makes a new one."""
         for watching in self.subscribers.values():
             for subscription in watching:
                 subscription.stop()
         self.subscribers.clear()
-        asyncio.get_running_loop().create_task(self._reset())
+        redis, pubsub, self.redis, self.pubsub = self.redis, self.pubsub, None, None
+        asyncio.get_running_loop().create_task(self._close(redis, pubsub))
 
     async def _reset(self):
-        redis, self.redis, self.pubsub = self.redis, None, None
-        if redis is not None:
+        redis, pubsub, self.redis, self.pubsub = self.redis, self.pubsub, None, None
+        await self._close(redis, pubsub)
+
+    @staticmethod
+    async def _close(redis, pubsub):
+        for client in (pubsub, redis):
+            if client is None:
+                continue
             try:
-                await redis.aclose()
+                await client.aclose()
             except (RedisError, OSError):
                 log.debug("closing the Redis connection failed", exc_info=True)
 
