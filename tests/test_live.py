@@ -545,3 +545,70 @@ def test_live_viewers_outlive_a_redis_that_stops_and_starts_again(
         for e in errors
         if "exception" in e and not isinstance(e["exception"], asyncio.CancelledError)
     ], errors
+
+
+def test_a_person_whose_access_changes_loses_their_streams_and_no_one_else(user, monkeypatch):
+    """Removed from the team, given another role, left behind when the project moves to
+    another team: that person's streams end; the others' go on."""
+    from projects.models import Membership, Team
+    from tests.factories import make_user
+
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut")
+    team = project.team
+    removed, promoted, behind = make_user("bea"), make_user("cid"), make_user("dee")
+    for person, role in ((removed, Role.EDITOR), (promoted, Role.VIEWER), (behind, Role.VIEWER)):
+        Membership.objects.create(team=team, user=person, role=role)
+    other = Team.objects.create(name="Elsewhere")
+    Membership.objects.create(team=other, user=user, role=Role.OWNER)
+    link = project.view_link()
+    card = f"shot-{shot_ids(project)[0]}"
+
+    def open_stream(person, role):
+        return streams.stream(Viewer(project, role=role, user=person), time.time())
+
+    async def ended(stream):
+        return "".join([chunk async for chunk in stream])
+
+    async def watch():
+        owner = open_stream(user, Role.OWNER)
+        shared = streams.stream(Viewer(project, link=link), time.time())
+        others = [
+            open_stream(removed, Role.EDITOR),
+            open_stream(promoted, Role.VIEWER),
+            open_stream(behind, Role.VIEWER),
+        ]
+        for stream in [owner, shared, *others]:
+            await read(stream, "live-status")
+        await sync_to_async(Membership.objects.filter(user=removed).delete)()
+        gone = [await asyncio.wait_for(ended(others[0]), 10)]
+        await sync_to_async(Membership.objects.filter(user=promoted).update)(role=Role.EDITOR)
+        gone.append(await asyncio.wait_for(ended(others[1]), 10))
+        await sync_to_async(Project.objects.filter(pk=project.pk).update)(team=other)
+        gone.append(await asyncio.wait_for(ended(others[2]), 10))
+        await sync_to_async(pipeline.queue_takes)(project)
+        kept = [await read(stream, f"event: {card}") for stream in (owner, shared)]
+        for stream in (owner, shared):
+            await stream.aclose()
+        return gone, ["".join(chunks) for chunks in kept]
+
+    gone, kept = run(watch())
+    assert all(f"event: {card}" not in said for said in gone)
+    assert all(f"event: {card}" in said for said in kept)  # the owner moved with it
+
+
+def test_a_stream_opened_as_access_changed_ends_at_once(user):
+    from projects.models import Membership
+    from tests.factories import make_user
+
+    project = chain(user, "cut")
+    removed = make_user("bea")
+    Membership.objects.create(team=project.team, user=removed, role=Role.EDITOR)
+    viewer = Viewer(project, role=Role.EDITOR, user=removed)  # decided when it asked
+    Membership.objects.filter(user=removed).delete()
+
+    async def watch():
+        return "".join([chunk async for chunk in streams.stream(viewer, time.time())])
+
+    said = run(asyncio.wait_for(watch(), 10))
+    assert "live-status" not in said

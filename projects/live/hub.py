@@ -43,15 +43,16 @@ class HubUnavailable(Exception):
 class Subscription:
     """One stream's view of a project's events: batches of Events, in order."""
 
-    def __init__(self, hub, project_id, audience):
+    def __init__(self, hub, project_id, audience, person=None):
         self.hub = hub
         self.project_id = project_id
         self.audience = audience
+        self.person = person  # a member's own audience (render.person); None for links
         self.queue = asyncio.Queue(QUEUE_BATCHES)
         self.behind = False  # a RESYNC waits: until it is read, the refetch covers all
 
     def deliver(self, events):
-        mine = [e for e in events if e.audience in (None, self.audience)]
+        mine = [e for e in events if e.audience in (None, self.audience, self.person)]
         if not mine:
             return
         if self.behind:  # a resync waits: it covers the rest, but not an end
@@ -105,8 +106,8 @@ class Hub:
         self.subscribers = {}  # project id: set of Subscriptions
         self.producers = {}  # project id: asyncio.Task
 
-    async def subscribe(self, project_id, audience):
-        subscription = Subscription(self, project_id, audience)
+    async def subscribe(self, project_id, audience, person=None):
+        subscription = Subscription(self, project_id, audience, person)
         self.subscribers.setdefault(project_id, set()).add(subscription)
         self._ensure_producer(project_id)
         return subscription
@@ -198,7 +199,7 @@ class RedisHub(Hub):
     # (_fail_all), self.redis and self.pubsub are None until a viewer connects again, and
     # a late failure of the old connection must not end the streams of the new one.
 
-    async def subscribe(self, project_id, audience):
+    async def subscribe(self, project_id, audience, person=None):
         redis = None
         try:
             redis, pubsub = await self._connect()
@@ -210,7 +211,7 @@ class RedisHub(Hub):
             raise HubUnavailable(str(error) or type(error).__name__) from error
         if redis is not self.redis:  # it failed meanwhile, for another stream
             raise HubUnavailable("the event service stopped")
-        return await super().subscribe(project_id, audience)
+        return await super().subscribe(project_id, audience, person)
 
     async def unsubscribe(self, subscription):
         await super().unsubscribe(subscription)

@@ -16,10 +16,10 @@ from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.template.loader import render_to_string
 
 from ..access import project_for, project_for_link
-from ..models import Export, Project, Shot, Take
+from ..models import Export, Membership, Project, Shot, Take
 from ..pace import Expectations
 from .hub import HubUnavailable, hub
-from .render import Event, fragments
+from .render import Event, fragments, person
 from .watch import OVERLAP, Changes
 
 STREAM_SECONDS = 300
@@ -65,12 +65,16 @@ def _since(request):
 async def stream(viewer, since, seconds=STREAM_SECONDS):
     yield "retry: 2000\n\n"
     try:
-        subscription = await hub().subscribe(viewer.project.pk, viewer.audience)
+        member = person(viewer.user.pk) if viewer.link is None and viewer.user else None
+        subscription = await hub().subscribe(viewer.project.pk, viewer.audience, member)
     except HubUnavailable as error:
         yield _live_status(False, str(error)).encode()
         yield f"retry: {RETRY_LATER_MS}\n\n"
         return
     try:
+        # Access that changed before the producer's first look at the team is seen here.
+        if not await sync_to_async(still_allowed)(viewer):
+            return
         now = time.time()
         events = await sync_to_async(catch_up)(viewer, since)
         yield "".join(event.encode(now) for event in [_live_status(True), *events])
@@ -90,6 +94,17 @@ async def stream(viewer, since, seconds=STREAM_SECONDS):
                 yield ": keep-alive\n\n"
     finally:
         await subscription.close()
+
+
+def still_allowed(viewer):
+    """Whether a member still has the role their stream was opened with (a link's holder:
+    the producer ends its streams when the link stops working)."""
+    if viewer.link is not None or viewer.user is None:
+        return True
+    project = viewer.project.pk
+    return Membership.objects.filter(
+        team__projects=project, user=viewer.user, role=viewer.role
+    ).exists()
 
 
 def catch_up(viewer, since):
