@@ -95,8 +95,10 @@ class _Check:
             self.result = _outcome(self.key)
             if self.result != "ok":
                 # psycopg's connect timeout leaves its socket in a reference cycle of
-                # the traceback: freed now, not whenever the collector next runs.
-                gc.collect()
+                # the traceback: freed now, not whenever the collector next runs. One
+                # collection at a time: CPython skips one asked for during another.
+                with _collecting:
+                    gc.collect()
         finally:
             with _lock:
                 if _running.get(self.key) is self:
@@ -116,6 +118,7 @@ def _outcome(key):
 
 
 _lock = threading.Lock()
+_collecting = threading.Lock()
 _running = {}  # check name: its _Check in flight
 
 
