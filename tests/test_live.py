@@ -612,3 +612,59 @@ def test_a_stream_opened_as_access_changed_ends_at_once(user):
 
     said = run(asyncio.wait_for(watch(), 10))
     assert "live-status" not in said
+
+
+def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(user, monkeypatch):
+    """Twenty viewers open the page at once while a producer runs: their catch-ups are
+    read once or twice, not twenty times, on threads that are not the producer's; an
+    earlier viewer meanwhile gets the producer's events."""
+    import threading
+
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut", "continue")
+    rendered_at = time.time() - 30
+    pipeline.queue_takes(project)  # changed since the pages were rendered
+    first = shot_ids(project)[0]
+    catch_ups, looks = [], []
+    catch_up, look = streams.catch_up, Watcher.look
+    release = threading.Event()
+
+    def counted_catch_up(viewer, since):
+        catch_ups.append(threading.current_thread().name)
+        release.wait(10)  # all twenty have joined before the first one reads
+        return catch_up(viewer, since)
+
+    def counted_look(self):
+        looks.append(threading.current_thread().name)
+        return look(self)
+
+    monkeypatch.setattr(streams, "catch_up", counted_catch_up)
+    monkeypatch.setattr(Watcher, "look", counted_look)
+
+    async def join():
+        earlier = streams.stream(Viewer(project, role=Role.OWNER), time.time())
+        reading = asyncio.ensure_future(read(earlier, "live-status"))
+        while not catch_ups:
+            await asyncio.sleep(0.01)
+        crowd = [
+            streams.stream(Viewer(project, role=Role.OWNER, user=user), rendered_at + n / 10)
+            for n in range(20)
+        ]
+        caught = [asyncio.ensure_future(read(stream, "live-status")) for stream in crowd]
+        await asyncio.sleep(0.3)  # the crowd has subscribed and waits for its catch-up
+        # Meanwhile the producer goes on: a change reaches the viewer already here.
+        await sync_to_async(Take.objects.filter(shot_id=first).update)(progress=0.5)
+        release.set()
+        await reading
+        live = await read(earlier, f"event: shot-{first}")
+        got = ["".join(await chunks) for chunks in caught]
+        for stream in [earlier, *crowd]:
+            await stream.aclose()
+        return got, "".join(live)
+
+    got, live = run(join())
+    assert all(f"event: shot-{first}" in said for said in got)
+    assert len(catch_ups) <= 3  # the earlier viewer's, and the crowd's one or two
+    assert all(name.startswith("live-catch-up") for name in catch_ups)
+    assert looks and all(name.startswith("live-producer") for name in looks)
+    assert f"event: shot-{first}" in live or "progress-" in live

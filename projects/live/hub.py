@@ -14,8 +14,8 @@ import os
 import secrets
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from redis.exceptions import RedisError
@@ -29,6 +29,9 @@ TICK = 0.3
 # A producer whose last viewer left keeps going this long, for a browser that reconnects.
 LINGER = 10.0
 END = Event("end")
+# The producers' looks and renders run here, and nothing else does: a crowd of viewers
+# catching up (stream.CATCH_UPS) cannot hold up the events of those already watching.
+PRODUCERS = ThreadPoolExecutor(2, thread_name_prefix="live-producer")
 # Sent in place of what a stream could not keep up with: the page fetches its timeline.
 RESYNC = Event("resync")
 # Batches a stream may have waiting. A client that stops reading blocks its stream in
@@ -311,9 +314,11 @@ class RedisHub(Hub):
 
 
 async def produce_once(watcher):
-    """One look for changes and their events, in a worker thread (the ORM is synchronous)."""
+    """One look for changes and their events, in a producers' thread (the ORM is
+    synchronous)."""
     try:
-        return await sync_to_async(_look_and_render, thread_sensitive=False)(watcher)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(PRODUCERS, _look_and_render, watcher)
     except Exception:
         log.exception("the live producer of project %s failed a look", watcher.project_id)
         return []

@@ -7,16 +7,20 @@ ends after a few minutes, when its share link is revoked or its project deleted;
 browser reconnects and is asked again who it is.
 """
 
+import asyncio
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
+from django.db import connection
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.template.loader import render_to_string
 
-from ..access import project_for, project_for_link
-from ..models import Export, Membership, Project, Shot, Take
+from ..access import Viewer, project_for, project_for_link
+from ..models import Export, Membership, Project, Role, Shot, Take
 from ..pace import Expectations
 from .hub import HubUnavailable, hub
 from .render import Event, fragments, person
@@ -26,6 +30,11 @@ STREAM_SECONDS = 300
 KEEPALIVE = 15.0
 # How long a browser waits before asking again when live events are unavailable.
 RETRY_LATER_MS = 15000
+# Catch-ups run on threads of their own, never the producers' (hub.PRODUCERS).
+CATCH_UPS = ThreadPoolExecutor(2, thread_name_prefix="live-catch-up")
+# Viewers whose pages are this close in time share one catch-up: its `since` is rounded
+# down to a multiple of it, which sends a little more, never less.
+MOMENT = 5.0
 # How far ahead of this server's clock a page may say it was rendered (a `since`).
 FUTURE_SECONDS = 24 * 3600.0
 
@@ -72,11 +81,12 @@ async def stream(viewer, since, seconds=STREAM_SECONDS):
         yield f"retry: {RETRY_LATER_MS}\n\n"
         return
     try:
+        loop = asyncio.get_running_loop()
         # Access that changed before the producer's first look at the team is seen here.
-        if not await sync_to_async(still_allowed)(viewer):
+        if not await loop.run_in_executor(CATCH_UPS, _closing(still_allowed), viewer):
             return
         now = time.time()
-        events = await sync_to_async(catch_up)(viewer, since)
+        events = await catch_ups.events(viewer, since)
         yield "".join(event.encode(now) for event in [_live_status(True), *events])
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -94,6 +104,75 @@ async def stream(viewer, since, seconds=STREAM_SECONDS):
                 yield ": keep-alive\n\n"
     finally:
         await subscription.close()
+
+
+class CatchUps:
+    """Catch-ups shared by the viewers of one audience and moment that wait for one.
+
+    A viewer joins a catch-up that has not started yet, never one that already reads:
+    it subscribed first, so what the catch-up reads after that, and the producer's
+    events after it, leave no gap. However many join at once, each audience and moment
+    of a project costs one or two reads.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.waiting = {}  # (project id, audience, moment): a future not started yet
+
+    async def events(self, viewer, since):
+        loop = asyncio.get_running_loop()
+        moment = None if since is None else math.floor(since / MOMENT) * MOMENT
+        key = (viewer.project.pk, viewer.audience, moment, loop)
+        with self.lock:
+            future = self.waiting.get(key)
+            if future is None:
+                future = self.waiting[key] = loop.create_future()
+                loop.run_in_executor(CATCH_UPS, self._run, key, future, viewer, moment)
+        return list(await asyncio.shield(future))
+
+    def _run(self, key, future, viewer, since):
+        with self.lock:  # from now on, viewers who come wait for the next one
+            if self.waiting.get(key) is future:
+                del self.waiting[key]
+        loop = future.get_loop()
+        try:
+            events = _closing(catch_up)(_audience(viewer), since)
+        except Exception as error:
+            loop.call_soon_threadsafe(_settle, future, None, error)
+        else:
+            loop.call_soon_threadsafe(_settle, future, events, None)
+
+
+def _settle(future, result, error):
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _audience(viewer):
+    """The one Viewer whose cards every viewer of this audience sees (as render does)."""
+    if viewer.link is not None:
+        return Viewer(viewer.project, link=viewer.link)
+    return Viewer(viewer.project, role=Role.EDITOR if viewer.editable else Role.VIEWER)
+
+
+def _closing(function):
+    """`function` for a catch-up thread: its connection closed when it broke."""
+
+    def run(*args):
+        try:
+            return function(*args)
+        except Exception:
+            connection.close()
+            raise
+
+    return run
+
+
+catch_ups = CatchUps()
 
 
 def still_allowed(viewer):
