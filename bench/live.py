@@ -119,6 +119,7 @@ class Viewer:
         self.connected = asyncio.Event()
         self.joined = None  # when it asked for its stream
         self.first_progress = None  # when it first saw progress
+        self.opened = None  # when its stream's first bytes came
 
     async def watch(self, http, url, stop):
         buffer = ""
@@ -127,6 +128,8 @@ class Viewer:
             url = url.replace("{now}", f"{self.joined:.3f}")
         async with http.stream("GET", url) as response:
             async for text in response.aiter_text():
+                if not self.connected.is_set():
+                    self.opened = time.time()
                 self.connected.set()
                 buffer += text
                 while "\n\n" in buffer:
@@ -327,6 +330,8 @@ def main():
         joins, bare_joins = first_progress(viewers), first_progress(bare_viewers)
         seen_in_time = sum(delay <= 2.0 for delay in joins)
         median, bare_median = statistics.median(joins), statistics.median(bare_joins)
+        opened = statistics.median(v.opened - v.joined for v in viewers)
+        print(f"  join -> stream open: median {opened:.3f} s")
         print(
             f"  join -> first progress: median {median:.3f} s, max {joins[-1]:.3f} s; "
             f"{seen_in_time} of {len(joins)} viewers within 2 s (target: all); anchor median "
