@@ -205,7 +205,11 @@ def run(coroutine):
         finally:
             await sync_to_async(connections.close_all)()
 
-    return asyncio.run(wrapped())
+    try:
+        return asyncio.run(wrapped())
+    finally:  # the live threads keep their connections between jobs
+        hubs.close_connections(hubs.PRODUCERS)
+        hubs.close_connections(streams.CATCH_UPS)
 
 
 async def read(stream, until, timeout=10.0):

@@ -32,6 +32,25 @@ END = Event("end")
 # The producers' looks and renders run here, and nothing else does: a crowd of viewers
 # catching up (stream.CATCH_UPS) cannot hold up the events of those already watching.
 PRODUCERS = ThreadPoolExecutor(2, thread_name_prefix="live-producer")
+
+
+def close_connections(executor, threads=2):
+    """Close the database connection of each of `executor`'s `threads` threads (they keep
+    theirs between looks): for tests that drop their database afterwards."""
+    import threading
+
+    from django.db import connections
+
+    meet = threading.Barrier(threads, timeout=10)
+
+    def close():
+        meet.wait()  # every thread takes one
+        connections.close_all()
+
+    for done in [executor.submit(close) for _ in range(threads)]:
+        done.result()
+
+
 # Sent in place of what a stream could not keep up with: the page fetches its timeline.
 RESYNC = Event("resync")
 # Batches a stream may have waiting. A client that stops reading blocks its stream in
