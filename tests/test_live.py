@@ -626,7 +626,8 @@ def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(
 
     monkeypatch.setattr(hubs, "TICK", 0.02)
     project = chain(user, "cut", "continue")
-    rendered_at = time.time() - 30
+    # Pages rendered within one moment (streams.MOMENT) of each other, before the change.
+    rendered_at = (time.time() - 30) // streams.MOMENT * streams.MOMENT + 1
     pipeline.queue_takes(project)  # changed since the pages were rendered
     first = shot_ids(project)[0]
     catch_ups, looks = [], []
@@ -651,7 +652,7 @@ def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(
         while not catch_ups:
             await asyncio.sleep(0.01)
         crowd = [
-            streams.stream(Viewer(project, role=Role.OWNER, user=user), rendered_at + n / 10)
+            streams.stream(Viewer(project, role=Role.OWNER, user=user), rendered_at + n / 20)
             for n in range(20)
         ]
         caught = [asyncio.ensure_future(read(stream, "live-status")) for stream in crowd]

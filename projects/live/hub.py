@@ -283,23 +283,29 @@ class RedisHub(Hub):
             self._fail(redis)
 
     async def _read(self):
-        """Hand every message of the subscribed channels to this process's streams; ends
-        with the connection it read (the next viewer starts another)."""
-        pubsub = self.pubsub
-        try:
-            while pubsub is not None and pubsub is self.pubsub:
+        """Hand every message of the subscribed channels to this process's streams. It
+        follows the hub's pub/sub as it is made anew after a failure, and ends when there
+        is none (the next viewer starts another)."""
+        while True:
+            pubsub = self.pubsub
+            if pubsub is None:
+                return
+            try:
                 if not pubsub.subscribed:
                     await asyncio.sleep(0.2)
                     continue
                 message = await pubsub.get_message(timeout=1.0)
-                if message is None or message["type"] != "message":
-                    continue
-                project_id = int(message["channel"].decode().rsplit(":", 1)[1])
-                events = [Event.from_json(value) for value in json.loads(message["data"])]
-                self.dispatch(project_id, events)
-        except (RedisError, OSError):
-            log.warning("reading live events from Redis failed; streams fall back to polling")
-            self._fail(self.redis if pubsub is self.pubsub else None)
+            except (RedisError, OSError):
+                if pubsub is not self.pubsub:
+                    continue  # the connection closed after a failure: read the new one
+                log.warning("reading live events from Redis failed; streams fall back to polling")
+                self._fail_all()
+                return
+            if message is None or message["type"] != "message":
+                continue
+            project_id = int(message["channel"].decode().rsplit(":", 1)[1])
+            events = [Event.from_json(value) for value in json.loads(message["data"])]
+            self.dispatch(project_id, events)
 
     def _fail(self, redis):
         """`redis` failed: if it is still this hub's connection, fail all (a connection
