@@ -1,7 +1,7 @@
 """Live timeline under a team: a 200-shot project, 10 takes running, 50 people watching.
 
     uv run python bench/live.py [--viewers 50] [--shots 200] [--running 10] [--seconds 30]
-                                [--redis redis://localhost:6379/14 --web 2]
+                                [--redis redis://localhost:6379/14 --web 2] [--join]
 
 Starts the real ASGI server (uvicorn with the app, on a SQLite file of its own; with
 --redis, N web processes sharing Redis pub/sub) and real streaming clients, each
@@ -13,6 +13,11 @@ the running takes every second, writing to the database as the real one does. Pr
   (target: all);
 - the delay from a change being written to a viewer receiving it: median and p95
   (target: p95 under 1 s).
+
+With --join the viewers open the page while progress already moves, all at once (as
+after a restart, or when every stream renews after five minutes): each one's stream
+starts with its catch-up. It also prints the time from a viewer joining to its first
+sight of progress (target: every viewer within 2 s), against the same on the anchor.
 """
 
 import argparse
@@ -36,6 +41,8 @@ os.environ["DATABASE_URL"] = f"sqlite:///{WORKDIR / 'db.sqlite3'}"
 os.environ["MEDIA_ROOT"] = str(WORKDIR / "media")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storyboard.settings")
 
+# Progress seen: a progress bar alone, or a card that carries one.
+SHOWS_PROGRESS = re.compile(r"event: (?:progress|shot)-\d+\n(?:.|\n)*<progress")
 PROGRESS = re.compile(r"event: progress-(\d+)\n(?:id: [^\n]*\n)?data: .*?value=\"(\d+)\"")
 
 
@@ -110,16 +117,26 @@ class Viewer:
         self.seen = {}  # (shot id, percent): arrival time
         self.events = 0
         self.connected = asyncio.Event()
+        self.joined = None  # when it asked for its stream
+        self.first_progress = None  # when it first saw progress
+        self.opened = None  # when its stream's first bytes came
 
     async def watch(self, http, url, stop):
         buffer = ""
+        self.joined = time.time()
+        if "{now}" in url:  # its page was rendered just now
+            url = url.replace("{now}", f"{self.joined:.3f}")
         async with http.stream("GET", url) as response:
             async for text in response.aiter_text():
+                if not self.connected.is_set():
+                    self.opened = time.time()
                 self.connected.set()
                 buffer += text
                 while "\n\n" in buffer:
                     event, buffer = buffer.split("\n\n", 1)
                     self.events += 1
+                    if self.first_progress is None and SHOWS_PROGRESS.match(event):
+                        self.first_progress = time.time()
                     match = PROGRESS.match(event)
                     if match:
                         key = (int(match[1]), int(match[2]))
@@ -172,17 +189,26 @@ def start_server(app, port, env, web):
         time.sleep(0.2)
 
 
-async def measure(url, cookies, viewers_count, seconds, mover=None):
-    """Connect the viewers, move progress for `seconds`, return the viewers and the span."""
+async def measure(url, cookies, viewers_count, seconds, mover=None, join=False):
+    """Connect the viewers, move progress for `seconds`, return the viewers and the span.
+
+    With `join`, progress moves first and the viewers all join a few seconds into it."""
     viewers = [Viewer() for _ in range(viewers_count)]
     stop = asyncio.Event()
     limits = httpx.Limits(max_connections=viewers_count + 5)
     async with httpx.AsyncClient(cookies=cookies, timeout=None, limits=limits) as http:
+        if join:
+            start = time.monotonic()
+            moving = asyncio.create_task(mover(seconds) if mover else asyncio.sleep(seconds))
+            await asyncio.sleep(3.0)  # progress moves; the producer (if any) is idle
         tasks = [asyncio.create_task(v.watch(http, url, stop)) for v in viewers]
         await asyncio.wait_for(asyncio.gather(*(v.connected.wait() for v in viewers)), 60)
-        await asyncio.sleep(2.0)  # the producer's first look; streams caught up
-        start = time.monotonic()
-        written = await mover(seconds) if mover else await asyncio.sleep(seconds)
+        if join:
+            written = await moving
+        else:
+            await asyncio.sleep(2.0)  # the producer's first look; streams caught up
+            start = time.monotonic()
+            written = await mover(seconds) if mover else await asyncio.sleep(seconds)
         span = time.monotonic() - start
         await asyncio.sleep(1.5)  # the last change's delivery
         stop.set()
@@ -190,6 +216,13 @@ async def measure(url, cookies, viewers_count, seconds, mover=None):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return viewers, span, written
+
+
+def first_progress(viewers):
+    """Seconds from joining to first seeing progress, per viewer (inf: never)."""
+    return sorted(
+        v.first_progress - v.joined if v.first_progress else float("inf") for v in viewers
+    )
 
 
 def main():
@@ -200,6 +233,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--redis", default="", help="a Redis URL: streams fan out through it")
     parser.add_argument("--web", type=int, default=1, help="web processes (with --redis)")
+    parser.add_argument(
+        "--join", action="store_true", help="viewers join at once while progress moves"
+    )
     args = parser.parse_args()
     if args.redis:
         os.environ["REDIS_URL"] = args.redis
@@ -234,7 +270,9 @@ def main():
     try:
         before = cpu_seconds(server_pids(bare))
         started = time.monotonic()
-        asyncio.run(measure(f"http://127.0.0.1:{port}/", {}, args.viewers, args.seconds))
+        bare_viewers, *_ = asyncio.run(
+            measure(f"http://127.0.0.1:{port}/", {}, args.viewers, args.seconds, join=args.join)
+        )
         bare_cores = (cpu_seconds(server_pids(bare)) - before) / (time.monotonic() - started)
     finally:
         bare.terminate()
@@ -244,25 +282,30 @@ def main():
     server = start_server("storyboard.asgi:application", port, env, args.web if args.redis else 1)
     connections.close_all()
     try:
-        url = f"http://127.0.0.1:{port}/projects/{project.pk}/events?since={time.time()}"
+        since = "{now}" if args.join else f"{time.time()}"
+        url = f"http://127.0.0.1:{port}/projects/{project.pk}/events?since={since}"
         before = cpu_seconds(server_pids(server))
         started = time.monotonic()
         viewers, span, written = asyncio.run(
-            measure(url, {"sessionid": session}, args.viewers, args.seconds, move)
+            measure(url, {"sessionid": session}, args.viewers, args.seconds, move, args.join)
         )
         cores = (cpu_seconds(server_pids(server)) - before) / (time.monotonic() - started)
     finally:
         server.terminate()
         server.wait()
 
+    def after_join(viewer):  # with --join, what was written before it joined is not news
+        return {key: at for key, at in written.items() if at >= (viewer.joined or 0)}
+
     delays = sorted(
         viewer.seen[key] - at
         for viewer in viewers
-        for key, at in written.items()
+        for key, at in after_join(viewer).items()
         if key in viewer.seen
     )
-    seen = sum(key in viewer.seen for viewer in viewers for key in written)
-    per_viewer = [sum(key in viewer.seen for key in written) for viewer in viewers]
+    per_viewer = [sum(key in viewer.seen for key in after_join(viewer)) for viewer in viewers]
+    expected = sum(len(after_join(viewer)) for viewer in viewers)
+    seen = sum(per_viewer)
     fan = f"Redis, {args.web} web processes" if args.redis else "in-process, 1 web process"
     print(
         f"{args.shots} shots, {len(moving)} running, {args.viewers} viewers, "
@@ -274,14 +317,27 @@ def main():
     )
     print(
         f"  progress events per viewer: median {statistics.median(per_viewer):.0f} of "
-        f"{len(written)} changes; {seen} of {len(written) * len(viewers)} seen "
-        f"({100 * seen / max(1, len(written) * len(viewers)):.1f} %, target: all)"
+        f"{len(written)} changes; {seen} of {expected} written while watching seen "
+        f"({100 * seen / max(1, expected):.1f} %, target: all)"
     )
     if delays:
         p95 = delays[int(0.95 * (len(delays) - 1))]
         print(
             f"  delay write -> viewer: median {statistics.median(delays):.3f} s, "
             f"p95 {p95:.3f} s, max {delays[-1]:.3f} s (target: p95 < 1 s)"
+        )
+    if args.join:
+        joins, bare_joins = first_progress(viewers), first_progress(bare_viewers)
+        seen_in_time = sum(delay <= 2.0 for delay in joins)
+        median, bare_median = statistics.median(joins), statistics.median(bare_joins)
+        opened = statistics.median(v.opened - v.joined for v in viewers)
+        print(f"  join -> stream open: median {opened:.3f} s")
+        print(
+            f"  join -> first progress: median {median:.3f} s, max {joins[-1]:.3f} s; "
+            f"{seen_in_time} of {len(joins)} viewers within 2 s (target: all); anchor median "
+            f"{bare_median:.3f} s, max {bare_joins[-1]:.3f} s: median "
+            f"{median / max(bare_median, 1e-3):.1f}x, max "
+            f"{joins[-1] / max(bare_joins[-1], 1e-3):.1f}x the anchor"
         )
     print(f"  (span {span:.1f} s; work files in {WORKDIR})")
 

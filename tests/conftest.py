@@ -152,8 +152,16 @@ class _SharedChromium:
 _chromium = _SharedChromium()
 
 
+@pytest.fixture(scope="session")
+def _chromium_before_the_databases(django_db_setup):
+    """Closes the shared Chromium, when a run ends on a browser test, before the test
+    databases are torn down: set up after them, so torn down first."""
+    yield
+    _chromium.close()
+
+
 @pytest.fixture
-def shared_chromium():
+def shared_chromium(_chromium_before_the_databases):
     """The shared Chromium (see _SharedChromium); `browser` (tests.test_browser) is it."""
     return _chromium.get()
 

@@ -221,7 +221,11 @@ def run(coroutine):
         finally:
             await sync_to_async(connections.close_all)()
 
-    return asyncio.run(wrapped())
+    try:
+        return asyncio.run(wrapped())
+    finally:  # the live threads keep their connections between jobs
+        hubs.close_connections(hubs.PRODUCERS)
+        hubs.close_connections(streams.CATCH_UPS)
 
 
 async def read(stream, until, timeout=10.0):
@@ -530,3 +534,311 @@ def test_the_ledger_is_read_with_the_project_and_priced_per_model(user, settings
     make_take(first, tokens=100_000, inputs={**first.inputs(), "model": "unpriced"})
     loaded = Project.objects.with_billed().get(pk=project.pk)
     assert costs.billed(loaded) == costs.billed(project) == (600_000, None)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e300", "-1", "1e12"])
+def test_a_since_no_page_was_rendered_at_is_refused_before_the_stream_starts(client, user, value):
+    client.force_login(user)
+    project = make_project(user)
+    url = reverse("project-events", args=[project.pk])
+    by_query = client.get(f"{url}?since={value}")
+    by_header = client.get(url, HTTP_LAST_EVENT_ID=value)
+    shared = client.get(
+        reverse("shared-project-events", args=[project.view_link().token]) + f"?since={value}"
+    )
+    for response in (by_query, by_header, shared):
+        assert response.status_code == 400
+        assert response["Content-Type"] != "text/event-stream"
+    # A real time is streamed as before.
+    fine = client.get(f"{url}?since={time.time():.3f}")
+    assert fine.status_code == 200 and fine["Content-Type"] == "text/event-stream"
+    fine.close()
+
+
+def test_the_in_process_hub_forgets_a_project_when_its_last_viewer_leaves():
+    async def come_and_go():
+        hub = Hub()
+        kept = []
+        for project_id in range(1, 51):
+            one = await hub.subscribe(project_id, "editors")
+            two = await hub.subscribe(project_id, "viewers")
+            hub.producers.pop(project_id).cancel()
+            await one.close()
+            kept.append(project_id in hub.subscribers)  # one viewer is still there
+            await two.close()
+        return kept, hub.subscribers
+
+    kept, left = asyncio.run(come_and_go())
+    assert all(kept)
+    assert left == {}
+
+
+def test_a_stream_that_stops_reading_holds_one_resync_not_every_batch(user, monkeypatch):
+    """A client whose send blocks reads nothing: what piles up for it is bounded, and
+    collapses to one "resync" (the page fetches its timeline), then events flow again."""
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut")
+    card = f"shot-{shot_ids(project)[0]}"
+
+    async def stall():
+        stream = streams.stream(Viewer(project, role=Role.OWNER), time.time())
+        await read(stream, "live-status")
+        (subscription,) = hubs.hub().subscribers[project.pk]
+        for n in range(5000):  # the stream is not read meanwhile, as when send blocks
+            hubs.hub().dispatch(project.pk, [Event(card, f"<p>{n}</p>", "editors")])
+        waiting = subscription.queue.qsize()
+        caught_up = await read(stream, "event: ")
+        hubs.hub().dispatch(project.pk, [Event(card, "<p>after</p>", "editors")])
+        after = await read(stream, "after")
+        await stream.aclose()
+        return waiting, "".join(caught_up), "".join(after)
+
+    waiting, caught_up, after = run(stall())
+    assert waiting == 1
+    assert "event: resync" in caught_up and "<p>" not in caught_up
+    assert f"event: {card}" in after and "<p>after</p>" in after
+
+
+def test_a_revoked_link_ends_a_stream_that_fell_behind():
+    async def behind():
+        hub = Hub()
+        subscription = await hub.subscribe(1, "link:7")
+        hub.producers.pop(1).cancel()
+        for n in range(200):
+            hub.dispatch(1, [Event("shot-1", str(n))])
+        hub.dispatch(1, [Event("end", audience="link:7")])
+        for n in range(200):
+            hub.dispatch(1, [Event("shot-1", str(n))])
+        return await subscription.next(1)
+
+    assert [event.name for event in asyncio.run(behind())] == ["end"]
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, stopped and started again at will
+    (never the machine's own); stopped at the end."""
+
+    def __init__(self, folder):
+        from tests.live import free_port
+
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        import subprocess
+
+        self.process = subprocess.Popen(
+            ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+            + ["--save", "", "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_live_viewers_outlive_a_redis_that_stops_and_starts_again(
+    user, monkeypatch, settings, own_redis
+):
+    """Redis stops under two viewers: their streams say so and end; every path of the
+    hub meanwhile (lease, publish, read) copes with no connection; Redis comes back and
+    the next viewer gets live events again."""
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    settings.REDIS_URL = own_redis.url
+    project = chain(user, "cut")
+    card = f"shot-{shot_ids(project)[0]}"
+    errors = []
+
+    async def through_a_restart():
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: errors.append(context)
+        )
+        hub = hubs.hub()
+        viewers = [streams.stream(Viewer(project, role=Role.OWNER), time.time()) for _ in range(2)]
+        for viewer in viewers:
+            await read(viewer, "live-status")
+        producer = hub.producers[project.pk]
+        await sync_to_async(own_redis.stop)()
+        ended = [[chunk async for chunk in viewer] for viewer in viewers]
+        while hub.redis is not None:
+            await asyncio.sleep(0.05)
+        # The state after the failure: no connection, and every path copes with it.
+        assert await hub.may_produce(project.pk) is False
+        await hub.publish(project.pk, [Event(card, "lost")])
+        await hub.released(project.pk)
+        await asyncio.sleep(hubs.TICK * 5)  # the producer and the reader meet it too
+        alive = not producer.done() or producer.exception() is None
+        await sync_to_async(own_redis.start)()
+        again = streams.stream(Viewer(project, role=Role.OWNER), time.time())
+        back = await read(again, "live-status")
+        await sync_to_async(pipeline.queue_takes)(project)
+        news = await read(again, f"event: {card}")
+        await again.aclose()
+        for task in list(hub.producers.values()):
+            task.cancel()
+        if hub.reader:
+            hub.reader.cancel()
+        await hub._reset()
+        return ended, alive, "".join(back), "".join(news)
+
+    ended, alive, back, news = run(through_a_restart())
+    for chunks in ended:
+        assert 'data-live="off"' in "".join(chunks)
+    assert alive
+    assert 'data-live="on"' in back
+    assert f"event: {card}" in news
+    assert not [
+        e
+        for e in errors
+        if "exception" in e and not isinstance(e["exception"], asyncio.CancelledError)
+    ], errors
+
+
+def test_a_person_whose_access_changes_loses_their_streams_and_no_one_else(user, monkeypatch):
+    """Removed from the team, given another role, left behind when the project moves to
+    another team: that person's streams end; the others' go on."""
+    from projects.models import Membership, Team
+    from tests.factories import make_user
+
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut")
+    team = project.team
+    removed, promoted, behind = make_user("bea"), make_user("cid"), make_user("dee")
+    for person, role in ((removed, Role.EDITOR), (promoted, Role.VIEWER), (behind, Role.VIEWER)):
+        Membership.objects.create(team=team, user=person, role=role)
+    other = Team.objects.create(name="Elsewhere")
+    Membership.objects.create(team=other, user=user, role=Role.OWNER)
+    link = project.view_link()
+    card = f"shot-{shot_ids(project)[0]}"
+
+    def open_stream(person, role):
+        return streams.stream(Viewer(project, role=role, user=person), time.time())
+
+    async def ended(stream):
+        return "".join([chunk async for chunk in stream])
+
+    async def watch():
+        owner = open_stream(user, Role.OWNER)
+        shared = streams.stream(Viewer(project, link=link), time.time())
+        others = [
+            open_stream(removed, Role.EDITOR),
+            open_stream(promoted, Role.VIEWER),
+            open_stream(behind, Role.VIEWER),
+        ]
+        for stream in [owner, shared, *others]:
+            await read(stream, "live-status")
+        await sync_to_async(Membership.objects.filter(user=removed).delete)()
+        gone = [await asyncio.wait_for(ended(others[0]), 10)]
+        await sync_to_async(Membership.objects.filter(user=promoted).update)(role=Role.EDITOR)
+        gone.append(await asyncio.wait_for(ended(others[1]), 10))
+        await sync_to_async(Project.objects.filter(pk=project.pk).update)(team=other)
+        gone.append(await asyncio.wait_for(ended(others[2]), 10))
+        await sync_to_async(pipeline.queue_takes)(project)
+        kept = [await read(stream, f"event: {card}") for stream in (owner, shared)]
+        for stream in (owner, shared):
+            await stream.aclose()
+        return gone, ["".join(chunks) for chunks in kept]
+
+    gone, kept = run(watch())
+    assert all(f"event: {card}" not in said for said in gone)
+    assert all(f"event: {card}" in said for said in kept)  # the owner moved with it
+
+
+def test_a_stream_opened_as_access_changed_ends_at_once(user):
+    from projects.models import Membership
+    from tests.factories import make_user
+
+    project = chain(user, "cut")
+    removed = make_user("bea")
+    Membership.objects.create(team=project.team, user=removed, role=Role.EDITOR)
+    viewer = Viewer(project, role=Role.EDITOR, user=removed)  # decided when it asked
+    Membership.objects.filter(user=removed).delete()
+
+    async def watch():
+        return "".join([chunk async for chunk in streams.stream(viewer, time.time())])
+
+    said = run(asyncio.wait_for(watch(), 10))
+    assert "live-status" not in said
+
+
+def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(user, monkeypatch):
+    """Twenty viewers open the page at once while a producer runs: their catch-ups are
+    read once or twice, not twenty times, on threads that are not the producer's; an
+    earlier viewer meanwhile gets the producer's events."""
+    import threading
+
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut", "continue")
+    # Pages rendered within one moment (streams.MOMENT) of each other, before the change.
+    rendered_at = (time.time() - 30) // streams.MOMENT * streams.MOMENT + 1
+    pipeline.queue_takes(project)  # changed since the pages were rendered
+    first = shot_ids(project)[0]
+    catch_ups, looks = [], []
+    catch_up, look = streams.catch_up, Watcher.look
+    release = threading.Event()
+
+    def counted_catch_up(viewer, since):
+        catch_ups.append(threading.current_thread().name)
+        release.wait(10)  # all twenty have joined before the first one reads
+        return catch_up(viewer, since)
+
+    def counted_look(self):
+        looks.append(threading.current_thread().name)
+        return look(self)
+
+    monkeypatch.setattr(streams, "catch_up", counted_catch_up)
+    monkeypatch.setattr(Watcher, "look", counted_look)
+
+    async def join():
+        earlier = streams.stream(Viewer(project, role=Role.OWNER), time.time())
+        reading = asyncio.ensure_future(read(earlier, "live-status"))
+        while not catch_ups:
+            await asyncio.sleep(0.01)
+        crowd = [
+            streams.stream(Viewer(project, role=Role.OWNER, user=user), rendered_at + n / 20)
+            for n in range(20)
+        ]
+        caught = [asyncio.ensure_future(read(stream, "live-status")) for stream in crowd]
+        await asyncio.sleep(0.3)  # the crowd has subscribed and waits for its catch-up
+        # Meanwhile the producer goes on: a change reaches the viewer already here.
+        await sync_to_async(Take.objects.filter(shot_id=first).update)(progress=0.5)
+        release.set()
+        await reading
+        live = await read(earlier, f"event: shot-{first}")
+        got = ["".join(await chunks) for chunks in caught]
+        for stream in [earlier, *crowd]:
+            await stream.aclose()
+        return got, "".join(live)
+
+    got, live = run(join())
+    assert all(f"event: shot-{first}" in said for said in got)
+    assert len(catch_ups) <= 3  # the earlier viewer's, and the crowd's one or two
+    assert all(name.startswith("live-catch-up") for name in catch_ups)
+    assert looks and all(name.startswith("live-producer") for name in looks)
+    assert f"event: shot-{first}" in live or "progress-" in live

@@ -14,8 +14,8 @@ import os
 import secrets
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from redis.exceptions import RedisError
@@ -29,6 +29,33 @@ TICK = 0.3
 # A producer whose last viewer left keeps going this long, for a browser that reconnects.
 LINGER = 10.0
 END = Event("end")
+# The producers' looks and renders run here, and nothing else does: a crowd of viewers
+# catching up (stream.CATCH_UPS) cannot hold up the events of those already watching.
+PRODUCERS = ThreadPoolExecutor(2, thread_name_prefix="live-producer")
+
+
+def close_connections(executor, threads=2):
+    """Close the database connection of each of `executor`'s `threads` threads (they keep
+    theirs between looks): for tests that drop their database afterwards."""
+    import threading
+
+    from django.db import connections
+
+    meet = threading.Barrier(threads, timeout=10)
+
+    def close():
+        meet.wait()  # every thread takes one
+        connections.close_all()
+
+    for done in [executor.submit(close) for _ in range(threads)]:
+        done.result()
+
+
+# Sent in place of what a stream could not keep up with: the page fetches its timeline.
+RESYNC = Event("resync")
+# Batches a stream may have waiting. A client that stops reading blocks its stream in
+# the server's send; past this, what waits collapses to one RESYNC.
+QUEUE_BATCHES = 64
 
 
 class HubUnavailable(Exception):
@@ -38,26 +65,60 @@ class HubUnavailable(Exception):
 class Subscription:
     """One stream's view of a project's events: batches of Events, in order."""
 
-    def __init__(self, hub, project_id, audience):
+    def __init__(self, hub, project_id, audience, person=None):
         self.hub = hub
         self.project_id = project_id
         self.audience = audience
-        self.queue = asyncio.Queue()
+        self.person = person  # a member's own audience (render.person); None for links
+        self.queue = asyncio.Queue(QUEUE_BATCHES)
+        self.behind = False  # a RESYNC waits: until it is read, the refetch covers all
 
     def deliver(self, events):
-        mine = [e for e in events if e.audience in (None, self.audience)]
-        if mine:
+        mine = [e for e in events if e.audience in (None, self.audience, self.person)]
+        if not mine:
+            return
+        if self.behind:  # a resync waits: it covers the rest, but not an end
+            if _ends(mine):
+                self._collapse(mine)
+            return
+        try:
             self.queue.put_nowait(mine)
+        except asyncio.QueueFull:  # its reader is stuck: all that waits becomes one resync
+            self._collapse(mine)
+
+    def stop(self):
+        """Live events stopped (Redis is gone): the stream reads None next, and ends."""
+        self._collapse(None)
+
+    def _collapse(self, batch):
+        waiting = [batch]
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait())
+        if any(batch is None for batch in waiting):
+            self.queue.put_nowait(None)
+        elif any(_ends(batch) for batch in waiting):  # an end is never lost
+            self.queue.put_nowait([END])
+            self.behind = False
+        else:
+            self.queue.put_nowait([RESYNC])
+            self.behind = True
 
     async def next(self, timeout):
         """The next batch of events, or [] when none came within `timeout` seconds."""
         try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
+            batch = await asyncio.wait_for(self.queue.get(), timeout)
         except TimeoutError:
             return []
+        if batch == [RESYNC]:
+            self.behind = False  # what comes next, the page has not fetched
+        return batch
 
     async def close(self):
         await self.hub.unsubscribe(self)
+
+
+def _ends(batch):
+    return any(event.name == "end" for event in batch)
 
 
 class Hub:
@@ -67,8 +128,8 @@ class Hub:
         self.subscribers = {}  # project id: set of Subscriptions
         self.producers = {}  # project id: asyncio.Task
 
-    async def subscribe(self, project_id, audience):
-        subscription = Subscription(self, project_id, audience)
+    async def subscribe(self, project_id, audience, person=None):
+        subscription = Subscription(self, project_id, audience, person)
         self.subscribers.setdefault(project_id, set()).add(subscription)
         self._ensure_producer(project_id)
         return subscription
@@ -76,6 +137,8 @@ class Hub:
     async def unsubscribe(self, subscription):
         watching = self.subscribers.get(subscription.project_id, set())
         watching.discard(subscription)
+        if not watching:  # the last viewer left: nothing kept for a project nobody watches
+            self.subscribers.pop(subscription.project_id, None)
 
     def _ensure_producer(self, project_id):
         task = self.producers.get(project_id)
@@ -143,6 +206,8 @@ class RedisHub(Hub):
         return f"storyboard:live:{project_id}"
 
     async def _connect(self):
+        """This process's connection and pub/sub to Redis, made anew after a failure; a
+        reader of its messages running."""
         import redis.asyncio as redis
 
         if self.redis is None:
@@ -150,96 +215,135 @@ class RedisHub(Hub):
             self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         if self.reader is None or self.reader.done():
             self.reader = asyncio.get_running_loop().create_task(self._read())
+        return self.redis, self.pubsub
 
-    async def subscribe(self, project_id, audience):
+    # Every path below holds on to the connection it started with: after a failure
+    # (_fail_all), self.redis and self.pubsub are None until a viewer connects again, and
+    # a late failure of the old connection must not end the streams of the new one.
+
+    async def subscribe(self, project_id, audience, person=None):
+        redis = None
         try:
-            await self._connect()
-            await self.redis.ping()
+            redis, pubsub = await self._connect()
+            await redis.ping()
             if not self.subscribers.get(project_id):
-                await self.pubsub.subscribe(self.channel(project_id))
+                await pubsub.subscribe(self.channel(project_id))
         except (RedisError, OSError) as error:  # Redis cannot be reached: the page polls
-            await self._reset()
+            self._fail(redis)
             raise HubUnavailable(str(error) or type(error).__name__) from error
-        return await super().subscribe(project_id, audience)
+        if redis is not self.redis:  # it failed meanwhile, for another stream
+            raise HubUnavailable("the event service stopped")
+        return await super().subscribe(project_id, audience, person)
 
     async def unsubscribe(self, subscription):
         await super().unsubscribe(subscription)
         project_id = subscription.project_id
-        if not self.subscribers.get(project_id) and self.pubsub is not None:
-            self.subscribers.pop(project_id, None)
+        pubsub = self.pubsub
+        if not self.subscribers.get(project_id) and pubsub is not None:
             try:
-                await self.pubsub.unsubscribe(self.channel(project_id))
+                await pubsub.unsubscribe(self.channel(project_id))
             except (RedisError, OSError):  # gone with Redis: nothing left to unsubscribe
                 log.debug("unsubscribing from %s failed", project_id, exc_info=True)
 
     async def may_produce(self, project_id):
         """Take or keep the project's lease; True while this process holds it."""
+        redis = self.redis
+        if redis is None:  # failed, and no viewer here since: nothing to produce for
+            return False
         key = f"{self.channel(project_id)}:producer"
         try:
-            if await self.redis.set(key, self.me, nx=True, px=self.LEASE_MS):
+            if await redis.set(key, self.me, nx=True, px=self.LEASE_MS):
                 return True
-            if (await self.redis.get(key) or b"").decode() == self.me:
-                await self.redis.pexpire(key, self.LEASE_MS)
+            if (await redis.get(key) or b"").decode() == self.me:
+                await redis.pexpire(key, self.LEASE_MS)
                 return True
         except (RedisError, OSError):  # Redis is gone: the streams end and the pages poll
             log.warning("the live lease of project %s could not be read", project_id)
-            self._fail_all()
+            self._fail(redis)
         return False
 
     async def released(self, project_id):
+        redis = self.redis
         key = f"{self.channel(project_id)}:producer"
         try:
-            if self.redis is not None and (await self.redis.get(key) or b"").decode() == self.me:
-                await self.redis.delete(key)
+            if redis is not None and (await redis.get(key) or b"").decode() == self.me:
+                await redis.delete(key)
         except (RedisError, OSError):
             log.debug("releasing the live lease of %s failed", project_id, exc_info=True)
 
     async def publish(self, project_id, events):
+        redis = self.redis
+        if redis is None:  # failed: the streams here ended, the others' hubs produce
+            return
         message = json.dumps([event.to_json() for event in events])
         try:
-            await self.redis.publish(self.channel(project_id), message)
+            await redis.publish(self.channel(project_id), message)
         except (RedisError, OSError):
             log.warning("publishing live events of project %s failed", project_id)
-            self._fail_all()
+            self._fail(redis)
 
     async def _read(self):
-        """Hand every message of the subscribed channels to this process's streams."""
-        try:
-            while True:
-                if not self.pubsub.subscribed:
+        """Hand every message of the subscribed channels to this process's streams. It
+        follows the hub's pub/sub as it is made anew after a failure, and ends when there
+        is none (the next viewer starts another)."""
+        while True:
+            pubsub = self.pubsub
+            if pubsub is None:
+                return
+            try:
+                if not pubsub.subscribed:
                     await asyncio.sleep(0.2)
                     continue
-                message = await self.pubsub.get_message(timeout=1.0)
-                if message is None or message["type"] != "message":
-                    continue
-                project_id = int(message["channel"].decode().rsplit(":", 1)[1])
-                events = [Event.from_json(value) for value in json.loads(message["data"])]
-                self.dispatch(project_id, events)
-        except (RedisError, OSError):
-            log.warning("reading live events from Redis failed; streams fall back to polling")
+                message = await pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError):
+                if pubsub is not self.pubsub:
+                    continue  # the connection closed after a failure: read the new one
+                log.warning("reading live events from Redis failed; streams fall back to polling")
+                self._fail_all()
+                return
+            if message is None or message["type"] != "message":
+                continue
+            project_id = int(message["channel"].decode().rsplit(":", 1)[1])
+            events = [Event.from_json(value) for value in json.loads(message["data"])]
+            self.dispatch(project_id, events)
+
+    def _fail(self, redis):
+        """`redis` failed: if it is still this hub's connection, fail all (a connection
+        already replaced has no streams left to end)."""
+        if redis is not None and redis is self.redis:
             self._fail_all()
 
     def _fail_all(self):
-        """Tell every stream here that live events stopped; they end, and pages poll."""
+        """Tell every stream here that live events stopped; they end, and pages poll.
+        The connection is dropped at once; the next viewer makes a new one."""
         for watching in self.subscribers.values():
             for subscription in watching:
-                subscription.queue.put_nowait(None)
+                subscription.stop()
         self.subscribers.clear()
-        asyncio.get_running_loop().create_task(self._reset())
+        redis, pubsub, self.redis, self.pubsub = self.redis, self.pubsub, None, None
+        asyncio.get_running_loop().create_task(self._close(redis, pubsub))
 
     async def _reset(self):
-        redis, self.redis, self.pubsub = self.redis, None, None
-        if redis is not None:
+        redis, pubsub, self.redis, self.pubsub = self.redis, self.pubsub, None, None
+        await self._close(redis, pubsub)
+
+    @staticmethod
+    async def _close(redis, pubsub):
+        for client in (pubsub, redis):
+            if client is None:
+                continue
             try:
-                await redis.aclose()
+                await client.aclose()
             except (RedisError, OSError):
                 log.debug("closing the Redis connection failed", exc_info=True)
 
 
 async def produce_once(watcher):
-    """One look for changes and their events, in a worker thread (the ORM is synchronous)."""
+    """One look for changes and their events, in a producers' thread (the ORM is
+    synchronous)."""
     try:
-        return await sync_to_async(_look_and_render, thread_sensitive=False)(watcher)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(PRODUCERS, _look_and_render, watcher)
     except Exception:
         log.exception("the live producer of project %s failed a look", watcher.project_id)
         return []

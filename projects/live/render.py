@@ -19,7 +19,8 @@ from ..timeline import TIMELINE, decorate, present, summary
 class Event:
     """One server-sent event: `name` says what it replaces, `html` what with.
 
-    `audience` None is for everyone; "end" events close the streams of their audience.
+    `audience` None is for everyone; "end" events close the streams of their audience,
+    or of one person (render.person).
     """
 
     name: str
@@ -41,6 +42,11 @@ class Event:
         return cls(*value)
 
 
+def person(user_id):
+    """The audience of one member's own streams, which end when their access changes."""
+    return f"user:{user_id}"
+
+
 def viewers(project):
     """One Viewer per audience the project can have now: editors, viewers, each link."""
     found = [Viewer(project, role=Role.EDITOR), Viewer(project, role=Role.VIEWER)]
@@ -57,6 +63,7 @@ def render(project_id, changes, expectations=None):
     if changes.gone:
         return [Event("end")]
     events = [Event("end", audience=f"link:{pk}") for pk in changes.revoked]
+    events += [Event("end", audience=person(pk)) for pk in changes.left]
     for shot_id, percent in changes.progress.items():
         events.append(Event(f"progress-{shot_id}", progress(shot_id, percent)))
     if not (changes.timeline or changes.cards or changes.exports or changes.estimate):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Export, Link, Project, Shot, Take
+from ..models import Export, Link, Membership, Project, Shot, Take
 from ..pace import Expectations
 
 # Rows written this long before the last look are read again, for writers whose clock
@@ -51,6 +51,8 @@ class Changes:
     exports: bool = False
     estimate: bool = False
     revoked: set = field(default_factory=set)  # ids of links that no longer work
+    # ids of members whose access changed (removed, another role, the project moved)
+    left: set = field(default_factory=set)
 
     def __bool__(self):
         return bool(
@@ -61,6 +63,7 @@ class Changes:
             or self.exports
             or self.estimate
             or self.revoked
+            or self.left
         )
 
 
@@ -71,6 +74,7 @@ class Watcher:
         self.project_id = project_id
         self.project = None  # its updated_at
         self.links = {}  # link id: when it expires (None: never), for the links that work
+        self.members = None  # user id: role, in the project's team
         self.shots = {}  # shot id: (position, opening, updated_at, selected_take_id)
         self.takes = {}  # take id: its row, as TAKE_FIELDS
         self.exports = {}  # export id: updated_at
@@ -93,6 +97,7 @@ class Watcher:
         self.project = row
         full = first or time.monotonic() >= self.resync_at
         self._links(now, changes)
+        self._members(changes)
         since = None if full else self.cursor - OVERLAP
         self._shots(since, full, changes)
         self._takes(since, full, changes)
@@ -117,6 +122,19 @@ class Watcher:
         )
         changes.revoked |= set(self.links) - set(live)
         self.links = live
+
+    def _members(self, changes):
+        """Members removed from the project's team, given another role, or left behind
+        when the project moved to another team: their streams end (they reconnect, and
+        are asked again who they are)."""
+        members = dict(
+            Membership.objects.filter(team__projects=self.project_id).values_list("user_id", "role")
+        )
+        if self.members is not None:
+            changes.left |= {
+                user for user, role in self.members.items() if members.get(user) != role
+            }
+        self.members = members
 
     def _recent(self, since):
         """Changes for what was written since `since`, from what a look has read."""

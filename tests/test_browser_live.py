@@ -1,0 +1,51 @@
+"""The live timeline in Debian's Chromium, against `manage.py up`: what the page does with
+events the stream sends it."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.live import LiveApp
+from tests.test_browser import browser, card, sign_in_and_create_project  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, live_template):
+    live = LiveApp(tmp_path_factory.mktemp("live"), template=live_template).start()
+    yield live
+    left = live.stop()
+    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+
+
+def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  # noqa: F811
+    """A stream that fell behind sends "resync" alone; the page refetches what it shows."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Fell behind")
+    page.fill("#shot-form textarea[name=prompt]", "A kite over a dune")
+    page.fill("#shot-form input[name=duration]", "4")
+    page.click("#shot-form button:has-text('Add shot')")
+    expect(card(page, 1)).to_contain_text("4 s")
+
+    # From here the page's stream is this test's: silent, until it says "resync".
+    said = {"resync": False}
+
+    def events(route):
+        body = "retry: 300\n\n"
+        if said["resync"]:
+            body = "retry: 60000\n\nevent: resync\nid: 1\ndata: \n\n"
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+
+    page.route("**/events?*", events)
+    page.reload()
+    expect(card(page, 1)).to_contain_text("4 s")
+    app.manage("shell", "-c", "from projects.models import Shot; Shot.objects.update(duration=7)")
+    page.wait_for_timeout(1500)  # several silent streams came and went
+    expect(card(page, 1)).to_contain_text("4 s")  # no live event brought the change
+
+    said["resync"] = True
+    expect(card(page, 1)).to_contain_text("7 s")
+    expect(page.locator("#resync")).to_have_count(1)  # ready for the next one
+    context.close()
