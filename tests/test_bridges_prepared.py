@@ -215,3 +215,20 @@ def test_two_exports_racing_encode_each_bridge_once(user, media_root, caplog):
     # One of them encoded the bridge, the other copied it: never both.
     assert sorted([first_copied, second_copied]) == [0, first_encoded]
     assert len(stored()) == 1
+
+
+@pytest.mark.django_db
+def test_the_export_card_says_it_waits_for_a_bridge(client_of, user):
+    project = make_project(user, shots=[("Dawn", Opening.CUT)])
+    export = Export.objects.create(
+        project=project, status=Export.Status.RUNNING, progress=0.4, note=bridging.WAITING
+    )
+
+    from django.urls import reverse
+
+    card = reverse("export-card", args=[project.pk, export.pk])
+    page = client_of.get(card).content.decode()
+
+    assert bridging.WAITING in page and 'value="40"' in page
+    Export.objects.filter(pk=export.pk).update(note="")
+    assert bridging.WAITING not in client_of.get(card).content.decode()
