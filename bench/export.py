@@ -16,6 +16,10 @@ times, and prints the medians and the median ratio:
   (timed apart, per take); for reference, cold, with nothing prepared (every continue's
   first GOP encoded in the join); then the same prepared join of the clips without sound, against
   FFmpeg copying those, to show what the picture costs and what the sound does;
+- the first export after a render, as the app runs it (pipeline.export, a database and
+  media storage in the scratch folder): each take's bridges prepared as
+  `storyboard render --wait` prepares them when the take ends, none by an export before;
+  against the same (target: 3x);
 - the seamless join re-encoded whole (force_reencode) against FFmpeg re-encoding the
   same join (trim and atrim drop each continuing clip's first frame, libx264 veryfast at
   CRF 19 as the app uses, AAC) (target: 1.1x).
@@ -26,6 +30,7 @@ timed in this process (modules loaded); FFmpeg as a command, start-up included.
 
 import argparse
 import math
+import os
 import shutil
 import statistics
 import subprocess
@@ -136,6 +141,69 @@ def ffmpeg_seamless_reencode(clips: list[Path], out: Path) -> None:
     )  # fmt: skip
 
 
+def first_export_after_render(runs: int, clips: list[Path], scratch: Path, concat) -> tuple:
+    """Medians of the app's first export after a render, the anchor's and their ratio,
+    and the join's result. Each run starts from takes just rendered: no bridge stored but
+    those the render prepared, no export made yet."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "storyboard.settings")
+    os.environ["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
+    os.environ["MEDIA_ROOT"] = str(scratch / "media")
+    import logging
+
+    import django
+
+    django.setup()
+    from django.core.files import File
+    from django.core.management import call_command
+
+    from projects import cut, pipeline
+    from projects.models import Bridge, Export, Opening, Take
+    from projects.pipeline import bridging
+    from tests.factories import make_project, make_take, make_user
+
+    call_command("migrate", verbosity=0)
+    project = make_project(
+        make_user("bench", password=None),
+        shots=[(f"Shot {n}", Opening.CONTINUE if n else Opening.CUT) for n in range(CLIPS)],
+    )
+    upstream = None
+    for shot, clip in zip(project.shots.in_order(), clips, strict=True):
+        upstream = make_take(shot, upstream=upstream, frames=None, frame_rate=None)
+        with open(clip, "rb") as f:
+            upstream.video.save("video.mp4", File(f), save=True)
+    logged = []
+
+    class Lines(logging.Handler):
+        def emit(self, record):
+            logged.append(record)
+
+    logger = logging.getLogger("projects.pipeline.exporting")
+    logger.addHandler(Lines())
+    logger.setLevel(logging.INFO)
+    pairs = []
+    for _ in range(runs):
+        shutil.rmtree(scratch / "media" / bridging.FOLDER, ignore_errors=True)
+        Bridge.objects.all().delete()
+        Take.objects.update(bridged="")
+        for take in Take.objects.select_related("shot__project"):
+            pipeline.prepare_bridges(take)  # as the render does when each take ends
+        export = Export.objects.create(project=project, plan=cut.plan(project), seamless=True)
+        mine, _ = seconds(lambda: pipeline.export(export))  # noqa: B023
+        export.refresh_from_db()
+        if export.status != Export.Status.DONE:
+            sys.exit(f"the export failed: {export.error}")
+        theirs, _ = seconds(concat)
+        pairs.append((mine, theirs, mine / theirs))
+    line = logged[-1].getMessage()  # "export N: smart, E frames encoded (P of them ...)"
+    mode = line.split(": ", 1)[1].split(",")[0]
+    encoded = int(line.split(", ")[1].split()[0])
+    prepared = int(line.rsplit("(", 1)[1].split()[0])
+    frames = round(export.duration * FPS)
+    result = media.JoinResult(mode, export.duration, frames, encoded, prepared)
+    medians = [statistics.median(column) for column in zip(*pairs, strict=True)]
+    return (*medians, result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -187,6 +255,8 @@ def main() -> None:
                 lambda: media.join(silent_seamless, out, bridges=prepared),
                 lambda: ffmpeg_concat_copy(silent, scratch / "silent.txt", out),
             ),
+            ("first export after render", "ffmpeg concat -c copy", 3.0)
+            + first_export_after_render(args.runs, clips, scratch, concat),
             ("seamless, re-encoded", "ffmpeg libx264 veryfast", 1.1)
             + compare(
                 args.runs,
@@ -206,7 +276,7 @@ def main() -> None:
             f"mode {result.mode}, {result.frames} frames, {result.reencoded} encoded, "
             f"{result.prepared} of them prepared"
         )
-    smart, full = rows[1], rows[4]
+    smart, full = rows[1], rows[5]
     print(
         f"the cold smart join encodes {smart[-1].reencoded / full[-1].frames:.0%} of the frames "
         f"in {smart[3] / full[3]:.0%} of the full re-encode's time; the worker prepares "

@@ -51,7 +51,25 @@ def test_a_second_join_copies_what_the_first_encoded_and_shows_the_same_frames(t
     assert (first.prepared, second.prepared) == (0, 46)
     assert len(list((tmp_path / "bridges").glob("*/*.bridge"))) == 2
     assert pictures(tmp_path / "second.mp4") == pictures(tmp_path / "fresh.mp4")
+    # Copied bridges are the very packets a fresh join encodes: the files are the same.
+    assert (tmp_path / "second.mp4").read_bytes() == (tmp_path / "fresh.mp4").read_bytes()
     assert second.frames == 3 * 72 - 2
+
+
+def test_the_same_join_writes_the_same_bytes_every_time(tmp_path, clips):
+    """A bridge is named by what it was made from, so encoding it must give one answer:
+    x264 used to give another now and then (issue 18, 13)."""
+    files = []
+    for n in range(3):
+        media.join(chain(clips), tmp_path / f"{n}.mp4")
+        files.append((tmp_path / f"{n}.mp4").read_bytes())
+    assert files[0] == files[1] == files[2]
+    store = media.Folder(tmp_path / "bridges")
+    media.prepare(chain(clips[:2]), store)
+    (stored,) = (tmp_path / "bridges").glob("*/*.bridge")
+    first = unpack(stored.read_bytes())[0].data
+    # x264 states its settings in the first picture: one thread, on any machine.
+    assert b" threads=1 " in first and b" mbtree=0 " in first
 
 
 def test_prepare_encodes_each_continue_ahead_once(tmp_path, clips):

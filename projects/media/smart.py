@@ -39,6 +39,14 @@ from .reencode import X264_OPTIONS
 from .soundtrack import alongside
 from .writing import AtomicMp4
 
+# A bridge is named by what it was made from, so it must come out the same wherever and
+# whenever it is encoded. x264 on its own is not: sliced threads (PyAV's default) and a
+# threaded lookahead vary from run to run, frame threads make the bytes depend on the
+# machine's cores, and macroblock-tree rate control (its AVX-512 code) now and then gives
+# another answer for the same frames. One thread, no mb-tree: the same bytes every time,
+# on every machine (x264's assembly matches its C code bit for bit).
+BRIDGE_DETERMINISM = "threads=1:lookahead-threads=1:sliced-threads=0:sync-lookahead=0:mbtree=0"
+
 
 @dataclass(frozen=True)
 class Step:
@@ -334,7 +342,8 @@ class _BridgeFormat:
             **X264_OPTIONS,
             "profile": profile,
             "level": str(config.level),
-            "x264-params": f"sps-id={free[0]}:bframes={bframes}:b-pyramid={pyramid}",
+            "x264-params": f"sps-id={free[0]}:bframes={bframes}:b-pyramid={pyramid}:"
+            + BRIDGE_DETERMINISM,
         }
         colors = (*source.colors, source.color_range)
         rate = source.index.rate
@@ -416,6 +425,7 @@ def _encoder(options: dict, size, rate: Fraction, colors) -> CodecContext:
     # Parameter sets go to extradata, which is where the avcC record takes them from,
     # rather than in-band, where they would replace the clips' own.
     encoder.flags |= Flags.global_header
+    encoder.thread_count, encoder.thread_type = 1, "NONE"  # see BRIDGE_DETERMINISM
     encoder.options = dict(options)
     encoder.open()
     return encoder

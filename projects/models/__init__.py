@@ -3,6 +3,7 @@ shots, takes and exports, links that open a project to outsiders, comments, the 
 what was spent, and the provider's shared limits; `tracking` stamps every write for the
 live timeline."""
 
+from .bridges import Bridge
 from .comments import Comment, Mention
 from .limits import ProviderCall, ProviderGate
 from .links import Link
@@ -37,6 +38,7 @@ from .tracking import Tracked, TrackedQuerySet
 
 __all__ = [
     "ASSUMED_RATE",
+    "Bridge",
     "Comment",
     "Invitation",
     "Kind",

@@ -162,6 +162,9 @@ class Take(Tracked):
     # get them when a worker next reads their clip (pipeline.collecting.learn_frames).
     frame_rate = models.FloatField(null=True, blank=True)
     frames = models.PositiveIntegerField(null=True, blank=True)
+    # What its prepared bridges were made for (pipeline.bridging.made_for: how it joins
+    # and its trim); empty when none were, as for takes collected before bridges existed.
+    bridged = models.CharField(max_length=60, blank=True)
     # Who asked for it: the team's spend is told by person.
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -368,6 +371,8 @@ class Export(Tracked):
     file = models.FileField(upload_to="exports/", blank=True)
     duration = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # What it is doing besides rendering: waiting for a bridge another worker encodes.
+    note = models.CharField(max_length=200, blank=True)
     # Who renders it and when it last said so, as for takes: a silent export is swept. While
     # it is queued, when the sweep sent it to the task queue again (pipeline.exporting).
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -21,6 +21,7 @@ steps. Every state change two processes could race on is a conditional update.
 """
 
 from .bridging import prepare as prepare_bridges
+from .bridging import prepare_missing as prepare_missing_bridges
 from .bridging import prune as prune_bridges
 from .cancelling import cancel_remote, delete_project, forget, purge
 from .collecting import keep_first_frames
@@ -53,6 +54,7 @@ __all__ = [
     "next_due",
     "poll_many",
     "prepare_bridges",
+    "prepare_missing_bridges",
     "problems",
     "prune_bridges",
     "purge",

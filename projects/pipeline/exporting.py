@@ -23,7 +23,7 @@ from django.utils import timezone
 from .. import cut, interchange, media
 from ..files import local_copy, storage_errors
 from ..models import Export, Take
-from .bridging import StoredBridges
+from .bridging import WAITING, StoredBridges, prepared
 from .collecting import learn_frames
 from .leases import Heartbeat, LeaseLost, beat, expired_before, me, orphaned
 
@@ -47,12 +47,23 @@ def export(export):
             last[0] = fraction
             mine.update(progress=fraction)
 
+    noted = [""]
+
+    def waiting(now):
+        """Say on the export's card while it waits for a bridge another worker encodes."""
+        heartbeat()
+        note = WAITING if now else ""
+        if note != noted[0]:
+            noted[0] = note
+            mine.update(note=note)
+
+    bridges = StoredBridges(waiting=waiting)
     try:
         with tempfile.TemporaryDirectory() as scratch, ExitStack() as opened:
             clips = _clips(export, opened)
             heartbeat()
             target = Path(scratch) / export.filename()
-            made = MAKERS[export.format](export, clips, target, progress)
+            made = MAKERS[export.format](export, clips, target, progress, bridges)
             with open(target, "rb") as f:
                 name = export.file.field.generate_filename(export, export.filename())
                 name = export.file.storage.save(name, File(f, name=export.filename()))
@@ -66,12 +77,18 @@ def export(export):
         log.exception("export %s failed", export.pk)
         export.fail(f"The export failed unexpectedly: {error!r}")
         return
+    finally:
+        bridges.release()
+    if made.mode == "smart" and (export.seamless or export.format == Export.Format.ZIP):
+        # What it encoded of each take alone is kept now: the sweep need not prepare it.
+        prepared(clip.entry for clip in clips)
     if not mine.update(
         status=Status.DONE,
         file=name,
         mode=made.mode,
         duration=made.duration,
         progress=1.0,
+        note="",
         finished_at=timezone.now(),
     ):
         export.file.storage.delete(name)
@@ -113,13 +130,13 @@ class Made:
     duration: float
 
 
-def _video(export, clips, target, progress):
+def _video(export, clips, target, progress, bridges):
     result = media.join(
         cut.pieces(clips),
         target,
         seamless=export.seamless,
         normalize=export.normalize,
-        bridges=StoredBridges(),
+        bridges=bridges,
         progress=progress,
     )
     log.info(
@@ -132,7 +149,7 @@ def _video(export, clips, target, progress):
     return Made(result.mode, result.duration)
 
 
-def _for_editors(export, clips, target, progress):
+def _for_editors(export, clips, target, progress, bridges=None):
     """A timeline, captions or a contact sheet: what the format asks for."""
     timeline = _timeline(export, clips)
     interchange.write(timeline, target)
@@ -145,7 +162,7 @@ def _timeline(export, clips):
     return cut.timeline(export.project.title, clips, (info.width, info.height), export.seamless)
 
 
-def _bundle(export, clips, target, progress):
+def _bundle(export, clips, target, progress, bridges):
     """Everything an editor needs, in one zip that opens as it is: the sequence, each
     trimmed clip, the timelines pointing at the clips by relative path, captions, the
     contact sheet and the storyboard file."""
@@ -158,7 +175,7 @@ def _bundle(export, clips, target, progress):
         folder / "sequence.mp4",
         seamless=True,
         normalize=export.normalize,
-        bridges=StoredBridges(),
+        bridges=bridges,
         progress=lambda f: progress(0.5 * f),
     )
     for index, (piece, name) in enumerate(zip(cut.pieces(clips), cut.names(clips), strict=True)):

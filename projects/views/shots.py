@@ -239,6 +239,8 @@ def take_select(request, pk, take_id):
     field = take.selection_field()
     setattr(take.shot, field, take)
     take.shot.save(update_fields=[field])
+    # Picked for the cut at the shot's trim now: its bridges are prepared for that.
+    transaction.on_commit(lambda: async_task("projects.tasks.prepare", [take.pk]))
     return timeline_or_redirect(request, viewer)
 
 
