@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0017_take_frames"),
+        ("projects", "0019_invitation_seed"),
     ]
 
     operations = [
