@@ -27,6 +27,7 @@ def decorate(viewer, shots, expectations):
     # A held take's upstream is a take of the shot before: among those read already.
     takes = {take.pk: take for shot in shots for take in shot.takes.all()}
     numbers = {shot.pk: shot.number for shot in shots}
+    by_pk = {shot.pk: shot for shot in shots}
     made_at = resolutions(viewer.project)
     for shot in shots:
         shot.made_at = made_at
@@ -54,6 +55,13 @@ def decorate(viewer, shots, expectations):
         if shot.card is not None:
             held = shot.card.is_held
             shot.seam = held_seam(viewer, shot.card, takes, numbers) if held else None
+            if shot.seam is not None and viewer.can_generate:  # both ways on bill, asked first
+                kind, upstream = shot.card.kind, by_pk.get(shot.seam["shot_id"])
+                shot.seam["bill"] = costs.bill(viewer.project, [shot], expectations, kind)
+                if upstream is not None:
+                    shot.seam["bill_upstream"] = costs.bill(
+                        viewer.project, [upstream], expectations, kind
+                    )
         shot.reference_summary = _reference_summary(shot.references.all())
         for take in shot.takes.all():
             take.video_url = viewer.url("take-file", take.pk, "video")

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from projects.models import Kind, Link, Membership, Opening, Role, Take, Team
 from tests.factories import make_project, make_take, make_user
-from tests.test_browser import browser  # noqa: F401  (fixture)
+from tests.test_browser import browser, send_billed  # noqa: F401  (fixture)
 from tests.test_browser_axe import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -184,6 +184,7 @@ def test_the_filmstrip_keeps_the_card_acted_on_in_view(live_server, open_as, use
     eighth.scroll_into_view_if_needed()
     with page.expect_response(lambda r: r.url.endswith("/release")):
         eighth.locator("button:has-text('Continue from this frame')").click()
+        send_billed(page)
     expect(eighth.locator("[data-role=held]")).to_have_count(0)
     kept_in_view(eighth)
 

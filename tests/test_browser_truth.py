@@ -85,6 +85,7 @@ def test_a_watching_page_sees_a_hold_and_its_release_live(app, browser, tmp_path
     # Released on the first page: the other one sees the hold go and the shot made.
     card(page, 2).locator("input[name=out]").fill("60")
     card(page, 2).locator("button:has-text('Continue from this frame')").click()
+    send_billed(page)
     expect(held.locator("[data-role=held]")).to_have_count(0, timeout=30_000)
     expect(held).to_have_attribute("data-status", "done", timeout=60_000)
     expect(other.locator("#estimate")).to_contain_text("Every shot has a current take.")

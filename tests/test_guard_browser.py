@@ -13,7 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 from projects import pipeline
 from projects.models import Opening, Take
 from tests.factories import make_project
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, send_billed
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300), pytest.mark.full_clips]
 
@@ -80,6 +80,7 @@ def test_a_held_card_scrubs_the_shot_before_and_a_picked_frame_lets_it_go(
     page.locator("#timeline").screenshot(path=tmp_path / "held-seam.png")
 
     card.locator("button:has-text('Continue from this frame')").click()
+    send_billed(page)
     expect(page.locator('.shot-card[data-shot="2"] [data-role=held]')).to_have_count(0)
     held.refresh_from_db()
     assert held.held == "" and held.status == Take.Status.WAITING

@@ -1,8 +1,9 @@
-// Asking before anything is billed. A form marked data-bill (Generate, a card's Generate
-// or Regenerate, Regenerate from here, Make final), however it is sent (its button, or
-// the g key, which submits a card's form), first opens #bill-confirm with what it would
-// cost: the form's data-bill-cost, or the live estimate that data-bill-from names. Enter
-// sends it, Esc (or "Not now") leaves it unsent. Nothing to bill, no question.
+// Asking before anything is billed. A form or button marked data-bill (Generate, a card's
+// Generate or Regenerate, Regenerate from here, Make final, a held seam's two ways on),
+// however it is sent (its button, or the g key, which submits a card's form), first opens
+// #bill-confirm with what it would cost: its data-bill-cost, or the live estimate that
+// data-bill-from names. Enter sends it, Esc (or "Not now") leaves it unsent. Nothing to
+// bill, no question.
 (() => {
   const dialog = () => document.getElementById("bill-confirm");
 
@@ -23,7 +24,7 @@
   document.addEventListener("htmx:confirm", (event) => {
     const form = event.detail.elt;
     const ask = dialog();
-    if (!ask || !(form instanceof HTMLFormElement) || !form.dataset.bill) return;
+    if (!ask || !(form instanceof HTMLElement) || !form.dataset.bill) return;
     const cost = costOf(form);
     if (!cost) return;
     event.preventDefault();
