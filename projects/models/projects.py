@@ -261,28 +261,6 @@ class ShotQuerySet(TrackedQuerySet):
     def deleted(self):
         return self.filter(deleted_at__isnull=False)
 
-    def with_billed(self):
-        """Each project with what its team was billed for it, from the ledger
-        (models.Spend: deleting a take or a shot never lowers it), read with the project
-        itself: `billed_tokens`, `billed_price` (None when a model billed has no price)."""
-        from .spend import Spend
-
-        spend = Spend.objects.filter(project=OuterRef("pk")).order_by().values("project")
-        prices = settings.SEEDANCE_PRICES
-
-        def total(expression, default):
-            return Coalesce(Subquery(spend.annotate(total=expression).values("total")), default)
-
-        price = Value(0.0)
-        if prices:
-            rate = [When(model=m, then=F("tokens") * Value(p / 1e6)) for m, p in prices.items()]
-            price = total(Sum(Case(*rate, output_field=FloatField())), Value(0.0))
-        return self.annotate(
-            billed_tokens=total(Sum("tokens"), 0),
-            billed_amount=price,
-            billed_unpriced=total(Count("pk", filter=~Q(model__in=list(prices))), 0),
-        )
-
     def in_order(self):
         return self.order_by("position", "id")
 
