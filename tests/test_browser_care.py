@@ -301,3 +301,32 @@ def test_a_verdict_goes_to_the_take_watched_and_can_be_changed(
     card(page, 1).locator(".verdict-change summary").click()
     page.locator("#timeline").screenshot(path=tmp_path / "verdicts-given.png")
     assert_accessible(page, "verdicts beside their takes")
+
+
+def test_an_answer_given_after_a_live_update_replaced_the_form_still_sends(
+    live_server, open_as, user
+):
+    """The head, toolbar and all, is sent again by the stream as shots change: a Generate
+    asked just before must go out from the form that stands there when it is answered."""
+    project = make_project(user, [("A lighthouse at dusk", Opening.CUT)])
+    page = open_as(user)
+    billed = []
+    page.on("request", lambda r: r.method == "POST" and billed.append(r.url))
+    page.goto(f"{live_server.url}{project.get_absolute_url()}")
+    page.click("#generate-button")
+    ask = page.locator("#bill-confirm")
+    expect(ask).to_be_visible()
+    page.evaluate(
+        """() => {  // as htmx swaps the stream's "head" event in
+            const head = document.getElementById("project-head");
+            const again = head.cloneNode(true);
+            head.replaceWith(again);
+            htmx.process(again);
+        }"""
+    )
+    page.keyboard.press("Enter")
+    expect(ask).to_be_hidden()
+    expect(card(page, 1)).not_to_have_attribute("data-status", "new")
+    expect(page.locator("#shortcut-status")).to_have_text("Generate: sent.")
+    assert [url.rsplit("/", 1)[-1] for url in billed] == ["generate"]
+    assert project.shots.get().takes.count() == 1

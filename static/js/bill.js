@@ -20,11 +20,36 @@
     return (form.dataset.billCost || "").trim();
   }
 
+  // A live update may have replaced the form while the question was open (the head,
+  // a card): htmx drops a request from an element no longer on the page, so the answer
+  // goes to the one that stands in its place now, the same request.
+  function send(form, issueRequest, what) {
+    if (form.isConnected) {
+      issueRequest(true);
+      say(`${what}: sent.`);
+      return;
+    }
+    const url = form.getAttribute("hx-post");
+    const now = url && document.querySelector(`[data-bill][hx-post="${CSS.escape(url)}"]`);
+    if (!now) {
+      say(`${what}: the page changed meanwhile, nothing sent.`);
+      return;
+    }
+    now.dataset.billAnswered = "on";
+    if (now instanceof HTMLFormElement) now.requestSubmit();
+    else now.click();
+    say(`${what}: sent.`);
+  }
+
   // htmx asks before each request: a billed form's waits for the answer.
   document.addEventListener("htmx:confirm", (event) => {
     const form = event.detail.elt;
     const ask = dialog();
     if (!ask || !(form instanceof HTMLElement) || !form.dataset.bill) return;
+    if (form.dataset.billAnswered) {
+      delete form.dataset.billAnswered; // asked already, of the one it replaced
+      return;
+    }
     const cost = costOf(form);
     if (!cost) return;
     event.preventDefault();
@@ -36,8 +61,7 @@
       "close",
       () => {
         if (ask.returnValue === "bill") {
-          say(`${what}: sent.`);
-          event.detail.issueRequest(true);
+          send(form, event.detail.issueRequest, what);
         } else {
           say(`${what}: not sent, nothing billed.`);
         }
