@@ -122,8 +122,11 @@ def describe(entry):
             what = "revoked a link"
     elif model == "membership":
         member = data.get("member", "someone")
-        if entry.action == CREATE:
-            what = f"added {member} as {(changes.get('role') or [None, '?'])[1]}"
+        role = (changes.get("role") or [None, "?"])[1]
+        if entry.action == CREATE and entry.actor and entry.actor.get_username() == member:
+            what = f"joined as {role}"  # by an invitation they answered
+        elif entry.action == CREATE:
+            what = f"added {member} as {role}"
         elif entry.action == DELETE:
             what = f"removed {member}"
         elif "role" in changes:

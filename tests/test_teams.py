@@ -80,6 +80,10 @@ def test_an_invitation_link_signs_up_a_newcomer_once(user):
 
     zoe = Membership.objects.get(team=team, user__username="zoe")
     assert zoe.role == Role.VIEWER
+    # Told as hers, though she was nobody when the request began (the team, made here
+    # outside any request, is the command line's).
+    said = [(line.who, line.what) for line in activity.of_team(team)]
+    assert said[0] == ("zoe", "joined as viewer")
     assert Client().get(link).status_code == 404  # used once: now it opens nothing
 
 

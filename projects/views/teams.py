@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from auditlog.context import set_actor
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
@@ -281,7 +282,9 @@ def invitation(request, token):
 
 
 def _accept(request, invitation, user):
-    with transaction.atomic():
+    # Who answers may have signed up or in by this very request: the change is theirs,
+    # not the anonymous visitor's the request began as.
+    with set_actor(user), transaction.atomic():
         claimed = Invitation.objects.filter(pk=invitation.pk, used_at=None, revoked_at=None).update(
             used_at=timezone.now(), used_by=user
         )
