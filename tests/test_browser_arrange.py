@@ -50,10 +50,16 @@ def drag_before_first(page, handle):
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
     page.mouse.move(target["x"] + 5, target["y"] + 5, steps=20)
-    page.wait_for_function(
+    moved = (
         "() => document.querySelector('#timeline .shot-card.sortable-chosen')"
         " === document.querySelector('#timeline .shot-card')"
     )
+    for nudge in range(40):  # SortableJS moves the card on a drag-over: a hand's small moves
+        if page.evaluate(moved):
+            break
+        page.mouse.move(target["x"] + 5 + nudge % 3, target["y"] + 5 + nudge % 2, steps=2)
+        page.wait_for_timeout(100)
+    assert page.evaluate(moved), "the card never moved to the top under the pointer"
     page.mouse.up()
 
 

@@ -49,3 +49,35 @@ def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  
     expect(card(page, 1)).to_contain_text("7 s")
     expect(page.locator("#resync")).to_have_count(1)  # ready for the next one
     context.close()
+
+
+def test_a_live_cards_form_posted_plainly_carries_the_pages_token(app, browser):  # noqa: F811
+    """Cards the stream renders hold forms without a CSRF field; a submit that lands before
+    htmx takes the new card over posts it plainly, and must not be refused (403)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Plain post")
+    for prompt in ("A kite over a dune", "The kite falls"):
+        page.fill("#shot-form textarea[name=prompt]", prompt)
+        page.fill("#shot-form input[name=duration]", "4")
+        page.click("#shot-form button:has-text('Add shot')")
+    expect(page.locator(".shot-card")).to_have_count(2)
+    # A plain copy of the card's move form, as the stream renders it (no CSRF field),
+    # that htmx has not taken over.
+    card(page, 1).locator("form.moves").evaluate(
+        """form => {
+            const plain = document.createElement("form");
+            plain.method = "post";
+            plain.action = form.action;
+            plain.id = "plain-move";
+            plain.innerHTML = '<button name="direction" value="down">Down</button>';
+            document.body.append(plain);
+        }"""
+    )
+    with page.expect_response(lambda r: r.url.endswith("/move")) as answer:
+        page.click("#plain-move button")
+    assert answer.value.status == 302  # moved, and back to the project; not 403
+    expect(page.locator("h1")).to_have_text("Plain post")
+    expect(card(page, 1)).to_contain_text("The kite falls")
+    context.close()

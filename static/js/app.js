@@ -87,3 +87,25 @@ document.addEventListener("change", (event) => {
 document.addEventListener("htmx:sseBeforeMessage", (event) => {
   if (event.target.id === "export-kind" && event.target.dataset.picked) event.preventDefault();
 });
+
+// A form the live stream rendered was rendered for no one request, so it carries no CSRF
+// field (htmx sends the page's token in a header). Should one be posted as a plain form
+// (a submit landing before htmx has taken the new form over), it gets the page's token.
+document.addEventListener(
+  "submit",
+  (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") return;
+    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    if (!headers["X-CSRFToken"]) return;
+    let field = form.querySelector("input[name=csrfmiddlewaretoken]");
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "csrfmiddlewaretoken";
+      form.append(field);
+    }
+    if (!field.value) field.value = headers["X-CSRFToken"];
+  },
+  true,
+);

@@ -36,8 +36,9 @@
       return;
     }
     now.dataset.billAnswered = "on";
-    if (now instanceof HTMLFormElement) now.requestSubmit();
-    else now.click();
+    // Sent by htmx from the new element, never as a plain form post (a form the stream
+    // rendered carries no CSRF field of its own: htmx sends the page's in a header).
+    htmx.ajax("POST", url, { source: now });
     say(`${what}: sent.`);
   }
 
