@@ -3,6 +3,7 @@
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -173,6 +174,14 @@ elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
+if REDIS_URL and re.fullmatch(r"gw\d+", env("PYTEST_XDIST_WORKER")):
+    # The test suite in parallel (pytest-xdist): each of its workers gets a Redis database
+    # of its own, the base one plus the worker's number, so that two workers' task queues,
+    # caches, live channels and leases (all keyed by names and ids both would use) never
+    # meet. The processes a worker starts inherit both variables and agree with it.
+    _redis = urlsplit(REDIS_URL)
+    _db = int(_redis.path.strip("/") or 0) + int(env("PYTEST_XDIST_WORKER")[2:])
+    REDIS_URL = urlunsplit(_redis._replace(path=f"/{_db}"))
 Q_CLUSTER = {
     "name": "storyboard",
     "workers": envnumber("Q_WORKERS", 4),

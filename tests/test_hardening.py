@@ -302,3 +302,20 @@ def every_route(patterns, prefix=""):
                 yield from every_route(pattern.url_patterns, route)
         else:
             yield route, pattern.pattern.converters
+
+
+def test_each_worker_of_a_parallel_suite_has_a_redis_database_of_its_own():
+    """Under pytest-xdist, worker gwN (and every process it starts, which inherits its
+    environment) uses the suite's Redis database plus N for its queue, cache and live
+    channels, so two workers never take each other's tasks or hear each other's events."""
+    said = "from django.conf import settings as s; print(s.REDIS_URL, s.Q_CLUSTER['redis'], "
+    said += "s.CACHES['default']['LOCATION'])"
+    base = "redis://127.0.0.1:6379/10"
+    urls = {}
+    for worker in ("", "gw0", "gw1", "gw3"):
+        run = manage("shell", "-c", said, REDIS_URL=base, PYTEST_XDIST_WORKER=worker)
+        assert run.returncode == 0, run.stderr
+        urls[worker] = set(re.findall(r"redis://\S+", run.stdout))
+    assert urls[""] == urls["gw0"] == {base}
+    assert urls["gw1"] == {"redis://127.0.0.1:6379/11"}
+    assert urls["gw3"] == {"redis://127.0.0.1:6379/13"}
