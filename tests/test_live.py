@@ -226,6 +226,7 @@ def run(coroutine):
     finally:  # the live threads keep their connections between jobs
         hubs.close_connections(hubs.PRODUCERS)
         hubs.close_connections(streams.CATCH_UPS)
+        hubs.close_connections(streams.ACCESS_CHECKS)
 
 
 async def read(stream, until, timeout=10.0):
@@ -812,8 +813,16 @@ def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(
         looks.append(threading.current_thread().name)
         return look(self)
 
+    joined = []
+    events = streams.catch_ups.events
+
+    async def counted_events(viewer, since):
+        joined.append(viewer)
+        return await events(viewer, since)
+
     monkeypatch.setattr(streams, "catch_up", counted_catch_up)
     monkeypatch.setattr(Watcher, "look", counted_look)
+    monkeypatch.setattr(streams.catch_ups, "events", counted_events)
 
     async def join():
         earlier = streams.stream(Viewer(project, role=Role.OWNER), time.time())
@@ -825,7 +834,8 @@ def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(
             for n in range(20)
         ]
         caught = [asyncio.ensure_future(read(stream, "live-status")) for stream in crowd]
-        await asyncio.sleep(0.3)  # the crowd has subscribed and waits for its catch-up
+        while len(joined) < 21:  # the crowd has subscribed and waits for its catch-up
+            await asyncio.sleep(0.01)
         # Meanwhile the producer goes on: a change reaches the viewer already here.
         await sync_to_async(Take.objects.filter(shot_id=first).update)(progress=0.5)
         release.set()

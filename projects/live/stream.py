@@ -32,6 +32,9 @@ KEEPALIVE = 15.0
 RETRY_LATER_MS = 15000
 # Catch-ups run on threads of their own, never the producers' (hub.PRODUCERS).
 CATCH_UPS = ThreadPoolExecutor(2, thread_name_prefix="live-catch-up")
+# The one-row check of a member's access when their stream opens: apart from catch-ups,
+# so that viewers arriving while catch-ups read reach theirs (and share it) at once.
+ACCESS_CHECKS = ThreadPoolExecutor(2, thread_name_prefix="live-access")
 # Viewers whose pages are this close in time share one catch-up: its `since` is rounded
 # down to a multiple of it, which sends a little more, never less.
 MOMENT = 5.0
@@ -83,7 +86,7 @@ async def stream(viewer, since, seconds=STREAM_SECONDS):
     try:
         loop = asyncio.get_running_loop()
         # Access that changed before the producer's first look at the team is seen here.
-        if not await loop.run_in_executor(CATCH_UPS, _closing(still_allowed), viewer):
+        if not await loop.run_in_executor(ACCESS_CHECKS, _closing(still_allowed), viewer):
             return
         now = time.time()
         events = await catch_ups.events(viewer, since)
