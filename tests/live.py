@@ -264,3 +264,12 @@ class Deployment:
             " JOIN projects_shot shot ON shot.id = take.shot_id"
             " ORDER BY shot.project_id, shot.position, take.number"
         )
+
+
+def serving(folder, template, **options):
+    """A LiveApp for a module's tests (a fixture yields from it): started, then stopped
+    with nothing of it left running."""
+    live = LiveApp(folder, template=template, **options).start()
+    yield live
+    left = live.stop()
+    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.live import LiveApp
+from tests.live import serving
 from tests.test_browser import (  # noqa: F401
     browser,
     card,
@@ -19,12 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
-    live = LiveApp(
-        tmp_path_factory.mktemp("activity"), simulator_delay=0.5, template=live_template
-    ).start()
-    yield live
-    left = live.stop()
-    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+    yield from serving(tmp_path_factory.mktemp("activity"), live_template, simulator_delay=0.5)
 
 
 def test_every_entry_names_who_did_it(app, browser, tmp_path):  # noqa: F811

@@ -4,7 +4,7 @@ events the stream sends it."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import LiveApp
+from tests.live import serving
 from tests.test_browser import browser, card, sign_in_and_create_project  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -12,10 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
-    live = LiveApp(tmp_path_factory.mktemp("live"), template=live_template).start()
-    yield live
-    left = live.stop()
-    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+    yield from serving(tmp_path_factory.mktemp("live"), live_template)
 
 
 def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  # noqa: F811

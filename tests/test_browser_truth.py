@@ -5,7 +5,7 @@ then joins them), and the head after a delete, without a reload."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import LiveApp
+from tests.live import serving
 from tests.test_browser import (  # noqa: F401
     browser,
     card,
@@ -19,10 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
-    live = LiveApp(tmp_path_factory.mktemp("live"), simulator_delay=1.0, template=live_template)
-    yield live.start()
-    left = live.stop()
-    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+    yield from serving(tmp_path_factory.mktemp("live"), live_template, simulator_delay=1.0)
 
 
 def sign_in(page, app):
