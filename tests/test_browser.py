@@ -118,7 +118,13 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
     # The cut plays on the page, across its seams.
     player = page.locator(".export-card video.cut-player")
     player.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("v => v.currentTime > 4.2", arg=player.element_handle(), timeout=20_000)
+    playing = player.element_handle()
+    # Another export started meanwhile re-renders the list: the cut being watched plays on.
+    page.select_option("#export-format", "srt")
+    page.click("#export-button")
+    expect(page.locator(".export-card")).to_have_count(2)
+    assert playing.evaluate("v => v.isConnected && !v.paused")
+    page.wait_for_function("v => v.currentTime > 4.2", arg=playing, timeout=20_000)
     assert player.evaluate("v => v.duration") == pytest.approx(286 / 24, abs=0.05)
 
     project_url = page.url
