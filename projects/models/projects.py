@@ -224,7 +224,7 @@ def _stale_reason(shot, before, kind=Kind.DRAFT):
     if take is None:
         return ""
     if not shot.made_from_current_inputs(take):
-        return "made before a change to this shot"
+        return _changed_cast(take, shot) or "made before a change to this shot"
     if before is None:
         if take.upstream_take_id is not None:
             return "now opens its chain; it was made continuing another shot"
@@ -238,6 +238,37 @@ def _stale_reason(shot, before, kind=Kind.DRAFT):
         return f"the out point of shot {before.number} moved"
     if before.final_stale if final else before.stale:
         return f"shot {before.number} is stale"
+    return ""
+
+
+def _changed_cast(take, shot):
+    """ "Mara's look changed" when what changed since `take` is its cast alone (their
+    descriptions or images, who is in it, a name, with the prompts a rename rewrote)."""
+    from ..cast import rewrite
+
+    recorded = {k: v for k, v in take.inputs.items() if k not in RETIRED_INPUTS}
+    before = {member["id"]: member for member in recorded.get("cast", [])}
+    for kind in (Kind.FINAL, Kind.DRAFT):
+        now = shot.inputs(kind)
+        prompt = recorded.get("prompt", "")
+        changed = []
+        for member in now.get("cast", []):
+            old = before.get(member["id"])
+            if old is None:
+                changed.append(f"{member['name']} joined the shot")
+                continue
+            if (old["description"], old["images"]) != (member["description"], member["images"]):
+                changed.append(f"{member['name']}'s look changed")
+            if old["name"] != member["name"]:
+                prompt = rewrite(prompt, old["name"], member["name"])
+                changed.append(f"{old['name']} is now called {member['name']}")
+        gone = set(before) - {member["id"] for member in now.get("cast", [])}
+        changed += [f"{before[pk]['name']} left the shot" for pk in sorted(gone)]
+        rest = {k: v for k, v in recorded.items() if k not in ("cast", "prompt")}
+        if changed and prompt == now["prompt"] and rest == {
+            k: v for k, v in now.items() if k not in ("cast", "prompt")
+        }:
+            return ", ".join(changed)
     return ""
 
 
@@ -268,6 +299,7 @@ class ShotQuerySet(TrackedQuerySet):
         return self.select_related("selected_take", "selected_final").prefetch_related(
             "takes",
             "references",
+            "cast__images",
             Prefetch("comments", Comment.objects.select_related("author", "take")),
         )
 
@@ -288,6 +320,8 @@ class Shot(Tracked, Edited):
     first_frame = models.ImageField(upload_to="first_frames/", blank=True)
     last_frame_target = models.ImageField(upload_to="last_frames/", blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
+    # The cast it names: by `@Name` in its prompt or picked beside it (projects.cast).
+    cast = models.ManyToManyField("CastMember", blank=True, related_name="shots")
     # The draft in the cut (takes made before drafts existed are drafts), and the final
     # in the cut of finals once Make final has made one.
     selected_take = models.ForeignKey(
@@ -362,7 +396,32 @@ class Shot(Tracked, Edited):
             references = [reference.file.name for reference in self.references.all()]
             if references:
                 inputs["references"] = references
+            cast = self.cast_inputs()
+            if cast:
+                inputs["cast"] = cast
         return inputs
+
+    def cast_in_order(self):
+        """Its cast in the order the prompt names them (`@Name`), then the others by name:
+        the order their images go out in, "image 1" first."""
+        if self.pk is None:
+            return []
+        members = sorted(self.cast.all(), key=lambda member: member.name.lower())
+        from ..cast import mentioned_order
+
+        return mentioned_order(self.prompt, members)
+
+    def cast_inputs(self):
+        """What of its cast a take depends on: each member's description and images."""
+        return [
+            {
+                "id": member.pk,
+                "name": member.name,
+                "description": member.description,
+                "images": [image.file.name for image in member.image_list()],
+            }
+            for member in self.cast_in_order()
+        ]
 
     def made_from_current_inputs(self, take):
         """Whether `take` was made from what its kind would send now. A draft made at the
