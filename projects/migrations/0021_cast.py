@@ -6,47 +6,87 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projects', '0020_bridges'),
+        ("projects", "0020_bridges"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CastMember',
+            name="CastMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('updated_at', models.DateTimeField(auto_now=True, db_index=True)),
-                ('name', models.CharField(max_length=40)),
-                ('kind', models.CharField(choices=[('character', 'character'), ('location', 'location'), ('prop', 'prop')], default='character', max_length=9)),
-                ('description', models.TextField(blank=True, max_length=500)),
-                ('voice', models.FileField(blank=True, upload_to='cast/voices/')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cast', to='projects.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, db_index=True)),
+                ("name", models.CharField(max_length=40)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("character", "character"),
+                            ("location", "location"),
+                            ("prop", "prop"),
+                        ],
+                        default="character",
+                        max_length=9,
+                    ),
+                ),
+                ("description", models.TextField(blank=True, max_length=500)),
+                ("voice", models.FileField(blank=True, upload_to="cast/voices/")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cast",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': [django.db.models.functions.text.Lower('name')],
+                "ordering": [django.db.models.functions.text.Lower("name")],
             },
         ),
         migrations.CreateModel(
-            name='CastImage',
+            name="CastImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('file', models.ImageField(upload_to='cast/')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='projects.castmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("file", models.ImageField(upload_to="cast/")),
+                (
+                    "member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="projects.castmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['member', 'position', 'id'],
+                "ordering": ["member", "position", "id"],
             },
         ),
         migrations.AddField(
-            model_name='shot',
-            name='cast',
-            field=models.ManyToManyField(blank=True, related_name='shots', to='projects.castmember'),
+            model_name="shot",
+            name="cast",
+            field=models.ManyToManyField(
+                blank=True, related_name="shots", to="projects.castmember"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='castmember',
-            constraint=models.UniqueConstraint(models.F('project'), django.db.models.functions.text.Lower('name'), name='cast_name_unique_in_project'),
+            model_name="castmember",
+            constraint=models.UniqueConstraint(
+                models.F("project"),
+                django.db.models.functions.text.Lower("name"),
+                name="cast_name_unique_in_project",
+            ),
         ),
     ]

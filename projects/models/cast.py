@@ -38,9 +38,7 @@ class CastMember(Tracked):
     class Meta:
         ordering = [Lower("name")]
         constraints = [
-            models.UniqueConstraint(
-                "project", Lower("name"), name="cast_name_unique_in_project"
-            )
+            models.UniqueConstraint("project", Lower("name"), name="cast_name_unique_in_project")
         ]
 
     def __str__(self):

@@ -265,9 +265,11 @@ def _changed_cast(take, shot):
         gone = set(before) - {member["id"] for member in now.get("cast", [])}
         changed += [f"{before[pk]['name']} left the shot" for pk in sorted(gone)]
         rest = {k: v for k, v in recorded.items() if k not in ("cast", "prompt")}
-        if changed and prompt == now["prompt"] and rest == {
-            k: v for k, v in now.items() if k not in ("cast", "prompt")
-        }:
+        if (
+            changed
+            and prompt == now["prompt"]
+            and rest == {k: v for k, v in now.items() if k not in ("cast", "prompt")}
+        ):
             return ", ".join(changed)
     return ""
 
