@@ -282,7 +282,7 @@ class ShotForm(Versioned):
         if first:
             self.fields["opening"].initial = Opening.CUT
         self.fields["cast"].queryset = project.cast.all()
-        if not project.cast.exists():
+        if not project.cast_list():
             del self.fields["cast"]
         elif self.instance.pk:
             self.fields["cast"].initial = list(self.instance.cast.all())

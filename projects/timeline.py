@@ -32,7 +32,7 @@ def decorate(viewer, shots, expectations):
     numbers = {shot.pk: shot.number for shot in shots}
     by_pk = {shot.pk: shot for shot in shots}
     made_at = resolutions(viewer.project)
-    cast = list(viewer.project.cast.all())
+    cast = viewer.project.cast_list()
     for shot in shots:
         present_cast(viewer, shot, cast)
         shot.made_at = made_at
@@ -187,7 +187,7 @@ def summary(viewer, shots, expectations, exports_page=1):
         "timelines_in_bundle": ExportForm.ONLY_IN_BUNDLE,
         "kinds": Kind.choices,
         "draft_settings": project.settings_for(Kind.DRAFT),
-        "cast_warning": unknown_warning(shots, list(project.cast.all())),
+        "cast_warning": unknown_warning(shots, project.cast_list()),
         "export_kind": cut.kind_ready(shots),
         # The shot an editor may still undo deleting.
         "removed": arrange.removed(project) if viewer.editable else None,

@@ -514,3 +514,25 @@ def test_a_bad_cast_in_a_storyboard_file_creates_nothing(user, tmp_path, change,
     with pytest.raises(CommandError, match=message):
         call_command("storyboard", "import", str(path), "--owner", "ada")
     assert not CastMember.objects.exists() and not CastImage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_page_reads_the_cast_in_the_same_queries_however_many_shots(client_of, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project(user)
+    cast_of_three(project)
+
+    def page_with(count):
+        for n in range(project.shots.count(), count):
+            shot = Shot.objects.create(project=project, position=n, prompt=PROMPT, opening="cut")
+            casting.set_cast(shot)
+        with CaptureQueriesContext(connection) as queries:
+            page = client_of.get(project.get_absolute_url()).content.decode()
+        return len(queries), page
+
+    few, _ = page_with(2)
+    many, page = page_with(20)
+    assert page.count('class="cast-chip"') == 60
+    assert many == few

@@ -162,6 +162,12 @@ class Project(Tracked, Edited):
             return final
         return providers.draft_settings(final, self.draft_model)
 
+    def cast_list(self):
+        """Its cast, read once per project object (the page, its cards and its form)."""
+        if "_cast_list" not in self.__dict__:
+            self._cast_list = list(self.cast.all())
+        return self._cast_list
+
     def guard_checks(self):
         """The seam guard's checks this project keeps on (names of media.guard.CHECKS)."""
         return tuple(name for name in ("blank", "cut", "blur") if getattr(self, f"guard_{name}"))
@@ -189,11 +195,17 @@ class Project(Tracked, Edited):
         selected draft against the draft before it, `shot.final_stale` the selected
         final against the final before it (finals chain from finals).
         """
-        shots = list(self.shots.in_order().with_takes())
+        # The cast, read afresh: a project without one reads no shot's.
+        self._cast_list = list(self.cast.all())
+        shots = self.shots.in_order().with_takes()
+        if self._cast_list:
+            shots = shots.prefetch_related("cast__images")
+        shots = list(shots)
         before = None
         chain = 0
         for shot in shots:
             shot.project = self  # one project object for all, not one per shot
+            shot.without_cast = not self._cast_list
             if before is None or not shot.continues:
                 chain += 1
                 before = None
@@ -301,7 +313,6 @@ class ShotQuerySet(TrackedQuerySet):
         return self.select_related("selected_take", "selected_final").prefetch_related(
             "takes",
             "references",
-            "cast__images",
             Prefetch("comments", Comment.objects.select_related("author", "take")),
         )
 
@@ -406,7 +417,7 @@ class Shot(Tracked, Edited):
     def cast_in_order(self):
         """Its cast in the order the prompt names them (`@Name`), then the others by name:
         the order their images go out in, "image 1" first."""
-        if self.pk is None:
+        if self.pk is None or getattr(self, "without_cast", False):
             return []
         members = sorted(self.cast.all(), key=lambda member: member.name.lower())
         from ..cast import mentioned_order
