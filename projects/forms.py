@@ -435,7 +435,7 @@ class CastMemberForm(forms.ModelForm):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.project = project
+        self.project = self.instance.project = project
         self.kept = self.instance.image_list() if self.instance.pk else []
         if self.kept:
             self.fields["images"].help_text += f" It has {len(self.kept)}; uploading replaces them."

@@ -381,6 +381,43 @@ def test_a_new_look_makes_the_shots_with_them_stale_with_the_reason(client_of, u
     assert project.shots.in_order()[2].prompt == "@Torch"
 
 
+# The cast page.
+
+
+@pytest.mark.django_db
+def test_the_cast_page_makes_a_member_with_pictures_fitted_and_a_voice(client_of, user):
+    from tests.test_references import wav
+
+    project = make_project(user)
+    data = {
+        "name": "@Mara",
+        "kind": "character",
+        "description": DESCRIPTIONS["Mara"],
+        "images": [upload("a.png", png((200, 30, 30), (120, 90))), upload("b.png", png((1, 1, 1)))],
+        "voice": upload("mara.wav", wav(), "audio/wav"),
+    }
+    response = client_of.post(reverse("cast-list", args=[project.pk]), data)
+    assert response.status_code == 302, response.content.decode()
+    mara = project.cast.get()
+    assert mara.name == "Mara" and mara.voice
+    first = mara.image_list()[0]
+    with first.file.open("rb") as f:
+        picture = Image.open(io.BytesIO(f.read()))
+    assert min(picture.size) > 300  # fitted to what every gateway takes
+    page = client_of.get(response["Location"]).content.decode()
+    assert 'data-cast="Mara"' in page and "In no shot yet" in page
+    thumbnail = reverse("cast-image", args=[project.pk, first.pk])
+    assert f'src="{thumbnail}"' in page
+
+    # A location has no voice.
+    data = {**data, "name": "Quay", "kind": "location"}
+    data["images"] = [upload("q.png", png((5, 5, 5)))]
+    data["voice"] = upload("quay.wav", wav(), "audio/wav")
+    response = client_of.post(reverse("cast-list", args=[project.pk]), data)
+    assert response.status_code == 400
+    assert "Only a character has a voice." in response.content.decode()
+
+
 # The cast page: bad pictures.
 
 
