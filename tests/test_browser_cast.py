@@ -43,8 +43,13 @@ def portrait(path, colour):
     return path
 
 
-def loaded(locator):
-    return locator.evaluate("img => img.complete && img.naturalWidth > 0")
+def loaded(page, selector):
+    """Wait until the picture at `selector` has loaded (a live update may re-render it)."""
+    page.wait_for_function(
+        "s => { const img = document.querySelector(s);"
+        " return !!img && img.complete && img.naturalWidth > 0; }",
+        arg=selector,
+    )
 
 
 def test_a_cast_member_made_named_and_seen_on_the_cards(app, browser, tmp_path):  # noqa: F811
@@ -69,7 +74,7 @@ def test_a_cast_member_made_named_and_seen_on_the_cards(app, browser, tmp_path):
         expect(page.locator(f'.cast-member[data-cast="{name}"]')).to_be_visible()
     mara = page.locator('.cast-member[data-cast="Mara"]')
     expect(mara.locator("img.cast-thumb")).to_have_count(1)
-    assert loaded(mara.locator("img.cast-thumb"))
+    loaded(page, '.cast-member[data-cast="Mara"] img.cast-thumb')
     expect(mara.locator("[data-role=cast-shots]")).to_have_text("In no shot yet")
     shot = tmp_path / "cast-page.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -92,7 +97,7 @@ def test_a_cast_member_made_named_and_seen_on_the_cards(app, browser, tmp_path):
 
     chip = card(page, 1).locator('.cast-chip[data-cast="Mara"]')
     expect(chip).to_be_visible()
-    assert loaded(chip.locator("img"))
+    loaded(page, '.shot-card[data-shot="1"] .cast-chip[data-cast="Mara"] img')
     expect(card(page, 2).locator('.cast-chip[data-cast="Harbour"]')).to_be_visible()
     expect(card(page, 2).locator(".cast-chip")).to_have_count(1)
     page.screenshot(path=str(tmp_path / "cards.png"), full_page=True)

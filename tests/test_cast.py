@@ -573,3 +573,27 @@ def test_the_page_reads_the_cast_in_the_same_queries_however_many_shots(client_o
     many, page = page_with(20)
     assert page.count('class="cast-chip"') == 60
     assert many == few
+
+
+@pytest.mark.django_db
+def test_a_view_link_shows_the_chips_and_their_pictures_and_no_cast_page(client, user):
+    from projects.models import Link
+
+    project = make_project(user, shots=[(PROMPT, Opening.CUT)])
+    members = cast_of_three(project)
+    casting.set_cast(project.shots.get())
+    link = Link.make(project, Link.Kind.VIEW)
+    page = client.get(reverse("shared-project", args=[link.token])).content.decode()
+    thumbnail = reverse("shared-cast-image", args=[link.token, members["Lamp"].thumbnail.pk])
+    assert f'data-cast="Lamp"><img src="{thumbnail}"' in page
+    response = client.get(thumbnail)
+    assert response.status_code == 200
+    assert colour_of(b"".join(response.streaming_content)) == COLOURS["Lamp"][0]
+    # Another project's picture is not reached through this link.
+    other = make_project(user)
+    stranger = add_member(other, "Tom", colours=[(1, 1, 1)]).thumbnail
+    assert (
+        client.get(reverse("shared-cast-image", args=[link.token, stranger.pk])).status_code == 404
+    )
+    # The cast page is for the team's members.
+    assert client.get(reverse("cast-list", args=[project.pk])).status_code == 302
