@@ -597,3 +597,22 @@ def test_a_view_link_shows_the_chips_and_their_pictures_and_no_cast_page(client,
     )
     # The cast page is for the team's members.
     assert client.get(reverse("cast-list", args=[project.pk])).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_cast_page_shows_the_poster_of_every_shot_each_member_is_in(client_of, user):
+    project = make_project(
+        user,
+        shots=[("@Mara runs", Opening.CUT), ("A gull", Opening.CUT), ("@Mara hides", Opening.CUT)],
+    )
+    add_member(project, "Mara")
+    first, _, third = project.shots.in_order()
+    for shot in (first, third):
+        casting.set_cast(shot)
+    take = make_take(first)
+    page = client_of.get(reverse("cast-list", args=[project.pk])).content.decode()
+    poster = reverse("take-file", args=[project.pk, take.pk, "poster"])
+    assert "In shots 1, 3" in page
+    assert f'<img src="{poster}" alt="Shot 1, the take in the cut"' in page
+    assert "not made yet</span><figcaption>Shot 3</figcaption>" in page
+    assert client_of.get(poster).status_code == 200

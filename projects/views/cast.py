@@ -4,6 +4,7 @@ deleted; and their pictures, for the pages that show them."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,7 +14,7 @@ from .. import cast as casting
 from ..access import project_for
 from ..files import serve
 from ..forms import CastMemberForm
-from ..models import CastImage
+from ..models import CastImage, Shot, Take
 from .common import viewer_of
 
 
@@ -22,10 +23,23 @@ def _cast_url(project):
 
 
 def _members(viewer):
-    members = list(viewer.project.cast.prefetch_related("images", "shots"))
+    """The cast, each with its pictures and, side by side, the poster of every shot they
+    are in (the selected take's, where it is done): where a face drifted shows at a glance."""
+    shots = Prefetch("shots", Shot.objects.select_related("selected_take"))
+    members = list(viewer.project.cast.prefetch_related("images", shots))
     for member in members:
         member.image_urls = [viewer.url("cast-image", i.pk) for i in member.image_list()]
-        member.shot_numbers = sorted(shot.number for shot in member.shots.all())
+        in_order = sorted(member.shots.all(), key=lambda shot: shot.position)
+        member.shot_numbers = [shot.number for shot in in_order]
+        member.posters = [
+            {
+                "number": shot.number,
+                "url": viewer.url("take-file", shot.selected_take_id, "poster")
+                if shot.selected_take and shot.selected_take.status == Take.Status.DONE
+                else "",
+            }
+            for shot in in_order
+        ]
     return members
 
 
