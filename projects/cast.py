@@ -101,7 +101,20 @@ def rename(member, new, by=None):
             shot.version += 1
             shot.save(update_fields=["prompt", "edited_by", "version"])
             changed.append(shot)
+    link_mentions(member)
     return changed
+
+
+def link_mentions(member):
+    """Put the member in every shot whose prompt names them: one named before they joined
+    the cast, or by the name a rename gave them. Every member a prompt names is then in
+    its shot, so a name that is not names no one."""
+    name = member.name.lower()
+    found = Shot.objects.filter(project=member.project_id, prompt__icontains=f"@{name}")
+    named = [shot for shot in found if name in {n.lower() for n in mentions(shot.prompt)}]
+    if named:
+        member.shots.add(*named)
+    return named
 
 
 def users(member):

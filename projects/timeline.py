@@ -32,9 +32,8 @@ def decorate(viewer, shots, expectations):
     numbers = {shot.pk: shot.number for shot in shots}
     by_pk = {shot.pk: shot for shot in shots}
     made_at = resolutions(viewer.project)
-    cast = viewer.project.cast_list()
     for shot in shots:
-        present_cast(viewer, shot, cast)
+        present_cast(viewer, shot)
         shot.made_at = made_at
         shot.card = shot.card_take()
         if shot.card is not None and shot.card.is_unfinished:
@@ -75,7 +74,7 @@ def decorate(viewer, shots, expectations):
             take.verdict_url = viewer.url("take-verdict", take.pk)
 
 
-def present_cast(viewer, shot, cast):
+def present_cast(viewer, shot):
     """What a card shows of the shot's cast: a chip with a thumbnail for each member, its
     prompt with names no one answers to underlined, how the cast reaches the gateway and
     why the gateway would refuse it."""
@@ -85,10 +84,12 @@ def present_cast(viewer, shot, cast):
         thumbnail = member.thumbnail
         url = viewer.url("cast-image", thumbnail.pk) if thumbnail else ""
         shot.cast_chips.append({"name": member.name, "thumbnail": url})
-    shot.unknown_cast = casting.unknown(shot.prompt, cast)
+    # Every member a prompt names is in its shot (projects.cast keeps it so): a name
+    # that is not names no one.
+    shot.unknown_cast = casting.unknown(shot.prompt, members)
     shot.prompt_html = marked_prompt(shot.prompt, shot.unknown_cast)
     shot.cast_notes, shot.cast_problems = pipeline.cast_notes(shot, members)
-    shot.cast_warning = unknown_warning([shot], cast)
+    shot.cast_warning = unknown_warning([shot])
 
 
 def marked_prompt(prompt, unknown):
@@ -113,11 +114,11 @@ def marked_prompt(prompt, unknown):
     return mark_safe("".join(out))
 
 
-def unknown_warning(shots, cast):
+def unknown_warning(shots):
     """What Generate asks about first: the shots naming someone not in the cast."""
     said = []
     for shot in shots:
-        strangers = casting.unknown(shot.prompt, cast)
+        strangers = casting.unknown(shot.prompt, shot.cast_in_order())
         if strangers:
             names = ", ".join(f"@{name}" for name in strangers)
             said.append(f"Shot {shot.number} names {names}, not in the cast.")
@@ -187,7 +188,7 @@ def summary(viewer, shots, expectations, exports_page=1):
         "timelines_in_bundle": ExportForm.ONLY_IN_BUNDLE,
         "kinds": Kind.choices,
         "draft_settings": project.settings_for(Kind.DRAFT),
-        "cast_warning": unknown_warning(shots, project.cast_list()),
+        "cast_warning": unknown_warning(shots),
         "export_kind": cut.kind_ready(shots),
         # The shot an editor may still undo deleting.
         "removed": arrange.removed(project) if viewer.editable else None,

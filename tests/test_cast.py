@@ -80,6 +80,7 @@ def add_member(project, name, colours=None, description=None):
         CastImage.objects.create(
             member=member, position=position, file=upload(f"{name}-{position}.png", png(colour))
         )
+    casting.link_mentions(member)  # as the cast page does
     return member
 
 
@@ -281,6 +282,23 @@ def test_a_name_no_one_answers_to_is_underlined_and_generating_asks_first(client
     head = 'data-bill="Generate" data-bill-from="[data-role=generate-estimate]"'
     assert f'{head} data-bill-warning="{warning}"' in page
     assert page.count(f'data-bill-warning="{warning}"') == 2  # the head's and the card's
+
+
+@pytest.mark.django_db
+def test_a_member_named_before_they_join_the_cast_joins_the_shots_naming_them(client_of, user):
+    project = make_project(user, shots=[("@Mara waits", Opening.CUT), ("@Maral", Opening.CUT)])
+    first, second = project.shots.in_order()
+    make_take(first)
+    page = client_of.get(project.get_absolute_url()).content.decode()
+    assert 'title="No one in the cast is called Mara">@Mara</u>' in page
+
+    data = {"name": "mara", "kind": "character", "images": [upload("m.png", png((1, 2, 3)))]}
+    assert client_of.post(reverse("cast-list", args=[project.pk]), data).status_code == 302
+    assert [m.name for m in first.cast.all()] == ["mara"] and not second.cast.exists()
+    page = client_of.get(project.get_absolute_url()).content.decode()
+    assert 'is called Mara"' not in page and 'is called Maral"' in page
+    assert 'data-cast="mara"' in page
+    assert project.timeline()[0].stale_reason == "mara joined the shot"
 
 
 # Renaming and deleting.

@@ -65,15 +65,14 @@ def every_state(user, count=200):
     return project
 
 
-def test_the_project_page_costs_at_most_eleven_queries_with_200_shots_in_every_state(
+def test_the_project_page_costs_at_most_ten_queries_with_200_shots_in_every_state(
     client_of, user, django_assert_max_num_queries
 ):
     project = every_state(user)
     held = Take.objects.exclude(held="").count()
     assert held == 15
 
-    # Ten, and one for the project's cast (none here: no shot's cast is read).
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(10):
         response = client_of.get(project.get_absolute_url())
 
     html = response.content.decode()

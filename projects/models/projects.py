@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     OuterRef,
@@ -15,6 +16,7 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -163,9 +165,11 @@ class Project(Tracked, Edited):
         return providers.draft_settings(final, self.draft_model)
 
     def cast_list(self):
-        """Its cast, read once per project object (the page, its cards and its form)."""
+        """Its cast, read once per project object (the page and its form); nothing is read
+        when its timeline() found it has none."""
         if "_cast_list" not in self.__dict__:
-            self._cast_list = list(self.cast.all())
+            none = self.__dict__.get("_has_cast") is False
+            self._cast_list = [] if none else list(self.cast.all())
         return self._cast_list
 
     def guard_checks(self):
@@ -195,17 +199,26 @@ class Project(Tracked, Edited):
         selected draft against the draft before it, `shot.final_stale` the selected
         final against the final before it (finals chain from finals).
         """
-        # The cast, read afresh: a project without one reads no shot's.
-        self._cast_list = list(self.cast.all())
-        shots = self.shots.in_order().with_takes()
-        if self._cast_list:
-            shots = shots.prefetch_related("cast__images")
-        shots = list(shots)
+        # Whether each shot has a cast, and the project one, told with the shots: only
+        # the casts there are are read.
+        shots = list(
+            self.shots.in_order()
+            .with_takes()
+            .annotate(
+                has_cast=Exists(Shot.cast.through.objects.filter(shot_id=OuterRef("pk"))),
+                project_has_cast=Exists(
+                    self.cast.model.objects.filter(project_id=OuterRef("project_id"))
+                ),
+            )
+        )
+        self.__dict__.pop("_cast_list", None)
+        self._has_cast = shots[0].project_has_cast if shots else None
+        prefetch_related_objects([shot for shot in shots if shot.has_cast], "cast__images")
         before = None
         chain = 0
         for shot in shots:
             shot.project = self  # one project object for all, not one per shot
-            shot.without_cast = not self._cast_list
+            shot.without_cast = not shot.has_cast
             if before is None or not shot.continues:
                 chain += 1
                 before = None

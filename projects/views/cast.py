@@ -55,6 +55,7 @@ def cast_list(request, pk):
             with transaction.atomic():
                 member = form.save()
                 form.save_images()
+                casting.link_mentions(member)
             messages.success(request, f"{member.name} joined the cast.")
             return redirect(_cast_url(project))
         status = 400
