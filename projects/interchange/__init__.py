@@ -6,6 +6,7 @@ Panel), with no Django in sight.
 """
 
 from .board import Board, Panel, write_board
+from .board import layout as board_layout
 from .captions import write_srt, write_vtt
 from .contact_sheet import layout, write_contact_sheet
 from .cut import Cut, Entry, Span, Transition, first_words, for_people, spans
@@ -24,6 +25,7 @@ __all__ = [
     "Span",
     "Transition",
     "WRITERS",
+    "board_layout",
     "first_words",
     "for_people",
     "layout",

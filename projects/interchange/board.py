@@ -213,7 +213,7 @@ class _Document(FPDF):
         text = self.printable(" ".join(text.split()))
         if not more and self.get_string_width(text) <= width:
             return text
-        ellipsis = "…" if self.covered is None or ord("…") in self.covered else "..."
+        ellipsis = "…" if self.covered is not None and ord("…") in self.covered else "..."
         while text and self.get_string_width(text + ellipsis) > width:
             shorter = text.rsplit(" ", 1)[0] if " " in text else text[:-1]
             text = shorter if self.get_string_width(shorter) > width / 2 else text[:-1]
