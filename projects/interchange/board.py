@@ -253,7 +253,9 @@ class _Document(FPDF):
         room = PAGE[0] - 2 * MARGIN
         self.cell(room / 2, 5, self.fit(self.board.title, room / 2 - 5))
         self.set_xy(MARGIN + room / 2, PAGE[1] - MARGIN - 3)
-        self.cell(room / 2, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+        # Counted here rather than with fpdf2's {nb} alias, whose width throws off "R".
+        pages = self.grid.pages(len(self.board.panels))
+        self.cell(room / 2, 5, f"Page {self.page_no()} of {pages}", align="R")
 
     # A panel --------------------------------------------------------------------------
 
