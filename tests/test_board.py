@@ -20,6 +20,7 @@ from projects import boards, pipeline
 from projects.interchange import Board, InterchangeError, Panel, board_layout, write_board
 from projects.models import Export, Opening, Reference
 from tests.factories import make_project, make_take
+from tests.test_storage import no_path_storage  # noqa: F401  (a fixture)
 
 RED = (200, 30, 30)
 GREEN = (30, 160, 60)
@@ -338,7 +339,7 @@ def test_the_page_exports_the_storyboard_before_anything_is_generated(
     assert "Page 2 of 2" in text
 
     listed = client_of.get(project.get_absolute_url()).content.decode()
-    assert "Printed storyboards" in listed and "7 shots" in listed
+    assert "Printed storyboards" in listed and "Download PDF (7 shots, 28.0 s)" in listed
 
 
 @pytest.mark.django_db
@@ -383,6 +384,22 @@ def test_a_picture_deleted_since_the_plan_leaves_the_next_one_or_a_placeholder(p
         reader = pypdf.PdfReader(io.BytesIO(f.read()))
     assert placed(reader.pages[0]) == 3
     assert "Not generated yet" in reader.pages[0].extract_text()
+
+
+@pytest.mark.django_db
+def test_pictures_are_read_from_storage_that_has_no_local_paths(
+    no_path_storage,  # noqa: F811  (before `project`: its files go there)
+    project,
+):
+    export = Export.objects.create(
+        project=project, format=Export.Format.PDF, plan=boards.plan(project)
+    )
+    pipeline.export(export)
+    export.refresh_from_db()
+    assert export.status == Export.Status.DONE, export.error
+    with export.file.open("rb") as f:
+        reader = pypdf.PdfReader(io.BytesIO(f.read()))
+    assert placed(reader.pages[0]) == 4
 
 
 @pytest.mark.django_db
