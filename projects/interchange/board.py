@@ -46,6 +46,8 @@ CJK_FONTS = (
     ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0),
 )
 MISSING = "□"  # printed for a character no font has (DejaVu has this one)
+# What the core font prints for the marks Latin-1 lacks.
+PLAIN = str.maketrans({"—": "-", "–": "-", "“": '"', "”": '"', "‘": "'", "’": "'", "…": "..."})
 
 # Print colours (RGB).
 INK = (28, 30, 36)
@@ -181,7 +183,8 @@ class _Document(FPDF):
 
     def printable(self, text: str) -> str:
         """`text` with what no font can draw replaced, so that nothing is lost silently."""
-        if self.covered is None:  # the core font: Latin-1
+        if self.covered is None:  # the core font: Latin-1, typographic marks made plain
+            text = text.translate(PLAIN)
             return text.encode("latin-1", "replace").decode("latin-1")
         return "".join(c if ord(c) in self.covered or c in "\n\t" else MISSING for c in text)
 
