@@ -31,8 +31,11 @@ def free_port():
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
     first = XDIST_PORTS + XDIST_PORTS_EACH * int(worker[2:])
+    # Where in the range a run starts is its own: two runs side by side go different ways.
+    run = int(os.environ.get("PYTEST_XDIST_TESTRUNUID") or "0", 16) % XDIST_PORTS_EACH
+    ports = [first + (run + n) % XDIST_PORTS_EACH for n in range(XDIST_PORTS_EACH)]
     for _ in range(2):  # the second time round, every port of the range may be had again
-        for port in range(first, first + XDIST_PORTS_EACH):
+        for port in ports:
             if port in _handed_out:
                 continue
             with socket.socket() as s:
