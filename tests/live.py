@@ -15,10 +15,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Under pytest-xdist, worker gwN picks ports in a range of its own, below the kernel's
+# ephemeral ports: another worker could otherwise be handed the same free port between the
+# pick and its server's bind, and one test's browser would talk to another test's app.
+XDIST_PORTS, XDIST_PORTS_EACH = 20000, 400
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, for a server a test is about to start; never the
+    same one twice in a process while its range has others."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not re.fullmatch(r"gw\d+", worker):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    first = XDIST_PORTS + XDIST_PORTS_EACH * int(worker[2:])
+    # Where in the range a run starts is its own: two runs side by side go different ways.
+    run = int(os.environ.get("PYTEST_XDIST_TESTRUNUID") or "0", 16) % XDIST_PORTS_EACH
+    ports = [first + (run + n) % XDIST_PORTS_EACH for n in range(XDIST_PORTS_EACH)]
+    for _ in range(2):  # the second time round, every port of the range may be had again
+        for port in ports:
+            if port in _handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+        _handed_out.clear()
+    raise RuntimeError(f"No free port in {first}-{first + XDIST_PORTS_EACH - 1}")
 
 
 def manage(env, *args, timeout=120):

@@ -1,5 +1,6 @@
 """The whole flow in Debian's Chromium, against `manage.py up` as a user would run it."""
 
+import pypdf
 import pytest
 from playwright.sync_api import expect
 
@@ -126,6 +127,17 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
     assert playing.evaluate("v => v.isConnected && !v.paused")
     page.wait_for_function("v => v.currentTime > 4.2", arg=playing, timeout=20_000)
     assert player.evaluate("v => v.duration") == pytest.approx(286 / 24, abs=0.05)
+
+    # The printed storyboard, from the same menu: a panel per shot, each with its poster.
+    page.select_option("#export-format", "pdf")
+    page.click("#export-button")
+    printed = page.locator(".export-card a:has-text('Download PDF')")
+    expect(printed).to_be_visible(timeout=60_000)
+    with page.expect_download() as download:
+        printed.click()
+    download.value.save_as(tmp_path / "board.pdf")
+    board = pypdf.PdfReader(tmp_path / "board.pdf")
+    assert len(board.pages) == 1 and board.pages[0].extract_text().count("take 1") == 3
 
     project_url = page.url
     page.click("#settings-link")

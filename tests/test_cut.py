@@ -166,6 +166,7 @@ def test_the_editors_bundle_opens_as_it_is(chain, tmp_path):
         "captions.srt",
         "contact-sheet.png",
         "storyboard.json",
+        "storyboard.pdf",
     ):
         assert name in names
     clips_in = sorted(n for n in names if n.startswith("clips/"))

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import stat
 import subprocess
 import sys
@@ -319,3 +320,26 @@ def test_each_worker_of_a_parallel_suite_has_a_redis_database_of_its_own():
     assert urls[""] == urls["gw0"] == {base}
     assert urls["gw1"] == {"redis://127.0.0.1:6379/11"}
     assert urls["gw3"] == {"redis://127.0.0.1:6379/13"}
+
+
+def test_each_worker_of_a_parallel_suite_picks_ports_of_its_own(monkeypatch):
+    """Servers that tests start take ports from tests.live.free_port: under pytest-xdist,
+    two workers never get the same one (one test's browser would reach another's app),
+    and one worker never gets the same one twice while its range has others."""
+    import tests.live
+
+    picked = {}
+    for worker in ("gw0", "gw1", "gw2"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        monkeypatch.setattr(tests.live, "_handed_out", set())
+        picked[worker] = [tests.live.free_port() for _ in range(30)]
+        assert len(set(picked[worker])) == 30
+        assert all(port < 32768 for port in picked[worker])  # below the ephemeral ports
+    assert not set(picked["gw0"]) & set(picked["gw1"])
+    assert not set(picked["gw1"]) & set(picked["gw2"])
+    # A port taken by someone else is passed over.
+    monkeypatch.setattr(tests.live, "_handed_out", set())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", picked["gw2"][0]))
+        taken.listen()
+        assert tests.live.free_port() != picked["gw2"][0]

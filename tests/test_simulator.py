@@ -21,6 +21,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 from projects.simulator import Simulator
 from projects.simulator.engine import Task
 from projects.simulator.inputs import PIXELS
+from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = "/contents/generations/tasks"
@@ -115,12 +116,6 @@ def decode(data):
         }
         frames = [frame.to_image() for frame in container.decode(video=0)]
     return facts, frames, audio_facts
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.full_clips

@@ -309,6 +309,7 @@ class Format(models.TextChoices):
     SRT = "srt", "captions (SRT)"
     VTT = "vtt", "captions (WebVTT)"
     PNG = "png", "contact sheet (PNG)"
+    PDF = "pdf", "storyboard (PDF)"
 
 
 # Timelines point at their clips by relative path (clips/NN-….mp4): only the editor's
@@ -322,6 +323,7 @@ GROUPS = (
     ("For editors", (Format.ZIP, *TIMELINES)),
     ("Captions", (Format.SRT, Format.VTT)),
     ("Contact sheets", (Format.PNG,)),
+    ("Printed storyboards", (Format.PDF,)),
 )
 
 

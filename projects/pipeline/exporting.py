@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.files import File
 from django.utils import timezone
 
-from .. import cut, interchange, media
+from .. import boards, cut, interchange, media
 from ..files import local_copy, storage_errors
 from ..models import Export, Take
 from .bridging import WAITING, StoredBridges, prepared
@@ -60,7 +60,8 @@ def export(export):
     bridges = StoredBridges(waiting=waiting)
     try:
         with tempfile.TemporaryDirectory() as scratch, ExitStack() as opened:
-            clips = _clips(export, opened)
+            # The printed storyboard shows posters and stills: it joins no clips.
+            clips = [] if export.format == Export.Format.PDF else _clips(export, opened)
             heartbeat()
             target = Path(scratch) / export.filename()
             made = MAKERS[export.format](export, clips, target, progress, bridges)
@@ -157,6 +158,15 @@ def _for_editors(export, clips, target, progress, bridges=None):
     return Made("", timeline.frames / timeline.fps)
 
 
+def _board(export, clips, target, progress, bridges=None):
+    """The printed storyboard, from the panels planned when it was asked for."""
+    with ExitStack() as opened:
+        board = boards.board(export.project, export.plan, opened)
+        interchange.write_board(board, target)
+    progress(1.0)
+    return Made("", board.seconds)
+
+
 def _timeline(export, clips):
     info = media.probe(clips[0].video)
     return cut.timeline(export.project.title, clips, (info.width, info.height), export.seamless)
@@ -165,7 +175,7 @@ def _timeline(export, clips):
 def _bundle(export, clips, target, progress, bridges):
     """Everything an editor needs, in one zip that opens as it is: the sequence, each
     trimmed clip, the timelines pointing at the clips by relative path, captions, the
-    contact sheet and the storyboard file."""
+    contact sheet, the storyboard file and the printed storyboard."""
     from .. import storyboard_file  # it checks shots with the pipeline: imported late
 
     folder = target.parent / "bundle"
@@ -185,6 +195,13 @@ def _bundle(export, clips, target, progress, bridges):
     for name in ("timeline.otio", "timeline.fcpxml", "timeline.edl", "captions.srt"):
         interchange.write(timeline, folder / name)
     interchange.write(timeline, folder / "contact-sheet.png")
+    # Its panels show the takes this bundle joins.
+    joined = {take.shot_id: take for take in Take.objects.in_bulk(export.takes).values()}
+    with ExitStack() as opened:
+        planned = boards.plan(export.project, export.kind, takes=joined)
+        interchange.write_board(
+            boards.board(export.project, planned, opened), folder / "storyboard.pdf"
+        )
     (folder / "storyboard.json").write_text(
         json.dumps(storyboard_file.dump(export.project), indent=2)
     )
@@ -193,7 +210,9 @@ def _bundle(export, clips, target, progress, bridges):
             if path.is_file():
                 # Video and pictures are compressed already: stored as they are.
                 method = (
-                    zipfile.ZIP_STORED if path.suffix in (".mp4", ".png") else zipfile.ZIP_DEFLATED
+                    zipfile.ZIP_STORED
+                    if path.suffix in (".mp4", ".png", ".pdf")
+                    else zipfile.ZIP_DEFLATED
                 )
                 archive.write(path, path.relative_to(folder).as_posix(), compress_type=method)
     progress(1.0)
@@ -217,6 +236,7 @@ def write_clips(export, folder):
 MAKERS = {
     Export.Format.MP4: _video,
     Export.Format.ZIP: _bundle,
+    Export.Format.PDF: _board,
     **{
         kind: _for_editors
         for kind in (

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import arrange, cut, edits, pipeline, throttle
+from .. import arrange, boards, cut, edits, pipeline, throttle
 from ..access import project_for
 from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Kind, Take
@@ -261,7 +261,10 @@ def export_create(request, pk):
     if kind not in Kind.values:
         kind = cut.kind_ready(shots)
     try:
-        plan = cut.plan(project, kind, shots)
+        if request.POST.get("format") == Export.Format.PDF:
+            plan = boards.plan(project, kind, shots)  # printed before generating too
+        else:
+            plan = cut.plan(project, kind, shots)
     except cut.NotReady as error:
         messages.error(request, str(error))
         if request.htmx:
@@ -271,7 +274,7 @@ def export_create(request, pk):
     export, new = Export.objects.start_or_join(
         project,
         kind,
-        takes=[entry["take"] for entry in plan],
+        takes=[entry["take"] for entry in plan if entry["take"] is not None],
         plan=plan,
         created_by=request.user,
         **options,

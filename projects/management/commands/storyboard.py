@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
-from projects import costs, cut, pipeline, providers, storyboard_file
+from projects import boards, costs, cut, pipeline, providers, storyboard_file
 from projects.models import Export, Kind, Project, Role, Take, Team
 
 # render --wait gives up no sooner than this, however quick the shots are expected to be.
@@ -171,16 +171,23 @@ class Command(BaseCommand):
             )
         shots = project.timeline()
         kind = kind or cut.kind_ready(shots)
-        try:
-            plan = cut.plan(project, kind, shots)
-        except cut.NotReady as error:
-            final = " --final" if kind == Kind.FINAL else ""
-            raise CommandError(
-                f"{error} Run `storyboard render {project.pk} --wait{final}` first."
-            ) from None
+        if suffix == Export.Format.PDF:
+            # The printed storyboard needs no take: a shot not generated yet shows its stills.
+            try:
+                plan = boards.plan(project, kind, shots)
+            except cut.NotReady as error:
+                raise CommandError(str(error)) from None
+        else:
+            try:
+                plan = cut.plan(project, kind, shots)
+            except cut.NotReady as error:
+                final = " --final" if kind == Kind.FINAL else ""
+                raise CommandError(
+                    f"{error} Run `storyboard render {project.pk} --wait{final}` first."
+                ) from None
         export = Export.objects.create(
             project=project,
-            takes=[entry["take"] for entry in plan],
+            takes=[entry["take"] for entry in plan if entry["take"] is not None],
             plan=plan,
             kind=kind,
             format=suffix,
@@ -193,6 +200,14 @@ class Command(BaseCommand):
             raise CommandError(f"The export failed: {export.error}")
         with export.file.open("rb") as stored, open(output, "wb") as out:
             shutil.copyfileobj(stored, out, 1 << 20)
+        if suffix == Export.Format.PDF:
+            pages = boards.pages(project, len(plan))
+            pictured = len(export.takes)
+            self.stdout.write(
+                f"Wrote {output} ({export.get_format_display()}): {len(plan)} shots on "
+                f"{pages} page{'' if pages == 1 else 's'}, {pictured} with a take's poster."
+            )
+            return
         how = {"copy": ", without re-encoding", "smart": ", re-encoding only at the seams"}
         self.stdout.write(
             f"Wrote {output} ({export.get_format_display()}): {export.duration:.2f} s, "

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0020_bridges"),
+        ("projects", "0021_export_storyboard_pdf"),
     ]
 
     operations = [
