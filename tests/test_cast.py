@@ -634,3 +634,29 @@ def test_the_cast_page_shows_the_poster_of_every_shot_each_member_is_in(client_o
     assert f'<img src="{poster}" alt="Shot 1, the take in the cut"' in page
     assert "not made yet</span><figcaption>Shot 3</figcaption>" in page
     assert client_of.get(poster).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_printed_storyboard_names_each_shots_cast_and_shows_their_pictures(user):
+    from contextlib import ExitStack
+
+    import pypdf
+
+    from projects import boards
+    from projects.interchange import write_board
+
+    project = make_project(user, shots=[(PROMPT, Opening.CUT), ("A gull", Opening.CUT)])
+    cast_of_three(project)
+    planned = boards.plan(project)
+    assert planned[0]["cast"] == ["Mara", "Lamp", "Harbour"] and planned[1]["cast"] == []
+    # Not generated yet: each member's first picture stands in, the first one printed.
+    assert [p["label"] for p in planned[0]["pictures"]] == ["Mara", "Lamp", "Harbour"]
+    with ExitStack() as opened:
+        board = boards.board(project, planned, opened)
+        assert board.panels[0].picture_label == "Mara"
+        with Image.open(board.panels[0].picture) as image:
+            assert image.convert("RGB").getpixel((5, 5)) == COLOURS["Mara"][0]
+        out = io.BytesIO()
+        write_board(board, out)
+    text = pypdf.PdfReader(io.BytesIO(out.getvalue())).pages[0].extract_text()
+    assert "Cast: Mara, Lamp, Harbour" in text
