@@ -140,6 +140,18 @@ def forget_removed(project):
     pipeline.forget(Shot.everywhere.filter(project=project).removed())
 
 
+def _cast_moved(inputs, cast):
+    """A take's inputs naming the copies of its cast members: made from the same inputs."""
+    if not inputs.get("cast"):
+        return inputs
+    # A member deleted since is no one's: the take stays as stale as it was.
+    moved = [
+        {**member, "id": cast[member["id"]].pk if member["id"] in cast else None}
+        for member in inputs["cast"]
+    ]
+    return {**inputs, "cast": moved}
+
+
 def _copy_cast(project, copy):
     """The project's cast in `copy`, pointing at the same pictures: {old pk: new member}."""
     made = {}
@@ -196,6 +208,7 @@ def variant(project, by, title=None):
             take.remote_id, take.fingerprint, take.tokens = "", "", None
             take.note = f"The same clip as take {take.number} of {project.title}."
             take.requested_by = by
+            take.inputs = _cast_moved(take.inputs, cast)
             take.save()
             takes[original] = take
         for old in (old_take, old_final):  # the draft and the final in their cuts

@@ -660,3 +660,28 @@ def test_the_printed_storyboard_names_each_shots_cast_and_shows_their_pictures(u
         write_board(board, out)
     text = pypdf.PdfReader(io.BytesIO(out.getvalue())).pages[0].extract_text()
     assert "Cast: Mara, Lamp, Harbour" in text
+
+
+@pytest.mark.django_db
+def test_a_duplicate_and_a_variant_keep_the_cast(client_of, user):
+    from projects import arrange
+
+    project = make_project(user, shots=[(PROMPT, Opening.CUT)])
+    cast_of_three(project)
+    shot = project.shots.get()
+    casting.set_cast(shot)
+    make_take(shot)
+
+    copy = arrange.duplicate(shot, by=user)
+    assert [m.name for m in copy.cast_in_order()] == ["Mara", "Lamp", "Harbour"]
+
+    variant = arrange.variant(project, user)
+    assert variant.cast.count() == 3 and not set(variant.cast.all()) & set(project.cast.all())
+    mara = variant.cast.get(name="Mara")
+    assert [i.file.name for i in mara.image_list()] == [
+        i.file.name for i in project.cast.get(name="Mara").image_list()
+    ]
+    first = variant.shots.in_order().first()
+    assert {m.project_id for m in first.cast.all()} == {variant.pk}
+    # Its take came along, made from the same inputs: current, not stale.
+    assert not variant.timeline()[0].stale
