@@ -281,7 +281,7 @@ def test_a_name_no_one_answers_to_is_underlined_and_generating_asks_first(client
     warning = "Shot 1 names @Nobody, not in the cast."
     head = 'data-bill="Generate" data-bill-from="[data-role=generate-estimate]"'
     assert f'{head} data-bill-warning="{warning}"' in page
-    assert page.count(f'data-bill-warning="{warning}"') == 2  # the head's and the card's
+    assert page.count(f'data-bill-warning="{warning}"') == 3  # Generate, Make final, the card
 
 
 @pytest.mark.django_db
