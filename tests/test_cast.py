@@ -685,3 +685,24 @@ def test_a_duplicate_and_a_variant_keep_the_cast(client_of, user):
     assert {m.project_id for m in first.cast.all()} == {variant.pk}
     # Its take came along, made from the same inputs: current, not stale.
     assert not variant.timeline()[0].stale
+
+
+@pytest.mark.django_db
+def test_the_activity_log_says_who_changed_the_cast(client_of, user):
+    from projects import activity
+
+    project = make_project(user)
+    data = {"name": "Mara", "kind": "character", "images": [upload("m.png", png((1, 2, 3)))]}
+    client_of.post(reverse("cast-list", args=[project.pk]), data)
+    mara = project.cast.get()
+    url = reverse("cast-edit", args=[project.pk, mara.pk])
+    client_of.post(url, {"name": "Mara", "kind": "character", "description": "In green"})
+    client_of.post(url, {"name": "Mira", "kind": "character", "description": "In green"})
+    client_of.post(reverse("cast-delete", args=[project.pk, mara.pk]))
+    lines = [(line.who, line.what) for line in activity.of_project(project)]
+    assert lines[:4] == [
+        ("ada", "took Mira out of the cast"),
+        ("ada", "renamed Mara Mira in the cast"),
+        ("ada", "changed Mara in the cast (description)"),
+        ("ada", "added Mara to the cast"),
+    ]

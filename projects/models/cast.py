@@ -45,7 +45,8 @@ class CastMember(Tracked):
         return self.name
 
     def get_additional_data(self):
-        return {"project": self.project_id}
+        """What the activity log files this change under (django-auditlog)."""
+        return {"project": self.project_id, "member": self.name}
 
     @property
     def mention(self):
