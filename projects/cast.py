@@ -114,6 +114,8 @@ def link_mentions(member):
     named = [shot for shot in found if name in {n.lower() for n in mentions(shot.prompt)}]
     if named:
         member.shots.add(*named)
+        # Stamped, so the live timeline shows their new chips (and their staleness).
+        Shot.objects.filter(pk__in=[shot.pk for shot in named]).update()
     return named
 
 

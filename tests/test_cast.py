@@ -706,3 +706,28 @@ def test_the_activity_log_says_who_changed_the_cast(client_of, user):
         ("ada", "changed Mara in the cast (description)"),
         ("ada", "added Mara to the cast"),
     ]
+
+
+@pytest.mark.django_db
+def test_the_live_timeline_re_renders_the_cards_a_cast_change_touches(client_of, user):
+    from projects.live.watch import Watcher
+
+    project = make_project(
+        user, shots=[("@Mara waits", Opening.CUT), ("A gull", Opening.CUT), ("@Lamp", Opening.CUT)]
+    )
+    first, second, third = project.shots.in_order()
+    watcher = Watcher(project.pk)
+    watcher.look()
+    time.sleep(0.01)
+
+    # Mara joins the cast: the shot naming her shows her chip.
+    data = {"name": "Mara", "kind": "character", "images": [upload("m.png", png((1, 2, 3)))]}
+    client_of.post(reverse("cast-list", args=[project.pk]), data)
+    assert watcher.look().cards == {first.pk}
+    lamp = add_member(project, "Lamp")
+    watcher.look()
+    time.sleep(0.01)
+    # The lamp's new look: its shot goes stale.
+    url = reverse("cast-edit", args=[project.pk, lamp.pk])
+    client_of.post(url, {"name": "Lamp", "kind": "prop", "description": "Rusty"})
+    assert watcher.look().cards == {third.pk}
