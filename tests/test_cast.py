@@ -463,14 +463,22 @@ def test_a_picture_that_is_not_one_or_too_many_is_refused_whole(client_of, user,
 
 
 @pytest.mark.django_db
-def test_a_picture_too_large_is_refused(client_of, user, settings):
-    settings.MAX_IMAGE_PIXELS = 1000
+@pytest.mark.parametrize(
+    "limit, message",
+    [
+        ({"MAX_IMAGE_PIXELS": 1000}, "an image may have at most"),
+        ({"MAX_IMAGE_MB": 0.001}, "is 0.0 MB: an image may be at most 0.001 MB."),
+    ],
+)
+def test_a_picture_too_large_is_refused(client_of, user, settings, limit, message):
+    for name, value in limit.items():
+        setattr(settings, name, value)
     project = make_project(user)
     data = {"name": "Mara", "kind": "character", "images": [upload("big.png", png((1, 1, 1)))]}
     response = client_of.post(reverse("cast-list", args=[project.pk]), data)
     assert response.status_code == 400
-    assert "an image may have at most" in response.content.decode()
-    assert not CastMember.objects.exists()
+    assert message in response.content.decode()
+    assert not CastMember.objects.exists() and not CastImage.objects.exists()
 
 
 # The storyboard file.
