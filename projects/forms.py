@@ -285,7 +285,12 @@ class ShotForm(Versioned):
         if not project.cast_list():
             del self.fields["cast"]
         elif self.instance.pk:
-            self.fields["cast"].initial = list(self.instance.cast.all())
+            # Picked: those in the shot its prompt does not name (taking @Mara out of the
+            # prompt takes her out of the shot, unless she is picked).
+            named = {name.lower() for name in casting.mentions(self.instance.prompt)}
+            self.fields["cast"].initial = [
+                m for m in self.instance.cast.all() if m.name.lower() not in named
+            ]
         self.kept = list(self.instance.references.all()) if self.instance.pk else []
         if self.kept:
             kinds = ", ".join(reference.kind for reference in self.kept)

@@ -8,6 +8,7 @@ with Pillow; wisgate fetches its images by their signed links from a live server
 import base64
 import io
 import json
+import re
 import time
 
 import httpx
@@ -739,3 +740,23 @@ def test_the_live_timeline_re_renders_the_cards_a_cast_change_touches(client_of,
     url = reverse("cast-edit", args=[project.pk, lamp.pk])
     client_of.post(url, {"name": "Lamp", "kind": "prop", "description": "Rusty"})
     assert watcher.look().cards == {third.pk}
+
+
+@pytest.mark.django_db
+def test_editing_a_prompt_that_no_longer_names_a_member_takes_them_out(client_of, user):
+    project = make_project(user)
+    members = cast_of_three(project)
+    url = reverse("shot-create", args=[project.pk])
+    form = {"prompt": "@Mara by the @Lamp", "duration": 4, "opening": "cut"}
+    client_of.post(url, {**form, "cast": [members["Harbour"].pk]})
+    shot = Shot.objects.get(project=project)
+    edit = reverse("shot-edit", args=[project.pk, shot.pk])
+    page = client_of.get(edit).content.decode()
+    # Only the picked one is ticked: the others come from the prompt.
+    ticked = re.findall(r'name="cast" value="(\d+)"[^>]*checked', page)
+    assert ticked == [str(members["Harbour"].pk)]
+    response = client_of.post(
+        edit, {**form, "prompt": "@Mara alone", "cast": [members["Harbour"].pk]}
+    )
+    assert response.status_code == 302
+    assert [m.name for m in shot.cast_in_order()] == ["Mara", "Harbour"]
