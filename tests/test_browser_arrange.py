@@ -122,7 +122,8 @@ def test_the_seam_inspector_shows_the_frames_that_meet(app, browser, tmp_path): 
 
     card(page, 2).locator(".seam-inspector summary").click()
     pairs = card(page, 2).locator("figure.seam-pair")
-    expect(pairs).to_have_count(2)
+    # The pairs load when it opens: on a loaded machine that can take more than 5 s.
+    expect(pairs).to_have_count(2, timeout=30_000)
     expect(pairs.first).to_contain_text("chained")
     for image in card(page, 2).locator(".seam-pair img").all():
         expect(image).to_have_js_property("complete", True)
@@ -131,5 +132,5 @@ def test_the_seam_inspector_shows_the_frames_that_meet(app, browser, tmp_path): 
     card(page, 2).screenshot(path=str(folder / "seam-inspector.png"))
 
     pairs.first.locator("button:has-text('Use this pair')").click()
-    expect(card(page, 2).locator("[data-role=stale]")).to_have_count(0)
+    expect(card(page, 2).locator("[data-role=stale]")).to_have_count(0, timeout=30_000)
     context.close()
