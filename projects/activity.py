@@ -110,6 +110,16 @@ def describe(entry):
             what = "moved the project to another team"
         elif changes:
             what = f"changed the settings ({', '.join(sorted(changes))})"
+    elif model == "castmember":
+        name = data.get("member") or entry.object_repr
+        if entry.action == CREATE:
+            what = f"added {name} to the cast"
+        elif entry.action == DELETE:
+            what = f"took {name} out of the cast"
+        elif "name" in changes:
+            what = f"renamed {changes['name'][0]} {changes['name'][1]} in the cast"
+        elif changes:
+            what = f"changed {name} in the cast ({', '.join(sorted(changes))})"
     elif model == "export" and entry.action == CREATE:
         what = "exported the cut"
     elif model == "comment" and entry.action == CREATE:

@@ -48,6 +48,9 @@ class ProjectsConfig(AppConfig):
                 "version",
             ],
         )
+        auditlog.register(
+            models.CastMember, include_fields=["name", "kind", "description", "voice"]
+        )
         auditlog.register(models.Take, include_fields=["verdict"])
         auditlog.register(models.Export, include_fields=[])
         auditlog.register(models.Comment, include_fields=["body"])

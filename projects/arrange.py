@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import activity, pipeline
-from .models import Project, Reference, Shot, Take
+from .models import CastImage, Project, Reference, Shot, Take
 
 
 class Refused(Exception):
@@ -95,6 +95,7 @@ def duplicate(shot, by=None):
             Reference(shot=copy, position=r.position, kind=r.kind, file=r.file.name)
             for r in shot.references.all()
         )
+        copy.cast.set(shot.cast.all())
     return copy
 
 
@@ -139,6 +140,35 @@ def forget_removed(project):
     pipeline.forget(Shot.everywhere.filter(project=project).removed())
 
 
+def _cast_moved(inputs, cast):
+    """A take's inputs naming the copies of its cast members: made from the same inputs."""
+    if not inputs.get("cast"):
+        return inputs
+    # A member deleted since is no one's: the take stays as stale as it was.
+    moved = [
+        {**member, "id": cast[member["id"]].pk if member["id"] in cast else None}
+        for member in inputs["cast"]
+    ]
+    return {**inputs, "cast": moved}
+
+
+def _copy_cast(project, copy):
+    """The project's cast in `copy`, pointing at the same pictures: {old pk: new member}."""
+    made = {}
+    for member in project.cast.prefetch_related("images"):
+        images = member.image_list()
+        old = member.pk
+        member.pk = member.id = None
+        member._state.adding = True
+        member.project = copy
+        member.save()
+        CastImage.objects.bulk_create(
+            CastImage(member=member, position=i.position, file=i.file.name) for i in images
+        )
+        made[old] = member
+    return made
+
+
 @transaction.atomic
 def variant(project, by, title=None):
     """A new project in the same team with the same settings and shots, whose takes are the
@@ -151,11 +181,13 @@ def variant(project, by, title=None):
     copy.created_by = copy.edited_by = by
     copy.version = 1
     copy.save()
+    cast = _copy_cast(project, copy)
     takes = {}  # the original take's id: its copy
     selected = []
     for shot in project.shots.in_order():
         old_take, old_references = shot.selected_take_id, list(shot.references.all())
         old_final = shot.selected_final_id
+        old_cast = [cast[member.pk] for member in shot.cast.all()]
         originals = list(shot.takes.filter(status=Take.Status.DONE).order_by("number"))
         shot.pk = shot.id = None
         shot._state.adding = True
@@ -166,6 +198,7 @@ def variant(project, by, title=None):
             Reference(shot=shot, position=r.position, kind=r.kind, file=r.file.name)
             for r in old_references
         )
+        shot.cast.set(old_cast)
         for take in originals:
             original = take.pk
             take.pk = take.id = None
@@ -175,6 +208,7 @@ def variant(project, by, title=None):
             take.remote_id, take.fingerprint, take.tokens = "", "", None
             take.note = f"The same clip as take {take.number} of {project.title}."
             take.requested_by = by
+            take.inputs = _cast_moved(take.inputs, cast)
             take.save()
             takes[original] = take
         for old in (old_take, old_final):  # the draft and the final in their cuts

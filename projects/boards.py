@@ -5,8 +5,9 @@ read back into a Board, with local copies of the pictures, by the worker that pr
 It needs no take: before a shot is generated, its panel shows its first frame or a
 reference image, and says why it has no picture when it has neither.
 
-Hooks that later work fills in, named so: `cast_names` and `cast_pictures` (the project's
-cast, issue 20 §1), `notes_of` (the dialogue and notes a script import gives a shot, §2).
+The cast a shot names is printed with it (`cast_names`), and their pictures stand in for a
+shot not generated yet (`cast_pictures`). A hook that later work fills in, named so:
+`notes_of` (the dialogue and notes a script import gives a shot, issue 20 §2).
 """
 
 from contextlib import ExitStack
@@ -24,16 +25,20 @@ from .models import Kind, Reference, Take
 
 
 def cast_names(shot):
-    """HOOK for the cast (issue 20 §1): the names of the cast members `shot` names, in
-    order. The panel prints them where it would otherwise print the shot's references.
-    There is no cast yet: none."""
-    return []
+    """The names of the cast members `shot` names, in order (the order their pictures go
+    to the gateway in). The panel prints them where it would otherwise print the shot's
+    references."""
+    return [member.name for member in shot.cast_in_order()]
 
 
 def cast_pictures(shot):
-    """HOOK for the cast (issue 20 §1): the cast's images to show for `shot` when it has
-    no take and no first frame, each as `picture(field_file, "Mara")` makes it. None yet."""
-    return []
+    """The cast's pictures to show for `shot` when it has no take and no first frame: each
+    member's first, labelled with their name."""
+    return [
+        picture(member.thumbnail.file, member.name)
+        for member in shot.cast_in_order()
+        if member.thumbnail is not None
+    ]
 
 
 def notes_of(shot):

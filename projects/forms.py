@@ -6,11 +6,14 @@ from django.db import transaction
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
+from . import cast as casting
 from . import media, pipeline, providers, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
     MIN_DURATION,
+    CastImage,
+    CastMember,
     Export,
     Opening,
     Project,
@@ -18,6 +21,7 @@ from .models import (
     Shot,
     Team,
 )
+from .models.cast import MAX_IMAGES, MIN_IMAGES, NAME_PATTERN
 from .providers import MAX_IMAGE_BYTES, SEEDS, ratio_help
 
 
@@ -219,9 +223,16 @@ class ShotForm(Versioned):
         ),
     )
     remove_references = forms.BooleanField(required=False, label="Remove its references")
+    cast = forms.ModelMultipleChoiceField(
+        queryset=CastMember.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "cast-pick"}),
+        help_text="Who is in the shot, besides those its prompt names as @Name.",
+    )
 
     field_order = [
         "prompt",
+        "cast",
         "duration",
         "opening",
         "transition",
@@ -270,6 +281,16 @@ class ShotForm(Versioned):
         self.fields["transition_frames"].required = False
         if first:
             self.fields["opening"].initial = Opening.CUT
+        self.fields["cast"].queryset = project.cast.all()
+        if not project.cast_list():
+            del self.fields["cast"]
+        elif self.instance.pk:
+            # Picked: those in the shot its prompt does not name (taking @Mara out of the
+            # prompt takes her out of the shot, unless she is picked).
+            named = {name.lower() for name in casting.mentions(self.instance.prompt)}
+            self.fields["cast"].initial = [
+                m for m in self.instance.cast.all() if m.name.lower() not in named
+            ]
         self.kept = list(self.instance.references.all()) if self.instance.pk else []
         if self.kept:
             kinds = ", ".join(reference.kind for reference in self.kept)
@@ -354,9 +375,17 @@ class ShotForm(Versioned):
             shot = Shot(project=self.project, position=0 if self.first else 1)
             for name in self.Meta.fields:
                 setattr(shot, name, cleaned.get(name))
-            for problem in pipeline.problems(shot, references=references):
+            members = self.chosen_cast()
+            for problem in pipeline.problems(shot, references=references, cast=members):
                 self.add_error(None, problem)
         return cleaned
+
+    def chosen_cast(self):
+        """The cast the shot will have once saved, in the order its images go out."""
+        named = casting.named_in(self.project, self.cleaned_data.get("prompt") or "")
+        members = {m.pk: m for m in [*named, *(self.cleaned_data.get("cast") or [])]}
+        ordered = sorted(members.values(), key=lambda member: member.name.lower())
+        return casting.mentioned_order(self.cleaned_data.get("prompt") or "", ordered)
 
     def chosen_references(self):
         """The references the shot will have once saved: new uploads, else the kept ones."""
@@ -374,7 +403,9 @@ class ShotForm(Versioned):
         return shot
 
     def save_references(self):
-        """Replace the shot's references when new ones were uploaded or removal was asked."""
+        """Replace the shot's references when new ones were uploaded or removal was asked,
+        and put in its cast those its prompt names and those picked."""
+        casting.set_cast(self.instance, self.cleaned_data.get("cast") or [])
         uploaded = self.cleaned_data.get("references")
         if not uploaded and not self.cleaned_data.get("remove_references"):
             return
@@ -383,6 +414,116 @@ class ShotForm(Versioned):
             for reference in uploaded:
                 reference.shot = self.instance
                 reference.save()
+
+
+class CastMemberForm(forms.ModelForm):
+    """A cast member: a name usable as @Name, a kind, a description, 1 to 4 pictures (new
+    ones replace the old), and a character's voice."""
+
+    images = MultipleFileField(
+        required=False,
+        help_text=f"{MIN_IMAGES} to {MAX_IMAGES} pictures, PNG or JPEG: a face, a costume, "
+        "a place seen clearly. A cut sends them to the gateway as reference images.",
+    )
+    remove_voice = forms.BooleanField(required=False, label="Remove the voice clip")
+
+    class Meta:
+        model = CastMember
+        fields = ["name", "kind", "description", "images", "voice"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "name": "Unique in the project; shots name them as @Name. Letters, digits, _ and -.",
+            "description": "A sentence or two: what the gateway is told of them with their "
+            "pictures, and in place of them where a shot starts on a frame.",
+            "voice": "Optional, for a character: a short audio clip of their voice.",
+        }
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = self.instance.project = project
+        self.kept = self.instance.image_list() if self.instance.pk else []
+        if self.kept:
+            self.fields["images"].help_text += f" It has {len(self.kept)}; uploading replaces them."
+        if not self.instance.voice:
+            del self.fields["remove_voice"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip().lstrip("@")
+        if not NAME_PATTERN.match(name):
+            raise forms.ValidationError(
+                "A name is one word that can follow @ in a prompt: letters, digits, _ and -."
+            )
+        taken = self.project.cast.filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(f"The cast already has a member called {name}.")
+        return name
+
+    def clean_images(self):
+        """The pictures as unsaved rows, fitted to every provider's limits; refused whole,
+        with the reason, when one is not a picture or too large."""
+        files = self.cleaned_data.get("images") or []
+        if not files and not self.kept:
+            raise forms.ValidationError(f"Give {MIN_IMAGES} to {MAX_IMAGES} pictures.")
+        if len(files) > MAX_IMAGES:
+            raise forms.ValidationError(
+                f"{len(files)} pictures: a cast member has at most {MAX_IMAGES}."
+            )
+        images = []
+        for position, upload in enumerate(files):
+            name = f"'{upload.name}'"
+            try:
+                problem = uploads.too_large(upload.size, "image", name)
+                if problem is None:
+                    media.open_image(upload, settings.MAX_IMAGE_PIXELS, name)
+                    upload = fitted_upload(upload, MAX_IMAGE_BYTES)
+            except media.MediaError as error:
+                problem = str(error)
+            if problem:
+                raise forms.ValidationError(problem)
+            images.append(CastImage(position=position, file=upload))
+        return images
+
+    def clean_voice(self):
+        voice = self.cleaned_data.get("voice")
+        if not voice or not hasattr(voice, "content_type"):  # nothing new uploaded
+            return voice
+        name = f"'{voice.name}'"
+        try:
+            problem = uploads.too_large(voice.size, name=name)
+            if problem is None:
+                kind = media.kind_of(voice, settings.MAX_IMAGE_PIXELS, name)
+                if kind != "audio":
+                    problem = f"{name} is not an audio file."
+        except media.MediaError as error:
+            problem = str(error)
+        if problem:
+            raise forms.ValidationError(problem)
+        return voice
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("voice") and cleaned.get("kind") != CastMember.Kind.CHARACTER:
+            self.add_error("voice", "Only a character has a voice.")
+        return cleaned
+
+    @property
+    def new_images(self):
+        return self.cleaned_data.get("images") or []
+
+    @property
+    def look_changed(self):
+        """Whether saving changes what the gateway is told of them."""
+        return bool(self.new_images) or "description" in self.changed_data
+
+    def save_images(self):
+        if self.cleaned_data.get("remove_voice"):
+            self.instance.voice.delete(save=True)
+        if not self.new_images:
+            return
+        self.instance.images.all().delete()
+        for image in self.new_images:
+            image.member = self.instance
+            image.save()
 
 
 class NewShotForm(ShotForm):

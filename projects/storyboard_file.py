@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 
+from . import cast as casting
 from . import media, pipeline, uploads
 from .files import fitted_upload
 from .models import (
@@ -19,12 +20,21 @@ from .models import (
     MIN_DURATION,
     RATIOS,
     RESOLUTIONS,
+    CastImage,
+    CastMember,
     Opening,
     Project,
     Reference,
     Shot,
     Team,
     Transition,
+)
+from .models.cast import (
+    MAX_DESCRIPTION,
+    MAX_IMAGES,
+    MAX_NAME,
+    MIN_IMAGES,
+    NAME_PATTERN,
 )
 from .providers import MAX_IMAGE_BYTES, SEED_PROBLEM, SEEDS
 
@@ -60,13 +70,22 @@ def load(path, owner, team=None):
             created_by=owner,
             **spec["settings"],
         )
+        cast = {}
+        for member_spec in spec["cast"]:
+            images = member_spec.pop("images")
+            member = CastMember.objects.create(project=project, **member_spec)
+            for number, path in enumerate(images):
+                _attach(CastImage(member=member, position=number).file, path, image=True, save=True)
+            cast[member.name.lower()] = member
         for position, shot_spec in enumerate(spec["shots"]):
             images = {name: shot_spec.pop(name, None) for name in IMAGES}
             references = shot_spec.pop("references", [])
+            named = shot_spec.pop("cast", [])
             shot = Shot(project=project, position=position, **shot_spec)
             for name, path in images.items():
                 _attach(getattr(shot, name), path, image=True)
             shot.save()
+            casting.set_cast(shot, [cast[name.lower()] for name in named])
             for number, (kind, file) in enumerate(references):
                 reference = Reference(shot=shot, position=number, kind=kind)
                 _attach(reference.file, file, image=kind == Reference.Kind.IMAGE, save=True)
@@ -100,6 +119,8 @@ def _validate(data, base):
     shots = data.get("shots")
     if not isinstance(shots, list) or not shots:
         raise StoryboardError('"shots" must be a non-empty list.')
+    cast = _cast(data.get("cast"), base)
+    names = {member["name"].lower() for member in cast}
     cleaned = []
     for number, shot in enumerate(shots, start=1):
         where = f"shot {number}"
@@ -143,8 +164,69 @@ def _validate(data, base):
         if not isinstance(references, list) or not all(isinstance(r, str) for r in references):
             raise StoryboardError(f'{where}: "references" must be a list of file paths.')
         item["references"] = [_reference(base, name, where) for name in references]
+        named = shot.get("cast") or []
+        if not isinstance(named, list) or not all(isinstance(n, str) for n in named):
+            raise StoryboardError(f'{where}: "cast" must be a list of cast names.')
+        strangers = [n for n in named if n.lower() not in names]
+        if strangers:
+            raise StoryboardError(
+                f'{where}: "cast" names {", ".join(strangers)}, not in the file\'s "cast".'
+            )
+        item["cast"] = named
         cleaned.append(item)
-    return {"title": title.strip(), "settings": settings, "shots": cleaned}
+    return {"title": title.strip(), "settings": settings, "shots": cleaned, "cast": cast}
+
+
+def _cast(cast, base):
+    """The file's cast, checked: a name usable as @Name once, a kind, a description, and
+    1 to 4 images that exist and are pictures."""
+    if cast is None:
+        return []
+    if not isinstance(cast, list):
+        raise StoryboardError('"cast" must be a list of cast members.')
+    cleaned, seen = [], set()
+    for number, member in enumerate(cast, start=1):
+        where = f"cast member {number}"
+        if not isinstance(member, dict):
+            raise StoryboardError(f"{where} must be an object.")
+        name = member.get("name")
+        if not isinstance(name, str) or not NAME_PATTERN.match(name) or len(name) > MAX_NAME:
+            raise StoryboardError(
+                f'{where}: "name" must be letters, digits, _ or - (usable as @Name), '
+                f"at most {MAX_NAME} characters."
+            )
+        if name.lower() in seen:
+            raise StoryboardError(f"{where}: {name} is in the cast twice.")
+        seen.add(name.lower())
+        where = f"cast member {name}"
+        kind = member.get("kind", CastMember.Kind.CHARACTER)
+        if kind not in CastMember.Kind.values:
+            raise StoryboardError(f'{where}: "kind" must be one of {", ".join(CastMember.Kind)}.')
+        description = member.get("description", "")
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            raise StoryboardError(
+                f'{where}: "description" must be text of at most {MAX_DESCRIPTION} characters.'
+            )
+        images = member.get("images")
+        if (
+            not isinstance(images, list)
+            or not MIN_IMAGES <= len(images) <= MAX_IMAGES
+            or not all(isinstance(i, str) for i in images)
+        ):
+            raise StoryboardError(
+                f'{where}: "images" must list {MIN_IMAGES} to {MAX_IMAGES} image files.'
+            )
+        paths = []
+        for image in images:
+            path = _existing(base, image, f"{where}: image", "image")
+            with path.open("rb") as f:
+                try:
+                    media.open_image(f, settings.MAX_IMAGE_PIXELS, f"{where}: {path}")
+                except media.MediaError as error:
+                    raise StoryboardError(str(error)) from error
+            paths.append(path)
+        cleaned.append({"name": name, "kind": kind, "description": description, "images": paths})
+    return cleaned
 
 
 def _trim(trim, duration, where):
@@ -251,7 +333,11 @@ def _unpack(path, folder):
 
 def files(project):
     """The stored frames and references a project's storyboard file names."""
-    found = []
+    found = [
+        image.file
+        for member in project.cast.prefetch_related("images")
+        for image in member.image_list()
+    ]
     for shot in project.shots.in_order().prefetch_related("references"):
         found += [f for f in (shot.first_frame, shot.last_frame_target) if f]
         found += [reference.file for reference in shot.references.all()]
@@ -289,7 +375,8 @@ def dump(project):
     if project.draft_model:
         settings["draft_model"] = project.draft_model
     shots = []
-    for shot in project.shots.in_order().select_related("selected_take"):
+    shot_list = project.shots.in_order().select_related("selected_take")
+    for shot in shot_list.prefetch_related("cast__images", "references"):
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}
         if shot.first_frame:
             item["first_frame"] = shot.first_frame.name
@@ -298,6 +385,9 @@ def dump(project):
         references = [reference.file.name for reference in shot.references.all()]
         if references:
             item["references"] = references
+        named = [member.name for member in shot.cast_in_order()]
+        if named:
+            item["cast"] = named
         if shot.seed is not None:
             item["seed"] = shot.seed
         if shot.trim_in or shot.trim_out is not None:
@@ -308,4 +398,16 @@ def dump(project):
         if shot.transition and not shot.continues:
             item["transition"] = {"kind": shot.transition, "frames": shot.transition_frames}
         shots.append(item)
-    return {"title": project.title, "settings": settings, "shots": shots}
+    board = {"title": project.title, "settings": settings, "shots": shots}
+    cast = [
+        {
+            "name": member.name,
+            "kind": member.kind,
+            "description": member.description,
+            "images": [image.file.name for image in member.image_list()],
+        }
+        for member in project.cast.prefetch_related("images")
+    ]
+    if cast:
+        board["cast"] = cast
+    return board

@@ -4,8 +4,11 @@ import time
 from collections import Counter
 
 from django.conf import settings
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
-from . import arrange, costs, cut
+from . import arrange, costs, cut, pipeline
+from . import cast as casting
 from .forms import ExportForm
 from .models import Export, Kind
 from .pace import Expectations
@@ -30,6 +33,7 @@ def decorate(viewer, shots, expectations):
     by_pk = {shot.pk: shot for shot in shots}
     made_at = resolutions(viewer.project)
     for shot in shots:
+        present_cast(viewer, shot)
         shot.made_at = made_at
         shot.card = shot.card_take()
         if shot.card is not None and shot.card.is_unfinished:
@@ -68,6 +72,57 @@ def decorate(viewer, shots, expectations):
             take.poster_url = viewer.url("take-file", take.pk, "poster")
             take.last_frame_url = viewer.url("take-file", take.pk, "last-frame")
             take.verdict_url = viewer.url("take-verdict", take.pk)
+
+
+def present_cast(viewer, shot):
+    """What a card shows of the shot's cast: a chip with a thumbnail for each member, its
+    prompt with names no one answers to underlined, how the cast reaches the gateway and
+    why the gateway would refuse it."""
+    members = shot.cast_in_order()
+    shot.cast_chips = []
+    for member in members:
+        thumbnail = member.thumbnail
+        url = viewer.url("cast-image", thumbnail.pk) if thumbnail else ""
+        shot.cast_chips.append({"name": member.name, "thumbnail": url})
+    # Every member a prompt names is in its shot (projects.cast keeps it so): a name
+    # that is not names no one.
+    shot.unknown_cast = casting.unknown(shot.prompt, members)
+    shot.prompt_html = marked_prompt(shot.prompt, shot.unknown_cast)
+    shot.cast_notes, shot.cast_problems = pipeline.cast_notes(shot, members)
+    shot.cast_warning = unknown_warning([shot])
+
+
+def marked_prompt(prompt, unknown):
+    """The prompt as HTML, each `@Name` naming no one of the cast underlined."""
+    if not unknown:
+        return escape(prompt)
+    strangers = {name.lower() for name in unknown}
+    out, at = [], 0
+    for match in casting.MENTION.finditer(prompt):
+        if match.group(1).lower() not in strangers:
+            continue
+        out.append(escape(prompt[at : match.start()]))
+        out.append(
+            format_html(
+                '<u class="unknown-cast" title="No one in the cast is called {}">{}</u>',
+                match.group(1),
+                match.group(0),
+            )
+        )
+        at = match.end()
+    out.append(escape(prompt[at:]))
+    return mark_safe("".join(out))
+
+
+def unknown_warning(shots):
+    """What Generate asks about first: the shots naming someone not in the cast."""
+    said = []
+    for shot in shots:
+        strangers = casting.unknown(shot.prompt, shot.cast_in_order())
+        if strangers:
+            names = ", ".join(f"@{name}" for name in strangers)
+            said.append(f"Shot {shot.number} names {names}, not in the cast.")
+    return " ".join(said)
 
 
 def resolutions(project):
@@ -133,6 +188,7 @@ def summary(viewer, shots, expectations, exports_page=1):
         "timelines_in_bundle": ExportForm.ONLY_IN_BUNDLE,
         "kinds": Kind.choices,
         "draft_settings": project.settings_for(Kind.DRAFT),
+        "cast_warning": unknown_warning(shots),
         "export_kind": cut.kind_ready(shots),
         # The shot an editor may still undo deleting.
         "removed": arrange.removed(project) if viewer.editable else None,

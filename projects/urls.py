@@ -3,7 +3,7 @@
 from django.urls import path
 
 from .live.stream import project_events
-from .views import arrange, comments, files, projects, seams, sharing, shots, teams
+from .views import arrange, cast, comments, files, projects, seams, sharing, shots, teams
 
 # Reachable by a team member (under the project's id) and by a link's holder (under its
 # token); projects.access tells them apart and says what each may do.
@@ -16,6 +16,7 @@ viewing = [
     ("exports/<int:export_id>/download", files.export_download, "export-download"),
     ("takes/<int:take_id>/<str:kind>", files.take_file, "take-file"),
     ("events", project_events, "project-events"),
+    ("cast/images/<int:image_id>", cast.cast_image, "cast-image"),
 ]
 
 P = "projects/<int:pk>"
@@ -27,6 +28,9 @@ urlpatterns = [
     path(f"{P}/move", projects.project_move, name="project-move"),
     path(f"{P}/delete", projects.project_delete, name="project-delete"),
     path(f"{P}/storyboard.json", projects.project_storyboard, name="project-storyboard"),
+    path(f"{P}/cast/", cast.cast_list, name="cast-list"),
+    path(f"{P}/cast/<int:member_id>/edit", cast.cast_edit, name="cast-edit"),
+    path(f"{P}/cast/<int:member_id>/delete", cast.cast_delete, name="cast-delete"),
     path(f"{P}/generate", shots.project_generate, name="project-generate"),
     path(f"{P}/cancel", shots.project_cancel, name="project-cancel"),
     path(f"{P}/final", shots.project_make_final, name="project-final"),

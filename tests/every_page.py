@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from projects.models import (
+    CastImage,
+    CastMember,
     Comment,
     Export,
     Invitation,
@@ -60,6 +62,12 @@ def seed(owner=OWNER):
         title="Harbour lights",
     )
     first, second, third, fourth, fifth, sixth = project.shots.in_order()
+    # A cast member, picked for the shot never generated: a chip with a thumbnail.
+    keeper = CastMember.objects.create(
+        project=project, name="Keeper", description="An old lighthouse keeper in oilskins"
+    )
+    CastImage.objects.create(member=keeper, file=ContentFile(_picture(), name="keeper.png"))
+    sixth.cast.add(keeper)
     make_take(first, select=False)
     take = make_take(first)
     take.verdict, take.verdict_by, take.verdict_at = "approved", owner, timezone.now()
@@ -131,6 +139,8 @@ def seed(owner=OWNER):
                 "project": project.get_absolute_url(),
                 "settings": reverse("project-settings", args=[project.pk]),
                 "shot_edit": reverse("shot-edit", args=[project.pk, first.pk]),
+                "cast": reverse("cast-list", args=[project.pk]),
+                "cast_edit": reverse("cast-edit", args=[project.pk, keeper.pk]),
                 "never_generated": sixth.pk,
                 "team": reverse("team-detail", args=[team.pk]),
                 "view_link": reverse("shared-project", args=[view_link.token]),
@@ -140,6 +150,16 @@ def seed(owner=OWNER):
             }
         )
     )
+
+
+def _picture():
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (400, 320), (60, 70, 90)).save(out, "PNG")
+    return out.getvalue()
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -18,10 +19,21 @@ from django.urls import get_resolver, reverse
 from django.utils import timezone
 
 from projects.access import LINKS, ROLES, callback_token, input_token
-from projects.models import Export, Invitation, Link, Membership, Mention, Role, Shot, Team
+from projects.models import (
+    CastImage,
+    CastMember,
+    Export,
+    Invitation,
+    Link,
+    Membership,
+    Mention,
+    Role,
+    Shot,
+    Team,
+)
 from projects.views.common import GUEST_NAME
 from projects.views.teams import INVITATION_SALT
-from tests.factories import make_project, make_take, make_user
+from tests.factories import cached_clip, make_project, make_take, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +68,7 @@ VIEWING = {  # the routes a link's holder reaches too, under its token
     "export-download": dict(get="view", args=["export"]),
     "take-file": dict(get="view", args=["take", "video"]),
     "project-events": dict(get="view"),
+    "cast-image": dict(get="view", args=["cast-image"]),
 }
 TABLE = {
     # A sign-in with a wrong password, an empty password change: the form again.
@@ -74,6 +87,10 @@ TABLE = {
     "project-generate": Route(PROJECT, post="generate"),
     "project-cancel": Route(PROJECT, post="generate"),
     "project-final": Route(PROJECT, post="generate"),
+    # A member without pictures is refused: the form again (a 400), once access is granted.
+    "cast-list": Route(PROJECT, get="view", post="edit", ok={"POST": 400}),
+    "cast-edit": Route(PROJECT, get="view", post="edit", args=["cast-member"]),
+    "cast-delete": Route(PROJECT, post="edit", args=["cast-member"]),
     "shot-create": Route(PROJECT, post="edit"),
     "shot-edit": Route(PROJECT, get="view", post="edit", args=["shot"]),
     "shot-delete": Route(PROJECT, post="edit", args=["shot"]),
@@ -189,6 +206,10 @@ def world(db):
     invitation, secret = Invitation.make(team, Role.EDITOR, owner)
     from django.core import signing
 
+    keeper = CastMember.objects.create(project=project, name="Keeper", description=HOSTILE)
+    picture = CastImage.objects.create(
+        member=keeper, file=ContentFile(cached_clip()[1], name="keeper.png")
+    )
     comment = shot.comments.create(author=editor, body=f"@ada look {HOSTILE}")
     shot.comments.create(link=links["review link"], guest_name=f"Rey {HOSTILE}", body="Hm")
     return {
@@ -199,6 +220,8 @@ def world(db):
         "objects": {
             "shot": shot.pk,
             "continuing": continuing.pk,
+            "cast-member": keeper.pk,
+            "cast-image": picture.pk,
             "continuing-take": continuing_take.pk,
             "take": take.pk,
             "export": export.pk,
@@ -269,6 +292,8 @@ def body_of(name, world):
 POSTS = {  # enough of a body that a POST is about access, not an empty form
     "shot-create": {"prompt": "A", "duration": "4", "opening": "cut"},
     "shot-edit": {"prompt": "A", "duration": "4", "opening": "cut"},
+    "cast-list": {"name": "Mara", "kind": "character"},
+    "cast-edit": {"name": "Keeper", "kind": "character", "description": "An old keeper"},
     "comment-create": {"body": "Nice"},
     "shared-comment-create": {"body": "Nice"},
     "take-verdict": {"verdict": "approved"},

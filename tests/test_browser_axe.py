@@ -118,7 +118,7 @@ def test_a_members_pages(app, page):
     page.keyboard.press("Escape")
     expect(page.locator("#shortcuts")).to_be_hidden()
 
-    for name in ("shot_edit", "settings", "team"):
+    for name in ("shot_edit", "settings", "team", "cast", "cast_edit"):
         page.goto(app.url + app.pages[name])
         assert_accessible(page, name.replace("_", " "))
     page.goto(f"{app.url}/teams/")

@@ -4,6 +4,7 @@ what was spent, and the provider's shared limits; `tracking` stamps every write 
 live timeline."""
 
 from .bridges import Bridge
+from .cast import CastImage, CastMember
 from .comments import Comment, Mention
 from .limits import ProviderCall, ProviderGate
 from .links import Link
@@ -39,6 +40,8 @@ from .tracking import Tracked, TrackedQuerySet
 __all__ = [
     "ASSUMED_RATE",
     "Bridge",
+    "CastImage",
+    "CastMember",
     "Comment",
     "Invitation",
     "Kind",

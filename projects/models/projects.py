@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     FloatField,
     OuterRef,
@@ -15,6 +16,7 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -162,6 +164,14 @@ class Project(Tracked, Edited):
             return final
         return providers.draft_settings(final, self.draft_model)
 
+    def cast_list(self):
+        """Its cast, read once per project object (the page and its form); nothing is read
+        when its timeline() found it has none."""
+        if "_cast_list" not in self.__dict__:
+            none = self.__dict__.get("_has_cast") is False
+            self._cast_list = [] if none else list(self.cast.all())
+        return self._cast_list
+
     def guard_checks(self):
         """The seam guard's checks this project keeps on (names of media.guard.CHECKS)."""
         return tuple(name for name in ("blank", "cut", "blur") if getattr(self, f"guard_{name}"))
@@ -189,11 +199,26 @@ class Project(Tracked, Edited):
         selected draft against the draft before it, `shot.final_stale` the selected
         final against the final before it (finals chain from finals).
         """
-        shots = list(self.shots.in_order().with_takes())
+        # Whether each shot has a cast, and the project one, told with the shots: only
+        # the casts there are are read.
+        shots = list(
+            self.shots.in_order()
+            .with_takes()
+            .annotate(
+                has_cast=Exists(Shot.cast.through.objects.filter(shot_id=OuterRef("pk"))),
+                project_has_cast=Exists(
+                    self.cast.model.objects.filter(project_id=OuterRef("project_id"))
+                ),
+            )
+        )
+        self.__dict__.pop("_cast_list", None)
+        self._has_cast = shots[0].project_has_cast if shots else None
+        prefetch_related_objects([shot for shot in shots if shot.has_cast], "cast__images")
         before = None
         chain = 0
         for shot in shots:
             shot.project = self  # one project object for all, not one per shot
+            shot.without_cast = not shot.has_cast
             if before is None or not shot.continues:
                 chain += 1
                 before = None
@@ -224,7 +249,7 @@ def _stale_reason(shot, before, kind=Kind.DRAFT):
     if take is None:
         return ""
     if not shot.made_from_current_inputs(take):
-        return "made before a change to this shot"
+        return _changed_cast(take, shot) or "made before a change to this shot"
     if before is None:
         if take.upstream_take_id is not None:
             return "now opens its chain; it was made continuing another shot"
@@ -238,6 +263,39 @@ def _stale_reason(shot, before, kind=Kind.DRAFT):
         return f"the out point of shot {before.number} moved"
     if before.final_stale if final else before.stale:
         return f"shot {before.number} is stale"
+    return ""
+
+
+def _changed_cast(take, shot):
+    """ "Mara's look changed" when what changed since `take` is its cast alone (their
+    descriptions or images, who is in it, a name, with the prompts a rename rewrote)."""
+    from ..cast import rewrite
+
+    recorded = {k: v for k, v in take.inputs.items() if k not in RETIRED_INPUTS}
+    before = {member["id"]: member for member in recorded.get("cast", [])}
+    for kind in (Kind.FINAL, Kind.DRAFT):
+        now = shot.inputs(kind)
+        prompt = recorded.get("prompt", "")
+        changed = []
+        for member in now.get("cast", []):
+            old = before.get(member["id"])
+            if old is None:
+                changed.append(f"{member['name']} joined the shot")
+                continue
+            if (old["description"], old["images"]) != (member["description"], member["images"]):
+                changed.append(f"{member['name']}'s look changed")
+            if old["name"] != member["name"]:
+                prompt = rewrite(prompt, old["name"], member["name"])
+                changed.append(f"{old['name']} is now called {member['name']}")
+        gone = set(before) - {member["id"] for member in now.get("cast", [])}
+        changed += [f"{before[pk]['name']} left the shot" for pk in sorted(gone)]
+        rest = {k: v for k, v in recorded.items() if k not in ("cast", "prompt")}
+        if (
+            changed
+            and prompt == now["prompt"]
+            and rest == {k: v for k, v in now.items() if k not in ("cast", "prompt")}
+        ):
+            return ", ".join(changed)
     return ""
 
 
@@ -288,6 +346,8 @@ class Shot(Tracked, Edited):
     first_frame = models.ImageField(upload_to="first_frames/", blank=True)
     last_frame_target = models.ImageField(upload_to="last_frames/", blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
+    # The cast it names: by `@Name` in its prompt or picked beside it (projects.cast).
+    cast = models.ManyToManyField("CastMember", blank=True, related_name="shots")
     # The draft in the cut (takes made before drafts existed are drafts), and the final
     # in the cut of finals once Make final has made one.
     selected_take = models.ForeignKey(
@@ -362,7 +422,32 @@ class Shot(Tracked, Edited):
             references = [reference.file.name for reference in self.references.all()]
             if references:
                 inputs["references"] = references
+            cast = self.cast_inputs()
+            if cast:
+                inputs["cast"] = cast
         return inputs
+
+    def cast_in_order(self):
+        """Its cast in the order the prompt names them (`@Name`), then the others by name:
+        the order their images go out in, "image 1" first."""
+        if self.pk is None or getattr(self, "without_cast", False):
+            return []
+        members = sorted(self.cast.all(), key=lambda member: member.name.lower())
+        from ..cast import mentioned_order
+
+        return mentioned_order(self.prompt, members)
+
+    def cast_inputs(self):
+        """What of its cast a take depends on: each member's description and images."""
+        return [
+            {
+                "id": member.pk,
+                "name": member.name,
+                "description": member.description,
+                "images": [image.file.name for image in member.image_list()],
+            }
+            for member in self.cast_in_order()
+        ]
 
     def made_from_current_inputs(self, take):
         """Whether `take` was made from what its kind would send now. A draft made at the

@@ -33,7 +33,7 @@ from .guarding import release_on
 from .polling import poll_many
 from .queueing import cancel, queue_finals, queue_from, queue_takes
 from .recovery import recover
-from .requests import build_request, problems, settings_problems
+from .requests import build_request, cast_notes, problems, settings_problems
 from .schedule import claim_reads, claim_retries, due_reads, look, next_due, worth_a_look
 from .submitting import start_ready, submit
 from .uncertain import send_again
@@ -42,6 +42,7 @@ __all__ = [
     "build_request",
     "cancel",
     "cancel_remote",
+    "cast_notes",
     "claim_reads",
     "claim_retries",
     "delete_project",

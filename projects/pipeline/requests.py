@@ -7,6 +7,7 @@ from dataclasses import asdict, replace
 from django.conf import settings
 from django.urls import reverse
 
+from .. import cast as casting
 from .. import media
 from ..access import callback_token, input_token
 from ..models import Kind, Opening, Reference, Shot
@@ -23,6 +24,7 @@ def build_request(
     references=None,
     start=None,
     kind=Kind.FINAL,
+    cast=None,
 ):
     """The neutral request for a take of `kind` of `shot` (a draft: the draft settings;
     a final: the project's), its images fitted to `style`; a continue starts on
@@ -30,6 +32,10 @@ def build_request(
 
     With frames=False, files are placeholders: enough to check the request's shape
     before any frame exists (the shot form does, with the references it was given).
+
+    The shot's cast (`cast` stands in for it, in order) goes out as reference images after
+    the shot's own, where the shot starts on no frame and the style takes references; the
+    prompt names each member's images and gives their descriptions (projects.cast).
     """
     project = shot.project
     asked = project.settings_for(kind)
@@ -59,9 +65,17 @@ def build_request(
         else:
             sent = _input_url(reference, "file") if frames else _placeholder().url
         by_kind[reference.kind].append(sent)
+    members = shot.cast_in_order() if cast is None else cast
+    numbers = {}
+    if members and cast_by_image(shot, style):
+        images = by_kind[Reference.Kind.IMAGE]
+        for member in members:
+            for image in member.image_list():
+                images.append(_frame(image, "file", style) if frames else _placeholder())
+                numbers.setdefault(member.pk, []).append(len(images))
     return GenerationRequest(
         model=asked["model"],
-        prompt=shot.prompt,
+        prompt=casting.prompt_with(shot.prompt, members, numbers),
         duration=shot.duration,
         resolution=asked["resolution"],
         ratio=asked["ratio"],
@@ -159,16 +173,52 @@ def _placeholder():
     return Image(data=b"frame", url="frame" if settings.PUBLIC_BASE_URL else "")
 
 
-def problems(shot, references=None):
+def cast_by_image(shot, style):
+    """Whether the shot's cast goes out as images: on a cut that starts on no frame of its
+    own (image modes are exclusive), to a style that takes reference images."""
+    return not shot.continues and not shot.first_frame and style.max_reference_images > 0
+
+
+def cast_notes(shot, members=None):
+    """What the card says of how the shot's cast reaches the gateway, and why the gateway
+    would refuse it (the shot and the count named): (notes, problems)."""
+    members = shot.cast_in_order() if members is None else members
+    if not members:
+        return [], []
+    try:
+        style = configured().style
+    except ProviderError:
+        return [], []
+    if shot.continues or shot.first_frame:
+        frame = "the shot before's last frame" if shot.continues else "its first frame"
+        return [f"Identity comes from {frame}: the cast goes by description."], []
+    if not style.max_reference_images:
+        return [
+            f"The {style.name} API takes no reference images: the cast goes by description."
+        ], []
+    count = sum(len(member.image_list()) for member in members)
+    own = sum(1 for r in shot.references.all() if r.kind == Reference.Kind.IMAGE)
+    if count + own > style.max_reference_images:
+        also = f" and {own} of its own" if own else ""
+        return [], [
+            f"Shot {shot.number} would send {count} cast images{also}; the {style.name} API "
+            f"takes at most {style.max_reference_images} reference images."
+        ]
+    return [], []
+
+
+def problems(shot, references=None, cast=None):
     """Why the configured provider would refuse this shot, before anything is sent.
 
-    `references` stands in for the shot's own, for a form checking what it was given.
+    `references` and `cast` stand in for the shot's own, for a form checking what it was
+    given.
     """
     try:
         style = configured().style
     except ProviderError as error:
         return [str(error)]
-    return style.problems(build_request(shot, None, style, frames=False, references=references))
+    request = build_request(shot, None, style, frames=False, references=references, cast=cast)
+    return style.problems(request)
 
 
 def settings_problems(project):

@@ -10,7 +10,7 @@ from django_q.tasks import async_task
 from .. import pipeline
 from ..access import input_from_token, take_from_callback_token
 from ..files import serve
-from ..models import Export, Reference, Shot, Take
+from ..models import CastImage, Export, Reference, Shot, Take
 from ..pace import Expectations
 from ..timeline import TIMELINE, decorate, link_exports, present
 from .common import viewer_of
@@ -82,6 +82,7 @@ PROVIDER_INPUTS = {
     ("shot", "first_frame"): Shot,
     ("shot", "last_frame_target"): Shot,
     ("reference", "file"): Reference,
+    ("castimage", "file"): CastImage,
 }
 
 

@@ -52,11 +52,18 @@
       return;
     }
     const cost = costOf(form);
-    if (!cost) return;
+    // A prompt naming no one of the cast (@Nobody): asked about even with nothing to bill.
+    const warning = (form.dataset.billWarning || "").trim();
+    if (!cost && !warning) return;
     event.preventDefault();
     const what = form.dataset.bill;
     ask.querySelector("[data-role=bill-what]").textContent = `${what}?`;
     ask.querySelector("[data-role=bill-cost]").textContent = cost;
+    const warned = ask.querySelector("[data-role=bill-warning]");
+    if (warned) {
+      warned.textContent = warning;
+      warned.hidden = !warning;
+    }
     ask.returnValue = "";
     ask.addEventListener(
       "close",
