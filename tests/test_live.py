@@ -852,3 +852,32 @@ def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(
     assert all(name.startswith("live-catch-up") for name in catch_ups)
     assert looks and all(name.startswith("live-producer") for name in looks)
     assert f"event: shot-{first}" in live or "progress-" in live
+
+
+def test_a_server_is_ready_for_the_streams_that_reconnect_after_a_restart():
+    """Before its first request a server has imported its views and compiled the live
+    events' templates: the first of many reconnecting streams does not do it while the
+    others wait."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    probe = (
+        "import sys\n"
+        "import storyboard.asgi\n"
+        "from django.template import engines\n"
+        "cached = engines['django'].engine.template_loaders[0].loaders[0]\n"
+        "print('projects.live.stream' in sys.modules, sorted(cached.get_template_cache))\n"
+    )
+    said = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert said.returncode == 0, said.stderr
+    imported, compiled = said.stdout.split(" ", 1)
+    assert imported == "True"
+    assert "'projects/timeline.html'" in compiled and "'projects/live_status.html'" in compiled
