@@ -87,6 +87,71 @@ def test_progress_alone_moves_as_a_small_event_not_a_card(user):
     assert not watcher.look()
 
 
+def test_progress_and_heartbeats_leave_when_a_takes_card_last_changed(user):
+    project = chain(user, "cut")
+    (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
+    Take.objects.filter(pk=take.pk).update(changed_at=timezone.now() - timedelta(minutes=5))
+    take.refresh_from_db()
+    shown = take.changed_at
+
+    Take.objects.filter(pk=take.pk).update(
+        progress=0.3, heartbeat_at=timezone.now(), worker="host:1", next_look_at=timezone.now()
+    )
+    take.progress = 0.4
+    take.save(update_fields=["progress"])
+    take.refresh_from_db()
+    assert take.changed_at == shown and take.updated_at > shown and take.progress == 0.4
+
+    Take.objects.filter(pk=take.pk).update(progress=0.5, note="Queued at the provider")
+    take.refresh_from_db()
+    assert take.changed_at == take.updated_at > shown
+    take.note, shown = "", take.changed_at
+    take.save(update_fields=["note"])
+    take.refresh_from_db()
+    assert take.changed_at > shown
+
+
+def running(user, shots):
+    """A project of `shots` shots in one chain whose first take runs, all written a while
+    ago, and the take."""
+    project = chain(user, "cut", *["continue"] * (shots - 1))
+    (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
+    earlier = timezone.now() - timedelta(minutes=5)
+    Take.objects.filter(pk=take.pk).update(
+        status=Take.Status.RUNNING, progress=0.1, updated_at=earlier, changed_at=earlier
+    )
+    return project, take
+
+
+def test_a_page_that_reconnects_gets_progress_alone_as_bars_reading_no_timeline(user):
+    project, take = running(user, 30)
+    rendered_at = time.time() - 2
+    Take.objects.filter(pk=take.pk).update(progress=0.42)
+    viewer = Viewer(project, role=Role.OWNER)
+
+    with CaptureQueriesContext(connection) as queries:
+        events = streams.catch_up(viewer, rendered_at)
+    assert [event.name for event in events] == [f"progress-{take.shot_id}"]
+    assert 'value="42"' in events[0].html
+    assert len(queries) <= 4  # the project, and what was written since: no timeline
+
+    # A change the card shows is its card again, and the rest of its chain's.
+    Take.objects.filter(pk=take.pk).update(note="Queued at the provider")
+    names = {event.name for event in streams.catch_up(viewer, rendered_at)}
+    assert {f"shot-{pk}" for pk in shot_ids(project)} <= names
+    assert f"progress-{take.shot_id}" not in names
+
+
+def test_a_first_look_sends_progress_written_just_before_it_as_a_bar(user):
+    project, take = running(user, 3)
+    Take.objects.filter(pk=take.pk).update(progress=0.42)
+    changes = Watcher(project.pk).look()
+    assert changes.progress == {take.shot_id: 42} and not changes.cards
+
+    Take.objects.filter(pk=take.pk).update(status=Take.Status.QUEUED)
+    assert Watcher(project.pk).look().cards == set(shot_ids(project))
+
+
 def test_progress_estimated_from_time_moves_without_any_write(user, settings):
     settings.SEEDANCE_BASE_URL = ""
     settings.SIMULATOR_DELAY = 4.0
