@@ -44,7 +44,9 @@ FUTURE_SECONDS = 24 * 3600.0
 
 async def project_events(request, pk=None, token=None):
     if token is None:
-        viewer = await sync_to_async(project_for)(await request.auser(), pk)
+        # The session, the user and their access, read in one trip to a thread, not three:
+        # fifty streams that reconnect at once wait on each other's trips.
+        viewer = await sync_to_async(project_for)(request.user, pk)
     else:
         viewer = await sync_to_async(project_for_link)(token)
     try:
