@@ -111,6 +111,21 @@ def test_progress_and_heartbeats_leave_when_a_takes_card_last_changed(user):
     assert take.changed_at > shown
 
 
+def test_takes_from_before_changed_at_count_as_changed_when_last_written(user):
+    import importlib
+
+    from django.apps import apps
+
+    project = chain(user, "cut")
+    (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
+    written = timezone.now() - timedelta(hours=1)
+    Take.objects.filter(pk=take.pk).update(updated_at=written, changed_at=timezone.now())
+    migration = importlib.import_module("projects.migrations.0021_take_changed_at")
+    migration.changed_when_updated(apps, None)
+    take.refresh_from_db()
+    assert take.changed_at == take.updated_at == written
+
+
 def running(user, shots):
     """A project of `shots` shots in one chain whose first take runs, all written a while
     ago, and the take."""
