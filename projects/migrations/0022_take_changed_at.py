@@ -12,7 +12,7 @@ def changed_when_updated(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0020_bridges"),
+        ("projects", "0021_export_storyboard_pdf"),
     ]
 
     operations = [
