@@ -427,6 +427,42 @@ def test_through_redis_two_web_processes_share_one_producer(user, monkeypatch, r
     assert len({id(watcher) for watcher in looks if watcher.project is not None}) == 1
 
 
+def test_streams_that_open_together_ask_redis_once(user, redis_url):
+    """Fifty streams of one web process opening at once (a team opening the page) share
+    one ping and one subscription to the project's channel, not fifty of each."""
+    project = chain(user, "cut")
+
+    async def crowd():
+        hub = RedisHub(redis_url)
+        redis, pubsub = await hub._connect()
+        pings, subscribes = [], []
+        ping, subscribe = redis.ping, pubsub.subscribe
+
+        async def counted_ping():
+            pings.append(1)
+            await asyncio.sleep(0.05)  # the others ask meanwhile
+            return await ping()
+
+        async def counted_subscribe(*channels):
+            subscribes.append(channels)
+            return await subscribe(*channels)
+
+        redis.ping, pubsub.subscribe = counted_ping, counted_subscribe
+        opened = await asyncio.gather(*(hub.subscribe(project.pk, "editors") for _ in range(50)))
+        for task in hub.producers.values():
+            task.cancel()
+        for subscription in opened:
+            await subscription.close()
+        hub.reader.cancel()
+        await hub._reset()
+        return len(opened), pings, subscribes, getattr(hub, "running", {})
+
+    opened, pings, subscribes, running = run(crowd())
+    assert opened == 50 and len(pings) == 1
+    assert subscribes == [(RedisHub.channel(project.pk),)]
+    assert not running  # nothing kept once answered
+
+
 def test_without_redis_the_stream_says_so_and_the_page_polls(user, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     project = chain(user, "cut")
