@@ -120,7 +120,7 @@ def test_takes_from_before_changed_at_count_as_changed_when_last_written(user):
     (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
     written = timezone.now() - timedelta(hours=1)
     Take.objects.filter(pk=take.pk).update(updated_at=written, changed_at=timezone.now())
-    migration = importlib.import_module("projects.migrations.0022_take_changed_at")
+    migration = importlib.import_module("projects.migrations.0023_take_changed_at")
     migration.changed_when_updated(apps, None)
     take.refresh_from_db()
     assert take.changed_at == take.updated_at == written

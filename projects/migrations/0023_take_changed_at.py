@@ -12,7 +12,7 @@ def changed_when_updated(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0021_export_storyboard_pdf"),
+        ("projects", "0022_cast"),
     ]
 
     operations = [
