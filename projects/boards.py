@@ -148,7 +148,14 @@ def _readable(pictures, opened):
             path = opened.enter_context(local_copy(field))
             with Image.open(path) as image:
                 image.verify()
-        except (LookupError, OSError, SyntaxError, ValueError, *storage_errors()):
+        except (
+            LookupError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,  # not an OSError: one such picture is passed over
+            *storage_errors(),
+        ):
             continue
         return path, stored["label"]
     return None, ""

@@ -108,14 +108,15 @@ def rename(member, new, by=None):
 def link_mentions(member):
     """Put the member in every shot whose prompt names them: one named before they joined
     the cast, or by the name a rename gave them. Every member a prompt names is then in
-    its shot, so a name that is not names no one."""
+    its shot, so a name that is not names no one. Removed shots too: an undo puts them
+    back naming them."""
     name = member.name.lower()
-    found = Shot.objects.filter(project=member.project_id, prompt__icontains=f"@{name}")
+    found = Shot.everywhere.filter(project=member.project_id, prompt__icontains=f"@{name}")
     named = [shot for shot in found if name in {n.lower() for n in mentions(shot.prompt)}]
     if named:
         member.shots.add(*named)
         # Stamped, so the live timeline shows their new chips (and their staleness).
-        Shot.objects.filter(pk__in=[shot.pk for shot in named]).update()
+        Shot.everywhere.filter(pk__in=[shot.pk for shot in named]).update()
     return named
 
 

@@ -195,13 +195,16 @@ def _bundle(export, clips, target, progress, bridges):
     for name in ("timeline.otio", "timeline.fcpxml", "timeline.edl", "captions.srt"):
         interchange.write(timeline, folder / name)
     interchange.write(timeline, folder / "contact-sheet.png")
-    # Its panels show the takes this bundle joins.
+    # Its panels are the shots this bundle joins, with the takes it joins: not a shot
+    # added since. When every one of them is gone, the bundle goes without it.
     joined = {take.shot_id: take for take in Take.objects.in_bulk(export.takes).values()}
-    with ExitStack() as opened:
-        planned = boards.plan(export.project, export.kind, takes=joined)
-        interchange.write_board(
-            boards.board(export.project, planned, opened), folder / "storyboard.pdf"
-        )
+    shots = [shot for shot in export.project.timeline() if shot.pk in joined]
+    if shots:
+        with ExitStack() as opened:
+            planned = boards.plan(export.project, export.kind, shots=shots, takes=joined)
+            interchange.write_board(
+                boards.board(export.project, planned, opened), folder / "storyboard.pdf"
+            )
     (folder / "storyboard.json").write_text(
         json.dumps(storyboard_file.dump(export.project), indent=2)
     )
