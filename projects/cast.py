@@ -7,29 +7,13 @@ on a frame (a continue, or a cut with a first frame) cannot mix in references (t
 modes are exclusive), so its cast goes by description alone.
 """
 
-import re
-
 from django.db import transaction
 from django.db.models.functions import Lower
 
 from .models import CastMember, Shot
-from .models.cast import NAME
 
-MENTION = re.compile(rf"(?<![\w@])@({NAME})")
-
-
-def mentions(prompt):
-    """The names a prompt mentions, in the order it first does, each once (by lower case)."""
-    seen = {}
-    for match in MENTION.finditer(prompt or ""):
-        seen.setdefault(match.group(1).lower(), match.group(1))
-    return list(seen.values())
-
-
-def mentioned_order(prompt, members):
-    """`members` in the order the prompt names them, then the others as given."""
-    order = {name.lower(): i for i, name in enumerate(mentions(prompt))}
-    return sorted(members, key=lambda m: order.get(m.name.lower(), len(order)))
+# Who a prompt names is the models' to know (a shot's inputs name its cast in order).
+from .models.cast import MENTION, mentioned_order, mentions, rewrite
 
 
 def named_in(project, prompt):
@@ -75,12 +59,6 @@ def prompt_with(prompt, members, numbers=None):
             lines.append(f"{name}.")
     text = plain(prompt)
     return "\n".join([*lines, text]) if lines else text
-
-
-def rewrite(prompt, old, new):
-    """The prompt with every `@old` (in any case) now `@new`."""
-    pattern = re.compile(rf"(?<![\w@])@{re.escape(old)}(?![\w-])", re.IGNORECASE)
-    return pattern.sub(lambda match: f"@{new}", prompt)
 
 
 @transaction.atomic
