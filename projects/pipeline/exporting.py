@@ -161,8 +161,9 @@ def _for_editors(export, clips, target, progress, bridges=None):
 def _board(export, clips, target, progress, bridges=None):
     """The printed storyboard, from the panels planned when it was asked for."""
     with ExitStack() as opened:
-        board = boards.board(export.project, export.plan, opened)
-        interchange.write_board(board, target)
+        # Each panel beats the lease: hundreds of pictures copied from S3 take a while.
+        board = boards.board(export.project, export.plan, opened, lambda f: progress(f / 2))
+        interchange.write_board(board, target, lambda f: progress(0.5 + f / 2))
     progress(1.0)
     return Made("", board.seconds)
 
