@@ -153,6 +153,23 @@ def project_for_link(token, action="view", guest_name=""):
     return Viewer(link.project, link=link, guest_name=guest_name)
 
 
+def cast_image_for(viewer, image_id):
+    """The cast picture `viewer` may see, else 404: a member, any of the project's; a
+    link's holder, only what their cards show, the first picture of a member in a shot
+    of the project (not every picture of the cast, nor a member in no shot)."""
+    from .models import CastImage, Shot
+
+    images = CastImage.objects.filter(member__project=viewer.project)
+    if viewer.link is not None:
+        in_shots = Shot.objects.filter(project=viewer.project).values("cast")
+        images = images.filter(member__in=in_shots)
+        image = get_object_or_404(images, pk=image_id)
+        if image != image.member.thumbnail:
+            raise Http404
+        return image
+    return get_object_or_404(images, pk=image_id)
+
+
 def team_for(user, pk, action="view"):
     """A team the user is a member of, with their role; 404 or 403 as for projects."""
     if not user.is_authenticated:

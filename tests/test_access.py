@@ -210,6 +210,7 @@ def world(db):
     picture = CastImage.objects.create(
         member=keeper, file=ContentFile(cached_clip()[1], name="keeper.png")
     )
+    shot.cast.add(keeper)  # a link's holder sees the pictures of the cast its cards show
     comment = shot.comments.create(author=editor, body=f"@ada look {HOSTILE}")
     shot.comments.create(link=links["review link"], guest_name=f"Rey {HOSTILE}", body="Hm")
     return {
@@ -294,6 +295,7 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "shot-edit": {"prompt": "A", "duration": "4", "opening": "cut"},
     "cast-list": {"name": "Mara", "kind": "character"},
     "cast-edit": {"name": "Keeper", "kind": "character", "description": "An old keeper"},
+    "cast-delete": {"confirm": "yes"},  # the keeper is in a shot: asked, and answered
     "comment-create": {"body": "Nice"},
     "shared-comment-create": {"body": "Nice"},
     "take-verdict": {"verdict": "approved"},

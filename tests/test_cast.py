@@ -637,6 +637,14 @@ def test_a_view_link_shows_the_chips_and_their_pictures_and_no_cast_page(client,
     assert (
         client.get(reverse("shared-cast-image", args=[link.token, stranger.pk])).status_code == 404
     )
+    # Nor a picture its cards do not show: a member's second one, or one in no shot.
+    second = members["Mara"].image_list()
+    assert len(second) > 1
+    assert (
+        client.get(reverse("shared-cast-image", args=[link.token, second[1].pk])).status_code == 404
+    )
+    idle = add_member(project, "Gull", colours=[(5, 5, 5)]).thumbnail
+    assert client.get(reverse("shared-cast-image", args=[link.token, idle.pk])).status_code == 404
     # The cast page is for the team's members.
     assert client.get(reverse("cast-list", args=[project.pk])).status_code == 302
 

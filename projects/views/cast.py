@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import cast as casting
-from ..access import project_for
+from ..access import cast_image_for, project_for
 from ..files import serve
 from ..forms import CastMemberForm
-from ..models import CastImage, Shot, Take
+from ..models import Shot, Take
 from .common import viewer_of
 
 
@@ -126,7 +126,7 @@ def cast_delete(request, pk, member_id):
 @require_GET
 def cast_image(request, pk=None, image_id=None, token=None):
     viewer = viewer_of(request, pk, token)
-    image = get_object_or_404(CastImage, pk=image_id, member__project=viewer.project)
+    image = cast_image_for(viewer, image_id)
     if not image.file:
         raise Http404
     return serve(request, image.file)
