@@ -232,6 +232,7 @@ class ShotForm(Versioned):
 
     field_order = [
         "prompt",
+        "notes",
         "cast",
         "duration",
         "opening",
@@ -248,6 +249,7 @@ class ShotForm(Versioned):
         model = Shot
         fields = [
             "prompt",
+            "notes",
             "duration",
             "opening",
             "transition",
@@ -258,12 +260,15 @@ class ShotForm(Versioned):
         ]
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 3, "placeholder": "What happens in this shot"}),
+            "notes": forms.Textarea(attrs={"rows": 2, "placeholder": "Dialogue and notes"}),
             "seed": forms.NumberInput(attrs={"min": SEEDS.start, "max": SEEDS.stop - 1}),
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
         }
         labels = {"last_frame_target": "Last-frame target"}
         field_classes = {"first_frame": PictureField, "last_frame_target": PictureField}
         help_texts = {
+            "notes": "Optional: its dialogue and notes, for the captions and the printed "
+            "storyboard; never sent to the gateway.",
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
             "transition": "Optional, for a cut: how it enters from the shot before.",

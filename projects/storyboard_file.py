@@ -36,6 +36,7 @@ from .models.cast import (
     MIN_IMAGES,
     NAME_PATTERN,
 )
+from .models.projects import MAX_NOTES
 from .providers import MAX_IMAGE_BYTES, SEED_PROBLEM, SEEDS
 
 SETTINGS = {"model", "draft_model", "resolution", "ratio", "generate_audio", "watermark"}
@@ -139,6 +140,13 @@ def _validate(data, base):
         if number == 1 and opening == Opening.CONTINUE:
             raise StoryboardError("shot 1: the first shot cannot continue; make it a cut.")
         item = {"prompt": shot["prompt"], "duration": duration, "opening": opening}
+        notes = shot.get("notes", "")
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+            raise StoryboardError(
+                f'{where}: "notes" must be text of at most {MAX_NOTES} characters.'
+            )
+        if notes:
+            item["notes"] = notes
         item.update(_trim(shot.get("trim"), duration, where))
         item.update(_transition(shot.get("transition"), opening, number, where))
         seed = shot.get("seed")
@@ -378,6 +386,8 @@ def dump(project):
     shot_list = project.shots.in_order().select_related("selected_take")
     for shot in shot_list.prefetch_related("cast__images", "references"):
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}
+        if shot.notes:
+            item["notes"] = shot.notes
         if shot.first_frame:
             item["first_frame"] = shot.first_frame.name
         if shot.last_frame_target:
