@@ -33,7 +33,6 @@ from .models.cast import (
     MAX_DESCRIPTION,
     MAX_IMAGES,
     MAX_NAME,
-    MIN_IMAGES,
     NAME_PATTERN,
 )
 from .models.projects import MAX_NOTES
@@ -187,7 +186,7 @@ def _validate(data, base):
 
 def _cast(cast, base):
     """The file's cast, checked: a name usable as @Name once, a kind, a description, and
-    1 to 4 images that exist and are pictures."""
+    at most 4 images (none yet, for a cast a script made) that exist and are pictures."""
     if cast is None:
         return []
     if not isinstance(cast, list):
@@ -218,12 +217,11 @@ def _cast(cast, base):
         images = member.get("images")
         if (
             not isinstance(images, list)
-            or not MIN_IMAGES <= len(images) <= MAX_IMAGES
+            # None yet is allowed: a script's import makes its cast without pictures.
+            or not 0 <= len(images) <= MAX_IMAGES
             or not all(isinstance(i, str) for i in images)
         ):
-            raise StoryboardError(
-                f'{where}: "images" must list {MIN_IMAGES} to {MAX_IMAGES} image files.'
-            )
+            raise StoryboardError(f'{where}: "images" must list at most {MAX_IMAGES} image files.')
         paths = []
         for image in images:
             path = _existing(base, image, f"{where}: image", "image")
@@ -350,6 +348,21 @@ def files(project):
         found += [f for f in (shot.first_frame, shot.last_frame_target) if f]
         found += [reference.file for reference in shot.references.all()]
     return found
+
+
+def write(project, path):
+    """Write the storyboard file at `path`, and the files it names beside it (each at the
+    path the file gives it), so `load` reads it back: the number of files written."""
+    path = Path(path)
+    folder = path.resolve().parent
+    stored_files = files(project)
+    for stored in stored_files:
+        target = folder / stored.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with stored.open("rb") as f, target.open("wb") as out:
+            shutil.copyfileobj(f, out)
+    path.write_text(json.dumps(dump(project), indent=2, ensure_ascii=False) + "\n")
+    return len(stored_files)
 
 
 def bundle(project, stored_files):
