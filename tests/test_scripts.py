@@ -62,7 +62,9 @@ def test_a_fountain_screenplay_becomes_shots_and_a_cast(user):
         ["Cliff-Top", "Mara", "Old-Man", "Tom"],
     ]
     # The dialogue goes into the notes of the shot whose action it follows.
-    assert shots[1].notes == "MARA: Where is he?\nTOM (O.S.): (from the dark) Here. Behind the nets."
+    assert shots[1].notes == (
+        "MARA: Where is he?\nTOM (O.S.): (from the dark) Here. Behind the nets."
+    )
     assert shots[3].notes == "OLD MAN: You came back.\nMARA: We always do."
     assert shots[0].notes == ""
     # The printed storyboard and the storyboard file carry them.
