@@ -7,7 +7,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
 from . import cast as casting
-from . import media, pipeline, providers, uploads
+from . import media, pipeline, providers, scripts, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
@@ -581,3 +581,48 @@ class ExportForm(forms.ModelForm):
         if value in Export.TIMELINES:
             raise forms.ValidationError(self.ONLY_IN_BUNDLE)
         return value
+
+
+class ScriptForm(forms.Form):
+    """A script to import: a file, or text pasted; its kind told by the file's name or the
+    text, unless picked."""
+
+    file = forms.FileField(
+        required=False,
+        label="Script file",
+        help_text="A .fountain screenplay, a .txt outline (a line per shot, a blank line "
+        "between scenes) or a .csv shot list (columns prompt, duration, opening, cast, notes).",
+    )
+    text = forms.CharField(
+        required=False,
+        label="Or paste it",
+        widget=forms.Textarea(attrs={"rows": 10, "placeholder": "INT. HARBOUR - NIGHT"}),
+    )
+    kind = forms.ChoiceField(
+        choices=[("", "Tell from the file or the text"), *scripts.KINDS.items()],
+        required=False,
+    )
+    split = forms.BooleanField(required=False, label="Split long action paragraphs as suggested")
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, text = cleaned.get("file"), cleaned.get("text", "")
+        try:
+            if upload:
+                if upload.size > scripts.MAX_TEXT:
+                    raise scripts.ScriptError(f"{upload.name} is larger than a script may be.")
+                text = scripts.decode(upload.read(), upload.name)
+            if not text.strip():
+                raise forms.ValidationError("Choose a script file or paste one.")
+            kind = cleaned.get("kind") or (
+                scripts.kind_of(upload.name) if upload else scripts.guess(text)
+            )
+            cleaned["plan"] = scripts.read(text, kind, self.project, split=cleaned.get("split"))
+        except scripts.ScriptError as error:
+            raise forms.ValidationError(str(error)) from error
+        cleaned["text"], cleaned["kind"] = text, kind
+        return cleaned
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project

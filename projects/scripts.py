@@ -70,6 +70,7 @@ class Planned:
     notes: str = ""
     warnings: list = field(default_factory=list)
     split: list = field(default_factory=list)  # the parts a long prompt is best split into
+    number: int = 0  # in the plan, from 1
 
 
 @dataclass
@@ -87,6 +88,14 @@ class Plan:
     @property
     def continues(self):
         return len(self.shots) - self.cuts
+
+    def get_kind_display(self):
+        return KINDS[self.kind]
+
+    @property
+    def flagged(self):
+        """The shots with warnings."""
+        return [shot for shot in self.shots if shot.warnings]
 
     @property
     def new_cast(self):
@@ -113,6 +122,18 @@ def kind_of(filename):
     return kind
 
 
+def guess(text):
+    """The kind of a pasted script: a CSV when its first line names the columns, a Fountain
+    screenplay when it has a scene heading, else an outline."""
+    lines = text.strip().splitlines()
+    first = lines[0].strip().lower() if lines else ""
+    if first.startswith("prompt") and first[6:7] in (",", ";", "\t"):
+        return CSV
+    if any(SCENE_HEADING.match(line.strip()) for line in lines):
+        return FOUNTAIN
+    return OUTLINE
+
+
 def decode(data, name="the file"):
     """A script's bytes as text (UTF-8, with or without the mark a spreadsheet puts first)."""
     try:
@@ -135,6 +156,8 @@ def read(text, kind, project=None, split=False):
         raise ScriptError(f"The {KINDS[kind]} has no shots.")
     _split_long(plan, split)
     _mark_known(plan, project)
+    for number, shot in enumerate(plan.shots, start=1):
+        shot.number = number
     return plan
 
 

@@ -245,3 +245,52 @@ def test_the_command_line_imports_a_script_and_exports_the_storyboard(user, tmp_
         "storyboard", "import", str(DATA / "shots.csv"), "--owner", "ada", "--title", "Lighthouse"
     )
     assert Project.objects.get(title="Lighthouse").shots.count() == 3
+
+
+@pytest.mark.django_db
+def test_the_import_page_previews_then_creates_on_confirmation(client, user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    project = make_project(user, shots=[("An empty quay", "cut")])
+    client.force_login(user)
+    url = reverse("script-import", args=[project.pk])
+    assert client.get(url).status_code == 200
+
+    upload = SimpleUploadedFile("harbour.fountain", (DATA / "harbour.fountain").read_bytes())
+    preview = client.post(url, {"file": upload, "preview": ""})
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "Preview: 4 shots (2 cuts, 2 continues), 5 new cast members" in html
+    assert html.count('data-opening="cut"') == 2
+    assert "OLD MAN: You came back." in html
+    # Nothing is written by the preview.
+    assert project.shots.count() == 1 and not project.cast.exists()
+
+    text = (DATA / "harbour.fountain").read_text()
+    done = client.post(url, {"text": text, "kind": "fountain", "confirm": ""})
+    assert done.status_code == 302
+    assert project.shots.count() == 5 and project.cast.count() == 5
+    assert client.get(reverse("shot-list-csv", args=[project.pk])).content.decode().count("\n") >= 6
+
+    bad = client.post(url, {"text": "prompt,length\nA kite,5\n", "confirm": ""})
+    assert bad.status_code == 400
+    assert "unknown column “length”" in bad.content.decode()
+    assert project.shots.count() == 5
+
+
+@pytest.mark.django_db
+def test_a_viewer_cannot_import(client, user):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from projects.models import Membership, Role
+
+    project = make_project(user)
+    viewer = get_user_model().objects.create_user("vic", password="pw")
+    Membership.objects.create(team=project.team, user=viewer, role=Role.VIEWER)
+    client.force_login(viewer)
+    url = reverse("script-import", args=[project.pk])
+    answer = client.post(url, {"text": "A kite over the sea", "confirm": ""})
+    assert answer.status_code in (403, 404)
+    assert not project.shots.exists()
