@@ -617,12 +617,15 @@ class ScriptForm(forms.Form):
             kind = cleaned.get("kind") or (
                 scripts.kind_of(upload.name) if upload else scripts.guess(text)
             )
+            if self.break_down:
+                text, kind = scripts.break_down(text), scripts.BREAKDOWN
             cleaned["plan"] = scripts.read(text, kind, self.project, split=cleaned.get("split"))
         except scripts.ScriptError as error:
             raise forms.ValidationError(str(error)) from error
         cleaned["text"], cleaned["kind"] = text, kind
         return cleaned
 
-    def __init__(self, *args, project, **kwargs):
+    def __init__(self, *args, project, break_down=False, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
+        self.break_down = break_down

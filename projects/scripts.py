@@ -19,6 +19,7 @@ columns `prompt`, `duration`, `opening`, `cast` (names, separated by commas) and
 
 import csv
 import io
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -32,11 +33,16 @@ from screenplain.types import Action, Dialog, DualDialog, Slug
 from . import arrange
 from . import cast as casting
 from .models import MAX_DURATION, MAX_PROMPT, MIN_DURATION, CastMember, Opening, Project, Shot
-from .models.cast import MAX_NAME, NAME_PATTERN
+from .models.cast import MAX_DESCRIPTION, MAX_NAME, NAME_PATTERN
 from .models.projects import MAX_NOTES
 
-FOUNTAIN, OUTLINE, CSV = "fountain", "outline", "csv"
-KINDS = {FOUNTAIN: "Fountain screenplay", OUTLINE: "plain outline", CSV: "CSV shot list"}
+FOUNTAIN, OUTLINE, CSV, BREAKDOWN = "fountain", "outline", "csv", "breakdown"
+KINDS = {
+    FOUNTAIN: "Fountain screenplay",
+    OUTLINE: "plain outline",
+    CSV: "CSV shot list",
+    BREAKDOWN: "breakdown by the chat model",
+}
 SUFFIXES = {".fountain": FOUNTAIN, ".spmd": FOUNTAIN, ".txt": OUTLINE, ".csv": CSV}
 COLUMNS = ("prompt", "duration", "opening", "cast", "notes")
 DEFAULT_DURATION = 5
@@ -148,7 +154,7 @@ def read(text, kind, project=None, split=False):
     written; ScriptError when the script cannot become shots."""
     if len(text) > MAX_TEXT:
         raise ScriptError(f"The script is longer than {MAX_TEXT:,} characters.")
-    reader = {FOUNTAIN: _fountain, OUTLINE: _outline, CSV: _csv}.get(kind)
+    reader = {FOUNTAIN: _fountain, OUTLINE: _outline, CSV: _csv, BREAKDOWN: _breakdown}.get(kind)
     if reader is None:
         raise ScriptError(f"Unknown kind of script {kind!r}.")
     plan = reader(text)
@@ -435,6 +441,69 @@ def _duration(value, where):
             f"{MAX_DURATION}."
         )
     return int(seconds)
+
+
+# The chat model's breakdown
+
+
+def break_down(script):
+    """The gateway's chat model's breakdown of `script` (providers.chat), as the text
+    `read(..., BREAKDOWN)` takes: the preview carries it to the confirmation as it is, so
+    what is confirmed is what was shown. ScriptError when none can be had."""
+    from .providers import ProviderError, chat
+
+    if not script.strip():
+        raise ScriptError("Paste a script to break down, or choose its file.")
+    try:
+        return chat.breakdown(script)
+    except ProviderError as error:
+        raise ScriptError(str(error)) from error
+
+
+def _breakdown(text):
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise ScriptError(f"The breakdown is not JSON ({error}).") from error
+    if not isinstance(data, dict) or not isinstance(data.get("shots"), list):
+        raise ScriptError("The breakdown has no list of shots.")
+    plan = Plan(BREAKDOWN)
+    cast = {}
+    for number, member in enumerate(data.get("cast") or [], start=1):
+        if not isinstance(member, dict):
+            raise ScriptError(f"Cast member {number} of the breakdown is not an object.")
+        name = _name(str(member.get("name", "")))
+        kind = member.get("kind", CastMember.Kind.CHARACTER)
+        if not name or kind not in CastMember.Kind.values:
+            raise ScriptError(f"Cast member {number} of the breakdown has no usable name or kind.")
+        description = str(member.get("description", ""))[:MAX_DESCRIPTION]
+        cast.setdefault(name.lower(), Member(name, kind, description))
+    for number, shot in enumerate(data["shots"], start=1):
+        where = f"Shot {number} of the breakdown"
+        if not isinstance(shot, dict) or not str(shot.get("prompt", "")).strip():
+            raise ScriptError(f"{where} has no prompt.")
+        duration = shot.get("duration", DEFAULT_DURATION)
+        if isinstance(duration, bool) or not isinstance(duration, int):
+            raise ScriptError(f"{where}: the duration is not whole seconds.")
+        opening = shot.get("opening") or (Opening.CUT if number == 1 else Opening.CONTINUE)
+        if opening not in Opening.values:
+            raise ScriptError(f"{where}: the opening must be cut or continue.")
+        named = []
+        for name in shot.get("cast") or []:
+            name = _name(str(name))
+            if name:
+                named.append(cast.setdefault(name.lower(), Member(name)).name)
+        plan.shots.append(
+            Planned(
+                prompt=str(shot["prompt"]).strip(),
+                opening=opening,
+                duration=max(MIN_DURATION, min(duration, MAX_DURATION)),
+                cast=named,
+                notes=str(shot.get("notes", ""))[:MAX_NOTES],
+            )
+        )
+    plan.cast = list(cast.values())
+    return plan
 
 
 # Long paragraphs, and what the project has already

@@ -294,3 +294,51 @@ def test_a_viewer_cannot_import(client, user):
     answer = client.post(url, {"text": "A kite over the sea", "confirm": ""})
     assert answer.status_code in (403, 404)
     assert not project.shots.exists()
+
+
+@pytest.mark.django_db
+def test_break_down_with_ai_asks_the_chat_model_and_previews_its_shots(
+    client, user, simulator, settings
+):
+    from django.urls import reverse
+
+    project = make_project(user)
+    client.force_login(user)
+    url = reverse("script-import", args=[project.pk])
+    # Without SCRIPT_MODEL, no button.
+    settings.SCRIPT_MODEL = ""
+    assert 'id="breakdown-button"' not in client.get(url).content.decode()
+    settings.SCRIPT_MODEL = "doubao-seed-1-6-250615"
+    assert 'id="breakdown-button"' in client.get(url).content.decode()
+
+    text = (DATA / "harbour.fountain").read_text()
+    preview = client.post(url, {"text": text, "breakdown": ""})
+    assert preview.status_code == 200
+    (asked,) = [r for r in simulator.requests if r["path"] == "/v1/chat/completions"]
+    body = asked["json"]
+    assert body["model"] == "doubao-seed-1-6-250615"
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["messages"][-1] == {"role": "user", "content": text.strip()}
+    assert asked["headers"]["Authorization"] == "Bearer test-key"
+    html = preview.content.decode()
+    assert "From a breakdown by the chat model" in html
+    assert "Preview: 4 shots (2 cuts, 2 continues)" in html
+    assert project.shots.count() == 0
+
+    # The confirmation creates what was shown, without asking the model again.
+    carried = preview.context["form"]["text"].value()
+    done = client.post(url, {"text": carried, "kind": "breakdown", "confirm": ""})
+    assert done.status_code == 302
+    assert len([r for r in simulator.requests if r["path"] == "/v1/chat/completions"]) == 1
+    shots = list(project.shots.in_order())
+    assert [s.prompt for s in shots][:2] == [
+        "Wide shot, slow push-in: Rain drums on the tin roofs. Mara walks along the wet quay, "
+        "a lantern in her hand.",
+        "Medium shot, handheld: She stops at the edge and looks down into the black water.",
+    ]
+    assert [s.opening_now for s in shots] == ["cut", "continue", "continue", "cut"]
+    assert shots[1].notes.startswith("MARA: Where is he?")
+    assert project.cast.get(name="Harbour").kind == "location"
+    # The same script, the same breakdown.
+    again = client.post(url, {"text": text, "breakdown": ""})
+    assert again.context["form"]["text"].value() == carried

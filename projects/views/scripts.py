@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from .. import scripts
 from ..access import project_for
 from ..forms import ScriptForm
+from ..providers import chat
 
 
 @login_required
@@ -18,7 +19,12 @@ def script_import(request, pk):
     or, confirmed, the shots and cast made, appended, in one transaction."""
     viewer = project_for(request.user, pk, "edit")
     project = viewer.project
-    form = ScriptForm(request.POST or None, request.FILES or None, project=project)
+    form = ScriptForm(
+        request.POST or None,
+        request.FILES or None,
+        project=project,
+        break_down="breakdown" in request.POST,
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -45,7 +51,7 @@ def script_import(request, pk):
             }
             return render(request, "projects/script_preview.html", context)
         status = 400
-    context = {"project": project, "viewer": viewer, "form": form}
+    context = {"project": project, "viewer": viewer, "form": form, "ai": chat.enabled()}
     return render(request, "projects/script_import.html", context, status=status)
 
 
