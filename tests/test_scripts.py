@@ -177,6 +177,31 @@ def test_a_long_action_paragraph_is_flagged_with_a_suggested_split():
 
 
 @pytest.mark.django_db
+def test_a_500_shot_script_previews_responsively(client, user):
+    from django.urls import reverse
+
+    project = make_project(user)
+    client.force_login(user)
+    url = reverse("script-import", args=[project.pk])
+    scene = "INT. ROOM {n} - NIGHT\n\nMara opens door {n}.\n\nShe steps through.\n\nMARA\nNo {n}.\n"
+    text = "\n".join(scene.format(n=n) for n in range(250))
+    client.post(url, {"text": "A kite", "preview": ""})  # warm: templates, the parser
+    started = time.perf_counter()
+    small = client.post(url, {"text": (DATA / "harbour.fountain").read_text(), "preview": ""})
+    anchor = time.perf_counter() - started
+    started = time.perf_counter()
+    big = client.post(url, {"text": text, "preview": ""})
+    took = time.perf_counter() - started
+    assert small.status_code == big.status_code == 200
+    assert big.content.decode().count("<tr data-opening=") == 500
+    print(
+        f"500-shot preview: {took:.3f} s, {took / anchor:.1f}x the 4-shot preview ({anchor:.3f} s)"
+    )
+    assert took < 10  # a generous bound on a shared machine; the figure is the ratio
+    assert not project.shots.exists()
+
+
+@pytest.mark.django_db
 def test_a_500_shot_script_reads_quickly_and_imports_in_one_transaction(user):
     scenes = []
     for n in range(250):
