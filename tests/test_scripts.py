@@ -367,3 +367,16 @@ def test_break_down_with_ai_asks_the_chat_model_and_previews_its_shots(
     # The same script, the same breakdown.
     again = client.post(url, {"text": text, "breakdown": ""})
     assert again.context["form"]["text"].value() == carried
+
+
+@pytest.mark.django_db
+def test_the_printed_storyboard_has_the_dialogue(user, tmp_path):
+    import pypdf
+
+    project = scripts.new_project(read("harbour.fountain"), user.teams.get(), user)
+    output = tmp_path / "board.pdf"
+    call_command("storyboard", "export", str(project.pk), "--output", str(output))
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(output).pages)
+    text = " ".join(text.split())
+    assert "MARA: Where is he?" in text
+    assert "OLD MAN: You came back." in text
