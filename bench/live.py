@@ -332,8 +332,10 @@ def main():
         median, bare_median = statistics.median(joins), statistics.median(bare_joins)
         opened = statistics.median(v.opened - v.joined for v in viewers)
         print(f"  join -> stream open: median {opened:.3f} s")
+        p95 = joins[int(0.95 * (len(joins) - 1))]
         print(
-            f"  join -> first progress: median {median:.3f} s, max {joins[-1]:.3f} s; "
+            f"  join -> first progress: median {median:.3f} s, p95 {p95:.3f} s, "
+            f"max {joins[-1]:.3f} s; "
             f"{seen_in_time} of {len(joins)} viewers within 2 s (target: all); anchor median "
             f"{bare_median:.3f} s, max {bare_joins[-1]:.3f} s: median "
             f"{median / max(bare_median, 1e-3):.1f}x, max "

@@ -97,9 +97,10 @@ def picture(field_file, label):
     return {"field": _field_path(field_file), "name": field_file.name, "label": label}
 
 
-def board(project, entries, opened: ExitStack):
+def board(project, entries, opened: ExitStack, progress=lambda fraction: None):
     """The storyboard of `project` from its planned `entries`, each panel's picture the
-    first of its pictures that can still be read, copied here for as long as `opened`."""
+    first of its pictures that can still be read, copied here for as long as `opened`;
+    `progress` hears after each panel (a worker's lease stays its own)."""
     pictured = [e for e in entries if e.get("take") is not None]
     finals = {e.get("final", False) for e in pictured}
     kind = ("finals" if finals == {True} else "drafts") if len(finals) == 1 else ""
@@ -109,7 +110,7 @@ def board(project, entries, opened: ExitStack):
         date=dateformat.format(timezone.localdate(), "j F Y"),
         ratio=_ratio(project),
         kind=kind,
-        panels=[_panel(e, opened) for e in entries],
+        panels=[_panel(e, opened, progress, n / len(entries)) for n, e in enumerate(entries)],
     )
 
 
@@ -123,8 +124,9 @@ def _ratio(project):
     return width, height
 
 
-def _panel(entry, opened):
+def _panel(entry, opened, progress, done):
     path, label = _readable(entry["pictures"], opened)
+    progress(done)
     return interchange.Panel(
         number=entry["shot"],
         prompt=entry["prompt"],
@@ -147,7 +149,14 @@ def _readable(pictures, opened):
             path = opened.enter_context(local_copy(field))
             with Image.open(path) as image:
                 image.verify()
-        except (LookupError, OSError, SyntaxError, ValueError, *storage_errors()):
+        except (
+            LookupError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,  # not an OSError: one such picture is passed over
+            *storage_errors(),
+        ):
             continue
         return path, stored["label"]
     return None, ""

@@ -7,29 +7,13 @@ on a frame (a continue, or a cut with a first frame) cannot mix in references (t
 modes are exclusive), so its cast goes by description alone.
 """
 
-import re
-
 from django.db import transaction
 from django.db.models.functions import Lower
 
 from .models import CastMember, Shot
-from .models.cast import NAME
 
-MENTION = re.compile(rf"(?<![\w@])@({NAME})")
-
-
-def mentions(prompt):
-    """The names a prompt mentions, in the order it first does, each once (by lower case)."""
-    seen = {}
-    for match in MENTION.finditer(prompt or ""):
-        seen.setdefault(match.group(1).lower(), match.group(1))
-    return list(seen.values())
-
-
-def mentioned_order(prompt, members):
-    """`members` in the order the prompt names them, then the others as given."""
-    order = {name.lower(): i for i, name in enumerate(mentions(prompt))}
-    return sorted(members, key=lambda m: order.get(m.name.lower(), len(order)))
+# Who a prompt names is the models' to know (a shot's inputs name its cast in order).
+from .models.cast import MENTION, mentioned_order, mentions, rewrite
 
 
 def named_in(project, prompt):
@@ -77,12 +61,6 @@ def prompt_with(prompt, members, numbers=None):
     return "\n".join([*lines, text]) if lines else text
 
 
-def rewrite(prompt, old, new):
-    """The prompt with every `@old` (in any case) now `@new`."""
-    pattern = re.compile(rf"(?<![\w@])@{re.escape(old)}(?![\w-])", re.IGNORECASE)
-    return pattern.sub(lambda match: f"@{new}", prompt)
-
-
 @transaction.atomic
 def rename(member, new, by=None):
     """Rename a cast member, and every prompt of the project naming them with them."""
@@ -108,14 +86,15 @@ def rename(member, new, by=None):
 def link_mentions(member):
     """Put the member in every shot whose prompt names them: one named before they joined
     the cast, or by the name a rename gave them. Every member a prompt names is then in
-    its shot, so a name that is not names no one."""
+    its shot, so a name that is not names no one. Removed shots too: an undo puts them
+    back naming them."""
     name = member.name.lower()
-    found = Shot.objects.filter(project=member.project_id, prompt__icontains=f"@{name}")
+    found = Shot.everywhere.filter(project=member.project_id, prompt__icontains=f"@{name}")
     named = [shot for shot in found if name in {n.lower() for n in mentions(shot.prompt)}]
     if named:
         member.shots.add(*named)
         # Stamped, so the live timeline shows their new chips (and their staleness).
-        Shot.objects.filter(pk__in=[shot.pk for shot in named]).update()
+        Shot.everywhere.filter(pk__in=[shot.pk for shot in named]).update()
     return named
 
 

@@ -41,6 +41,19 @@ RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 CHUNK = 1 << 16
 
 
+# What may be shown in the browser rather than saved: pictures (not SVG, a document that
+# can carry scripts), video, sound and the printed storyboard.
+INLINE = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "video/",
+    "audio/",
+    "application/pdf",
+)
+
+
 def serve(request, field_file, *, filename=None, attachment=False, redirect=True):
     """A response for a stored file: a redirect to it where the storage hands out its own
     (signed, expiring) links, else its bytes, honouring Range so browsers can seek.
@@ -49,18 +62,25 @@ def serve(request, field_file, *, filename=None, attachment=False, redirect=True
     reach the app but maybe not the storage (a provider fetching its inputs)."""
     storage, name = field_file.storage, field_file.name
     filename = filename or os.path.basename(name)
+    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    if not attachment and not content_type.startswith(INLINE):
+        # Only media is shown where it is: anything else (a stored file named .html or
+        # .svg by whoever sent it) would run as a page of this site. It is saved instead.
+        content_type, attachment = "application/octet-stream", True
     disposition = content_disposition_header(attachment, filename)
     url = _absolute_url(storage, name) if redirect else None
     if url is not None:
         if attachment:
-            # Given to S3 in the signed link, so the download keeps its name.
-            url = storage.url(name, parameters={"ResponseContentDisposition": disposition})
+            # Given to S3 in the signed link, so the download keeps its name (and is one).
+            parameters = {"ResponseContentDisposition": disposition}
+            if content_type == "application/octet-stream":
+                parameters["ResponseContentType"] = content_type
+            url = storage.url(name, parameters=parameters)
         return HttpResponseRedirect(url)
     try:
         size = storage.size(name)
     except FileNotFoundError:
         raise Http404("The file is gone from storage.") from None
-    content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     match = RANGE.match(request.headers.get("Range", "").strip())
     if not match or not any(match.groups()):
         response = FileResponse(
@@ -160,7 +180,13 @@ def fitted_upload(upload, max_bytes):
     upload.seek(0)
     name = f"'{PurePath(upload.name).name}'"
     fitted, mime = media.fit_image(upload, max_bytes, settings.MAX_IMAGE_PIXELS, name)
+    # Named for what it is, never for what its sender called it: a picture named
+    # page.html would otherwise be stored, and served, as a page.
+    suffix = SUFFIXES[mime]
     if fitted is upload:
+        upload.name = PurePath(upload.name).stem + suffix
         return upload
-    suffix = ".png" if mime == "image/png" else ".jpg"
     return ContentFile(fitted, name=PurePath(upload.name).stem + suffix)
+
+
+SUFFIXES = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}

@@ -494,7 +494,7 @@ class CastMemberForm(forms.ModelForm):
             return voice
         name = f"'{voice.name}'"
         try:
-            problem = uploads.too_large(voice.size, name=name)
+            problem = uploads.too_large(voice.size, "audio", name)
             if problem is None:
                 kind = media.kind_of(voice, settings.MAX_IMAGE_PIXELS, name)
                 if kind != "audio":
@@ -507,7 +507,8 @@ class CastMemberForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("voice") and cleaned.get("kind") != CastMember.Kind.CHARACTER:
+        voice = cleaned.get("voice") and not cleaned.get("remove_voice")
+        if voice and cleaned.get("kind") != CastMember.Kind.CHARACTER:
             self.add_error("voice", "Only a character has a voice.")
         return cleaned
 

@@ -2,7 +2,7 @@
 a rate passed is answered 429; the development key answers this machine only; a refused
 upload read anyway is a 413."""
 
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from auditlog.context import set_actor
 from django.conf import settings
 from django.contrib.messages import get_messages
@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from .addresses import client_address, is_loopback
 from .throttle import TooOften
@@ -114,3 +115,35 @@ def development_key_stays_home(get_response):
         return refused(request) or get_response(request)
 
     return guarded
+
+
+class StaticFiles(WhiteNoiseMiddleware):
+    """WhiteNoise's static files, on the asynchronous path as well.
+
+    WhiteNoise's middleware is synchronous only: under uvicorn, every request (fifty
+    event streams reconnecting at once among them) crossed into a thread of its own and
+    back to reach the rest of the chain. Here only a static file is served from a thread.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response=None, **kwargs):
+        super().__init__(get_response, **kwargs)
+        self.asynchronous = iscoroutinefunction(get_response)
+        if self.asynchronous:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.asynchronous:
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request):
+        if self.autorefresh:  # looked for on disk (DEBUG)
+            static_file = await sync_to_async(self.find_file)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve)(static_file, request)
+        return await self.get_response(request)

@@ -273,8 +273,12 @@ def _transition(transition, opening, number, where):
 
 
 def _existing(base, name, what, kind=None):
-    """The file's path, if it exists and is no larger than a `kind` may be uploaded."""
+    """The file's path, if it is in the storyboard file's folder (a shared bundle may not
+    reach beyond it, into the server's other files), exists and is no larger than a
+    `kind` may be uploaded."""
     path = base / name
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise StoryboardError(f"{what} {name} is outside the storyboard file's folder.")
     if not path.is_file():
         raise StoryboardError(f"{what} {path} does not exist.")
     problem = uploads.too_large(path.stat().st_size, kind, f"{what} {path}")

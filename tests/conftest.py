@@ -2,6 +2,7 @@
 
 import contextlib
 import shutil
+import sys
 import uuid
 
 import pytest
@@ -158,6 +159,19 @@ def _chromium_before_the_databases(django_db_setup):
     databases are torn down: set up after them, so torn down first."""
     yield
     _chromium.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_threads_let_go_of_the_databases(django_db_setup):
+    """The live stream's thread pools keep a database connection per thread between
+    uses; they close them before the test databases are torn down (PostgreSQL refuses to
+    drop a database someone is connected to)."""
+    yield
+    if "projects.live.stream" in sys.modules:
+        from projects.live import hub, stream
+
+        for pool in (hub.PRODUCERS, stream.CATCH_UPS, stream.ACCESS_CHECKS):
+            hub.close_connections(pool)
 
 
 @pytest.fixture

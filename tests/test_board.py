@@ -109,6 +109,13 @@ def test_each_shot_has_a_panel_with_its_number_prompt_opening_and_length():
     assert "Prompt of shot 7" in texts(reader)[1] and "Prompt of shot 6" not in texts(reader)[1]
 
 
+def test_the_writer_says_how_far_it_is_after_each_panel():
+    """A worker's export beats its lease on each: hundreds of panels take a while."""
+    heard = []
+    write_board(make_board(panels(7)), io.BytesIO(), heard.append)
+    assert len(heard) == 7 and heard == sorted(heard) and heard[-1] < 1
+
+
 def test_every_page_has_the_header_and_its_number():
     pages = texts(pdf_of(make_board(panels(13), title="Harbour at night")))
     for number, text in enumerate(pages, start=1):

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from projects import cast as casting
 from projects import pipeline, storyboard_file
@@ -300,6 +301,20 @@ def test_a_member_named_before_they_join_the_cast_joins_the_shots_naming_them(cl
     assert 'is called Mara"' not in page and 'is called Maral"' in page
     assert 'data-cast="mara"' in page
     assert project.timeline()[0].stale_reason == "mara joined the shot"
+
+
+@pytest.mark.django_db
+def test_a_shot_removed_while_its_member_joined_has_them_when_put_back(client_of, user):
+    from projects import arrange
+
+    project = make_project(user, shots=[("A kite", Opening.CUT), ("@Mara hides", Opening.CUT)])
+    arrange.remove(project.shots.in_order()[1])
+    data = {"name": "Mara", "kind": "character", "images": [upload("m.png", png((1, 2, 3)))]}
+    assert client_of.post(reverse("cast-list", args=[project.pk]), data).status_code == 302
+    shot = arrange.undo(project)
+    assert [m.name for m in shot.cast.all()] == ["Mara"]
+    page = client_of.get(project.get_absolute_url()).content.decode()
+    assert "No one in the cast is called Mara" not in page and 'data-cast="Mara"' in page
 
 
 # Renaming and deleting.
@@ -760,3 +775,49 @@ def test_editing_a_prompt_that_no_longer_names_a_member_takes_them_out(client_of
     )
     assert response.status_code == 302
     assert [m.name for m in shot.cast_in_order()] == ["Mara", "Harbour"]
+
+
+def test_a_picture_named_as_a_page_is_stored_and_served_as_a_picture(client_of, user):
+    """A valid PNG carrying a script, named page.html: stored under a name for what it is,
+    served as image/png; and a stored file that is not media is never shown inline."""
+    from projects.files import serve
+
+    project = make_project(user)
+    buffer = io.BytesIO()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "<script>alert(document.cookie)</script>")
+    Image.new("RGB", (400, 320), (200, 30, 30)).save(buffer, "PNG", pnginfo=info)
+    data = {"name": "Mara", "kind": "character", "description": "A tall woman"}
+    data["images"] = [upload("page.html", buffer.getvalue(), "text/html")]
+    response = client_of.post(reverse("cast-list", args=[project.pk]), data)
+    assert response.status_code == 302, response.content.decode()
+    picture = project.cast.get().image_list()[0]
+    assert picture.file.name.endswith(".png")
+    served = client_of.get(reverse("cast-image", args=[project.pk, picture.pk]))
+    assert served["Content-Type"] == "image/png"
+
+    # Whatever name a file was stored under before, only media is shown where it is.
+    picture.file.storage.save("cast/old.html", io.BytesIO(b"<script>alert(1)</script>"))
+    picture.file.name = "cast/old.html"
+    response = serve(RequestFactory().get("/"), picture.file)
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment")
+    picture.file.name = "cast/old.svg"
+    picture.file.storage.save("cast/old.svg", io.BytesIO(b"<svg onload='alert(1)'/>"))
+    assert serve(RequestFactory().get("/"), picture.file)["Content-Type"] != "image/svg+xml"
+
+
+@pytest.mark.django_db
+def test_a_storyboard_file_reads_no_picture_outside_its_folder(user, tmp_path):
+    """A shared file naming ../ or an absolute path would import the server's other files
+    (another team's media) into the importer's project: refused, and nothing is made."""
+    (tmp_path / "secret.png").write_bytes(png((9, 9, 9)))
+    folder = tmp_path / "board"
+    folder.mkdir()
+    for name in ("../secret.png", str(tmp_path / "secret.png")):
+        board = {"title": "Far", "shots": [{"prompt": "A kite", "duration": 4, "cast": ["Mara"]}]}
+        board["cast"] = [{"name": "Mara", "images": [name]}]
+        (folder / "far.json").write_text(json.dumps(board))
+        with pytest.raises(CommandError, match="outside the storyboard file's folder"):
+            call_command("storyboard", "import", str(folder / "far.json"), "--owner", "ada")
+    assert not CastMember.objects.exists() and not Shot.objects.exists()

@@ -87,6 +87,86 @@ def test_progress_alone_moves_as_a_small_event_not_a_card(user):
     assert not watcher.look()
 
 
+def test_progress_and_heartbeats_leave_when_a_takes_card_last_changed(user):
+    project = chain(user, "cut")
+    (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
+    Take.objects.filter(pk=take.pk).update(changed_at=timezone.now() - timedelta(minutes=5))
+    take.refresh_from_db()
+    shown = take.changed_at
+
+    Take.objects.filter(pk=take.pk).update(
+        progress=0.3, heartbeat_at=timezone.now(), worker="host:1", next_look_at=timezone.now()
+    )
+    take.progress = 0.4
+    take.save(update_fields=["progress"])
+    take.refresh_from_db()
+    assert take.changed_at == shown and take.updated_at > shown and take.progress == 0.4
+
+    Take.objects.filter(pk=take.pk).update(progress=0.5, note="Queued at the provider")
+    take.refresh_from_db()
+    assert take.changed_at == take.updated_at > shown
+    take.note, shown = "", take.changed_at
+    take.save(update_fields=["note"])
+    take.refresh_from_db()
+    assert take.changed_at > shown
+
+
+def test_takes_from_before_changed_at_count_as_changed_when_last_written(user):
+    import importlib
+
+    from django.apps import apps
+
+    project = chain(user, "cut")
+    (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
+    written = timezone.now() - timedelta(hours=1)
+    Take.objects.filter(pk=take.pk).update(updated_at=written, changed_at=timezone.now())
+    migration = importlib.import_module("projects.migrations.0023_take_changed_at")
+    migration.changed_when_updated(apps, None)
+    take.refresh_from_db()
+    assert take.changed_at == take.updated_at == written
+
+
+def running(user, shots):
+    """A project of `shots` shots in one chain whose first take runs, all written a while
+    ago, and the take."""
+    project = chain(user, "cut", *["continue"] * (shots - 1))
+    (take,) = pipeline.queue_takes(project, shots=[project.shots.first()])
+    earlier = timezone.now() - timedelta(minutes=5)
+    Take.objects.filter(pk=take.pk).update(
+        status=Take.Status.RUNNING, progress=0.1, updated_at=earlier, changed_at=earlier
+    )
+    return project, take
+
+
+def test_a_page_that_reconnects_gets_progress_alone_as_bars_reading_no_timeline(user):
+    project, take = running(user, 30)
+    rendered_at = time.time() - 2
+    Take.objects.filter(pk=take.pk).update(progress=0.42)
+    viewer = Viewer(project, role=Role.OWNER)
+
+    with CaptureQueriesContext(connection) as queries:
+        events = streams.catch_up(viewer, rendered_at)
+    assert [event.name for event in events] == [f"progress-{take.shot_id}"]
+    assert 'value="42"' in events[0].html
+    assert len(queries) <= 4  # the project, and what was written since: no timeline
+
+    # A change the card shows is its card again, and the rest of its chain's.
+    Take.objects.filter(pk=take.pk).update(note="Queued at the provider")
+    names = {event.name for event in streams.catch_up(viewer, rendered_at)}
+    assert {f"shot-{pk}" for pk in shot_ids(project)} <= names
+    assert f"progress-{take.shot_id}" not in names
+
+
+def test_a_first_look_sends_progress_written_just_before_it_as_a_bar(user):
+    project, take = running(user, 3)
+    Take.objects.filter(pk=take.pk).update(progress=0.42)
+    changes = Watcher(project.pk).look()
+    assert changes.progress == {take.shot_id: 42} and not changes.cards
+
+    Take.objects.filter(pk=take.pk).update(status=Take.Status.QUEUED)
+    assert Watcher(project.pk).look().cards == set(shot_ids(project))
+
+
 def test_progress_estimated_from_time_moves_without_any_write(user, settings):
     settings.SEEDANCE_BASE_URL = ""
     settings.SIMULATOR_DELAY = 4.0
@@ -345,6 +425,42 @@ def test_through_redis_two_web_processes_share_one_producer(user, monkeypatch, r
     card = f"shot-{shot_ids(project)[0]}"
     assert all(any(event.name == card for event in batch) for batch in got)
     assert len({id(watcher) for watcher in looks if watcher.project is not None}) == 1
+
+
+def test_streams_that_open_together_ask_redis_once(user, redis_url):
+    """Fifty streams of one web process opening at once (a team opening the page) share
+    one ping and one subscription to the project's channel, not fifty of each."""
+    project = chain(user, "cut")
+
+    async def crowd():
+        hub = RedisHub(redis_url)
+        redis, pubsub = await hub._connect()
+        pings, subscribes = [], []
+        ping, subscribe = redis.ping, pubsub.subscribe
+
+        async def counted_ping():
+            pings.append(1)
+            await asyncio.sleep(0.05)  # the others ask meanwhile
+            return await ping()
+
+        async def counted_subscribe(*channels):
+            subscribes.append(channels)
+            return await subscribe(*channels)
+
+        redis.ping, pubsub.subscribe = counted_ping, counted_subscribe
+        opened = await asyncio.gather(*(hub.subscribe(project.pk, "editors") for _ in range(50)))
+        for task in hub.producers.values():
+            task.cancel()
+        for subscription in opened:
+            await subscription.close()
+        hub.reader.cancel()
+        await hub._reset()
+        return len(opened), pings, subscribes, getattr(hub, "running", {})
+
+    opened, pings, subscribes, running = run(crowd())
+    assert opened == 50 and len(pings) == 1
+    assert subscribes == [(RedisHub.channel(project.pk),)]
+    assert not running  # nothing kept once answered
 
 
 def test_without_redis_the_stream_says_so_and_the_page_polls(user, settings):
@@ -852,3 +968,32 @@ def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(
     assert all(name.startswith("live-catch-up") for name in catch_ups)
     assert looks and all(name.startswith("live-producer") for name in looks)
     assert f"event: shot-{first}" in live or "progress-" in live
+
+
+def test_a_server_is_ready_for_the_streams_that_reconnect_after_a_restart():
+    """Before its first request a server has imported its views and compiled the live
+    events' templates: the first of many reconnecting streams does not do it while the
+    others wait."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    probe = (
+        "import sys\n"
+        "import storyboard.asgi\n"
+        "from django.template import engines\n"
+        "cached = engines['django'].engine.template_loaders[0].loaders[0]\n"
+        "print('projects.live.stream' in sys.modules, sorted(cached.get_template_cache))\n"
+    )
+    said = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert said.returncode == 0, said.stderr
+    imported, compiled = said.stdout.split(" ", 1)
+    assert imported == "True"
+    assert "'projects/timeline.html'" in compiled and "'projects/live_status.html'" in compiled

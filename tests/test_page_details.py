@@ -190,3 +190,32 @@ def test_the_invitation_page_names_each_field_once(client, user):
     )
     assert refused.status_code == 400
     assert duplicated(read(refused).ids) == []
+
+
+def test_static_files_are_served_on_the_asynchronous_path_with_no_middleware_in_a_thread(
+    async_client,
+):
+    """Under uvicorn every request takes the asynchronous path: no middleware of the chain
+    may be synchronous only, or each request (fifty reconnecting streams among them)
+    crosses into a thread and back to pass it."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    synchronous = [
+        name
+        for name in settings.MIDDLEWARE
+        if not getattr(import_string(name), "async_capable", False)
+    ]
+    assert not synchronous
+
+    from asgiref.sync import async_to_sync
+
+    def fetch(path):
+        response = async_to_sync(async_client.get)(path)
+        return response, b"".join(response.streaming_content)
+
+    svg, body = fetch("/static/img/icon.svg")
+    assert svg.status_code == 200 and svg["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in body
+    ico, body = fetch("/favicon.ico")
+    assert ico.status_code == 200 and body[:4] == b"\x00\x00\x01\x00"

@@ -157,11 +157,13 @@ def layout(ratio: tuple[int, int]) -> Layout:
     return Layout(columns, rows, panel, picture)
 
 
-def write_board(board: Board, out) -> None:
-    """Write the storyboard `board` as a PDF to `out` (a path or a binary file)."""
+def write_board(board: Board, out, progress=lambda fraction: None) -> None:
+    """Write the storyboard `board` as a PDF to `out` (a path or a binary file); `progress`
+    hears after each panel."""
     grid = layout(board.ratio)
     pdf = _Document(board, grid)
     for index, panel in enumerate(board.panels):
+        progress(index / len(board.panels))
         if index % grid.per_page == 0:
             pdf.add_page()
         before = board.panels[index - 1] if index else None

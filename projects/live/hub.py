@@ -200,6 +200,7 @@ class RedisHub(Hub):
         self.redis = None
         self.pubsub = None
         self.reader = None
+        self.running = {}  # (connection, command): its answer, shared by all who wait
 
     @staticmethod
     def channel(project_id):
@@ -225,15 +226,32 @@ class RedisHub(Hub):
         redis = None
         try:
             redis, pubsub = await self._connect()
-            await redis.ping()
+            await self._shared((redis, "ping"), redis.ping)
             if not self.subscribers.get(project_id):
-                await pubsub.subscribe(self.channel(project_id))
+                channel = self.channel(project_id)
+                await self._shared((pubsub, channel), lambda: pubsub.subscribe(channel))
         except (RedisError, OSError) as error:  # Redis cannot be reached: the page polls
             self._fail(redis)
             raise HubUnavailable(str(error) or type(error).__name__) from error
         if redis is not self.redis:  # it failed meanwhile, for another stream
             raise HubUnavailable("the event service stopped")
         return await super().subscribe(project_id, audience, person)
+
+    async def _shared(self, key, command):
+        """`command()`'s answer, asked once for every stream that waits for it meanwhile:
+        fifty streams opening at once ping Redis once, not each on a connection of its
+        own, and subscribe to their project's channel once."""
+        running = self.running.get(key)
+        if running is None:
+            running = self.running[key] = asyncio.ensure_future(command())
+            running.add_done_callback(lambda done: self._answered(key, done))
+        return await asyncio.shield(running)
+
+    def _answered(self, key, done):
+        if self.running.get(key) is done:
+            del self.running[key]
+        if not done.cancelled():
+            done.exception()  # retrieved, even when everyone who waited has gone
 
     async def unsubscribe(self, subscription):
         await super().unsubscribe(subscription)

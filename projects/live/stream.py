@@ -23,8 +23,8 @@ from ..access import Viewer, project_for, project_for_link
 from ..models import Export, Membership, Project, Role, Shot, Take
 from ..pace import Expectations
 from .hub import HubUnavailable, hub
-from .render import Event, fragments, person
-from .watch import OVERLAP, Changes
+from .render import Event, fragments, person, progress
+from .watch import OVERLAP, Changes, as_percent
 
 STREAM_SECONDS = 300
 KEEPALIVE = 15.0
@@ -44,7 +44,9 @@ FUTURE_SECONDS = 24 * 3600.0
 
 async def project_events(request, pk=None, token=None):
     if token is None:
-        viewer = await sync_to_async(project_for)(await request.auser(), pk)
+        # The session, the user and their access, read in one trip to a thread, not three:
+        # fifty streams that reconnect at once wait on each other's trips.
+        viewer = await sync_to_async(project_for)(request.user, pk)
     else:
         viewer = await sync_to_async(project_for_link)(token)
     try:
@@ -190,7 +192,12 @@ def still_allowed(viewer):
 
 
 def catch_up(viewer, since):
-    """The events that bring a page rendered at `since` up to date now."""
+    """The events that bring a page rendered at `since` up to date now.
+
+    Only what was written since is read. A take whose progress alone moved (its
+    `changed_at` is older: Take.QUIET) is a small progress event; the whole timeline is
+    read and cards rendered only when a card, the timeline or the exports changed.
+    """
     project = Project.objects.filter(pk=viewer.project.pk).first()
     if project is None:
         return []
@@ -201,20 +208,26 @@ def catch_up(viewer, since):
         changes.timeline = project.updated_at >= after
         changes.cards = set(
             Shot.objects.filter(project=project, updated_at__gte=after).values_list("pk", flat=True)
-        ) | set(
-            Take.objects.filter(shot__project=project, updated_at__gte=after).values_list(
-                "shot_id", flat=True
-            )
         )
+        takes = Take.objects.filter(shot__project=project, updated_at__gte=after)
+        for shot, changed_at, moved in takes.values_list("shot_id", "changed_at", "progress"):
+            if changed_at >= after:
+                changes.cards.add(shot)
+            elif moved is not None:
+                changes.progress[shot] = as_percent(moved)
         changes.exports = Export.objects.filter(project=project, updated_at__gte=after).exists()
         changes.estimate = bool(changes.cards)
-    if not changes:
-        return []
-    shots = project.timeline()
-    if changes.cards:  # a change upstream alters the later cards of its chain
-        first = {shot.chain: shot.position for shot in reversed(shots) if shot.pk in changes.cards}
-        changes.cards = {shot.pk for shot in shots if shot.position >= first.get(shot.chain, 1e9)}
-    return fragments(viewer, shots, Expectations.recent(), changes)
+    events = []
+    if changes.timeline or changes.cards or changes.exports:
+        shots = project.timeline()
+        if changes.cards:  # a change upstream alters the later cards of its chain
+            first = {s.chain: s.position for s in reversed(shots) if s.pk in changes.cards}
+            changes.cards = {s.pk for s in shots if s.position >= first.get(s.chain, 1e9)}
+        events = fragments(viewer, shots, Expectations.recent(), changes)
+    if changes.timeline:  # every card again, with its bar
+        return events
+    bars = [(pk, moved) for pk, moved in changes.progress.items() if pk not in changes.cards]
+    return [Event(f"progress-{pk}", progress(pk, moved)) for pk, moved in bars] + events
 
 
 def _live_status(live, why=""):

@@ -37,6 +37,7 @@ TAKE_FIELDS = (
     "submitted_at",
     "started_at",
     "updated_at",
+    "changed_at",  # what a card shows changed, beyond its bar (Take.QUIET)
 )
 
 
@@ -153,8 +154,15 @@ class Watcher:
             if row[2] >= since:
                 changes.cards |= self._chain_from(pk)
         for take in self.takes.values():
-            if take["updated_at"] >= since and take["shot_id"] in self.shots:
-                changes.cards |= self._chain_from(take["shot_id"])
+            shot = take["shot_id"]
+            if take["updated_at"] < since or shot not in self.shots:
+                continue
+            if take["changed_at"] >= since:
+                changes.cards |= self._chain_from(shot)
+            elif take["progress"] is not None:  # its bar alone moved
+                changes.progress[shot] = self.shown[shot] = as_percent(take["progress"])
+        for shot in changes.cards:
+            changes.progress.pop(shot, None)
         changes.exports = any(updated_at >= since for updated_at in self.exports.values())
         changes.estimate = bool(changes.cards)
         return changes
@@ -207,7 +215,7 @@ class Watcher:
                 continue
             shot = row["shot_id"]
             if old is not None and _without_progress(old) == _without_progress(row):
-                percent = _percent(row["progress"])
+                percent = as_percent(row["progress"])
                 if self.shown.get(shot) != percent:
                     changes.progress[shot] = self.shown[shot] = percent
                 continue
@@ -234,7 +242,7 @@ class Watcher:
             shot = take["shot_id"]
             if shot not in self.shots:
                 continue
-            percent = _percent(estimated_progress(take, self.expectations))
+            percent = as_percent(estimated_progress(take, self.expectations))
             if shot in changes.cards or shot not in self.shown:
                 self.shown[shot] = percent  # what its card shows when rendered now
             elif self.shown[shot] != percent:
@@ -250,8 +258,9 @@ def estimated_progress(row, expectations):
 
 def _without_progress(row):
     """What a card shows of a take, but its progress bar."""
-    return {name: value for name, value in row.items() if name not in ("progress", "updated_at")}
+    quiet = ("progress", "updated_at", "changed_at")
+    return {name: value for name, value in row.items() if name not in quiet}
 
 
-def _percent(progress):
+def as_percent(progress):
     return round(100 * (progress or 0.0))

@@ -16,6 +16,29 @@ from .tracking import Tracked
 # A name is usable as `@Name`: letters, digits, _ and -, starting with a letter or digit.
 NAME = r"[^\W_][\w-]*"
 NAME_PATTERN = re.compile(rf"^{NAME}\Z")
+MENTION = re.compile(rf"(?<![\w@])@({NAME})")
+
+
+def mentions(prompt):
+    """The names a prompt mentions, in the order it first does, each once (by lower case)."""
+    seen = {}
+    for match in MENTION.finditer(prompt or ""):
+        seen.setdefault(match.group(1).lower(), match.group(1))
+    return list(seen.values())
+
+
+def mentioned_order(prompt, members):
+    """`members` in the order the prompt names them, then the others as given."""
+    order = {name.lower(): i for i, name in enumerate(mentions(prompt))}
+    return sorted(members, key=lambda m: order.get(m.name.lower(), len(order)))
+
+
+def rewrite(prompt, old, new):
+    """The prompt with every `@old` (in any case) now `@new`."""
+    pattern = re.compile(rf"(?<![\w@])@{re.escape(old)}(?![\w-])", re.IGNORECASE)
+    return pattern.sub(lambda match: f"@{new}", prompt)
+
+
 MAX_NAME = 40
 MAX_DESCRIPTION = 500
 MIN_IMAGES, MAX_IMAGES = 1, 4

@@ -270,7 +270,7 @@ def _stale_reason(shot, before, kind=Kind.DRAFT):
 def _changed_cast(take, shot):
     """ "Mara's look changed" when what changed since `take` is its cast alone (their
     descriptions or images, who is in it, a name, with the prompts a rename rewrote)."""
-    from ..cast import rewrite
+    from .cast import rewrite
 
     recorded = {k: v for k, v in take.inputs.items() if k not in RETIRED_INPUTS}
     before = {member["id"]: member for member in recorded.get("cast", [])}
@@ -437,7 +437,7 @@ class Shot(Tracked, Edited):
         if self.pk is None or getattr(self, "without_cast", False):
             return []
         members = sorted(self.cast.all(), key=lambda member: member.name.lower())
-        from ..cast import mentioned_order
+        from .cast import mentioned_order
 
         return mentioned_order(self.prompt, members)
 

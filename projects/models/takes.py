@@ -31,6 +31,14 @@ class TakeQuerySet(TrackedQuerySet):
         """Takes whose remote task exists and is not over: what polling reads."""
         return self.in_flight().exclude(remote_id="")
 
+    def update(self, **fields):
+        """Every update stamps `updated_at`; one that writes more than Take.QUIET also
+        stamps `changed_at`, with the same time."""
+        now = fields.setdefault("updated_at", timezone.now())
+        if not set(fields) <= Take.QUIET:
+            fields.setdefault("changed_at", now)
+        return super().update(**fields)
+
     def claim(self, take, old, new, **fields):
         """Move `take` from status `old` (one, or a list) to `new`, setting `fields`, unless
         another process moved it first; True when this call did, and `take` is updated.
@@ -189,6 +197,11 @@ class Take(Tracked):
         help_text="How long the provider took: by its clock, else as closely as reads told.",
     )
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When something its card shows last changed: like `updated_at`, but a write of
+    # QUIET fields alone (a provider's progress, a worker's heartbeat) leaves it. A page
+    # that reconnects gets a small progress event for such a take, not its card.
+    changed_at = models.DateTimeField(auto_now=True)
+    QUIET = frozenset({"progress", "heartbeat_at", "worker", "next_look_at", "updated_at"})
 
     objects = TakeQuerySet.as_manager()
 
@@ -200,6 +213,11 @@ class Take(Tracked):
 
     def __str__(self):
         return f"Take {self.number} of shot {self.shot.number}"
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is not None and not set(update_fields) <= self.QUIET:
+            update_fields = {*update_fields, "changed_at"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     @property
     def is_final(self):

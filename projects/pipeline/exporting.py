@@ -161,8 +161,9 @@ def _for_editors(export, clips, target, progress, bridges=None):
 def _board(export, clips, target, progress, bridges=None):
     """The printed storyboard, from the panels planned when it was asked for."""
     with ExitStack() as opened:
-        board = boards.board(export.project, export.plan, opened)
-        interchange.write_board(board, target)
+        # Each panel beats the lease: hundreds of pictures copied from S3 take a while.
+        board = boards.board(export.project, export.plan, opened, lambda f: progress(f / 2))
+        interchange.write_board(board, target, lambda f: progress(0.5 + f / 2))
     progress(1.0)
     return Made("", board.seconds)
 
@@ -195,13 +196,16 @@ def _bundle(export, clips, target, progress, bridges):
     for name in ("timeline.otio", "timeline.fcpxml", "timeline.edl", "captions.srt"):
         interchange.write(timeline, folder / name)
     interchange.write(timeline, folder / "contact-sheet.png")
-    # Its panels show the takes this bundle joins.
+    # Its panels are the shots this bundle joins, with the takes it joins: not a shot
+    # added since. When every one of them is gone, the bundle goes without it.
     joined = {take.shot_id: take for take in Take.objects.in_bulk(export.takes).values()}
-    with ExitStack() as opened:
-        planned = boards.plan(export.project, export.kind, takes=joined)
-        interchange.write_board(
-            boards.board(export.project, planned, opened), folder / "storyboard.pdf"
-        )
+    shots = [shot for shot in export.project.timeline() if shot.pk in joined]
+    if shots:
+        with ExitStack() as opened:
+            planned = boards.plan(export.project, export.kind, shots=shots, takes=joined)
+            interchange.write_board(
+                boards.board(export.project, planned, opened), folder / "storyboard.pdf"
+            )
     (folder / "storyboard.json").write_text(
         json.dumps(storyboard_file.dump(export.project), indent=2)
     )
