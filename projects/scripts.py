@@ -31,9 +31,8 @@ from screenplain.parsers import fountain
 from screenplain.types import Action, Dialog, DualDialog, Slug
 
 from . import arrange
-from . import cast as casting
 from .models import MAX_DURATION, MAX_PROMPT, MIN_DURATION, CastMember, Opening, Project, Shot
-from .models.cast import MAX_DESCRIPTION, MAX_NAME, NAME_PATTERN
+from .models.cast import MAX_DESCRIPTION, MAX_NAME, NAME_PATTERN, mentions
 from .models.projects import MAX_NOTES
 
 FOUNTAIN, OUTLINE, CSV, BREAKDOWN = "fountain", "outline", "csv", "breakdown"
@@ -342,7 +341,7 @@ def _outline(text):
             continue
         opening = Opening.CONTINUE if scene_open else Opening.CUT
         scene_open = True
-        named = casting.mentions(line)
+        named = mentions(line)
         for name in named:
             cast.setdefault(name.lower(), Member(name))
         plan.shots.append(Planned(prompt=line, opening=opening, cast=named))
@@ -412,7 +411,7 @@ def _csv(text):
                     f"_ or -, at most {MAX_NAME} characters)."
                 )
             named.append(cast.setdefault(name.lower(), Member(name)).name)
-        for name in casting.mentions(prompt):
+        for name in mentions(prompt):
             named.append(cast.setdefault(name.lower(), Member(name)).name)
         plan.shots.append(
             Planned(
@@ -552,9 +551,9 @@ def _split_long(plan, split):
                 f"Shot {number} was longer than a prompt may be ({MAX_PROMPT} characters): "
                 f"split into {len(parts)} shots."
             )
-        names = {n.lower() for n in casting.mentions(shot.prompt)}
+        names = {n.lower() for n in mentions(shot.prompt)}
         for index, part in enumerate(parts):
-            mentioned = {n.lower() for n in casting.mentions(part)}
+            mentioned = {n.lower() for n in mentions(part)}
             shots.append(
                 Planned(
                     prompt=part,
@@ -622,7 +621,7 @@ def create(plan, project, by=None):
     through = Shot.cast.through
     rows = []
     for shot, planned in zip(shots, plan.shots, strict=True):
-        names = [*planned.cast, *casting.mentions(planned.prompt)]
+        names = [*planned.cast, *mentions(planned.prompt)]
         chosen = {members[n.lower()].pk for n in names if n.lower() in members}
         rows += [through(shot_id=shot.pk, castmember_id=pk) for pk in chosen]
     through.objects.bulk_create(rows)

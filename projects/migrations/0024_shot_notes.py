@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0022_cast"),
+        ("projects", "0023_take_changed_at"),
     ]
 
     operations = [
