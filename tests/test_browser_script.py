@@ -15,6 +15,7 @@ from tests.test_browser import (  # noqa: F401
     card,
     sign_in_and_create_project,
 )
+from tests.test_browser_axe import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -39,6 +40,7 @@ def test_a_fountain_screenplay_imported_through_the_preview(app, browser, tmp_pa
 
     page.click("#import-link")
     expect(page.locator("h1")).to_have_text("Import a script")
+    assert_accessible(page, "the import page")
     page.set_input_files("#script-form input[name=file]", str(script))
     page.click("#preview-button")
     expect(page.locator("h1")).to_have_text(
@@ -53,6 +55,7 @@ def test_a_fountain_screenplay_imported_through_the_preview(app, browser, tmp_pa
         "Shot 5: 96 words is long for one prompt: split into 2 shots as suggested"
     )
     expect(page.locator("#import-cast .cast-chip")).to_have_count(6)
+    assert_accessible(page, "the import preview")
     page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
     if SCREENSHOTS:
         page.screenshot(path=str(Path(SCREENSHOTS) / "import-preview.png"), full_page=True)
