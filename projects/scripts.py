@@ -51,6 +51,8 @@ LONG_WORDS = 60
 WORDS_A_SECOND = 2.5  # spoken: the time a shot's dialogue takes
 MAX_TEXT = 5_000_000  # characters of a script read at once
 SCENE_HEADING = re.compile(r"^(?:INT\.?/EXT|EXT\.?/INT|I/E|INT|EXT|EST)\.?\s+", re.IGNORECASE)
+# What a spreadsheet takes for the start of a formula.
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
 EXTENSION = re.compile(r"\s*\((?:[^)]*)\)\s*|\s*\^\s*$")
 
 
@@ -353,11 +355,11 @@ def _outline(text):
 
 
 def _csv(text):
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = csv.reader(io.StringIO(text), dialect)
+    # The separator the header uses (a spreadsheet saves commas, semicolons or tabs); the
+    # quotes are always double, as every spreadsheet writes them.
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=header_line.count)
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(rows, None)
     if not header:
         raise ScriptError("The CSV is empty: its first row names the columns.")
@@ -382,7 +384,7 @@ def _csv(text):
     plan = Plan(CSV)
     cast = {}
     for number, row in enumerate(rows, start=2):
-        values = dict(zip(columns, (value.strip() for value in row), strict=False))
+        values = dict(zip(columns, (_unquoted(v.strip()) for v in row), strict=False))
         if not any(values.values()):
             continue
         where = f"Row {number}"
@@ -643,11 +645,22 @@ def new_project(plan, team, owner, title=None):
 
 
 def shot_list(project):
-    """The project's shots as the CSV `read` takes back (columns COLUMNS), as text."""
+    """The project's shots as the CSV `read` takes back (columns COLUMNS), as text. A cell
+    a spreadsheet would take for a formula (`@Mara walks…`, `=…`) is written after an
+    apostrophe, which reading takes off again."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for shot in project.shots.in_order().prefetch_related("cast"):
         names = ", ".join(member.name for member in shot.cast_in_order())
-        writer.writerow([shot.prompt, shot.duration, shot.opening_now, names, shot.notes])
+        row = [shot.prompt, shot.duration, shot.opening_now, names, shot.notes]
+        writer.writerow([_quoted(str(value)) for value in row])
     return out.getvalue()
+
+
+def _quoted(cell):
+    return "'" + cell if cell.startswith(FORMULA) else cell
+
+
+def _unquoted(cell):
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA) else cell

@@ -122,6 +122,21 @@ def test_a_csv_shot_list_and_its_round_trip(user):
 
 
 @pytest.mark.django_db
+def test_the_shot_list_keeps_a_spreadsheet_from_taking_cells_for_formulas(user):
+    prompts = ["@Fox runs", '=HYPERLINK("http://x")', "-1 stop under", "A plain one"]
+    project = make_project(user, shots=[(p, "cut") for p in prompts])
+    exported = scripts.shot_list(project)
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [row["prompt"] for row in rows] == [
+        "'@Fox runs",
+        '\'=HYPERLINK("http://x")',
+        "'-1 stop under",
+        "A plain one",
+    ]
+    assert [s.prompt for s in scripts.read(exported, scripts.CSV).shots] == prompts
+
+
+@pytest.mark.django_db
 def test_importing_into_a_project_with_shots_appends_and_reuses_its_cast(user):
     project = make_project(user, shots=[("An empty quay", "cut")])
     CastMember.objects.create(project=project, name="mara", kind="character")
@@ -380,3 +395,10 @@ def test_the_printed_storyboard_has_the_dialogue(user, tmp_path):
     text = " ".join(text.split())
     assert "MARA: Where is he?" in text
     assert "OLD MAN: You came back." in text
+
+
+def test_a_csv_saved_with_semicolons_and_a_byte_order_mark_reads_the_same():
+    data = '\ufeffPrompt;Duration;Cast\r\n"A kite; high";6;Fox, Owl\r\n;;\r\n'.encode()
+    plan = scripts.read(scripts.decode(data), scripts.CSV)
+    (shot,) = plan.shots
+    assert (shot.prompt, shot.duration, shot.cast) == ("A kite; high", 6, ["Fox", "Owl"])
