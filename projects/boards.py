@@ -6,8 +6,8 @@ It needs no take: before a shot is generated, its panel shows its first frame or
 reference image, and says why it has no picture when it has neither.
 
 The cast a shot names is printed with it (`cast_names`), and their pictures stand in for a
-shot not generated yet (`cast_pictures`). A hook that later work fills in, named so:
-`notes_of` (the dialogue and notes a script import gives a shot, issue 20 §2).
+shot not generated yet (`cast_pictures`), and its notes (`notes_of`: the dialogue a script
+import gives it) under its prompt.
 """
 
 from contextlib import ExitStack
@@ -42,9 +42,8 @@ def cast_pictures(shot):
 
 
 def notes_of(shot):
-    """HOOK for the script import (issue 20 §2): the shot's dialogue and notes, printed
-    under its prompt. The shot has no notes field yet: "" unless one appears."""
-    return getattr(shot, "notes", "") or ""
+    """The shot's dialogue and notes (Shot.notes), printed under its prompt."""
+    return shot.notes or ""
 
 
 def plan(project, kind=None, shots=None, takes=None):

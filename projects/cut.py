@@ -54,6 +54,7 @@ def take_entry(shot, take):
         "take": take.pk,
         "shot": shot.number,
         "prompt": shot.prompt,
+        "notes": shot.notes,
         "joins": Opening.CONTINUE if shot.continues else Opening.CUT,
         "first": shot.trim_in,
         "last": shot.trim_out,
@@ -113,6 +114,7 @@ def timeline(title, clips, size, seamless=True, clip_names=None):
             interchange.Entry(
                 number=clip.entry["shot"],
                 prompt=clip.entry["prompt"],
+                notes=clip.entry.get("notes", ""),
                 opening=clip.entry["joins"] if index else Opening.CUT,
                 clip=(clip_names or names(clips))[index],
                 clip_frames=counted(kept),

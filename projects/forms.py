@@ -7,7 +7,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
 from . import cast as casting
-from . import media, pipeline, providers, uploads
+from . import media, pipeline, providers, scripts, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
@@ -232,6 +232,7 @@ class ShotForm(Versioned):
 
     field_order = [
         "prompt",
+        "notes",
         "cast",
         "duration",
         "opening",
@@ -248,6 +249,7 @@ class ShotForm(Versioned):
         model = Shot
         fields = [
             "prompt",
+            "notes",
             "duration",
             "opening",
             "transition",
@@ -258,12 +260,15 @@ class ShotForm(Versioned):
         ]
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 3, "placeholder": "What happens in this shot"}),
+            "notes": forms.Textarea(attrs={"rows": 2, "placeholder": "Dialogue and notes"}),
             "seed": forms.NumberInput(attrs={"min": SEEDS.start, "max": SEEDS.stop - 1}),
             "duration": forms.NumberInput(attrs={"min": MIN_DURATION, "max": MAX_DURATION}),
         }
         labels = {"last_frame_target": "Last-frame target"}
         field_classes = {"first_frame": PictureField, "last_frame_target": PictureField}
         help_texts = {
+            "notes": "Optional: its dialogue and notes, for the captions and the printed "
+            "storyboard; never sent to the gateway.",
             "duration": f"Seconds, {MIN_DURATION} to {MAX_DURATION}.",
             "opening": "Continue starts on the last frame of the shot before; cut starts fresh.",
             "transition": "Optional, for a cut: how it enters from the shot before.",
@@ -577,3 +582,51 @@ class ExportForm(forms.ModelForm):
         if value in Export.TIMELINES:
             raise forms.ValidationError(self.ONLY_IN_BUNDLE)
         return value
+
+
+class ScriptForm(forms.Form):
+    """A script to import: a file, or text pasted; its kind told by the file's name or the
+    text, unless picked."""
+
+    file = forms.FileField(
+        required=False,
+        label="Script file",
+        help_text="A .fountain screenplay, a .txt outline (a line per shot, a blank line "
+        "between scenes) or a .csv shot list (columns prompt, duration, opening, cast, notes).",
+    )
+    text = forms.CharField(
+        required=False,
+        label="Or paste it",
+        widget=forms.Textarea(attrs={"rows": 10, "placeholder": "INT. HARBOUR - NIGHT"}),
+    )
+    kind = forms.ChoiceField(
+        choices=[("", "Tell from the file or the text"), *scripts.KINDS.items()],
+        required=False,
+    )
+    split = forms.BooleanField(required=False, label="Split long action paragraphs as suggested")
+
+    def clean(self):
+        cleaned = super().clean()
+        upload, text = cleaned.get("file"), cleaned.get("text", "")
+        try:
+            if upload:
+                if upload.size > scripts.MAX_TEXT:
+                    raise scripts.ScriptError(f"{upload.name} is larger than a script may be.")
+                text = scripts.decode(upload.read(), upload.name)
+            if not text.strip():
+                raise forms.ValidationError("Choose a script file or paste one.")
+            kind = cleaned.get("kind") or (
+                scripts.kind_of(upload.name) if upload else scripts.guess(text)
+            )
+            if self.break_down:
+                text, kind = scripts.break_down(text), scripts.BREAKDOWN
+            cleaned["plan"] = scripts.read(text, kind, self.project, split=cleaned.get("split"))
+        except scripts.ScriptError as error:
+            raise forms.ValidationError(str(error)) from error
+        cleaned["text"], cleaned["kind"] = text, kind
+        return cleaned
+
+    def __init__(self, *args, project, break_down=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.break_down = break_down

@@ -33,9 +33,9 @@ from .models.cast import (
     MAX_DESCRIPTION,
     MAX_IMAGES,
     MAX_NAME,
-    MIN_IMAGES,
     NAME_PATTERN,
 )
+from .models.projects import MAX_NOTES
 from .providers import MAX_IMAGE_BYTES, SEED_PROBLEM, SEEDS
 
 SETTINGS = {"model", "draft_model", "resolution", "ratio", "generate_audio", "watermark"}
@@ -139,6 +139,13 @@ def _validate(data, base):
         if number == 1 and opening == Opening.CONTINUE:
             raise StoryboardError("shot 1: the first shot cannot continue; make it a cut.")
         item = {"prompt": shot["prompt"], "duration": duration, "opening": opening}
+        notes = shot.get("notes", "")
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+            raise StoryboardError(
+                f'{where}: "notes" must be text of at most {MAX_NOTES} characters.'
+            )
+        if notes:
+            item["notes"] = notes
         item.update(_trim(shot.get("trim"), duration, where))
         item.update(_transition(shot.get("transition"), opening, number, where))
         seed = shot.get("seed")
@@ -179,7 +186,7 @@ def _validate(data, base):
 
 def _cast(cast, base):
     """The file's cast, checked: a name usable as @Name once, a kind, a description, and
-    1 to 4 images that exist and are pictures."""
+    at most 4 images (none yet, for a cast a script made) that exist and are pictures."""
     if cast is None:
         return []
     if not isinstance(cast, list):
@@ -210,12 +217,11 @@ def _cast(cast, base):
         images = member.get("images")
         if (
             not isinstance(images, list)
-            or not MIN_IMAGES <= len(images) <= MAX_IMAGES
+            # None yet is allowed: a script's import makes its cast without pictures.
+            or not 0 <= len(images) <= MAX_IMAGES
             or not all(isinstance(i, str) for i in images)
         ):
-            raise StoryboardError(
-                f'{where}: "images" must list {MIN_IMAGES} to {MAX_IMAGES} image files.'
-            )
+            raise StoryboardError(f'{where}: "images" must list at most {MAX_IMAGES} image files.')
         paths = []
         for image in images:
             path = _existing(base, image, f"{where}: image", "image")
@@ -348,6 +354,21 @@ def files(project):
     return found
 
 
+def write(project, path):
+    """Write the storyboard file at `path`, and the files it names beside it (each at the
+    path the file gives it), so `load` reads it back: the number of files written."""
+    path = Path(path)
+    folder = path.resolve().parent
+    stored_files = files(project)
+    for stored in stored_files:
+        target = folder / stored.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with stored.open("rb") as f, target.open("wb") as out:
+            shutil.copyfileobj(f, out)
+    path.write_text(json.dumps(dump(project), indent=2, ensure_ascii=False) + "\n")
+    return len(stored_files)
+
+
 def bundle(project, stored_files):
     """The storyboard file and the files it names (`files(project)`), as a zip in a
     rewound temporary file.
@@ -382,6 +403,8 @@ def dump(project):
     shot_list = project.shots.in_order().select_related("selected_take")
     for shot in shot_list.prefetch_related("cast__images", "references"):
         item = {"prompt": shot.prompt, "duration": shot.duration, "opening": shot.opening_now}
+        if shot.notes:
+            item["notes"] = shot.notes
         if shot.first_frame:
             item["first_frame"] = shot.first_frame.name
         if shot.last_frame_target:

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from .live.stream import project_events
-from .views import arrange, cast, comments, files, projects, seams, sharing, shots, teams
+from .views import arrange, cast, comments, files, projects, scripts, seams, sharing, shots, teams
 
 # Reachable by a team member (under the project's id) and by a link's holder (under its
 # token); projects.access tells them apart and says what each may do.
@@ -29,6 +29,8 @@ urlpatterns = [
     path(f"{P}/delete", projects.project_delete, name="project-delete"),
     path(f"{P}/storyboard.json", projects.project_storyboard, name="project-storyboard"),
     path(f"{P}/cast/", cast.cast_list, name="cast-list"),
+    path(f"{P}/import", scripts.script_import, name="script-import"),
+    path(f"{P}/shots.csv", scripts.shot_list, name="shot-list-csv"),
     path(f"{P}/cast/<int:member_id>/edit", cast.cast_edit, name="cast-edit"),
     path(f"{P}/cast/<int:member_id>/delete", cast.cast_delete, name="cast-delete"),
     path(f"{P}/generate", shots.project_generate, name="project-generate"),

@@ -321,6 +321,11 @@ SEEDANCE_API_KEY = env("SEEDANCE_API_KEY")
 SEEDANCE_PRESET = env("SEEDANCE_PRESET")
 SEEDANCE_API_STYLE = env("SEEDANCE_API_STYLE")
 SEEDANCE_MODEL = env("SEEDANCE_MODEL")
+# The gateway's chat model that breaks a script down into shots ("Break down with AI"):
+# unset, the import stands on the parsers alone. It is asked at SCRIPT_BASE_URL, else at the
+# video gateway's own address (the local simulator's with none), at /v1/chat/completions.
+SCRIPT_MODEL = env("SCRIPT_MODEL")
+SCRIPT_BASE_URL = env("SCRIPT_BASE_URL").rstrip("/")
 SIMULATOR_PORT = envnumber("SIMULATOR_PORT", 8765)
 SIMULATOR_DELAY = envnumber("SIMULATOR_DELAY", 12.0, float)
 # Tiny clips without text or blurs, for tests and demos that never look at the pixels.

@@ -91,6 +91,9 @@ TABLE = {
     "cast-list": Route(PROJECT, get="view", post="edit", ok={"POST": 400}),
     "cast-edit": Route(PROJECT, get="view", post="edit", args=["cast-member"]),
     "cast-delete": Route(PROJECT, post="edit", args=["cast-member"]),
+    # The import page is an editor's; a POST previews (the page again), writing nothing.
+    "script-import": Route(PROJECT, get="edit", post="edit", ok={"POST": 200}),
+    "shot-list-csv": Route(PROJECT, get="view"),
     "shot-create": Route(PROJECT, post="edit"),
     "shot-edit": Route(PROJECT, get="view", post="edit", args=["shot"]),
     "shot-delete": Route(PROJECT, post="edit", args=["shot"]),
@@ -294,6 +297,7 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "shot-create": {"prompt": "A", "duration": "4", "opening": "cut"},
     "shot-edit": {"prompt": "A", "duration": "4", "opening": "cut"},
     "cast-list": {"name": "Mara", "kind": "character"},
+    "script-import": {"text": "A kite over the sea", "preview": ""},
     "cast-edit": {"name": "Keeper", "kind": "character", "description": "An old keeper"},
     "cast-delete": {"confirm": "yes"},  # the keeper is in a shot: asked, and answered
     "comment-create": {"body": "Nice"},

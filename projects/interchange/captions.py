@@ -1,4 +1,7 @@
-"""The cut's prompts as captions, each over its entry's time in the cut: SubRip and WebVTT.
+"""The cut's dialogue as captions, each over its entry's time in the cut: SubRip and WebVTT.
+
+A shot with notes (the dialogue a script import gives it) is captioned with them; one
+without, with its prompt.
 
 A caption runs between its entry's edit points (see cut.spans), so captions follow one
 another without overlapping: across a crossfade the next prompt takes over at its centre,
@@ -23,7 +26,7 @@ def write_srt(cut: Cut, out) -> None:
     cues = []
     for index, (entry, span) in enumerate(zip(cut.entries, spans(cut), strict=True), 1):
         start, end = _timestamp(span.edit_in, cut.fps, ","), _timestamp(span.edit_out, cut.fps, ",")
-        cues.append(f"{index}\n{start} --> {end}\n{_lines(entry.prompt) or _untitled(entry)}\n")
+        cues.append(f"{index}\n{start} --> {end}\n{_lines(_text(entry)) or _untitled(entry)}\n")
     deliver("\n".join(cues).encode(), out)
 
 
@@ -36,7 +39,7 @@ def write_vtt(cut: Cut, out) -> None:
     cues = ["WEBVTT\n"]
     for entry, span in zip(cut.entries, spans(cut), strict=True):
         start, end = _timestamp(span.edit_in, cut.fps, "."), _timestamp(span.edit_out, cut.fps, ".")
-        text = escape(_lines(entry.prompt), quote=False) or _untitled(entry)
+        text = escape(_lines(_text(entry)), quote=False) or _untitled(entry)
         cues.append(f"shot-{entry.number}\n{start} --> {end}\n{text}\n")
     deliver("\n".join(cues).encode(), out)
 
@@ -56,6 +59,11 @@ def _lines(text: str) -> str:
     for paragraph in text.splitlines():
         lines.extend(textwrap.wrap(paragraph, LINE, break_long_words=False))
     return "\n".join(lines)
+
+
+def _text(entry) -> str:
+    """What is said in the shot where its notes say it, else its prompt."""
+    return entry.notes.strip() or entry.prompt
 
 
 def _untitled(entry) -> str:

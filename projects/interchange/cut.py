@@ -62,6 +62,7 @@ class Entry:
     transition: Transition | None = None  # into this entry; only a cut entry has one
     poster: str | None = None  # path of a JPEG poster, for the contact sheet
     has_audio: bool = False  # the clip file has a sound track (as probed)
+    notes: str = ""  # its dialogue and notes (a script import's lines), for the captions
 
     def __post_init__(self):
         # Every writer reads the prompt from here: none can show a directive.

@@ -36,6 +36,7 @@ MIN_DURATION, MAX_DURATION = 4, 15
 # past which the model drops details: 1,000 English words are about 6,000 characters with
 # their spaces. A longer prompt cannot help a shot; a 20,000-character one only costs.
 MAX_PROMPT = 6000
+MAX_NOTES = 6000
 
 RESOLUTIONS = [("480p", "480p"), ("720p", "720p"), ("1080p", "1080p")]
 # 2:3 is one gateway's portrait 720p (wisgate's 720x1080); the others refuse it.
@@ -339,6 +340,9 @@ class Shot(Tracked, Edited):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="shots")
     position = models.PositiveIntegerField(default=0)
     prompt = models.TextField(max_length=MAX_PROMPT)
+    # Its dialogue and notes (a script import puts the scene's lines here): for people, in
+    # captions and the printed storyboard; never sent to the gateway.
+    notes = models.TextField(max_length=MAX_NOTES, blank=True)
     duration = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(MIN_DURATION), MaxValueValidator(MAX_DURATION)]
     )

@@ -382,11 +382,31 @@ class _Handler(BaseHTTPRequestHandler):
             return self._serve_file(match[1], match[2], query)
         if parts.path.startswith("/_simulator/"):
             return self._control(parts.path, body)
+        if parts.path == "/v1/chat/completions" and self.command == "POST":
+            return self._chat(body)
         for style in STYLES.values():
             for prefix in style.prefixes:
                 if parts.path == prefix or parts.path.startswith(prefix + "/"):
                     return self._api(style, prefix, parts.path, query, body)
         self._send_json(404, {"error": {"code": "NotFound", "message": f"No route {parts.path}"}})
+
+    def _chat(self, body):
+        """An OpenAI-style chat completion: a script broken down into shots, decided by
+        the text alone (simulator.chat), recorded like every API call."""
+        from .chat import complete
+
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        headers = {_canonical(name): value for name, value in self.headers.items()}
+        self.simulator._record(
+            {"style": "chat", "method": "POST", "path": "/v1/chat/completions", "query": {},
+             "headers": headers, "json": parsed, "at": time.time(),
+             "peer": self.client_address[1]}
+        )  # fmt: skip
+        status, answer = complete(parsed)
+        self._send_json(status, answer)
 
     def _read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
-from projects import boards, costs, cut, pipeline, providers, storyboard_file
-from projects.models import Export, Kind, Project, Role, Take, Team
+from projects import boards, costs, cut, pipeline, providers, scripts, storyboard_file
+from projects.models import Export, Kind, Membership, Project, Role, Take, Team
 
 # render --wait gives up no sooner than this, however quick the shots are expected to be.
 MIN_TIMEOUT = 3600.0
@@ -23,14 +23,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         imp = sub.add_parser(
-            "import", help="Create a project from a storyboard file (JSON, or a zip bundle)."
+            "import",
+            help="Create a project from a storyboard file (JSON, or a zip bundle), a "
+            "screenplay (.fountain), a plain outline (.txt: a line per shot, a blank line "
+            "between scenes) or a shot list (.csv: columns " + ", ".join(scripts.COLUMNS) + ").",
         )
         imp.add_argument("file")
-        imp.add_argument("--owner", required=True, help="Username of the project's owner.")
+        imp.add_argument(
+            "--owner",
+            help="Username of the project's owner; without it, an owner of --team.",
+        )
         imp.add_argument(
             "--team",
             help="The team it belongs to (the owner must make projects there); "
             "without it, the owner's personal team.",
+        )
+        imp.add_argument(
+            "--title", help="The new project's title (a script's own title, or its file name)."
         )
         ren = sub.add_parser(
             "render", help="Generate every shot that lacks a current take (a draft)."
@@ -58,7 +67,7 @@ class Command(BaseCommand):
             "export",
             help="The cut as one file, its format by the output's suffix: "
             + ", ".join(f".{f}" for f in Export.Format.values)
-            + ".",
+            + "; or .csv (the shot list) or .json (the storyboard file, its pictures beside it).",
         )
         exp.add_argument("project_id", type=int)
         exp.add_argument("--output", required=True)
@@ -80,7 +89,19 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         getattr(self, f"do_{action}")(**options)
 
-    def do_import(self, file, owner, team=None, **_):
+    def do_import(self, file, owner=None, team=None, title=None, **_):
+        if owner is None:
+            if team is None:
+                raise CommandError("Say whose project it is: --owner USER, or --team NAME.")
+            membership = (
+                Membership.objects.filter(team__name=team, role=Role.OWNER)
+                .select_related("user")
+                .order_by("id")
+                .first()
+            )
+            if membership is None:
+                raise CommandError(f"No team named {team!r} with an owner.")
+            owner = membership.user.get_username()
         user = get_user_model().objects.filter(username=owner).first()
         if user is None:
             raise CommandError(f"No user named {owner!r}.")
@@ -91,11 +112,42 @@ class Command(BaseCommand):
             ).first()
             if found is None:
                 raise CommandError(f"{owner} makes no projects in a team named {team!r}.")
+        if Path(file).suffix.lower() in scripts.SUFFIXES:
+            self._import_script(file, user, found, title)
+            return
         try:
             project = storyboard_file.load(file, user, team=found)
         except storyboard_file.StoryboardError as error:
             raise CommandError(str(error)) from error
+        if title:
+            project.title = title
+            project.save(update_fields=["title"])
         self.stdout.write(f"Imported “{project.title}” with {project.shots.count()} shots.")
+        self.stdout.write(str(project.pk))
+
+    def _import_script(self, file, user, team, title):
+        path = Path(file)
+        try:
+            text = scripts.decode(path.read_bytes(), str(path))
+            plan = scripts.read(text, scripts.kind_of(path.name))
+        except OSError as error:
+            raise CommandError(f"{path}: {error.strerror or error}") from error
+        except scripts.ScriptError as error:
+            raise CommandError(f"{path}: {error}") from error
+        plan.title = plan.title or path.stem
+        project = scripts.new_project(plan, team, user, title)
+        for warning in plan.warnings:
+            self.stdout.write(f"Note: {warning}")
+        for number, shot in enumerate(plan.shots, start=1):
+            cast = f" [{', '.join(shot.cast)}]" if shot.cast else ""
+            self.stdout.write(
+                f"shot {number} ({shot.opening}, {shot.duration} s){cast}: {shot.prompt}"
+            )
+            for warning in shot.warnings:
+                self.stdout.write(f"  warning: {warning}")
+        self.stdout.write(
+            f"Imported “{project.title}” from a {scripts.KINDS[plan.kind]}: {plan.summary()}."
+        )
         self.stdout.write(str(project.pk))
 
     def do_render(self, project_id, wait, timeout, final=False, **_):
@@ -163,10 +215,24 @@ class Command(BaseCommand):
     def do_export(self, project_id, output, seamless, normalize, kind=None, **_):
         project = _project(project_id)
         suffix = Path(output).suffix.lower().lstrip(".")
+        if suffix == "csv":
+            Path(output).write_text(scripts.shot_list(project), encoding="utf-8")
+            count = project.shots.count()
+            self.stdout.write(
+                f"Wrote {output} (shot list): {count} shot{'' if count == 1 else 's'}."
+            )
+            return
+        if suffix == "json":
+            written = storyboard_file.write(project, Path(output))
+            self.stdout.write(
+                f"Wrote {output} (storyboard file) and the {written} picture"
+                f"{'' if written == 1 else 's'} it names beside it."
+            )
+            return
         if suffix not in Export.Format.values:
             raise CommandError(
                 f"{output}: the suffix says the format; use one of "
-                + ", ".join(f".{f}" for f in Export.Format.values)
+                + ", ".join(f".{f}" for f in [*Export.Format.values, "csv", "json"])
                 + "."
             )
         shots = project.timeline()
