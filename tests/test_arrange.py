@@ -318,3 +318,27 @@ def test_the_inspector_shows_a_trimmed_shot_ending_on_its_out_point(client_of, u
     assert reverse("take-file", args=[project.pk, used.pk, "last-frame"]) not in html
     # No frame was cut from the other take at 50 yet: its last frame stands for it.
     assert reverse("take-file", args=[project.pk, other.pk, "last-frame"]) in html
+
+
+def test_the_inspector_shows_the_shots_cast_in_every_shot_they_are_in(client_of, user):
+    """The cast view: for each member of the shot, the poster of every shot they are in,
+    side by side, so a face that drifted across the cuts shows at a glance."""
+    from tests.test_cast import add_member
+
+    project = make_project(
+        user,
+        shots=[("@Mara on the pier", "cut"), ("@Mara turns", "continue"), ("A gull", "cut")],
+    )
+    mara = add_member(project, "Mara")
+    add_member(project, "Lamp")  # in no shot: not shown
+    make_takes(project)
+    first, second, _ = project.shots.in_order()
+
+    html = client_of.get(reverse("shot-seam", args=[project.pk, second.pk])).content.decode()
+
+    assert 'data-role="seam-cast"' in html and 'data-cast="Mara"' in html
+    assert 'data-cast="Lamp"' not in html
+    for shot in (first, second):
+        poster = reverse("take-file", args=[project.pk, shot.selected_take_id, "poster"])
+        assert poster in html
+    assert html.count("<figcaption>Shot ") == 2 == mara.shots.count()

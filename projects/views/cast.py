@@ -22,11 +22,12 @@ def _cast_url(project):
     return reverse("cast-list", args=[project.pk])
 
 
-def _members(viewer):
-    """The cast, each with its pictures and, side by side, the poster of every shot they
-    are in (the selected take's, where it is done): where a face drifted shows at a glance."""
+def with_posters(viewer, members):
+    """`members` of the cast, each with its pictures and, side by side, the poster of every
+    shot they are in (the selected take's, where it is done): where a face drifted shows
+    at a glance. The cast page shows them all; a seam inspector, its shot's."""
     shots = Prefetch("shots", Shot.objects.select_related("selected_take"))
-    members = list(viewer.project.cast.prefetch_related("images", shots))
+    members = list(members.prefetch_related("images", shots))
     for member in members:
         member.image_urls = [viewer.url("cast-image", i.pk) for i in member.image_list()]
         in_order = sorted(member.shots.all(), key=lambda shot: shot.position)
@@ -59,7 +60,8 @@ def cast_list(request, pk):
             messages.success(request, f"{member.name} joined the cast.")
             return redirect(_cast_url(project))
         status = 400
-    context = {"project": project, "viewer": viewer, "members": _members(viewer), "form": form}
+    members = with_posters(viewer, project.cast.all())
+    context = {"project": project, "viewer": viewer, "members": members, "form": form}
     return render(request, "projects/cast.html", context, status=status)
 
 

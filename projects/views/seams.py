@@ -1,5 +1,5 @@
-"""The seam inspector: the frames that meet where a shot continues, and a pick of the pair
-of takes that joins best."""
+"""The seam inspector: the frames that meet where a shot continues, a pick of the pair of
+takes that joins best, and the shot's cast as every shot they are in shows them."""
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -11,6 +11,7 @@ from .. import seams
 from ..access import project_for
 from ..models import Take
 from ..timeline import TIMELINE
+from .cast import with_posters
 from .common import timeline_or_redirect
 
 
@@ -47,6 +48,8 @@ def shot_seam(request, pk, shot_id):
             "take-file", pair.after.pk, "first-frame"
         )
     context = {"viewer": viewer, "project": viewer.project, "before": before, "shot": shot}
+    # Its cast, each in every shot they are in: a face that drifted across the cuts shows.
+    context["cast"] = with_posters(viewer, shot.cast.all())
     return render(request, f"{TIMELINE}#seam-pairs", {**context, "pairs": pairs})
 
 
