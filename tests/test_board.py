@@ -4,6 +4,7 @@ line and in the editor's bundle."""
 
 import io
 import re
+import subprocess
 import zipfile
 
 import pypdf
@@ -155,6 +156,33 @@ def test_a_panel_shows_its_picture_and_one_without_shows_why(tmp_path):
     for index in (1, 2, 3):
         shade = at(page, middle(index))
         assert min(shade) > 200 and max(shade) - min(shade) < 20  # the light grey hatching
+
+
+def test_poppler_prints_the_page_as_pdfium_does(tmp_path):
+    """The page as poppler (pdftoppm, what most Linux viewers and printers use) renders
+    it: the poster where pdfium puts it, the placeholder beside it."""
+    items = [Panel(1, "With a poster", "cut", 4, still(tmp_path / "red.png"), "take 1")]
+    items.append(Panel(2, "Not made yet", "continue", 4))
+    pdf = tmp_path / "board.pdf"
+    write_board(make_board(items), pdf)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "144", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
+    printed = Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")
+    grid = board_layout(WIDE)
+
+    def middle(index):
+        x, y = grid.origin(index)
+        return (x + grid.panel[0] / 2, y + 1.5 + grid.picture[1] / 3)
+
+    red_, green, blue = at(printed, middle(0))
+    assert red_ > 150 and green < 80 and blue < 80
+    assert min(at(printed, middle(1))) > 200
+    assert at(printed, middle(0)) == pytest.approx(
+        at(rendered(pdf.read_bytes()), middle(0)), abs=12
+    )
 
 
 def test_a_continue_is_an_arrow_from_the_panel_before_and_a_cut_is_not():
