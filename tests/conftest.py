@@ -222,3 +222,12 @@ def broker(db):
     queue.purge_queue()
     yield queue
     queue.purge_queue()
+
+
+def pytest_collection_modifyitems(config, items):
+    """For pytest-xdist's `--dist loadgroup`: the browser tests run one after another in
+    one process (each drives a Chromium and an app of its own; two at once starve each
+    other on two cores), and each other file's tests together (its servers start once)."""
+    for item in items:
+        group = "browser" if item.get_closest_marker("browser") else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
