@@ -162,7 +162,7 @@ def _chromium_before_the_databases(django_db_setup):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _live_threads_let_go_of_the_databases(django_db_setup):
+def _live_threads_let_go_of_the_databases(django_db_setup, django_db_blocker):
     """The live stream's thread pools keep a database connection per thread between
     uses; they close them before the test databases are torn down (PostgreSQL refuses to
     drop a database someone is connected to)."""
@@ -172,6 +172,15 @@ def _live_threads_let_go_of_the_databases(django_db_setup):
 
         for pool in (hub.PRODUCERS, stream.CATCH_UPS, stream.ACCESS_CHECKS):
             hub.close_connections(pool)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # And any other thread's (asgiref's executors behind the async tests keep theirs).
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture
