@@ -618,8 +618,9 @@ class ScriptForm(forms.Form):
             kind = cleaned.get("kind") or (
                 scripts.kind_of(upload.name) if upload else scripts.guess(text)
             )
-            if self.break_down:
-                text, kind = scripts.break_down(text), scripts.BREAKDOWN
+            if self.break_down:  # a worker asks the chat model (views.scripts)
+                cleaned["text"], cleaned["kind"] = text, scripts.BREAKDOWN
+                return cleaned
             cleaned["plan"] = scripts.read(text, kind, self.project, split=cleaned.get("split"))
         except scripts.ScriptError as error:
             raise forms.ValidationError(str(error)) from error

@@ -461,6 +461,32 @@ def break_down(script):
         raise ScriptError(str(error)) from error
 
 
+def ai_enabled():
+    """Whether Break down with AI is offered: SCRIPT_MODEL names a chat model."""
+    from .providers import chat
+
+    return chat.enabled()
+
+
+def breaking_down(breakdown_id):
+    """A worker's part of Break down with AI: ask the chat model and keep its answer, or
+    why there is none, on the Breakdown the import page waits on."""
+    from .models import Breakdown
+
+    breakdown = Breakdown.objects.filter(pk=breakdown_id, status=Breakdown.Status.QUEUED).first()
+    if breakdown is None:
+        return
+    try:
+        answer = break_down(breakdown.script)
+        read(answer, BREAKDOWN, breakdown.project)  # an answer the preview cannot show fails here
+    except ScriptError as error:
+        Breakdown.objects.filter(pk=breakdown.pk).update(
+            status=Breakdown.Status.FAILED, error=str(error)
+        )
+        return
+    Breakdown.objects.filter(pk=breakdown.pk).update(status=Breakdown.Status.DONE, answer=answer)
+
+
 def _breakdown(text):
     try:
         data = json.loads(text)

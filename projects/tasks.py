@@ -6,7 +6,7 @@ and the worker's clock (projects.worker) hands it to these tasks when it comes.
 
 from django_q.tasks import async_task
 
-from . import pipeline
+from . import pipeline, scripts
 from .models import Export, Project, Take
 
 
@@ -56,3 +56,7 @@ def export(export_id):
     export = Export.objects.filter(pk=export_id).first()
     if export is not None:
         pipeline.export(export)
+
+
+def break_down(breakdown_id):
+    scripts.breaking_down(breakdown_id)

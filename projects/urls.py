@@ -30,6 +30,11 @@ urlpatterns = [
     path(f"{P}/storyboard.json", projects.project_storyboard, name="project-storyboard"),
     path(f"{P}/cast/", cast.cast_list, name="cast-list"),
     path(f"{P}/import", scripts.script_import, name="script-import"),
+    path(
+        f"{P}/import/breakdowns/<int:breakdown_id>",
+        scripts.script_breakdown,
+        name="script-breakdown",
+    ),
     path(f"{P}/shots.csv", scripts.shot_list, name="shot-list-csv"),
     path(f"{P}/cast/<int:member_id>/edit", cast.cast_edit, name="cast-edit"),
     path(f"{P}/cast/<int:member_id>/delete", cast.cast_delete, name="cast-delete"),

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from projects.access import LINKS, ROLES, callback_token, input_token
 from projects.models import (
+    Breakdown,
     CastImage,
     CastMember,
     Export,
@@ -94,6 +95,7 @@ TABLE = {
     # The import page is an editor's; a POST previews (the page again), writing nothing.
     "script-import": Route(PROJECT, get="edit", post="edit", ok={"POST": 200}),
     "shot-list-csv": Route(PROJECT, get="view"),
+    "script-breakdown": Route(PROJECT, get="edit", args=["breakdown"]),
     "shot-create": Route(PROJECT, post="edit"),
     "shot-edit": Route(PROJECT, get="view", post="edit", args=["shot"]),
     "shot-delete": Route(PROJECT, post="edit", args=["shot"]),
@@ -226,6 +228,7 @@ def world(db):
             "continuing": continuing.pk,
             "cast-member": keeper.pk,
             "cast-image": picture.pk,
+            "breakdown": Breakdown.objects.create(project=project, script="A kite").pk,
             "continuing-take": continuing_take.pk,
             "take": take.pk,
             "export": export.pk,

@@ -4,6 +4,7 @@ flagged with its suggested split), nothing made until confirmed, then the shots 
 timeline with their cast chips and dialogue."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,12 @@ LONG = " ".join(["The camera drifts past the moored boats in the grey morning li
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
-    yield from serving(tmp_path_factory.mktemp("script"), live_template, simulator_delay=1.0)
+    yield from serving(
+        tmp_path_factory.mktemp("script"),
+        live_template,
+        simulator_delay=1.0,
+        env={"SCRIPT_MODEL": "doubao-seed-1-6-250615"},  # Break down with AI is offered
+    )
 
 
 def test_a_fountain_screenplay_imported_through_the_preview(app, browser, tmp_path):  # noqa: F811
@@ -79,4 +85,25 @@ def test_a_fountain_screenplay_imported_through_the_preview(app, browser, tmp_pa
     page.screenshot(path=str(tmp_path / "imported.png"), full_page=True)
     if SCREENSHOTS:
         page.screenshot(path=str(Path(SCREENSHOTS) / "import-timeline.png"), full_page=True)
+    context.close()
+
+
+def test_a_screenplay_broken_down_by_the_chat_model_through_a_worker(app, browser):  # noqa: F811
+    """The page waits on a worker, never on the gateway, and then previews the answer;
+    the confirmation makes what was shown."""
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Quay")
+    page.goto(page.url.rstrip("/") + "/import")
+    script = "INT. HARBOUR - NIGHT\n\nRain drums on the roofs. MARA walks the quay.\n\n"
+    page.fill("#script-form textarea[name=text]", script + "MARA\nWhere is he?\n")
+    page.click("#breakdown-button")
+    expect(page).to_have_url(re.compile(r"/import/breakdowns/\d+$"))
+    expect(page.locator("h1")).to_contain_text("Preview: 1 shot", timeout=60_000)
+    expect(page.locator("#import-what")).to_contain_text("From a breakdown by the chat model")
+    page.click("#confirm-button")
+    expect(page.locator(".shot-card")).to_have_count(1)
+    expect(card(page, 1).locator(".prompt")).to_contain_text("Wide shot, slow push-in")
+    expect(card(page, 1).locator("[data-role=notes]")).to_contain_text("MARA: Where is he?")
     context.close()

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from projects import boards, scripts, storyboard_file
+from projects import boards, scripts, storyboard_file, tasks
 from projects.interchange import captions
 from projects.models import CastMember, Opening, Project, Shot
 from tests.factories import make_project
@@ -352,7 +352,16 @@ def test_break_down_with_ai_asks_the_chat_model_and_previews_its_shots(
     assert 'id="breakdown-button"' in client.get(url).content.decode()
 
     text = (DATA / "harbour.fountain").read_text()
-    preview = client.post(url, {"text": text, "breakdown": ""})
+    # The request asks no one: a worker does, and the page waits on it.
+    waiting = client.post(url, {"text": text, "breakdown": ""})
+    assert waiting.status_code == 302
+    assert not [r for r in simulator.requests if r["path"] == "/v1/chat/completions"]
+    page = client.get(waiting["Location"])
+    assert 'data-status="queued"' in page.content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page.content.decode()
+    breakdown = project.breakdowns.get()
+    tasks.break_down(breakdown.pk)  # as the worker runs it
+    preview = client.get(waiting["Location"])
     assert preview.status_code == 200
     (asked,) = [r for r in simulator.requests if r["path"] == "/v1/chat/completions"]
     body = asked["json"]
@@ -381,7 +390,28 @@ def test_break_down_with_ai_asks_the_chat_model_and_previews_its_shots(
     assert project.cast.get(name="Harbour").kind == "location"
     # The same script, the same breakdown.
     again = client.post(url, {"text": text, "breakdown": ""})
-    assert again.context["form"]["text"].value() == carried
+    tasks.break_down(project.breakdowns.latest("pk").pk)
+    assert client.get(again["Location"]).context["form"]["text"].value() == carried
+
+
+@pytest.mark.django_db
+def test_a_breakdown_the_chat_model_cannot_give_says_why_on_the_import_page(
+    client, user, simulator, settings
+):
+    from django.urls import reverse
+
+    settings.SCRIPT_MODEL = "doubao-seed-1-6-250615"
+    settings.SCRIPT_BASE_URL = "http://127.0.0.1:9"  # nothing answers there
+    project = make_project(user)
+    client.force_login(user)
+    url = reverse("script-import", args=[project.pk])
+    waiting = client.post(url, {"text": "INT. HARBOUR - NIGHT\n\nRain.", "breakdown": ""})
+    tasks.break_down(project.breakdowns.get().pk)
+    assert project.breakdowns.get().status == "failed"
+    told = client.get(waiting["Location"], follow=True)
+    assert told.redirect_chain[-1][0] == url
+    assert "The chat model gave no breakdown" in told.content.decode()
+    assert project.shots.count() == 0
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ shots, takes and exports, links that open a project to outsiders, comments, the 
 what was spent, and the provider's shared limits; `tracking` stamps every write for the
 live timeline."""
 
+from .breakdowns import Breakdown
 from .bridges import Bridge
 from .cast import CastImage, CastMember
 from .comments import Comment, Mention
@@ -38,6 +39,7 @@ from .teams import Invitation, Membership, Role, Team
 from .tracking import Tracked, TrackedQuerySet
 
 __all__ = [
+    "Breakdown",
     "ASSUMED_RATE",
     "Bridge",
     "CastImage",
