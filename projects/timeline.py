@@ -89,7 +89,7 @@ def present_cast(viewer, shot):
     shot.unknown_cast = casting.unknown(shot.prompt, members)
     shot.prompt_html = marked_prompt(shot.prompt, shot.unknown_cast)
     shot.cast_notes, shot.cast_problems = pipeline.cast_notes(shot, members)
-    shot.cast_warning = unknown_warning([shot])
+    shot.cast_warning = _unknown_said(shot)
 
 
 def marked_prompt(prompt, unknown):
@@ -116,13 +116,18 @@ def marked_prompt(prompt, unknown):
 
 def unknown_warning(shots):
     """What Generate asks about first: the shots naming someone not in the cast."""
-    said = []
-    for shot in shots:
+    return " ".join(said for said in map(_unknown_said, shots) if said)
+
+
+def _unknown_said(shot):
+    """The shot's part of it: read from its card where present_cast made one already."""
+    strangers = getattr(shot, "unknown_cast", None)
+    if strangers is None:
         strangers = casting.unknown(shot.prompt, shot.cast_in_order())
-        if strangers:
-            names = ", ".join(f"@{name}" for name in strangers)
-            said.append(f"Shot {shot.number} names {names}, not in the cast.")
-    return " ".join(said)
+    if not strangers:
+        return ""
+    names = ", ".join(f"@{name}" for name in strangers)
+    return f"Shot {shot.number} names {names}, not in the cast."
 
 
 def resolutions(project):
