@@ -117,7 +117,7 @@ def describe(entry):
         elif entry.action == DELETE:
             what = f"took {name} out of the cast"
         elif "name" in changes:
-            what = f"renamed {changes['name'][0]} {changes['name'][1]} in the cast"
+            what = f"renamed {changes['name'][0]} to {changes['name'][1]} in the cast"
         elif changes:
             what = f"changed {name} in the cast ({', '.join(sorted(changes))})"
     elif model == "export" and entry.action == CREATE:

@@ -734,7 +734,7 @@ def test_the_activity_log_says_who_changed_the_cast(client_of, user):
     lines = [(line.who, line.what) for line in activity.of_project(project)]
     assert lines[:4] == [
         ("ada", "took Mira out of the cast"),
-        ("ada", "renamed Mara Mira in the cast"),
+        ("ada", "renamed Mara to Mira in the cast"),
         ("ada", "changed Mara in the cast (description)"),
         ("ada", "added Mara to the cast"),
     ]

@@ -88,8 +88,9 @@ def cast_edit(request, pk, member_id):
                 rewritten = casting.rename(member, new_name, by=request.user)
                 if form.look_changed:
                     casting.changed_look(member)
-            if rewritten:
-                numbers = ", ".join(str(shot.number) for shot in rewritten if not shot.removed_at)
+            shown = [str(shot.number) for shot in rewritten if not shot.removed_at]
+            if shown:
+                numbers = ", ".join(shown)
                 messages.success(
                     request, f"{old_name} is now {new_name}; the prompts of shots {numbers} say so."
                 )
