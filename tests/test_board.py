@@ -333,11 +333,20 @@ def test_a_stale_take_says_so_on_its_picture(project):
 
 
 @pytest.mark.django_db
-def test_the_cast_hook_fills_the_panel(project, monkeypatch, tmp_path):
-    monkeypatch.setattr(boards, "cast_names", lambda shot: ["Mara"] if shot.number == 3 else [])
-    monkeypatch.setattr(boards, "notes_of", lambda shot: f"Note {shot.number}")
+def test_a_panel_names_its_shots_cast_and_notes(project):
+    from projects import cast as casting
+    from tests.test_cast import add_member
+
+    add_member(project, "Mara")
+    third = project.shots.in_order()[2]
+    third.cast.add(project.cast.get())
+    first = project.shots.in_order()[0]
+    first.notes = "MARA: Where is he?"
+    first.save()
     planned = boards.plan(project)
-    assert planned[2]["cast"] == ["Mara"] and planned[0]["notes"] == "Note 1"
+    assert planned[2]["cast"] == ["Mara"] and planned[0]["cast"] == []
+    assert planned[0]["notes"] == "MARA: Where is he?" and planned[2]["notes"] == ""
+    assert casting.users(project.cast.get()) == [third]
 
 
 @pytest.mark.django_db
