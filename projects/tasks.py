@@ -6,7 +6,7 @@ and the worker's clock (projects.worker) hands it to these tasks when it comes.
 
 from django_q.tasks import async_task
 
-from . import pipeline, scripts
+from . import pipeline, scripts, webhooks
 from .models import Export, Project, Take
 
 
@@ -56,6 +56,11 @@ def export(export_id):
     export = Export.objects.filter(pk=export_id).first()
     if export is not None:
         pipeline.export(export)
+
+
+def deliver(delivery_id):
+    """Send a webhook's delivery once, and record what came of it (projects.webhooks)."""
+    webhooks.deliver(delivery_id)
 
 
 def break_down(breakdown_id):
