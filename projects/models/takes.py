@@ -281,9 +281,10 @@ class Take(Tracked):
         its webhooks (projects.webhooks) are written in the same step."""
         from .. import webhooks
 
+        was = self.status
         with transaction.atomic():
             failed = self.move(self.Status.FAILED, error=str(reason), finished_at=timezone.now())
-            if failed:
+            if failed and was != self.Status.FAILED:  # told once
                 webhooks.take_failed(self)
         return failed
 
