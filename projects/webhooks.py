@@ -34,16 +34,15 @@ from .models.webhooks import SECRET_PREFIX
 
 log = logging.getLogger(__name__)
 
-# The events an endpoint may want, as its form offers them.
+# The events an endpoint may want, as its form offers them (the README says each exactly).
 EVENTS = {
-    "take.done": "A take is done (its files are stored).",
-    "take.failed": "A take failed.",
-    "take.held": "The seam guard held a take: nothing is sent until a person acts.",
-    "project.rendered": "Every shot of the cut is done: the last take of a draft or final "
-    "cut finished, and every shot has a current, done take of that kind.",
-    "export.done": "An export is ready to download.",
-    "export.failed": "An export failed.",
-    "comment.created": "Someone commented on a shot.",
+    "take.done": "a take is done",
+    "take.failed": "a take failed",
+    "take.held": "the seam guard held a take",
+    "project.rendered": "every shot of a cut is done",
+    "export.done": "an export is ready",
+    "export.failed": "an export failed",
+    "comment.created": "a shot was commented on",
 }
 PING = "ping"  # the test event an owner sends to one endpoint
 # What is read of an answer: its status says it all.
@@ -212,11 +211,10 @@ def rendered(project, kind):
     """The takes of `project`'s cut of `kind` in order when every shot has a selected take
     of that kind that is done and current, and no take of that kind is still waiting or
     at work in the project; else None."""
+    if Take.objects.filter(shot__in=project.shots.values("pk"), kind=kind).unfinished().exists():
+        return None
     shots = project.timeline()
     if not shots:
-        return None
-    busy = Take.objects.filter(shot__in=[s.pk for s in shots], kind=kind).unfinished()
-    if busy.exists():
         return None
     takes = [shot.current_of(kind) for shot in shots]
     return None if None in takes else takes

@@ -1,7 +1,7 @@
 """Webhooks in Debian's Chromium, against `manage.py up`: an owner adds an endpoint on
 the team page, copies its secret (shown once), sends a test event, which the app's own
 worker delivers to a real receiver that checks its signature with standardwebhooks, and
-sees the delivery's answer on the page."""
+sees the delivery's answers on the page, a 500 and then the retry's 200."""
 
 from pathlib import Path
 
@@ -64,5 +64,17 @@ def test_an_owner_adds_an_endpoint_and_a_test_event_reaches_it_signed(
     expect(row).to_contain_text("200")
     expect(page.locator("#endpoint-secret")).to_have_count(0)
     expect(page.locator(".endpoint-url").first).to_have_text(receiver.url)
+
+    # Answered 500 first: the worker's clock tries it again (after 0.5 s here).
+    receiver.script = [500]
+    page.locator("#webhooks button:has-text('Send test event')").click()
+    wait_until(lambda: len(receiver.requests) == 3, timeout=30, what="the retry")
+    first, second = receiver.verified(secret)[1:]
+    assert first["id"] == second["id"] != body["id"]
+    page.goto(page.url.split("#")[0])
+    row = page.locator(".deliveries tr.delivery").first
+    expect(row.locator(".attempt")).to_have_count(2)
+    expect(row.locator(".attempt").first).to_contain_text("500")
+    expect(row.locator(".attempt").last).to_contain_text("200")
     page.locator("#webhooks").screenshot(path=str(SCREENSHOT))
     context.close()

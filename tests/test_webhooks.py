@@ -4,6 +4,7 @@ worker and pipeline, deliveries are retried after 500s and timeouts with the sam
 id, internal addresses are refused, and only a team's owners manage its endpoints."""
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -30,8 +31,9 @@ from tests.live import free_port
 
 class Receiver:
     """An HTTP server in a thread that records each POST and answers as `script` says,
-    one step per request: a status code, or ("sleep", seconds, status) to answer late;
-    200 once the script is spent."""
+    one step per request: a status code; ("sleep", seconds, status) to answer late;
+    ("redirect", path) to send the sender elsewhere; ("endless", status) to answer with a
+    body that goes on for ten seconds. 200 once the script is spent."""
 
     def __init__(self):
         self.requests = []
@@ -51,16 +53,32 @@ class Receiver:
                         }
                     )
                     step = receiver.script.pop(0) if receiver.script else 200
-                if isinstance(step, tuple):
-                    _, seconds, step = step
-                    time.sleep(seconds)
-                try:
-                    self.send_response(step)
-                    self.send_header("content-length", "2")
+                with contextlib.suppress(OSError):  # the sender gave up waiting, or reading
+                    self.answer(step)
+
+            def answer(self, step):
+                if isinstance(step, tuple) and step[0] == "sleep":
+                    time.sleep(step[1])
+                    step = step[2]
+                if isinstance(step, tuple) and step[0] == "redirect":
+                    self.send_response(307)
+                    self.send_header("location", step[1])
+                    self.send_header("content-length", "0")
                     self.end_headers()
-                    self.wfile.write(b"ok")
-                except OSError:  # the sender gave up waiting
-                    pass
+                    return
+                if isinstance(step, tuple) and step[0] == "endless":
+                    self.send_response(step[1])
+                    self.end_headers()  # no length: the body ends when the server closes
+                    until = time.monotonic() + 10
+                    while time.monotonic() < until:
+                        self.wfile.write(b"x" * 512)
+                        self.wfile.flush()
+                        time.sleep(0.01)
+                    return
+                self.send_response(step)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
 
             def log_message(self, *args):
                 pass
@@ -301,6 +319,21 @@ def test_an_endpoint_that_answers_too_late_is_tried_again_with_the_same_event_id
     assert bodies[0]["id"] == bodies[1]["id"] == delivery.event.event_id
 
 
+def test_a_redirect_is_not_followed_and_an_endless_answer_is_not_read_to_its_end(
+    user, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
+):
+    receiver.script = [("redirect", "/elsewhere"), ("endless", 200)]
+    fail_a_take(user, receiver, django_capture_on_commit_callbacks)
+    started = time.monotonic()
+    worker.until(lambda: Delivery.objects.get().status != "pending", what="delivered")
+
+    assert [r["path"] for r in receiver.requests] == ["/hooks", "/hooks"]  # never /elsewhere
+    first, second = Delivery.objects.get().tries.all()
+    assert first.status_code == 307  # a failure, tried again
+    assert second.status_code == 200 and second.seconds < 2  # read no further than 1 KB
+    assert time.monotonic() - started < 5
+
+
 def test_a_delivery_that_never_succeeds_fails_once_its_time_is_up(
     user, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
 ):
@@ -464,7 +497,7 @@ def test_send_test_event_reaches_the_endpoint_and_the_page_shows_the_answer(
     (body,) = receiver.verified(endpoint.secret)
     assert body["type"] == "ping" and body["data"]["endpoint"]["id"] == endpoint.pk
     page = client_of.get(team_url(team)).content.decode()
-    assert "<code>ping</code>" in page and 'class="attempt"' in page and ">200<" in page
+    assert "<code>ping</code>" in page and 'class="attempt">200 <time' in page
 
 
 def test_the_signature_is_the_standard_one(fast_hooks):

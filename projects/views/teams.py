@@ -64,7 +64,7 @@ class EndpointForm(forms.Form):
         help_text="Where each event is POSTed, signed: http:// or https://.",
     )
     events = forms.MultipleChoiceField(
-        choices=[(name, f"{name}: {about}") for name, about in webhooks.EVENTS.items()],
+        choices=[(name, f"{name} · {about}") for name, about in webhooks.EVENTS.items()],
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Pick the events this endpoint wants."},
     )
