@@ -24,7 +24,7 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -62,7 +62,7 @@ def url_problem(url):
     if parts.scheme not in ("http", "https") or not parts.host:
         return "Webhooks go to http:// or https:// URLs only."
     try:
-        _address(parts)
+        _addresses(parts)
     except Refused as refused:
         return str(refused)
     return None
@@ -72,10 +72,14 @@ class Refused(Exception):
     """An endpoint's address may not be reached; why, in words."""
 
 
-def _address(url):
-    """The address to connect to for `url`: its host resolved once, every address it
-    resolves to checked. Refused when it is inside this network (unless
-    WEBHOOKS_ALLOW_INTERNAL) or resolves to nothing."""
+# Addresses of a host tried in turn when one refuses the connection (IPv6, then IPv4...).
+ADDRESSES_TRIED = 2
+
+
+def _addresses(url):
+    """The addresses to connect to for `url`: its host resolved once, every address it
+    resolves to checked. Refused when one is inside this network (unless
+    WEBHOOKS_ALLOW_INTERNAL) or it resolves to nothing."""
     try:
         addresses = resolve(url.host, url.port)
     except (OSError, UnicodeError):
@@ -85,7 +89,7 @@ def _address(url):
             f"{url.host} is an address inside this network (loopback, private or "
             "link-local): webhooks go to the internet only."
         )
-    return addresses[0]
+    return addresses[:ADDRESSES_TRIED]
 
 
 # Emitting.
@@ -330,9 +334,14 @@ def deliver(delivery_id):
 
 def _record(delivery, at, code, error, seconds):
     attempts = delivery.attempts + 1
-    DeliveryAttempt.objects.create(
-        delivery=delivery, at=at, status_code=code, error=error[:300], seconds=seconds
-    )
+    try:
+        with transaction.atomic():
+            DeliveryAttempt.objects.create(
+                delivery=delivery, at=at, status_code=code, error=error[:300], seconds=seconds
+            )
+    except IntegrityError:  # its endpoint was deleted meanwhile, and the delivery with it
+        log.info("delivery %s: deleted while it was sent", delivery.pk)
+        return None
     fields = {
         "attempts": attempts,
         "last_status_code": code,
@@ -374,7 +383,7 @@ def send(endpoint, event):
         url = httpx.URL(endpoint.url)
         if url.scheme not in ("http", "https") or not url.host:
             raise Refused("Not an http(s) URL.")
-        address = _address(url)
+        addresses = _addresses(url)
     except (Refused, httpx.InvalidURL) as refused:
         return None, f"Refused: {refused}", 0.0
     body = event.body.encode()
@@ -387,34 +396,36 @@ def send(endpoint, event):
         "webhook-timestamp": timestamp,
         "webhook-signature": sign(endpoint.secret, event.event_id, timestamp, body),
     }
-    # To the address checked, not to whatever the name resolves to next; TLS still checks
+    # To an address checked, not to whatever the name resolves to next; TLS still checks
     # the certificate against the name.
-    pinned = url.copy_with(host=address)
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
     timeout = httpx.Timeout(
         settings.WEBHOOKS_READ_TIMEOUT, connect=settings.WEBHOOKS_CONNECT_TIMEOUT
     )
-    try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "POST", pinned, content=body, headers=headers, extensions=extensions
-            ) as response,
-        ):
-            read = 0
-            for chunk in response.iter_raw():
-                read += len(chunk)
-                if read >= ANSWER_CAP:
-                    break
-            return response.status_code, "", time.monotonic() - started
-    except httpx.ConnectTimeout:
-        error = "Timed out connecting."
-    except httpx.TimeoutException:
-        error = f"No answer within {settings.WEBHOOKS_READ_TIMEOUT:g} s (timed out)."
-    except httpx.ConnectError as exc:
-        error = f"Could not connect: {exc}"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for address in addresses:
+            pinned = url.copy_with(host=address)
+            try:
+                with client.stream(
+                    "POST", pinned, content=body, headers=headers, extensions=extensions
+                ) as response:
+                    read = 0
+                    for chunk in response.iter_raw():
+                        read += len(chunk)
+                        if read >= ANSWER_CAP:
+                            break
+                    return response.status_code, "", time.monotonic() - started
+            except httpx.ConnectTimeout:
+                error = "Timed out connecting."
+                continue  # the host's next address, if it has one
+            except httpx.ConnectError as exc:
+                error = f"Could not connect: {exc}"
+                continue
+            except httpx.TimeoutException:
+                error = f"No answer within {settings.WEBHOOKS_READ_TIMEOUT:g} s (timed out)."
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            break  # the request went out: never sent again to another address
     return None, error[:300], time.monotonic() - started
 
 

@@ -367,6 +367,24 @@ def test_a_delivery_whose_message_the_broker_lost_is_sent_by_the_clocks_sweep(
     assert Delivery.objects.get().status == "delivered"
 
 
+def test_a_named_host_is_reached_at_the_address_checked_under_its_own_name(
+    user, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
+):
+    """The name is resolved once and the connection made to an address checked (IPv6's
+    ::1 refuses: the receiver listens on IPv4, the next is tried); the Host is the name."""
+    port = receiver.server.server_address[1]
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    endpoint = Endpoint.objects.create(
+        team=project.team, url=f"http://localhost:{port}/hooks", events=["take.failed"]
+    )
+    take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
+    with django_capture_on_commit_callbacks(execute=True):
+        take.fail("boom")
+    worker.until(lambda: receiver.requests, what="the event")
+    assert receiver.requests[0]["headers"]["host"] == f"localhost:{port}"
+    assert types(receiver.verified(endpoint.secret)) == ["take.failed"]
+
+
 # Addresses refused
 
 
