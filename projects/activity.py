@@ -148,6 +148,14 @@ def describe(entry):
             what = "revoked an invitation"
         elif "used_at" in changes:
             what = "accepted an invitation"
+    elif model == "endpoint":
+        if entry.action == CREATE:
+            what = f"added the webhook endpoint {entry.object_repr}"
+        elif entry.action == DELETE:
+            what = f"deleted the webhook endpoint {entry.object_repr}"
+        elif "enabled" in changes:
+            state = "on" if changes["enabled"][1] == "True" else "off"
+            what = f"turned the webhook endpoint {entry.object_repr} {state}"
     elif model == "team":
         if entry.action == CREATE:
             what = "made the team"

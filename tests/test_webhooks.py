@@ -457,6 +457,28 @@ def test_an_owner_adds_an_endpoint_and_sees_its_secret_once(user, client_of, rec
     assert Endpoint.objects.exclude(secret=secret).count() == 0  # kept to sign with
 
 
+def test_the_team_activity_tells_endpoints_added_turned_off_and_deleted_never_the_secret(
+    user, client_of, receiver, fast_hooks
+):
+    from auditlog.models import LogEntry
+
+    team = user.teams.get()
+    client_of.post(
+        reverse("endpoint-create", args=[team.pk]), {"url": receiver.url, "events": "take.done"}
+    )
+    endpoint = Endpoint.objects.get()
+    client_of.post(reverse("endpoint-enable", args=[team.pk, endpoint.pk]), {"enabled": "0"})
+    client_of.post(reverse("endpoint-delete", args=[team.pk, endpoint.pk]))
+
+    page = client_of.get(team_url(team)).content.decode()
+    url = receiver.url
+    for line in (f"added the webhook endpoint {url}", f"turned the webhook endpoint {url} off"):
+        assert line in page, line
+    assert f"deleted the webhook endpoint {url}" in page
+    logged = json.dumps(list(LogEntry.objects.values("changes", "additional_data")))
+    assert endpoint.secret not in logged and endpoint.secret[6:] not in logged
+
+
 def test_the_form_refuses_other_schemes_and_internal_addresses(user, client_of, settings):
     settings.WEBHOOKS_ALLOW_INTERNAL = False
     team = user.teams.get()

@@ -46,8 +46,8 @@ class Endpoint(models.Model):
     def __str__(self):
         return self.url
 
-    def wants(self, event_type):
-        return self.enabled and event_type in self.events
+    def get_additional_data(self):
+        return {"team": self.team_id}
 
 
 class WebhookEvent(models.Model):
