@@ -148,14 +148,14 @@ def describe(entry):
             what = "revoked an invitation"
         elif "used_at" in changes:
             what = "accepted an invitation"
-    elif model == "endpoint":
+    elif model == "endpoint":  # not its URL: every member reads this, and URLs hold tokens
         if entry.action == CREATE:
-            what = f"added the webhook endpoint {entry.object_repr}"
+            what = "added a webhook endpoint"
         elif entry.action == DELETE:
-            what = f"deleted the webhook endpoint {entry.object_repr}"
+            what = "deleted a webhook endpoint"
         elif "enabled" in changes:
             state = "on" if changes["enabled"][1] == "True" else "off"
-            what = f"turned the webhook endpoint {entry.object_repr} {state}"
+            what = f"turned a webhook endpoint {state}"
     elif model == "team":
         if entry.action == CREATE:
             what = "made the team"

@@ -471,10 +471,8 @@ def test_the_team_activity_tells_endpoints_added_turned_off_and_deleted_never_th
     client_of.post(reverse("endpoint-delete", args=[team.pk, endpoint.pk]))
 
     page = client_of.get(team_url(team)).content.decode()
-    url = receiver.url
-    for line in (f"added the webhook endpoint {url}", f"turned the webhook endpoint {url} off"):
-        assert line in page, line
-    assert f"deleted the webhook endpoint {url}" in page
+    assert "added a webhook endpoint" in page and "deleted a webhook endpoint" in page
+    assert "turned a webhook endpoint off" in page
     logged = json.dumps(list(LogEntry.objects.values("changes", "additional_data")))
     assert endpoint.secret not in logged and endpoint.secret[6:] not in logged
 
@@ -511,7 +509,9 @@ def test_only_owners_see_and_manage_endpoints(user, client, fast_hooks, receiver
     for member in (editor, viewer):
         client.force_login(member)
         page = client.get(team_url(team)).content.decode()
+        # Not even in the activity they read: URLs may hold tokens.
         assert 'id="webhooks"' not in page and receiver.url not in page
+        assert "added a webhook endpoint" in page
         for name, (args, data) in posts.items():
             assert client.post(reverse(name, args=args), data).status_code == 403, name
     assert Endpoint.objects.get().enabled and not WebhookEvent.objects.exists()
