@@ -38,13 +38,15 @@ def prepare(take_ids):
 def recover():
     """Resume what dead workers left (when a worker starts, and every minute), and delete
     what was deleted while its takes were at the provider, once they ended; prepare the
-    bridges of some takes done before bridges existed."""
+    bridges of some takes done before bridges existed; forget webhook events a month
+    old."""
     pipeline.recover()
     pipeline.purge()
     pipeline.sweep_exports(requeue=lambda export_id: async_task("projects.tasks.export", export_id))
     pipeline.prune_bridges()
     pipeline.prepare_missing_bridges()
     pipeline.keep_first_frames()
+    webhooks.prune()
 
 
 def cancel(take_ids):

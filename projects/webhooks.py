@@ -429,6 +429,18 @@ def send(endpoint, event):
     return None, error[:300], time.monotonic() - started
 
 
+# Events (and their deliveries and attempts) are kept this long once none is pending.
+KEPT = timedelta(days=30)
+
+
+def prune(now=None):
+    """Delete events older than KEPT that nothing is pending for (the worker's sweep)."""
+    before = (now or timezone.now()) - KEPT
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING).values("event")
+    old = WebhookEvent.objects.filter(created_at__lt=before).exclude(pk__in=pending)
+    return old.delete()[0]
+
+
 # The team page.
 
 

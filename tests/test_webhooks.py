@@ -385,6 +385,36 @@ def test_a_named_host_is_reached_at_the_address_checked_under_its_own_name(
     assert types(receiver.verified(endpoint.secret)) == ["take.failed"]
 
 
+def test_what_is_pending_for_an_endpoint_turned_off_fails_unsent(
+    user, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
+):
+    endpoint = fail_a_take(user, receiver, django_capture_on_commit_callbacks)
+    Endpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
+    worker.drain()
+    assert receiver.requests == []
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.last_error) == ("failed", "The endpoint is disabled.")
+
+
+def test_the_sweep_forgets_events_a_month_old_unless_a_delivery_is_pending(user, receiver):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from projects import tasks
+
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    old = timezone.now() - timedelta(days=31)
+    events = [
+        WebhookEvent.objects.create(team=endpoint.team, type="take.done", body="{}", created_at=at)
+        for at in (old, old, timezone.now())
+    ]
+    for event, status in zip(events, ("delivered", "pending", "delivered"), strict=True):
+        Delivery.objects.create(event=event, endpoint=endpoint, status=status)
+    tasks.recover()
+    assert list(WebhookEvent.objects.order_by("pk")) == events[1:]
+
+
 # Addresses refused
 
 
