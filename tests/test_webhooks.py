@@ -6,6 +6,7 @@ id, internal addresses are refused, and only a team's owners manage its endpoint
 import base64
 import contextlib
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,7 @@ from projects.models import (
 )
 from tests.factories import make_project, make_take, make_takes, make_user
 from tests.live import free_port
+from tests.worker import wait_until
 
 
 class Receiver:
@@ -579,3 +581,51 @@ def test_the_signature_is_the_standard_one(fast_hooks):
     ours = webhooks.sign(secret, "evt_1", "1700000000", body)
     theirs = Webhook(secret).sign("evt_1", datetime.fromtimestamp(1700000000, UTC), body)
     assert ours == theirs
+
+
+# Two takes ending the cut at once
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "postgres" not in os.environ.get("DATABASE_URL", ""),
+    reason="a race between transactions needs PostgreSQL (CI's second leg)",
+)
+def test_two_takes_ending_the_cut_at_once_tell_project_rendered_once(
+    simulator, user, broker, receiver, monkeypatch
+):
+    """Each collect checks whether its take ended the cut; both checking while the other
+    is not committed yet would tell nobody. The project's row is locked first, so the
+    second sees the first done."""
+    from projects.pipeline import polling
+    from projects.providers import TaskState, get_client
+    from tests.test_concurrency import side_by_side
+
+    project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CUT)])
+    endpoint_for(project.team, receiver, "project.rendered")
+    pipeline.queue_takes(project)
+    pipeline.start_ready(project)
+    takes = list(Take.objects.filter(shot__project=project).order_by("shot__position"))
+    client = get_client()
+    remotes = {}
+
+    def finished():
+        remotes.update({take.pk: client.get(take.remote_id) for take in takes})
+        return all(remote.state == TaskState.SUCCEEDED for remote in remotes.values())
+
+    wait_until(finished, timeout=60, what="both tasks to finish at the simulator")
+    # Both check the cut at the same moment unless one waits for the other's lock.
+    check, gate = webhooks.rendered, threading.Barrier(2, timeout=2)
+
+    def rendered_together(project, kind):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()
+        return check(project, kind)
+
+    monkeypatch.setattr(webhooks, "rendered", rendered_together)
+
+    ended = side_by_side(*(lambda t=t: polling.apply(t, remotes[t.pk], client) for t in takes))
+
+    assert ended == [True, True]
+    assert set(Take.objects.values_list("status", flat=True)) == {"done"}
+    assert WebhookEvent.objects.filter(type="project.rendered").count() == 1
