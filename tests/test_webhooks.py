@@ -417,6 +417,44 @@ def test_the_sweep_forgets_events_a_month_old_unless_a_delivery_is_pending(user,
     assert list(WebhookEvent.objects.order_by("pk")) == events[1:]
 
 
+def test_over_tls_the_pinned_address_is_reached_under_its_name_and_the_name_is_checked(
+    settings, monkeypatch
+):
+    """Connected to the address checked, TLS still says the name (SNI) and checks the
+    certificate against it: a certificate for localhost passes as localhost, and fails
+    as 127.0.0.1."""
+    import ssl
+
+    import trustme
+
+    settings.WEBHOOKS_ALLOW_INTERNAL = True
+    authority = trustme.CA()
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("localhost").configure_cert(server_tls)
+    names = []
+    server_tls.sni_callback = lambda sock, name, context: names.append(name)
+    client_tls = ssl.create_default_context()
+    authority.configure_trust(client_tls)
+    monkeypatch.setattr(webhooks, "_tls", lambda: client_tls)  # the test's authority trusted
+    with Receiver() as receiver:
+        receiver.server.socket = server_tls.wrap_socket(receiver.server.socket, server_side=True)
+        port = receiver.server.server_address[1]
+        event = WebhookEvent(event_id="evt_tls", type="ping", body="{}")
+        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+        named = Endpoint(url=f"https://localhost:{port}/hooks", secret=secret)
+        code, error, _ = webhooks.send(named, event)
+        assert (code, error) == (200, "")
+        assert names[-1] == "localhost"
+        assert receiver.requests[-1]["headers"]["host"] == f"localhost:{port}"
+        Webhook(secret).verify(receiver.requests[-1]["body"], receiver.requests[-1]["headers"])
+
+        by_address = Endpoint(url=f"https://127.0.0.1:{port}/hooks", secret=secret)
+        code, error, _ = webhooks.send(by_address, event)
+        assert code is None and "CERTIFICATE_VERIFY_FAILED" in error
+        assert len(receiver.requests) == 1
+
+
 # Addresses refused
 
 
