@@ -148,6 +148,14 @@ def describe(entry):
             what = "revoked an invitation"
         elif "used_at" in changes:
             what = "accepted an invitation"
+    elif model == "endpoint":  # not its URL: every member reads this, and URLs hold tokens
+        if entry.action == CREATE:
+            what = "added a webhook endpoint"
+        elif entry.action == DELETE:
+            what = "deleted a webhook endpoint"
+        elif "enabled" in changes:
+            state = "on" if changes["enabled"][1] == "True" else "off"
+            what = f"turned a webhook endpoint {state}"
     elif model == "team":
         if entry.action == CREATE:
             what = "made the team"

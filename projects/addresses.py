@@ -1,6 +1,8 @@
-"""The address a request comes from, behind as many proxies as TRUSTED_PROXIES says."""
+"""Addresses: the one a request comes from, behind as many proxies as TRUSTED_PROXIES
+says, and whether a host the app is told to reach is inside this network."""
 
 import ipaddress
+import socket
 
 from django.conf import settings
 from ipware import get_client_ip
@@ -41,3 +43,28 @@ def is_loopback(address):
         return False
     mapped = getattr(ip, "ipv4_mapped", None)
     return (mapped or ip).is_loopback
+
+
+def is_internal_ip(address):
+    """Whether an IP address is not on the public internet: loopback, private,
+    link-local, shared, reserved... (an IPv4-mapped IPv6 address as its IPv4 one)."""
+    ip = ipaddress.ip_address(str(address).split("%")[0].strip("[]"))
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return not (mapped or ip).is_global
+
+
+def resolve(host, port=None):
+    """Every address `host` (a name or an IP) resolves to, in the resolver's order;
+    OSError when it resolves to none."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def is_internal(host):
+    """Whether a host is, or resolves to, an address that is not on the public internet.
+    A name that does not resolve is not: reaching it fails on its own."""
+    try:
+        addresses = resolve(host)
+    except (OSError, UnicodeError):
+        return False
+    return any(is_internal_ip(address) for address in addresses)

@@ -58,3 +58,5 @@ class ProjectsConfig(AppConfig):
         auditlog.register(models.Membership, include_fields=["role"])
         auditlog.register(models.Invitation, include_fields=["role", "revoked_at", "used_at"])
         auditlog.register(models.Team, include_fields=["name", "monthly_budget_tokens"])
+        # Never its secret.
+        auditlog.register(models.Endpoint, include_fields=["url", "events", "enabled"])

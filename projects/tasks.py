@@ -6,7 +6,7 @@ and the worker's clock (projects.worker) hands it to these tasks when it comes.
 
 from django_q.tasks import async_task
 
-from . import pipeline, scripts
+from . import pipeline, scripts, webhooks
 from .models import Export, Project, Take
 
 
@@ -38,13 +38,15 @@ def prepare(take_ids):
 def recover():
     """Resume what dead workers left (when a worker starts, and every minute), and delete
     what was deleted while its takes were at the provider, once they ended; prepare the
-    bridges of some takes done before bridges existed."""
+    bridges of some takes done before bridges existed; forget webhook events a month
+    old."""
     pipeline.recover()
     pipeline.purge()
     pipeline.sweep_exports(requeue=lambda export_id: async_task("projects.tasks.export", export_id))
     pipeline.prune_bridges()
     pipeline.prepare_missing_bridges()
     pipeline.keep_first_frames()
+    webhooks.prune()
 
 
 def cancel(take_ids):
@@ -56,6 +58,11 @@ def export(export_id):
     export = Export.objects.filter(pk=export_id).first()
     if export is not None:
         pipeline.export(export)
+
+
+def deliver(delivery_id):
+    """Send a webhook's delivery once, and record what came of it (projects.webhooks)."""
+    webhooks.deliver(delivery_id)
 
 
 def break_down(breakdown_id):

@@ -76,6 +76,20 @@ urlpatterns = [
         teams.invitation_revoke,
         name="invitation-revoke",
     ),
+    path("teams/<int:pk>/webhooks/new", teams.endpoint_create, name="endpoint-create"),
+    path(
+        "teams/<int:pk>/webhooks/<int:endpoint_id>/enable",
+        teams.endpoint_enable,
+        name="endpoint-enable",
+    ),
+    path(
+        "teams/<int:pk>/webhooks/<int:endpoint_id>/delete",
+        teams.endpoint_delete,
+        name="endpoint-delete",
+    ),
+    path(
+        "teams/<int:pk>/webhooks/<int:endpoint_id>/test", teams.endpoint_test, name="endpoint-test"
+    ),
     path("teams/<int:pk>/members/<int:user_id>/role", teams.member_role, name="member-role"),
     path("teams/<int:pk>/members/<int:user_id>/remove", teams.member_remove, name="member-remove"),
     path("invitations/<str:token>", teams.invitation, name="invitation"),

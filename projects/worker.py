@@ -1,4 +1,4 @@
-"""The worker's clock: hands due reads, retries and sweeps to the worker pool.
+"""The worker's clock: hands due reads, retries, webhooks and sweeps to the worker pool.
 
 A take's next read and a create's retry are times in the database. The clock wakes
 when the next one falls due (or every fraction of a second, to see new ones), claims
@@ -14,7 +14,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from . import pipeline
+from . import pipeline, webhooks
 
 log = logging.getLogger(__name__)
 # The longest the clock sleeps, so a take submitted meanwhile is seen soon.
@@ -34,11 +34,13 @@ class Clock:
             self.enqueue("projects.tasks.look", take_ids)
         for project_id in pipeline.claim_retries(now):
             self.enqueue("projects.tasks.start", project_id)
+        for delivery_id in webhooks.claim_due(now):  # retries, and hand-overs lost
+            self.enqueue("projects.tasks.deliver", delivery_id)
         if time.monotonic() >= self.sweep_at:
             self.enqueue("projects.tasks.recover")
             self.sweep_at = time.monotonic() + min(SWEEP_EVERY, settings.PIPELINE_LEASE_SECONDS / 3)
         longest = min(LONGEST_NAP, settings.SEEDANCE_POLL_INTERVAL)
-        wake = pipeline.next_due()
+        wake = min(filter(None, (pipeline.next_due(), webhooks.next_due())), default=None)
         if wake is None:
             return longest
         return max(0.01, min(longest, (wake - timezone.now()).total_seconds()))

@@ -373,6 +373,22 @@ PIPELINE_MAX_ATTEMPTS = envnumber("PIPELINE_MAX_ATTEMPTS", 6)
 # lists lag behind creates, before its take stops as uncertain (never sent again by itself).
 PIPELINE_FIND_SECONDS = envnumber("PIPELINE_FIND_SECONDS", 120.0, float)
 
+# Webhooks (projects.webhooks). Endpoints on addresses inside this network (loopback,
+# private, link-local...) are refused at save and at each send, unless this allows them.
+WEBHOOKS_ALLOW_INTERNAL = envbool("WEBHOOKS_ALLOW_INTERNAL", False)
+# Seconds a send may take to connect, and to wait for each read of the answer.
+WEBHOOKS_CONNECT_TIMEOUT = envnumber("WEBHOOKS_CONNECT_TIMEOUT", 3.0, float)
+WEBHOOKS_READ_TIMEOUT = envnumber("WEBHOOKS_READ_TIMEOUT", 5.0, float)
+# Seconds after each failed attempt before the next (the last repeats), and how long after
+# its event a delivery is tried before it fails.
+WEBHOOKS_RETRY_DELAYS = [
+    float(s) for s in env("WEBHOOKS_RETRY_DELAYS", "5,30,120,600,1800,3600,7200,14400").split(",")
+]
+WEBHOOKS_GIVE_UP_SECONDS = envnumber("WEBHOOKS_GIVE_UP_SECONDS", 24 * 3600.0, float)
+# A delivery handed to a worker is not handed out again for this long; past it (the
+# broker lost the message, the worker died while sending), the clock sends it again.
+WEBHOOKS_LEASE_SECONDS = envnumber("WEBHOOKS_LEASE_SECONDS", 60.0, float)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

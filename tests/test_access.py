@@ -23,6 +23,9 @@ from projects.models import (
     Breakdown,
     CastImage,
     CastMember,
+    Delivery,
+    DeliveryAttempt,
+    Endpoint,
     Export,
     Invitation,
     Link,
@@ -31,6 +34,7 @@ from projects.models import (
     Role,
     Shot,
     Team,
+    WebhookEvent,
 )
 from projects.views.common import GUEST_NAME
 from projects.views.teams import INVITATION_SALT
@@ -125,6 +129,10 @@ TABLE = {
     "invitation-revoke": Route(TEAM, post="manage", args=["invitation"]),
     "member-role": Route(TEAM, post="manage", args=["member"]),
     "member-remove": Route(TEAM, post="manage", args=["member"]),
+    "endpoint-create": Route(TEAM, post="manage"),
+    "endpoint-enable": Route(TEAM, post="manage", args=["endpoint"]),
+    "endpoint-delete": Route(TEAM, post="manage", args=["endpoint"]),
+    "endpoint-test": Route(TEAM, post="manage", args=["endpoint"]),
     "invitation": Route(
         OPEN, get="open", post="open", login=False, args=["invitation-token"], ok={"POST": 400}
     ),
@@ -218,6 +226,15 @@ def world(db):
     shot.cast.add(keeper)  # a link's holder sees the pictures of the cast its cards show
     comment = shot.comments.create(author=editor, body=f"@ada look {HOSTILE}")
     shot.comments.create(link=links["review link"], guest_name=f"Rey {HOSTILE}", body="Hm")
+    # An endpoint (on a public address), and a delivery whose attempt failed.
+    endpoint = Endpoint.objects.create(
+        team=team, url=f"https://93.184.216.34/hooks?{HOSTILE}", events=["take.done"]
+    )
+    event = WebhookEvent.objects.create(
+        team=team, type="take.done", body="{}", created_at=timezone.now()
+    )
+    delivery = Delivery.objects.create(event=event, endpoint=endpoint, attempts=1)
+    DeliveryAttempt.objects.create(delivery=delivery, at=timezone.now(), error=f"Refused {HOSTILE}")
     return {
         "users": {"owner": owner, "editor": editor, "viewer": viewer, "outsider": outsider},
         "project": project,
@@ -235,6 +252,7 @@ def world(db):
             "link": links["view link"].pk,
             "invitation": invitation.pk,
             "member": editor.pk,
+            "endpoint": endpoint.pk,
             "mention": Mention.objects.create(comment=comment, user=owner).pk,
             "named-invitation": Invitation.make(team, Role.VIEWER, owner, "eve")[0].pk,
             "video": "video",
@@ -310,6 +328,8 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "link-create": {"kind": "view", "expires": "7"},
     "member-role": {"role": "viewer"},
     "invitation-create": {"role": "viewer"},
+    "endpoint-create": {"url": "https://93.184.216.34/hooks", "events": "take.done"},
+    "endpoint-enable": {"enabled": "0"},
     "project-move": {"team": "team"},
     "seam-pick": {"before": "take", "after": "continuing-take"},
     "project-list": {"title": "New", "resolution": "480p", "ratio": "16:9"},

@@ -1,7 +1,7 @@
 """The app's rows, a module per idea: teams (members, roles, invitations), projects and
 shots, takes and exports, links that open a project to outsiders, comments, the ledger of
-what was spent, and the provider's shared limits; `tracking` stamps every write for the
-live timeline."""
+what was spent, the provider's shared limits, and webhooks (endpoints, the events sent to
+them, each delivery's attempts); `tracking` stamps every write for the live timeline."""
 
 from .breakdowns import Breakdown
 from .bridges import Bridge
@@ -37,6 +37,7 @@ from .takes import (
 )
 from .teams import Invitation, Membership, Role, Team
 from .tracking import Tracked, TrackedQuerySet
+from .webhooks import Delivery, DeliveryAttempt, Endpoint, WebhookEvent
 
 __all__ = [
     "Breakdown",
@@ -45,6 +46,9 @@ __all__ = [
     "CastImage",
     "CastMember",
     "Comment",
+    "Delivery",
+    "DeliveryAttempt",
+    "Endpoint",
     "Invitation",
     "Kind",
     "Link",
@@ -75,5 +79,6 @@ __all__ = [
     "Team",
     "Tracked",
     "TrackedQuerySet",
+    "WebhookEvent",
     "take_upload_to",
 ]

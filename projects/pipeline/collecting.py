@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from .. import media
+from .. import media, webhooks
 from ..files import local_copy, storage_errors
 from ..models import Take
 from ..providers import MAX_IMAGE_BYTES, ProviderError
@@ -77,7 +77,9 @@ def collect(take, remote, client):
         started_at=take.started_at or take.submitted_at,
     )
     # Done and picked in one step: nobody may see a done take its shot does not point at.
+    # Its webhooks are written in the same step, so a crash never loses them.
     with transaction.atomic():
+        webhooks.lock_for_rendered(take.shot.project)
         if not mine.update(**fields):
             log.info("take %s: taken over before it was done; its files are dropped", take.pk)
             transaction.on_commit(lambda: _remove(take, stored))
@@ -85,6 +87,7 @@ def collect(take, remote, client):
         for name, value in fields.items():
             setattr(take, name, value)
         take.select()
+        webhooks.take_done(take)
     log.info("take %s: done (%s tokens)", take.pk, take.tokens)
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.db import transaction
 from django.utils import timezone
 
-from .. import boards, cut, interchange, media
+from .. import boards, cut, interchange, media, webhooks
 from ..files import local_copy, storage_errors
 from ..models import Export, Take
 from .bridging import WAITING, StoredBridges, prepared
@@ -83,15 +84,22 @@ def export(export):
     if made.mode == "smart" and (export.seamless or export.format == Export.Format.ZIP):
         # What it encoded of each take alone is kept now: the sweep need not prepare it.
         prepared(clip.entry for clip in clips)
-    if not mine.update(
-        status=Status.DONE,
-        file=name,
-        mode=made.mode,
-        duration=made.duration,
-        progress=1.0,
-        note="",
-        finished_at=timezone.now(),
-    ):
+    fields = {
+        "status": Status.DONE,
+        "file": name,
+        "mode": made.mode,
+        "duration": made.duration,
+        "progress": 1.0,
+        "note": "",
+        "finished_at": timezone.now(),
+    }
+    with transaction.atomic():  # done, and its webhooks written, in one step
+        done = mine.update(**fields)
+        if done:
+            for field, value in fields.items():
+                setattr(export, field, value)
+            webhooks.export_done(export)
+    if not done:
         export.file.storage.delete(name)
 
 

@@ -20,6 +20,7 @@ from collections import OrderedDict
 
 from django.db import transaction
 
+from .. import webhooks
 from ..files import local_copy
 from ..media import MediaError, guard, probe
 from ..models import Kind, Shot, Take
@@ -57,10 +58,12 @@ def holds(take, shot, before, upstream, out):
         "upstream_take": upstream,
         "upstream_out": out,
     }
-    if Take.objects.filter(pk=take.pk, status=Status.WAITING).update(**fields):
-        for name, value in fields.items():
-            setattr(take, name, value)
-        log.info("take %s: %s", take.pk, reason)
+    with transaction.atomic():
+        if Take.objects.filter(pk=take.pk, status=Status.WAITING).update(**fields):
+            for name, value in fields.items():
+                setattr(take, name, value)
+            webhooks.take_held(take)
+            log.info("take %s: %s", take.pk, reason)
     return True
 
 

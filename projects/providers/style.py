@@ -1,9 +1,7 @@
 """What every API style shares: the HTTP call, error bodies, frames on the wire, capabilities."""
 
-import ipaddress
 import math
 import re
-import socket
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -12,6 +10,7 @@ from functools import cached_property
 
 import httpx
 
+from ..addresses import is_internal
 from .base import SEED_PROBLEM, SEEDS, GenerationRequest, ProviderError, RemoteTask, TaskState
 
 RESOLUTIONS = ("480p", "720p", "1080p")
@@ -185,7 +184,7 @@ class Style:
         where = str(parts.copy_with(query=None))
         if parts.scheme not in ("http", "https") or not parts.host:
             raise ProviderError(f"Refused to download {where}: not an http(s) URL.", permanent=True)
-        if _internal(parts.host) and not self._internal_api:
+        if is_internal(parts.host) and not self._internal_api:
             raise ProviderError(
                 f"Refused to download {where}: it is an address inside this network, and "
                 "the provider is not.",
@@ -195,7 +194,7 @@ class Style:
 
     @cached_property
     def _internal_api(self):
-        return _internal(httpx.URL(self.base_url).host)
+        return is_internal(httpx.URL(self.base_url).host)
 
     def _headers_for(self, url):
         """The API's headers for its own endpoints (the openai-videos content route wants
@@ -458,23 +457,6 @@ def retry_after_seconds(headers):
     if when.tzinfo is None:  # "-0000": an HTTP date is GMT all the same
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - time.time())
-
-
-def _internal(host):
-    """Whether a host is, or resolves to, an address that is not on the public internet
-    (loopback, private, link-local, reserved...). A name that does not resolve is not:
-    its download fails on its own."""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        return False
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if getattr(ip, "ipv4_mapped", None):
-            ip = ip.ipv4_mapped
-        if not ip.is_global:
-            return True
-    return False
 
 
 def _remaining(deadline, where, at_most=None):

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import throttle
+from .. import throttle, webhooks
 from ..models import MAX_PROMPT, Comment, Mention, Take, Verdict
 from .common import timeline_or_redirect, viewer_of
 
@@ -50,6 +50,7 @@ def comment_create(request, shot_id, pk=None, token=None):
             )
             mention(comment, viewer.project)
             shot.save(update_fields=[])  # its card changed: the live timeline says so
+            webhooks.comment_created(comment)
     return timeline_or_redirect(request, viewer)
 
 

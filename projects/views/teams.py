@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from .. import activity, costs
+from .. import activity, costs, webhooks
 from ..access import ROLES, team_for
-from ..models import Invitation, Membership, Role, Team
+from ..models import Endpoint, Invitation, Membership, Role, Team
 
 INVITATION_SALT = "projects.invitation"
 # How long a used invitation is still shown on the team page, saying who used it and when.
@@ -55,6 +55,30 @@ class TeamForm(forms.ModelForm):
     class Meta:
         model = Team
         fields = ["name", "monthly_budget_tokens"]
+
+
+class EndpointForm(forms.Form):
+    url = forms.CharField(
+        label="URL",
+        max_length=2000,
+        help_text="Where each event is POSTed, signed: http:// or https://.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=[(name, f"{name} · {about}") for name, about in webhooks.EVENTS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Pick the events this endpoint wants."},
+    )
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip()
+        problem = webhooks.url_problem(url)
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
+
+
+# A team's endpoints at most: each event is sent to every one that wants it.
+MAX_ENDPOINTS = 10
 
 
 class InviteForm(forms.Form):
@@ -112,7 +136,13 @@ def team_detail(request, pk):
             form.save()
             messages.success(request, "Saved.")
             return redirect("team-detail", pk=pk)
-    manages = role in ROLES["manage"]  # who may invite: owners
+    return _team_page(request, team, role, form=form)
+
+
+def _team_page(request, team, role, form=None, endpoint_form=None):
+    """The team page; a 400 when a form on it was refused."""
+    form = form or TeamForm(instance=team)
+    manages = role in ROLES["manage"]  # who may invite and manage webhooks: owners
     context = {
         "team": team,
         "role": role,
@@ -132,8 +162,84 @@ def team_detail(request, pk):
             if manages
             else []
         ),
+        # Webhooks, to owners only: endpoints (the secret of the one just made, once)
+        # and what was delivered.
+        "webhooks": _webhooks(request, team, endpoint_form) if manages else None,
     }
-    return render(request, "teams/team_detail.html", context, status=400 if form.errors else 200)
+    refused = form.errors or (endpoint_form is not None and endpoint_form.errors)
+    return render(request, "teams/team_detail.html", context, status=400 if refused else 200)
+
+
+def _webhooks(request, team, endpoint_form):
+    made = request.session.pop("endpoint-made", None)
+    endpoints = list(team.endpoints.all())
+    return {
+        "form": endpoint_form or EndpointForm(),
+        "endpoints": [
+            {"endpoint": e, "secret": e.secret if e.pk == made else None} for e in endpoints
+        ],
+        "may_add": len(endpoints) < MAX_ENDPOINTS,
+        "deliveries": webhooks.recent(team),
+    }
+
+
+@login_required
+@require_POST
+def endpoint_create(request, pk):
+    """A new endpoint; its secret is shown on the team page once, never again."""
+    team, role = team_for(request.user, pk, "manage")
+    form = EndpointForm(request.POST)
+    if team.endpoints.count() >= MAX_ENDPOINTS:
+        messages.error(request, f"A team has at most {MAX_ENDPOINTS} endpoints.")
+        return redirect("team-detail", pk=pk)
+    if not form.is_valid():
+        return _team_page(request, team, role, endpoint_form=form)
+    endpoint = Endpoint.objects.create(
+        team=team,
+        url=form.cleaned_data["url"],
+        events=form.cleaned_data["events"],
+        created_by=request.user,
+    )
+    request.session["endpoint-made"] = endpoint.pk
+    messages.success(
+        request, "Added the endpoint. Copy its signing secret now: it is not shown again."
+    )
+    return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
+
+
+@login_required
+@require_POST
+def endpoint_enable(request, pk, endpoint_id):
+    """Turn an endpoint off (its pending deliveries fail, unsent) or on again."""
+    team, _ = team_for(request.user, pk, "manage")
+    endpoint = get_object_or_404(team.endpoints, pk=endpoint_id)
+    endpoint.enabled = request.POST.get("enabled") == "1"
+    endpoint.save(update_fields=["enabled"])
+    state = "sends events again" if endpoint.enabled else "is off: nothing is sent to it"
+    messages.success(request, f"{endpoint.url} {state}.")
+    return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
+
+
+@login_required
+@require_POST
+def endpoint_delete(request, pk, endpoint_id):
+    team, _ = team_for(request.user, pk, "manage")
+    endpoint = get_object_or_404(team.endpoints, pk=endpoint_id)
+    endpoint.delete()
+    messages.success(request, f"Deleted the endpoint {endpoint.url} and its deliveries.")
+    return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
+
+
+@login_required
+@require_POST
+def endpoint_test(request, pk, endpoint_id):
+    """Queue a test event (ping) to one endpoint: the worker sends it."""
+    team, _ = team_for(request.user, pk, "manage")
+    endpoint = get_object_or_404(team.endpoints, pk=endpoint_id, enabled=True)
+    with transaction.atomic():
+        webhooks.ping(endpoint, request.user)
+    messages.success(request, f"A test event is on its way to {endpoint.url}.")
+    return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
 
 
 def _invitations(request, team):
