@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import activity, edits, pipeline, storyboard_file
+from .. import activity, edits, gateways, pipeline, storyboard_file
 from ..access import may_move, mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
 from ..models import Opening, Project, Role, Shot, Team
@@ -96,6 +96,8 @@ def project_detail(request, pk):
             "at": at if at < len(shots) else "",
         },
     )
+    # Why its shots wait, when the team's gateway connection is paused.
+    context["gateway_paused"] = gateways.paused_note(project)
     return render(request, "projects/project_detail.html", context)
 
 

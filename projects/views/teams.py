@@ -19,7 +19,8 @@ from django.views.decorators.http import require_POST
 
 from .. import activity, costs
 from ..access import ROLES, team_for
-from ..models import Invitation, Membership, Role, Team
+from ..models import Connection, Invitation, Membership, Role, Team
+from .connections import ConnectionForm, KeyForm
 
 INVITATION_SALT = "projects.invitation"
 # How long a used invitation is still shown on the team page, saying who used it and when.
@@ -113,7 +114,14 @@ def team_detail(request, pk):
             messages.success(request, "Saved.")
             return redirect("team-detail", pk=pk)
     manages = role in ROLES["manage"]  # who may invite: owners
+    gateways = list(team.connections.all())
     context = {
+        "connections": gateways,
+        "default_connection": next((c for c in gateways if c.is_default), None),
+        # A test under way: the page looks again until its answer is in.
+        "checking": any(c.check_state == Connection.Check.CHECKING for c in gateways),
+        "connection_form": ConnectionForm(team=team),
+        "key_form": KeyForm(),
         "team": team,
         "role": role,
         "manages": manages,
