@@ -23,6 +23,7 @@ from projects.models import (
     Breakdown,
     CastImage,
     CastMember,
+    Connection,
     Export,
     Invitation,
     Link,
@@ -125,6 +126,11 @@ TABLE = {
     "invitation-revoke": Route(TEAM, post="manage", args=["invitation"]),
     "member-role": Route(TEAM, post="manage", args=["member"]),
     "member-remove": Route(TEAM, post="manage", args=["member"]),
+    "connection-create": Route(TEAM, post="manage"),
+    "connection-default": Route(TEAM, post="manage"),
+    "connection-key": Route(TEAM, post="manage", args=["connection"]),
+    "connection-check": Route(TEAM, post="manage", args=["connection"]),
+    "connection-delete": Route(TEAM, post="manage", args=["connection"]),
     "invitation": Route(
         OPEN, get="open", post="open", login=False, args=["invitation-token"], ok={"POST": 400}
     ),
@@ -211,6 +217,10 @@ def world(db):
     invitation, secret = Invitation.make(team, Role.EDITOR, owner)
     from django.core import signing
 
+    gateway = Connection(team=team, name=f"Gate {HOSTILE}", preset="byteplus", is_default=True)
+    gateway.set_key("sk-world-key-1234")
+    gateway.save()
+
     keeper = CastMember.objects.create(project=project, name="Keeper", description=HOSTILE)
     picture = CastImage.objects.create(
         member=keeper, file=ContentFile(cached_clip()[1], name="keeper.png")
@@ -234,6 +244,7 @@ def world(db):
             "export": export.pk,
             "link": links["view link"].pk,
             "invitation": invitation.pk,
+            "connection": gateway.pk,
             "member": editor.pk,
             "mention": Mention.objects.create(comment=comment, user=owner).pk,
             "named-invitation": Invitation.make(team, Role.VIEWER, owner, "eve")[0].pk,
@@ -316,6 +327,9 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "project-settings": {"title": "Renamed", "resolution": "480p", "ratio": "16:9"},
     "team-list": {"name": "New crew"},
     "team-detail": {"name": "Renamed crew"},
+    "connection-create": {"name": "Own gateway", "preset": "byteplus", "key": "sk-new-5678"},
+    "connection-key": {"key": "sk-newer-9012"},
+    "connection-default": {"connection": "connection"},
 }
 
 

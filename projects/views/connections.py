@@ -31,6 +31,7 @@ class ConnectionForm(forms.Form):
     )
     base_url = forms.URLField(
         required=False,
+        assume_scheme="https",
         max_length=500,
         label="Base URL",
         help_text="Needed without a preset, and for a preset that has no address of its own.",
@@ -87,7 +88,17 @@ def _check_later(connection):
     Connection.objects.filter(pk=connection.pk).update(
         check_state=Connection.Check.CHECKING, check_message=""
     )
-    async_task("projects.tasks.check_connection", connection.pk)
+    transaction.on_commit(lambda: _enqueue(connection.pk))
+
+
+def _enqueue(connection_id):
+    try:
+        async_task("projects.tasks.check_connection", connection_id)
+    except Exception as error:  # the broker refused it: said on the page, not a 500
+        Connection.objects.filter(pk=connection_id).update(
+            check_state=Connection.Check.FAILED,
+            check_message=f"The test could not be queued ({error}).",
+        )
 
 
 @login_required
@@ -151,7 +162,7 @@ def connection_key(request, pk, connection_id):
     connection.save(update_fields=["sealed_key", "key_end", "paused_at", "paused_reason"])
     _check_later(connection)
     if was_paused:  # what waited on it goes now (takes in flight are read again by the clock)
-        async_task("projects.tasks.resume", team.pk)
+        transaction.on_commit(lambda: async_task("projects.tasks.resume", team.pk))
     messages.success(request, f"Saved the new key of {connection.name}. Testing it now.")
     return redirect("team-detail", pk=pk)
 
