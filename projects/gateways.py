@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from . import providers
 from .models import Connection, Take
+from .models.connections import PAUSED
 
 log = logging.getLogger(__name__)
 # How long a check of a connection may take, connecting and reading.
@@ -92,10 +93,9 @@ def refused(error):
     return connection.paused_note()
 
 
-def paused_note(project):
-    """Why `project`'s shots wait, when its gateway connection is paused; else ''."""
-    connection = default_of(project.team_id)
-    return connection.paused_note() if connection and connection.paused_at else ""
+def paused_among(takes):
+    """What the first of `takes` waiting on a paused connection says, or ''."""
+    return next((take.note for take in takes if take.note.startswith(PAUSED)), "")
 
 
 def check(connection_id):

@@ -325,3 +325,14 @@ def test_a_team_without_a_connection_uses_the_servers_gateway(deployment, gatewa
     assert take.status == Status.DONE and take.provider == providers.deployment().name
     assert deployment.create_count == 1 and gateway_a.create_count == 0
     assert keys_seen(deployment) == {"Bearer test-key"}
+
+
+def test_rotate_seals_every_key_with_the_new_key(gateway_a, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.GATEWAY_KEYS_SECRET = old
+    gateway = connect(make_user("ada").teams.get(), gateway_a, "sk-rotate-me-4321")
+    settings.GATEWAY_KEYS_SECRET = f"{new},{old}"
+    call_command("gateway_keys", "rotate", stdout=io.StringIO())
+    settings.GATEWAY_KEYS_SECRET = new  # the old key dropped
+    gateway.refresh_from_db()
+    assert gateway.key() == "sk-rotate-me-4321"

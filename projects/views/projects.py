@@ -96,8 +96,11 @@ def project_detail(request, pk):
             "at": at if at < len(shots) else "",
         },
     )
-    # Why its shots wait, when the team's gateway connection is paused.
-    context["gateway_paused"] = gateways.paused_note(project)
+    # Why its shots wait, when the team's gateway connection is paused: as their cards say
+    # (read from the takes already on the page, not asked again).
+    context["gateway_paused"] = gateways.paused_among(
+        take for shot in shots for take in shot.takes.all()
+    )
     return render(request, "projects/project_detail.html", context)
 
 
