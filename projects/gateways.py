@@ -28,7 +28,7 @@ def default_of(team_id):
     """The team's default connection, or None (its projects use the deployment's)."""
     if team_id is None:
         return None
-    return Connection.objects.filter(team_id=team_id, is_default=True).first()
+    return Connection.objects.filter(used_by__pk=team_id).first()
 
 
 def _of_project(project):

@@ -217,9 +217,11 @@ def world(db):
     invitation, secret = Invitation.make(team, Role.EDITOR, owner)
     from django.core import signing
 
-    gateway = Connection(team=team, name=f"Gate {HOSTILE}", preset="byteplus", is_default=True)
+    gateway = Connection(team=team, name=f"Gate {HOSTILE}", preset="byteplus")
     gateway.set_key("sk-world-key-1234")
     gateway.save()
+    team.gateway = gateway
+    team.save()
 
     keeper = CastMember.objects.create(project=project, name="Keeper", description=HOSTILE)
     picture = CastImage.objects.create(

@@ -12,7 +12,7 @@ from django.db import connection as db
 from django.urls import reverse
 
 from projects import pipeline, providers, tasks, vault
-from projects.models import Connection, Membership, Opening, Role, Spend, Take
+from projects.models import Connection, Membership, Opening, Role, Spend, Take, Team
 from projects.models.connections import PAUSED
 from projects.providers.style import Style
 from projects.simulator import Simulator
@@ -48,11 +48,12 @@ def connect(team, sim, key, name="Own gateway", default=True, **limits):
         name=name,
         style="ark",
         base_url=sim.base_url("ark"),
-        is_default=default,
         **limits,
     )
     gateway.set_key(key)
     gateway.save()
+    if default:
+        Team.objects.filter(pk=team.pk).update(gateway=gateway)
     return gateway
 
 
@@ -272,7 +273,7 @@ def test_only_owners_manage_the_teams_connections(gateway_a, client):
     ):
         response = client.post(reverse(name, args=[team.pk, *args]), body)
         assert response.status_code == 403, name
-    gateway.refresh_from_db()
+    gateway = Connection.objects.get(pk=gateway.pk)
     assert gateway.key() == "sk-team-a-0001" and gateway.is_default
     assert Connection.objects.count() == 1
 
@@ -292,7 +293,7 @@ def test_takes_in_flight_finish_on_their_connection_after_the_default_changes(
 
     client.force_login(ada)
     client.post(reverse("connection-default", args=[team.pk]), {"connection": b.pk})
-    assert Connection.objects.get(is_default=True) == b
+    assert Team.objects.get(pk=team.pk).gateway == b
     # A cannot be deleted while the take is at its gateway.
     client.post(reverse("connection-delete", args=[team.pk, a.pk]))
     assert Connection.objects.filter(pk=a.pk).exists()

@@ -39,8 +39,6 @@ class Connection(models.Model):
     concurrency = models.PositiveIntegerField(null=True, blank=True)
     rpm = models.PositiveIntegerField("requests a minute", null=True, blank=True)
     daily = models.PositiveIntegerField("requests a day", null=True, blank=True)
-    # The team's projects go through it (at most one a team); none: the deployment's.
-    is_default = models.BooleanField(default=False)
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_reason = models.TextField(blank=True)
     check_state = models.CharField(max_length=12, choices=Check.choices, blank=True)
@@ -54,14 +52,16 @@ class Connection(models.Model):
     class Meta:
         ordering = ["name", "pk"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["team"], condition=models.Q(is_default=True), name="one_default_connection"
-            ),
             models.UniqueConstraint(fields=["team", "name"], name="connection_name_in_team"),
         ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_default(self):
+        """Whether its team's projects go through it (Team.gateway)."""
+        return self.team.gateway_id == self.pk
 
     @property
     def provider_name(self):

@@ -143,9 +143,22 @@ class Project(Tracked, Edited):
         """What the activity log files this change under (django-auditlog)."""
         return {"project": self.pk, "team": self.team_id}
 
+    def gateway(self):
+        """The provider this project's new takes go through: its team's gateway connection,
+        else the server's own; None while that is misconfigured. Read once per project
+        object, from its team (which pages read with it)."""
+        if "_gateway" not in self.__dict__:
+            team = self.team if self.team_id else None
+            connection = team.gateway if team is not None and team.gateway_id else None
+            try:
+                self._gateway = connection.provider() if connection else providers.deployment()
+            except providers.ProviderError:
+                self._gateway = None
+        return self._gateway
+
     @property
     def model_name(self):
-        return self.model or providers.default_model()
+        return self.model or providers.default_model(self.gateway())
 
     def settings_snapshot(self):
         """The project-wide inputs a take depends on: the final settings."""
@@ -163,7 +176,7 @@ class Project(Tracked, Edited):
         final = self.settings_snapshot()
         if kind == Kind.FINAL:
             return final
-        return providers.draft_settings(final, self.draft_model)
+        return providers.draft_settings(final, self.draft_model, self.gateway())
 
     def cast_list(self):
         """Its cast, read once per project object (the page and its form); nothing is read

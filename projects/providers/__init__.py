@@ -289,20 +289,23 @@ def close_clients():
         _clients.clear()
 
 
-def default_model():
-    """The model of projects that name none ('' while the provider is misconfigured)."""
+def default_model(provider=None):
+    """The model of projects that name none: `provider`'s (a project's gateway), else the
+    configured one's ('' while the provider is misconfigured)."""
+    if provider is not None:
+        return provider.model
     try:
         return configured().model
     except ProviderError:
         return ""
 
 
-def draft_settings(final, fast=""):
+def draft_settings(final, fast="", provider=None):
     """The settings a draft is made with, given the final ones (the project's) and the
     project's fast model, if it names one: the configured style's cheapest
     (Style.draft_settings); the final ones less audio while the provider is misconfigured."""
     try:
-        style = configured().style
+        style = (provider or configured()).style
     except ProviderError:
         return {**final, "model": fast or final["model"], "generate_audio": False}
     return style.draft_settings(final, fast)

@@ -129,15 +129,14 @@ def connection_create(request, pk):
     )
     connection.set_key(data["key"])
     with transaction.atomic():
-        if data["default"]:
-            team.connections.update(is_default=False)
-            connection.is_default = True
         connection.save()
+        if data["default"]:
+            type(team).objects.filter(pk=team.pk).update(gateway=connection)
     _check_later(connection)
     messages.success(
         request,
         f"Added the connection {connection.name}"
-        + (": the team's projects use it from their next take." if connection.is_default else ".")
+        + (": the team's projects use it from their next take." if data["default"] else ".")
         + " Testing it now.",
     )
     return redirect("team-detail", pk=pk)
@@ -203,10 +202,7 @@ def connection_default(request, pk):
     team, _ = team_for(request.user, pk, "manage")
     chosen = request.POST.get("connection", "")
     connection = get_object_or_404(team.connections, pk=chosen) if chosen else None
-    with transaction.atomic():
-        team.connections.update(is_default=False)
-        if connection is not None:
-            team.connections.filter(pk=connection.pk).update(is_default=True)
+    type(team).objects.filter(pk=team.pk).update(gateway=connection)
     where = connection.name if connection else "the server's own gateway"
     messages.success(request, f"The team's new takes go through {where}.")
     return redirect("team-detail", pk=pk)

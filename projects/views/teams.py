@@ -114,10 +114,10 @@ def team_detail(request, pk):
             messages.success(request, "Saved.")
             return redirect("team-detail", pk=pk)
     manages = role in ROLES["manage"]  # who may invite: owners
-    gateways = list(team.connections.all())
+    gateways = list(team.connections.select_related("team"))
     context = {
         "connections": gateways,
-        "default_connection": next((c for c in gateways if c.is_default), None),
+        "default_connection": next((c for c in gateways if c.pk == team.gateway_id), None),
         # A test under way: the page looks again until its answer is in.
         "checking": any(c.check_state == Connection.Check.CHECKING for c in gateways),
         "connection_form": ConnectionForm(team=team),
