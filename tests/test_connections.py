@@ -12,7 +12,7 @@ from django.db import connection as db
 from django.urls import reverse
 
 from projects import pipeline, providers, tasks, vault
-from projects.models import Connection, Membership, Opening, Role, Spend, Take, Team
+from projects.models import Connection, Membership, Opening, Project, Role, Spend, Take, Team
 from projects.models.connections import PAUSED
 from projects.providers.style import Style
 from projects.simulator import Simulator
@@ -337,3 +337,26 @@ def test_rotate_seals_every_key_with_the_new_key(gateway_a, settings):
     settings.GATEWAY_KEYS_SECRET = new  # the old key dropped
     gateway.refresh_from_db()
     assert gateway.key() == "sk-rotate-me-4321"
+
+
+def test_a_team_on_another_preset_makes_its_models_takes_and_sees_them_current(
+    deployment, gateway_a, worker
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = Connection(
+        team=team, name="BytePlus", preset="byteplus", base_url=gateway_a.base_url()
+    )
+    gateway.set_key("sk-team-a-0001")
+    gateway.save()
+    Team.objects.filter(pk=team.pk).update(gateway=gateway)
+    project = cuts(ada, "Harbour", 1)  # names no model: its gateway's default
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
+    take = Take.objects.get()
+    assert take.status == Status.DONE, take.error
+    sent = [r["json"]["model"] for r in gateway_a.requests if r["method"] == "POST"]
+    assert sent == ["dreamina-seedance-2-0-fast-260128"]  # BytePlus's, not the server's
+    shot = Project.objects.get(pk=project.pk).timeline()[0]
+    assert not shot.stale, shot.stale
