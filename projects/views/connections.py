@@ -50,6 +50,7 @@ class ConnectionForm(forms.Form):
     default = forms.BooleanField(required=False, initial=True, label="The team's projects use it")
 
     def __init__(self, *args, team=None, **kwargs):
+        kwargs.setdefault("auto_id", "connection-%s")  # beside the team's own form
         super().__init__(*args, **kwargs)
         self.team = team
 
