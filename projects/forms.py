@@ -133,20 +133,27 @@ class ProjectForm(Versioned):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "ratio" in self.fields:
-            self.fields["ratio"].help_text = ratio_help()
-        choices = providers.model_choices()
-        if "model" in self.fields and choices:
-            other = providers.takes_any_model()
-            self.fields["model"].widget = ModelPick(choices, providers.default_model(), other)
-            if not other:
-                self.fields["model"].help_text = "One of the gateway's models."
+        # The models, sizes and checks of the gateway the project's takes go through: its
+        # team's connection, or the server's.
+        gateway = self.instance.gateway() if self.instance.pk else None
+        with providers.using((lambda: gateway) if gateway is not None else None):
+            if "ratio" in self.fields:
+                self.fields["ratio"].help_text = ratio_help()
+            choices = providers.model_choices()
+            if "model" in self.fields and choices:
+                other = providers.takes_any_model()
+                default = providers.default_model()
+                self.fields["model"].widget = ModelPick(choices, default, other)
+                if not other:
+                    self.fields["model"].help_text = "One of the gateway's models."
 
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
             # Any shot would be refused for these settings: say so now, not after Generate.
             project = Project(**{f: cleaned.get(f) for f in self.Meta.fields})
+            if project.team_id is None:  # checked against its team's gateway
+                project.team_id = self.instance.team_id
             for problem in pipeline.settings_problems(project):
                 self.add_error(None, problem)
         return cleaned

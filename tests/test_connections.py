@@ -340,7 +340,7 @@ def test_rotate_seals_every_key_with_the_new_key(gateway_a, settings):
 
 
 def test_a_team_on_another_preset_makes_its_models_takes_and_sees_them_current(
-    deployment, gateway_a, worker
+    deployment, gateway_a, worker, client
 ):
     ada = make_user("ada")
     team = ada.teams.get()
@@ -360,3 +360,7 @@ def test_a_team_on_another_preset_makes_its_models_takes_and_sees_them_current(
     assert sent == ["dreamina-seedance-2-0-fast-260128"]  # BytePlus's, not the server's
     shot = Project.objects.get(pk=project.pk).timeline()[0]
     assert not shot.stale, shot.stale
+    client.force_login(ada)
+    page = client.get(reverse("project-settings", args=[project.pk])).content.decode()
+    assert 'value="dreamina-seedance-2-0-260128"' in page  # its gateway's models to pick
+    assert 'value="doubao-seedance-2-0-260128"' not in page
