@@ -3,6 +3,7 @@ limits; a refused key pauses it (takes wait, none fails) until a new key; the ke
 never readable back; only owners manage it."""
 
 import io
+import signal
 import time
 
 import pytest
@@ -364,3 +365,71 @@ def test_a_team_on_another_preset_makes_its_models_takes_and_sees_them_current(
     page = client.get(reverse("project-settings", args=[project.pk])).content.decode()
     assert 'value="dreamina-seedance-2-0-260128"' in page  # its gateway's models to pick
     assert 'value="doubao-seedance-2-0-260128"' not in page
+
+
+SETUP = """
+from django.core.management import call_command
+from projects.models import Connection, Project, Team
+from tests.factories import make_user
+made = []
+for owner, url, key, path in {spec!r}:
+    user = make_user(owner, password=None)
+    team = user.teams.get()
+    own = Connection(team=team, name="Own", style="ark", base_url=url, concurrency=1)
+    own.set_key(key)
+    own.save()
+    Team.objects.filter(pk=team.pk).update(gateway=own)
+    call_command("storyboard", "import", path, "--owner", owner)
+    project = Project.objects.latest("pk")
+    call_command("storyboard", "render", str(project.pk))
+    made.append(project.pk)
+print(*made)
+"""
+
+
+def test_each_connections_limit_holds_across_worker_processes_apart_from_the_others(
+    tmp_path, small_clips, live_template
+):
+    """Four worker processes, two teams, each on its own gateway with one task at once:
+    each gateway never sees two tasks at once, and the two run side by side."""
+    from tests.live import Deployment
+    from tests.test_limits import cuts as storyboard
+    from tests.test_limits import most_at_once as peak
+
+    sims = [
+        Simulator(port=0, delay=1.0, small=small_clips, api_key=key).start()
+        for key in ("sk-team-a-0001", "sk-team-b-0002", "test-key")
+    ]
+    a, b, server = sims
+    try:
+        app = Deployment(
+            tmp_path,
+            server,
+            live_template,
+            Q_WORKERS="4",
+            GATEWAY_KEYS_SECRET=Fernet.generate_key().decode(),
+        )
+        try:
+            spec = [
+                ("ada", a.base_url("ark"), "sk-team-a-0001", str(storyboard(tmp_path, "H", 3))),
+                ("bob", b.base_url("ark"), "sk-team-b-0002", str(storyboard(tmp_path, "M", 3))),
+            ]
+            app.manage("shell", "-c", SETUP.format(spec=spec))
+            with open(tmp_path / "workers.log", "w") as log:
+                worker = app.worker(log)
+                deadline = time.monotonic() + 120
+                while any(status != "done" for status, _ in app.takes()):
+                    assert time.monotonic() < deadline, app.takes()
+                    time.sleep(0.2)
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=30)
+        finally:
+            app.database.drop()
+        spans = {sim: [(t.created_at, t.updated_at) for t in sim.engine.tasks()] for sim in sims}
+    finally:
+        for sim in sims:
+            sim.stop()
+    assert a.create_count == 3 and b.create_count == 3 and server.create_count == 0
+    assert peak(spans[a]) == 1 and peak(spans[b]) == 1  # each connection's own limit
+    assert peak(spans[a] + spans[b]) == 2  # and neither held the other's takes
+    assert keys_seen(a) == {"Bearer sk-team-a-0001"} and keys_seen(b) == {"Bearer sk-team-b-0002"}
