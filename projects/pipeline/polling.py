@@ -73,6 +73,8 @@ def _poll(takes, expectations):
         unusable = None
     if paused:  # its key was refused: read again once it has a new one, failing none
         _read_again(takes, settings.SEEDANCE_POLL_INTERVAL, paused)
+        # Time paused is not time the gateway failed to answer (read_deadline).
+        Take.objects.filter(pk__in=[take.pk for take in takes]).update(**beat())
         return []
     if unusable is not None:
         if Connection.id_of(takes[0].provider) is None:

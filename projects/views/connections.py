@@ -190,8 +190,13 @@ def connection_delete(request, pk, connection_id):
             "they end (pick another default meanwhile, so nothing new goes through it).",
         )
         return redirect("team-detail", pk=pk)
+    was_default = connection.is_default
     connection.delete()
-    messages.success(request, f"Deleted the connection {connection.name}.")
+    messages.success(
+        request,
+        f"Deleted the connection {connection.name}."
+        + (" The team's new takes go through the server's own gateway." if was_default else ""),
+    )
     return redirect("team-detail", pk=pk)
 
 
