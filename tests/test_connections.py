@@ -433,3 +433,22 @@ def test_each_connections_limit_holds_across_worker_processes_apart_from_the_oth
     assert peak(spans[a]) == 1 and peak(spans[b]) == 1  # each connection's own limit
     assert peak(spans[a] + spans[b]) == 2  # and neither held the other's takes
     assert keys_seen(a) == {"Bearer sk-team-a-0001"} and keys_seen(b) == {"Bearer sk-team-b-0002"}
+
+
+def test_a_create_refused_for_its_key_waits_unsent_and_pauses_the_connection(
+    deployment, gateway_a, worker
+):
+    ada = make_user("ada")
+    gateway = connect(ada.teams.get(), gateway_a, "sk-revoked-0000")
+    project = cuts(ada, "Harbour", 2)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    takes = list(Take.objects.filter(shot__project=project))
+    assert [t.status for t in takes] == [Status.WAITING] * 2, [t.error for t in takes]
+    assert all(t.note.startswith(PAUSED) for t in takes)
+    gateway.refresh_from_db()
+    assert gateway.paused_at is not None and "refused its key" in gateway.paused_reason
+    assert gateway_a.create_count == 0 and not deployment.requests
+    creates = [r for r in gateway_a.requests if r["method"] == "POST"]
+    tasks.start(project.pk)  # asked again while paused: nothing more is sent
+    assert [r for r in gateway_a.requests if r["method"] == "POST"] == creates
