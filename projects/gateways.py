@@ -33,7 +33,11 @@ def default_of(team_id):
 
 def _of_project(project):
     def resolve():
-        connection = default_of(getattr(project, "team_id", None))
+        picked = getattr(project, "connection_id", None)
+        if picked is not None:  # the project's own pick, read afresh (its pause too)
+            connection = Connection.objects.filter(pk=picked).first()
+        else:
+            connection = default_of(getattr(project, "team_id", None))
         return connection.provider() if connection else providers.deployment()
 
     return resolve
@@ -55,7 +59,8 @@ def _named(name):
 
 
 def for_project(project):
-    """A block in which the provider is the one `project`'s new takes go through."""
+    """A block in which the provider is the one `project`'s new takes go through: its own
+    pick, else its team's default connection, else the deployment's."""
     return providers.using(_of_project(project))
 
 

@@ -452,3 +452,31 @@ def test_a_create_refused_for_its_key_waits_unsent_and_pauses_the_connection(
     creates = [r for r in gateway_a.requests if r["method"] == "POST"]
     tasks.start(project.pk)  # asked again while paused: nothing more is sent
     assert [r for r in gateway_a.requests if r["method"] == "POST"] == creates
+
+
+def test_a_project_may_pick_another_of_its_teams_connections(
+    deployment, gateway_a, gateway_b, worker, client
+):
+    ada, bob = make_user("ada"), make_user("bob")
+    team = ada.teams.get()
+    connect(team, gateway_a, "sk-team-a-0001", name="A")
+    b = connect(team, gateway_b, "sk-team-b-0002", name="B", default=False)
+    elsewhere = connect(bob.teams.get(), gateway_b, "sk-bob-0003", name="Bob's")
+    project = cuts(ada, "Harbour", 1)
+    client.force_login(ada)
+    url = reverse("project-settings", args=[project.pk])
+    page = client.get(url).content.decode()
+    assert "The team&#x27;s default (A)" in page and "Bob&#x27;s" not in page
+    fields = {"title": "Harbour", "resolution": "480p", "ratio": "16:9", "version": "1"}
+    refused = client.post(url, {**fields, "connection": elsewhere.pk})  # another team's
+    assert refused.status_code == 400
+    client.post(url, {**fields, "connection": b.pk})
+    project.refresh_from_db()
+    assert project.connection == b
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
+    take = Take.objects.get()
+    assert take.status == Status.DONE and take.provider == b.provider_name
+    assert gateway_b.create_count == 1 and gateway_a.create_count == 0
+    assert keys_seen(gateway_b) == {"Bearer sk-team-b-0002"}

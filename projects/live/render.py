@@ -69,7 +69,10 @@ def render(project_id, changes, expectations=None):
     if not (changes.timeline or changes.cards or changes.exports or changes.estimate):
         return events
     project = (
-        Project.objects.with_billed().select_related("team__gateway").filter(pk=project_id).first()
+        Project.objects.with_billed()
+        .select_related("team__gateway", "connection")
+        .filter(pk=project_id)
+        .first()
     )
     if project is None:
         return [Event("end")]

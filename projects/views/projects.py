@@ -146,7 +146,8 @@ def project_move(request, pk):
         moved = may_move(request.user, current, team)
         if moved:
             current.team = team
-            current.save(update_fields=["team"])
+            current.connection = None  # the old team's: the new team's default from now
+            current.save(update_fields=["team", "connection"])
     if not moved:
         messages.error(
             request, "A project moves only from a team you own to one where you make projects."
