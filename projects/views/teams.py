@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from .. import activity, costs
 from ..access import ROLES, team_for
 from ..models import Connection, Invitation, Membership, Role, Team
-from .connections import ConnectionForm, KeyForm
+from .connections import ConnectionForm
 
 INVITATION_SALT = "projects.invitation"
 # How long a used invitation is still shown on the team page, saying who used it and when.
@@ -121,7 +121,6 @@ def team_detail(request, pk):
         # A test under way: the page looks again until its answer is in.
         "checking": any(c.check_state == Connection.Check.CHECKING for c in gateways),
         "connection_form": ConnectionForm(team=team),
-        "key_form": KeyForm(),
         "team": team,
         "role": role,
         "manages": manages,
