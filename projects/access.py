@@ -133,7 +133,7 @@ def project_for(user, pk, action="view"):
         Project.objects.filter(pk=pk, team__memberships__user=user)
         .annotate(role=F("team__memberships__role"))
         .with_billed()  # what the head says was spent, from the ledger, in the same query
-        .select_related("team")
+        .select_related("team__gateway", "connection")  # the gateway its takes go through
     )
     project = found.first()
     if project is None:

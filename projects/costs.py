@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from .models import Kind, Spend, Take
+from .models import Connection, Kind, Spend, Take
 from .pace import Expectations
 
 # Pixel sizes of Seedance 2.0 clips, by resolution and ratio.
@@ -250,7 +250,7 @@ def month_start():
 
 def team_spend(team):
     """This month's billed tokens of a team, from its ledger: in all, by project (a
-    deleted one by the title it had) and by person."""
+    deleted one by the title it had), by person and by gateway connection."""
     spend = Spend.objects.filter(team=team, billed_at__gte=month_start())
     total = spend.aggregate(total=Sum("tokens"))["total"] or 0
     by_project = (
@@ -261,6 +261,8 @@ def team_spend(team):
     by_person = (
         spend.values("requested_by__username").annotate(tokens=Sum("tokens")).order_by("-tokens")
     )
+    by_gateway = spend.values("provider").annotate(tokens=Sum("tokens")).order_by("-tokens")
+    names = dict(team.connections.values_list("pk", "name"))
     budget = team.monthly_budget_tokens
     return {
         "month": month_start(),
@@ -272,7 +274,18 @@ def team_spend(team):
             (row["requested_by__username"] or "the command line", row["tokens"])
             for row in by_person
         ],
+        "by_gateway": [
+            (_gateway_name(row["provider"], names), row["tokens"]) for row in by_gateway
+        ],
     }
+
+
+def _gateway_name(provider, names):
+    """A ledger's gateway in words: the team's connection by name, else the server's."""
+    connection_id = Connection.id_of(provider or "")
+    if connection_id is None:
+        return "the server's gateway"
+    return names.get(connection_id, "a deleted connection")
 
 
 def _by_project(rows):

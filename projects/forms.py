@@ -104,6 +104,7 @@ class ProjectForm(Versioned):
         model = Project
         fields = [
             "title",
+            "connection",
             "model",
             "draft_model",
             "resolution",
@@ -133,20 +134,45 @@ class ProjectForm(Versioned):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "ratio" in self.fields:
-            self.fields["ratio"].help_text = ratio_help()
-        choices = providers.model_choices()
-        if "model" in self.fields and choices:
-            other = providers.takes_any_model()
-            self.fields["model"].widget = ModelPick(choices, providers.default_model(), other)
-            if not other:
-                self.fields["model"].help_text = "One of the gateway's models."
+        if "connection" in self.fields:
+            self._connections()
+        # The models, sizes and checks of the gateway the project's takes go through: its
+        # own pick, its team's connection, or the server's.
+        gateway = self.instance.gateway() if self.instance.pk else None
+        with providers.using((lambda: gateway) if gateway is not None else None):
+            if "ratio" in self.fields:
+                self.fields["ratio"].help_text = ratio_help()
+            choices = providers.model_choices()
+            if "model" in self.fields and choices:
+                other = providers.takes_any_model()
+                default = providers.default_model()
+                self.fields["model"].widget = ModelPick(choices, default, other)
+                if not other:
+                    self.fields["model"].help_text = "One of the gateway's models."
+
+    def _connections(self):
+        """The team's gateway connections to pick among; the field only where it has any."""
+        team = self.instance.team if self.instance.team_id else None
+        connections = team.connections.all() if team is not None else None
+        if not connections:
+            del self.fields["connection"]
+            return
+        field = self.fields["connection"]
+        field.queryset = connections
+        default = team.gateway.name if team.gateway_id else "the server's own gateway"
+        field.empty_label = f"The team's default ({default})"
+        field.help_text = (
+            "Where its new takes are made. Takes already sent finish where they went; "
+            "owners add connections on the team's page."
+        )
 
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
             # Any shot would be refused for these settings: say so now, not after Generate.
             project = Project(**{f: cleaned.get(f) for f in self.Meta.fields})
+            if project.team_id is None:  # checked against its team's gateway
+                project.team_id = self.instance.team_id
             for problem in pipeline.settings_problems(project):
                 self.add_error(None, problem)
         return cleaned

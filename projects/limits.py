@@ -1,4 +1,5 @@
-"""A provider's limits, shared by every worker and process: concurrency, requests a minute
+"""A provider's limits (the deployment's gateway's, or each team connection's, apart),
+shared by every worker and process: concurrency, requests a minute
 and a day, and what it was found not to serve.
 
 Kept in the database, never in one process's memory: a claim locks the provider's
@@ -54,10 +55,17 @@ class _Limits:
     concurrency: int | None
     rpm: int | None
     daily: int | None
+    paused: str = ""  # why nothing new goes through it now
 
 
 def _limits():
+    """The limits of the provider at hand (providers.configured): a team's connection
+    keeps its own; the deployment's are SEEDANCE_*'s, else its preset's."""
     provider = configured()
+    if provider.connection:
+        return _Limits(
+            provider.name, provider.concurrency, provider.rpm, provider.daily, provider.paused
+        )
     return _Limits(
         provider.name,
         settings.SEEDANCE_CONCURRENCY or provider.concurrency,
@@ -74,6 +82,8 @@ def claim(take, refuse=None, **fields):
     takes in flight) cannot change between the check and the claim.
     """
     limits = _limits()
+    if limits.paused:  # its key was refused: the take waits for its owner, unsent
+        return Claim(wait=settings.SEEDANCE_POLL_INTERVAL, note=limits.paused)
     with transaction.atomic():
         now = _lock(limits.name)
         if limits.concurrency:
@@ -93,6 +103,12 @@ def claim(take, refuse=None, **fields):
             return Claim()
         _count(limits, now)
     return Claim(claimed=True)
+
+
+def paused():
+    """Why nothing goes through the provider at hand now (a connection whose key was
+    refused), or ''."""
+    return _limits().paused
 
 
 def admit_call():

@@ -82,7 +82,9 @@ class Expectations:
     def for_shot(self, shot, kind=Kind.DRAFT):
         """How long a take of `kind` of `shot` should take, at that kind's settings."""
         asked = shot.project.settings_for(kind)
-        return self.seconds(self.provider, asked["model"], shot.duration, asked["resolution"])
+        gateway = shot.project.gateway()  # its team's connection's own times, where it has one
+        provider = gateway.name if gateway is not None else self.provider
+        return self.seconds(provider, asked["model"], shot.duration, asked["resolution"])
 
 
 def _provider_name():

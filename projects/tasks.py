@@ -6,8 +6,8 @@ and the worker's clock (projects.worker) hands it to these tasks when it comes.
 
 from django_q.tasks import async_task
 
-from . import pipeline, scripts, webhooks
-from .models import Export, Project, Take
+from . import gateways, pipeline, scripts, webhooks
+from .models import Connection, Export, Project, Take
 
 
 def start(project_id):
@@ -67,3 +67,17 @@ def deliver(delivery_id):
 
 def break_down(breakdown_id):
     scripts.breaking_down(breakdown_id)
+
+
+def check_connection(connection_id):
+    """Test a team's gateway connection (Test connection); one that resumes sends what
+    its team's projects have waiting."""
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is not None and gateways.check(connection_id):
+        resume(connection.team_id)
+
+
+def resume(team_id):
+    """Send what a team's projects have waiting, its gateway working again."""
+    for project_id in gateways.waiting_projects(team_id):
+        async_task("projects.tasks.start", project_id)

@@ -3,7 +3,19 @@
 from django.urls import path
 
 from .live.stream import project_events
-from .views import arrange, cast, comments, files, projects, scripts, seams, sharing, shots, teams
+from .views import (
+    arrange,
+    cast,
+    comments,
+    connections,
+    files,
+    projects,
+    scripts,
+    seams,
+    sharing,
+    shots,
+    teams,
+)
 
 # Reachable by a team member (under the project's id) and by a link's holder (under its
 # token); projects.access tells them apart and says what each may do.
@@ -92,6 +104,27 @@ urlpatterns = [
     ),
     path("teams/<int:pk>/members/<int:user_id>/role", teams.member_role, name="member-role"),
     path("teams/<int:pk>/members/<int:user_id>/remove", teams.member_remove, name="member-remove"),
+    path("teams/<int:pk>/connections/new", connections.connection_create, name="connection-create"),
+    path(
+        "teams/<int:pk>/connections/default",
+        connections.connection_default,
+        name="connection-default",
+    ),
+    path(
+        "teams/<int:pk>/connections/<int:connection_id>/key",
+        connections.connection_key,
+        name="connection-key",
+    ),
+    path(
+        "teams/<int:pk>/connections/<int:connection_id>/check",
+        connections.connection_check,
+        name="connection-check",
+    ),
+    path(
+        "teams/<int:pk>/connections/<int:connection_id>/delete",
+        connections.connection_delete,
+        name="connection-delete",
+    ),
     path("invitations/<str:token>", teams.invitation, name="invitation"),
     path(
         "invitations/<int:invitation_id>/answer",

@@ -298,6 +298,11 @@ SECRET_KEY = (
     or DEVELOPMENT_KEY
 )
 
+# The keys teams' gateway connections are sealed with (projects.vault): Fernet keys, the
+# first sealing, all opening; without any, the installation's own, made once in this file.
+GATEWAY_KEYS_SECRET = env("GATEWAY_KEYS_SECRET")
+GATEWAY_KEYS_FILE = Path(env("GATEWAY_KEYS_FILE") or _LOCAL_DATA / "gateway-keys.key")
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 # Uploads (README: Deploying safely). The largest file of each kind, in MB, as the
 # gateways take them; a picture's pixels, checked before anything decodes it.

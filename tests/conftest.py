@@ -40,6 +40,15 @@ def media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def gateway_keys_file(settings, tmp_path):
+    """The installation's own key for gateway keys, made in the test's own folder (never
+    beside the repository's database)."""
+    settings.GATEWAY_KEYS_SECRET = ""
+    settings.GATEWAY_KEYS_FILE = tmp_path / "gateway-keys.key"
+    return settings.GATEWAY_KEYS_FILE
+
+
+@pytest.fixture(autouse=True)
 def quick_password_hashing(settings):
     """A password hashed in one step: the real hasher spends half a second on every user a
     test makes, and no test here signs in with a password (the live app keeps the real one)."""

@@ -20,6 +20,7 @@ from projects.models import (
     CastImage,
     CastMember,
     Comment,
+    Connection,
     Export,
     Invitation,
     Kind,
@@ -124,6 +125,11 @@ def seed(owner=OWNER):
 
     viewer = make_user(VIEWER, password=VIEWER_PASSWORD)
     Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
+    # A gateway connection of the team's own, not its default, paused: its key was refused.
+    gateway = Connection(team=team, name="Own gateway", preset="byteplus", created_by=user)
+    gateway.set_key("sk-every-page-0042")
+    gateway.save()
+    gateway.pause("the gateway refused its key (401).")
     # The owner's inbox: a mention, and an invitation by name to the viewer's own team.
     asked = Comment.objects.create(shot=first, author=viewer, body=f"@{owner} is it too fast?")
     Mention.objects.create(comment=asked, user=user)

@@ -23,6 +23,7 @@ from projects.models import (
     Breakdown,
     CastImage,
     CastMember,
+    Connection,
     Delivery,
     DeliveryAttempt,
     Endpoint,
@@ -133,6 +134,11 @@ TABLE = {
     "endpoint-enable": Route(TEAM, post="manage", args=["endpoint"]),
     "endpoint-delete": Route(TEAM, post="manage", args=["endpoint"]),
     "endpoint-test": Route(TEAM, post="manage", args=["endpoint"]),
+    "connection-create": Route(TEAM, post="manage"),
+    "connection-default": Route(TEAM, post="manage"),
+    "connection-key": Route(TEAM, post="manage", args=["connection"]),
+    "connection-check": Route(TEAM, post="manage", args=["connection"]),
+    "connection-delete": Route(TEAM, post="manage", args=["connection"]),
     "invitation": Route(
         OPEN, get="open", post="open", login=False, args=["invitation-token"], ok={"POST": 400}
     ),
@@ -219,6 +225,12 @@ def world(db):
     invitation, secret = Invitation.make(team, Role.EDITOR, owner)
     from django.core import signing
 
+    gateway = Connection(team=team, name=f"Gate {HOSTILE}", preset="byteplus")
+    gateway.set_key("sk-world-key-1234")
+    gateway.save()
+    team.gateway = gateway
+    team.save()
+
     keeper = CastMember.objects.create(project=project, name="Keeper", description=HOSTILE)
     picture = CastImage.objects.create(
         member=keeper, file=ContentFile(cached_clip()[1], name="keeper.png")
@@ -251,6 +263,7 @@ def world(db):
             "export": export.pk,
             "link": links["view link"].pk,
             "invitation": invitation.pk,
+            "connection": gateway.pk,
             "member": editor.pk,
             "endpoint": endpoint.pk,
             "mention": Mention.objects.create(comment=comment, user=owner).pk,
@@ -336,6 +349,9 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "project-settings": {"title": "Renamed", "resolution": "480p", "ratio": "16:9"},
     "team-list": {"name": "New crew"},
     "team-detail": {"name": "Renamed crew"},
+    "connection-create": {"name": "Own gateway", "preset": "byteplus", "key": "sk-new-5678"},
+    "connection-key": {"key": "sk-newer-9012"},
+    "connection-default": {"connection": "connection"},
 }
 
 

@@ -68,7 +68,12 @@ def render(project_id, changes, expectations=None):
         events.append(Event(f"progress-{shot_id}", progress(shot_id, percent)))
     if not (changes.timeline or changes.cards or changes.exports or changes.estimate):
         return events
-    project = Project.objects.with_billed().select_related("team").filter(pk=project_id).first()
+    project = (
+        Project.objects.with_billed()
+        .select_related("team__gateway", "connection")
+        .filter(pk=project_id)
+        .first()
+    )
     if project is None:
         return [Event("end")]
     shots = project.timeline()

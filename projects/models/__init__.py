@@ -7,6 +7,7 @@ from .breakdowns import Breakdown
 from .bridges import Bridge
 from .cast import CastImage, CastMember
 from .comments import Comment, Mention
+from .connections import Connection
 from .limits import ProviderCall, ProviderGate
 from .links import Link
 from .projects import (
@@ -49,6 +50,7 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Endpoint",
+    "Connection",
     "Invitation",
     "Kind",
     "Link",

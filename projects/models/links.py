@@ -68,7 +68,7 @@ class Link(Tracked):
     @classmethod
     def find(cls, token):
         """The live link a token names, or None."""
-        links = cls.objects.live().select_related("project")
+        links = cls.objects.live().select_related("project__team__gateway", "project__connection")
         pk, dot, secret = (token or "").partition(".")
         if dot and pk.isdigit():
             link = links.filter(pk=int(pk)).first()

@@ -100,6 +100,15 @@ class Edited(models.Model):
 class Project(Tracked, Edited):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
     title = models.CharField(max_length=200)
+    # The team's gateway connection its new takes go through; none: the team's default.
+    connection = models.ForeignKey(
+        "Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="projects",
+        verbose_name="gateway",
+    )
     # Default generation settings, used by every shot of the project.
     model = models.CharField(max_length=100, blank=True)
     # The fast model drafts are made with; blank: the provider's fast sibling of `model`
@@ -143,9 +152,26 @@ class Project(Tracked, Edited):
         """What the activity log files this change under (django-auditlog)."""
         return {"project": self.pk, "team": self.team_id}
 
+    def gateway(self):
+        """The provider this project's new takes go through: its own pick among its team's
+        gateway connections, else the team's default, else the server's own; None while
+        that is misconfigured. Read once per project object, from its team (which pages
+        read with it)."""
+        if "_gateway" not in self.__dict__:
+            team = self.team if self.team_id else None
+            if self.connection_id:
+                connection = self.connection
+            else:
+                connection = team.gateway if team is not None and team.gateway_id else None
+            try:
+                self._gateway = connection.provider() if connection else providers.deployment()
+            except providers.ProviderError:
+                self._gateway = None
+        return self._gateway
+
     @property
     def model_name(self):
-        return self.model or providers.default_model()
+        return self.model or providers.default_model(self.gateway())
 
     def settings_snapshot(self):
         """The project-wide inputs a take depends on: the final settings."""
@@ -163,7 +189,7 @@ class Project(Tracked, Edited):
         final = self.settings_snapshot()
         if kind == Kind.FINAL:
             return final
-        return providers.draft_settings(final, self.draft_model)
+        return providers.draft_settings(final, self.draft_model, self.gateway())
 
     def cast_list(self):
         """Its cast, read once per project object (the page and its form); nothing is read

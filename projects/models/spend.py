@@ -19,6 +19,7 @@ class SpendQuerySet(models.QuerySet):
                 "requested_by_id": take.requested_by_id,
                 "model": take.inputs.get("model") or project.model_name,
                 "tokens": take.tokens,
+                "provider": take.provider,
             },
         )
         return entry
@@ -41,6 +42,8 @@ class Spend(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     model = models.CharField(max_length=100, blank=True)
+    # Which gateway billed it (Take.provider): a team's connection, or the deployment's.
+    provider = models.CharField(max_length=50, blank=True)
     tokens = models.PositiveBigIntegerField()
     billed_at = models.DateTimeField(default=timezone.now, db_index=True)
 

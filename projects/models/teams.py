@@ -36,6 +36,10 @@ class Team(models.Model):
         help_text="Optional: no shot is sent that would take the team past it this month.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The gateway connection its projects' new takes go through; none: the server's own.
+    gateway = models.ForeignKey(
+        "Connection", null=True, blank=True, on_delete=models.SET_NULL, related_name="used_by"
+    )
 
     def __str__(self):
         return self.name

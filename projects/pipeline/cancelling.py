@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from .. import activity
+from .. import activity, gateways
 from ..models import Project, Shot, Take
 from ..providers import ProviderError, TaskState, get_client
 from . import polling
@@ -31,7 +31,16 @@ Status = Take.Status
 def cancel_remote(take):
     """Cancel a take's task if it is still queued at the provider, reading it first; the
     take says how it ended, or why it goes on."""
-    client = get_client()
+    with gateways.for_take(take):  # the gateway its task is at
+        _cancel_remote(take)
+
+
+def _cancel_remote(take):
+    try:
+        client = get_client()
+    except ProviderError as error:
+        _note(take, f"Not cancelled: {error}")
+        return
     if not client.can_cancel:
         _note(take, f"The {client.name} API cannot cancel a task: it will finish and be billed.")
         return

@@ -7,13 +7,15 @@ every few tenths of a second to a second, as the provider's request rate allows.
 """
 
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from .. import limits
-from ..models import Spend, Take
+from .. import gateways, limits
+from ..models import Connection, Spend, Take
+from ..models.connections import PAUSED
 from ..pace import Expectations
 from ..providers import ProviderError, TaskState, get_client
 from . import collecting
@@ -52,6 +54,34 @@ def poll_many(takes, expectations=None):
     takes = [take for take in takes if take.status in (Status.QUEUED, Status.RUNNING)]
     if not takes:
         return []
+    # Each take is read through the gateway it was sent through, with that one's limits.
+    by_gateway = defaultdict(list)
+    for take in takes:
+        by_gateway[take.provider].append(take)
+    if len(by_gateway) > 1:
+        return [t for group in by_gateway.values() for t in poll_many(group, expectations)]
+    with gateways.for_take(takes[0]):
+        return _poll(takes, expectations)
+
+
+def _poll(takes, expectations):
+    try:
+        paused = limits.paused()
+    except ProviderError as error:
+        paused, unusable = "", error
+    else:
+        unusable = None
+    if paused:  # its key was refused: read again once it has a new one, failing none
+        _read_again(takes, settings.SEEDANCE_POLL_INTERVAL, paused)
+        # Time paused is not time the gateway failed to answer (read_deadline).
+        Take.objects.filter(pk__in=[take.pk for take in takes]).update(**beat())
+        return []
+    if unusable is not None:
+        if Connection.id_of(takes[0].provider) is None:
+            raise unusable  # the deployment is misconfigured: as before, nothing fails
+        for take in takes:  # its connection is gone, or its key unreadable
+            take.fail(unusable)
+        return takes
     wait = limits.admit_call()
     if wait:
         _read_again(takes, wait.seconds, wait.note)
@@ -70,6 +100,9 @@ def poll_many(takes, expectations=None):
         if found is None:
             found = {take.remote_id: client.get(take.remote_id) for take in takes}
     except ProviderError as error:
+        if note := gateways.refused(error):  # its key was refused: paused, none fails
+            _read_again(takes, settings.SEEDANCE_POLL_INTERVAL, note)
+            return []
         if error.permanent and len(takes) == 1:
             takes[0].fail(error)
             return takes
@@ -133,7 +166,7 @@ def _status_note(take, remote):
     (the task is read on: it may yet finish), and whatever it said before otherwise."""
     if remote.state == TaskState.UNKNOWN:
         return f"{UNKNOWN_STATUS}“{remote.status}”, a word this app does not know; reading on."
-    return "" if take.note.startswith(UNKNOWN_STATUS) else take.note
+    return "" if take.note.startswith((UNKNOWN_STATUS, PAUSED)) else take.note
 
 
 def _generation_seconds(take, remote, now):

@@ -5,6 +5,7 @@ import logging
 
 from django.utils import timezone
 
+from .. import gateways
 from ..models import Project, Take
 from . import uncertain
 from .collecting import gave_up
@@ -43,7 +44,8 @@ def recover(project=None):
         take.heartbeat_at, take.worker = fields["heartbeat_at"], fields["worker"]
         log.info("take %s: resuming it, %s when its worker died", take.pk, take.status)
         if take.status == Status.SUBMITTING:
-            uncertain.take_over(take)
+            with gateways.for_take(take):  # looked for where it was sent
+                uncertain.take_over(take)
         elif not gave_up(take, "its worker stopped while collecting it."):
             take.move(Status.RUNNING, next_look_at=timezone.now())
     started = []

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from .. import cast as casting
-from .. import media
+from .. import gateways, media
 from ..access import callback_token, input_token
 from ..models import Kind, Opening, Reference, Shot
 from ..providers import GenerationRequest, Image, ProviderError, configured
@@ -186,7 +186,7 @@ def cast_notes(shot, members=None):
     if not members:
         return [], []
     try:
-        style = configured().style
+        style = _style(shot.project if shot.project_id else None)
     except ProviderError:
         return [], []
     if shot.continues or shot.first_frame:
@@ -214,7 +214,7 @@ def problems(shot, references=None, cast=None):
     given.
     """
     try:
-        style = configured().style
+        style = _style(shot.project if shot.project_id else None)
     except ProviderError as error:
         return [str(error)]
     request = build_request(shot, None, style, frames=False, references=references, cast=cast)
@@ -225,7 +225,7 @@ def settings_problems(project):
     """Why the configured provider would refuse any shot, draft or final, of a project
     with these settings."""
     try:
-        style = configured().style
+        style = _style(project)
     except ProviderError as error:
         return [str(error)]
     probe = Shot(project=project, prompt="-", opening=Opening.CUT, duration=5)
@@ -234,3 +234,15 @@ def settings_problems(project):
         request = build_request(probe, None, style, frames=False, kind=kind)
         found += [p for p in style.settings_problems(request) if p not in found]
     return found
+
+
+def _style(project):
+    """The API style `project`'s new takes go through (its team's gateway); looked up once
+    for a project object (a page checks every shot of it)."""
+    style = getattr(project, "_gateway_style", None)
+    if style is None:
+        with gateways.for_project(project):
+            style = configured().style
+        if project is not None:
+            project._gateway_style = style
+    return style

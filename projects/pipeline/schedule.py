@@ -13,9 +13,8 @@ from django.conf import settings
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from .. import limits
+from .. import gateways, limits
 from ..models import Take
-from ..providers import get_client
 from . import uncertain
 from .polling import BATCH, poll_many
 
@@ -52,8 +51,12 @@ def claim_reads(now=None):
     for pk, provider, look in due_reads(now).values_list("pk", "provider", "next_look_at")[:500]:
         if Take.objects.filter(pk=pk, next_look_at=look).update(next_look_at=lease):
             claimed[provider].append(pk)
-    size = BATCH if limits.lists() else 1
-    return [ids[i : i + size] for ids in claimed.values() for i in range(0, len(ids), size)]
+    batches = []
+    for provider, ids in claimed.items():  # each gateway's takes apart, listed where it can
+        with gateways.named(provider):
+            size = BATCH if limits.lists() else 1
+        batches += [ids[i : i + size] for i in range(0, len(ids), size)]
+    return batches
 
 
 def claim_retries(now=None):
@@ -72,10 +75,10 @@ def look(takes):
     """Do what due takes are due for: look for uncertain creates again, read the others.
     A submitting take is left to the worker sending its create. Returns the takes that
     ended, whose chains may go on."""
-    client = None
     for take in takes:
         if take.status == Status.UNCERTAIN:
-            uncertain.look_for(take, client or (client := get_client()))
+            with gateways.for_take(take):  # where its create went
+                uncertain.look_for(take)
     return poll_many([take for take in takes if take.status in (Status.QUEUED, Status.RUNNING)])
 
 

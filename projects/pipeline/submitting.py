@@ -12,9 +12,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from .. import costs, limits, media
+from .. import costs, gateways, limits, media
 from ..files import local_copy
 from ..models import Kind, Take
+from ..models.connections import PAUSED
 from ..providers import MAX_IMAGE_BYTES, ProviderError, get_client
 from . import guarding, polling, uncertain
 from .leases import beat
@@ -49,6 +50,11 @@ def start_ready(project):
     Drafts and finals are two chains over the same shots: a final continue starts on the
     final before it, a draft on the draft.
     """
+    with gateways.for_project(project):  # new takes go through the team's gateway
+        return _start_ready(project)
+
+
+def _start_ready(project):
     submitted = []
     before = None
     now = timezone.now()
@@ -67,6 +73,8 @@ def start_ready(project):
                     continue
                 # Not sent until submit says so (uncertain.take_over reads it).
                 fields = {"submitted_at": None, **beat()}
+                if take.note.startswith(PAUSED):  # its gateway was paused, and is not now
+                    fields["note"] = ""
                 claim = limits.claim(take, refuse=costs.over_budget, **fields)
                 if claim.claimed and submit(take, gate.upstream, gate.out):
                     submitted.append(take)
@@ -160,6 +168,14 @@ def submit(take, upstream, out=None):
             raise ProviderError(" ".join(refused), permanent=True)
         remote_id = client.create(request)
     except ProviderError as error:
+        if note := gateways.refused(error):  # a refused key made nothing: wait for a new one
+            take.move(
+                Status.WAITING,
+                not_before=timezone.now() + timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL),
+                next_look_at=None,
+                note=note,
+            )
+            return False
         if uncertain.is_uncertain(error):
             return uncertain.lost(take, client, error)
         if error.permanent:

@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .. import limits
+from .. import gateways, limits
 from ..models import Take
 from ..providers import LostCreate, ProviderError, get_client
 from .leases import beat, me
@@ -92,6 +92,8 @@ def look_for(take, client=None):
     try:
         found = client.find_lost(lost)
     except ProviderError as error:
+        if gateways.refused(error):  # its connection's key was refused: paused, looked again
+            return _again(take, _next_look(take))
         if error.status in limits.NOT_SERVED:
             limits.stop_listing()
             return _stop(take, "The provider turned out not to list its tasks.")

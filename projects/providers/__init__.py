@@ -2,6 +2,8 @@
 
 import os
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from multiprocessing.util import Finalize
 
@@ -43,6 +45,8 @@ __all__ = [
     "TaskState",
     "close_clients",
     "configured",
+    "connected",
+    "deployment",
     "default_model",
     "draft_settings",
     "get_client",
@@ -51,6 +55,7 @@ __all__ = [
     "simulator_url",
     "takes_any_model",
     "typical_seconds",
+    "using",
 ]
 
 STYLES = {
@@ -87,6 +92,10 @@ class Provider:
     lists: bool = True
     # The model ids it offers: its preset's, else its style's.
     models: tuple = ()
+    # A team's own gateway connection (its limits are its own, not SEEDANCE_*'s).
+    connection: bool = False
+    # Why nothing new is sent through it now (its key was refused), '' while it works.
+    paused: str = ""
 
     def client(self):
         # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
@@ -106,7 +115,94 @@ def simulator_url():
     return f"http://127.0.0.1:{settings.SIMULATOR_PORT}"
 
 
+# Which provider the work at hand goes through (a team's connection, or the take's own):
+# set by `using`, read by configured(); unset, the deployment's.
+_using = ContextVar("provider", default=None)
+
+
+class _Resolved:
+    """A provider looked up once, when first asked for, within one `using` block: its
+    error, if it has one, is raised where configured() is called, as the deployment's is."""
+
+    def __init__(self, resolve):
+        self.resolve = resolve
+        self.provider = self.error = None
+
+    def get(self):
+        if self.provider is None and self.error is None:
+            try:
+                self.provider = self.resolve()
+            except ProviderError as error:
+                self.error = error
+        if self.error is not None:
+            raise ProviderError(
+                self.error.message, permanent=self.error.permanent, status=self.error.status
+            )
+        return self.provider
+
+
+@contextmanager
+def using(resolve):
+    """Within this block, configured() (and so get_client() and the limits) is the
+    provider `resolve()` returns, looked up when first asked for; None: the deployment's."""
+    token = _using.set(None if resolve is None else _Resolved(resolve))
+    try:
+        yield
+    finally:
+        _using.reset(token)
+
+
 def configured():
+    """The provider of the work at hand (`using`), else the deployment's."""
+    resolved = _using.get()
+    if resolved is not None:
+        return resolved.get()
+    return deployment()
+
+
+def connected(
+    name,
+    *,
+    api_key,
+    preset="",
+    style="",
+    base_url="",
+    rpm=None,
+    concurrency=None,
+    daily=None,
+    paused="",
+):
+    """A team's own gateway connection as a Provider: a preset (its address, style, limits
+    and models), or a style and a base URL; its limits, where it gives them, its own."""
+    found = PRESETS.get(preset) if preset else None
+    if preset and found is None:
+        raise ProviderError(f"No preset is called {preset!r}.", permanent=True)
+    style_name = style or (found.style if found else "ark")
+    style_class = STYLES.get(style_name)
+    if style_class is None:
+        raise ProviderError(f"No API style is called {style_name!r}.", permanent=True)
+    base_url = base_url or (found.base_url if found else "")
+    if not base_url:
+        raise ProviderError(f"The connection {name} has no base URL.", permanent=True)
+    return Provider(
+        name=name,
+        style=style_class,
+        base_url=base_url.rstrip("/"),
+        api_key=api_key,
+        model=found.default_model if found else style_class.default_model,
+        simulated=False,
+        headers=dict(found.headers) if found else {},
+        rpm=rpm or (found.rpm if found else None),
+        concurrency=concurrency or (found.concurrency if found else None),
+        daily=daily or (found.daily if found else None),
+        lists=style_class.can_list and (found.lists if found else True),
+        models=found.models if found else style_class.models,
+        connection=True,
+        paused=paused,
+    )
+
+
+def deployment():
     """The provider from SEEDANCE_PRESET, overridden field by field by SEEDANCE_BASE_URL,
     SEEDANCE_API_STYLE and SEEDANCE_MODEL; with no base URL at all, the local simulator."""
     preset = None
@@ -193,20 +289,23 @@ def close_clients():
         _clients.clear()
 
 
-def default_model():
-    """The model of projects that name none ('' while the provider is misconfigured)."""
+def default_model(provider=None):
+    """The model of projects that name none: `provider`'s (a project's gateway), else the
+    configured one's ('' while the provider is misconfigured)."""
+    if provider is not None:
+        return provider.model
     try:
         return configured().model
     except ProviderError:
         return ""
 
 
-def draft_settings(final, fast=""):
+def draft_settings(final, fast="", provider=None):
     """The settings a draft is made with, given the final ones (the project's) and the
     project's fast model, if it names one: the configured style's cheapest
     (Style.draft_settings); the final ones less audio while the provider is misconfigured."""
     try:
-        style = configured().style
+        style = (provider or configured()).style
     except ProviderError:
         return {**final, "model": fast or final["model"], "generate_audio": False}
     return style.draft_settings(final, fast)

@@ -110,6 +110,22 @@ class Style:
     def get(self, task_id) -> RemoteTask:
         return self.parse_task(self.call("GET", f"{self.tasks_path}/{task_id}"))
 
+    # A task id no gateway makes: reading it asks only whether the key and address work.
+    NO_SUCH_TASK = "storyboard-connection-check-0"
+
+    def check(self):
+        """One cheap authenticated read, to say whether the key and the address work: the
+        task NO_SUCH_TASK, which a gateway that took the key answers with 404 (or 400, an
+        id it does not parse). None when they work; else the ProviderError (its status
+        401 or 403 for a refused key, none for an address that does not answer)."""
+        try:
+            self.get(self.NO_SUCH_TASK)
+        except ProviderError as error:
+            if error.status in (400, 404, 422):
+                return None
+            return error
+        return None
+
     def cancel(self, task_id):
         raise ProviderError(f"The {self.name} API cannot cancel a task.", permanent=True)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import activity, edits, pipeline, storyboard_file
+from .. import activity, edits, gateways, pipeline, storyboard_file
 from ..access import may_move, mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
 from ..models import Opening, Project, Role, Shot, Team
@@ -96,6 +96,11 @@ def project_detail(request, pk):
             "at": at if at < len(shots) else "",
         },
     )
+    # Why its shots wait, when the team's gateway connection is paused: as their cards say
+    # (read from the takes already on the page, not asked again).
+    context["gateway_paused"] = gateways.paused_among(
+        take for shot in shots for take in shot.takes.all()
+    )
     return render(request, "projects/project_detail.html", context)
 
 
@@ -141,7 +146,8 @@ def project_move(request, pk):
         moved = may_move(request.user, current, team)
         if moved:
             current.team = team
-            current.save(update_fields=["team"])
+            current.connection = None  # the old team's: the new team's default from now
+            current.save(update_fields=["team", "connection"])
     if not moved:
         messages.error(
             request, "A project moves only from a team you own to one where you make projects."

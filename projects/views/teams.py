@@ -19,7 +19,8 @@ from django.views.decorators.http import require_POST
 
 from .. import activity, costs, webhooks
 from ..access import ROLES, team_for
-from ..models import Endpoint, Invitation, Membership, Role, Team
+from ..models import Connection, Endpoint, Invitation, Membership, Role, Team
+from .connections import ConnectionForm
 
 INVITATION_SALT = "projects.invitation"
 # How long a used invitation is still shown on the team page, saying who used it and when.
@@ -142,8 +143,15 @@ def team_detail(request, pk):
 def _team_page(request, team, role, form=None, endpoint_form=None):
     """The team page; a 400 when a form on it was refused."""
     form = form or TeamForm(instance=team)
-    manages = role in ROLES["manage"]  # who may invite and manage webhooks: owners
+    # Who may invite, manage webhooks and the team's gateways: owners.
+    manages = role in ROLES["manage"]
+    gateways = list(team.connections.select_related("team"))
     context = {
+        "connections": gateways,
+        "default_connection": next((c for c in gateways if c.pk == team.gateway_id), None),
+        # A test under way: the page looks again until its answer is in.
+        "checking": any(c.check_state == Connection.Check.CHECKING for c in gateways),
+        "connection_form": ConnectionForm(team=team),
         "team": team,
         "role": role,
         "manages": manages,

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from projects import providers
 from projects.addresses import is_loopback
 from projects.models import Team
+from projects.vault import installation_file
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "storyboard-demo"
@@ -139,17 +139,8 @@ class Command(BaseCommand):
 
 def installation_key(path):
     """The key in `path`, made there first if there is none: random, readable by this user
-    only, and complete before anyone can read it (linked into place, never overwritten)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, made = tempfile.mkstemp(dir=path.parent, prefix=".secret-key-")  # mode 0600
-    try:
-        with os.fdopen(descriptor, "w") as f:
-            f.write(secrets.token_urlsafe(50) + "\n")
-        with contextlib.suppress(FileExistsError):  # made by another up meanwhile
-            os.link(made, path)
-    finally:
-        os.unlink(made)
-    return path.read_text().strip()
+    only, and complete before anyone can read it (projects.vault.installation_file)."""
+    return installation_file(path, lambda: secrets.token_urlsafe(50))
 
 
 class Interrupted(KeyboardInterrupt):

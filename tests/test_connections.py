@@ -1,0 +1,482 @@
+"""Each team's own gateway: its takes go through its own connection, with its own key and
+limits; a refused key pauses it (takes wait, none fails) until a new key; the key is
+never readable back; only owners manage it."""
+
+import io
+import signal
+import time
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection as db
+from django.urls import reverse
+
+from projects import pipeline, providers, tasks, vault
+from projects.models import Connection, Membership, Opening, Project, Role, Spend, Take, Team
+from projects.models.connections import PAUSED
+from projects.providers.style import Style
+from projects.simulator import Simulator
+from tests.factories import make_project, make_user
+
+pytestmark = [pytest.mark.django_db, pytest.mark.timeout(180)]
+Status = Take.Status
+
+
+@pytest.fixture
+def gateway_a(small_clips):
+    with Simulator(port=0, delay=1.0, small=small_clips, api_key="sk-team-a-0001") as sim:
+        yield sim
+
+
+@pytest.fixture
+def gateway_b(small_clips):
+    with Simulator(port=0, delay=1.0, small=small_clips, api_key="sk-team-b-0002") as sim:
+        yield sim
+
+
+@pytest.fixture
+def deployment(simulator, settings):
+    """The server's own gateway (SEEDANCE_*), a third simulator: nothing of a team with a
+    connection may reach it."""
+    settings.SEEDANCE_POLL_INTERVAL = 0.1
+    return simulator
+
+
+def connect(team, sim, key, name="Own gateway", default=True, **limits):
+    gateway = Connection(
+        team=team,
+        name=name,
+        style="ark",
+        base_url=sim.base_url("ark"),
+        **limits,
+    )
+    gateway.set_key(key)
+    gateway.save()
+    if default:
+        Team.objects.filter(pk=team.pk).update(gateway=gateway)
+    return gateway
+
+
+def cuts(user, title, count):
+    shots = [(f"{title} {n}", Opening.CUT) for n in range(count)]
+    return make_project(user, title=title, shots=shots)
+
+
+def keys_seen(sim):
+    return {r["headers"].get("Authorization") for r in sim.requests}
+
+
+def most_at_once(tasks):
+    events = sorted(
+        [(t.created_at, 1) for t in tasks] + [(t.updated_at, -1) for t in tasks],
+        key=lambda event: (event[0], event[1]),
+    )
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_each_teams_takes_go_to_its_own_gateway_with_its_key_and_limits(
+    deployment, gateway_a, gateway_b, worker
+):
+    ada, bob = make_user("ada"), make_user("bob")
+    a = connect(ada.teams.get(), gateway_a, "sk-team-a-0001", concurrency=1)
+    b = connect(bob.teams.get(), gateway_b, "sk-team-b-0002")
+    harbour, market = cuts(ada, "Harbour", 3), cuts(bob, "Market", 3)
+    for project in (harbour, market):
+        pipeline.queue_takes(project)
+        tasks.start(project.pk)
+    takes = Take.objects.all()
+    worker.until(lambda: not takes.unfinished().exists(), what="both teams' takes")
+
+    assert sorted(takes.values_list("status", flat=True)) == [Status.DONE] * 6
+    assert set(takes.filter(shot__project=harbour).values_list("provider", flat=True)) == {
+        a.provider_name
+    }
+    assert set(takes.filter(shot__project=market).values_list("provider", flat=True)) == {
+        b.provider_name
+    }
+    # Each gateway got its own team's creates, and only its own key.
+    assert gateway_a.create_count == 3 and gateway_b.create_count == 3
+    assert deployment.create_count == 0 and not deployment.requests
+    assert keys_seen(gateway_a) == {"Bearer sk-team-a-0001"}
+    assert keys_seen(gateway_b) == {"Bearer sk-team-b-0002"}
+    prompts_a = {r["json"]["content"][0]["text"] for r in gateway_a.requests if r["json"]}
+    assert prompts_a and all(p.startswith("Harbour") for p in prompts_a)
+    # One at once on A's connection held none of B's: B's three ran side by side.
+    assert most_at_once(gateway_a.engine.tasks()) == 1
+    assert most_at_once(gateway_b.engine.tasks()) >= 2
+    # The spend is counted per connection, in each team's ledger.
+    assert set(Spend.objects.values_list("team", "provider")) == {
+        (harbour.team_id, a.provider_name),
+        (market.team_id, b.provider_name),
+    }
+
+
+def test_a_revoked_key_pauses_the_connection_and_a_new_key_resumes_its_takes(
+    deployment, gateway_a, worker, client, django_capture_on_commit_callbacks
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001", concurrency=1)
+    project = cuts(ada, "Harbour", 2)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    first, second = (shot.latest_take for shot in project.timeline())
+    assert first.status == Status.QUEUED and second.status == Status.WAITING
+
+    gateway_a.api_key = "sk-team-a-rotated-9999"  # the gateway revokes the key
+    worker.until(
+        lambda: Connection.objects.get(pk=gateway.pk).paused_at is not None,
+        what="the refused key to pause the connection",
+    )
+    creates = gateway_a.create_count
+    # A while on: nothing fails, nothing new is sent, and each card says why it waits.
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        worker.clock.tick()
+        time.sleep(0.05)
+    takes = Take.objects.filter(shot__project=project).order_by("shot__position")
+    assert [t.status for t in takes.all()] == [first.status, Status.WAITING]
+    assert not takes.filter(status=Status.FAILED).exists()
+    assert gateway_a.create_count == creates == 1
+    assert all(t.note.startswith(PAUSED) for t in takes.all()), [t.note for t in takes.all()]
+
+    client.force_login(ada)
+    page = client.get(reverse("project-detail", args=[project.pk])).content.decode()
+    assert "is paused: the gateway refused its key" in page
+    team_page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "Own gateway is paused" in team_page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("connection-key", args=[team.pk, gateway.pk]),
+            {"key": "sk-team-a-rotated-9999"},
+        )
+    gateway.refresh_from_db()
+    assert gateway.paused_at is None and gateway.key_end == "9999"
+    worker.until(lambda: not takes.unfinished().exists(), what="the takes to resume")
+    done = list(takes.all())
+    assert [t.status for t in done] == [Status.DONE, Status.DONE], [t.error for t in done]
+    assert gateway_a.create_count == 2  # the paused one was sent once, after the new key
+    assert not any(t.note.startswith(PAUSED) for t in done), [t.note for t in done]
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.OK  # the new key was tested in the worker
+
+
+def test_test_connection_says_whether_the_key_and_the_address_work(
+    gateway_a, worker, client, django_capture_on_commit_callbacks
+):
+    def check():
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(url)
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-wrong-key-0000")
+    client.force_login(ada)
+    url = reverse("connection-check", args=[team.pk, gateway.pk])
+
+    check()
+    page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "Testing the connection" in page and 'http-equiv="refresh"' in page  # not waited on
+    worker.drain()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.REFUSED and gateway.paused_at is not None
+
+    gateway_a.api_key = "sk-wrong-key-0000"  # the owner fixed it at the gateway's side
+    check()
+    worker.drain()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.OK and gateway.paused_at is None
+    page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "Works: The key and the address work." in page and 'http-equiv="refresh"' not in page
+    # Each test was one read of a task that does not exist.
+    reads = [r for r in gateway_a.requests if r["method"] == "GET"]
+    assert len(reads) == 2 and all(r["path"].endswith(Style.NO_SUCH_TASK) for r in reads)
+
+    closed = Simulator(port=0)  # bound, then closed: nothing answers there
+    address = closed.base_url("ark")
+    closed.stop()
+    Connection.objects.filter(pk=gateway.pk).update(base_url=address)
+    check()
+    worker.drain()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.UNREACHABLE, gateway.check_message
+
+
+def test_the_key_is_never_readable_back(gateway_a, client, settings):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    client.force_login(ada)
+    key = "sk-very-secret-gateway-key-7f3a"
+    response = client.post(
+        reverse("connection-create", args=[team.pk]),
+        {
+            "name": "Night gateway",
+            "style": "ark",
+            "base_url": gateway_a.base_url("ark"),
+            "key": key,
+            "default": "on",
+        },
+    )
+    assert response.status_code == 302
+    gateway = Connection.objects.get()
+    assert gateway.key() == key and gateway.key_end == "7f3a" and gateway.is_default
+
+    dump = io.StringIO()
+    call_command("dumpdata", "projects", stdout=dump)
+    assert gateway.sealed_key in dump.getvalue() and key not in dump.getvalue()
+    with db.cursor() as cursor:
+        cursor.execute("SELECT * FROM projects_connection")
+        rows = repr(cursor.fetchall())
+    assert "Night gateway" in rows and key not in rows and key[:12] not in rows
+    page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "····7f3a" in page and key not in page and key[:-4] not in page
+    # Sealed with the installation's own key, not SECRET_KEY: another installation's
+    # key opens nothing.
+    assert settings.GATEWAY_KEYS_FILE.is_file()
+    settings.GATEWAY_KEYS_SECRET = Fernet.generate_key().decode()
+    with pytest.raises(vault.Unreadable):
+        gateway.key()
+
+
+def test_keys_rotate_by_putting_the_new_one_first(settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.GATEWAY_KEYS_SECRET = old
+    sealed = vault.seal("sk-rotating-1234")
+    settings.GATEWAY_KEYS_SECRET = f"{new},{old}"
+    assert vault.unseal(sealed) == "sk-rotating-1234"  # the old one still opens it
+    resealed = vault.reseal(sealed)
+    settings.GATEWAY_KEYS_SECRET = new
+    assert vault.unseal(resealed) == "sk-rotating-1234"
+    with pytest.raises(vault.Unreadable):
+        vault.unseal(sealed)
+
+
+def test_only_owners_manage_the_teams_connections(gateway_a, client):
+    ada, bob = make_user("ada"), make_user("bob")
+    team = ada.teams.get()
+    Membership.objects.create(team=team, user=bob, role=Role.EDITOR)
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    client.force_login(bob)
+    page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "Own gateway" in page and "····" not in page and "Test connection" not in page
+    for name, args, body in (
+        ("connection-create", [], {"name": "Mine", "preset": "byteplus", "key": "sk-bob-1"}),
+        ("connection-key", [gateway.pk], {"key": "sk-bob-2"}),
+        ("connection-check", [gateway.pk], {}),
+        ("connection-default", [], {"connection": ""}),
+        ("connection-delete", [gateway.pk], {}),
+    ):
+        response = client.post(reverse(name, args=[team.pk, *args]), body)
+        assert response.status_code == 403, name
+    gateway = Connection.objects.get(pk=gateway.pk)
+    assert gateway.key() == "sk-team-a-0001" and gateway.is_default
+    assert Connection.objects.count() == 1
+
+
+def test_takes_in_flight_finish_on_their_connection_after_the_default_changes(
+    deployment, gateway_a, gateway_b, worker, client
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    a = connect(team, gateway_a, "sk-team-a-0001", name="A")
+    b = connect(team, gateway_b, "sk-team-b-0002", name="B", default=False)
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    sent = project.shots.get().latest_take
+    assert sent.status == Status.QUEUED and sent.provider == a.provider_name
+
+    client.force_login(ada)
+    client.post(reverse("connection-default", args=[team.pk]), {"connection": b.pk})
+    assert Team.objects.get(pk=team.pk).gateway == b
+    # A cannot be deleted while the take is at its gateway.
+    client.post(reverse("connection-delete", args=[team.pk, a.pk]))
+    assert Connection.objects.filter(pk=a.pk).exists()
+
+    worker.until(lambda: Take.objects.get(pk=sent.pk).status == Status.DONE, what="the take")
+    assert not gateway_b.requests  # read and collected where it was sent
+    assert gateway_a.create_count == 1
+    shot = project.timeline()[0]
+    assert not shot.stale and shot.selected_take_id == sent.pk  # nothing marked stale
+
+    client.post(reverse("shot-regenerate", args=[project.pk, shot.pk]))
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the new take")
+    again = project.shots.get().latest_take
+    assert again.pk != sent.pk and again.status == Status.DONE
+    assert again.provider == b.provider_name and gateway_b.create_count == 1
+    assert gateway_a.create_count == 1
+    client.post(reverse("connection-delete", args=[team.pk, a.pk]))  # now it may go
+    assert not Connection.objects.filter(pk=a.pk).exists()
+    assert Take.objects.get(pk=sent.pk).provider == a.provider_name  # its record stays
+
+
+def test_a_team_without_a_connection_uses_the_servers_gateway(deployment, gateway_a, worker):
+    ada, bob = make_user("ada"), make_user("bob")
+    connect(ada.teams.get(), gateway_a, "sk-team-a-0001")
+    project = cuts(bob, "Market", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
+    take = project.shots.get().latest_take
+    assert take.status == Status.DONE and take.provider == providers.deployment().name
+    assert deployment.create_count == 1 and gateway_a.create_count == 0
+    assert keys_seen(deployment) == {"Bearer test-key"}
+
+
+def test_rotate_seals_every_key_with_the_new_key(gateway_a, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.GATEWAY_KEYS_SECRET = old
+    gateway = connect(make_user("ada").teams.get(), gateway_a, "sk-rotate-me-4321")
+    settings.GATEWAY_KEYS_SECRET = f"{new},{old}"
+    call_command("gateway_keys", "rotate", stdout=io.StringIO())
+    settings.GATEWAY_KEYS_SECRET = new  # the old key dropped
+    gateway.refresh_from_db()
+    assert gateway.key() == "sk-rotate-me-4321"
+
+
+def test_a_team_on_another_preset_makes_its_models_takes_and_sees_them_current(
+    deployment, gateway_a, worker, client
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = Connection(
+        team=team, name="BytePlus", preset="byteplus", base_url=gateway_a.base_url()
+    )
+    gateway.set_key("sk-team-a-0001")
+    gateway.save()
+    Team.objects.filter(pk=team.pk).update(gateway=gateway)
+    project = cuts(ada, "Harbour", 1)  # names no model: its gateway's default
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
+    take = Take.objects.get()
+    assert take.status == Status.DONE, take.error
+    sent = [r["json"]["model"] for r in gateway_a.requests if r["method"] == "POST"]
+    assert sent == ["dreamina-seedance-2-0-fast-260128"]  # BytePlus's, not the server's
+    shot = Project.objects.get(pk=project.pk).timeline()[0]
+    assert not shot.stale, shot.stale
+    client.force_login(ada)
+    page = client.get(reverse("project-settings", args=[project.pk])).content.decode()
+    assert 'value="dreamina-seedance-2-0-260128"' in page  # its gateway's models to pick
+    assert 'value="doubao-seedance-2-0-260128"' not in page
+
+
+SETUP = """
+from django.core.management import call_command
+from projects.models import Connection, Project, Team
+from tests.factories import make_user
+made = []
+for owner, url, key, path in {spec!r}:
+    user = make_user(owner, password=None)
+    team = user.teams.get()
+    own = Connection(team=team, name="Own", style="ark", base_url=url, concurrency=1)
+    own.set_key(key)
+    own.save()
+    Team.objects.filter(pk=team.pk).update(gateway=own)
+    call_command("storyboard", "import", path, "--owner", owner)
+    project = Project.objects.latest("pk")
+    call_command("storyboard", "render", str(project.pk))
+    made.append(project.pk)
+print(*made)
+"""
+
+
+def test_each_connections_limit_holds_across_worker_processes_apart_from_the_others(
+    tmp_path, small_clips, live_template
+):
+    """Four worker processes, two teams, each on its own gateway with one task at once:
+    each gateway never sees two tasks at once, and the two run side by side."""
+    from tests.live import Deployment
+    from tests.test_limits import cuts as storyboard
+    from tests.test_limits import most_at_once as peak
+
+    sims = [
+        Simulator(port=0, delay=1.0, small=small_clips, api_key=key).start()
+        for key in ("sk-team-a-0001", "sk-team-b-0002", "test-key")
+    ]
+    a, b, server = sims
+    try:
+        app = Deployment(
+            tmp_path,
+            server,
+            live_template,
+            Q_WORKERS="4",
+            GATEWAY_KEYS_SECRET=Fernet.generate_key().decode(),
+        )
+        try:
+            spec = [
+                ("ada", a.base_url("ark"), "sk-team-a-0001", str(storyboard(tmp_path, "H", 3))),
+                ("bob", b.base_url("ark"), "sk-team-b-0002", str(storyboard(tmp_path, "M", 3))),
+            ]
+            app.manage("shell", "-c", SETUP.format(spec=spec))
+            with open(tmp_path / "workers.log", "w") as log:
+                worker = app.worker(log)
+                deadline = time.monotonic() + 120
+                while any(status != "done" for status, _ in app.takes()):
+                    assert time.monotonic() < deadline, app.takes()
+                    time.sleep(0.2)
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=30)
+        finally:
+            app.database.drop()
+        spans = {sim: [(t.created_at, t.updated_at) for t in sim.engine.tasks()] for sim in sims}
+    finally:
+        for sim in sims:
+            sim.stop()
+    assert a.create_count == 3 and b.create_count == 3 and server.create_count == 0
+    assert peak(spans[a]) == 1 and peak(spans[b]) == 1  # each connection's own limit
+    assert peak(spans[a] + spans[b]) == 2  # and neither held the other's takes
+    assert keys_seen(a) == {"Bearer sk-team-a-0001"} and keys_seen(b) == {"Bearer sk-team-b-0002"}
+
+
+def test_a_create_refused_for_its_key_waits_unsent_and_pauses_the_connection(
+    deployment, gateway_a, worker
+):
+    ada = make_user("ada")
+    gateway = connect(ada.teams.get(), gateway_a, "sk-revoked-0000")
+    project = cuts(ada, "Harbour", 2)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    takes = list(Take.objects.filter(shot__project=project))
+    assert [t.status for t in takes] == [Status.WAITING] * 2, [t.error for t in takes]
+    assert all(t.note.startswith(PAUSED) for t in takes)
+    gateway.refresh_from_db()
+    assert gateway.paused_at is not None and "refused its key" in gateway.paused_reason
+    assert gateway_a.create_count == 0 and not deployment.requests
+    creates = [r for r in gateway_a.requests if r["method"] == "POST"]
+    tasks.start(project.pk)  # asked again while paused: nothing more is sent
+    assert [r for r in gateway_a.requests if r["method"] == "POST"] == creates
+
+
+def test_a_project_may_pick_another_of_its_teams_connections(
+    deployment, gateway_a, gateway_b, worker, client
+):
+    ada, bob = make_user("ada"), make_user("bob")
+    team = ada.teams.get()
+    connect(team, gateway_a, "sk-team-a-0001", name="A")
+    b = connect(team, gateway_b, "sk-team-b-0002", name="B", default=False)
+    elsewhere = connect(bob.teams.get(), gateway_b, "sk-bob-0003", name="Bob's")
+    project = cuts(ada, "Harbour", 1)
+    client.force_login(ada)
+    url = reverse("project-settings", args=[project.pk])
+    page = client.get(url).content.decode()
+    assert "The team&#x27;s default (A)" in page and "Bob&#x27;s" not in page
+    fields = {"title": "Harbour", "resolution": "480p", "ratio": "16:9", "version": "1"}
+    refused = client.post(url, {**fields, "connection": elsewhere.pk})  # another team's
+    assert refused.status_code == 400
+    client.post(url, {**fields, "connection": b.pk})
+    project.refresh_from_db()
+    assert project.connection == b
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
+    take = Take.objects.get()
+    assert take.status == Status.DONE and take.provider == b.provider_name
+    assert gateway_b.create_count == 1 and gateway_a.create_count == 0
+    assert keys_seen(gateway_b) == {"Bearer sk-team-b-0002"}
