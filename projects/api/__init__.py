@@ -11,6 +11,9 @@ from ninja import NinjaAPI
 
 from . import common
 from .auth import TokenAuth
+from .projects import router as projects
+from .shots import router as shots
+from .takes import router as takes
 from .teams import router as teams
 
 api = NinjaAPI(
@@ -22,3 +25,6 @@ api = NinjaAPI(
 )
 common.install(api)
 api.add_router("/teams", teams)
+api.add_router("/projects", projects)
+api.add_router("/projects", shots)
+api.add_router("/projects", takes)
