@@ -171,6 +171,9 @@ TABLE = {
         OPEN, get="open", post="open", login=False, args=["invitation-token"], ok={"POST": 400}
     ),
     "invitation-answer": Route(OPEN, post="own", args=["named-invitation"], whose="outsider"),
+    # Making a token answers with its secret, once (the page again, never a redirect).
+    "token-list": Route(OPEN, get="open", post="open", ok={"POST": 200}),
+    "token-revoke": Route(OPEN, post="own", args=["access-token"], whose="owner"),
     "provider-input": Route(OPEN, get="open", login=False, args=["input-token"]),
     "take-callback": Route(
         OPEN, post="open", login=False, args=["callback-token"], ok={"POST": 204}
@@ -341,6 +344,7 @@ def world(db):
                 {"i": invitation.pk, "s": secret}, salt=INVITATION_SALT
             ),
             "input-token": input_token(take, "last_frame"),
+            "access-token": AccessToken.make(owner, "script")[0].pk,
             "callback-token": callback_token(take, 3600),
         },
     }
@@ -423,6 +427,7 @@ POSTS = {  # enough of a body that a POST is about access, not an empty form
     "project-list": {"title": "New", "resolution": "480p", "ratio": "16:9"},
     "project-settings": {"title": "Renamed", "resolution": "480p", "ratio": "16:9"},
     "team-list": {"name": "New crew"},
+    "token-list": {"name": "CI", "days": "90"},
     "team-detail": {"name": "Renamed crew"},
 }
 
