@@ -344,3 +344,25 @@ def test_a_team_token_lists_only_its_teams_projects(ada):
     made = bearer(crew_only).post("/api/v1/projects/", {"title": "New"}, "application/json")
     assert made.json()["team"] == crew.pk
     assert bearer(crew_only).get(f"/api/v1/projects/{mine.pk}").status_code == 404
+
+
+@pytest.mark.parametrize("endpoint", ["shots", "takes"])
+def test_a_page_costs_the_same_queries_for_3_rows_or_30(ada, endpoint):
+    """No query per row: a list's page is read in a fixed number of queries."""
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    client.get("/api/v1/teams/")  # its last use written now, not while counting
+    counts = []
+    for size in (3, 30):
+        project = make_project(ada, shots=[(f"Shot {n}", "cut") for n in range(size)])
+        shot = project.shots.in_order().first()
+        for _ in range(size if endpoint == "takes" else 1):
+            make_take(shot, select=False)
+        url = f"/api/v1/projects/{project.pk}/shots"
+        if endpoint == "takes":
+            url += f"/{shot.pk}/takes"
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).json()
+        assert page["count"] == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

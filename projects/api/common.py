@@ -102,6 +102,9 @@ def install(api):
         headers = {}
         if isinstance(exc, TooOften):
             headers["Retry-After"] = str(exc.wait)
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+
         return error_response(error.status, error.code, error.message, error.fields, headers)
 
     handle(ApiError, lambda exc: exc)
