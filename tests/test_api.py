@@ -366,3 +366,19 @@ def test_a_page_costs_the_same_queries_for_3_rows_or_30(ada, endpoint):
         assert page["count"] == size
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_numbers_past_what_a_database_holds_are_refused_not_failed_on(ada):
+    """A page, a team or an id too large for any row is a 422 (or names nothing: 404),
+    never a database's overflow (a 500)."""
+    project = make_project(ada, shots=[("A kite", "cut")])
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    big = 10**20
+    assert client.get(f"/api/v1/teams/?page={big}").status_code == 422
+    assert client.get(f"/api/v1/projects/?team={big}").status_code == 422
+    assert client.get(f"/api/v1/projects/{big}").status_code == 404
+    order = client.put(
+        f"/api/v1/projects/{project.pk}/shots/order", {"shots": [big]}, "application/json"
+    )
+    assert order.status_code == 422 and "shots.0" in order.json()["fields"]

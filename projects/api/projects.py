@@ -9,7 +9,7 @@ from .. import actions, edits, pipeline, throttle
 from ..access import in_reach, token_allows
 from ..forms import NewProjectForm, ProjectForm
 from ..models import Project
-from .common import Queued, accepted, form_data, form_invalid, paginated, viewer
+from .common import Id, Queued, accepted, form_data, form_invalid, paginated, viewer
 
 router = Router(tags=["projects"])
 
@@ -42,7 +42,7 @@ class ProjectIn(Schema):
     one such team only, it goes without saying) and its first settings."""
 
     title: str | None = None
-    team: int | None = None
+    team: Id | None = None
     model: str | None = None
     resolution: str | None = None
     ratio: str | None = None
@@ -69,7 +69,7 @@ class ProjectSettings(Schema):
 
 @router.get("/", response=list[ProjectOut], url_name="project-list")
 @paginated
-def project_list(request, team: int | None = None):
+def project_list(request, team: Id | None = None):
     """The projects of the teams the token reaches (of one team: ?team=ID), by title."""
     projects = Project.objects.filter(team__memberships__user=request.user)
     if team is not None:

@@ -6,7 +6,7 @@ from ninja import Router, Schema, Status
 
 from .. import actions, arrange, throttle
 from ..forms import NewShotForm, ShotForm
-from .common import ApiError, Queued, accepted, form_data, form_invalid, paginated, viewer
+from .common import ApiError, Id, Queued, accepted, form_data, form_invalid, paginated, viewer
 
 router = Router(tags=["shots"])
 
@@ -73,7 +73,7 @@ class ShotIn(Schema):
     transition: str | None = None
     transition_frames: int | None = None
     seed: int | None = None
-    cast: list[int] | None = None
+    cast: list[Id] | None = None
     at: int | None = None
 
 
@@ -88,14 +88,14 @@ class ShotChange(Schema):
     transition: str | None = None
     transition_frames: int | None = None
     seed: int | None = None
-    cast: list[int] | None = None
+    cast: list[Id] | None = None
     version: int | None = None
 
 
 class Order(Schema):
     """Every shot's id, in the new order."""
 
-    shots: list[int]
+    shots: list[Id]
 
 
 def _shots(project):
