@@ -333,16 +333,17 @@ def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, set
 def test_a_team_token_lists_only_its_teams_projects(ada):
     crew = Team.objects.create(name="Crew")
     Membership.objects.create(team=crew, user=ada, role=Role.EDITOR)
+    Membership.objects.create(team=crew, user=make_user("bob"), role=Role.OWNER)
     mine = make_project(ada, title="Mine")
     theirs = Project.objects.create(team=crew, title="Crew's")
     _, everywhere = AccessToken.make(ada, "all")
     _, crew_only = AccessToken.make(ada, "crew", team=crew)
-    titles = [p["title"] for p in bearer(everywhere).get("/api/v1/projects/").json()["items"]]
-    assert titles == ["Crew's", "Mine"]
+    listed = bearer(everywhere).get("/api/v1/projects/").json()["items"]
+    assert [(p["title"], p["role"]) for p in listed] == [("Crew's", "editor"), ("Mine", "owner")]
     only = bearer(crew_only).get("/api/v1/projects/").json()["items"]
     assert [p["id"] for p in only] == [theirs.pk]
     made = bearer(crew_only).post("/api/v1/projects/", {"title": "New"}, "application/json")
-    assert made.json()["team"] == crew.pk
+    assert made.json()["team"] == crew.pk and made.json()["role"] == "editor"
     assert bearer(crew_only).get(f"/api/v1/projects/{mine.pk}").status_code == 404
 
 

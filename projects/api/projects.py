@@ -3,6 +3,7 @@ spend tokens on all their shots (generate, make final) or stop them (cancel)."""
 
 from datetime import datetime
 
+from django.db.models import F
 from ninja import Router, Schema, Status
 
 from .. import actions, edits, pipeline, throttle
@@ -18,6 +19,7 @@ class ProjectOut(Schema):
     id: int
     title: str
     team: int
+    role: str
     model: str
     draft_model: str
     resolution: str
@@ -35,6 +37,12 @@ class ProjectOut(Schema):
     @staticmethod
     def resolve_team(project):
         return project.team_id
+
+    @staticmethod
+    def resolve_role(project, context):
+        """The token owner's role in the project's team: what they may do with it."""
+        role = getattr(project, "role", None)
+        return role or project.team.role_of(context["request"].user)
 
 
 class ProjectIn(Schema):
@@ -71,7 +79,9 @@ class ProjectSettings(Schema):
 @paginated
 def project_list(request, team: Id | None = None):
     """The projects of the teams the token reaches (of one team: ?team=ID), by title."""
-    projects = Project.objects.filter(team__memberships__user=request.user)
+    projects = Project.objects.filter(team__memberships__user=request.user).annotate(
+        role=F("team__memberships__role")  # the one membership the filter joined
+    )
     if team is not None:
         projects = projects.filter(team=team)
     return in_reach(projects, request.auth).order_by("title", "pk")
