@@ -383,3 +383,17 @@ def test_numbers_past_what_a_database_holds_are_refused_not_failed_on(ada):
         f"/api/v1/projects/{project.pk}/shots/order", {"shots": [big]}, "application/json"
     )
     assert order.status_code == 422 and "shots.0" in order.json()["fields"]
+
+
+def test_the_admin_lists_and_opens_a_token_without_its_hash(ada):
+    token, _ = AccessToken.make(ada, "script")
+    admin = make_user("root")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    web = Client()
+    web.force_login(admin)
+    listing = web.get(reverse("admin:projects_accesstoken_changelist"))
+    assert listing.status_code == 200 and token.prefix in listing.content.decode()
+    page = web.get(reverse("admin:projects_accesstoken_change", args=[token.pk]))
+    assert page.status_code == 200 and token.hashed_secret not in page.content.decode()
+    assert web.get(reverse("admin:projects_accesstoken_add")).status_code == 403
