@@ -28,6 +28,7 @@ class ShotOut(Schema):
     chain: int
     stale: bool
     stale_reason: str
+    final_stale: bool
     selected_take: int | None
     selected_final: int | None
     trim_in: int
