@@ -413,3 +413,16 @@ def test_a_refusal_says_what_the_web_says(ada):
     assert (answer.status_code, page.status_code) == (403, 403)
     assert answer.json() == {"code": "forbidden", "message": REFUSED["generate"]}
     assert escape(REFUSED["generate"]) in page.content.decode()
+
+
+def test_a_body_is_an_object_of_known_fields(ada):
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    for body in ('"A title"', "[1, 2]", "", "{not json"):
+        answer = client.generic("POST", "/api/v1/projects/", body, "application/json")
+        assert answer.status_code in (400, 422), body
+        assert set(answer.json()) >= {"code", "message"}, body
+    typo = client.post("/api/v1/projects/", {"titel": "Harbour"}, "application/json")
+    assert typo.status_code == 422
+    assert typo.json()["fields"] == {"titel": ["Extra inputs are not permitted"]}
+    assert not Project.objects.exists()
