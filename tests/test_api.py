@@ -313,7 +313,7 @@ def test_takes_are_read_and_picked_with_their_files(ada):
     # Picked through the API, logged as the token's owner's.
     entry = LogEntry.objects.get_for_object(shot).order_by("-timestamp").first()
     assert entry.actor == ada
-    assert client.get(f"{url}/takes/{newer.pk}/files/script").status_code == 404
+    assert client.get(f"{url}/takes/{newer.pk}/files/script").status_code == 422  # no such kind
 
 
 def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, settings):
