@@ -15,6 +15,7 @@ from .views import (
     sharing,
     shots,
     teams,
+    tokens,
 )
 
 # Reachable by a team member (under the project's id) and by a link's holder (under its
@@ -131,6 +132,8 @@ urlpatterns = [
         teams.invitation_answer,
         name="invitation-answer",
     ),
+    path("accounts/tokens/", tokens.token_list, name="token-list"),
+    path("accounts/tokens/<int:token_id>/revoke", tokens.token_revoke, name="token-revoke"),
     path("inputs/<str:token>", files.provider_input, name="provider-input"),
     path("callbacks/<str:token>", files.take_callback, name="take-callback"),
 ]

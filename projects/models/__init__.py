@@ -37,10 +37,12 @@ from .takes import (
     take_upload_to,
 )
 from .teams import Invitation, Membership, Role, Team
+from .tokens import AccessToken
 from .tracking import Tracked, TrackedQuerySet
 from .webhooks import Delivery, DeliveryAttempt, Endpoint, WebhookEvent
 
 __all__ = [
+    "AccessToken",
     "Breakdown",
     "ASSUMED_RATE",
     "Bridge",
