@@ -44,6 +44,11 @@ REFUSED = {
     "delete": "Only the team's owners can delete a project.",
     "manage": "Only the team's owners can manage it.",
 }
+# What an access token limited to reading may do (projects.models.AccessToken): look.
+# A token limited to one team reaches no other: another team's project or team is, to
+# it, as a stranger's (404).
+TOKEN_READS = {"view"}
+READ_ONLY = "This token is read-only: it can look, not change anything."
 
 
 class Viewer:
@@ -120,17 +125,19 @@ def _allowed(role):
     return {action for action, roles in ROLES.items() if role in roles}
 
 
-def project_for(user, pk, action="view"):
-    """The Viewer of a member who may take `action` on project `pk`.
+def project_for(user, pk, action="view", token=None):
+    """The Viewer of a member who may take `action` on project `pk`, asking in person or
+    through an access `token` of theirs (which may limit them to a team, or to reading).
 
-    Not a member (or not signed in): 404, the project's existence is not told.
-    A member whose role does not allow it: 403, saying why.
+    Not a member (or not signed in, or the token's team is another): 404, the project's
+    existence is not told. A member whose role (or token) does not allow it: 403, saying
+    why.
     """
     if not user.is_authenticated:
         raise Http404
     # The project and the user's role in its team, in one query.
     found = (
-        Project.objects.filter(pk=pk, team__memberships__user=user)
+        in_reach(Project.objects.filter(pk=pk, team__memberships__user=user), token)
         .annotate(role=F("team__memberships__role"))
         .with_billed()  # what the head says was spent, from the ledger, in the same query
         .select_related("team")
@@ -139,9 +146,23 @@ def project_for(user, pk, action="view"):
     if project is None:
         raise Http404
     viewer = Viewer(project, role=project.role, user=user)
-    if not viewer.may(action):
-        raise PermissionDenied(REFUSED.get(action, "Your role does not allow this."))
+    _permit(viewer.may, action, token)
     return viewer
+
+
+def in_reach(queryset, token, field="team"):
+    """`queryset` (of projects, or of teams with field="pk") narrowed to what `token`
+    reaches: its team alone when it has one."""
+    if token is None or token.team_id is None:
+        return queryset
+    return queryset.filter(**{field: token.team_id})
+
+
+def _permit(may, action, token):
+    if token is not None and token.read_only and action not in TOKEN_READS:
+        raise PermissionDenied(READ_ONLY)
+    if not may(action):
+        raise PermissionDenied(REFUSED.get(action, "Your role does not allow this."))
 
 
 def project_for_link(token, action="view", guest_name=""):
@@ -170,15 +191,22 @@ def cast_image_for(viewer, image_id):
     return get_object_or_404(images, pk=image_id)
 
 
-def team_for(user, pk, action="view"):
+def team_for(user, pk, action="view", token=None):
     """A team the user is a member of, with their role; 404 or 403 as for projects."""
     if not user.is_authenticated:
         raise Http404
-    team = get_object_or_404(Team.objects.filter(members=user), pk=pk)
+    team = get_object_or_404(in_reach(Team.objects.filter(members=user), token, "pk"), pk=pk)
     role = team.role_of(user)
-    if action not in _allowed(role):
-        raise PermissionDenied(REFUSED.get(action, "Your role does not allow this."))
+    _permit(lambda action: action in _allowed(role), action, token)
     return team, role
+
+
+def creatable_teams(user, token=None):
+    """The teams where `user` (through `token`) may make projects: where they own or edit."""
+    if token is not None and token.read_only:
+        return Team.objects.none()
+    teams = Team.objects.filter(memberships__user=user, memberships__role__in=MAKES_PROJECTS)
+    return in_reach(teams, token, "pk").order_by("name")
 
 
 def mentions_of(user):
@@ -187,8 +215,10 @@ def mentions_of(user):
     return Mention.objects.filter(user=user, comment__shot__project__team__members=user)
 
 
+# Who makes projects in a team.
+MAKES_PROJECTS = {Role.OWNER, Role.EDITOR}
 # A project moves from a team its mover owns to one where they make projects.
-MOVES_FROM, MOVES_TO = {Role.OWNER}, {Role.OWNER, Role.EDITOR}
+MOVES_FROM, MOVES_TO = {Role.OWNER}, MAKES_PROJECTS
 
 
 def may_move(user, project, team):

@@ -6,7 +6,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from auditlog.context import set_actor
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.decorators import sync_and_async_middleware
@@ -147,3 +147,38 @@ class StaticFiles(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve)(static_file, request)
         return await self.get_response(request)
+
+
+class ApiErrors(MiddlewareMixin):
+    """Under /api/, an error answered before the API's own handlers could (an address
+    it has not, a method an address does not take) is the API's one JSON shape too.
+
+    The API knows no one by cookie, only by a token in a header, which another site's
+    page cannot send: there is no forged request to check for (no CSRF check)."""
+
+    # Ninja's own pages (its schema, its documentation, its root) answer any method.
+    READ_ONLY = {"openapi-json", "openapi-view", "api-root"}
+
+    def process_view(self, request, view, args, kwargs):
+        if not request.path.startswith("/api/"):
+            return None
+        request._dont_enforce_csrf_checks = True
+        match = request.resolver_match
+        if match.url_name in self.READ_ONLY and request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return None
+
+    def process_response(self, request, response):
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and not response.streaming
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            from .api.common import error_response
+
+            fixed = error_response(response.status_code)
+            if response.has_header("Allow"):
+                fixed["Allow"] = response["Allow"]
+            return fixed
+        return response

@@ -21,16 +21,25 @@ class TooOften(Exception):
     """A rate was passed; the message says which and when to try again, and `back` is the
     page to go back to."""
 
-    def __init__(self, message, back):
+    def __init__(self, message, back, wait=1):
         super().__init__(message)
         self.back = back
+        self.wait = wait  # seconds until it may be tried again
 
 
 def count(request, viewer, action):
-    """Count one `action` by whoever `viewer` is; TooOften past its rate."""
+    """Count one `action` by whoever `viewer` is: a link's holders, a member through an
+    access token of theirs (each token its own count), or a member; TooOften past its
+    rate."""
     what, setting = ACTIONS[action]
     rate = getattr(settings, setting)
-    who = f"link:{viewer.link.pk}" if viewer.link is not None else f"user:{viewer.user.pk}"
+    token = getattr(request, "auth", None)  # the API's (projects.api.auth)
+    if viewer.link is not None:
+        who = f"link:{viewer.link.pk}"
+    elif token is not None:
+        who = f"token:{token.pk}"
+    else:
+        who = f"user:{viewer.user.pk}"
     usage = get_usage(
         request,
         group=f"storyboard.{action}",
@@ -45,6 +54,7 @@ def count(request, viewer, action):
             f"{' through this link' if viewer.link is not None else ''}. "
             f"Try again in {wait} s.",
             back=viewer.page_url(),
+            wait=wait,
         )
 
 

@@ -64,12 +64,14 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
     "django_ratelimit",
+    "ninja",  # the API's interactive documentation, served from here rather than a CDN
     "projects",
 ]
 
 MIDDLEWARE = [
     "projects.middleware.development_key_stays_home",
     "django.middleware.security.SecurityMiddleware",
+    "projects.middleware.ApiErrors",  # the API's errors are JSON, whoever answers them
     "projects.middleware.StaticFiles",  # WhiteNoise, asynchronous under uvicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth
 from django.urls import include, path
 
 from projects import health
+from projects.api import api
 
 urlpatterns = [
     # Accounts come from invitations, the admin or createsuperuser; there is no sign-up
@@ -23,5 +24,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("api/v1/", api.urls),
     path("", include("projects.urls")),
 ]

@@ -7,6 +7,7 @@ A GET changes nothing, no POST goes without its CSRF token, and what people wrot
 shown as text, never run.
 """
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -18,8 +19,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, reverse
 from django.utils import timezone
 
-from projects.access import LINKS, ROLES, callback_token, input_token
+from projects.access import LINKS, ROLES, TOKEN_READS, callback_token, input_token
 from projects.models import (
+    AccessToken,
     Breakdown,
     CastImage,
     CastMember,
@@ -48,15 +50,33 @@ HOSTILE = "<x-xss>"
 
 class Route:
     """A URL: signing in first or not; per method, the action it is, None: not taken, and
-    what it answers when it is taken (a page, 200; a form's action, a redirect)."""
+    what it answers when it is taken (a page, 200; a form's action, a redirect).
 
-    def __init__(self, kind, get=None, post=None, login=True, args=(), whose=None, ok=None):
+    An API route (api=True) is asked with an access token instead of a session, by the
+    API's personas, and by every method it takes."""
+
+    def __init__(
+        self,
+        kind,
+        get=None,
+        post=None,
+        login=True,
+        args=(),
+        whose=None,
+        ok=None,
+        api=False,
+        patch=None,
+        put=None,
+        delete=None,
+    ):
         self.kind = kind  # "project" (by id), "shared" (by a link's token), "team", "open"
-        self.actions = {"GET": get, "POST": post}
+        self.actions = {"GET": get, "POST": post, "PATCH": patch, "PUT": put, "DELETE": delete}
         self.login = login
         self.args = args  # names of the objects its URL takes after the id or token
         self.whose = whose  # for an "own" action: the persona whose object it is
-        self.ok = {"GET": 200, "POST": 302, **(ok or {})}
+        self.api = api
+        answers = {"GET": 200, "POST": 201, "PATCH": 200, "PUT": 200, "DELETE": 204}
+        self.ok = {**(answers if api else {"GET": 200, "POST": 302}), **(ok or {})}
 
 
 PROJECT, SHARED, TEAM, OPEN = "project", "shared", "team", "open"
@@ -70,6 +90,15 @@ VIEWING = {  # the routes a link's holder reaches too, under its token
     "take-file": dict(get="view", args=["take", "video"]),
     "project-events": dict(get="view"),
     "cast-image": dict(get="view", args=["cast-image"]),
+}
+# The JSON API (projects.api), by name in its namespace: `kind` as above, each method's
+# action; "create" makes a project in a team of one's own choosing.
+API = {
+    "api-root": dict(kind=OPEN, get="open", login=False, ok={"GET": 404}),  # nothing there
+    "openapi-json": dict(kind=OPEN, get="open", login=False),
+    "openapi-view": dict(kind=OPEN, get="open", login=False),
+    "team-list": dict(kind=OPEN, get="open"),
+    "team-detail": dict(kind=TEAM, get="view"),
 }
 TABLE = {
     # A sign-in with a wrong password, an empty password change: the form again.
@@ -135,19 +164,21 @@ TABLE = {
     ),
     **{name: Route(PROJECT, login=False, **spec) for name, spec in VIEWING.items()},
     **{f"shared-{name}": Route(SHARED, login=False, **spec) for name, spec in VIEWING.items()},
+    **{f"api-v1:{name}": Route(api=True, **spec) for name, spec in API.items()},
 }
 
 
 def app_url_names():
     names = set()
 
-    def walk(patterns, prefix=""):
+    def walk(patterns, prefix="", space=""):
         for pattern in patterns:
             route = prefix + str(pattern.pattern)
             if hasattr(pattern, "url_patterns"):
-                walk(pattern.url_patterns, route)
+                inner = f"{pattern.namespace}:" if pattern.namespace else space
+                walk(pattern.url_patterns, route, inner)
             elif not route.startswith("admin/"):
-                names.add(pattern.name)
+                names.add(space + pattern.name)
 
     walk(get_resolver().url_patterns)
     return names
@@ -157,9 +188,28 @@ def test_the_table_names_every_url_of_the_app():
     assert set(TABLE) == app_url_names()
 
 
+# Who asks the API, and as whom: the member whose token it is (None: no live token).
+TOKENS = {
+    "no token": None,
+    "owner's session": None,  # signed in, no token: the API rides on no cookie (no CSRF)
+    "expired token": None,
+    "revoked token": None,
+    "outsider token": "outsider",
+    "owner token": "owner",
+    "editor token": "editor",
+    "viewer token": "viewer",
+    "read-only token": "owner",  # the owner's, limited to reading
+    "team token": "owner",  # the owner's, limited to the project's team
+    "other-team token": "owner",  # the owner's, limited to another team of theirs
+}
+API_PERSONAS = list(TOKENS)
+
+
 def expected(route, persona, method):
     """What `persona` should get from `route` by `method`, by projects.access's rules."""
     action = route.actions[method]
+    if persona in TOKENS:
+        return expected_of_token(route, persona, method)
     signed_in = persona in ("outsider", *MEMBERS)
     if route.login and not signed_in:
         return LOGIN
@@ -179,6 +229,27 @@ def expected(route, persona, method):
         return 404  # not a member: the project's existence is not told
     roles = ROLES.get(action, {Role.OWNER, Role.EDITOR, Role.VIEWER})
     return ok if MEMBERS[persona] in roles else 403
+
+
+def expected_of_token(route, persona, method):
+    """What a token's bearer gets from an API route: what its owner gets, within what the
+    token reaches (one team: another's is a stranger's, 404) and allows (reading: 403)."""
+    action, ok = route.actions[method], route.ok[method]
+    if action is None:
+        return 405
+    if action == "open" and not route.login:
+        return ok
+    member = TOKENS[persona]
+    if member is None:
+        return 401
+    if persona == "other-team token" and route.kind in (PROJECT, TEAM):
+        return 404
+    if action == "create":  # in a team of their own choosing; every persona has one
+        return 403 if persona == "read-only token" else ok
+    answer = expected(Route(route.kind, login=False, get=action), member, "GET")
+    if answer != 404 and persona == "read-only token" and action not in TOKEN_READS | {"open"}:
+        return 403
+    return ok if answer in (200, 302) else answer
 
 
 @pytest.fixture
@@ -208,6 +279,20 @@ def world(db):
         "revoked link": Link.make(project, Link.Kind.REVIEW),
     }
     links["revoked link"].revoke()
+    elsewhere = Team.objects.create(name="Elsewhere")
+    Membership.objects.create(team=elsewhere, user=owner, role=Role.OWNER)
+    tokens = {
+        "outsider token": AccessToken.make(outsider, "t")[1],
+        "owner token": AccessToken.make(owner, "t")[1],
+        "editor token": AccessToken.make(editor, "t")[1],
+        "viewer token": AccessToken.make(viewer, "t")[1],
+        "read-only token": AccessToken.make(owner, "t", read_only=True)[1],
+        "team token": AccessToken.make(owner, "t", team=team)[1],
+        "other-team token": AccessToken.make(owner, "t", team=elsewhere)[1],
+        "expired token": AccessToken.make(owner, "t", days=-1)[1],
+    }
+    revoked, tokens["revoked token"] = AccessToken.make(owner, "t")
+    revoked.revoke()
     invitation, secret = Invitation.make(team, Role.EDITOR, owner)
     from django.core import signing
 
@@ -223,6 +308,7 @@ def world(db):
         "project": project,
         "team": team,
         "links": links,
+        "tokens": tokens,
         "objects": {
             "shot": shot.pk,
             "continuing": continuing.pk,
@@ -260,6 +346,14 @@ def url_of(name, route, persona, world):
 
 
 def client_of(persona, world):
+    if persona in TOKENS:  # the API's: a token or none, checking CSRF as a browser would
+        secret = world["tokens"].get(persona)
+        client = Client(enforce_csrf_checks=True)
+        if secret:
+            client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+        if persona == "owner's session":
+            client.force_login(world["users"]["owner"])
+        return client
     client = Client()  # CSRF checks are the subject of other tests
     if persona in world["users"]:
         client.force_login(world["users"][persona])
@@ -287,6 +381,7 @@ def writes(queries):
         for query in queries
         if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
         and "django_session" not in query["sql"]
+        and "projects_accesstoken" not in query["sql"]  # a token's last use
     ]
 
 
@@ -327,8 +422,8 @@ def test_every_url_answers_everyone_as_the_rules_say(world, settings, media_root
     for persona in PERSONAS:
         client = client_of(persona, world)
         for name, route in TABLE.items():
-            if name in ("project-events", "shared-project-events", "logout"):
-                continue  # streams and signing out: below
+            if name in ("project-events", "shared-project-events", "logout") or route.api:
+                continue  # streams and signing out: below; the API: by token, below
             for method in ("GET", "POST"):
                 url = url_of(name, route, persona, world)
                 where = f"{persona:12} {method:4} {name}"
@@ -359,8 +454,8 @@ def test_no_post_goes_without_its_csrf_token_but_the_providers_callback(world, s
     settings.LOGIN_URL = "/accounts/login/"
     wrong = []
     for name, route in TABLE.items():
-        if route.actions["POST"] is None or name == "take-callback":
-            continue
+        if route.actions["POST"] is None or name == "take-callback" or route.api:
+            continue  # the API is asked with a token, never a cookie: below
         persona = next(
             p for p in PERSONAS if expected(route, p, "POST") not in (LOGIN, 403, 404, 405)
         )
@@ -372,6 +467,53 @@ def test_no_post_goes_without_its_csrf_token_but_the_providers_callback(world, s
         if response.status_code != 403 or "CSRF" not in response.content.decode():
             wrong.append(f"{persona} POST {name}: {response.status_code}")
     assert not wrong, "\n".join(wrong)
+
+
+API_BODIES = {}  # JSON bodies enough that a request is about access, not an empty body
+
+
+def test_every_api_route_answers_every_token_as_the_rules_say(world, media_root):
+    """The same table and rules as the web's, asked through the API by every kind of
+    token and by none; a GET changes nothing (but a token's last use); every answer,
+    refusals too, is the API's one JSON shape."""
+    wrong = []
+    for persona in API_PERSONAS:
+        client = client_of(persona, world)
+        for name, route in TABLE.items():
+            if not route.api:
+                continue
+            for method, action in route.actions.items():
+                if action is None and method not in ("GET", "POST"):
+                    continue  # a method no route here takes: asked of one by GET and POST
+                url = url_of(name, route, persona, world)
+                where = f"{persona:16} {method:6} {name}"
+                stored = files(media_root)
+                body = API_BODIES.get((name, method))
+                with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+                    response = client.generic(
+                        method,
+                        url,
+                        json.dumps(body) if body is not None else "",
+                        content_type="application/json",
+                    )
+                    transaction.set_rollback(True)  # each cell starts from the same world
+                if method == "GET":
+                    new_files = sorted(set(files(media_root)) ^ set(stored))
+                    if writes(queries) or new_files:
+                        wrong.append(f"{where}: changed {writes(queries)} {new_files}")
+                got, want = response.status_code, expected(route, persona, method)
+                if got != want:
+                    wrong.append(f"{where}: {got}, expected {want} {response.content[:200]}")
+                if got >= 400 and not is_error_shape(response):
+                    wrong.append(f"{where}: {got} not in the error shape: {response.content[:80]}")
+    assert not wrong, "\n".join(wrong)
+
+
+def is_error_shape(response):
+    if response.get("Content-Type") != "application/json":
+        return False
+    body = response.json()
+    return set(body) <= {"code", "message", "fields"} and bool(body["code"] and body["message"])
 
 
 @pytest.mark.django_db(transaction=True)  # a stream closes its connection when it ends

@@ -36,9 +36,11 @@ from .takes import (
     take_upload_to,
 )
 from .teams import Invitation, Membership, Role, Team
+from .tokens import AccessToken
 from .tracking import Tracked, TrackedQuerySet
 
 __all__ = [
+    "AccessToken",
     "Breakdown",
     "ASSUMED_RATE",
     "Bridge",

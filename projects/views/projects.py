@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import activity, edits, pipeline, storyboard_file
+from .. import actions, activity, edits, pipeline, storyboard_file
 from ..access import may_move, mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
-from ..models import Opening, Project, Role, Shot, Team
+from ..models import Opening, Project, Shot, Team
 from ..timeline import present
 from .teams import invited
 
@@ -37,11 +37,7 @@ def project_list(request):
         .order_by("name")
     )
     roles = dict(request.user.memberships.values_list("team_id", "role"))
-    creatable = Team.objects.filter(
-        memberships__user=request.user, memberships__role__in=[Role.OWNER, Role.EDITOR]
-    ).order_by("name")
-    if not teams:
-        creatable = Team.objects.filter(pk=Team.default_for(request.user).pk)
+    creatable = actions.teams_for_new_project(request.user)
     form = NewProjectForm(request.POST or None, teams=creatable)
     # A member who only views in every team of theirs makes projects in none: the page
     # says so where the form would be, rather than a form with an empty list of teams.

@@ -1,0 +1,130 @@
+"""What every endpoint of the API shares: one shape for every error, who asks about which
+project (projects.access decides, with the token's limits), pages of lists.
+
+Every error is `{"code": "...", "message": "...", "fields": {...}}`, `fields` only when
+a form or a body had fields wrong, each with the messages the web's forms say.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as BodyInvalid
+from ninja.pagination import PageNumberPagination, paginate
+
+from ..access import project_for, team_for
+from ..edits import Conflict
+from ..throttle import TooOften
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+# The code of each status, for answers whose error has no code of its own.
+CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "server_error",
+}
+MESSAGES = {
+    401: "Send a live access token: Authorization: Bearer <secret>.",
+    403: "Refused.",
+    404: "Not found.",
+    405: "This address does not take that method.",
+    500: "Something went wrong on our side.",
+}
+
+
+class ApiError(Exception):
+    """An answer that is an error: its status, a code a program reads, a message a
+    person reads, and, for invalid input, the messages of each field."""
+
+    def __init__(self, status, code, message, fields=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields
+
+
+def error_body(code, message, fields=None):
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def error_response(status, code=None, message=None, fields=None, headers=None):
+    response = JsonResponse(
+        error_body(code or CODES.get(status, "error"), message or MESSAGES.get(status, ""), fields),
+        status=status,
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def form_invalid(form, status=422):
+    """A bound, invalid Django form's errors as an ApiError: the same messages the web
+    shows beside each field; those of no one field are `__all__`'s, and the first of all
+    is the message."""
+    fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+    everything = [m for messages in fields.values() for m in messages]
+    message = everything[0] if everything else "Check the fields."
+    return ApiError(status, "invalid", message, fields)
+
+
+def body_invalid(errors):
+    """Ninja's (pydantic's) errors about a body, query or path, by field."""
+    fields = {}
+    for error in errors:
+        where = [
+            str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
+        ]
+        name = ".".join(where[1:] if len(where) > 1 and where[0] == "payload" else where)
+        fields.setdefault(name or "__all__", []).append(error.get("msg", "Invalid."))
+    first = next(iter(fields.items()))
+    return ApiError(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
+
+
+def install(api):
+    """Answer every exception the API meets in the one shape."""
+
+    def handle(exc_class, convert):
+        api.add_exception_handler(exc_class, lambda request, exc: as_response(convert(exc), exc))
+
+    def as_response(error, exc):
+        headers = {}
+        if isinstance(exc, TooOften):
+            headers["Retry-After"] = str(exc.wait)
+        return error_response(error.status, error.code, error.message, error.fields, headers)
+
+    handle(ApiError, lambda exc: exc)
+    handle(Http404, lambda exc: ApiError(404, "not_found", MESSAGES[404]))
+    handle(PermissionDenied, lambda exc: ApiError(403, "forbidden", str(exc) or "Forbidden."))
+    handle(AuthenticationError, lambda exc: ApiError(401, "unauthenticated", MESSAGES[401]))
+    handle(
+        HttpError,
+        lambda exc: ApiError(exc.status_code, CODES.get(exc.status_code, "error"), str(exc)),
+    )
+    handle(BodyInvalid, lambda exc: body_invalid(exc.errors))
+    handle(TooOften, lambda exc: ApiError(429, "too_many_requests", str(exc)))
+    handle(Conflict, lambda exc: ApiError(409, "conflict", str(exc)))
+
+
+def viewer(request, pk, action="view"):
+    """The Viewer of the token's owner who may take `action` on project `pk`, within the
+    token's limits (projects.access): 404 as for a stranger, 403 saying why."""
+    return project_for(request.user, pk, action, token=request.auth)
+
+
+def team(request, pk, action="view"):
+    """(team, role) of a team the token's owner is in and the token reaches."""
+    return team_for(request.user, pk, action, token=request.auth)
+
+
+def paginated(func):
+    """A list, a page at a time (?page=N&page_size=M): `{"items": [...], "count": N}`."""
+    return paginate(PageNumberPagination, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)(func)
