@@ -9,7 +9,7 @@ schema at /api/v1/openapi.json. One router per file; every error is one JSON sha
 
 from ninja import NinjaAPI
 
-from . import common
+from . import cast, comments, common, exports, storyboard
 from .auth import TokenAuth
 from .teams import router as teams
 
@@ -22,3 +22,5 @@ api = NinjaAPI(
 )
 common.install(api)
 api.add_router("/teams", teams)
+for part in (exports, storyboard, comments, cast):
+    api.add_router("/projects", part.router)

@@ -1,0 +1,80 @@
+"""Comments on shots: read a page at a time, and written as on the page, by the same form
+and at the same rate (projects.throttle), naming members into their inbox."""
+
+from datetime import datetime
+
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+
+from .. import throttle
+from ..models import Comment
+from ..views.comments import CommentForm, post
+from .common import form_invalid, paginated, viewer
+
+router = Router(tags=["comments"])
+
+
+class CommentIn(Schema):
+    body: str
+    # The take it is about (one of the shot's), if any.
+    take: int | None = None
+
+
+class CommentOut(Schema):
+    id: int
+    shot: int
+    take: int | None
+    # A member's username, or a review link's holder's name with "(guest)".
+    who: str
+    body: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_shot(comment):
+        return comment.shot_id
+
+    @staticmethod
+    def resolve_take(comment):
+        return comment.take_id
+
+
+def _comments(project):
+    return (
+        Comment.objects.filter(shot__project=project, shot__removed_at=None)
+        .select_related("author")
+        .order_by("created_at", "pk")
+    )
+
+
+@router.get("/{int:pk}/comments", response=list[CommentOut], url_name="comment-list")
+@paginated
+def comment_list(request, pk: int, shot: int | None = None):
+    """The project's comments, oldest first; `shot` (an id): that shot's alone."""
+    comments = _comments(viewer(request, pk).project)
+    return comments if shot is None else comments.filter(shot=shot)
+
+
+@router.get("/{int:pk}/shots/{int:shot_id}/comments", response=list[CommentOut])
+@paginated
+def shot_comments(request, pk: int, shot_id: int):
+    """A shot's comments, oldest first."""
+    found = viewer(request, pk)
+    shot = get_object_or_404(found.project.shots, pk=shot_id)
+    return _comments(found.project).filter(shot=shot)
+
+
+@router.post(
+    "/{int:pk}/shots/{int:shot_id}/comments",
+    response={201: CommentOut},
+    url_name="shot-comments",
+)
+def comment_create(request, pk: int, shot_id: int, payload: CommentIn):
+    """Comment on a shot (at most a prompt's length; `@name` puts it in that member's
+    inbox), at most as often as the site allows (429 past it, with Retry-After)."""
+    found = viewer(request, pk, "comment")
+    throttle.count(request, found, "comment")
+    shot = get_object_or_404(found.project.shots, pk=shot_id)
+    form = CommentForm({"body": payload.body, "take": payload.take})
+    if not form.is_valid():
+        raise form_invalid(form)
+    return 201, post(found, shot, form)
