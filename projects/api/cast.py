@@ -8,7 +8,7 @@ Making and changing take a form (multipart/form-data), as pictures are files: `i
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from ninja import File, Form, Router, Schema, UploadedFile
+from ninja import File, Form, Router, Schema, Status, UploadedFile
 
 from ..access import cast_image_for
 from ..files import serve
@@ -94,7 +94,7 @@ def cast_create(
     if not form.is_valid():
         raise form_invalid(form)
     member = save_new(form)
-    return 201, _member(project, member.pk)
+    return Status(201, _member(project, member.pk))
 
 
 @router.get("/{int:pk}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
@@ -118,6 +118,7 @@ def cast_update(
     them; new `images` (replacing the old) or a new `description` make their shots stale."""
     project = viewer(request, pk, "edit").project
     member = _member(project, member_id)
+    old_name = member.name  # the form's checks write the new one on the member
     data = {
         "name": member.name if name is None else name,
         "kind": member.kind if kind is None else kind,
@@ -128,7 +129,7 @@ def cast_update(
     form = CastMemberForm(data, request.FILES, instance=member, project=project)
     if not form.is_valid():
         raise form_invalid(form)
-    save_changes(form, member.name, request.user)
+    save_changes(form, old_name, request.user)
     return _member(project, member_id)
 
 
@@ -150,7 +151,7 @@ def cast_delete(request, pk: int, member_id: int, confirm: bool = False):
             "Delete with confirm=true to delete them anyway.",
         )
     delete(member)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(

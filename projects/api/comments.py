@@ -4,7 +4,7 @@ and at the same rate (projects.throttle), naming members into their inbox."""
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from .. import throttle
 from ..models import Comment
@@ -77,4 +77,4 @@ def comment_create(request, pk: int, shot_id: int, payload: CommentIn):
     form = CommentForm({"body": payload.body, "take": payload.take})
     if not form.is_valid():
         raise form_invalid(form)
-    return 201, post(found, shot, form)
+    return Status(201, post(found, shot, form))

@@ -12,7 +12,7 @@ from typing import Literal
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from .. import cut, pipeline, throttle
 from ..files import serve
@@ -109,7 +109,7 @@ def export_create(request, pk: int, payload: ExportIn):
     if refusal is not None:
         raise ApiError(503, "queue_refused", REFUSED)
     export.joined = not new
-    return 202, export
+    return Status(202, export)
 
 
 @router.get("/{int:pk}/exports", response=list[ExportOut])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.db import transaction
 from django.utils.text import get_valid_filename
-from ninja import File, Form, Router, Schema, UploadedFile
+from ninja import File, Form, Router, Schema, Status, UploadedFile
 
 from .. import storyboard_file
 from ..access import creatable_teams, in_reach
@@ -90,9 +90,12 @@ def storyboard_import(
             # Said as the command line says it, of the file as sent (not where it was kept).
             message = re.sub(TEMPORARY, "", str(error))
             raise ApiError(422, "invalid_storyboard", message) from None
-    return 201, {
-        "id": project.pk,
-        "title": project.title,
-        "team": project.team_id,
-        "shots": project.shots.count(),
-    }
+    return Status(
+        201,
+        {
+            "id": project.pk,
+            "title": project.title,
+            "team": project.team_id,
+            "shots": project.shots.count(),
+        },
+    )
