@@ -75,11 +75,12 @@ def cast_list(request, pk: int):
     return _members(viewer(request, pk).project)
 
 
-@router.post("/{int:pk}/cast", response={201: MemberOut})
+@router.post("/{int:pk}/cast", response={201: MemberOut}, url_name="cast")
 def cast_create(
     request,
     pk: int,
-    name: Form[str],
+    # Optional here, so that who may add one is decided first: the form says it is required.
+    name: Form[str] = "",
     kind: Form[str] = CastMember.Kind.CHARACTER,
     description: Form[str] = "",
     images: File[list[UploadedFile]] = None,
@@ -102,7 +103,7 @@ def cast_detail(request, pk: int, member_id: int):
     return _member(viewer(request, pk).project, member_id)
 
 
-@router.patch("/{int:pk}/cast/{int:member_id}", response=MemberOut)
+@router.patch("/{int:pk}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
 def cast_update(
     request,
     pk: int,
@@ -133,7 +134,7 @@ def cast_update(
     return _member(project, member_id)
 
 
-@router.delete("/{int:pk}/cast/{int:member_id}", response={204: None})
+@router.delete("/{int:pk}/cast/{int:member_id}", response={204: None}, url_name="cast-member")
 def cast_delete(request, pk: int, member_id: int, confirm: bool = False):
     """Delete a member. One that shots have in them is deleted only with `confirm=true`
     (409 naming the shots, else): those shots lose their pictures, and prompts that say

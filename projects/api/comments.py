@@ -54,7 +54,9 @@ def comment_list(request, pk: int, shot: int | None = None):
     return comments if shot is None else comments.filter(shot=shot)
 
 
-@router.get("/{int:pk}/shots/{int:shot_id}/comments", response=list[CommentOut])
+@router.get(
+    "/{int:pk}/shots/{int:shot_id}/comments", response=list[CommentOut], url_name="shot-comments"
+)
 @paginated
 def shot_comments(request, pk: int, shot_id: int):
     """A shot's comments, oldest first."""

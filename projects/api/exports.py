@@ -112,7 +112,7 @@ def export_create(request, pk: int, payload: ExportIn):
     return Status(202, export)
 
 
-@router.get("/{int:pk}/exports", response=list[ExportOut])
+@router.get("/{int:pk}/exports", response=list[ExportOut], url_name="exports")
 @paginated
 def export_list(request, pk: int):
     """The project's exports, newest first."""

@@ -19,6 +19,7 @@ router = Router(tags=["storyboard file"])
 
 # Where the file sent, and a bundle's contents, were kept while read.
 TEMPORARY = re.escape(tempfile.gettempdir()) + r"/[^/\s:]+/"
+NO_FILE = "Choose a storyboard file (JSON, or a zip bundle)."
 NO_TEAM = "You make no projects in that team: only its owners and editors do."
 
 
@@ -54,7 +55,8 @@ def storyboard_export(request, pk: int):
 @router.post("/import", response={201: Imported}, url_name="storyboard-import")
 def storyboard_import(
     request,
-    file: File[UploadedFile],
+    # Optional here, so that who may import is decided first; then it is required.
+    file: File[UploadedFile] = None,
     team: Form[int | None] = None,
     title: Form[str] = "",
 ):
@@ -74,6 +76,8 @@ def storyboard_import(
         if token.read_only:
             raise ApiError(403, "forbidden", NO_TEAM)
         found = Team.default_for(user)
+    if file is None:
+        raise ApiError(422, "invalid", NO_FILE, {"file": [NO_FILE]})
     name = get_valid_filename(Path(file.name or "storyboard.json").name) or "storyboard.json"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
