@@ -158,9 +158,14 @@ def in_reach(queryset, token, field="team"):
     return queryset.filter(**{field: token.team_id})
 
 
-def _permit(may, action, token):
+def token_allows(token, action):
+    """403 when an access token is limited to reading and `action` is more."""
     if token is not None and token.read_only and action not in TOKEN_READS:
         raise PermissionDenied(READ_ONLY)
+
+
+def _permit(may, action, token):
+    token_allows(token, action)
     if not may(action):
         raise PermissionDenied(REFUSED.get(action, "Your role does not allow this."))
 

@@ -1,11 +1,21 @@
 """What the web's views and the JSON API both do, in one place below them both: each
-takes rows already allowed by projects.access and does the thing, or says why not."""
+takes a project its caller was allowed (projects.access decided), does the thing or
+says why not, and leaves answering to its caller (a page or JSON)."""
 
 from django.db import transaction
 from django_q.tasks import async_task
 
+from . import arrange, edits, pipeline
 from .access import creatable_teams
-from .models import Team
+from .models import Take, Team
+
+NO_SHOTS = "Add a shot first."
+ALL_CURRENT = "Every shot already has a current take."
+ALL_FINAL = "Every shot already has a current final, or one on the way."
+
+
+class Refused(Exception):
+    """Nothing was done, for the reason said (a person's mistake, not a fault)."""
 
 
 def teams_for_new_project(user, token=None):
@@ -19,3 +29,87 @@ def teams_for_new_project(user, token=None):
 
 def start_pipeline(project):
     transaction.on_commit(lambda: async_task("projects.tasks.start", project.pk))
+
+
+def generate(project, user):
+    """Generate: a draft of every shot lacking a current one. The takes queued (none
+    when every shot has one); Refused when there is no shot."""
+    if not project.shots.exists():
+        raise Refused(NO_SHOTS)
+    queued = pipeline.queue_takes(project, requested_by=user)
+    if queued:
+        start_pipeline(project)
+    return queued
+
+
+def make_final(project, user):
+    """Make final: re-render every shot at the project's settings, with its draft's
+    prompt and seed, finals chaining from finals."""
+    if not project.shots.exists():
+        raise Refused(NO_SHOTS)
+    queued = pipeline.queue_finals(project, requested_by=user)
+    if queued:
+        start_pipeline(project)
+    return queued
+
+
+def regenerate(shot, user):
+    """A new take of one shot; none while one is already on its way."""
+    queued = pipeline.queue_takes(shot.project, shots=[shot], requested_by=user)
+    if queued:
+        start_pipeline(shot.project)
+    return queued
+
+
+def regenerate_from(shot, user):
+    """A new take of a shot and of the rest of its chain."""
+    queued = pipeline.queue_from(shot, requested_by=user)
+    if queued:
+        start_pipeline(shot.project)
+    return queued
+
+
+def cancel(project):
+    """Stop what has not started; a worker asks the provider to cancel what is queued
+    there (no request waits on it). The takes that were queued at the provider."""
+    queued = [take.pk for take in pipeline.cancel(project)]
+    if queued:
+        transaction.on_commit(lambda: async_task("projects.tasks.cancel", queued))
+    return queued
+
+
+def select_take(take):
+    """Pick a finished take for the cut: a final for the cut of finals, a draft for the
+    cut of drafts. Saved through the shot, so the activity log says who picked which."""
+    field = take.selection_field()
+    setattr(take.shot, field, take)
+    take.shot.save(update_fields=[field])
+    # Picked for the cut at the shot's trim now: its bridges are prepared for that.
+    transaction.on_commit(lambda: async_task("projects.tasks.prepare", [take.pk]))
+
+
+def selectable(project, take_id):
+    """The finished take `take_id` of `project`'s, or None."""
+    return (
+        Take.objects.select_related("shot")
+        .filter(pk=take_id, shot__project=project, status=Take.Status.DONE)
+        .first()
+    )
+
+
+def create_shot(project, form, at, user):
+    """Save a valid NewShotForm's shot at position `at` (the rest move on)."""
+    shot = form.save(commit=False)
+    shot.edited_by = user
+    with transaction.atomic():
+        arrange.insert(project, shot, at)
+        form.save_references()
+    return shot
+
+
+def edit_shot(project, form, user):
+    """Save a valid ShotForm as one edit; edits.Conflict when someone saved it since the
+    version the form was made from."""
+    shot = edits.save(form, user, after_save=form.save_references)
+    arrange.forget_removed(project)  # a change: a deleted shot is gone for good
+    return shot

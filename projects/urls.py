@@ -3,7 +3,19 @@
 from django.urls import path
 
 from .live.stream import project_events
-from .views import arrange, cast, comments, files, projects, scripts, seams, sharing, shots, teams
+from .views import (
+    arrange,
+    cast,
+    comments,
+    files,
+    projects,
+    scripts,
+    seams,
+    sharing,
+    shots,
+    teams,
+    tokens,
+)
 
 # Reachable by a team member (under the project's id) and by a link's holder (under its
 # token); projects.access tells them apart and says what each may do.
@@ -84,6 +96,8 @@ urlpatterns = [
         teams.invitation_answer,
         name="invitation-answer",
     ),
+    path("accounts/tokens/", tokens.token_list, name="token-list"),
+    path("accounts/tokens/<int:token_id>/revoke", tokens.token_revoke, name="token-revoke"),
     path("inputs/<str:token>", files.provider_input, name="provider-input"),
     path("callbacks/<str:token>", files.take_callback, name="take-callback"),
 ]

@@ -11,16 +11,34 @@ from ninja import NinjaAPI
 
 from . import cast, comments, common, exports, storyboard
 from .auth import TokenAuth
+from .projects import router as projects
+from .shots import router as shots
+from .takes import router as takes
 from .teams import router as teams
+
+DESCRIPTION = """What the web does, for scripts and programs: teams, projects, shots, takes;
+generating, making final, cancelling.
+
+Send an access token (made on your account's **API tokens** page, or with `manage.py
+token create`) as `Authorization: Bearer <token>`. It acts as you, with your role in each
+team, limited to one team or to reading when it was made so. Lists come a page at a time
+(`?page=N&page_size=M`, as `{"items": [...], "count": N}`). Every error is
+`{"code": "...", "message": "...", "fields": {...}}`, `fields` naming what was wrong in
+what you sent, with the web's own messages. Generating counts against the same rates as
+on the web, per token (a 429 says when to try again, and `Retry-After` too).
+"""
 
 api = NinjaAPI(
     title="Storyboard",
     version="1",
-    description=__doc__,
+    description=DESCRIPTION,
     urls_namespace="api-v1",
     auth=TokenAuth(),
 )
 common.install(api)
 api.add_router("/teams", teams)
+api.add_router("/projects", projects)
+api.add_router("/projects", shots)
+api.add_router("/projects", takes)
 for part in (exports, storyboard, comments, cast):
     api.add_router("/projects", part.router)

@@ -5,13 +5,16 @@ Every error is `{"code": "...", "message": "...", "fields": {...}}`, `fields` on
 a form or a body had fields wrong, each with the messages the web's forms say.
 """
 
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from ninja import Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as BodyInvalid
 from ninja.pagination import PageNumberPagination, paginate
 
 from ..access import project_for, team_for
+from ..actions import Refused
 from ..edits import Conflict
 from ..throttle import TooOften
 
@@ -112,6 +115,7 @@ def install(api):
     handle(BodyInvalid, lambda exc: body_invalid(exc.errors))
     handle(TooOften, lambda exc: ApiError(429, "too_many_requests", str(exc)))
     handle(Conflict, lambda exc: ApiError(409, "conflict", str(exc)))
+    handle(Refused, lambda exc: ApiError(409, "refused", str(exc)))
 
 
 def viewer(request, pk, action="view"):
@@ -128,3 +132,36 @@ def team(request, pk, action="view"):
 def paginated(func):
     """A list, a page at a time (?page=N&page_size=M): `{"items": [...], "count": N}`."""
     return paginate(PageNumberPagination, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)(func)
+
+
+def form_data(form, given):
+    """The data to bind a Django form to: what it holds now (an unbound form's values:
+    its initial ones, or its instance's), with what the request `given` over them. So a
+    body names only what it changes, and the form judges the whole as the web's does.
+    Files are left to the form's own (kept unless new ones come)."""
+    data = {}
+    for name, field in form.fields.items():
+        if isinstance(field, forms.FileField):
+            continue
+        value = form[name].value()
+        if value is not None:
+            data[name] = value
+    for name, value in given.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    return data
+
+
+class Queued(Schema):
+    """What an action set going: the takes it concerns, and a word when it did nothing."""
+
+    takes: list[int]
+    message: str = ""
+
+
+def accepted(takes, nothing=""):
+    """202: what an action set going (take rows or ids), or `nothing`'s word when none."""
+    ids = [getattr(take, "pk", take) for take in takes]
+    return Status(202, {"takes": ids, "message": "" if ids else nothing})

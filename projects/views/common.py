@@ -1,18 +1,12 @@
 """What the views share: who is asking, answering htmx or not, handing work to workers."""
 
-from django.db import transaction
 from django.shortcuts import redirect, render
-from django_q.tasks import async_task
 
 from ..access import project_for, project_for_link
 from ..timeline import TIMELINE, present
 
 # A review link's holder is known by the name they gave, kept in their session.
 GUEST_NAME = "storyboard-guest-name"
-
-
-def start_pipeline(project):
-    transaction.on_commit(lambda: async_task("projects.tasks.start", project.pk))
 
 
 def viewer_of(request, pk=None, token=None, action="view"):

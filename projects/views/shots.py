@@ -3,17 +3,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import arrange, cut, edits, pipeline, throttle
+from .. import actions, arrange, cut, edits, pipeline, throttle
 from ..access import project_for
+from ..actions import start_pipeline
 from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Take
 from ..timeline import TIMELINE, present, seam_range
-from .common import start_pipeline, timeline_or_redirect
+from .common import timeline_or_redirect
 
 
 @login_required
@@ -25,11 +27,7 @@ def shot_create(request, pk):
     at = NewShotForm.place(request.POST, count)
     form = NewShotForm(request.POST, request.FILES, project=project, first=at == 0, count=count)
     if form.is_valid():
-        shot = form.save(commit=False)
-        shot.edited_by = request.user
-        with transaction.atomic():
-            arrange.insert(project, shot, at)
-            form.save_references()
+        actions.create_shot(project, form, at, request.user)
         return redirect(project)
     context = present(viewer)
     context["shot_form"] = form
@@ -51,12 +49,11 @@ def shot_edit(request, pk, shot_id):
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            edits.save(form, request.user, after_save=form.save_references)
+            actions.edit_shot(project, form, request.user)
         except edits.Conflict as conflict:
             form.add_error(None, str(conflict))
             status = 409
         else:
-            arrange.forget_removed(project)  # a change: a deleted shot is gone for good
             return redirect(project)
     elif form.errors:
         status = 400
@@ -81,9 +78,7 @@ def shot_regenerate(request, pk, shot_id):
     viewer = project_for(request.user, pk, "generate")
     throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
-    if pipeline.queue_takes(viewer.project, shots=[shot], requested_by=request.user):
-        start_pipeline(viewer.project)
-    else:
+    if not actions.regenerate(shot, request.user):
         messages.info(request, f"Shot {shot.number} is already being generated.")
     return timeline_or_redirect(request, viewer)
 
@@ -94,8 +89,7 @@ def shot_regenerate_from(request, pk, shot_id):
     viewer = project_for(request.user, pk, "generate")
     throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
-    if pipeline.queue_from(shot, requested_by=request.user):
-        start_pipeline(viewer.project)
+    actions.regenerate_from(shot, request.user)
     return timeline_or_redirect(request, viewer)
 
 
@@ -104,13 +98,11 @@ def shot_regenerate_from(request, pk, shot_id):
 def project_generate(request, pk):
     viewer = project_for(request.user, pk, "generate")
     throttle.count(request, viewer, "generate")
-    project = viewer.project
-    if not project.shots.exists():
-        messages.error(request, "Add a shot first.")
-    elif pipeline.queue_takes(project, requested_by=request.user):
-        start_pipeline(project)
-    else:
-        messages.info(request, "Every shot already has a current take.")
+    try:
+        if not actions.generate(viewer.project, request.user):
+            messages.info(request, actions.ALL_CURRENT)
+    except actions.Refused as refusal:
+        messages.error(request, str(refusal))
     return timeline_or_redirect(request, viewer)
 
 
@@ -121,13 +113,11 @@ def project_make_final(request, pk):
     and seed, finals chaining from finals."""
     viewer = project_for(request.user, pk, "generate")
     throttle.count(request, viewer, "generate")
-    project = viewer.project
-    if not project.shots.exists():
-        messages.error(request, "Add a shot first.")
-    elif pipeline.queue_finals(project, requested_by=request.user):
-        start_pipeline(project)
-    else:
-        messages.info(request, "Every shot already has a current final, or one on the way.")
+    try:
+        if not actions.make_final(viewer.project, request.user):
+            messages.info(request, actions.ALL_FINAL)
+    except actions.Refused as refusal:
+        messages.error(request, str(refusal))
     return timeline_or_redirect(request, viewer)
 
 
@@ -135,9 +125,7 @@ def project_make_final(request, pk):
 @require_POST
 def project_cancel(request, pk):
     viewer = project_for(request.user, pk, "generate")
-    queued = [take.pk for take in pipeline.cancel(viewer.project)]
-    if queued:
-        transaction.on_commit(lambda: async_task("projects.tasks.cancel", queued))
+    actions.cancel(viewer.project)
     return timeline_or_redirect(request, viewer)
 
 
@@ -224,19 +212,10 @@ def take_send_again(request, pk, take_id):
 @require_POST
 def take_select(request, pk, take_id):
     viewer = project_for(request.user, pk, "edit")
-    take = get_object_or_404(
-        Take.objects.select_related("shot"),
-        pk=take_id,
-        shot__project=viewer.project,
-        status=Take.Status.DONE,
-    )
-    # Saved through the shot, so the activity log says who picked which take; a final
-    # is picked for the cut of finals, a draft for the cut of drafts.
-    field = take.selection_field()
-    setattr(take.shot, field, take)
-    take.shot.save(update_fields=[field])
-    # Picked for the cut at the shot's trim now: its bridges are prepared for that.
-    transaction.on_commit(lambda: async_task("projects.tasks.prepare", [take.pk]))
+    take = actions.selectable(viewer.project, take_id)
+    if take is None:
+        raise Http404
+    actions.select_take(take)
     return timeline_or_redirect(request, viewer)
 
 

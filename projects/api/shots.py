@@ -1,0 +1,199 @@
+"""A project's shots: listed in order, added, read, edited (with the version read, so
+no one's change is overwritten), deleted, put in a new order, made again."""
+
+from django.http import Http404
+from ninja import Router, Schema, Status
+
+from .. import actions, arrange, throttle
+from ..forms import NewShotForm, ShotForm
+from .common import ApiError, Queued, accepted, form_data, form_invalid, paginated, viewer
+
+router = Router(tags=["shots"])
+
+
+class ShotOut(Schema):
+    id: int
+    number: int
+    position: int
+    prompt: str
+    notes: str
+    duration: int
+    opening: str
+    transition: str
+    transition_frames: int
+    seed: int | None
+    cast: list[int]
+    has_first_frame: bool
+    has_last_frame_target: bool
+    chain: int
+    stale: bool
+    stale_reason: str
+    selected_take: int | None
+    selected_final: int | None
+    trim_in: int
+    trim_out: int | None
+    version: int
+
+    @staticmethod
+    def resolve_cast(shot):
+        return sorted(member.pk for member in shot.cast.all())
+
+    @staticmethod
+    def resolve_has_first_frame(shot):
+        return bool(shot.first_frame)
+
+    @staticmethod
+    def resolve_has_last_frame_target(shot):
+        return bool(shot.last_frame_target)
+
+    @staticmethod
+    def resolve_stale_reason(shot):
+        return shot.stale_reason or ""
+
+    @staticmethod
+    def resolve_selected_take(shot):
+        return shot.selected_take_id
+
+    @staticmethod
+    def resolve_selected_final(shot):
+        return shot.selected_final_id
+
+
+class ShotIn(Schema):
+    """A new shot; `at`, the 0-based place it goes before (the end when left out).
+    Fields left out take the web form's first values (the first shot a cut, later ones
+    continuing)."""
+
+    prompt: str | None = None
+    notes: str | None = None
+    duration: int | None = None
+    opening: str | None = None
+    transition: str | None = None
+    transition_frames: int | None = None
+    seed: int | None = None
+    cast: list[int] | None = None
+    at: int | None = None
+
+
+class ShotChange(Schema):
+    """What to change (the rest stays); `version`, the shot's as you read it, to be
+    refused (409) rather than overwrite a change someone made since."""
+
+    prompt: str | None = None
+    notes: str | None = None
+    duration: int | None = None
+    opening: str | None = None
+    transition: str | None = None
+    transition_frames: int | None = None
+    seed: int | None = None
+    cast: list[int] | None = None
+    version: int | None = None
+
+
+class Order(Schema):
+    """Every shot's id, in the new order."""
+
+    shots: list[int]
+
+
+def _shots(project):
+    return project.timeline()
+
+
+def _shot(project, shot_id):
+    shot = next((s for s in _shots(project) if s.pk == shot_id), None)
+    if shot is None:
+        raise Http404
+    return shot
+
+
+@router.get("/{int:project_id}/shots", response=list[ShotOut], url_name="shot-list")
+@paginated
+def shot_list(request, project_id: int):
+    """The shots in order, each with its chain and whether it is stale."""
+    return _shots(viewer(request, project_id).project)
+
+
+@router.post("/{int:project_id}/shots", response={201: ShotOut}, url_name="shot-list")
+def shot_create(request, project_id: int, payload: ShotIn):
+    project = viewer(request, project_id, "edit").project
+    count = project.shots.count()
+    given = payload.dict(exclude_unset=True)
+    at = NewShotForm.place(given, count)
+    first = at == 0
+    unbound = NewShotForm(project=project, first=first, count=count, initial=_initial(first))
+    data = form_data(unbound, given)
+    form = NewShotForm(data, project=project, first=first, count=count)
+    if not form.is_valid():
+        raise form_invalid(form)
+    shot = actions.create_shot(project, form, at, request.user)
+    return Status(201, _shot(project, shot.pk))
+
+
+def _initial(first):
+    """What the web's new-shot form starts with (projects.views.projects.project_detail)."""
+    return {"duration": 5, "opening": "cut" if first else "continue"}
+
+
+@router.get("/{int:project_id}/shots/{int:shot_id}", response=ShotOut, url_name="shot-detail")
+def shot_detail(request, project_id: int, shot_id: int):
+    return _shot(viewer(request, project_id).project, shot_id)
+
+
+@router.patch("/{int:project_id}/shots/{int:shot_id}", response=ShotOut, url_name="shot-detail")
+def shot_update(request, project_id: int, shot_id: int, payload: ShotChange):
+    """Edit a shot: one edit, as the web's form saves it (a stale one says so)."""
+    project = viewer(request, project_id, "edit").project
+    shot = _found(project, shot_id)
+    first = shot.position == 0
+    unbound = ShotForm(instance=shot, project=project, first=first)
+    data = form_data(unbound, payload.dict(exclude_unset=True))
+    form = ShotForm(data, instance=shot, project=project, first=first)
+    if not form.is_valid():
+        raise form_invalid(form)
+    actions.edit_shot(project, form, request.user)
+    return _shot(project, shot_id)
+
+
+def _found(project, shot_id):
+    shot = project.shots.filter(pk=shot_id).first()
+    if shot is None:
+        raise Http404
+    return shot
+
+
+@router.delete(
+    "/{int:project_id}/shots/{int:shot_id}", response={204: None}, url_name="shot-detail"
+)
+def shot_delete(request, project_id: int, shot_id: int):
+    """Delete a shot (the web offers to undo it until the project's next change)."""
+    project = viewer(request, project_id, "edit").project
+    arrange.remove(_found(project, shot_id))
+    return Status(204, None)
+
+
+@router.put("/{int:project_id}/shots/order", response=list[ShotOut], url_name="shot-order")
+def shot_order(request, project_id: int, payload: Order):
+    """A new order of every shot, in one transaction; the shots in it."""
+    project = viewer(request, project_id, "edit").project
+    try:
+        arrange.reorder(project, payload.shots)
+    except arrange.Refused as refusal:
+        raise ApiError(409, "conflict", str(refusal)) from None
+    return _shots(project)
+
+
+@router.post(
+    "/{int:project_id}/shots/{int:shot_id}/regenerate",
+    response={202: Queued},
+    url_name="shot-regenerate",
+)
+def shot_regenerate(request, project_id: int, shot_id: int, rest_of_chain: bool = False):
+    """A new take of the shot (?rest_of_chain=true: and of the rest of its chain, which
+    it makes stale); none while one is on its way."""
+    seen = viewer(request, project_id, "generate")
+    throttle.count(request, seen, "generate")
+    shot = _found(seen.project, shot_id)
+    shot.project = seen.project
+    queued = (actions.regenerate_from if rest_of_chain else actions.regenerate)(shot, request.user)
+    return accepted(queued, f"Shot {shot.number} is already being generated.")
