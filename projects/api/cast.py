@@ -39,17 +39,19 @@ class MemberOut(Schema):
     shots: list[int]
 
     @staticmethod
-    def resolve_images(member):
+    def resolve_images(member, context):
+        address = context["request"].build_absolute_uri
         return [
-            reverse("api-v1:cast-image", args=[member.project_id, member.pk, image.pk])
+            address(reverse("api-v1:cast-image", args=[member.project_id, member.pk, image.pk]))
             for image in member.image_list()
         ]
 
     @staticmethod
-    def resolve_voice(member):
+    def resolve_voice(member, context):
         if not member.voice:
             return None
-        return reverse("api-v1:cast-voice", args=[member.project_id, member.pk])
+        path = reverse("api-v1:cast-voice", args=[member.project_id, member.pk])
+        return context["request"].build_absolute_uri(path)
 
     @staticmethod
     def resolve_shots(member):
@@ -68,17 +70,17 @@ def _member(project, member_id):
     return get_object_or_404(_members(project), pk=member_id)
 
 
-@router.get("/{int:pk}/cast", response=list[MemberOut], url_name="cast")
+@router.get("/{int:project_id}/cast", response=list[MemberOut], url_name="cast")
 @paginated
-def cast_list(request, pk: int):
+def cast_list(request, project_id: int):
     """The cast, by name."""
-    return _members(viewer(request, pk).project)
+    return _members(viewer(request, project_id).project)
 
 
-@router.post("/{int:pk}/cast", response={201: MemberOut}, url_name="cast")
+@router.post("/{int:project_id}/cast", response={201: MemberOut}, url_name="cast")
 def cast_create(
     request,
-    pk: int,
+    project_id: int,
     # Optional here, so that who may add one is decided first: the form says it is required.
     name: Form[str] = "",
     kind: Form[str] = CastMember.Kind.CHARACTER,
@@ -89,7 +91,7 @@ def cast_create(
     """Add a member: a `name` shots say as @name, a `kind` (character, location, prop), a
     `description`, one to four `images`, and for a character a `voice` clip. Shots whose
     prompts already name them take them in."""
-    project = viewer(request, pk, "edit").project
+    project = viewer(request, project_id, "edit").project
     data = {"name": name, "kind": kind, "description": description}
     form = CastMemberForm(data, request.FILES, project=project)
     if not form.is_valid():
@@ -98,15 +100,15 @@ def cast_create(
     return Status(201, _member(project, member.pk))
 
 
-@router.get("/{int:pk}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
-def cast_detail(request, pk: int, member_id: int):
-    return _member(viewer(request, pk).project, member_id)
+@router.get("/{int:project_id}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
+def cast_detail(request, project_id: int, member_id: int):
+    return _member(viewer(request, project_id).project, member_id)
 
 
-@router.patch("/{int:pk}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
+@router.patch("/{int:project_id}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
 def cast_update(
     request,
-    pk: int,
+    project_id: int,
     member_id: int,
     name: Form[str | None] = None,
     kind: Form[str | None] = None,
@@ -117,7 +119,7 @@ def cast_update(
 ):
     """Change what is sent, leaving the rest: a new `name` rewrites every prompt naming
     them; new `images` (replacing the old) or a new `description` make their shots stale."""
-    project = viewer(request, pk, "edit").project
+    project = viewer(request, project_id, "edit").project
     member = _member(project, member_id)
     old_name = member.name  # the form's checks write the new one on the member
     data = {
@@ -134,12 +136,16 @@ def cast_update(
     return _member(project, member_id)
 
 
-@router.delete("/{int:pk}/cast/{int:member_id}", response={204: None}, url_name="cast-member")
-def cast_delete(request, pk: int, member_id: int, confirm: bool = False):
+@router.delete(
+    "/{int:project_id}/cast/{int:member_id}",
+    response={204: None},
+    url_name="cast-member",
+)
+def cast_delete(request, project_id: int, member_id: int, confirm: bool = False):
     """Delete a member. One that shots have in them is deleted only with `confirm=true`
     (409 naming the shots, else): those shots lose their pictures, and prompts that say
     @name name nobody."""
-    project = viewer(request, pk, "edit").project
+    project = viewer(request, project_id, "edit").project
     member = _member(project, member_id)
     numbers = MemberOut.resolve_shots(member)
     if numbers and not confirm:
@@ -156,24 +162,26 @@ def cast_delete(request, pk: int, member_id: int, confirm: bool = False):
 
 
 @router.get(
-    "/{int:pk}/cast/{int:member_id}/images/{int:image_id}",
+    "/{int:project_id}/cast/{int:member_id}/images/{int:image_id}",
     url_name="cast-image",
     openapi_extra={"responses": FILE},
 )
-def cast_image(request, pk: int, member_id: int, image_id: int):
+def cast_image(request, project_id: int, member_id: int, image_id: int):
     """One of a member's pictures, as stored (fitted to every provider's limits)."""
-    image = cast_image_for(viewer(request, pk), image_id)
+    image = cast_image_for(viewer(request, project_id), image_id)
     if image.member_id != member_id or not image.file:
         raise ApiError(404, "not_found", "Not found.")
     return serve(request, image.file)
 
 
 @router.get(
-    "/{int:pk}/cast/{int:member_id}/voice", url_name="cast-voice", openapi_extra={"responses": FILE}
+    "/{int:project_id}/cast/{int:member_id}/voice",
+    url_name="cast-voice",
+    openapi_extra={"responses": FILE},
 )
-def cast_voice(request, pk: int, member_id: int):
+def cast_voice(request, project_id: int, member_id: int):
     """A character's voice clip."""
-    member = get_object_or_404(viewer(request, pk).project.cast, pk=member_id)
+    member = get_object_or_404(viewer(request, project_id).project.cast, pk=member_id)
     if not member.voice:
         raise ApiError(404, "not_found", "Not found.")
     return serve(request, member.voice)

@@ -46,34 +46,36 @@ def _comments(project):
     )
 
 
-@router.get("/{int:pk}/comments", response=list[CommentOut], url_name="comment-list")
+@router.get("/{int:project_id}/comments", response=list[CommentOut], url_name="comment-list")
 @paginated
-def comment_list(request, pk: int, shot: int | None = None):
+def comment_list(request, project_id: int, shot: int | None = None):
     """The project's comments, oldest first; `shot` (an id): that shot's alone."""
-    comments = _comments(viewer(request, pk).project)
+    comments = _comments(viewer(request, project_id).project)
     return comments if shot is None else comments.filter(shot=shot)
 
 
 @router.get(
-    "/{int:pk}/shots/{int:shot_id}/comments", response=list[CommentOut], url_name="shot-comments"
+    "/{int:project_id}/shots/{int:shot_id}/comments",
+    response=list[CommentOut],
+    url_name="shot-comments",
 )
 @paginated
-def shot_comments(request, pk: int, shot_id: int):
+def shot_comments(request, project_id: int, shot_id: int):
     """A shot's comments, oldest first."""
-    found = viewer(request, pk)
+    found = viewer(request, project_id)
     shot = get_object_or_404(found.project.shots, pk=shot_id)
     return _comments(found.project).filter(shot=shot)
 
 
 @router.post(
-    "/{int:pk}/shots/{int:shot_id}/comments",
+    "/{int:project_id}/shots/{int:shot_id}/comments",
     response={201: CommentOut},
     url_name="shot-comments",
 )
-def comment_create(request, pk: int, shot_id: int, payload: CommentIn):
+def comment_create(request, project_id: int, shot_id: int, payload: CommentIn):
     """Comment on a shot (at most a prompt's length; `@name` puts it in that member's
     inbox), at most as often as the site allows (429 past it, with Retry-After)."""
-    found = viewer(request, pk, "comment")
+    found = viewer(request, project_id, "comment")
     throttle.count(request, found, "comment")
     shot = get_object_or_404(found.project.shots, pk=shot_id)
     form = CommentForm({"body": payload.body, "take": payload.take})

@@ -74,24 +74,25 @@ class ExportOut(Schema):
         return len(export.plan or export.takes or [])
 
     @staticmethod
-    def resolve_download(export):
+    def resolve_download(export, context):
         if export.status != Export.Status.DONE:
             return None
-        return reverse("api-v1:export-download", args=[export.project_id, export.pk])
+        path = reverse("api-v1:export-download", args=[export.project_id, export.pk])
+        return context["request"].build_absolute_uri(path)
 
 
 @router.post(
-    "/{int:pk}/exports",
+    "/{int:project_id}/exports",
     response={202: ExportOut},
     url_name="exports",
     summary="Export the cut",
 )
-def export_create(request, pk: int, payload: ExportIn):
+def export_create(request, project_id: int, payload: ExportIn):
     """Queue an export of the cut (202): `format` one of mp4, zip, otio, fcpxml, edl,
     srt, vtt, png, pdf. A worker renders it; follow `status` and `progress` at its
     address, then `download` it. A printed storyboard (pdf) needs no take; every other
     format needs each shot's current take of `kind` (409 naming the shots that lack one)."""
-    found = viewer(request, pk, "export")
+    found = viewer(request, project_id, "export")
     throttle.count(request, found, "export")
     project = found.project
     form = ApiExportForm(
@@ -112,22 +113,26 @@ def export_create(request, pk: int, payload: ExportIn):
     return Status(202, export)
 
 
-@router.get("/{int:pk}/exports", response=list[ExportOut], url_name="exports")
+@router.get("/{int:project_id}/exports", response=list[ExportOut], url_name="exports")
 @paginated
-def export_list(request, pk: int):
+def export_list(request, project_id: int):
     """The project's exports, newest first."""
-    return viewer(request, pk).project.exports.order_by("-created_at", "-pk")
-
-
-@router.get("/{int:pk}/exports/{int:export_id}", response=ExportOut, url_name="export-detail")
-def export_detail(request, pk: int, export_id: int):
-    """An export as it is now: queued, running (with its progress, 0 to 1), done, or
-    failed with its error."""
-    return get_object_or_404(viewer(request, pk).project.exports, pk=export_id)
+    return viewer(request, project_id).project.exports.order_by("-created_at", "-pk")
 
 
 @router.get(
-    "/{int:pk}/exports/{int:export_id}/download",
+    "/{int:project_id}/exports/{int:export_id}",
+    response=ExportOut,
+    url_name="export-detail",
+)
+def export_detail(request, project_id: int, export_id: int):
+    """An export as it is now: queued, running (with its progress, 0 to 1), done, or
+    failed with its error."""
+    return get_object_or_404(viewer(request, project_id).project.exports, pk=export_id)
+
+
+@router.get(
+    "/{int:project_id}/exports/{int:export_id}/download",
     url_name="export-download",
     openapi_extra={
         "responses": {
@@ -140,10 +145,10 @@ def export_detail(request, pk: int, export_id: int):
         }
     },
 )
-def export_download(request, pk: int, export_id: int):
+def export_download(request, project_id: int, export_id: int):
     """The export's file, streamed (Range honoured), or a redirect to storage that hands
     out its own links. 409 while it is not done."""
-    export = get_object_or_404(viewer(request, pk).project.exports, pk=export_id)
+    export = get_object_or_404(viewer(request, project_id).project.exports, pk=export_id)
     if export.status != Export.Status.DONE:
         why = f": {export.error}" if export.error else "; download it once it is done"
         raise ApiError(409, "not_done", f"The export is {export.get_status_display()}{why}.")

@@ -31,7 +31,7 @@ class Imported(Schema):
 
 
 @router.get(
-    "/{int:pk}/storyboard",
+    "/{int:project_id}/storyboard",
     url_name="storyboard-file",
     openapi_extra={
         "responses": {
@@ -46,10 +46,10 @@ class Imported(Schema):
         }
     },
 )
-def storyboard_export(request, pk: int):
+def storyboard_export(request, project_id: int):
     """The project's storyboard file, as /projects/<id>/storyboard.json on the site gives
     it: what `storyboard import` and the import here read back."""
-    return storyboard_response(viewer(request, pk).project)
+    return storyboard_response(viewer(request, project_id).project)
 
 
 @router.post("/import", response={201: Imported}, url_name="storyboard-import")
