@@ -92,8 +92,46 @@ def body_invalid(errors):
     return ApiError(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
 
 
+# The one shape of every error, as the schema documents it.
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "required": ["code", "message"],
+    "additionalProperties": False,
+}
+
+
+def document_errors(api):
+    """The schema says of every operation that any other answer is an error in the one
+    shape (its "default" response), so clients and schemathesis know it."""
+    build = api.get_openapi_schema
+
+    def with_errors(*args, **kwargs):
+        schema = build(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        error = {
+            "description": "An error: a code, a message, and what was wrong in which field",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for path in schema["paths"].values():
+            for operation in path.values():
+                operation.setdefault("responses", {}).setdefault("default", error)
+        return schema
+
+    api.get_openapi_schema = with_errors
+
+
 def install(api):
     """Answer every exception the API meets in the one shape."""
+    document_errors(api)
 
     def handle(exc_class, convert):
         api.add_exception_handler(exc_class, lambda request, exc: as_response(convert(exc), exc))
