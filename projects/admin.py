@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from .models import (
+    AccessToken,
     Comment,
     Export,
     Invitation,
@@ -104,3 +105,27 @@ class SpendAdmin(admin.ModelAdmin):
 class ExportAdmin(admin.ModelAdmin):
     list_display = ["__str__", "status", "mode", "duration", "created_at"]
     list_filter = ["status"]
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    """API tokens: seen and revoked here, never made (a secret is shown to its owner only,
+    on their page or by `manage.py token create`)."""
+
+    list_display = [
+        "name",
+        "prefix",
+        "user",
+        "team",
+        "read_only",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["read_only"]
+    readonly_fields = ["user", "prefix", "created_at", "last_used_at"]  # never the hash
+    fields = [*readonly_fields, "name", "team", "read_only", "expires_at", "revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,10 +1,25 @@
 """The JSON API: tokens, the one shape of its errors, its pages, and what it answers."""
 
-import pytest
-from django.test import Client
+import hashlib
+import io
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
 
-from projects.models import AccessToken, Membership, Role, Team
-from tests.factories import make_project, make_user
+import pytest
+from auditlog.models import LogEntry
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from projects.api import api
+from projects.models import AccessToken, Membership, Project, Role, Take, Team
+from tests.factories import make_project, make_take, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +76,324 @@ def test_every_error_is_one_json_shape(ada):
         assert set(body) <= {"code", "message", "fields"}, what
         assert body["code"] and body["message"], what
     assert answers["bad query"].json()["fields"]["page"]
+
+
+OPENAPI = Path(__file__).parent / "data" / "openapi.json"
+REFRESH = (
+    "uv run python manage.py export_openapi_schema --api projects.api.api --indent 2 "
+    "--sorted --output tests/data/openapi.json"
+)
+
+
+def test_the_openapi_schema_is_the_one_committed():
+    """A change of the API shows in review as a change of this file."""
+    committed = json.loads(OPENAPI.read_text())
+    assert json.loads(json.dumps(api.get_openapi_schema())) == committed, (
+        f"The API's schema differs from {OPENAPI.name}: if the change is meant, refresh it "
+        f"with `{REFRESH}` and commit it."
+    )
+
+
+def test_a_token_is_kept_only_as_a_hash(ada):
+    token, secret = AccessToken.make(ada, "script")
+    dump = io.StringIO()
+    call_command("dumpdata", "projects.accesstoken", stdout=dump)
+    assert secret not in dump.getvalue()
+    assert hashlib.sha256(secret.encode()).hexdigest() in dump.getvalue()
+    assert secret.startswith(token.prefix) and len(token.prefix) < len(secret) / 4
+    assert bearer(secret).get("/api/v1/teams/").status_code == 200
+    assert bearer(secret[:-1]).get("/api/v1/teams/").status_code == 401
+
+
+def test_a_revoked_or_expired_token_or_one_of_an_inactive_user_opens_nothing(ada):
+    revoked, revoked_secret = AccessToken.make(ada, "revoked")
+    expired, expired_secret = AccessToken.make(ada, "expired")
+    _, live = AccessToken.make(ada, "live")
+    assert bearer(revoked_secret).get("/api/v1/teams/").status_code == 200
+    revoked.revoke()
+    expired.expires_at = timezone.now() - timedelta(seconds=1)
+    expired.save()
+    for secret in (revoked_secret, expired_secret):
+        response = bearer(secret).get("/api/v1/teams/")
+        assert response.status_code == 401
+        assert response.json()["code"] == "unauthenticated"
+    assert bearer(live).get("/api/v1/teams/").status_code == 200
+    ada.is_active = False
+    ada.save()
+    assert bearer(live).get("/api/v1/teams/").status_code == 401
+
+
+def test_its_last_use_is_written_at_most_once_a_minute(ada):
+    token, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    assert token.last_used_at is None
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            client.get("/api/v1/teams/")
+    touches = [q for q in queries if q["sql"].startswith("UPDATE") and "accesstoken" in q["sql"]]
+    assert len(touches) == 1
+    token.refresh_from_db()
+    first = token.last_used_at
+    assert first is not None
+    AccessToken.objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
+    client.get("/api/v1/teams/")
+    token.refresh_from_db()
+    assert token.last_used_at > first - timedelta(seconds=1)
+    # The account page says when.
+    web = Client()
+    web.force_login(ada)
+    page = web.get(reverse("token-list")).content.decode()
+    assert "script" in page and "never" not in page
+
+
+def test_the_account_page_shows_a_new_secret_once_and_revokes(ada):
+    web = Client()
+    web.force_login(ada)
+    team = Team.default_for(ada)
+    made = web.post(
+        reverse("token-list"), {"name": "CI", "team": team.pk, "read_only": "on", "days": "7"}
+    )
+    assert made.status_code == 200
+    token = AccessToken.objects.get()
+    secret = re.search(r'value="(sb_[^"]+)"', made.content.decode()).group(1)
+    assert AccessToken.find(secret) == token
+    assert (token.team, token.read_only) == (team, True)
+    assert timedelta(days=6) < token.expires_at - timezone.now() <= timedelta(days=7)
+    again = web.get(reverse("token-list")).content.decode()
+    assert secret not in again and token.prefix in again
+    # Someone else's token is not theirs to revoke.
+    other, _ = AccessToken.make(make_user("bob"), "bob's")
+    assert web.post(reverse("token-revoke", args=[other.pk])).status_code == 404
+    assert web.post(reverse("token-revoke", args=[token.pk])).status_code == 302
+    assert bearer(secret).get("/api/v1/teams/").status_code == 401
+    assert AccessToken.objects.get(pk=other.pk).is_live
+    bad = web.post(reverse("token-list"), {"name": "", "days": "0"})
+    assert bad.status_code == 400 and AccessToken.objects.count() == 2
+
+
+def test_the_command_line_makes_lists_and_revokes_tokens(ada):
+    crew = Team.objects.create(name="Crew")
+    Membership.objects.create(team=crew, user=ada, role=Role.OWNER)
+    project = make_project(ada, title="Elsewhere")  # in ada's own team, not Crew's
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "token", "create", "ada", "--team", "Crew", "--read-only", "--name", "CI", "--days", "30",
+        stdout=out, stderr=err,
+    )  # fmt: skip
+    secret = out.getvalue().strip()
+    assert "\n" not in secret and secret.startswith("sb_")
+    assert "Crew, read-only" in err.getvalue()
+    client = bearer(secret)
+    assert [t["name"] for t in client.get("/api/v1/teams/").json()["items"]] == ["Crew"]
+    assert client.get(f"/api/v1/projects/{project.pk}").status_code == 404  # not Crew's
+    assert client.post("/api/v1/projects/", {"title": "X"}, "application/json").status_code == 403
+    listing = io.StringIO()
+    call_command("token", "list", "ada", stdout=listing)
+    token = AccessToken.objects.get()
+    assert f"{token.pk}\t{token.prefix}…\tCI\tCrew, read-only\tlast used " in listing.getvalue()
+    call_command("token", "revoke", str(token.pk), stdout=io.StringIO())
+    assert client.get("/api/v1/teams/").status_code == 401
+    Team.objects.create(name="Nobody's")
+    with pytest.raises(CommandError, match="not a member"):
+        call_command("token", "create", "ada", "--team", "Nobody's", stdout=io.StringIO())
+
+
+def test_a_project_is_made_set_generated_and_deleted(ada):
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    made = client.post("/api/v1/projects/", {"title": "Harbour"}, "application/json")
+    assert made.status_code == 201, made.content
+    project = made.json()
+    assert project["team"] == Team.default_for(ada).pk and project["version"] == 1
+    url = f"/api/v1/projects/{project['id']}"
+    changed = client.patch(url, {"ratio": "9:16", "version": 1}, "application/json")
+    assert changed.status_code == 200 and changed.json()["ratio"] == "9:16"
+    assert changed.json()["title"] == "Harbour"  # what was left out stays
+    nothing = client.post(f"{url}/generate")
+    assert nothing.status_code == 409
+    assert nothing.json() == {"code": "refused", "message": "Add a shot first."}
+    shot = client.post(f"{url}/shots", {"prompt": "A lighthouse at dusk"}, "application/json")
+    assert shot.status_code == 201, shot.content
+    assert shot.json()["opening"] == "cut" and shot.json()["duration"] == 5
+    queued = client.post(f"{url}/generate")
+    assert queued.status_code == 202
+    take = Take.objects.get()
+    assert queued.json() == {"takes": [take.pk], "message": ""}
+    assert take.requested_by == ada and take.status == Take.Status.WAITING
+    again = client.post(f"{url}/generate").json()
+    assert again == {"takes": [], "message": "Every shot already has a current take."}
+    listed = client.get(f"{url}/shots/{shot.json()['id']}/takes").json()
+    assert listed["count"] == 1 and listed["items"][0]["status"] == "waiting"
+    cancelled = client.post(f"{url}/cancel")
+    assert cancelled.status_code == 202
+    take.refresh_from_db()
+    assert take.status == Take.Status.CANCELLED
+    assert client.delete(url).status_code == 204
+    assert client.get(url).status_code == 404
+
+
+def test_shots_are_added_edited_with_their_version_ordered_and_deleted(ada):
+    project = make_project(ada, shots=[("A kite", "cut"), ("It rises", "continue")])
+    first, second = project.shots.in_order()
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    url = f"/api/v1/projects/{project.pk}/shots"
+    added = client.post(url, {"prompt": "A gull", "at": 1, "opening": "cut"}, "application/json")
+    assert added.status_code == 201
+    listed = client.get(url).json()
+    assert [s["prompt"] for s in listed["items"]] == ["A kite", "A gull", "It rises"]
+    assert [s["number"] for s in listed["items"]] == [1, 2, 3]
+    # Two edits from the same version: the second is refused, saying whose came first.
+    edit = {"prompt": "A red kite", "version": first.version}
+    assert client.patch(f"{url}/{first.pk}", edit, "application/json").status_code == 200
+    late = client.patch(f"{url}/{first.pk}", {**edit, "prompt": "A blue kite"}, "application/json")
+    assert late.status_code == 409
+    assert late.json()["code"] == "conflict"
+    assert late.json()["message"].startswith("Changed by ada a moment ago")
+    first.refresh_from_db()
+    assert first.prompt == "A red kite" and first.version == 2
+    order = [second.pk, added.json()["id"], first.pk]
+    moved = client.put(f"{url}/order", {"shots": order}, "application/json")
+    assert [s["id"] for s in moved.json()] == order
+    stale = client.put(f"{url}/order", {"shots": order[:2]}, "application/json")
+    assert stale.status_code == 409
+    assert client.delete(f"{url}/{second.pk}").status_code == 204
+    assert [s["id"] for s in client.get(url).json()["items"]] == order[1:]
+
+
+def test_the_api_says_what_the_web_form_says(ada):
+    """Invalid input is judged by the web's own forms, in the web's own words."""
+    project = make_project(ada, shots=[("A kite", "cut")])
+    _, secret = AccessToken.make(ada, "script")
+    web = Client()
+    web.force_login(ada)
+    wrong = {"prompt": "A gull", "duration": 99, "opening": "cut", "at": 0, "transition": "wipe"}
+    answer = bearer(secret).post(f"/api/v1/projects/{project.pk}/shots", wrong, "application/json")
+    page = web.post(reverse("shot-create", args=[project.pk]), wrong)
+    assert (answer.status_code, page.status_code) == (422, 400)
+    fields = answer.json()["fields"]
+    assert set(fields) >= {"duration", "transition"}
+    for messages in fields.values():
+        for message in messages:
+            assert escape(message) in page.content.decode(), message
+    assert "Ensure this value is less than or equal to 15." in fields["duration"]
+    continuing = {"prompt": "A gull", "opening": "continue", "at": 0}
+    answer = bearer(secret).post(
+        f"/api/v1/projects/{project.pk}/shots", continuing, "application/json"
+    )
+    assert answer.json()["fields"]["opening"] == [
+        "The first shot has nothing before it to continue: make it a cut."
+    ]
+    assert answer.json()["message"] == answer.json()["fields"]["opening"][0]
+
+
+def test_takes_are_read_and_picked_with_their_files(ada):
+    project = make_project(ada, shots=[("A kite", "cut")])
+    shot = project.shots.get()
+    older = make_take(shot)
+    newer = make_take(shot, select=False, tokens=1234, generation_seconds=41.5)
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    url = f"/api/v1/projects/{project.pk}"
+    listed = client.get(f"{url}/shots/{shot.pk}/takes").json()
+    assert [t["id"] for t in listed["items"]] == [newer.pk, older.pk]
+    assert [t["selected"] for t in listed["items"]] == [False, True]
+    read = client.get(f"{url}/takes/{newer.pk}").json()
+    assert read["tokens"] == 1234 and read["generation_seconds"] == 41.5
+    assert read["status"] == "done" and read["progress"] == 1.0
+    video = client.get(read["files"]["video"])
+    assert video.status_code == 200
+    assert b"".join(video.streaming_content)[4:8] == b"ftyp"
+    assert client.get(read["files"]["last_frame"]).status_code == 200
+    picked = client.post(f"{url}/takes/{newer.pk}/select")
+    assert picked.status_code == 200 and picked.json()["selected"] is True
+    shot.refresh_from_db()
+    assert shot.selected_take_id == newer.pk
+    # Picked through the API, logged as the token's owner's.
+    entry = LogEntry.objects.get_for_object(shot).order_by("-timestamp").first()
+    assert entry.actor == ada
+    assert client.get(f"{url}/takes/{newer.pk}/files/script").status_code == 404
+
+
+def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, settings):
+    settings.GENERATE_RATE = "2/h"
+    project = make_project(ada, shots=[("A kite", "cut")])
+    _, one = AccessToken.make(ada, "one")
+    _, other = AccessToken.make(ada, "other")
+    url = f"/api/v1/projects/{project.pk}/generate"
+    assert [bearer(one).post(url).status_code for _ in range(2)] == [202, 202]
+    refused = bearer(one).post(url)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_requests"
+    assert refused.json()["message"].startswith("Too many generations: at most 2 an hour.")
+    assert int(refused["Retry-After"]) > 0
+    assert bearer(other).post(url).status_code == 202  # each token counts on its own
+
+
+def test_a_team_token_lists_only_its_teams_projects(ada):
+    crew = Team.objects.create(name="Crew")
+    Membership.objects.create(team=crew, user=ada, role=Role.EDITOR)
+    Membership.objects.create(team=crew, user=make_user("bob"), role=Role.OWNER)
+    mine = make_project(ada, title="Mine")
+    theirs = Project.objects.create(team=crew, title="Crew's")
+    _, everywhere = AccessToken.make(ada, "all")
+    _, crew_only = AccessToken.make(ada, "crew", team=crew)
+    listed = bearer(everywhere).get("/api/v1/projects/").json()["items"]
+    assert [(p["title"], p["role"]) for p in listed] == [("Crew's", "editor"), ("Mine", "owner")]
+    only = bearer(crew_only).get("/api/v1/projects/").json()["items"]
+    assert [p["id"] for p in only] == [theirs.pk]
+    made = bearer(crew_only).post("/api/v1/projects/", {"title": "New"}, "application/json")
+    assert made.json()["team"] == crew.pk and made.json()["role"] == "editor"
+    assert bearer(crew_only).get(f"/api/v1/projects/{mine.pk}").status_code == 404
+
+
+@pytest.mark.parametrize("endpoint", ["shots", "takes"])
+def test_a_page_costs_the_same_queries_for_3_rows_or_30(ada, endpoint):
+    """No query per row: a list's page is read in a fixed number of queries."""
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    client.get("/api/v1/teams/")  # its last use written now, not while counting
+    counts = []
+    for size in (3, 30):
+        project = make_project(ada, shots=[(f"Shot {n}", "cut") for n in range(size)])
+        shot = project.shots.in_order().first()
+        for _ in range(size if endpoint == "takes" else 1):
+            make_take(shot, select=False)
+        url = f"/api/v1/projects/{project.pk}/shots"
+        if endpoint == "takes":
+            url += f"/{shot.pk}/takes"
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).json()
+        assert page["count"] == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_numbers_past_what_a_database_holds_are_refused_not_failed_on(ada):
+    """A page, a team or an id too large for any row is a 422 (or names nothing: 404),
+    never a database's overflow (a 500)."""
+    project = make_project(ada, shots=[("A kite", "cut")])
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    big = 10**20
+    assert client.get(f"/api/v1/teams/?page={big}").status_code == 422
+    assert client.get(f"/api/v1/projects/?team={big}").status_code == 422
+    assert client.get(f"/api/v1/projects/{big}").status_code == 404
+    order = client.put(
+        f"/api/v1/projects/{project.pk}/shots/order", {"shots": [big]}, "application/json"
+    )
+    assert order.status_code == 422 and "shots.0" in order.json()["fields"]
+
+
+def test_the_admin_lists_and_opens_a_token_without_its_hash(ada):
+    token, _ = AccessToken.make(ada, "script")
+    admin = make_user("root")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    web = Client()
+    web.force_login(admin)
+    listing = web.get(reverse("admin:projects_accesstoken_changelist"))
+    assert listing.status_code == 200 and token.prefix in listing.content.decode()
+    page = web.get(reverse("admin:projects_accesstoken_change", args=[token.pk]))
+    assert page.status_code == 200 and token.hashed_secret not in page.content.decode()
+    assert web.get(reverse("admin:projects_accesstoken_add")).status_code == 403

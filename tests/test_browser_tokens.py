@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.live import serving
 from tests.test_browser import browser  # noqa: F401  (fixture)
+from tests.test_browser_axe import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -46,6 +47,7 @@ def test_a_token_is_made_shown_once_used_and_revoked(app, browser):  # noqa: F81
     expect(page.locator(".tokens")).to_contain_text("Nightly render")
     expect(page.locator(".tokens")).to_contain_text("never")
     shoot(page, "tokens-made")
+    assert_accessible(page, "a new token's secret")
 
     api = httpx.Client(base_url=f"{app.url}/api/v1", headers={"Authorization": f"Bearer {secret}"})
     teams = api.get("/teams/")
@@ -62,6 +64,7 @@ def test_a_token_is_made_shown_once_used_and_revoked(app, browser):  # noqa: F81
     expect(page.locator(".tokens")).not_to_contain_text("never")  # its last use: now
     expect(page.locator(".tokens")).to_contain_text("read-only")
     shoot(page, "tokens-list")
+    assert_accessible(page, "the tokens page")
 
     page.click(".tokens button:has-text('Revoke')")
     expect(page.locator(".flash, .messages").first).to_contain_text("no longer works")

@@ -5,10 +5,12 @@ Every error is `{"code": "...", "message": "...", "fields": {...}}`, `fields` on
 a form or a body had fields wrong, each with the messages the web's forms say.
 """
 
+from typing import Annotated
+
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from ninja import Schema, Status
+from ninja import Field, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as BodyInvalid
 from ninja.pagination import PageNumberPagination, paginate
@@ -140,6 +142,9 @@ def install(api):
         headers = {}
         if isinstance(exc, TooOften):
             headers["Retry-After"] = str(exc.wait)
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+
         return error_response(error.status, error.code, error.message, error.fields, headers)
 
     handle(ApiError, lambda exc: exc)
@@ -167,9 +172,25 @@ def team(request, pk, action="view"):
     return team_for(request.user, pk, action, token=request.auth)
 
 
+# The largest id a database holds (a signed 64-bit integer): past it, a number names no
+# row, and is refused before a database is asked about it.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+MAX_PAGE = 1_000_000
+
+
+class Pages(PageNumberPagination):
+    """Pages of a list, numbered from 1, of `page_size` rows (PAGE_SIZE unless asked,
+    MAX_PAGE_SIZE at most)."""
+
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=MAX_PAGE)
+        page_size: int | None = Field(None, ge=1, le=MAX_PAGE_SIZE)
+
+
 def paginated(func):
     """A list, a page at a time (?page=N&page_size=M): `{"items": [...], "count": N}`."""
-    return paginate(PageNumberPagination, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)(func)
+    return paginate(Pages, page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)(func)
 
 
 def form_data(form, given):

@@ -3,13 +3,14 @@ spend tokens on all their shots (generate, make final) or stop them (cancel)."""
 
 from datetime import datetime
 
+from django.db.models import F
 from ninja import Router, Schema, Status
 
 from .. import actions, edits, pipeline, throttle
 from ..access import in_reach, token_allows
 from ..forms import NewProjectForm, ProjectForm
 from ..models import Project
-from .common import Queued, accepted, form_data, form_invalid, paginated, viewer
+from .common import Id, Queued, accepted, form_data, form_invalid, paginated, viewer
 
 router = Router(tags=["projects"])
 
@@ -18,6 +19,7 @@ class ProjectOut(Schema):
     id: int
     title: str
     team: int
+    role: str
     model: str
     draft_model: str
     resolution: str
@@ -36,13 +38,19 @@ class ProjectOut(Schema):
     def resolve_team(project):
         return project.team_id
 
+    @staticmethod
+    def resolve_role(project, context):
+        """The token owner's role in the project's team: what they may do with it."""
+        role = getattr(project, "role", None)
+        return role or project.team.role_of(context["request"].user)
+
 
 class ProjectIn(Schema):
     """A new project: its title, its team (one where you own or edit; when you are in
     one such team only, it goes without saying) and its first settings."""
 
     title: str | None = None
-    team: int | None = None
+    team: Id | None = None
     model: str | None = None
     resolution: str | None = None
     ratio: str | None = None
@@ -69,9 +77,11 @@ class ProjectSettings(Schema):
 
 @router.get("/", response=list[ProjectOut], url_name="project-list")
 @paginated
-def project_list(request, team: int | None = None):
+def project_list(request, team: Id | None = None):
     """The projects of the teams the token reaches (of one team: ?team=ID), by title."""
-    projects = Project.objects.filter(team__memberships__user=request.user)
+    projects = Project.objects.filter(team__memberships__user=request.user).annotate(
+        role=F("team__memberships__role")  # the one membership the filter joined
+    )
     if team is not None:
         projects = projects.filter(team=team)
     return in_reach(projects, request.auth).order_by("title", "pk")

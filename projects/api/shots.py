@@ -6,7 +6,7 @@ from ninja import Router, Schema, Status
 
 from .. import actions, arrange, throttle
 from ..forms import NewShotForm, ShotForm
-from .common import ApiError, Queued, accepted, form_data, form_invalid, paginated, viewer
+from .common import ApiError, Id, Queued, accepted, form_data, form_invalid, paginated, viewer
 
 router = Router(tags=["shots"])
 
@@ -36,6 +36,8 @@ class ShotOut(Schema):
 
     @staticmethod
     def resolve_cast(shot):
+        if getattr(shot, "without_cast", False):  # the timeline knows: no query
+            return []
         return sorted(member.pk for member in shot.cast.all())
 
     @staticmethod
@@ -71,7 +73,7 @@ class ShotIn(Schema):
     transition: str | None = None
     transition_frames: int | None = None
     seed: int | None = None
-    cast: list[int] | None = None
+    cast: list[Id] | None = None
     at: int | None = None
 
 
@@ -86,14 +88,14 @@ class ShotChange(Schema):
     transition: str | None = None
     transition_frames: int | None = None
     seed: int | None = None
-    cast: list[int] | None = None
+    cast: list[Id] | None = None
     version: int | None = None
 
 
 class Order(Schema):
     """Every shot's id, in the new order."""
 
-    shots: list[int]
+    shots: list[Id]
 
 
 def _shots(project):
