@@ -125,7 +125,10 @@ def document_errors(api):
         }
         for path in schema["paths"].values():
             for operation in path.values():
-                operation.setdefault("responses", {}).setdefault("default", error)
+                # Status codes as JSON says them (ninja's are numbers), beside "default".
+                answers = {str(code): answer for code, answer in operation["responses"].items()}
+                answers.setdefault("default", error)
+                operation["responses"] = answers
         return schema
 
     api.get_openapi_schema = with_errors
