@@ -6,7 +6,9 @@ one the schema documents shaped as it says."""
 import pytest
 import schemathesis
 from django.core.files.base import ContentFile
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -19,7 +21,20 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 
 @pytest.fixture
-def seeded(db):
+def connection_kept():
+    """The test's database connection kept across requests, as Django's test client keeps
+    it: the WSGI handler closes it when a request starts and ends, and on PostgreSQL the
+    test's transaction would go with it."""
+    signals = (request_started, request_finished)
+    for signal in signals:
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in signals:
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def seeded(db, connection_kept):
     """ada's project with two shots and their takes, a done export, a cast member with a
     picture and a comment; an owner's token; the ids a path may name."""
     ada = make_user("ada")
