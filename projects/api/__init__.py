@@ -17,7 +17,7 @@ from .takes import router as takes
 from .teams import router as teams
 
 DESCRIPTION = """What the web does, for scripts and programs: teams, projects, shots, takes;
-generating, making final, cancelling.
+generating, making final, cancelling; exports, the storyboard file, comments and the cast.
 
 Send an access token (made on your account's **API tokens** page, or with `manage.py
 token create`) as `Authorization: Bearer <token>`. It acts as you, with your role in each
