@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
+from projects.access import REFUSED
 from projects.api import api
 from projects.models import AccessToken, Membership, Project, Role, Take, Team
 from tests.factories import make_project, make_take, make_user
@@ -397,3 +398,31 @@ def test_the_admin_lists_and_opens_a_token_without_its_hash(ada):
     page = web.get(reverse("admin:projects_accesstoken_change", args=[token.pk]))
     assert page.status_code == 200 and token.hashed_secret not in page.content.decode()
     assert web.get(reverse("admin:projects_accesstoken_add")).status_code == 403
+
+
+def test_a_refusal_says_what_the_web_says(ada):
+    """The 403's message is projects.access's, word for word, on the web and the API."""
+    project = make_project(ada, shots=[("A kite", "cut")])
+    cy = make_user("cy")
+    Membership.objects.create(team=project.team, user=cy, role=Role.VIEWER)
+    _, secret = AccessToken.make(cy, "script")
+    answer = bearer(secret).post(f"/api/v1/projects/{project.pk}/generate")
+    web = Client()
+    web.force_login(cy)
+    page = web.post(reverse("project-generate", args=[project.pk]))
+    assert (answer.status_code, page.status_code) == (403, 403)
+    assert answer.json() == {"code": "forbidden", "message": REFUSED["generate"]}
+    assert escape(REFUSED["generate"]) in page.content.decode()
+
+
+def test_a_body_is_an_object_of_known_fields(ada):
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    for body in ('"A title"', "[1, 2]", "", "{not json"):
+        answer = client.generic("POST", "/api/v1/projects/", body, "application/json")
+        assert answer.status_code in (400, 422), body
+        assert set(answer.json()) >= {"code", "message"}, body
+    typo = client.post("/api/v1/projects/", {"titel": "Harbour"}, "application/json")
+    assert typo.status_code == 422
+    assert typo.json()["fields"] == {"titel": ["Extra inputs are not permitted"]}
+    assert not Project.objects.exists()

@@ -66,6 +66,12 @@ def test_a_token_is_made_shown_once_used_and_revoked(app, browser):  # noqa: F81
     shoot(page, "tokens-list")
     assert_accessible(page, "the tokens page")
 
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone's: nothing sideways
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 390, f"the tokens page is {width} px wide on a 390 px screen"
+    shoot(page, "tokens-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
     page.click(".tokens button:has-text('Revoke')")
     expect(page.locator(".flash, .messages").first).to_contain_text("no longer works")
     expect(page.locator(".tokens")).to_contain_text("revoked")

@@ -15,7 +15,7 @@ from ..files import serve
 from ..forms import CastMemberForm
 from ..models import CastMember
 from ..views.cast import delete, save_changes, save_new
-from .common import ApiError, form_invalid, paginated, viewer
+from .common import ApiError, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["cast"])
 
@@ -70,14 +70,14 @@ def _member(project, member_id):
     return get_object_or_404(_members(project), pk=member_id)
 
 
-@router.get("/{int:project_id}/cast", response=list[MemberOut], url_name="cast")
+@router.get("/{int:project_id}/cast", response=answers(list[MemberOut]), url_name="cast")
 @paginated
 def cast_list(request, project_id: int):
     """The cast, by name."""
     return _members(viewer(request, project_id).project)
 
 
-@router.post("/{int:project_id}/cast", response={201: MemberOut}, url_name="cast")
+@router.post("/{int:project_id}/cast", response=answers(MemberOut, 201), url_name="cast")
 def cast_create(
     request,
     project_id: int,
@@ -100,12 +100,16 @@ def cast_create(
     return Status(201, _member(project, member.pk))
 
 
-@router.get("/{int:project_id}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
+@router.get(
+    "/{int:project_id}/cast/{int:member_id}", response=answers(MemberOut), url_name="cast-member"
+)
 def cast_detail(request, project_id: int, member_id: int):
     return _member(viewer(request, project_id).project, member_id)
 
 
-@router.patch("/{int:project_id}/cast/{int:member_id}", response=MemberOut, url_name="cast-member")
+@router.patch(
+    "/{int:project_id}/cast/{int:member_id}", response=answers(MemberOut), url_name="cast-member"
+)
 def cast_update(
     request,
     project_id: int,
@@ -138,7 +142,7 @@ def cast_update(
 
 @router.delete(
     "/{int:project_id}/cast/{int:member_id}",
-    response={204: None},
+    response=answers(None, 204),
     url_name="cast-member",
 )
 def cast_delete(request, project_id: int, member_id: int, confirm: bool = False):

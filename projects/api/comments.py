@@ -9,12 +9,12 @@ from ninja import Router, Schema, Status
 from .. import throttle
 from ..models import Comment
 from ..views.comments import CommentForm, post
-from .common import form_invalid, paginated, viewer
+from .common import Body, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["comments"])
 
 
-class CommentIn(Schema):
+class CommentIn(Body):
     body: str
     # The take it is about (one of the shot's), if any.
     take: int | None = None
@@ -46,7 +46,9 @@ def _comments(project):
     )
 
 
-@router.get("/{int:project_id}/comments", response=list[CommentOut], url_name="comment-list")
+@router.get(
+    "/{int:project_id}/comments", response=answers(list[CommentOut]), url_name="comment-list"
+)
 @paginated
 def comment_list(request, project_id: int, shot: int | None = None):
     """The project's comments, oldest first; `shot` (an id): that shot's alone."""
@@ -56,7 +58,7 @@ def comment_list(request, project_id: int, shot: int | None = None):
 
 @router.get(
     "/{int:project_id}/shots/{int:shot_id}/comments",
-    response=list[CommentOut],
+    response=answers(list[CommentOut]),
     url_name="shot-comments",
 )
 @paginated
@@ -69,7 +71,7 @@ def shot_comments(request, project_id: int, shot_id: int):
 
 @router.post(
     "/{int:project_id}/shots/{int:shot_id}/comments",
-    response={201: CommentOut},
+    response=answers(CommentOut, 201),
     url_name="shot-comments",
 )
 def comment_create(request, project_id: int, shot_id: int, payload: CommentIn):

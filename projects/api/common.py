@@ -14,6 +14,7 @@ from ninja import Field, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as BodyInvalid
 from ninja.pagination import PageNumberPagination, paginate
+from pydantic import ConfigDict
 
 from ..access import project_for, team_for
 from ..actions import Refused
@@ -88,40 +89,24 @@ def body_invalid(errors):
         where = [
             str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")
         ]
-        name = ".".join(where[1:] if len(where) > 1 and where[0] == "payload" else where)
-        fields.setdefault(name or "__all__", []).append(error.get("msg", "Invalid."))
-    first = next(iter(fields.items()))
-    return ApiError(422, "invalid", f"{first[0]}: {first[1][0]}", fields)
-
-
-# The one shape of every error, as the schema documents it.
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "properties": {
-        "code": {"type": "string"},
-        "message": {"type": "string"},
-        "fields": {
-            "type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "required": ["code", "message"],
-    "additionalProperties": False,
-}
+        if where[:1] == ["payload"]:  # the body as a whole: its fields by their own names
+            where = where[1:]
+        fields.setdefault(".".join(where) or "__all__", []).append(error.get("msg", "Invalid."))
+    name, messages = next(iter(fields.items()))
+    message = messages[0] if name == "__all__" else f"{name}: {messages[0]}"
+    return ApiError(422, "invalid", message, fields)
 
 
 def document_errors(api):
-    """The schema says of every operation that any other answer is an error in the one
-    shape (its "default" response), so clients and schemathesis know it."""
+    """The schema says of every operation that any answer it does not list (a 405, a 413,
+    a 503) is an error in the one shape too (its "default" response)."""
     build = api.get_openapi_schema
 
     def with_errors(*args, **kwargs):
         schema = build(*args, **kwargs)
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         error = {
             "description": "An error: a code, a message, and what was wrong in which field",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
         }
         for path in schema["paths"].values():
             for operation in path.values():
@@ -216,6 +201,14 @@ def form_data(form, given):
     return data
 
 
+class Body(Schema):
+    """What a request sends: a JSON object of known fields. (Ninja's schemas read any
+    object's attributes, so a string or a list would otherwise pass as an empty body, or
+    worse, "abc" as a title from "abc".title; and a misspelt field would go unsaid.)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Queued(Schema):
     """What an action set going: the takes it concerns, and a word when it did nothing."""
 
@@ -227,3 +220,21 @@ def accepted(takes, nothing=""):
     """202: what an action set going (take rows or ids), or `nothing`'s word when none."""
     ids = [getattr(take, "pk", take) for take in takes]
     return Status(202, {"takes": ids, "message": "" if ids else nothing})
+
+
+class ErrorOut(Schema):
+    """Every error: a code a program reads, a message a person reads, and, for what was
+    sent wrong, each field's messages."""
+
+    code: str
+    message: str
+    fields: dict[str, list[str]] | None = None
+
+
+# What an operation may answer besides its success (a superset: not each can say each).
+ERRORS = frozenset({400, 401, 403, 404, 409, 422, 429})
+
+
+def answers(schema, status=200):
+    """An operation's responses: `schema` at `status`, and the error shape at each error."""
+    return {status: schema, ERRORS: ErrorOut}

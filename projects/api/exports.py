@@ -18,7 +18,7 @@ from .. import cut, pipeline, throttle
 from ..files import serve
 from ..forms import ExportForm
 from ..models import Export
-from .common import ApiError, form_invalid, paginated, viewer
+from .common import ApiError, Body, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["exports"])
 
@@ -41,7 +41,7 @@ class ApiExportForm(ExportForm):
         return self.cleaned_data["format"]
 
 
-class ExportIn(Schema):
+class ExportIn(Body):
     format: str = "mp4"
     seamless: bool = True
     normalize: bool = False
@@ -83,7 +83,7 @@ class ExportOut(Schema):
 
 @router.post(
     "/{int:project_id}/exports",
-    response={202: ExportOut},
+    response=answers(ExportOut, 202),
     url_name="exports",
     summary="Export the cut",
 )
@@ -113,7 +113,7 @@ def export_create(request, project_id: int, payload: ExportIn):
     return Status(202, export)
 
 
-@router.get("/{int:project_id}/exports", response=list[ExportOut], url_name="exports")
+@router.get("/{int:project_id}/exports", response=answers(list[ExportOut]), url_name="exports")
 @paginated
 def export_list(request, project_id: int):
     """The project's exports, newest first."""
@@ -122,7 +122,7 @@ def export_list(request, project_id: int):
 
 @router.get(
     "/{int:project_id}/exports/{int:export_id}",
-    response=ExportOut,
+    response=answers(ExportOut),
     url_name="export-detail",
 )
 def export_detail(request, project_id: int, export_id: int):

@@ -10,7 +10,7 @@ from .. import actions, edits, pipeline, throttle
 from ..access import in_reach, token_allows
 from ..forms import NewProjectForm, ProjectForm
 from ..models import Project
-from .common import Id, Queued, accepted, form_data, form_invalid, paginated, viewer
+from .common import Body, Id, Queued, accepted, answers, form_data, form_invalid, paginated, viewer
 
 router = Router(tags=["projects"])
 
@@ -45,7 +45,7 @@ class ProjectOut(Schema):
         return role or project.team.role_of(context["request"].user)
 
 
-class ProjectIn(Schema):
+class ProjectIn(Body):
     """A new project: its title, its team (one where you own or edit; when you are in
     one such team only, it goes without saying) and its first settings."""
 
@@ -57,7 +57,7 @@ class ProjectIn(Schema):
     generate_audio: bool | None = None
 
 
-class ProjectSettings(Schema):
+class ProjectSettings(Body):
     """The settings to change (those left out stay); `version`, the one you read, to be
     refused (409) rather than overwrite someone's change made since."""
 
@@ -75,7 +75,7 @@ class ProjectSettings(Schema):
     version: int | None = None
 
 
-@router.get("/", response=list[ProjectOut], url_name="project-list")
+@router.get("/", response=answers(list[ProjectOut]), url_name="project-list")
 @paginated
 def project_list(request, team: Id | None = None):
     """The projects of the teams the token reaches (of one team: ?team=ID), by title."""
@@ -87,7 +87,7 @@ def project_list(request, team: Id | None = None):
     return in_reach(projects, request.auth).order_by("title", "pk")
 
 
-@router.post("/", response={201: ProjectOut}, url_name="project-list")
+@router.post("/", response=answers(ProjectOut, 201), url_name="project-list")
 def project_create(request, payload: ProjectIn):
     """Make a project: the same form, and the same messages, as the web's."""
     token_allows(request.auth, "edit")
@@ -102,12 +102,12 @@ def project_create(request, payload: ProjectIn):
     return Status(201, project)
 
 
-@router.get("/{int:project_id}", response=ProjectOut, url_name="project-detail")
+@router.get("/{int:project_id}", response=answers(ProjectOut), url_name="project-detail")
 def project_detail(request, project_id: int):
     return viewer(request, project_id).project
 
 
-@router.patch("/{int:project_id}", response=ProjectOut, url_name="project-detail")
+@router.patch("/{int:project_id}", response=answers(ProjectOut), url_name="project-detail")
 def project_update(request, project_id: int, payload: ProjectSettings):
     """Change settings: one edit, as the web's settings page saves it; shots made with
     other settings are stale after."""
@@ -119,7 +119,7 @@ def project_update(request, project_id: int, payload: ProjectSettings):
     return edits.save(form, request.user)
 
 
-@router.delete("/{int:project_id}", response={204: None}, url_name="project-detail")
+@router.delete("/{int:project_id}", response=answers(None, 204), url_name="project-detail")
 def project_delete(request, project_id: int):
     """Delete a project: at once when nothing of it is being made, else once what runs
     at the provider has ended (what is paid is collected, never lost)."""
@@ -127,7 +127,9 @@ def project_delete(request, project_id: int):
     return Status(204, None)
 
 
-@router.post("/{int:project_id}/generate", response={202: Queued}, url_name="project-generate")
+@router.post(
+    "/{int:project_id}/generate", response=answers(Queued, 202), url_name="project-generate"
+)
 def project_generate(request, project_id: int):
     """Generate: a draft of every shot lacking a current one (it spends tokens; counted
     against the token's rate). The takes queued; a worker sends them."""
@@ -137,7 +139,7 @@ def project_generate(request, project_id: int):
     return accepted(queued, actions.ALL_CURRENT)
 
 
-@router.post("/{int:project_id}/final", response={202: Queued}, url_name="project-final")
+@router.post("/{int:project_id}/final", response=answers(Queued, 202), url_name="project-final")
 def project_final(request, project_id: int):
     """Make final: every shot again at the project's settings, with its draft's prompt
     and seed."""
@@ -147,7 +149,7 @@ def project_final(request, project_id: int):
     return accepted(queued, actions.ALL_FINAL)
 
 
-@router.post("/{int:project_id}/cancel", response={202: Queued}, url_name="project-cancel")
+@router.post("/{int:project_id}/cancel", response=answers(Queued, 202), url_name="project-cancel")
 def project_cancel(request, project_id: int):
     """Cancel: what has not been sent stops at once; the takes listed are queued at the
     provider, which a worker asks to cancel (running ones finish, and are paid)."""

@@ -6,7 +6,18 @@ from ninja import Router, Schema, Status
 
 from .. import actions, arrange, throttle
 from ..forms import NewShotForm, ShotForm
-from .common import ApiError, Id, Queued, accepted, form_data, form_invalid, paginated, viewer
+from .common import (
+    ApiError,
+    Body,
+    Id,
+    Queued,
+    accepted,
+    answers,
+    form_data,
+    form_invalid,
+    paginated,
+    viewer,
+)
 
 router = Router(tags=["shots"])
 
@@ -28,6 +39,7 @@ class ShotOut(Schema):
     chain: int
     stale: bool
     stale_reason: str
+    final_stale: bool
     selected_take: int | None
     selected_final: int | None
     trim_in: int
@@ -61,7 +73,7 @@ class ShotOut(Schema):
         return shot.selected_final_id
 
 
-class ShotIn(Schema):
+class ShotIn(Body):
     """A new shot; `at`, the 0-based place it goes before (the end when left out).
     Fields left out take the web form's first values (the first shot a cut, later ones
     continuing)."""
@@ -77,7 +89,7 @@ class ShotIn(Schema):
     at: int | None = None
 
 
-class ShotChange(Schema):
+class ShotChange(Body):
     """What to change (the rest stays); `version`, the shot's as you read it, to be
     refused (409) rather than overwrite a change someone made since."""
 
@@ -92,7 +104,7 @@ class ShotChange(Schema):
     version: int | None = None
 
 
-class Order(Schema):
+class Order(Body):
     """Every shot's id, in the new order."""
 
     shots: list[Id]
@@ -109,14 +121,14 @@ def _shot(project, shot_id):
     return shot
 
 
-@router.get("/{int:project_id}/shots", response=list[ShotOut], url_name="shot-list")
+@router.get("/{int:project_id}/shots", response=answers(list[ShotOut]), url_name="shot-list")
 @paginated
 def shot_list(request, project_id: int):
     """The shots in order, each with its chain and whether it is stale."""
     return _shots(viewer(request, project_id).project)
 
 
-@router.post("/{int:project_id}/shots", response={201: ShotOut}, url_name="shot-list")
+@router.post("/{int:project_id}/shots", response=answers(ShotOut, 201), url_name="shot-list")
 def shot_create(request, project_id: int, payload: ShotIn):
     project = viewer(request, project_id, "edit").project
     count = project.shots.count()
@@ -137,12 +149,16 @@ def _initial(first):
     return {"duration": 5, "opening": "cut" if first else "continue"}
 
 
-@router.get("/{int:project_id}/shots/{int:shot_id}", response=ShotOut, url_name="shot-detail")
+@router.get(
+    "/{int:project_id}/shots/{int:shot_id}", response=answers(ShotOut), url_name="shot-detail"
+)
 def shot_detail(request, project_id: int, shot_id: int):
     return _shot(viewer(request, project_id).project, shot_id)
 
 
-@router.patch("/{int:project_id}/shots/{int:shot_id}", response=ShotOut, url_name="shot-detail")
+@router.patch(
+    "/{int:project_id}/shots/{int:shot_id}", response=answers(ShotOut), url_name="shot-detail"
+)
 def shot_update(request, project_id: int, shot_id: int, payload: ShotChange):
     """Edit a shot: one edit, as the web's form saves it (a stale one says so)."""
     project = viewer(request, project_id, "edit").project
@@ -165,7 +181,7 @@ def _found(project, shot_id):
 
 
 @router.delete(
-    "/{int:project_id}/shots/{int:shot_id}", response={204: None}, url_name="shot-detail"
+    "/{int:project_id}/shots/{int:shot_id}", response=answers(None, 204), url_name="shot-detail"
 )
 def shot_delete(request, project_id: int, shot_id: int):
     """Delete a shot (the web offers to undo it until the project's next change)."""
@@ -174,7 +190,7 @@ def shot_delete(request, project_id: int, shot_id: int):
     return Status(204, None)
 
 
-@router.put("/{int:project_id}/shots/order", response=list[ShotOut], url_name="shot-order")
+@router.put("/{int:project_id}/shots/order", response=answers(list[ShotOut]), url_name="shot-order")
 def shot_order(request, project_id: int, payload: Order):
     """A new order of every shot, in one transaction; the shots in it."""
     project = viewer(request, project_id, "edit").project
@@ -187,7 +203,7 @@ def shot_order(request, project_id: int, payload: Order):
 
 @router.post(
     "/{int:project_id}/shots/{int:shot_id}/regenerate",
-    response={202: Queued},
+    response=answers(Queued, 202),
     url_name="shot-regenerate",
 )
 def shot_regenerate(request, project_id: int, shot_id: int, rest_of_chain: bool = False):

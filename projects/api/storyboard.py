@@ -13,7 +13,7 @@ from .. import storyboard_file
 from ..access import creatable_teams, in_reach
 from ..models import Team
 from ..views.projects import storyboard_response
-from .common import ApiError, viewer
+from .common import ApiError, answers, viewer
 
 router = Router(tags=["storyboard file"])
 
@@ -52,7 +52,7 @@ def storyboard_export(request, project_id: int):
     return storyboard_response(viewer(request, project_id).project)
 
 
-@router.post("/import", response={201: Imported}, url_name="storyboard-import")
+@router.post("/import", response=answers(Imported, 201), url_name="storyboard-import")
 def storyboard_import(
     request,
     # Optional here, so that who may import is decided first; then it is required.

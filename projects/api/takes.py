@@ -10,7 +10,7 @@ from ninja import Router, Schema
 from .. import actions
 from ..files import serve
 from ..models import Take
-from .common import paginated, viewer
+from .common import answers, paginated, viewer
 
 router = Router(tags=["takes"])
 
@@ -77,7 +77,9 @@ def _takes(project):
 
 
 @router.get(
-    "/{int:project_id}/shots/{int:shot_id}/takes", response=list[TakeOut], url_name="take-list"
+    "/{int:project_id}/shots/{int:shot_id}/takes",
+    response=answers(list[TakeOut]),
+    url_name="take-list",
 )
 @paginated
 def take_list(request, project_id: int, shot_id: int):
@@ -88,7 +90,9 @@ def take_list(request, project_id: int, shot_id: int):
     return _takes(project).filter(shot=shot_id).order_by("-number", "-pk")
 
 
-@router.get("/{int:project_id}/takes/{int:take_id}", response=TakeOut, url_name="take-detail")
+@router.get(
+    "/{int:project_id}/takes/{int:take_id}", response=answers(TakeOut), url_name="take-detail"
+)
 def take_detail(request, project_id: int, take_id: int):
     project = viewer(request, project_id).project
     take = _takes(project).filter(pk=take_id).first()
@@ -98,7 +102,9 @@ def take_detail(request, project_id: int, take_id: int):
 
 
 @router.post(
-    "/{int:project_id}/takes/{int:take_id}/select", response=TakeOut, url_name="take-select"
+    "/{int:project_id}/takes/{int:take_id}/select",
+    response=answers(TakeOut),
+    url_name="take-select",
 )
 def take_select(request, project_id: int, take_id: int):
     """Pick a finished take for the cut (a final for the cut of finals, a draft for the
@@ -114,7 +120,7 @@ def take_select(request, project_id: int, take_id: int):
 
 @router.get(
     "/{int:project_id}/takes/{int:take_id}/files/{kind}",
-    response={200: None},
+    response=answers(None, 200),
     url_name="take-file",
     openapi_extra={"responses": {200: {"description": "The file, or a redirect to it"}}},
 )

@@ -5,7 +5,7 @@ from ninja import Router, Schema
 
 from ..access import in_reach
 from ..models import Team
-from .common import paginated, team
+from .common import answers, paginated, team
 
 router = Router(tags=["teams"])
 
@@ -17,7 +17,7 @@ class TeamOut(Schema):
     monthly_budget_tokens: int | None = None
 
 
-@router.get("/", response=list[TeamOut], url_name="team-list")
+@router.get("/", response=answers(list[TeamOut]), url_name="team-list")
 @paginated
 def team_list(request):
     """The teams the token reaches, by name."""
@@ -27,7 +27,7 @@ def team_list(request):
     return in_reach(teams, request.auth, "pk").order_by("name", "pk")
 
 
-@router.get("/{int:team_id}", response=TeamOut, url_name="team-detail")
+@router.get("/{int:team_id}", response=answers(TeamOut), url_name="team-detail")
 def team_detail(request, team_id: int):
     found, role = team(request, team_id)
     found.role = role

@@ -1,4 +1,4 @@
-"""What the views share: who is asking, answering htmx or not, handing work to workers."""
+"""What the views share: who is asking, answering htmx or not."""
 
 from django.shortcuts import redirect, render
 
