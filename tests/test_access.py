@@ -107,6 +107,7 @@ API = {
     "shot-list": dict(kind=PROJECT, get="view", post="edit"),
     "shot-detail": dict(kind=PROJECT, get="view", patch="edit", delete="edit", args=["shot"]),
     "shot-order": dict(kind=PROJECT, put="edit"),
+    "shot-pictures": dict(kind=PROJECT, post="edit", args=["shot"], ok={"POST": 200}),
     "shot-regenerate": dict(kind=PROJECT, post="generate", args=["shot"], ok={"POST": 202}),
     "take-list": dict(kind=PROJECT, get="view", args=["shot"]),
     "take-detail": dict(kind=PROJECT, get="view", args=["take"]),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
@@ -20,7 +21,7 @@ from django.utils.html import escape
 from projects.access import REFUSED
 from projects.api import api
 from projects.models import AccessToken, Membership, Project, Role, Take, Team
-from tests.factories import make_project, make_take, make_user
+from tests.factories import cached_clip, make_project, make_take, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -313,7 +314,7 @@ def test_takes_are_read_and_picked_with_their_files(ada):
     # Picked through the API, logged as the token's owner's.
     entry = LogEntry.objects.get_for_object(shot).order_by("-timestamp").first()
     assert entry.actor == ada
-    assert client.get(f"{url}/takes/{newer.pk}/files/script").status_code == 404
+    assert client.get(f"{url}/takes/{newer.pk}/files/script").status_code == 422  # no such kind
 
 
 def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, settings):
@@ -426,3 +427,40 @@ def test_a_body_is_an_object_of_known_fields(ada):
     assert typo.status_code == 422
     assert typo.json()["fields"] == {"titel": ["Extra inputs are not permitted"]}
     assert not Project.objects.exists()
+
+
+def test_a_shots_pictures_are_sent_as_files_and_judged_by_the_web_form(ada):
+    project = make_project(ada, shots=[("A kite", "cut"), ("It rises", "continue")])
+    cut, continuing = project.shots.in_order()
+    _, secret = AccessToken.make(ada, "script")
+    client = bearer(secret)
+    url = f"/api/v1/projects/{project.pk}/shots"
+    png = cached_clip()[1]
+    sent = client.post(
+        f"{url}/{cut.pk}/pictures",
+        {"first_frame": SimpleUploadedFile("start.png", png, "image/png"), "version": 1},
+    )
+    assert sent.status_code == 200, sent.content
+    assert sent.json()["has_first_frame"] is True and sent.json()["version"] == 2
+    cut.refresh_from_db()
+    assert cut.first_frame and cut.edited_by == ada
+    # A continue takes no first frame of its own: the web form's words.
+    refused = client.post(
+        f"{url}/{continuing.pk}/pictures",
+        {"first_frame": SimpleUploadedFile("start.png", png, "image/png")},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["fields"]["first_frame"] == [
+        "A continue starts on the previous shot's last frame; a first frame of its own needs a cut."
+    ]
+    not_a_picture = client.post(
+        f"{url}/{cut.pk}/pictures",
+        {"last_frame_target": SimpleUploadedFile("end.png", b"not a picture", "image/png")},
+    )
+    assert not_a_picture.status_code == 422
+    assert list(not_a_picture.json()["fields"]) == ["last_frame_target"]
+    stale = client.post(
+        f"{url}/{cut.pk}/pictures",
+        {"last_frame_target": SimpleUploadedFile("end.png", png, "image/png"), "version": 1},
+    )
+    assert stale.status_code == 409  # made from version 1; it is at 2

@@ -5,6 +5,12 @@ Bearer <secret>`; projects.access decides what its owner may do, within the toke
 limits, exactly as for the web. Interactive documentation at /api/v1/docs, the OpenAPI
 schema at /api/v1/openapi.json. One router per file; every error is one JSON shape
 (projects.api.common).
+
+An endpoint: in its router's file, `viewer(request, pk, action)` for the project (never a
+rule of its own), a Django form bound with `form_data` and refused with `form_invalid`
+(the web's messages), `response=answers(Schema, status)`, request bodies as `Body`
+subclasses, lists `@paginated`; then its route in tests/test_access.py's API table (the
+matrix asks it of every token) and tests/data/openapi.json refreshed (test_api says how).
 """
 
 from ninja import NinjaAPI

@@ -2,7 +2,7 @@
 no one's change is overwritten), deleted, put in a new order, made again."""
 
 from django.http import Http404
-from ninja import Router, Schema, Status
+from ninja import File, Form, Router, Schema, Status, UploadedFile
 
 from .. import actions, arrange, throttle
 from ..forms import NewShotForm, ShotForm
@@ -188,6 +188,40 @@ def shot_delete(request, project_id: int, shot_id: int):
     project = viewer(request, project_id, "edit").project
     arrange.remove(_found(project, shot_id))
     return Status(204, None)
+
+
+@router.post(
+    "/{int:project_id}/shots/{int:shot_id}/pictures",
+    response=answers(ShotOut),
+    url_name="shot-pictures",
+)
+def shot_pictures(
+    request,
+    project_id: int,
+    shot_id: int,
+    first_frame: File[UploadedFile] = None,
+    last_frame_target: File[UploadedFile] = None,
+    references: File[list[UploadedFile]] = None,
+    remove_references: Form[bool] = False,
+    version: Form[int] = None,
+):
+    """A shot's pictures, sent as multipart/form-data: a first frame of its own (a cut's),
+    a last-frame target, references (images, videos and audio, replacing its own); or
+    `remove_references`. Judged by the web's form, so what it refuses (a continue with a
+    first frame, a file too large) it refuses in its words."""
+    project = viewer(request, project_id, "edit").project
+    shot = _found(project, shot_id)
+    first = shot.position == 0
+    unbound = ShotForm(instance=shot, project=project, first=first)
+    given = {"remove_references": remove_references}
+    if version is not None:
+        given["version"] = version
+    data = form_data(unbound, given)
+    form = ShotForm(data, request.FILES, instance=shot, project=project, first=first)
+    if not form.is_valid():
+        raise form_invalid(form)
+    actions.edit_shot(project, form, request.user)
+    return _shot(project, shot_id)
 
 
 @router.put("/{int:project_id}/shots/order", response=answers(list[ShotOut]), url_name="shot-order")

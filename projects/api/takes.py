@@ -2,6 +2,7 @@
 error and files; a finished one picked for the cut."""
 
 from datetime import datetime
+from typing import Literal
 
 from django.http import Http404
 from django.urls import reverse
@@ -16,6 +17,7 @@ router = Router(tags=["takes"])
 
 # The files a take may have, by the name its address gives them (as the web's).
 FILES = {"video": "video", "last-frame": "last_frame", "poster": "poster"}
+FileKind = Literal["video", "last-frame", "poster"]
 
 
 class TakeFiles(Schema):
@@ -124,7 +126,7 @@ def take_select(request, project_id: int, take_id: int):
     url_name="take-file",
     openapi_extra={"responses": {200: {"description": "The file, or a redirect to it"}}},
 )
-def take_file(request, project_id: int, take_id: int, kind: str):
+def take_file(request, project_id: int, take_id: int, kind: FileKind):
     """A take's file: `video`, `last-frame` or `poster` (the bytes, honouring Range, or
     a redirect to the storage's own signed link)."""
     project = viewer(request, project_id).project
