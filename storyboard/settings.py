@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "projects.middleware.development_key_stays_home",
     "django.middleware.security.SecurityMiddleware",
     "projects.middleware.ApiErrors",  # the API's errors are JSON, whoever answers them
+    # A PATCH (the API's cast) sends pictures as a form, which Django reads for POST alone.
+    "ninja.compatibility.files.fix_request_files_middleware",
     "projects.middleware.StaticFiles",  # WhiteNoise, asynchronous under uvicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

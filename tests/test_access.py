@@ -119,6 +119,32 @@ API = {
     "take-select": dict(kind=PROJECT, post="edit", args=["take"], ok={"POST": 200}),
     "take-file": dict(kind=PROJECT, get="view", args=["take", "video"]),
 }
+# The API's exports, storyboard file, comments and cast (projects.api: exports,
+# storyboard, comments, cast). The bodies are JSON (API_BODIES): a cast member needs a
+# form with pictures, and an import a file, so those are refused (422) once access is
+# granted; a member in a shot is deleted only once confirmed (409).
+API.update(
+    {
+        "exports": dict(kind=PROJECT, get="view", post="export", ok={"POST": 202}),
+        "export-detail": dict(kind=PROJECT, get="view", args=["export"]),
+        "export-download": dict(kind=PROJECT, get="view", args=["export"]),
+        "storyboard-file": dict(kind=PROJECT, get="view"),
+        "storyboard-import": dict(kind=OPEN, post="create", ok={"POST": 422}),
+        "comment-list": dict(kind=PROJECT, get="view"),
+        "shot-comments": dict(kind=PROJECT, get="view", post="comment", args=["shot"]),
+        "cast": dict(kind=PROJECT, get="view", post="edit", ok={"POST": 422}),
+        "cast-member": dict(
+            kind=PROJECT,
+            get="view",
+            patch="edit",
+            delete="edit",
+            args=["cast-member"],
+            ok={"DELETE": 409},
+        ),
+        "cast-image": dict(kind=PROJECT, get="view", args=["cast-member", "cast-image"]),
+        "cast-voice": dict(kind=PROJECT, get="view", args=["cast-member"]),
+    }
+)
 TABLE = {
     # A sign-in with a wrong password, an empty password change: the form again.
     "login": Route(OPEN, get="open", post="open", login=False, ok={"POST": 200}),
@@ -337,6 +363,7 @@ def world(db):
     picture = CastImage.objects.create(
         member=keeper, file=ContentFile(cached_clip()[1], name="keeper.png")
     )
+    keeper.voice.save("keeper.wav", ContentFile(b"RIFF"))
     shot.cast.add(keeper)  # a link's holder sees the pictures of the cast its cards show
     comment = shot.comments.create(author=editor, body=f"@ada look {HOSTILE}")
     shot.comments.create(link=links["review link"], guest_name=f"Rey {HOSTILE}", body="Hm")
@@ -530,6 +557,8 @@ API_BODIES = {  # JSON bodies enough that a request is about access, not an empt
     ("api-v1:shot-list", "POST"): {"prompt": "A kite", "duration": 4},
     ("api-v1:shot-detail", "PATCH"): {"prompt": "A kite, higher"},
     ("api-v1:shot-order", "PUT"): {"shots": ["continuing", "shot"]},
+    ("api-v1:shot-comments", "POST"): {"body": "Hm"},
+    ("api-v1:exports", "POST"): {"format": "pdf"},  # needs no take
 }
 
 

@@ -97,8 +97,31 @@ def body_invalid(errors):
     return ApiError(422, "invalid", message, fields)
 
 
+def document_errors(api):
+    """The schema says of every operation that any answer it does not list (a 405, a 413,
+    a 503) is an error in the one shape too (its "default" response)."""
+    build = api.get_openapi_schema
+
+    def with_errors(*args, **kwargs):
+        schema = build(*args, **kwargs)
+        error = {
+            "description": "An error: a code, a message, and what was wrong in which field",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+        for path in schema["paths"].values():
+            for operation in path.values():
+                # Status codes as JSON says them (ninja's are numbers), beside "default".
+                answers = {str(code): answer for code, answer in operation["responses"].items()}
+                answers.setdefault("default", error)
+                operation["responses"] = answers
+        return schema
+
+    api.get_openapi_schema = with_errors
+
+
 def install(api):
     """Answer every exception the API meets in the one shape."""
+    document_errors(api)
 
     def handle(exc_class, convert):
         api.add_exception_handler(exc_class, lambda request, exc: as_response(convert(exc), exc))

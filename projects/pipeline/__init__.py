@@ -26,7 +26,8 @@ from .bridging import prune as prune_bridges
 from .cancelling import cancel_remote, delete_project, forget, purge
 from .collecting import keep_first_frames
 from .driver import run_here
-from .exporting import export, write_clips
+from .exporting import export, plan_for, write_clips
+from .exporting import queue as queue_export
 from .exporting import refused as export_refused
 from .exporting import sweep as sweep_exports
 from .guarding import release_on
@@ -49,6 +50,8 @@ __all__ = [
     "due_reads",
     "export",
     "export_refused",
+    "plan_for",
+    "queue_export",
     "forget",
     "keep_first_frames",
     "look",

@@ -20,10 +20,11 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from .. import boards, cut, interchange, media, webhooks
 from ..files import local_copy, storage_errors
-from ..models import Export, Take
+from ..models import Export, Kind, Take
 from .bridging import WAITING, StoredBridges, prepared
 from .collecting import learn_frames
 from .leases import Heartbeat, LeaseLost, beat, expired_before, me, orphaned
@@ -308,6 +309,48 @@ def _requeue(export, requeue):
     except Exception as error:  # any broker's refusal: Redis down, its database locked...
         return int(bool(export.fail(refused(error))))
     return 0
+
+
+def plan_for(project, format, kind=None):
+    """(kind, plan) of an export of `project` in `format`: the cut of `kind`, or of the
+    kind ready (cut.kind_ready) when none is asked for. cut.NotReady when a shot has no
+    current take of that kind; a printed storyboard needs none (a shot not generated yet
+    shows its stills)."""
+    shots = project.timeline()
+    if kind not in Kind.values:
+        kind = cut.kind_ready(shots)
+    if format == Export.Format.PDF:
+        return kind, boards.plan(project, kind, shots)
+    return kind, cut.plan(project, kind, shots)
+
+
+def queue(project, kind, plan, created_by=None, **options):
+    """Start an export of `plan` (plan_for's) with `options` (format, seamless,
+    normalize), or join the unfinished one of the same choice, and hand a new one to the
+    workers once the transaction commits: nothing is rendered here. (export, new,
+    refusal): the task queue's error when it would not take it (the export then failed,
+    saying so), else None."""
+    export, new = Export.objects.start_or_join(
+        project,
+        kind,
+        takes=[entry["take"] for entry in plan if entry["take"] is not None],
+        plan=plan,
+        created_by=created_by,
+        **options,
+    )
+    refusals = []
+
+    def hand_over():
+        try:
+            async_task("projects.tasks.export", export.pk)
+        except Exception as error:  # any broker's refusal: Redis down, its database locked...
+            log.warning("export %s: the task queue refused it: %r", export.pk, error)
+            export.fail(refused(error))
+            refusals.append(error)
+
+    if new:
+        transaction.on_commit(hand_over)  # outside a transaction: at once
+    return export, new, (refusals[0] if refusals else None)
 
 
 def refused(error):

@@ -38,20 +38,27 @@ def comment_create(request, shot_id, pk=None, token=None):
     elif not form.is_valid():
         messages.error(request, form.errors.get("body", ["Write something to comment."])[0])
     else:
-        take = shot.takes.filter(pk=form.cleaned_data["take"]).first()
-        with transaction.atomic():
-            comment = Comment.objects.create(
-                shot=shot,
-                take=take,
-                author=viewer.user,
-                guest_name=viewer.guest_name if viewer.link else "",
-                link=viewer.link,
-                body=form.cleaned_data["body"],
-            )
-            mention(comment, viewer.project)
-            shot.save(update_fields=[])  # its card changed: the live timeline says so
-            webhooks.comment_created(comment)
+        post(viewer, shot, form)
     return timeline_or_redirect(request, viewer)
+
+
+def post(viewer, shot, form):
+    """The comment a valid CommentForm says, on `shot`, by whoever `viewer` is; the members
+    it names find it in their inbox, and the live timeline shows it."""
+    take = shot.takes.filter(pk=form.cleaned_data["take"]).first()
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            shot=shot,
+            take=take,
+            author=viewer.user,
+            guest_name=viewer.guest_name if viewer.link else "",
+            link=viewer.link,
+            body=form.cleaned_data["body"],
+        )
+        mention(comment, viewer.project)
+        shot.save(update_fields=[])  # its card changed: the live timeline says so
+        webhooks.comment_created(comment)
+    return comment
 
 
 def mention(comment, project):

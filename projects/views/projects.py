@@ -168,7 +168,11 @@ def project_delete(request, pk):
 @require_GET
 def project_storyboard(request, pk):
     """The storyboard file; a zip with the frames and references too, when it names any."""
-    project = project_for(request.user, pk).project
+    return storyboard_response(project_for(request.user, pk).project)
+
+
+def storyboard_response(project):
+    """The storyboard file as a download: JSON, or a zip with the files it names."""
     stored_files = storyboard_file.files(project)
     if stored_files:
         return FileResponse(

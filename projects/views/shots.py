@@ -1,7 +1,5 @@
 """Shots and their takes: added, edited, deleted, generated, cancelled, picked, exported."""
 
-import logging
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -11,15 +9,13 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_q.tasks import async_task
 
-from .. import actions, arrange, boards, cut, edits, pipeline, throttle
+from .. import actions, arrange, cut, edits, pipeline, throttle
 from ..access import project_for
 from ..actions import start_pipeline
 from ..forms import ExportForm, NewShotForm, ShotForm
-from ..models import Export, Kind, Take
+from ..models import Export, Take
 from ..timeline import TIMELINE, present, seam_range
 from .common import timeline_or_redirect
-
-log = logging.getLogger(__name__)
 
 
 @login_required
@@ -235,28 +231,17 @@ def export_create(request, pk):
         if request.htmx:
             return HttpResponseClientRedirect(project.get_absolute_url())
         return redirect(project)
-    shots = project.timeline()
-    kind = request.POST.get("kind")
-    if kind not in Kind.values:
-        kind = cut.kind_ready(shots)
     try:
-        if request.POST.get("format") == Export.Format.PDF:
-            plan = boards.plan(project, kind, shots)  # printed before generating too
-        else:
-            plan = cut.plan(project, kind, shots)
+        format, kind = request.POST.get("format"), request.POST.get("kind")
+        kind, plan = pipeline.plan_for(project, format, kind)
     except cut.NotReady as error:
         messages.error(request, str(error))
         if request.htmx:
             return HttpResponseClientRedirect(project.get_absolute_url())
         return redirect(project)
     options = form.cleaned_data if form.is_valid() else ExportForm.defaults()
-    export, new = Export.objects.start_or_join(
-        project,
-        kind,
-        takes=[entry["take"] for entry in plan if entry["take"] is not None],
-        plan=plan,
-        created_by=request.user,
-        **options,
+    export, new, refusal = pipeline.queue_export(
+        project, kind, plan, created_by=request.user, **options
     )
     if not new:
         messages.info(
@@ -264,19 +249,7 @@ def export_create(request, pk):
             "An export like this one is already being made: it is below, and this request "
             "joined it. Export again once it is done for what changed meanwhile.",
         )
-    refusals = []
-
-    def hand_over():
-        try:
-            async_task("projects.tasks.export", export.pk)
-        except Exception as error:  # any broker's refusal: Redis down, its database locked...
-            log.warning("export %s: the task queue refused it: %r", export.pk, error)
-            export.fail(pipeline.export_refused(error))
-            refusals.append(error)
-
-    if new:
-        transaction.on_commit(hand_over)  # here, outside a transaction: at once
-    if refusals:
+    if refusal is not None:
         messages.error(
             request,
             "The export could not be handed to the workers: the task queue did not answer. "
