@@ -257,17 +257,45 @@ def broker(db):
     queue.purge_queue()
 
 
+@pytest.hookimpl(tryfirst=True)  # the marks are there before xdist's own hook reads them
 def pytest_collection_modifyitems(config, items):
     """For pytest-xdist's `--dist loadgroup` (pyproject's addopts): the browser tests run
     one after another in one process (each drives a Chromium and an app of its own; two
     at once starve each other on two cores), and each other file's tests together (its
-    servers start once).
-
-    The browser tests come first: they are the longest group by far (a good third of the
-    run), and loadgroup hands groups out in the order it meets them, so the other process
-    works through the other files meanwhile instead of waiting at the end for the group
-    it was handed last."""
+    servers start once)."""
     for item in items:
         group = "browser" if item.get_closest_marker("browser") else item.module.__name__
         item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: item.get_closest_marker("browser") is None)  # stable
+
+
+class _BrowserGroupFirst:
+    """In a process of `--dist loadgroup`, after every other plugin has ordered and named
+    the tests: the browser group first, and each test named by its group.
+
+    First, because it is the longest group by far (a good third of the run) and loadgroup
+    hands groups out in the order it meets them: the other process works through the
+    other files meanwhile instead of waiting at the end for the group handed out last.
+    (Only here: in one process pytest-django runs the tests that flush the database after
+    the others, and the order of groups across processes is loadgroup's anyway.)
+
+    Named, because xdist groups by a suffix it writes into each test's node id, which
+    pytest 9.2 no longer reads (pytest-xdist #1386): without it every test, the browser
+    tests and a module's tests included, would be spread over both processes, silently.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if not config.getvalue("loadgroup"):
+            return
+        ungrouped = [item.nodeid for item in items if "@" not in item.nodeid]
+        if ungrouped:
+            raise pytest.UsageError(
+                f"--dist loadgroup found no group on {ungrouped[0]} (and "
+                f"{len(ungrouped) - 1} more): see pytest-xdist #1386 and pyproject's pytest pin"
+            )
+        items.sort(key=lambda item: not item.nodeid.endswith("@browser"))  # stable
+
+
+def pytest_configure(config):
+    if getattr(config.option, "loadgroup", False):  # a process of xdist's, grouping
+        config.pluginmanager.register(_BrowserGroupFirst(), "browser-group-first")
