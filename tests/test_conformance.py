@@ -13,10 +13,12 @@ from projects.providers import SIMULATOR_PREFIXES
 from tests.factories import make_project
 from tests.test_pipeline import mean_difference
 
-# Every test here compares the frames at each seam: small clips have the same frames (an
-# eighth of each side, nothing drawn over them), and a seam that did not chain, or a clip
-# that did not move, shows there as plainly; the wire's sizes are what was asked for.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+# Every test here compares the frames at each seam.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(120),
+    pytest.mark.full_clips,
+]
 
 # Each style with settings its document allows, the smallest the style makes.
 CASES = {
