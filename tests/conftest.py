@@ -83,10 +83,34 @@ def simulator(settings, small_clips, request):
         yield sim
 
 
+_template = None
+
+
 @pytest.fixture(scope="session")
-def live_template(tmp_path_factory):
-    """A database migrated once for the session, which live apps and deployments copy
-    rather than each migrating a database of their own."""
+def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory, request):
+    """pytest-django's test database, and straight after its migrations, before any test
+    writes to it, a copy for live_template (tests.live.template_from_the_test_database)."""
+    global _template
+    if not request.config.getoption("nomigrations"):
+        from tests.live import template_from_the_test_database
+
+        with django_db_blocker.unblock():
+            _template = template_from_the_test_database(tmp_path_factory.mktemp("template"))
+    yield
+    if _template is not None:
+        _template.drop()
+        _template = None
+
+
+@pytest.fixture(scope="session")
+def live_template(django_db_setup, tmp_path_factory):
+    """A migrated database, which live apps and deployments copy rather than each
+    migrating a database of their own: the test database as it was migrated (see
+    django_db_setup), or, where its tables were made without migrations
+    (--no-migrations), a database migrated for the purpose."""
+    if _template is not None:
+        yield _template
+        return
     from tests.live import migrated_template
 
     template = migrated_template(tmp_path_factory.mktemp("template"))
@@ -242,10 +266,45 @@ def broker(db):
     queue.purge_queue()
 
 
+@pytest.hookimpl(tryfirst=True)  # the marks are there before xdist's own hook reads them
 def pytest_collection_modifyitems(config, items):
-    """For pytest-xdist's `--dist loadgroup`: the browser tests run one after another in
-    one process (each drives a Chromium and an app of its own; two at once starve each
-    other on two cores), and each other file's tests together (its servers start once)."""
+    """For pytest-xdist's `--dist loadgroup` (pyproject's addopts): the browser tests run
+    one after another in one process (each drives a Chromium and an app of its own; two
+    at once starve each other on two cores), and each other file's tests together (its
+    servers start once)."""
     for item in items:
         group = "browser" if item.get_closest_marker("browser") else item.module.__name__
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+class _BrowserGroupFirst:
+    """In a process of `--dist loadgroup`, after every other plugin has ordered and named
+    the tests: the browser group first, and each test named by its group.
+
+    First, because it is the longest group by far (a good third of the run) and loadgroup
+    hands groups out in the order it meets them: the other process works through the
+    other files meanwhile instead of waiting at the end for the group handed out last.
+    (Only here: in one process pytest-django runs the tests that flush the database after
+    the others, and the order of groups across processes is loadgroup's anyway.)
+
+    Named, because xdist groups by a suffix it writes into each test's node id, which
+    pytest 9.2 no longer reads (pytest-xdist #1386): without it every test, the browser
+    tests and a module's tests included, would be spread over both processes, silently.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if not config.getvalue("loadgroup"):
+            return
+        ungrouped = [item.nodeid for item in items if "@" not in item.nodeid]
+        if ungrouped:
+            raise pytest.UsageError(
+                f"--dist loadgroup found no group on {ungrouped[0]} (and "
+                f"{len(ungrouped) - 1} more): see pytest-xdist #1386 and pyproject's pytest pin"
+            )
+        items.sort(key=lambda item: not item.nodeid.endswith("@browser"))  # stable
+
+
+def pytest_configure(config):
+    if getattr(config.option, "loadgroup", False):  # a process of xdist's, grouping
+        config.pluginmanager.register(_BrowserGroupFirst(), "browser-group-first")

@@ -177,6 +177,38 @@ def migrated_template(workdir):
     return template
 
 
+def template_from_the_test_database(workdir):
+    """The suite's test database, copied as it is just after pytest-django migrated it (call
+    it then, before any test writes to it), as the template live apps start from: the
+    same tables and migration records a `migrate` of their own would make, without
+    running the migrations a second time in each process of the suite (seconds each).
+    A SQLite test database lives in memory: it is backed up into a file. A PostgreSQL
+    one is the template of a new database, which needs no one connected to it: Django's
+    connections are closed first (they open again when next used)."""
+    from django.db import connection, connections
+
+    template = _Database.__new__(_Database)
+    if connection.vendor == "sqlite":
+        template.name, template.path = None, Path(workdir) / "db.sqlite3"
+        template.url = f"sqlite:///{template.path}"
+        connection.ensure_connection()
+        with contextlib.closing(sqlite3.connect(template.path)) as copy:
+            connection.connection.backup(copy)
+        return template
+    import psycopg
+
+    suite = os.environ["DATABASE_URL"]
+    template.server = suite.rsplit("/", 1)[0]
+    template.name = f"storyboard_template_{os.getpid()}_{free_port()}"
+    template.url = f"{template.server}/{template.name}"
+    connections.close_all()
+    with psycopg.connect(f"{template.server}/postgres", autocommit=True) as admin:
+        admin.execute(
+            f'CREATE DATABASE "{template.name}" TEMPLATE "{connection.settings_dict["NAME"]}"'
+        )
+    return template
+
+
 class _Database:
     """A database for one live app: a SQLite file, or a PostgreSQL database made for it;
     empty, or a copy of `template`, a migrated _Database no process is connected to."""

@@ -48,7 +48,6 @@ def test_it_starts_each_continue_on_the_real_last_frame_of_the_shot_before(simul
         assert mean_difference(media.first_frame(before.video.path), last) > 6
 
 
-@pytest.mark.full_clips
 def test_it_sends_the_collected_last_frame_as_the_next_first_frame(simulator, user):
     project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
     first, second = generate(project)

@@ -16,8 +16,6 @@ shots or takes.
 from dataclasses import dataclass, field
 
 import numpy as np
-from scenedetect import ContentDetector, SceneManager
-from scenedetect.backends.pyav import VideoStreamAv
 
 from .errors import MediaError
 from .reading import no_frames, open_video, video_timing
@@ -152,6 +150,11 @@ def _last_cut(path, index, rate, thresholds) -> float | None:
     """Seconds before frame `index` of the last hard cut in the window before it, if any."""
     window = max(1, round(thresholds.cut_window * rate))
     first = max(0, index - window)  # compared with the frame after it: a cut there counts
+    # Imported here, as the guard first looks: PySceneDetect runs `ffmpeg` as it is
+    # imported, which every process of the app would otherwise pay as it started.
+    from scenedetect import ContentDetector, SceneManager
+    from scenedetect.backends.pyav import VideoStreamAv
+
     try:
         # PyAV, as everywhere else; suppress_output keeps FFmpeg's logging as the app set it.
         video = VideoStreamAv(str(path), threading_mode=None, suppress_output=True)
