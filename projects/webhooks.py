@@ -129,16 +129,18 @@ def emit(team_id, event_type, data, endpoints=None):
         Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=claimed).pk
         for endpoint in endpoints
     ]
-    transaction.on_commit(lambda: _hand_over(ids))
+    transaction.on_commit(lambda: _hand_over([(pk, claimed) for pk in ids]))
     return event
 
 
-def _hand_over(ids):
+def _hand_over(claims):
+    """Queue a send of each (delivery id, claim): the task sends only while the delivery
+    still holds that very claim."""
     from django_q.tasks import async_task
 
-    for pk in ids:
+    for pk, claim in claims:
         try:
-            async_task("projects.tasks.deliver", pk)
+            async_task("projects.tasks.deliver", pk, claim)
         except Exception as error:  # the broker's refusal: the clock sends it later
             log.warning("delivery %s: the task queue refused it (%r); sent later", pk, error)
 
@@ -296,13 +298,15 @@ def _lease():
 
 def claim_due(now=None):
     """Claim the pending deliveries whose time has come (a retry, or one whose hand-over
-    was lost); their ids. A claim left unsent falls due again a lease later."""
+    was lost), oldest due first; each as (id, claim) for its task. A claim left unsent
+    falls due again a lease later, and the task handed the older claim then sends nothing."""
     now = now or timezone.now()
     due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
     claimed, until = [], now + _lease()
-    for pk, when in due.values_list("pk", "next_attempt_at")[:500]:
+    rows = due.order_by("next_attempt_at").values_list("pk", "next_attempt_at")[:500]
+    for pk, when in rows:
         if Delivery.objects.filter(pk=pk, next_attempt_at=when).update(next_attempt_at=until):
-            claimed.append(pk)
+            claimed.append((pk, until))
     return claimed
 
 
@@ -312,8 +316,17 @@ def next_due():
     return pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
 
 
-def deliver(delivery_id):
-    """Send a pending delivery once (the worker's task), and record what came of it."""
+def deliver(delivery_id, claim=None):
+    """Send a pending delivery once (the worker's task), and record what came of it.
+
+    `claim` is the next_attempt_at written by whoever queued this task (emit's hand-over,
+    or claim_due): the task sends only while the delivery still holds it, taken over by a
+    conditional update. A second message for the same delivery (the clock claimed it
+    again while the first waited in the queue) finds the claim moved on and sends
+    nothing. A message without a claim (queued before claims were passed) sends nothing:
+    the clock claims the delivery afresh a lease later."""
+    if claim is None:
+        return None
     delivery = (
         Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
         .select_related("event", "endpoint")
@@ -322,12 +335,13 @@ def deliver(delivery_id):
     if delivery is None:
         return None
     now = timezone.now()
-    # Claimed afresh, conditionally: two tasks handed the same delivery send it once.
-    mine = Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=delivery.next_attempt_at
+    mine = now + _lease()
+    held = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=claim
     )
-    if not mine.update(next_attempt_at=now + _lease()):
+    if not held.update(next_attempt_at=mine):
         return None
+    delivery.next_attempt_at = mine
     if not delivery.endpoint.enabled:
         code, error, seconds = None, "The endpoint is disabled.", 0.0
     else:
@@ -336,6 +350,9 @@ def deliver(delivery_id):
 
 
 def _record(delivery, at, code, error, seconds):
+    """Record an attempt and its outcome, the outcome only while this send still holds
+    its claim (delivery.next_attempt_at as deliver wrote it)."""
+    mine = delivery.next_attempt_at
     attempts = delivery.attempts + 1
     try:
         with transaction.atomic():
@@ -364,7 +381,12 @@ def _record(delivery, at, code, error, seconds):
             fields.update(status=Delivery.Status.FAILED, next_attempt_at=None)
         else:
             fields["next_attempt_at"] = later
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(**fields)
+    held = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=mine
+    )
+    if not held.update(**fields):
+        log.warning("delivery %s: its claim was taken over while it was sent", delivery.pk)
+        return None
     for name, value in fields.items():
         setattr(delivery, name, value)
     log.info("delivery %s: attempt %s: %s", delivery.pk, attempts, code or error)

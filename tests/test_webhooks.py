@@ -373,6 +373,41 @@ def test_a_delivery_whose_message_the_broker_lost_is_sent_by_the_clocks_sweep(
     assert Delivery.objects.get().status == "delivered"
 
 
+def test_a_second_message_for_one_delivery_sends_nothing(
+    user, worker, broker, receiver, fast_hooks, django_capture_on_commit_callbacks
+):
+    """The hand-over's message waits in the queue past a lease; the clock claims the
+    delivery again and sends it (a 500: a retry is due later). The first message, run at
+    last, holds a claim that moved on: it sends nothing, neither now nor early."""
+    fast_hooks.WEBHOOKS_LEASE_SECONDS = 0.3
+    fast_hooks.WEBHOOKS_RETRY_DELAYS = [2.0]
+    receiver.script = [500]
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.ping(endpoint, user)
+    assert broker.queue_size() == 1  # the hand-over's message, waiting
+    time.sleep(0.35)
+    worker.clock.tick()  # the clock claims it again, and sends it
+    assert len(receiver.requests) == 1
+    worker.drain()  # the first message at last
+    assert len(receiver.requests) == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at > delivery.last_attempt_at + timedelta(seconds=1.5)
+
+
+def test_two_sends_with_one_claim_make_one_request(user, receiver, fast_hooks):
+    from projects import tasks
+
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    webhooks.ping(endpoint, user)  # not committed: no hand-over
+    claim = Delivery.objects.get().next_attempt_at
+    tasks.deliver(Delivery.objects.get().pk, claim)
+    tasks.deliver(Delivery.objects.get().pk, claim)
+    assert len(receiver.requests) == 1
+    assert Delivery.objects.get().status == "delivered"
+
+
 def test_a_named_host_is_reached_at_the_address_checked_under_its_own_name(
     user, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
 ):
