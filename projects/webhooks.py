@@ -25,6 +25,7 @@ import time
 from datetime import timedelta
 
 import certifi
+import httpcore
 import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -408,8 +409,76 @@ def _tls():
     return ssl.create_default_context(cafile=certifi.where())
 
 
+class _Deadline(httpcore.NetworkBackend):
+    """httpcore's own sockets, each connect, read and write given no longer than what is
+    left until `deadline` (time.monotonic()): httpx's timeouts are per read, and an
+    endpoint that sends a byte every few seconds would hold a worker for as long as it
+    likes. Past the deadline the operation times out and the connection is closed."""
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.sockets = httpcore.SyncBackend()
+
+    def left(self, timeout, timed_out):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise timed_out("The send's deadline passed.")
+        return left if timeout is None else min(timeout, left)
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = self.left(timeout, httpcore.ConnectTimeout)
+        stream = self.sockets.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("Webhooks go over TCP only.")
+
+    def sleep(self, seconds):
+        self.sockets.sleep(seconds)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream, backend):
+        self.stream = stream
+        self.backend = backend
+
+    def read(self, max_bytes, timeout=None):
+        return self.stream.read(max_bytes, self.backend.left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer, timeout=None):
+        self.stream.write(buffer, self.backend.left(timeout, httpcore.WriteTimeout))
+
+    def close(self):
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        timeout = self.backend.left(timeout, httpcore.ConnectTimeout)
+        stream = self.stream.start_tls(ssl_context, server_hostname, timeout)
+        return _DeadlineStream(stream, self.backend)
+
+    def get_extra_info(self, info):
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport on the _Deadline sockets (httpx takes no network backend of its
+    own, so its connection pool is made again with one)."""
+
+    def __init__(self, deadline, verify):
+        super().__init__(verify=verify, trust_env=False, retries=0)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=verify, http1=True, http2=False, network_backend=_Deadline(deadline)
+        )
+
+
+class _TooLong(Exception):
+    pass
+
+
 def send(endpoint, event):
-    """POST `event` to `endpoint` once: (answer's status code or None, error, seconds)."""
+    """POST `event` to `endpoint` once: (answer's status code or None, error, seconds).
+    The whole send, from the first connect to the last byte read, takes at most
+    WEBHOOKS_SEND_SECONDS; httpx's timeouts bound each connect and read within it."""
     started = time.monotonic()
     try:
         url = httpx.URL(endpoint.url)
@@ -431,11 +500,15 @@ def send(endpoint, event):
     # To an address checked, not to whatever the name resolves to next; TLS still checks
     # the certificate against the name.
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    limit = settings.WEBHOOKS_SEND_SECONDS
+    deadline = started + limit
     timeout = httpx.Timeout(
         settings.WEBHOOKS_READ_TIMEOUT, connect=settings.WEBHOOKS_CONNECT_TIMEOUT
     )
+    late = f"No whole answer within {limit:g} s (timed out)."
+    transport = _DeadlineTransport(deadline, _tls())
     with httpx.Client(
-        timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()
+        transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
     ) as client:
         for address in addresses:
             pinned = url.copy_with(host=address)
@@ -448,15 +521,22 @@ def send(endpoint, event):
                         read += len(chunk)
                         if read >= ANSWER_CAP:
                             break
+                        if time.monotonic() >= deadline:
+                            raise _TooLong
                     return response.status_code, "", time.monotonic() - started
             except httpx.ConnectTimeout:
-                error = "Timed out connecting."
+                error = late if time.monotonic() >= deadline else "Timed out connecting."
                 continue  # the host's next address, if it has one
             except httpx.ConnectError as exc:
                 error = f"Could not connect: {exc}"
                 continue
+            except _TooLong:  # leaving the stream closed the connection
+                error = late
             except httpx.TimeoutException:
-                error = f"No answer within {settings.WEBHOOKS_READ_TIMEOUT:g} s (timed out)."
+                if time.monotonic() >= deadline:
+                    error = late
+                else:
+                    error = f"No answer within {settings.WEBHOOKS_READ_TIMEOUT:g} s (timed out)."
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             break  # the request went out: never sent again to another address

@@ -35,6 +35,7 @@ from tests.worker import wait_until
 class Receiver:
     """An HTTP server in a thread that records each POST and answers as `script` says,
     one step per request: a status code; ("sleep", seconds, status) to answer late;
+    ("dribble", "headers" or "body") to send a byte every 0.2 s for ten seconds;
     ("redirect", path) to send the sender elsewhere; ("endless", status) to answer with a
     body that goes on for ten seconds. 200 once the script is spent."""
 
@@ -77,6 +78,21 @@ class Receiver:
                         self.wfile.write(b"x" * 512)
                         self.wfile.flush()
                         time.sleep(0.01)
+                    return
+                if isinstance(step, tuple) and step[0] == "dribble":
+                    # A byte every 0.2 s for ten seconds, in the headers or the body:
+                    # never a read timeout, never an end.
+                    if step[1] == "headers":
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nx-slow: ")
+                    else:
+                        self.send_response(200)
+                        self.send_header("content-length", "100000")
+                        self.end_headers()
+                    until = time.monotonic() + 10
+                    while time.monotonic() < until:
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                        time.sleep(0.2)
                     return
                 self.send_response(step)
                 self.send_header("content-length", "2")
@@ -336,6 +352,29 @@ def test_a_redirect_is_not_followed_and_an_endless_answer_is_not_read_to_its_end
     # The answer goes on for 10 s: read no further than its first kilobyte.
     assert second.status_code == 200 and second.seconds < 5
     assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_an_answer_dribbled_a_byte_at_a_time_is_cut_off_at_the_sends_deadline(
+    user, receiver, fast_hooks, where
+):
+    """Each read gets a byte well within the read timeout (0.5 s): only the send's own
+    deadline stops it, and the connection is closed then."""
+    fast_hooks.WEBHOOKS_SEND_SECONDS = 1.5
+    receiver.script = [("dribble", where)]
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    webhooks.ping(endpoint, user)
+    delivery = Delivery.objects.get()
+    started = time.monotonic()
+    webhooks.deliver(delivery.pk, delivery.next_attempt_at)
+    took = time.monotonic() - started
+
+    assert took < 2.5  # not the ten seconds the answer goes on for
+    (attempt,) = Delivery.objects.get().tries.all()
+    assert attempt.status_code is None
+    assert attempt.error == "No whole answer within 1.5 s (timed out)."
+    assert 1.4 < attempt.seconds < 2.0
+    assert Delivery.objects.get().status == "pending"  # tried again later
 
 
 def test_a_delivery_that_never_succeeds_fails_once_its_time_is_up(
