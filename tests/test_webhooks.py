@@ -239,8 +239,8 @@ def test_a_failed_take_and_a_failed_export_tell_their_reasons(
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     export = Export.objects.create(project=project, takes=[987654])  # a take gone since
     with django_capture_on_commit_callbacks(execute=True):
-        assert take.fail("The provider reports the task failed.")
-        take.fail("again")  # failed once: told once
+        assert pipeline.fail_take(take, "The provider reports the task failed.")
+        pipeline.fail_take(take, "again")  # failed once: told once
         pipeline.export(export)
     worker.until(lambda: len(receiver.requests) >= 2, what="two events")
 
@@ -252,6 +252,33 @@ def test_a_failed_take_and_a_failed_export_tell_their_reasons(
     time.sleep(0.3)
     worker.drain()
     assert len(receiver.requests) == 2
+
+
+def test_the_models_fail_tells_nothing_and_a_take_the_budget_refuses_tells_take_failed(
+    user, settings, receiver
+):
+    """Telling is the pipeline's: the model's fail() moves the row alone; a take the
+    budget refuses under the limits' lock (pipeline.start_ready) is told, once."""
+    from projects import costs
+
+    settings.SEEDANCE_BASE_URL = ""
+    team = user.teams.get()
+    endpoint_for(team, receiver, "take.failed")
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    alone = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
+    assert alone.fail("the row alone")
+    assert not WebhookEvent.objects.exists()
+
+    team.monthly_budget_tokens = costs.tokens_for("480p", "16:9", 4) - 1
+    team.save()
+    other = make_project(user, shots=[("B", Opening.CUT)])
+    take = Take.objects.create(shot=other.shots.get(), number=1, inputs=other.shots.get().inputs())
+    pipeline.start_ready(other)
+    take.refresh_from_db()
+    assert take.status == Take.Status.FAILED and "budget" in take.error
+    (event,) = WebhookEvent.objects.all()
+    assert event.type == "take.failed"
+    assert json.loads(event.body)["data"]["take"]["id"] == take.pk
 
 
 def test_a_comment_on_the_page_tells_comment_created(
@@ -284,7 +311,7 @@ def test_an_endpoint_gets_only_the_events_it_wants_and_none_when_off(
     )
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
-        take.fail("boom")
+        pipeline.fail_take(take, "boom")
     worker.drain()
     assert receiver.requests == [] and not WebhookEvent.objects.exists()
 
@@ -297,7 +324,7 @@ def fail_a_take(user, receiver, django_capture_on_commit_callbacks):
     endpoint = endpoint_for(project.team, receiver, "take.failed")
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
-        take.fail("boom")
+        pipeline.fail_take(take, "boom")
     return endpoint
 
 
@@ -459,7 +486,7 @@ def test_a_named_host_is_reached_at_the_address_checked_under_its_own_name(
     )
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
-        take.fail("boom")
+        pipeline.fail_take(take, "boom")
     worker.until(lambda: receiver.requests, what="the event")
     assert receiver.requests[0]["headers"]["host"] == f"localhost:{port}"
     assert types(receiver.verified(endpoint.secret)) == ["take.failed"]

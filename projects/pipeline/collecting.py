@@ -22,6 +22,7 @@ from .. import media, webhooks
 from ..files import local_copy, storage_errors
 from ..models import Take
 from ..providers import MAX_IMAGE_BYTES, ProviderError
+from .failing import fail_take
 from .leases import Heartbeat, LeaseLost, me
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,12 @@ def collect(take, remote, client):
         return
     except media.MediaError as error:
         _remove(take, stored)
-        take.fail(f"Could not collect the finished video: {error}")
+        fail_take(take, f"Could not collect the finished video: {error}")
         return
     except ProviderError as error:
         _remove(take, stored)
         if error.permanent:
-            take.fail(f"Could not collect the finished video: {error}")
+            fail_take(take, f"Could not collect the finished video: {error}")
         else:
             _collect_later(take, f"Could not download the finished video: {error}")
         return
@@ -178,7 +179,7 @@ def gave_up(take, reason):
     waited = timezone.now() - (take.generated_at or timezone.now())
     if waited <= collect_deadline():
         return False
-    take.fail(f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
+    fail_take(take, f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
     return True
 
 
