@@ -303,6 +303,11 @@ def claim_due(now=None):
     falls due again a lease later, and the task handed the older claim then sends nothing."""
     now = now or timezone.now()
     due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    # Past its time and due (so not being sent): failed, whatever kept it pending.
+    give_up = now - timedelta(seconds=settings.WEBHOOKS_GIVE_UP_SECONDS)
+    expired = due.filter(event__created_at__lt=give_up)
+    if expired.update(status=Delivery.Status.FAILED, next_attempt_at=None):
+        log.info("deliveries past their time failed")
     claimed, until = [], now + _lease()
     rows = due.order_by("next_attempt_at").values_list("pk", "next_attempt_at")[:500]
     for pk, when in rows:
@@ -346,7 +351,13 @@ def deliver(delivery_id, claim=None):
     if not delivery.endpoint.enabled:
         code, error, seconds = None, "The endpoint is disabled.", 0.0
     else:
-        code, error, seconds = send(delivery.endpoint, delivery.event)
+        started = time.monotonic()
+        try:
+            code, error, seconds = send(delivery.endpoint, delivery.event)
+        except Exception as exc:  # whatever it was, an attempt: recorded, tried again
+            log.exception("delivery %s: the send failed", delivery.pk)
+            code, error = None, f"Could not send: {type(exc).__name__}: {exc}"
+            seconds = time.monotonic() - started
     return _record(delivery, now, code, error, seconds)
 
 

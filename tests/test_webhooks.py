@@ -424,6 +424,42 @@ def test_a_delivery_that_never_succeeds_fails_once_its_time_is_up(
     assert len(receiver.requests) == sent  # nothing more once failed
 
 
+def test_a_send_that_breaks_unexpectedly_is_recorded_and_tried_again(user, receiver, fast_hooks):
+    """Not an HTTP error (a secret that is not base64 breaks the signing): an attempt
+    all the same, recorded with its reason, and tried again later."""
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    Endpoint.objects.filter(pk=endpoint.pk).update(secret="whsec_not*base64")
+    webhooks.ping(endpoint, user)
+    delivery = Delivery.objects.get()
+    webhooks.deliver(delivery.pk, delivery.next_attempt_at)
+
+    delivery = Delivery.objects.get()
+    (attempt,) = delivery.tries.all()
+    assert attempt.status_code is None and attempt.error.startswith("Could not send: Error:")
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at > delivery.last_attempt_at  # a retry is due
+    assert receiver.requests == []
+
+
+def test_the_clock_fails_a_pending_delivery_past_its_time_whatever_kept_it(user, receiver):
+    from django.utils import timezone
+
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    now = timezone.now()
+    old = WebhookEvent.objects.create(
+        team=endpoint.team, type="ping", body="{}", created_at=now - timedelta(days=2)
+    )
+    new = WebhookEvent.objects.create(team=endpoint.team, type="ping", body="{}", created_at=now)
+    stuck = Delivery.objects.create(event=old, endpoint=endpoint, next_attempt_at=now)
+    due = Delivery.objects.create(event=new, endpoint=endpoint, next_attempt_at=now)
+
+    claimed = webhooks.claim_due(now + timedelta(seconds=1))
+
+    assert [pk for pk, _ in claimed] == [due.pk]
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.next_attempt_at) == ("failed", None)
+
+
 def test_a_delivery_whose_message_the_broker_lost_is_sent_by_the_clocks_sweep(
     user, worker, broker, receiver, fast_hooks, django_capture_on_commit_callbacks
 ):
