@@ -598,26 +598,49 @@ def test_over_tls_the_pinned_address_is_reached_under_its_name_and_the_name_is_c
 # Addresses refused
 
 
+INSIDE = (
+    " is an address inside this network (loopback, private or link-local): webhooks go to"
+    " the internet only."
+)
+SCHEMES = "Webhooks go to http:// or https:// URLs only."
+
+
 @pytest.mark.parametrize(
-    "url",
+    "url, problem",
     [
-        "http://127.0.0.1:8000/hook",
-        "http://localhost/hook",
-        "http://10.1.2.3/hook",
-        "http://192.168.0.10/hook",
-        "http://169.254.169.254/latest/meta-data",
-        "http://[::1]/hook",
-        "http://[::ffff:127.0.0.1]/hook",
-        "http://[fe80::1]/hook",
-        "ftp://93.184.216.34/hook",
-        "file:///etc/passwd",
-        "javascript:alert(1)",
-        "not a url",
+        ("http://127.0.0.1:8000/hook", "127.0.0.1" + INSIDE),
+        ("http://localhost/hook", "localhost" + INSIDE),
+        ("http://10.1.2.3/hook", "10.1.2.3" + INSIDE),
+        ("http://192.168.0.10/hook", "192.168.0.10" + INSIDE),
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254" + INSIDE),
+        ("http://[::1]/hook", "::1" + INSIDE),
+        ("http://[::ffff:127.0.0.1]/hook", "::ffff:127.0.0.1" + INSIDE),
+        ("http://[fe80::1]/hook", "fe80::1" + INSIDE),
+        # IPv6 addresses that lead to an internal IPv4 one: NAT64, 6to4, IPv4-compatible.
+        ("http://[64:ff9b::a9fe:a9fe]/hook", "64:ff9b::a9fe:a9fe" + INSIDE),
+        ("http://[64:ff9b::10.0.0.1]/hook", "64:ff9b::10.0.0.1" + INSIDE),
+        ("http://[2002:7f00:1::1]/hook", "2002:7f00:1::1" + INSIDE),
+        ("http://[2002:a9fe:a9fe::]/hook", "2002:a9fe:a9fe::" + INSIDE),
+        ("http://[::127.0.0.1]/hook", "::127.0.0.1" + INSIDE),
+        ("http://[::192.168.1.1]/hook", "::192.168.1.1" + INSIDE),
+        ("ftp://93.184.216.34/hook", SCHEMES),
+        ("file:///etc/passwd", SCHEMES),
+        ("javascript:alert(1)", SCHEMES),
+        ("not a url", SCHEMES),
     ],
 )
-def test_internal_addresses_and_other_schemes_are_refused(settings, url):
+def test_internal_addresses_and_other_schemes_are_refused(settings, url, problem):
     settings.WEBHOOKS_ALLOW_INTERNAL = False
-    assert webhooks.url_problem(url)
+    assert webhooks.url_problem(url) == problem
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]
+)
+def test_public_addresses_and_ipv6_ones_leading_to_public_ipv4_are_public(address):
+    from projects.addresses import is_internal_ip
+
+    assert not is_internal_ip(address)
 
 
 def test_a_public_address_is_taken(settings):
