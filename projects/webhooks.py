@@ -9,9 +9,10 @@ backoff until a 2xx answer, for WEBHOOKS_GIVE_UP_SECONDS (a day), with the same 
 each time; the worker's clock sends whatever is due, so a message the broker lost or a
 worker that died while sending delays a delivery, never loses it.
 
-Endpoints inside this network (loopback, private, link-local...) are refused when saved,
-and again at each send, where the host is resolved once and the connection goes to the
-very address that was checked (DNS can change, even between two lookups).
+Endpoints inside this network (loopback, private, link-local...) are refused when saved
+when their host is an IP address (or localhost: no DNS lookup in a request), and at each
+send, where the host is resolved once and the connection goes to the very address that
+was checked (DNS can change, even between two lookups).
 """
 
 import base64
@@ -58,18 +59,30 @@ USER_AGENT = "Storyboard-Webhooks/1"
 
 
 def url_problem(url):
-    """Why `url` may not be an endpoint (in words for the form), or None."""
+    """Why `url` may not be an endpoint (in words for the form), or None. Never a DNS
+    lookup (this runs in a request): an IP address is judged at once, and localhost; a
+    name is resolved and checked at each send, which refuses it then."""
     try:
         parts = httpx.URL(url)
     except httpx.InvalidURL:
         return "That is not a URL."
     if parts.scheme not in ("http", "https") or not parts.host:
         return "Webhooks go to http:// or https:// URLs only."
+    if settings.WEBHOOKS_ALLOW_INTERNAL:
+        return None
+    host = parts.host.lower().rstrip(".")
     try:
-        _addresses(parts)
-    except Refused as refused:
-        return str(refused)
-    return None
+        internal = is_internal_ip(host)
+    except ValueError:  # a name
+        internal = host == "localhost" or host.endswith(".localhost")
+    return _inside(parts.host) if internal else None
+
+
+def _inside(host):
+    return (
+        f"{host} is an address inside this network (loopback, private or link-local): "
+        "webhooks go to the internet only."
+    )
 
 
 class Refused(Exception):
@@ -89,10 +102,7 @@ def _addresses(url):
     except (OSError, UnicodeError):
         raise Refused(f"{url.host} has no address.") from None
     if not settings.WEBHOOKS_ALLOW_INTERNAL and any(map(is_internal_ip, addresses)):
-        raise Refused(
-            f"{url.host} is an address inside this network (loopback, private or "
-            "link-local): webhooks go to the internet only."
-        )
+        raise Refused(_inside(url.host))
     return addresses[:ADDRESSES_TRIED]
 
 

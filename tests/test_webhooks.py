@@ -643,6 +643,32 @@ def test_public_addresses_and_ipv6_ones_leading_to_public_ipv4_are_public(addres
     assert not is_internal_ip(address)
 
 
+def test_saving_a_named_endpoint_looks_nothing_up_and_its_send_checks_the_name(
+    user, receiver, settings, monkeypatch
+):
+    """No DNS lookup in the request that saves an endpoint (a slow resolver would hold
+    it): a name is resolved and checked at each send, and refused there."""
+    import socket
+
+    settings.WEBHOOKS_ALLOW_INTERNAL = False
+    looked_up = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: looked_up.append(host) or real(host, *a, **k)
+    )
+    assert webhooks.url_problem("https://hooks.example.invalid/x") is None
+    assert webhooks.url_problem("http://db.localhost/x") == "db.localhost" + INSIDE
+    assert looked_up == []
+
+    port = receiver.server.server_address[1]
+    endpoint = Endpoint.objects.create(
+        team=user.teams.get(), url=f"http://localhost:{port}/hooks", events=["take.done"]
+    )
+    code, error, _ = webhooks.send(endpoint, WebhookEvent(event_id="evt_x", body="{}"))
+    assert (code, error) == (None, "Refused: localhost" + INSIDE)
+    assert looked_up == ["localhost"] and receiver.requests == []
+
+
 def test_a_public_address_is_taken(settings):
     settings.WEBHOOKS_ALLOW_INTERNAL = False
     assert webhooks.url_problem("https://93.184.216.34/hooks") is None
