@@ -221,6 +221,8 @@ def envrate(name, default):
 COMMENT_RATE = envrate("COMMENT_RATE", "20/m")
 GENERATE_RATE = envrate("GENERATE_RATE", "60/h")
 EXPORT_RATE = envrate("EXPORT_RATE", "20/h")
+# Test events (Send test event) a team's owners may send its webhooks, all together.
+WEBHOOK_TEST_RATE = envrate("WEBHOOK_TEST_RATE", "10/h")
 # Both caches above increment atomically; django-ratelimit knows neither by name.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 # A cache that cannot be reached lets requests through rather than refusing everyone.

@@ -799,6 +799,21 @@ def test_send_test_event_reaches_the_endpoint_and_the_page_shows_the_answer(
     assert "<code>ping</code>" in page and 'class="attempt">200 <time' in page
 
 
+def test_send_test_event_is_refused_past_the_teams_rate(user, client_of, receiver, settings):
+    settings.WEBHOOK_TEST_RATE = "2/h"
+    team = user.teams.get()
+    endpoint = endpoint_for(team, receiver, "take.done")
+    url = reverse("endpoint-test", args=[team.pk, endpoint.pk])
+
+    answers = [client_of.post(url).status_code for _ in range(3)]
+
+    assert answers == [302, 302, 429]
+    assert WebhookEvent.objects.filter(type="ping").count() == 2
+    refused = client_of.post(url).content.decode()
+    assert "Too many test events: at most 2 an hour. Try again in" in refused
+    assert f'href="{team_url(team)}#webhooks"' in refused
+
+
 def test_the_signature_is_the_standard_one(fast_hooks):
     """The app's few lines of HMAC against the package's own signer, on a known secret."""
     from datetime import UTC, datetime

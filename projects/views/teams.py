@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from .. import activity, costs, webhooks
+from .. import activity, costs, throttle, webhooks
 from ..access import ROLES, team_for
 from ..models import Connection, Endpoint, Invitation, Membership, Role, Team
 from .connections import ConnectionForm
@@ -244,6 +244,8 @@ def endpoint_test(request, pk, endpoint_id):
     """Queue a test event (ping) to one endpoint: the worker sends it."""
     team, _ = team_for(request.user, pk, "manage")
     endpoint = get_object_or_404(team.endpoints, pk=endpoint_id, enabled=True)
+    back = reverse("team-detail", args=[pk]) + "#webhooks"
+    throttle.count_for(request, f"team:{team.pk}", "webhook-test", back)
     with transaction.atomic():
         webhooks.ping(endpoint, request.user)
     messages.success(request, f"A test event is on its way to {endpoint.url}.")
