@@ -799,6 +799,18 @@ def test_send_test_event_reaches_the_endpoint_and_the_page_shows_the_answer(
     assert "<code>ping</code>" in page and 'class="attempt">200 <time' in page
 
 
+def test_a_team_has_at_most_ten_endpoints(user, client_of, receiver, fast_hooks):
+    team = user.teams.get()
+    for _ in range(10):
+        endpoint_for(team, receiver, "take.done")
+    response = client_of.post(
+        reverse("endpoint-create", args=[team.pk]), {"url": receiver.url, "events": "take.done"}
+    )
+    assert response.status_code == 302
+    assert "A team has at most 10 endpoints." in client_of.get(team_url(team)).content.decode()
+    assert team.endpoints.count() == 10
+
+
 def test_send_test_event_is_refused_past_the_teams_rate(user, client_of, receiver, settings):
     settings.WEBHOOK_TEST_RATE = "2/h"
     team = user.teams.get()
