@@ -114,8 +114,15 @@ def _absolute(path):
     return settings.PUBLIC_BASE_URL + path
 
 
-def _wanting(team_id, event_type):
-    endpoints = Endpoint.objects.filter(team_id=team_id, enabled=True)
+def _enabled(team_id):
+    return list(Endpoint.objects.filter(team_id=team_id, enabled=True))
+
+
+def _wanting(team_id, event_type, endpoints=None):
+    """The endpoints of the team that want `event_type`: of `endpoints` (the team's
+    enabled ones, read once by the caller) when given, else read now."""
+    if endpoints is None:
+        endpoints = _enabled(team_id)
     return [endpoint for endpoint in endpoints if event_type in endpoint.events]
 
 
@@ -185,20 +192,23 @@ def _take(take):
     return data
 
 
-def _about_take(take, event_type, **more):
+def _about_take(take, event_type, enabled=None, **more):
     project = take.shot.project
-    if not (endpoints := _wanting(project.team_id, event_type)):
+    if not (endpoints := _wanting(project.team_id, event_type, enabled)):
         return None
     data = {"team": _team(project), "project": _project(project), "take": _take(take), **more}
     return emit(project.team_id, event_type, data, endpoints)
 
 
-def take_done(take):
+def take_done(take, enabled=None):
     """take.done for a take made done in this transaction, and project.rendered when it
-    was the last of its cut (see lock_for_rendered)."""
-    _about_take(take, "take.done")
+    was the last of its cut (see lock_for_rendered). `enabled`: the team's enabled
+    endpoints, as lock_for_rendered returned them (read here when not given)."""
     project = take.shot.project
-    if not _wanting(project.team_id, "project.rendered"):
+    if enabled is None:
+        enabled = _enabled(project.team_id)
+    _about_take(take, "take.done", enabled)
+    if not (wanting := _wanting(project.team_id, "project.rendered", enabled)):
         return
     cut = rendered(project, take.kind)
     if cut and take.pk in [t.pk for t in cut]:
@@ -208,7 +218,7 @@ def take_done(take):
             "kind": take.kind,
             "takes": [{"id": t.pk, "shot": t.shot.number, "number": t.number} for t in cut],
         }
-        emit(project.team_id, "project.rendered", data)
+        emit(project.team_id, "project.rendered", data, wanting)
 
 
 def take_failed(take):
@@ -222,9 +232,11 @@ def take_held(take):
 def lock_for_rendered(project):
     """Lock `project`'s row, when an endpoint of its team wants project.rendered, before a
     take of it is made done: two takes finishing at once then see each other's end, and
-    the one that ends the cut tells it."""
-    if _wanting(project.team_id, "project.rendered"):
+    the one that ends the cut tells it. The team's enabled endpoints, for take_done."""
+    enabled = _enabled(project.team_id)
+    if _wanting(project.team_id, "project.rendered", enabled):
         Project.everywhere.select_for_update().filter(pk=project.pk).first()
+    return enabled
 
 
 def rendered(project, kind):

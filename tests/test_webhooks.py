@@ -281,6 +281,24 @@ def test_the_models_fail_tells_nothing_and_a_take_the_budget_refuses_tells_take_
     assert json.loads(event.body)["data"]["take"]["id"] == take.pk
 
 
+def test_a_take_done_reads_its_teams_endpoints_once(user, receiver):
+    """lock_for_rendered reads them and hands them to take_done: one query, not three."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    endpoint_for(project.team, receiver, "take.done", "project.rendered")
+    take = make_take(project.shots.get())
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        webhooks.take_done(take, webhooks.lock_for_rendered(project))
+    read = [q for q in queries.captured_queries if 'FROM "projects_endpoint"' in q["sql"]]
+    assert len(read) == 1
+    assert sorted(WebhookEvent.objects.values_list("type", flat=True)) == [
+        "project.rendered",
+        "take.done",
+    ]
+
+
 def test_a_comment_on_the_page_tells_comment_created(
     user, client_of, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
 ):

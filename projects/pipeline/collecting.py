@@ -80,7 +80,7 @@ def collect(take, remote, client):
     # Done and picked in one step: nobody may see a done take its shot does not point at.
     # Its webhooks are written in the same step, so a crash never loses them.
     with transaction.atomic():
-        webhooks.lock_for_rendered(take.shot.project)
+        enabled = webhooks.lock_for_rendered(take.shot.project)
         if not mine.update(**fields):
             log.info("take %s: taken over before it was done; its files are dropped", take.pk)
             transaction.on_commit(lambda: _remove(take, stored))
@@ -88,7 +88,7 @@ def collect(take, remote, client):
         for name, value in fields.items():
             setattr(take, name, value)
         take.select()
-        webhooks.take_done(take)
+        webhooks.take_done(take, enabled)
     log.info("take %s: done (%s tokens)", take.pk, take.tokens)
 
 
