@@ -901,3 +901,26 @@ def test_two_takes_ending_the_cut_at_once_tell_project_rendered_once(
     assert ended == [True, True]
     assert set(Take.objects.values_list("status", flat=True)) == {"done"}
     assert WebhookEvent.objects.filter(type="project.rendered").count() == 1
+
+
+# Two messages for one delivery sent at once
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "postgres" not in os.environ.get("DATABASE_URL", ""),
+    reason="a race between transactions needs PostgreSQL (CI's second leg)",
+)
+def test_two_workers_handed_one_claim_at_once_send_it_once(user, broker, receiver, fast_hooks):
+    from tests.test_concurrency import side_by_side
+
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    webhooks.ping(endpoint, user)  # its hand-over's message is left on the broker
+    delivery = Delivery.objects.get()
+    claim = delivery.next_attempt_at
+
+    side_by_side(*(lambda: webhooks.deliver(delivery.pk, claim) for _ in range(4)))
+
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
