@@ -45,12 +45,39 @@ def is_loopback(address):
     return (mapped or ip).is_loopback
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits, and reach it: NAT64's
+# well-known and local-use prefixes (RFC 6052, RFC 8215), and the IPv4-compatible
+# addresses of old (::a.b.c.d).
+_CARRYING_IPV4 = [
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+]
+
+
+def _embedded_ipv4(ip):
+    """The IPv4 address an IPv6 address leads to (mapped, 6to4, NAT64, IPv4-compatible,
+    Teredo's client), or None."""
+    if ip.version != 6:
+        return None
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if any(ip in network for network in _CARRYING_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_internal_ip(address):
     """Whether an IP address is not on the public internet: loopback, private,
-    link-local, shared, reserved... (an IPv4-mapped IPv6 address as its IPv4 one)."""
+    link-local, shared, reserved... An IPv6 address that carries an IPv4 one (mapped,
+    6to4, NAT64, IPv4-compatible, Teredo) is internal when either is."""
     ip = ipaddress.ip_address(str(address).split("%")[0].strip("[]"))
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return not (mapped or ip).is_global
+    embedded = _embedded_ipv4(ip)
+    return not ip.is_global or (embedded is not None and not embedded.is_global)
 
 
 def resolve(host, port=None):

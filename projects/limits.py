@@ -74,12 +74,14 @@ def _limits():
     )
 
 
-def claim(take, refuse=None, **fields):
+def claim(take, refuse=None, fail=None, **fields):
     """Move a waiting take to submitting if the provider's limits allow it now.
 
     `refuse(take)`, when given, says why the take must not be sent at all ('' when it
     may); it runs under the same lock as the claim, so what it counts (the budget's
-    takes in flight) cannot change between the check and the claim.
+    takes in flight) cannot change between the check and the claim. A refused take is
+    failed with `fail(take, reason)` (the pipeline's, which also tells webhooks), or the
+    model's own fail when none is given.
     """
     limits = _limits()
     if limits.paused:  # its key was refused: the take waits for its owner, unsent
@@ -95,7 +97,10 @@ def claim(take, refuse=None, **fields):
             return Claim(wait=wait.seconds, note=wait.note)
         reason = refuse(take) if refuse is not None else ""
         if reason:
-            take.fail(reason)
+            if fail is not None:
+                fail(take, reason)
+            else:
+                take.fail(reason)
             return Claim(refused=reason)
         if not Take.objects.claim(
             take, Take.Status.WAITING, Take.Status.SUBMITTING, provider=limits.name, **fields

@@ -60,9 +60,10 @@ def export(export_id):
         pipeline.export(export)
 
 
-def deliver(delivery_id):
-    """Send a webhook's delivery once, and record what came of it (projects.webhooks)."""
-    webhooks.deliver(delivery_id)
+def deliver(delivery_id, claim=None):
+    """Send a webhook's delivery once, while it still holds `claim` (the claim whoever
+    queued this wrote), and record what came of it (projects.webhooks)."""
+    webhooks.deliver(delivery_id, claim)
 
 
 def break_down(breakdown_id):

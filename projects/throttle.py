@@ -1,4 +1,5 @@
-"""How often one person, or one link's holders, may comment, generate and export.
+"""How often one person, or one link's holders, may comment, generate and export, and a
+team's owners send test events to its webhooks.
 
 Counted by django-ratelimit in the cache every process shares (Redis, or the database:
 settings.CACHES), per member and per link, at the rates the settings give. Past a rate,
@@ -13,6 +14,7 @@ ACTIONS = {
     "comment": ("comments", "COMMENT_RATE"),
     "generate": ("generations", "GENERATE_RATE"),
     "export": ("exports", "EXPORT_RATE"),
+    "webhook-test": ("test events", "WEBHOOK_TEST_RATE"),
 }
 PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 
@@ -31,8 +33,6 @@ def count(request, viewer, action):
     """Count one `action` by whoever `viewer` is: a link's holders, a member through an
     access token of theirs (each token its own count), or a member; TooOften past its
     rate."""
-    what, setting = ACTIONS[action]
-    rate = getattr(settings, setting)
     token = getattr(request, "auth", None)  # the API's (projects.api.auth)
     if viewer.link is not None:
         who = f"link:{viewer.link.pk}"
@@ -40,6 +40,15 @@ def count(request, viewer, action):
         who = f"token:{token.pk}"
     else:
         who = f"user:{viewer.user.pk}"
+    through = " through this link" if viewer.link is not None else ""
+    count_for(request, who, action, viewer.page_url(), through)
+
+
+def count_for(request, who, action, back, through=""):
+    """Count one `action` by `who` (a key: "team:3"...); TooOften past its rate, with
+    `back` the page to go back to."""
+    what, setting = ACTIONS[action]
+    rate = getattr(settings, setting)
     usage = get_usage(
         request,
         group=f"storyboard.{action}",
@@ -50,10 +59,8 @@ def count(request, viewer, action):
     if usage is not None and usage["should_limit"]:
         wait = max(1, usage["time_left"])
         raise TooOften(
-            f"Too many {what}: at most {_said(rate)}"
-            f"{' through this link' if viewer.link is not None else ''}. "
-            f"Try again in {wait} s.",
-            back=viewer.page_url(),
+            f"Too many {what}: at most {_said(rate)}{through}. Try again in {wait} s.",
+            back=back,
             wait=wait,
         )
 

@@ -9,9 +9,10 @@ backoff until a 2xx answer, for WEBHOOKS_GIVE_UP_SECONDS (a day), with the same 
 each time; the worker's clock sends whatever is due, so a message the broker lost or a
 worker that died while sending delays a delivery, never loses it.
 
-Endpoints inside this network (loopback, private, link-local...) are refused when saved,
-and again at each send, where the host is resolved once and the connection goes to the
-very address that was checked (DNS can change, even between two lookups).
+Endpoints inside this network (loopback, private, link-local...) are refused when saved
+when their host is an IP address (or localhost: no DNS lookup in a request), and at each
+send, where the host is resolved once and the connection goes to the very address that
+was checked (DNS can change, even between two lookups).
 """
 
 import base64
@@ -25,6 +26,7 @@ import time
 from datetime import timedelta
 
 import certifi
+import httpcore
 import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -57,18 +59,30 @@ USER_AGENT = "Storyboard-Webhooks/1"
 
 
 def url_problem(url):
-    """Why `url` may not be an endpoint (in words for the form), or None."""
+    """Why `url` may not be an endpoint (in words for the form), or None. Never a DNS
+    lookup (this runs in a request): an IP address is judged at once, and localhost; a
+    name is resolved and checked at each send, which refuses it then."""
     try:
         parts = httpx.URL(url)
     except httpx.InvalidURL:
         return "That is not a URL."
     if parts.scheme not in ("http", "https") or not parts.host:
         return "Webhooks go to http:// or https:// URLs only."
+    if settings.WEBHOOKS_ALLOW_INTERNAL:
+        return None
+    host = parts.host.lower().rstrip(".")
     try:
-        _addresses(parts)
-    except Refused as refused:
-        return str(refused)
-    return None
+        internal = is_internal_ip(host)
+    except ValueError:  # a name
+        internal = host == "localhost" or host.endswith(".localhost")
+    return _inside(parts.host) if internal else None
+
+
+def _inside(host):
+    return (
+        f"{host} is an address inside this network (loopback, private or link-local): "
+        "webhooks go to the internet only."
+    )
 
 
 class Refused(Exception):
@@ -88,10 +102,7 @@ def _addresses(url):
     except (OSError, UnicodeError):
         raise Refused(f"{url.host} has no address.") from None
     if not settings.WEBHOOKS_ALLOW_INTERNAL and any(map(is_internal_ip, addresses)):
-        raise Refused(
-            f"{url.host} is an address inside this network (loopback, private or "
-            "link-local): webhooks go to the internet only."
-        )
+        raise Refused(_inside(url.host))
     return addresses[:ADDRESSES_TRIED]
 
 
@@ -103,8 +114,15 @@ def _absolute(path):
     return settings.PUBLIC_BASE_URL + path
 
 
-def _wanting(team_id, event_type):
-    endpoints = Endpoint.objects.filter(team_id=team_id, enabled=True)
+def _enabled(team_id):
+    return list(Endpoint.objects.filter(team_id=team_id, enabled=True))
+
+
+def _wanting(team_id, event_type, endpoints=None):
+    """The endpoints of the team that want `event_type`: of `endpoints` (the team's
+    enabled ones, read once by the caller) when given, else read now."""
+    if endpoints is None:
+        endpoints = _enabled(team_id)
     return [endpoint for endpoint in endpoints if event_type in endpoint.events]
 
 
@@ -129,16 +147,18 @@ def emit(team_id, event_type, data, endpoints=None):
         Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=claimed).pk
         for endpoint in endpoints
     ]
-    transaction.on_commit(lambda: _hand_over(ids))
+    transaction.on_commit(lambda: _hand_over([(pk, claimed) for pk in ids]))
     return event
 
 
-def _hand_over(ids):
+def _hand_over(claims):
+    """Queue a send of each (delivery id, claim): the task sends only while the delivery
+    still holds that very claim."""
     from django_q.tasks import async_task
 
-    for pk in ids:
+    for pk, claim in claims:
         try:
-            async_task("projects.tasks.deliver", pk)
+            async_task("projects.tasks.deliver", pk, claim)
         except Exception as error:  # the broker's refusal: the clock sends it later
             log.warning("delivery %s: the task queue refused it (%r); sent later", pk, error)
 
@@ -172,20 +192,23 @@ def _take(take):
     return data
 
 
-def _about_take(take, event_type, **more):
+def _about_take(take, event_type, enabled=None, **more):
     project = take.shot.project
-    if not (endpoints := _wanting(project.team_id, event_type)):
+    if not (endpoints := _wanting(project.team_id, event_type, enabled)):
         return None
     data = {"team": _team(project), "project": _project(project), "take": _take(take), **more}
     return emit(project.team_id, event_type, data, endpoints)
 
 
-def take_done(take):
+def take_done(take, enabled=None):
     """take.done for a take made done in this transaction, and project.rendered when it
-    was the last of its cut (see lock_for_rendered)."""
-    _about_take(take, "take.done")
+    was the last of its cut (see lock_for_rendered). `enabled`: the team's enabled
+    endpoints, as lock_for_rendered returned them (read here when not given)."""
     project = take.shot.project
-    if not _wanting(project.team_id, "project.rendered"):
+    if enabled is None:
+        enabled = _enabled(project.team_id)
+    _about_take(take, "take.done", enabled)
+    if not (wanting := _wanting(project.team_id, "project.rendered", enabled)):
         return
     cut = rendered(project, take.kind)
     if cut and take.pk in [t.pk for t in cut]:
@@ -195,7 +218,7 @@ def take_done(take):
             "kind": take.kind,
             "takes": [{"id": t.pk, "shot": t.shot.number, "number": t.number} for t in cut],
         }
-        emit(project.team_id, "project.rendered", data)
+        emit(project.team_id, "project.rendered", data, wanting)
 
 
 def take_failed(take):
@@ -209,9 +232,11 @@ def take_held(take):
 def lock_for_rendered(project):
     """Lock `project`'s row, when an endpoint of its team wants project.rendered, before a
     take of it is made done: two takes finishing at once then see each other's end, and
-    the one that ends the cut tells it."""
-    if _wanting(project.team_id, "project.rendered"):
+    the one that ends the cut tells it. The team's enabled endpoints, for take_done."""
+    enabled = _enabled(project.team_id)
+    if _wanting(project.team_id, "project.rendered", enabled):
         Project.everywhere.select_for_update().filter(pk=project.pk).first()
+    return enabled
 
 
 def rendered(project, kind):
@@ -296,13 +321,20 @@ def _lease():
 
 def claim_due(now=None):
     """Claim the pending deliveries whose time has come (a retry, or one whose hand-over
-    was lost); their ids. A claim left unsent falls due again a lease later."""
+    was lost), oldest due first; each as (id, claim) for its task. A claim left unsent
+    falls due again a lease later, and the task handed the older claim then sends nothing."""
     now = now or timezone.now()
     due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    # Past its time and due (so not being sent): failed, whatever kept it pending.
+    give_up = now - timedelta(seconds=settings.WEBHOOKS_GIVE_UP_SECONDS)
+    expired = due.filter(event__created_at__lt=give_up)
+    if expired.update(status=Delivery.Status.FAILED, next_attempt_at=None):
+        log.info("deliveries past their time failed")
     claimed, until = [], now + _lease()
-    for pk, when in due.values_list("pk", "next_attempt_at")[:500]:
+    rows = due.order_by("next_attempt_at").values_list("pk", "next_attempt_at")[:500]
+    for pk, when in rows:
         if Delivery.objects.filter(pk=pk, next_attempt_at=when).update(next_attempt_at=until):
-            claimed.append(pk)
+            claimed.append((pk, until))
     return claimed
 
 
@@ -312,8 +344,17 @@ def next_due():
     return pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
 
 
-def deliver(delivery_id):
-    """Send a pending delivery once (the worker's task), and record what came of it."""
+def deliver(delivery_id, claim=None):
+    """Send a pending delivery once (the worker's task), and record what came of it.
+
+    `claim` is the next_attempt_at written by whoever queued this task (emit's hand-over,
+    or claim_due): the task sends only while the delivery still holds it, taken over by a
+    conditional update. A second message for the same delivery (the clock claimed it
+    again while the first waited in the queue) finds the claim moved on and sends
+    nothing. A message without a claim (queued before claims were passed) sends nothing:
+    the clock claims the delivery afresh a lease later."""
+    if claim is None:
+        return None
     delivery = (
         Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
         .select_related("event", "endpoint")
@@ -322,20 +363,30 @@ def deliver(delivery_id):
     if delivery is None:
         return None
     now = timezone.now()
-    # Claimed afresh, conditionally: two tasks handed the same delivery send it once.
-    mine = Delivery.objects.filter(
-        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=delivery.next_attempt_at
+    mine = now + _lease()
+    held = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=claim
     )
-    if not mine.update(next_attempt_at=now + _lease()):
+    if not held.update(next_attempt_at=mine):
         return None
+    delivery.next_attempt_at = mine
     if not delivery.endpoint.enabled:
         code, error, seconds = None, "The endpoint is disabled.", 0.0
     else:
-        code, error, seconds = send(delivery.endpoint, delivery.event)
+        started = time.monotonic()
+        try:
+            code, error, seconds = send(delivery.endpoint, delivery.event)
+        except Exception as exc:  # whatever it was, an attempt: recorded, tried again
+            log.exception("delivery %s: the send failed", delivery.pk)
+            code, error = None, f"Could not send: {type(exc).__name__}: {exc}"
+            seconds = time.monotonic() - started
     return _record(delivery, now, code, error, seconds)
 
 
 def _record(delivery, at, code, error, seconds):
+    """Record an attempt and its outcome, the outcome only while this send still holds
+    its claim (delivery.next_attempt_at as deliver wrote it)."""
+    mine = delivery.next_attempt_at
     attempts = delivery.attempts + 1
     try:
         with transaction.atomic():
@@ -364,7 +415,12 @@ def _record(delivery, at, code, error, seconds):
             fields.update(status=Delivery.Status.FAILED, next_attempt_at=None)
         else:
             fields["next_attempt_at"] = later
-    Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).update(**fields)
+    held = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at=mine
+    )
+    if not held.update(**fields):
+        log.warning("delivery %s: its claim was taken over while it was sent", delivery.pk)
+        return None
     for name, value in fields.items():
         setattr(delivery, name, value)
     log.info("delivery %s: attempt %s: %s", delivery.pk, attempts, code or error)
@@ -386,8 +442,76 @@ def _tls():
     return ssl.create_default_context(cafile=certifi.where())
 
 
+class _Deadline(httpcore.NetworkBackend):
+    """httpcore's own sockets, each connect, read and write given no longer than what is
+    left until `deadline` (time.monotonic()): httpx's timeouts are per read, and an
+    endpoint that sends a byte every few seconds would hold a worker for as long as it
+    likes. Past the deadline the operation times out and the connection is closed."""
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.sockets = httpcore.SyncBackend()
+
+    def left(self, timeout, timed_out):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise timed_out("The send's deadline passed.")
+        return left if timeout is None else min(timeout, left)
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = self.left(timeout, httpcore.ConnectTimeout)
+        stream = self.sockets.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("Webhooks go over TCP only.")
+
+    def sleep(self, seconds):
+        self.sockets.sleep(seconds)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream, backend):
+        self.stream = stream
+        self.backend = backend
+
+    def read(self, max_bytes, timeout=None):
+        return self.stream.read(max_bytes, self.backend.left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer, timeout=None):
+        self.stream.write(buffer, self.backend.left(timeout, httpcore.WriteTimeout))
+
+    def close(self):
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        timeout = self.backend.left(timeout, httpcore.ConnectTimeout)
+        stream = self.stream.start_tls(ssl_context, server_hostname, timeout)
+        return _DeadlineStream(stream, self.backend)
+
+    def get_extra_info(self, info):
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport on the _Deadline sockets (httpx takes no network backend of its
+    own, so its connection pool is made again with one)."""
+
+    def __init__(self, deadline, verify):
+        super().__init__(verify=verify, trust_env=False, retries=0)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=verify, http1=True, http2=False, network_backend=_Deadline(deadline)
+        )
+
+
+class _TooLong(Exception):
+    pass
+
+
 def send(endpoint, event):
-    """POST `event` to `endpoint` once: (answer's status code or None, error, seconds)."""
+    """POST `event` to `endpoint` once: (answer's status code or None, error, seconds).
+    The whole send, from the first connect to the last byte read, takes at most
+    WEBHOOKS_SEND_SECONDS; httpx's timeouts bound each connect and read within it."""
     started = time.monotonic()
     try:
         url = httpx.URL(endpoint.url)
@@ -409,11 +533,15 @@ def send(endpoint, event):
     # To an address checked, not to whatever the name resolves to next; TLS still checks
     # the certificate against the name.
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    limit = settings.WEBHOOKS_SEND_SECONDS
+    deadline = started + limit
     timeout = httpx.Timeout(
         settings.WEBHOOKS_READ_TIMEOUT, connect=settings.WEBHOOKS_CONNECT_TIMEOUT
     )
+    late = f"No whole answer within {limit:g} s (timed out)."
+    transport = _DeadlineTransport(deadline, _tls())
     with httpx.Client(
-        timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls()
+        transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
     ) as client:
         for address in addresses:
             pinned = url.copy_with(host=address)
@@ -426,15 +554,22 @@ def send(endpoint, event):
                         read += len(chunk)
                         if read >= ANSWER_CAP:
                             break
+                        if time.monotonic() >= deadline:
+                            raise _TooLong
                     return response.status_code, "", time.monotonic() - started
             except httpx.ConnectTimeout:
-                error = "Timed out connecting."
+                error = late if time.monotonic() >= deadline else "Timed out connecting."
                 continue  # the host's next address, if it has one
             except httpx.ConnectError as exc:
                 error = f"Could not connect: {exc}"
                 continue
+            except _TooLong:  # leaving the stream closed the connection
+                error = late
             except httpx.TimeoutException:
-                error = f"No answer within {settings.WEBHOOKS_READ_TIMEOUT:g} s (timed out)."
+                if time.monotonic() >= deadline:
+                    error = late
+                else:
+                    error = f"No answer within {settings.WEBHOOKS_READ_TIMEOUT:g} s (timed out)."
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             break  # the request went out: never sent again to another address

@@ -34,8 +34,8 @@ class Clock:
             self.enqueue("projects.tasks.look", take_ids)
         for project_id in pipeline.claim_retries(now):
             self.enqueue("projects.tasks.start", project_id)
-        for delivery_id in webhooks.claim_due(now):  # retries, and hand-overs lost
-            self.enqueue("projects.tasks.deliver", delivery_id)
+        for delivery_id, claim in webhooks.claim_due(now):  # retries, hand-overs lost
+            self.enqueue("projects.tasks.deliver", delivery_id, claim)
         if time.monotonic() >= self.sweep_at:
             self.enqueue("projects.tasks.recover")
             self.sweep_at = time.monotonic() + min(SWEEP_EVERY, settings.PIPELINE_LEASE_SECONDS / 3)

@@ -221,6 +221,8 @@ def envrate(name, default):
 COMMENT_RATE = envrate("COMMENT_RATE", "20/m")
 GENERATE_RATE = envrate("GENERATE_RATE", "60/h")
 EXPORT_RATE = envrate("EXPORT_RATE", "20/h")
+# Test events (Send test event) a team's owners may send its webhooks, all together.
+WEBHOOK_TEST_RATE = envrate("WEBHOOK_TEST_RATE", "10/h")
 # Both caches above increment atomically; django-ratelimit knows neither by name.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 # A cache that cannot be reached lets requests through rather than refusing everyone.
@@ -388,6 +390,9 @@ WEBHOOKS_ALLOW_INTERNAL = envbool("WEBHOOKS_ALLOW_INTERNAL", False)
 # Seconds a send may take to connect, and to wait for each read of the answer.
 WEBHOOKS_CONNECT_TIMEOUT = envnumber("WEBHOOKS_CONNECT_TIMEOUT", 3.0, float)
 WEBHOOKS_READ_TIMEOUT = envnumber("WEBHOOKS_READ_TIMEOUT", 5.0, float)
+# Seconds a whole send may take, from connecting to the last byte read of the answer: an
+# endpoint that dribbles its answer a byte at a time is cut off here (well under the lease).
+WEBHOOKS_SEND_SECONDS = envnumber("WEBHOOKS_SEND_SECONDS", 10.0, float)
 # Seconds after each failed attempt before the next (the last repeats), and how long after
 # its event a delivery is tried before it fails.
 WEBHOOKS_RETRY_DELAYS = [

@@ -35,6 +35,7 @@ from tests.worker import wait_until
 class Receiver:
     """An HTTP server in a thread that records each POST and answers as `script` says,
     one step per request: a status code; ("sleep", seconds, status) to answer late;
+    ("dribble", "headers" or "body") to send a byte every 0.2 s for ten seconds;
     ("redirect", path) to send the sender elsewhere; ("endless", status) to answer with a
     body that goes on for ten seconds. 200 once the script is spent."""
 
@@ -77,6 +78,21 @@ class Receiver:
                         self.wfile.write(b"x" * 512)
                         self.wfile.flush()
                         time.sleep(0.01)
+                    return
+                if isinstance(step, tuple) and step[0] == "dribble":
+                    # A byte every 0.2 s for ten seconds, in the headers or the body:
+                    # never a read timeout, never an end.
+                    if step[1] == "headers":
+                        self.wfile.write(b"HTTP/1.1 200 OK\r\nx-slow: ")
+                    else:
+                        self.send_response(200)
+                        self.send_header("content-length", "100000")
+                        self.end_headers()
+                    until = time.monotonic() + 10
+                    while time.monotonic() < until:
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                        time.sleep(0.2)
                     return
                 self.send_response(step)
                 self.send_header("content-length", "2")
@@ -223,8 +239,8 @@ def test_a_failed_take_and_a_failed_export_tell_their_reasons(
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     export = Export.objects.create(project=project, takes=[987654])  # a take gone since
     with django_capture_on_commit_callbacks(execute=True):
-        assert take.fail("The provider reports the task failed.")
-        take.fail("again")  # failed once: told once
+        assert pipeline.fail_take(take, "The provider reports the task failed.")
+        pipeline.fail_take(take, "again")  # failed once: told once
         pipeline.export(export)
     worker.until(lambda: len(receiver.requests) >= 2, what="two events")
 
@@ -236,6 +252,51 @@ def test_a_failed_take_and_a_failed_export_tell_their_reasons(
     time.sleep(0.3)
     worker.drain()
     assert len(receiver.requests) == 2
+
+
+def test_the_models_fail_tells_nothing_and_a_take_the_budget_refuses_tells_take_failed(
+    user, settings, receiver
+):
+    """Telling is the pipeline's: the model's fail() moves the row alone; a take the
+    budget refuses under the limits' lock (pipeline.start_ready) is told, once."""
+    from projects import costs
+
+    settings.SEEDANCE_BASE_URL = ""
+    team = user.teams.get()
+    endpoint_for(team, receiver, "take.failed")
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    alone = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
+    assert alone.fail("the row alone")
+    assert not WebhookEvent.objects.exists()
+
+    team.monthly_budget_tokens = costs.tokens_for("480p", "16:9", 4) - 1
+    team.save()
+    other = make_project(user, shots=[("B", Opening.CUT)])
+    take = Take.objects.create(shot=other.shots.get(), number=1, inputs=other.shots.get().inputs())
+    pipeline.start_ready(other)
+    take.refresh_from_db()
+    assert take.status == Take.Status.FAILED and "budget" in take.error
+    (event,) = WebhookEvent.objects.all()
+    assert event.type == "take.failed"
+    assert json.loads(event.body)["data"]["take"]["id"] == take.pk
+
+
+def test_a_take_done_reads_its_teams_endpoints_once(user, receiver):
+    """lock_for_rendered reads them and hands them to take_done: one query, not three."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project(user, shots=[("A", Opening.CUT)])
+    endpoint_for(project.team, receiver, "take.done", "project.rendered")
+    take = make_take(project.shots.get())
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        webhooks.take_done(take, webhooks.lock_for_rendered(project))
+    read = [q for q in queries.captured_queries if 'FROM "projects_endpoint"' in q["sql"]]
+    assert len(read) == 1
+    assert sorted(WebhookEvent.objects.values_list("type", flat=True)) == [
+        "project.rendered",
+        "take.done",
+    ]
 
 
 def test_a_comment_on_the_page_tells_comment_created(
@@ -268,7 +329,7 @@ def test_an_endpoint_gets_only_the_events_it_wants_and_none_when_off(
     )
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
-        take.fail("boom")
+        pipeline.fail_take(take, "boom")
     worker.drain()
     assert receiver.requests == [] and not WebhookEvent.objects.exists()
 
@@ -281,7 +342,7 @@ def fail_a_take(user, receiver, django_capture_on_commit_callbacks):
     endpoint = endpoint_for(project.team, receiver, "take.failed")
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
-        take.fail("boom")
+        pipeline.fail_take(take, "boom")
     return endpoint
 
 
@@ -338,6 +399,29 @@ def test_a_redirect_is_not_followed_and_an_endless_answer_is_not_read_to_its_end
     assert time.monotonic() - started < 8
 
 
+@pytest.mark.parametrize("where", ["headers", "body"])
+def test_an_answer_dribbled_a_byte_at_a_time_is_cut_off_at_the_sends_deadline(
+    user, receiver, fast_hooks, where
+):
+    """Each read gets a byte well within the read timeout (0.5 s): only the send's own
+    deadline stops it, and the connection is closed then."""
+    fast_hooks.WEBHOOKS_SEND_SECONDS = 1.5
+    receiver.script = [("dribble", where)]
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    webhooks.ping(endpoint, user)
+    delivery = Delivery.objects.get()
+    started = time.monotonic()
+    webhooks.deliver(delivery.pk, delivery.next_attempt_at)
+    took = time.monotonic() - started
+
+    assert took < 2.5  # not the ten seconds the answer goes on for
+    (attempt,) = Delivery.objects.get().tries.all()
+    assert attempt.status_code is None
+    assert attempt.error == "No whole answer within 1.5 s (timed out)."
+    assert 1.4 < attempt.seconds < 2.0
+    assert Delivery.objects.get().status == "pending"  # tried again later
+
+
 def test_a_delivery_that_never_succeeds_fails_once_its_time_is_up(
     user, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
 ):
@@ -358,6 +442,42 @@ def test_a_delivery_that_never_succeeds_fails_once_its_time_is_up(
     assert len(receiver.requests) == sent  # nothing more once failed
 
 
+def test_a_send_that_breaks_unexpectedly_is_recorded_and_tried_again(user, receiver, fast_hooks):
+    """Not an HTTP error (a secret that is not base64 breaks the signing): an attempt
+    all the same, recorded with its reason, and tried again later."""
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    Endpoint.objects.filter(pk=endpoint.pk).update(secret="whsec_not*base64")
+    webhooks.ping(endpoint, user)
+    delivery = Delivery.objects.get()
+    webhooks.deliver(delivery.pk, delivery.next_attempt_at)
+
+    delivery = Delivery.objects.get()
+    (attempt,) = delivery.tries.all()
+    assert attempt.status_code is None and attempt.error.startswith("Could not send: Error:")
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at > delivery.last_attempt_at  # a retry is due
+    assert receiver.requests == []
+
+
+def test_the_clock_fails_a_pending_delivery_past_its_time_whatever_kept_it(user, receiver):
+    from django.utils import timezone
+
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    now = timezone.now()
+    old = WebhookEvent.objects.create(
+        team=endpoint.team, type="ping", body="{}", created_at=now - timedelta(days=2)
+    )
+    new = WebhookEvent.objects.create(team=endpoint.team, type="ping", body="{}", created_at=now)
+    stuck = Delivery.objects.create(event=old, endpoint=endpoint, next_attempt_at=now)
+    due = Delivery.objects.create(event=new, endpoint=endpoint, next_attempt_at=now)
+
+    claimed = webhooks.claim_due(now + timedelta(seconds=1))
+
+    assert [pk for pk, _ in claimed] == [due.pk]
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.next_attempt_at) == ("failed", None)
+
+
 def test_a_delivery_whose_message_the_broker_lost_is_sent_by_the_clocks_sweep(
     user, worker, broker, receiver, fast_hooks, django_capture_on_commit_callbacks
 ):
@@ -373,6 +493,41 @@ def test_a_delivery_whose_message_the_broker_lost_is_sent_by_the_clocks_sweep(
     assert Delivery.objects.get().status == "delivered"
 
 
+def test_a_second_message_for_one_delivery_sends_nothing(
+    user, worker, broker, receiver, fast_hooks, django_capture_on_commit_callbacks
+):
+    """The hand-over's message waits in the queue past a lease; the clock claims the
+    delivery again and sends it (a 500: a retry is due later). The first message, run at
+    last, holds a claim that moved on: it sends nothing, neither now nor early."""
+    fast_hooks.WEBHOOKS_LEASE_SECONDS = 0.3
+    fast_hooks.WEBHOOKS_RETRY_DELAYS = [2.0]
+    receiver.script = [500]
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    with django_capture_on_commit_callbacks(execute=True):
+        webhooks.ping(endpoint, user)
+    assert broker.queue_size() == 1  # the hand-over's message, waiting
+    time.sleep(0.35)
+    worker.clock.tick()  # the clock claims it again, and sends it
+    assert len(receiver.requests) == 1
+    worker.drain()  # the first message at last
+    assert len(receiver.requests) == 1
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at > delivery.last_attempt_at + timedelta(seconds=1.5)
+
+
+def test_two_sends_with_one_claim_make_one_request(user, receiver, fast_hooks):
+    from projects import tasks
+
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    webhooks.ping(endpoint, user)  # not committed: no hand-over
+    claim = Delivery.objects.get().next_attempt_at
+    tasks.deliver(Delivery.objects.get().pk, claim)
+    tasks.deliver(Delivery.objects.get().pk, claim)
+    assert len(receiver.requests) == 1
+    assert Delivery.objects.get().status == "delivered"
+
+
 def test_a_named_host_is_reached_at_the_address_checked_under_its_own_name(
     user, worker, receiver, fast_hooks, django_capture_on_commit_callbacks
 ):
@@ -385,7 +540,7 @@ def test_a_named_host_is_reached_at_the_address_checked_under_its_own_name(
     )
     take = Take.objects.create(shot=project.shots.get(), status=Take.Status.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
-        take.fail("boom")
+        pipeline.fail_take(take, "boom")
     worker.until(lambda: receiver.requests, what="the event")
     assert receiver.requests[0]["headers"]["host"] == f"localhost:{port}"
     assert types(receiver.verified(endpoint.secret)) == ["take.failed"]
@@ -461,26 +616,75 @@ def test_over_tls_the_pinned_address_is_reached_under_its_name_and_the_name_is_c
 # Addresses refused
 
 
+INSIDE = (
+    " is an address inside this network (loopback, private or link-local): webhooks go to"
+    " the internet only."
+)
+SCHEMES = "Webhooks go to http:// or https:// URLs only."
+
+
 @pytest.mark.parametrize(
-    "url",
+    "url, problem",
     [
-        "http://127.0.0.1:8000/hook",
-        "http://localhost/hook",
-        "http://10.1.2.3/hook",
-        "http://192.168.0.10/hook",
-        "http://169.254.169.254/latest/meta-data",
-        "http://[::1]/hook",
-        "http://[::ffff:127.0.0.1]/hook",
-        "http://[fe80::1]/hook",
-        "ftp://93.184.216.34/hook",
-        "file:///etc/passwd",
-        "javascript:alert(1)",
-        "not a url",
+        ("http://127.0.0.1:8000/hook", "127.0.0.1" + INSIDE),
+        ("http://localhost/hook", "localhost" + INSIDE),
+        ("http://10.1.2.3/hook", "10.1.2.3" + INSIDE),
+        ("http://192.168.0.10/hook", "192.168.0.10" + INSIDE),
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254" + INSIDE),
+        ("http://[::1]/hook", "::1" + INSIDE),
+        ("http://[::ffff:127.0.0.1]/hook", "::ffff:127.0.0.1" + INSIDE),
+        ("http://[fe80::1]/hook", "fe80::1" + INSIDE),
+        # IPv6 addresses that lead to an internal IPv4 one: NAT64, 6to4, IPv4-compatible.
+        ("http://[64:ff9b::a9fe:a9fe]/hook", "64:ff9b::a9fe:a9fe" + INSIDE),
+        ("http://[64:ff9b::10.0.0.1]/hook", "64:ff9b::10.0.0.1" + INSIDE),
+        ("http://[2002:7f00:1::1]/hook", "2002:7f00:1::1" + INSIDE),
+        ("http://[2002:a9fe:a9fe::]/hook", "2002:a9fe:a9fe::" + INSIDE),
+        ("http://[::127.0.0.1]/hook", "::127.0.0.1" + INSIDE),
+        ("http://[::192.168.1.1]/hook", "::192.168.1.1" + INSIDE),
+        ("ftp://93.184.216.34/hook", SCHEMES),
+        ("file:///etc/passwd", SCHEMES),
+        ("javascript:alert(1)", SCHEMES),
+        ("not a url", SCHEMES),
     ],
 )
-def test_internal_addresses_and_other_schemes_are_refused(settings, url):
+def test_internal_addresses_and_other_schemes_are_refused(settings, url, problem):
     settings.WEBHOOKS_ALLOW_INTERNAL = False
-    assert webhooks.url_problem(url)
+    assert webhooks.url_problem(url) == problem
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]
+)
+def test_public_addresses_and_ipv6_ones_leading_to_public_ipv4_are_public(address):
+    from projects.addresses import is_internal_ip
+
+    assert not is_internal_ip(address)
+
+
+def test_saving_a_named_endpoint_looks_nothing_up_and_its_send_checks_the_name(
+    user, receiver, settings, monkeypatch
+):
+    """No DNS lookup in the request that saves an endpoint (a slow resolver would hold
+    it): a name is resolved and checked at each send, and refused there."""
+    import socket
+
+    settings.WEBHOOKS_ALLOW_INTERNAL = False
+    looked_up = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: looked_up.append(host) or real(host, *a, **k)
+    )
+    assert webhooks.url_problem("https://hooks.example.invalid/x") is None
+    assert webhooks.url_problem("http://db.localhost/x") == "db.localhost" + INSIDE
+    assert looked_up == []
+
+    port = receiver.server.server_address[1]
+    endpoint = Endpoint.objects.create(
+        team=user.teams.get(), url=f"http://localhost:{port}/hooks", events=["take.done"]
+    )
+    code, error, _ = webhooks.send(endpoint, WebhookEvent(event_id="evt_x", body="{}"))
+    assert (code, error) == (None, "Refused: localhost" + INSIDE)
+    assert looked_up == ["localhost"] and receiver.requests == []
 
 
 def test_a_public_address_is_taken(settings):
@@ -613,6 +817,33 @@ def test_send_test_event_reaches_the_endpoint_and_the_page_shows_the_answer(
     assert "<code>ping</code>" in page and 'class="attempt">200 <time' in page
 
 
+def test_a_team_has_at_most_ten_endpoints(user, client_of, receiver, fast_hooks):
+    team = user.teams.get()
+    for _ in range(10):
+        endpoint_for(team, receiver, "take.done")
+    response = client_of.post(
+        reverse("endpoint-create", args=[team.pk]), {"url": receiver.url, "events": "take.done"}
+    )
+    assert response.status_code == 302
+    assert "A team has at most 10 endpoints." in client_of.get(team_url(team)).content.decode()
+    assert team.endpoints.count() == 10
+
+
+def test_send_test_event_is_refused_past_the_teams_rate(user, client_of, receiver, settings):
+    settings.WEBHOOK_TEST_RATE = "2/h"
+    team = user.teams.get()
+    endpoint = endpoint_for(team, receiver, "take.done")
+    url = reverse("endpoint-test", args=[team.pk, endpoint.pk])
+
+    answers = [client_of.post(url).status_code for _ in range(3)]
+
+    assert answers == [302, 302, 429]
+    assert WebhookEvent.objects.filter(type="ping").count() == 2
+    refused = client_of.post(url).content.decode()
+    assert "Too many test events: at most 2 an hour. Try again in" in refused
+    assert f'href="{team_url(team)}#webhooks"' in refused
+
+
 def test_the_signature_is_the_standard_one(fast_hooks):
     """The app's few lines of HMAC against the package's own signer, on a known secret."""
     from datetime import UTC, datetime
@@ -670,3 +901,26 @@ def test_two_takes_ending_the_cut_at_once_tell_project_rendered_once(
     assert ended == [True, True]
     assert set(Take.objects.values_list("status", flat=True)) == {"done"}
     assert WebhookEvent.objects.filter(type="project.rendered").count() == 1
+
+
+# Two messages for one delivery sent at once
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "postgres" not in os.environ.get("DATABASE_URL", ""),
+    reason="a race between transactions needs PostgreSQL (CI's second leg)",
+)
+def test_two_workers_handed_one_claim_at_once_send_it_once(user, broker, receiver, fast_hooks):
+    from tests.test_concurrency import side_by_side
+
+    endpoint = endpoint_for(user.teams.get(), receiver, "take.done")
+    webhooks.ping(endpoint, user)  # its hand-over's message is left on the broker
+    delivery = Delivery.objects.get()
+    claim = delivery.next_attempt_at
+
+    side_by_side(*(lambda: webhooks.deliver(delivery.pk, claim) for _ in range(4)))
+
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)

@@ -277,16 +277,9 @@ class Take(Tracked):
         return Take.objects.claim(self, self.status, new, **fields)
 
     def fail(self, reason):
-        """Fail with a reason the card shows, unless another process moved it on first;
-        its webhooks (projects.webhooks) are written in the same step."""
-        from .. import webhooks
-
-        was = self.status
-        with transaction.atomic():
-            failed = self.move(self.Status.FAILED, error=str(reason), finished_at=timezone.now())
-            if failed and was != self.Status.FAILED:  # told once
-                webhooks.take_failed(self)
-        return failed
+        """Fail with a reason the card shows, unless another process moved it on first.
+        The row alone: pipeline.fail_take also tells the team's webhooks."""
+        return self.move(self.Status.FAILED, error=str(reason), finished_at=timezone.now())
 
     def select(self):
         """Put this take in the cut of its kind: its shot points at it, and has changed."""
@@ -430,15 +423,11 @@ class Export(Tracked):
         return f"{slugify(self.project.title) or 'storyboard'}-{self.pk}.{self.format}"
 
     def fail(self, reason):
-        """Fail an unfinished export with its reason, unless it ended meanwhile; its
-        webhooks (projects.webhooks) are written in the same step."""
-        from .. import webhooks
-
+        """Fail an unfinished export with its reason, unless it ended meanwhile. The row
+        alone: pipeline.fail_export also tells the team's webhooks."""
         fields = {"status": self.Status.FAILED, "error": str(reason), "finished_at": timezone.now()}
-        with transaction.atomic():
-            failed = Export.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(**fields)
-            if failed:
-                for name, value in fields.items():
-                    setattr(self, name, value)
-                webhooks.export_failed(self)
+        failed = Export.objects.filter(pk=self.pk, status__in=self.UNFINISHED).update(**fields)
+        if failed:
+            for name, value in fields.items():
+                setattr(self, name, value)
         return failed

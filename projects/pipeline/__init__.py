@@ -9,6 +9,7 @@ One module per idea:
 - cancelling: cancelling queued tasks after reading them, deleting with work in flight
 - collecting: a finished take's files into media storage (and first frames kept late)
 - exporting: the cut joined into one file
+- failing: a take or export failed, and the team's webhooks told, in one step
 - bridging: what exports encode of each take, encoded once when it arrives
 - leases: who works on a row, and whether that worker lives
 - recovery: taking over what dead workers left
@@ -30,6 +31,7 @@ from .exporting import export, plan_for, write_clips
 from .exporting import queue as queue_export
 from .exporting import refused as export_refused
 from .exporting import sweep as sweep_exports
+from .failing import fail_export, fail_take
 from .guarding import release_on
 from .polling import poll_many
 from .queueing import cancel, queue_finals, queue_from, queue_takes
@@ -50,6 +52,8 @@ __all__ = [
     "due_reads",
     "export",
     "export_refused",
+    "fail_export",
+    "fail_take",
     "plan_for",
     "queue_export",
     "forget",

@@ -22,6 +22,7 @@ from .. import media, webhooks
 from ..files import local_copy, storage_errors
 from ..models import Take
 from ..providers import MAX_IMAGE_BYTES, ProviderError
+from .failing import fail_take
 from .leases import Heartbeat, LeaseLost, me
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,12 @@ def collect(take, remote, client):
         return
     except media.MediaError as error:
         _remove(take, stored)
-        take.fail(f"Could not collect the finished video: {error}")
+        fail_take(take, f"Could not collect the finished video: {error}")
         return
     except ProviderError as error:
         _remove(take, stored)
         if error.permanent:
-            take.fail(f"Could not collect the finished video: {error}")
+            fail_take(take, f"Could not collect the finished video: {error}")
         else:
             _collect_later(take, f"Could not download the finished video: {error}")
         return
@@ -79,7 +80,7 @@ def collect(take, remote, client):
     # Done and picked in one step: nobody may see a done take its shot does not point at.
     # Its webhooks are written in the same step, so a crash never loses them.
     with transaction.atomic():
-        webhooks.lock_for_rendered(take.shot.project)
+        enabled = webhooks.lock_for_rendered(take.shot.project)
         if not mine.update(**fields):
             log.info("take %s: taken over before it was done; its files are dropped", take.pk)
             transaction.on_commit(lambda: _remove(take, stored))
@@ -87,7 +88,7 @@ def collect(take, remote, client):
         for name, value in fields.items():
             setattr(take, name, value)
         take.select()
-        webhooks.take_done(take)
+        webhooks.take_done(take, enabled)
     log.info("take %s: done (%s tokens)", take.pk, take.tokens)
 
 
@@ -178,7 +179,7 @@ def gave_up(take, reason):
     waited = timezone.now() - (take.generated_at or timezone.now())
     if waited <= collect_deadline():
         return False
-    take.fail(f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
+    fail_take(take, f"Gave up collecting after {waited.total_seconds() / 60:.0f} min: {reason}")
     return True
 
 

@@ -27,6 +27,7 @@ from ..files import local_copy, storage_errors
 from ..models import Export, Kind, Take
 from .bridging import WAITING, StoredBridges, prepared
 from .collecting import learn_frames
+from .failing import fail_export
 from .leases import Heartbeat, LeaseLost, beat, expired_before, me, orphaned
 
 log = logging.getLogger(__name__)
@@ -74,11 +75,11 @@ def export(export):
         log.info("export %s: another worker took it over", export.pk)
         return
     except (media.MediaError, interchange.InterchangeError, *storage_errors()) as error:
-        export.fail(error)
+        fail_export(export, error)
         return
     except Exception as error:  # nothing may leave an export rendering for ever
         log.exception("export %s failed", export.pk)
-        export.fail(f"The export failed unexpectedly: {error!r}")
+        fail_export(export, f"The export failed unexpectedly: {error!r}")
         return
     finally:
         bridges.release()
@@ -281,8 +282,8 @@ def sweep(requeue):
     failed."""
     swept = 0
     for export in Export.objects.filter(status=Status.RUNNING):
-        if orphaned(export) and export.fail(
-            "The worker rendering it stopped before it was done; export again."
+        if orphaned(export) and fail_export(
+            export, "The worker rendering it stopped before it was done; export again."
         ):
             swept += 1
     now, waited = timezone.now(), expired_before()
@@ -293,8 +294,9 @@ def sweep(requeue):
                 heartbeat_at=now
             ):
                 swept += _requeue(export, requeue)
-        elif export.heartbeat_at < now - queue_deadline() and export.fail(
-            "No worker took it from the task queue, even when it was sent again; export again."
+        elif export.heartbeat_at < now - queue_deadline() and fail_export(
+            export,
+            "No worker took it from the task queue, even when it was sent again; export again.",
         ):
             swept += 1
     return swept
@@ -307,7 +309,7 @@ def _requeue(export, requeue):
     try:
         requeue(export.pk)
     except Exception as error:  # any broker's refusal: Redis down, its database locked...
-        return int(bool(export.fail(refused(error))))
+        return int(bool(fail_export(export, refused(error))))
     return 0
 
 
@@ -345,7 +347,7 @@ def queue(project, kind, plan, created_by=None, **options):
             async_task("projects.tasks.export", export.pk)
         except Exception as error:  # any broker's refusal: Redis down, its database locked...
             log.warning("export %s: the task queue refused it: %r", export.pk, error)
-            export.fail(refused(error))
+            fail_export(export, refused(error))
             refusals.append(error)
 
     if new:

@@ -19,6 +19,7 @@ from ..models.connections import PAUSED
 from ..pace import Expectations
 from ..providers import ProviderError, TaskState, get_client
 from . import collecting
+from .failing import fail_take
 from .leases import beat
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def _poll(takes, expectations):
         if Connection.id_of(takes[0].provider) is None:
             raise unusable  # the deployment is misconfigured: as before, nothing fails
         for take in takes:  # its connection is gone, or its key unreadable
-            take.fail(unusable)
+            fail_take(take, unusable)
         return takes
     wait = limits.admit_call()
     if wait:
@@ -104,7 +105,7 @@ def _poll(takes, expectations):
             _read_again(takes, settings.SEEDANCE_POLL_INTERVAL, note)
             return []
         if error.permanent and len(takes) == 1:
-            takes[0].fail(error)
+            fail_take(takes[0], error)
             return takes
         return _unread(takes, error)
     expectations = expectations or Expectations.recent()
@@ -115,7 +116,7 @@ def _poll(takes, expectations):
             if len(takes) > 1:  # not in the list: ask for it alone, which says why
                 ended += poll_many([take], expectations)
             else:
-                take.fail("The provider no longer knows this task.")
+                fail_take(take, "The provider no longer knows this task.")
                 ended.append(take)
         elif apply(take, remote, client, expectations):
             ended.append(take)
@@ -157,7 +158,7 @@ def apply(take, remote, client, expectations=None):
                 Spend.objects.record(take)
             collecting.collect(take, remote, client)
         return True
-    take.fail(remote.error or f"The provider reports the task {remote.state}.")
+    fail_take(take, remote.error or f"The provider reports the task {remote.state}.")
     return True
 
 
@@ -232,9 +233,10 @@ def _unread(takes, error):
         last = take.heartbeat_at or take.submitted_at
         if last is not None and last < cutoff:
             minutes = (timezone.now() - last).total_seconds() / 60
-            take.fail(
+            fail_take(
+                take,
                 f"The provider could not be read for {minutes:.0f} min ({error}); its task "
-                "may still finish there, but this take stops waiting for it."
+                "may still finish there, but this take stops waiting for it.",
             )
             ended.append(take)
     waiting = [take for take in takes if take not in ended]

@@ -18,6 +18,7 @@ from ..models import Kind, Take
 from ..models.connections import PAUSED
 from ..providers import MAX_IMAGE_BYTES, ProviderError, get_client
 from . import guarding, polling, uncertain
+from .failing import fail_take
 from .leases import beat
 from .requests import build_request, callback_url, fingerprinted, kept
 
@@ -65,7 +66,7 @@ def _start_ready(project):
                 continue
             gate = _gate(shot, before, kind)
             if gate.stop:
-                take.fail(gate.stop)
+                fail_take(take, gate.stop)
             elif gate.ready and (take.not_before is None or take.not_before <= now):
                 if gate.upstream is not None and guarding.holds(
                     take, shot, before, gate.upstream, gate.out
@@ -75,7 +76,7 @@ def _start_ready(project):
                 fields = {"submitted_at": None, **beat()}
                 if take.note.startswith(PAUSED):  # its gateway was paused, and is not now
                     fields["note"] = ""
-                claim = limits.claim(take, refuse=costs.over_budget, **fields)
+                claim = limits.claim(take, refuse=costs.over_budget, fail=fail_take, **fields)
                 if claim.claimed and submit(take, gate.upstream, gate.out):
                     submitted.append(take)
                 elif claim.wait:  # a limit of the provider: ask again then
@@ -135,7 +136,7 @@ def submit(take, upstream, out=None):
             kind=take.kind,
         )
     except (media.MediaError, ProviderError) as error:
-        take.fail(error)
+        fail_take(take, error)
         return False
     take.attempts += 1
     request = fingerprinted(request, take)
@@ -179,7 +180,7 @@ def submit(take, upstream, out=None):
         if uncertain.is_uncertain(error):
             return uncertain.lost(take, client, error)
         if error.permanent:
-            take.fail(error)
+            fail_take(take, error)
         else:
             _retry_later(take, error)
         return False
@@ -207,7 +208,7 @@ def _start_on(take, upstream, out):
 def _retry_later(take, error):
     """Put a take whose create hit a passing trouble back in line, with backoff."""
     if take.attempts >= settings.PIPELINE_MAX_ATTEMPTS:
-        take.fail(f"Gave up after {take.attempts} tries: {error}")
+        fail_take(take, f"Gave up after {take.attempts} tries: {error}")
         return
     # Exponential backoff with jitter, so workers do not retry in step; the provider's
     # Retry-After, when it gives one, wins.

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from .. import activity, costs, webhooks
+from .. import activity, costs, throttle, webhooks
 from ..access import ROLES, team_for
 from ..models import Connection, Endpoint, Invitation, Membership, Role, Team
 from .connections import ConnectionForm
@@ -197,17 +197,23 @@ def endpoint_create(request, pk):
     """A new endpoint; its secret is shown on the team page once, never again."""
     team, role = team_for(request.user, pk, "manage")
     form = EndpointForm(request.POST)
-    if team.endpoints.count() >= MAX_ENDPOINTS:
-        messages.error(request, f"A team has at most {MAX_ENDPOINTS} endpoints.")
-        return redirect("team-detail", pk=pk)
     if not form.is_valid():
         return _team_page(request, team, role, endpoint_form=form)
-    endpoint = Endpoint.objects.create(
-        team=team,
-        url=form.cleaned_data["url"],
-        events=form.cleaned_data["events"],
-        created_by=request.user,
-    )
+    with transaction.atomic():
+        # The team's row locked first: two adds at once count one after the other.
+        Team.objects.select_for_update().filter(pk=team.pk).first()
+        if team.endpoints.count() >= MAX_ENDPOINTS:
+            endpoint = None
+        else:
+            endpoint = Endpoint.objects.create(
+                team=team,
+                url=form.cleaned_data["url"],
+                events=form.cleaned_data["events"],
+                created_by=request.user,
+            )
+    if endpoint is None:
+        messages.error(request, f"A team has at most {MAX_ENDPOINTS} endpoints.")
+        return redirect("team-detail", pk=pk)
     request.session["endpoint-made"] = endpoint.pk
     messages.success(
         request, "Added the endpoint. Copy its signing secret now: it is not shown again."
@@ -215,39 +221,45 @@ def endpoint_create(request, pk):
     return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
 
 
+def _endpoint(request, pk, endpoint_id, **more):
+    """An endpoint of a team the user manages (404 otherwise), and the team page's
+    webhooks section to go back to."""
+    team, _ = team_for(request.user, pk, "manage")
+    endpoint = get_object_or_404(team.endpoints, pk=endpoint_id, **more)
+    return endpoint, reverse("team-detail", args=[pk]) + "#webhooks"
+
+
 @login_required
 @require_POST
 def endpoint_enable(request, pk, endpoint_id):
     """Turn an endpoint off (its pending deliveries fail, unsent) or on again."""
-    team, _ = team_for(request.user, pk, "manage")
-    endpoint = get_object_or_404(team.endpoints, pk=endpoint_id)
+    endpoint, back = _endpoint(request, pk, endpoint_id)
     endpoint.enabled = request.POST.get("enabled") == "1"
     endpoint.save(update_fields=["enabled"])
     state = "sends events again" if endpoint.enabled else "is off: nothing is sent to it"
     messages.success(request, f"{endpoint.url} {state}.")
-    return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
+    return redirect(back)
 
 
 @login_required
 @require_POST
 def endpoint_delete(request, pk, endpoint_id):
-    team, _ = team_for(request.user, pk, "manage")
-    endpoint = get_object_or_404(team.endpoints, pk=endpoint_id)
+    endpoint, back = _endpoint(request, pk, endpoint_id)
     endpoint.delete()
     messages.success(request, f"Deleted the endpoint {endpoint.url} and its deliveries.")
-    return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
+    return redirect(back)
 
 
 @login_required
 @require_POST
 def endpoint_test(request, pk, endpoint_id):
     """Queue a test event (ping) to one endpoint: the worker sends it."""
-    team, _ = team_for(request.user, pk, "manage")
-    endpoint = get_object_or_404(team.endpoints, pk=endpoint_id, enabled=True)
+    endpoint, back = _endpoint(request, pk, endpoint_id, enabled=True)
+    throttle.count_for(request, f"team:{endpoint.team_id}", "webhook-test", back)
     with transaction.atomic():
         webhooks.ping(endpoint, request.user)
     messages.success(request, f"A test event is on its way to {endpoint.url}.")
-    return redirect(reverse("team-detail", args=[pk]) + "#webhooks")
+    return redirect(back)
 
 
 def _invitations(request, team):
