@@ -38,7 +38,8 @@ def _of_project(project):
             connection = Connection.objects.filter(pk=picked).first()
         else:
             connection = default_of(getattr(project, "team_id", None))
-        return connection.provider() if connection else providers.deployment()
+        # Resolved and refused here when inside this network: before any key goes there.
+        return connection.provider().reachable() if connection else providers.deployment()
 
     return resolve
 
@@ -53,9 +54,16 @@ def _named(name):
             raise providers.ProviderError(
                 "The gateway connection this take went through was deleted.", permanent=True
             )
-        return connection.provider()
+        return connection.provider().reachable()
 
     return resolve
+
+
+def through_connection(project):
+    """Whether `project`'s new takes go through a team's connection (not the server's)."""
+    if getattr(project, "connection_id", None) is not None:
+        return True
+    return default_of(getattr(project, "team_id", None)) is not None
 
 
 def for_project(project):
@@ -113,14 +121,18 @@ def check(connection_id):
     state, message = Connection.Check.OK, "The key and the address work."
     error = None
     try:
-        provider = connection.provider()
+        provider = connection.provider().reachable()
     except providers.ProviderError as unusable:
         state, message, provider = Connection.Check.FAILED, str(unusable), None
     if provider is not None:
         timeout = httpx.Timeout(CHECK_SECONDS, connect=min(5.0, CHECK_SECONDS))
         with httpx.Client(timeout=timeout) as http:
             client = provider.style(
-                provider.base_url, provider.api_key, http, headers=provider.headers
+                provider.base_url,
+                provider.api_key,
+                http,
+                headers=provider.headers,
+                trust_internal=provider.may_be_internal,
             )
             error = client.check()
         if error is not None:

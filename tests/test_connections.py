@@ -480,3 +480,55 @@ def test_a_project_may_pick_another_of_its_teams_connections(
     assert take.status == Status.DONE and take.provider == b.provider_name
     assert gateway_b.create_count == 1 and gateway_a.create_count == 0
     assert keys_seen(gateway_b) == {"Bearer sk-team-b-0002"}
+
+
+def test_a_teams_gateway_may_not_point_inside_this_network(
+    deployment, gateway_a, worker, client, settings, django_capture_on_commit_callbacks
+):
+    """With GATEWAYS_ALLOW_INTERNAL off (production's default), an owner cannot aim the
+    workers at the server's own network: the form refuses such an address, and one saved
+    before is refused at send and at check, before any request (and key) goes there."""
+    settings.GATEWAYS_ALLOW_INTERNAL = False
+    ada = make_user("ada")
+    team = ada.teams.get()
+    client.force_login(ada)
+    for address in (
+        "http://127.0.0.1:5432",
+        "http://169.254.169.254/latest",
+        "https://10.1.2.3/api/v3",
+        "http://[::1]:8000",
+        "http://localhost:9000",
+    ):
+        response = client.post(
+            reverse("connection-create", args=[team.pk]),
+            {"name": address, "style": "ark", "base_url": address, "key": "sk-x-0001"},
+            follow=True,
+        )
+        assert "inside this network" in response.content.decode(), address
+    assert not Connection.objects.exists()
+
+    # Saved while it was allowed (or a name that moved inside): refused when used.
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    worker.drain()
+    take = Take.objects.get(shot__project=project)
+    assert take.status == Status.FAILED and "inside this network" in take.error, take.error
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("connection-check", args=[team.pk, gateway.pk]))
+    worker.drain()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.FAILED
+    assert "inside this network" in gateway.check_message
+    assert gateway_a.requests == [] and gateway_a.create_count == 0  # nothing reached it
+    assert deployment.create_count == 0  # nor went to the server's own gateway instead
+
+    # Results of a team's gateway never come from inside this network either, even when
+    # its own address is there; the deployment's own (the simulator's) may.
+    provider = gateway.provider()
+    team_client = provider.client()
+    with pytest.raises(providers.ProviderError, match="inside this network"):
+        team_client.download(f"{gateway_a.url}/anything.mp4")
+    assert gateway_a.requests == []
+    assert providers.deployment().client()._internal_api

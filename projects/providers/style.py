@@ -95,7 +95,11 @@ class Style:
         *,
         max_download_bytes=2 * 1024**3,
         download_seconds=900.0,
+        trust_internal=True,
     ):
+        # Whether results may come from inside this network when the API itself is
+        # there: the deployment's own gateway (the simulator's), never a team's.
+        self.trust_internal = trust_internal
         self.base_url = base_url.rstrip("/")
         if self.version and self.base_url.endswith(self.version):
             self.base_url = self.base_url[: -len(self.version)]
@@ -210,7 +214,7 @@ class Style:
 
     @cached_property
     def _internal_api(self):
-        return is_internal(httpx.URL(self.base_url).host)
+        return self.trust_internal and is_internal(httpx.URL(self.base_url).host)
 
     def _headers_for(self, url):
         """The API's headers for its own endpoints (the openai-videos content route wants

@@ -1,7 +1,10 @@
 """A team's own gateway connections, on its page: added, tested, their keys replaced, the
 team's default picked, deleted. Owners only; the key is never shown again after saving."""
 
+from urllib.parse import urlsplit
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -11,6 +14,7 @@ from django_q.tasks import async_task
 
 from .. import providers
 from ..access import team_for
+from ..addresses import is_internal_ip
 from ..models import Connection, Take
 
 # What a take is at, while a connection may not be deleted under it.
@@ -60,6 +64,16 @@ class ConnectionForm(forms.Form):
             raise forms.ValidationError("The team has a connection of that name.")
         return name
 
+    def clean_base_url(self):
+        """Refuse an address inside this network at once when it is one (an IP, localhost);
+        a name is resolved when the connection is used (Provider.reachable), never here."""
+        url = self.cleaned_data["base_url"]
+        if url and not settings.GATEWAYS_ALLOW_INTERNAL:
+            host = (urlsplit(url).hostname or "").rstrip(".")
+            if _is_internal_literal(host):
+                raise forms.ValidationError(providers.internal_refusal(host))
+        return url
+
     def clean(self):
         data = super().clean()
         try:
@@ -74,6 +88,16 @@ class ConnectionForm(forms.Form):
             if not self.has_error("base_url"):
                 self.add_error("base_url" if "base URL" in str(error) else None, str(error))
         return data
+
+
+def _is_internal_literal(host):
+    """Whether `host` is, as written, inside this network: localhost, or an IP that is."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return is_internal_ip(host)
+    except ValueError:  # a name
+        return False
 
 
 class KeyForm(forms.Form):
