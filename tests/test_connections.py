@@ -532,3 +532,91 @@ def test_a_teams_gateway_may_not_point_inside_this_network(
         team_client.download(f"{gateway_a.url}/anything.mp4")
     assert gateway_a.requests == []
     assert providers.deployment().client()._internal_api
+
+
+def _paused_with_a_take_in_flight(team, gateway_a, ada):
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    take = Take.objects.get(shot__project=project)
+    assert take.status == Status.QUEUED and take.provider == gateway.provider_name
+    gateway.pause("the gateway refused its key (Unauthorized).")
+    return gateway, take
+
+
+def test_an_owner_may_delete_a_paused_connection_giving_up_its_takes(
+    deployment, gateway_a, worker, client
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway, take = _paused_with_a_take_in_flight(team, gateway_a, ada)
+    client.force_login(ada)
+    url = reverse("connection-delete", args=[team.pk, gateway.pk])
+
+    page = client.post(url, follow=True).content.decode()
+    assert "confirm giving them up" in page
+    assert Connection.objects.filter(pk=gateway.pk).exists()
+    team_page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert 'name="give_up" value="yes"' in team_page and "may still bill" in team_page
+
+    page = client.post(url, {"give_up": "yes"}, follow=True).content.decode()
+    assert "1 take(s) at its gateway were given up" in page
+    assert not Connection.objects.filter(pk=gateway.pk).exists()
+    take.refresh_from_db()
+    assert take.status == Status.FAILED and "may still finish it, and bill for it" in take.error
+
+
+def test_a_working_connection_with_takes_at_the_gateway_is_not_deleted(
+    deployment, gateway_a, worker, client
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway, take = _paused_with_a_take_in_flight(team, gateway_a, ada)
+    Connection.objects.filter(pk=gateway.pk).update(paused_at=None)
+    client.force_login(ada)
+    url = reverse("connection-delete", args=[team.pk, gateway.pk])
+    page = client.post(url, {"give_up": "yes"}, follow=True).content.decode()
+    assert "delete it once they end" in page
+    assert Connection.objects.filter(pk=gateway.pk).exists()
+    assert Take.objects.get(pk=take.pk).status == Status.QUEUED
+
+
+def test_takes_of_a_connection_paused_too_long_are_given_up(
+    deployment, gateway_a, worker, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway, take = _paused_with_a_take_in_flight(team, gateway_a, ada)
+    settings.GATEWAYS_MAX_PAUSE_DAYS = 7
+    Connection.objects.filter(pk=gateway.pk).update(paused_at=timezone.now() - timedelta(days=6))
+    pipeline.poll_many([take])
+    assert Take.objects.get(pk=take.pk).status == Status.QUEUED  # still waiting for a key
+    Connection.objects.filter(pk=gateway.pk).update(
+        paused_at=timezone.now() - timedelta(days=7, hours=1)
+    )
+    pipeline.poll_many([Take.objects.get(pk=take.pk)])
+    take.refresh_from_db()
+    assert take.status == Status.FAILED and "stayed paused over 7 days" in take.error
+    assert "bill" in take.error
+
+
+def test_a_take_is_not_claimed_for_a_connection_deleted_meanwhile(deployment, gateway_a):
+    from projects import gateways, limits
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    take = Take.objects.get(shot__project=project)
+    with gateways.for_project(project):
+        assert providers.configured().name == gateway.provider_name  # looked up first
+        gateway.delete()  # then deleted, before the claim
+        claim = limits.claim(take)
+    assert not claim.claimed
+    assert Take.objects.get(pk=take.pk).status == Status.WAITING and not gateway_a.requests

@@ -117,6 +117,20 @@ class Connection(models.Model):
             f"{self.paused_reason} An owner of the team saves a new key or tests it again."
         )
 
+    def give_up_in_flight(self, why):
+        """Fail the takes still at its gateway (its reads stopped while it is paused):
+        their cards say so, and that the gateway may still bill for them."""
+        from .takes import Take
+
+        reason = (
+            f"Given up: {why} It was never read back here; the gateway may still finish "
+            "it, and bill for it, on its side."
+        )
+        taken = Take.objects.filter(
+            provider=self.provider_name, status__in=(*Take.WORKING, Take.Status.UNCERTAIN)
+        )
+        return sum(bool(take.fail(reason)) for take in taken)
+
     def pause(self, reason):
         """Stop sending through it (once: the first reason stays)."""
         return Connection.objects.filter(pk=self.pk, paused_at__isnull=True).update(

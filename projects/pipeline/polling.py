@@ -64,6 +64,23 @@ def poll_many(takes, expectations=None):
         return _poll(takes, expectations)
 
 
+def _paused_too_long(provider_name):
+    """Whether the connection has been paused longer than GATEWAYS_MAX_PAUSE_DAYS; if so,
+    its takes at the gateway are failed (they are read no more while it is paused, so
+    no deadline of theirs would ever end them)."""
+    days = settings.GATEWAYS_MAX_PAUSE_DAYS
+    since = timezone.now() - timedelta(days=days)
+    connection = Connection.objects.filter(
+        pk=Connection.id_of(provider_name) or 0, paused_at__lt=since
+    ).first()
+    if connection is None:
+        return False
+    connection.give_up_in_flight(
+        f"the team's gateway connection “{connection.name}” stayed paused over {days:g} days."
+    )
+    return True
+
+
 def _poll(takes, expectations):
     try:
         paused = limits.paused()
@@ -71,6 +88,8 @@ def _poll(takes, expectations):
         paused, unusable = "", error
     else:
         unusable = None
+    if paused and _paused_too_long(takes[0].provider):
+        return takes
     if paused:  # its key was refused: read again once it has a new one, failing none
         _read_again(takes, settings.SEEDANCE_POLL_INTERVAL, paused)
         # Time paused is not time the gateway failed to answer (read_deadline).

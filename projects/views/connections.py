@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
-from .. import providers
+from .. import limits, providers
 from ..access import team_for
 from ..addresses import is_internal_ip
 from ..models import Connection, Take
@@ -204,21 +204,41 @@ def connection_check(request, pk, connection_id):
 @require_POST
 def connection_delete(request, pk, connection_id):
     """Delete a connection no take is at the gateway through; its spend stays in the
-    ledger. Its team's projects go back to the deployment's gateway if it was the default."""
+    ledger. Its team's projects go back to the deployment's gateway if it was the default.
+
+    A paused one (its key refused) may be deleted with takes still at its gateway, once
+    the owner confirms giving them up: they are read no more while it is paused, and
+    would otherwise never end. The check and the delete hold its gate row, so no take is
+    claimed for it in between."""
     _, connection = _connection(request, pk, connection_id)
-    busy = Take.objects.filter(provider=connection.provider_name, status__in=AT_THE_GATEWAY)
-    if busy.exists():
-        messages.error(
-            request,
-            f"{connection.name} has {busy.count()} take(s) at the gateway; delete it once "
-            "they end (pick another default meanwhile, so nothing new goes through it).",
+    give_up = request.POST.get("give_up") == "yes"
+    with transaction.atomic():
+        limits.hold(connection.provider_name)
+        connection.refresh_from_db()
+        busy = Take.objects.filter(provider=connection.provider_name, status__in=AT_THE_GATEWAY)
+        count = busy.count()
+        if count and not (give_up and connection.paused_at is not None):
+            if connection.paused_at is not None:
+                message = (
+                    f"{connection.name} is paused with {count} take(s) at the gateway: "
+                    "confirm giving them up to delete it."
+                )
+            else:
+                message = (
+                    f"{connection.name} has {count} take(s) at the gateway; delete it once "
+                    "they end (pick another default meanwhile, so nothing new goes through it)."
+                )
+            messages.error(request, message)
+            return redirect("team-detail", pk=pk)
+        given_up = connection.give_up_in_flight(
+            f"its team deleted the paused gateway connection “{connection.name}”."
         )
-        return redirect("team-detail", pk=pk)
-    was_default = connection.is_default
-    connection.delete()
+        was_default = connection.is_default
+        connection.delete()
     messages.success(
         request,
         f"Deleted the connection {connection.name}."
+        + (f" {given_up} take(s) at its gateway were given up." if given_up else "")
         + (" The team's new takes go through the server's own gateway." if was_default else ""),
     )
     return redirect("team-detail", pk=pk)
