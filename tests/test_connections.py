@@ -2,10 +2,14 @@
 limits; a refused key pauses it (takes wait, none fails) until a new key; the key is
 never readable back; only owners manage it."""
 
+import http.server as http_server
 import io
+import json
 import signal
+import threading
 import time
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
@@ -620,3 +624,62 @@ def test_a_take_is_not_claimed_for_a_connection_deleted_meanwhile(deployment, ga
         claim = limits.claim(take)
     assert not claim.claimed
     assert Take.objects.get(pk=take.pk).status == Status.WAITING and not gateway_a.requests
+
+
+@pytest.mark.parametrize(
+    "key", ["sk-line\nbreak-0001", "sk-nul\x00-0001", "sk with space", "sk-é-0001"]
+)
+def test_a_key_with_a_character_http_refuses_is_not_saved(gateway_a, client, key):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    client.force_login(ada)
+    page = client.post(
+        reverse("connection-create", args=[team.pk]),
+        {"name": "Gateway", "style": "ark", "base_url": gateway_a.base_url("ark"), "key": key},
+        follow=True,
+    ).content.decode()
+    assert "printable ASCII without spaces" in page and not Connection.objects.exists()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    page = client.post(
+        reverse("connection-key", args=[team.pk, gateway.pk]), {"key": key}, follow=True
+    ).content.decode()
+    assert "printable ASCII without spaces" in page
+    assert Connection.objects.get().key() == "sk-team-a-0001"
+
+
+class _Echoing(http_server.BaseHTTPRequestHandler):
+    """A gateway that refuses every key, quoting it back (as some do)."""
+
+    def do_GET(self):
+        body = json.dumps({"error": {"message": f"bad key {self.headers['Authorization']}"}})
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_errors_never_quote_the_key(gateway_a):
+    with httpx.Client(timeout=5) as http:
+        style = providers.STYLES["ark"](gateway_a.base_url("ark"), "sk-bad\nkey-0001", http)
+        with pytest.raises(providers.ProviderError) as refused:
+            style.get("task-1")
+        assert "sk-bad" not in str(refused.value) and "key-0001" not in str(refused.value)
+        assert not gateway_a.requests  # nothing was sent
+
+    echoing = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _Echoing)
+    threading.Thread(target=echoing.serve_forever, daemon=True).start()
+    try:
+        with httpx.Client(timeout=5) as client:
+            url = f"http://127.0.0.1:{echoing.server_address[1]}/api/v3"
+            style = providers.STYLES["ark"](url, "sk-echoed-secret-0001", client)
+            with pytest.raises(providers.ProviderError) as refused:
+                style.get("task-1")
+    finally:
+        echoing.shutdown()
+        echoing.server_close()
+    assert refused.value.status == 401
+    assert "sk-echoed-secret" not in str(refused.value) and "[key]" in str(refused.value)

@@ -424,23 +424,42 @@ class Style:
             expires_after=data.get("execution_expires_after"),
         )
 
+    def redacted(self, text):
+        """`text` without the API key, wherever it quotes it (an HTTP client's error
+        about its header; a gateway echoing the key it refused)."""
+        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        text = str(text)
+        if len(key) >= 4:  # as it is, and as bytes are quoted ("\\n" for a line break)
+            for form in (key, repr(key.encode())[2:-1]):
+                text = text.replace(form, "[key]")
+        return text
+
     def call(self, method, path, **kwargs):
         url = path if path.startswith("http") else self.base_url + path
         try:
             response = self.http.request(method, url, headers=self.headers, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ProviderError(f"Could not reach the provider: {exc}") from exc
+            raise ProviderError(self.redacted(f"Could not reach the provider: {exc}")) from None
         except httpx.TimeoutException as exc:
             raise ProviderError(
-                f"The provider did not answer in time ({exc or type(exc).__name__})",
+                self.redacted(f"The provider did not answer in time ({exc or type(exc).__name__})"),
                 maybe_done=True,
-            ) from exc
+            ) from None
+        except httpx.LocalProtocolError:  # nothing was sent: a header it refused
+            raise ProviderError(  # its text quotes the header: the key
+                "The request could not be sent: the API key or a header holds a character "
+                "HTTP does not allow (a space, a line break).",
+                permanent=True,
+            ) from None
         except httpx.HTTPError as exc:
             raise ProviderError(
-                f"The provider's answer was lost ({exc or type(exc).__name__})", maybe_done=True
-            ) from exc
+                self.redacted(f"The provider's answer was lost ({exc or type(exc).__name__})"),
+                maybe_done=True,
+            ) from None
         if response.status_code >= 400:
-            raise error_from_response(response)
+            error = error_from_response(response)
+            error.message = self.redacted(error.message)
+            raise error
         try:
             return response.json() if response.content else {}
         except ValueError as exc:

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.validators import RegexValidator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
@@ -19,6 +20,24 @@ from ..models import Connection, Take
 
 # What a take is at, while a connection may not be deleted under it.
 AT_THE_GATEWAY = (*Take.WORKING, Take.Status.UNCERTAIN)
+
+
+def key_field(label):
+    """An API key as a form takes it: printable ASCII, no space or control character
+    (one would make the HTTP client refuse the header, quoting it whole in its error)."""
+    return forms.CharField(
+        max_length=2000,
+        label=label,
+        strip=True,
+        validators=[
+            RegexValidator(
+                r"^[\x21-\x7e]+$",
+                "A key is printable ASCII without spaces or line breaks.",
+            )
+        ],
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Kept sealed; never shown again (its last four characters are).",
+    )
 
 
 class ConnectionForm(forms.Form):
@@ -40,12 +59,7 @@ class ConnectionForm(forms.Form):
         label="Base URL",
         help_text="Needed without a preset, and for a preset that has no address of its own.",
     )
-    key = forms.CharField(
-        max_length=2000,
-        label="API key",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Kept sealed; never shown again (its last four characters are).",
-    )
+    key = key_field("API key")
     concurrency = forms.IntegerField(
         required=False, min_value=1, label="Tasks at once", help_text="Empty: the preset's, if any."
     )
@@ -101,11 +115,7 @@ def _is_internal_literal(host):
 
 
 class KeyForm(forms.Form):
-    key = forms.CharField(
-        max_length=2000,
-        label="New API key",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-    )
+    key = key_field("New API key")
 
 
 def _check_later(connection):
@@ -179,7 +189,7 @@ def connection_key(request, pk, connection_id):
     team, connection = _connection(request, pk, connection_id)
     form = KeyForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the new key.")
+        messages.error(request, f"The key was not saved. {' '.join(form.errors['key'])}")
         return redirect("team-detail", pk=pk)
     was_paused = connection.paused_at is not None
     connection.set_key(form.cleaned_data["key"])
