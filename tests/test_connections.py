@@ -151,9 +151,18 @@ def test_a_revoked_key_pauses_the_connection_and_a_new_key_resumes_its_takes(
 
     client.force_login(ada)
     page = client.get(reverse("project-detail", args=[project.pk])).content.decode()
-    assert "is paused: the gateway refused its key" in page
+    assert "is paused: the team&#x27;s gateway key was refused" in page
+    assert "Unauthorized" not in page  # the gateway's own words stay with the owners
+    assert not any("Unauthorized" in t.note for t in takes.all())
     team_page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
-    assert "Own gateway is paused" in team_page
+    assert "Own gateway is paused: the gateway refused its key" in team_page
+    grace = make_user("grace")
+    Membership.objects.create(user=grace, team=team, role=Role.EDITOR)
+    client.force_login(grace)
+    team_page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "Own gateway is paused: its gateway key was refused" in team_page
+    assert "Unauthorized" not in team_page
+    client.force_login(ada)
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(

@@ -112,9 +112,12 @@ class Connection(models.Model):
         )
 
     def paused_note(self):
+        """What the cards of its takes say while it is paused: words of our own, never the
+        gateway's (its answer to a refused key may quote part of the key); the gateway's
+        words are in paused_reason, which only the team's owners see."""
         return (
-            f"{PAUSED} “{self.name}” is paused: "
-            f"{self.paused_reason} An owner of the team saves a new key or tests it again."
+            f"{PAUSED} “{self.name}” is paused: the team's gateway key was refused or "
+            "cannot be read. An owner of the team saves a new key or tests it again."
         )
 
     def give_up_in_flight(self, why):
