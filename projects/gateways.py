@@ -13,7 +13,7 @@ import logging
 import httpx
 from django.utils import timezone
 
-from . import providers
+from . import providers, vault
 from .models import Connection, Take
 from .models.connections import PAUSED
 
@@ -121,7 +121,11 @@ def check(connection_id):
     state, message = Connection.Check.OK, "The key and the address work."
     error = None
     try:
+        connection.key()  # an unreadable key is said as such, not tried on the gateway
         provider = connection.provider().reachable()
+    except vault.Unreadable as unreadable:
+        connection.provider()  # pauses it
+        state, message, provider = Connection.Check.FAILED, str(unreadable), None
     except providers.ProviderError as unusable:
         state, message, provider = Connection.Check.FAILED, str(unusable), None
     if provider is not None:

@@ -692,3 +692,45 @@ def test_errors_never_quote_the_key(gateway_a):
         echoing.server_close()
     assert refused.value.status == 401
     assert "sk-echoed-secret" not in str(refused.value) and "[key]" in str(refused.value)
+
+
+def test_a_lost_key_file_pauses_the_connection_and_fails_no_take(
+    deployment, gateway_a, worker, settings, client, django_capture_on_commit_callbacks
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    take = Take.objects.get(shot__project=project)
+    assert take.status == Status.QUEUED
+    settings.GATEWAY_KEYS_FILE.unlink()  # the installation's key is lost
+
+    pipeline.poll_many([take])
+    take.refresh_from_db()
+    assert take.status == Status.QUEUED and take.note.startswith(PAUSED), take.note
+    gateway.refresh_from_db()
+    assert gateway.paused_at is not None and "cannot be read" in gateway.paused_reason
+    assert not settings.GATEWAY_KEYS_FILE.exists()  # reading never makes a new one
+    with pytest.raises(vault.Unreadable):
+        vault.unseal(gateway.sealed_key)
+
+    client.force_login(ada)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("connection-check", args=[team.pk, gateway.pk]))
+    worker.drain()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.FAILED and gateway.paused_at is not None
+    assert "cannot be read" in gateway.check_message
+    assert Take.objects.get(pk=take.pk).status == Status.QUEUED
+    assert not settings.GATEWAY_KEYS_FILE.exists()
+
+    # Saving the key again makes a new installation key, and the take is read again.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("connection-key", args=[team.pk, gateway.pk]), {"key": "sk-team-a-0001"}
+        )
+    assert settings.GATEWAY_KEYS_FILE.exists()
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
+    assert Take.objects.get(pk=take.pk).status == Status.DONE

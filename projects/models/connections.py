@@ -94,11 +94,16 @@ class Connection(models.Model):
         return f"{self.style or 'ark'} API at {self.base_url}"
 
     def provider(self):
-        """This connection as a Provider (ProviderError when it cannot be one)."""
+        """This connection as a Provider (ProviderError when it cannot be one). One whose
+        key cannot be read is paused, not failed: its takes wait (nothing is sent without
+        a key) until an owner saves the key again or the key file comes back."""
         try:
             key = self.key()
         except vault.Unreadable as error:
-            raise providers.ProviderError(str(error), permanent=True) from None
+            reason = f"its key cannot be read: {error}"
+            if self.pause(reason) or self.paused_at is None:
+                self.paused_at, self.paused_reason = timezone.now(), reason
+            key = ""
         return providers.connected(
             self.provider_name,
             api_key=key,

@@ -98,7 +98,7 @@ def _poll(takes, expectations):
     if unusable is not None:
         if Connection.id_of(takes[0].provider) is None:
             raise unusable  # the deployment is misconfigured: as before, nothing fails
-        for take in takes:  # its connection is gone, or its key unreadable
+        for take in takes:  # its connection is gone, or its address is refused
             take.fail(unusable)
         return takes
     wait = limits.admit_call()
