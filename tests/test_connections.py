@@ -734,3 +734,45 @@ def test_a_lost_key_file_pauses_the_connection_and_fails_no_take(
     assert settings.GATEWAY_KEYS_FILE.exists()
     worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
     assert Take.objects.get(pk=take.pk).status == Status.DONE
+
+
+class _NotAGateway(http_server.BaseHTTPRequestHandler):
+    """Some other server: a bare 404 page for any path."""
+
+    def do_GET(self):
+        body = b"<html><body>Not Found</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_server_that_is_not_a_gateway_does_not_pass_the_test(gateway_a):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    with httpx.Client(timeout=5) as http:  # every style's own 404 passes
+        for name in providers.STYLES:
+            style = providers.STYLES[name](gateway_a.base_url(name), "sk-team-a-0001", http)
+            assert style.check() is None, name
+    other = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAGateway)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        Connection.objects.filter(pk=gateway.pk).update(
+            base_url=f"http://127.0.0.1:{other.server_address[1]}/api/v3"
+        )
+        gateway.pause("the gateway refused its key (Unauthorized).")
+        from projects import gateways
+
+        assert gateways.check(gateway.pk) is False
+    finally:
+        other.shutdown()
+        other.server_close()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.FAILED, gateway.check_message
+    assert "not as the ark API does" in gateway.check_message
+    assert gateway.paused_at is not None  # not resumed by a server that is no gateway

@@ -120,14 +120,22 @@ class Style:
     def check(self):
         """One cheap authenticated read, to say whether the key and the address work: the
         task NO_SUCH_TASK, which a gateway that took the key answers with 404 (or 400, an
-        id it does not parse). None when they work; else the ProviderError (its status
+        id it does not parse) in its own JSON error shape: any server answers 404, and a
+        bare one says nothing about the key. None when they work; else the ProviderError (its status
         401 or 403 for a refused key, none for an address that does not answer)."""
         try:
             self.get(self.NO_SUCH_TASK)
         except ProviderError as error:
-            if error.status in (400, 404, 422):
+            if error.status not in (400, 404, 422):
+                return error
+            if error.code:  # the gateways' JSON error, {"error": {"code"/"type": …}}
                 return None
-            return error
+            return ProviderError(
+                f"The address answered {error.status}, but not as the {self.name} API does "
+                f"(no JSON error with a code): is the base URL a gateway's? ({error.message})",
+                permanent=True,
+                status=error.status,
+            )
         return None
 
     def cancel(self, task_id):
