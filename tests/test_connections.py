@@ -776,3 +776,31 @@ def test_a_server_that_is_not_a_gateway_does_not_pass_the_test(gateway_a):
     assert gateway.check_state == Connection.Check.FAILED, gateway.check_message
     assert "not as the ark API does" in gateway.check_message
     assert gateway.paused_at is not None  # not resumed by a server that is no gateway
+
+
+def test_keys_stay_out_of_error_reports_reprs_and_short_keys_show_less(gateway_a, rf):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from projects.views import connections as views
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-repr-secret-0001")
+    for view, args in (
+        (views.connection_create, [team.pk]),
+        (views.connection_key, [team.pk, gateway.pk]),
+    ):
+        request = rf.post("/", {"name": "G", "key": "sk-report-secret-0001"})
+        request.user = ada
+        request._messages = type("M", (), {"add": lambda *a, **k: None})()
+        view(request, *args)
+        shown = SafeExceptionReporterFilter().get_post_parameters(request)
+        assert shown["key"] != "sk-report-secret-0001" and shown["name"] == "G", view
+    assert "sk-repr-secret" not in repr(gateway.provider())
+
+    gateway.set_key("abcdefgh")  # eight characters: two shown
+    assert gateway.key_end == "gh"
+    gateway.set_key("abc")
+    assert gateway.key_end == ""
+    gateway.set_key("sk-long-enough-1234")
+    assert gateway.key_end == "1234"

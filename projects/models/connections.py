@@ -12,6 +12,12 @@ PREFIX = "connection:"
 PAUSED = "Waiting: the team's gateway connection"
 
 
+def key_end_length(key):
+    """How many of a key's last characters pages show: four, fewer of a short key (a
+    quarter of it), so that what is shown never gives much of it away."""
+    return 4 if len(key) > 8 else len(key) // 4
+
+
 class Connection(models.Model):
     """A gateway a team reaches with its own key: a preset, or a style and a base URL.
 
@@ -78,7 +84,7 @@ class Connection(models.Model):
     def set_key(self, key):
         """Seal a new key (never kept in clear), and resume the connection if paused."""
         self.sealed_key = vault.seal(key)
-        self.key_end = key[-4:]
+        self.key_end = key[-key_end_length(key) :] if key_end_length(key) else ""
         self.paused_at = None
         self.paused_reason = ""
 

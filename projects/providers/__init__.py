@@ -83,7 +83,7 @@ class Provider:
     name: str
     style: type
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)  # never in a log line or a traceback's locals
     model: str
     simulated: bool
     headers: dict = field(default_factory=dict)

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.validators import RegexValidator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
@@ -136,6 +137,7 @@ def _enqueue(connection_id):
         )
 
 
+@sensitive_post_parameters("key")  # never in an error report
 @login_required
 @require_POST
 def connection_create(request, pk):
@@ -182,6 +184,7 @@ def _connection(request, pk, connection_id):
     return team, get_object_or_404(team.connections, pk=connection_id)
 
 
+@sensitive_post_parameters("key")  # never in an error report
 @login_required
 @require_POST
 def connection_key(request, pk, connection_id):
