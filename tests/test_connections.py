@@ -804,3 +804,41 @@ def test_keys_stay_out_of_error_reports_reprs_and_short_keys_show_less(gateway_a
     assert gateway.key_end == ""
     gateway.set_key("sk-long-enough-1234")
     assert gateway.key_end == "1234"
+
+
+def test_connection_changes_show_in_the_teams_activity(gateway_a, client):
+    from projects import activity
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    client.force_login(ada)
+    client.post(
+        reverse("connection-create", args=[team.pk]),
+        {
+            "name": "Night gateway",
+            "style": "ark",
+            "base_url": gateway_a.base_url("ark"),
+            "key": "sk-activity-secret-0001",
+            "default": "on",
+        },
+    )
+    gateway = Connection.objects.get()
+    client.post(
+        reverse("connection-key", args=[team.pk, gateway.pk]), {"key": "sk-activity-new-0002"}
+    )
+    client.post(reverse("connection-default", args=[team.pk]), {"connection": ""})
+    client.post(reverse("connection-delete", args=[team.pk, gateway.pk]))
+    lines = [line.what for line in activity.of_team(team)]
+    assert lines[:5] == [
+        "deleted the gateway connection Night gateway",
+        "sent the team's new takes through the server's own gateway",
+        "replaced the key of the gateway connection Night gateway",
+        "picked another gateway for the team's new takes",
+        "added the gateway connection Night gateway",
+    ], lines
+    page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "added the gateway connection Night gateway" in page
+    from auditlog.models import LogEntry
+
+    logged = repr(list(LogEntry.objects.values_list("changes", flat=True)))
+    assert "sk-activity" not in logged and gateway.sealed_key not in logged

@@ -64,6 +64,10 @@ class Connection(models.Model):
     def __str__(self):
         return self.name
 
+    def get_additional_data(self):
+        """What the activity log files this change under (django-auditlog)."""
+        return {"team": self.team_id, "connection": self.name}
+
     @property
     def is_default(self):
         """Whether its team's projects go through it (Team.gateway)."""

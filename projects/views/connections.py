@@ -168,7 +168,8 @@ def connection_create(request, pk):
     with transaction.atomic():
         connection.save()
         if data["default"]:
-            type(team).objects.filter(pk=team.pk).update(gateway=connection)
+            team.gateway = connection
+            team.save(update_fields=["gateway"])  # saved, not updated: the activity log
     _check_later(connection)
     messages.success(
         request,
@@ -265,7 +266,8 @@ def connection_default(request, pk):
     team, _ = team_for(request.user, pk, "manage")
     chosen = request.POST.get("connection", "")
     connection = get_object_or_404(team.connections, pk=chosen) if chosen else None
-    type(team).objects.filter(pk=team.pk).update(gateway=connection)
+    team.gateway = connection
+    team.save(update_fields=["gateway"])  # saved, not updated: the activity log
     where = connection.name if connection else "the server's own gateway"
     messages.success(request, f"The team's new takes go through {where}.")
     return redirect("team-detail", pk=pk)
