@@ -33,11 +33,7 @@ def default_of(team_id):
 
 def _of_project(project):
     def resolve():
-        picked = getattr(project, "connection_id", None)
-        if picked is not None:  # the project's own pick, read afresh (its pause too)
-            connection = Connection.objects.filter(pk=picked).first()
-        else:
-            connection = default_of(getattr(project, "team_id", None))
+        connection = Connection.chosen_for(project)  # read afresh (its pause too)
         # Resolved and refused here when inside this network: before any key goes there.
         return connection.provider().reachable() if connection else providers.deployment()
 
@@ -61,9 +57,7 @@ def _named(name):
 
 def through_connection(project):
     """Whether `project`'s new takes go through a team's connection (not the server's)."""
-    if getattr(project, "connection_id", None) is not None:
-        return True
-    return default_of(getattr(project, "team_id", None)) is not None
+    return Connection.chosen_for(project) is not None
 
 
 def for_project(project):

@@ -842,3 +842,32 @@ def test_connection_changes_show_in_the_teams_activity(gateway_a, client):
 
     logged = repr(list(LogEntry.objects.values_list("changes", flat=True)))
     assert "sk-activity" not in logged and gateway.sealed_key not in logged
+
+
+def test_pages_and_the_pipeline_agree_on_a_projects_gateway_without_its_key(
+    gateway_a, gateway_b, settings
+):
+    from projects import gateways
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    default = connect(team, gateway_a, "sk-team-a-0001", name="A")
+    picked = connect(team, gateway_b, "sk-team-b-0002", name="B", default=False)
+    project = cuts(ada, "Harbour", 1)
+    Project.objects.filter(pk=project.pk).update(connection=picked)
+    stale = Project.objects.get(pk=project.pk)  # holds the pick, as a running step does
+    assert stale.gateway().name == picked.provider_name
+    picked.delete()
+
+    with gateways.for_project(stale):
+        assert providers.configured().name == default.provider_name
+    assert Project.objects.get(pk=project.pk).gateway().name == default.provider_name
+    stale.__dict__.pop("_gateway")
+    assert stale.gateway().name == default.provider_name
+
+    # What pages read of it (style, models) needs no key: none is unsealed.
+    settings.GATEWAY_KEYS_FILE.unlink()
+    fresh = Project.objects.get(pk=project.pk)
+    gateway = fresh.gateway()
+    assert gateway is not None and gateway.api_key == "" and fresh.model_name
+    assert Connection.objects.get(pk=default.pk).paused_at is None

@@ -103,17 +103,36 @@ class Connection(models.Model):
             return f"{title} at {self.base_url}" if self.base_url else title
         return f"{self.style or 'ark'} API at {self.base_url}"
 
-    def provider(self):
+    @classmethod
+    def chosen_for(cls, project):
+        """The connection `project`'s new takes go through, read afresh: its own pick,
+        else (none, or deleted meanwhile: the pick is then NULL) its team's default; None
+        for the server's own gateway. The one answer pages and the pipeline share."""
+        picked = getattr(project, "connection_id", None)
+        if picked is not None:
+            found = cls.objects.filter(pk=picked).first()
+            if found is not None:
+                return found
+        team_id = getattr(project, "team_id", None)
+        if team_id is None:
+            return None
+        return cls.objects.filter(used_by__pk=team_id).first()
+
+    def provider(self, keyed=True):
         """This connection as a Provider (ProviderError when it cannot be one). One whose
         key cannot be read is paused, not failed: its takes wait (nothing is sent without
-        a key) until an owner saves the key again or the key file comes back."""
-        try:
-            key = self.key()
-        except vault.Unreadable as error:
-            reason = f"its key cannot be read: {error}"
-            if self.pause(reason) or self.paused_at is None:
-                self.paused_at, self.paused_reason = timezone.now(), reason
-            key = ""
+        a key) until an owner saves the key again or the key file comes back.
+
+        keyed=False: without its key (never unsealed), for what pages read of it, its
+        style, models and limits."""
+        key = ""
+        if keyed:
+            try:
+                key = self.key()
+            except vault.Unreadable as error:
+                reason = f"its key cannot be read: {error}"
+                if self.pause(reason) or self.paused_at is None:
+                    self.paused_at, self.paused_reason = timezone.now(), reason
         return providers.connected(
             self.provider_name,
             api_key=key,
