@@ -871,3 +871,36 @@ def test_pages_and_the_pipeline_agree_on_a_projects_gateway_without_its_key(
     gateway = fresh.gateway()
     assert gateway is not None and gateway.api_key == "" and fresh.model_name
     assert Connection.objects.get(pk=default.pk).paused_at is None
+
+
+def test_reads_brought_along_follow_each_gateways_own_listing(deployment, gateway_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from projects.models import ProviderGate
+    from projects.pipeline import schedule
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")  # ark: it lists
+    # The server's own gateway was found to list nothing.
+    ProviderGate.objects.create(provider=providers.deployment().name, lists=False)
+    project = cuts(ada, "Harbour", 4)
+    pipeline.queue_takes(project)
+    now = timezone.now()
+    soon = now + timedelta(seconds=0.05)
+    takes = list(Take.objects.filter(shot__project=project).order_by("shot__position"))
+    plan = [
+        (gateway.provider_name, now),
+        (gateway.provider_name, soon),
+        (providers.deployment().name, now),
+        (providers.deployment().name, soon),
+    ]
+    for take, (name, look) in zip(takes, plan, strict=True):
+        Take.objects.filter(pk=take.pk).update(
+            status=Status.QUEUED, remote_id=f"task-{take.pk}", provider=name, next_look_at=look
+        )
+    due = set(schedule.due_reads(now).values_list("pk", flat=True))
+    # The team's gateway lists: its take due soon comes along; the server's does not.
+    assert due == {takes[0].pk, takes[1].pk, takes[2].pk}
