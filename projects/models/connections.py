@@ -104,18 +104,27 @@ class Connection(models.Model):
         return f"{self.style or 'ark'} API at {self.base_url}"
 
     @classmethod
-    def chosen_for(cls, project):
-        """The connection `project`'s new takes go through, read afresh: its own pick,
-        else (none, or deleted meanwhile: the pick is then NULL) its team's default; None
-        for the server's own gateway. The one answer pages and the pipeline share."""
+    def chosen_for(cls, project, fresh=True):
+        """The connection `project`'s new takes go through: its own pick, else (none, or
+        deleted meanwhile: the pick is then NULL) its team's default; None for the
+        server's own gateway. The one answer pages and the pipeline share.
+
+        fresh: read from the database (the pipeline: its pause, its deletion); else what
+        the page already read with the project (its connection, its team's) is used."""
         picked = getattr(project, "connection_id", None)
         if picked is not None:
-            found = cls.objects.filter(pk=picked).first()
+            if not fresh and "connection" in project._state.fields_cache:
+                found = project.connection
+            else:
+                found = cls.objects.filter(pk=picked).first()
             if found is not None:
                 return found
         team_id = getattr(project, "team_id", None)
         if team_id is None:
             return None
+        if not fresh and "team" in project._state.fields_cache:
+            team = project.team
+            return team.gateway if team.gateway_id else None
         return cls.objects.filter(used_by__pk=team_id).first()
 
     def provider(self, keyed=True):

@@ -158,7 +158,7 @@ class Project(Tracked, Edited):
         gateway connections, else the team's default, else the server's own; None while
         that is misconfigured (Connection.chosen_for). Read once per project object."""
         if "_gateway" not in self.__dict__:
-            connection = Connection.chosen_for(self)
+            connection = Connection.chosen_for(self, fresh=False)
             try:  # what pages read of it needs no key: it stays sealed
                 self._gateway = (
                     connection.provider(keyed=False) if connection else providers.deployment()
