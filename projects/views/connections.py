@@ -228,7 +228,9 @@ def connection_delete(request, pk, connection_id):
     give_up = request.POST.get("give_up") == "yes"
     with transaction.atomic():
         limits.hold(connection.provider_name)
-        connection.refresh_from_db()
+        connection = Connection.objects.filter(pk=connection.pk).first()
+        if connection is None:  # deleted by another request meanwhile
+            return redirect("team-detail", pk=pk)
         busy = Take.objects.filter(provider=connection.provider_name, status__in=AT_THE_GATEWAY)
         count = busy.count()
         if count and not (give_up and connection.paused_at is not None):
