@@ -156,9 +156,26 @@ def describe(entry):
         elif "enabled" in changes:
             state = "on" if changes["enabled"][1] == "True" else "off"
             what = f"turned a webhook endpoint {state}"
+    elif model == "connection":  # not its address: every member reads this
+        name = data.get("connection") or "a gateway connection"
+        if entry.action == CREATE:
+            what = f"added the gateway connection {name}"
+        elif entry.action == DELETE:
+            what = f"deleted the gateway connection {name}"
+        elif "key_end" in changes:
+            what = f"replaced the key of the gateway connection {name}"
+        elif changes:
+            what = f"changed the gateway connection {name} ({', '.join(sorted(changes))})"
     elif model == "team":
         if entry.action == CREATE:
             what = "made the team"
+        elif "gateway" in changes:
+            picked = changes["gateway"][1]
+            what = (
+                "picked another gateway for the team's new takes"
+                if picked not in (None, "None", "")
+                else "sent the team's new takes through the server's own gateway"
+            )
         elif changes:
             what = f"changed the team ({', '.join(sorted(changes))})"
     return Line(entry.timestamp, who, what) if what else None

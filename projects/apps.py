@@ -57,6 +57,20 @@ class ProjectsConfig(AppConfig):
         auditlog.register(models.Link, include_fields=["kind", "expires_at", "revoked_at"])
         auditlog.register(models.Membership, include_fields=["role"])
         auditlog.register(models.Invitation, include_fields=["role", "revoked_at", "used_at"])
-        auditlog.register(models.Team, include_fields=["name", "monthly_budget_tokens"])
+        auditlog.register(models.Team, include_fields=["name", "monthly_budget_tokens", "gateway"])
+        # Never its sealed key: its last characters say it was replaced.
+        auditlog.register(
+            models.Connection,
+            include_fields=[
+                "name",
+                "preset",
+                "style",
+                "base_url",
+                "key_end",
+                "concurrency",
+                "rpm",
+                "daily",
+            ],
+        )
         # Never its secret.
         auditlog.register(models.Endpoint, include_fields=["url", "events", "enabled"])

@@ -13,7 +13,7 @@ import logging
 import httpx
 from django.utils import timezone
 
-from . import providers
+from . import providers, vault
 from .models import Connection, Take
 from .models.connections import PAUSED
 
@@ -33,12 +33,9 @@ def default_of(team_id):
 
 def _of_project(project):
     def resolve():
-        picked = getattr(project, "connection_id", None)
-        if picked is not None:  # the project's own pick, read afresh (its pause too)
-            connection = Connection.objects.filter(pk=picked).first()
-        else:
-            connection = default_of(getattr(project, "team_id", None))
-        return connection.provider() if connection else providers.deployment()
+        connection = Connection.chosen_for(project)  # read afresh (its pause too)
+        # Resolved and refused here when inside this network: before any key goes there.
+        return connection.provider().reachable() if connection else providers.deployment()
 
     return resolve
 
@@ -53,9 +50,14 @@ def _named(name):
             raise providers.ProviderError(
                 "The gateway connection this take went through was deleted.", permanent=True
             )
-        return connection.provider()
+        return connection.provider().reachable()
 
     return resolve
+
+
+def through_connection(project):
+    """Whether `project`'s new takes go through a team's connection (not the server's)."""
+    return Connection.chosen_for(project) is not None
 
 
 def for_project(project):
@@ -113,14 +115,22 @@ def check(connection_id):
     state, message = Connection.Check.OK, "The key and the address work."
     error = None
     try:
-        provider = connection.provider()
+        connection.key()  # an unreadable key is said as such, not tried on the gateway
+        provider = connection.provider().reachable()
+    except vault.Unreadable as unreadable:
+        connection.provider()  # pauses it
+        state, message, provider = Connection.Check.FAILED, str(unreadable), None
     except providers.ProviderError as unusable:
         state, message, provider = Connection.Check.FAILED, str(unusable), None
     if provider is not None:
         timeout = httpx.Timeout(CHECK_SECONDS, connect=min(5.0, CHECK_SECONDS))
         with httpx.Client(timeout=timeout) as http:
             client = provider.style(
-                provider.base_url, provider.api_key, http, headers=provider.headers
+                provider.base_url,
+                provider.api_key,
+                http,
+                headers=provider.headers,
+                trust_internal=provider.may_be_internal,
             )
             error = client.check()
         if error is not None:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ProviderCall, ProviderGate, Take
+from .models import Connection, ProviderCall, ProviderGate, Take
 from .providers import ProviderError, configured
 
 WINDOW = timedelta(seconds=60)
@@ -88,6 +88,11 @@ def claim(take, refuse=None, fail=None, **fields):
         return Claim(wait=settings.SEEDANCE_POLL_INTERVAL, note=limits.paused)
     with transaction.atomic():
         now = _lock(limits.name)
+        connection_id = Connection.id_of(limits.name)
+        if connection_id is not None and not Connection.objects.filter(pk=connection_id).exists():
+            # Deleted since it was looked up (the delete holds this row too): nothing
+            # goes there; the take is asked again, through whatever the team uses now.
+            return Claim(wait=settings.SEEDANCE_POLL_INTERVAL)
         if limits.concurrency:
             busy = Take.objects.filter(provider=limits.name, status__in=Take.IN_FLIGHT).count()
             if busy >= limits.concurrency:
@@ -162,6 +167,12 @@ def lists():
 def stop_listing():
     """The provider's list route is missing: every worker reads its tasks one by one."""
     ProviderGate.objects.update_or_create(provider=configured().name, defaults={"lists": False})
+
+
+def hold(name):
+    """Hold the gate row of the provider called `name` until the transaction ends: no take
+    is claimed for it meanwhile (a connection's delete checks and deletes under it)."""
+    return _lock(name)
 
 
 def _lock(name):

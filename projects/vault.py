@@ -42,15 +42,28 @@ def installation_file(path, make):
     return path.read_text().strip()
 
 
-def _secrets():
-    raw = settings.GATEWAY_KEYS_SECRET or installation_file(
-        settings.GATEWAY_KEYS_FILE, lambda: Fernet.generate_key().decode()
-    )
+def _secrets(make=False):
+    """The keys: GATEWAY_KEYS_SECRET's, else the installation's file. Only sealing may
+    make that file: a key made anew to open what an older one sealed would open
+    nothing, and would hide that the old one is gone (Unreadable says so instead)."""
+    raw = settings.GATEWAY_KEYS_SECRET
+    if not raw:
+        path = settings.GATEWAY_KEYS_FILE
+        if make:
+            raw = installation_file(path, lambda: Fernet.generate_key().decode())
+        else:
+            try:
+                raw = path.read_text().strip()
+            except OSError as error:
+                raise Unreadable(
+                    f"The installation's key file {path} cannot be read ({error.strerror}): "
+                    "restore it, or save the key again."
+                ) from None
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _fernet():
-    keys = _secrets()
+def _fernet(make=False):
+    keys = _secrets(make)
     with _lock:
         fernet = _cached.get(keys)
         if fernet is None:
@@ -68,11 +81,11 @@ def _fernet():
 
 def seal(text):
     """`text` sealed with the first key: a token safe to keep in the database."""
-    return _fernet().encrypt(text.encode()).decode()
+    return _fernet(make=True).encrypt(text.encode()).decode()
 
 
 def unseal(token):
-    """The text a sealed token holds; Unreadable when no key opens it."""
+    """The text a sealed token holds; Unreadable when no key opens it, or there is none."""
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:

@@ -308,6 +308,14 @@ SECRET_KEY = (
 # first sealing, all opening; without any, the installation's own, made once in this file.
 GATEWAY_KEYS_SECRET = env("GATEWAY_KEYS_SECRET")
 GATEWAY_KEYS_FILE = Path(env("GATEWAY_KEYS_FILE") or _LOCAL_DATA / "gateway-keys.key")
+# Whether a team's gateway connection may point inside this network (loopback, private,
+# link-local): never in production, where a team owner could otherwise make the workers
+# send keys to, and read answers from, the server's own services. The test suite's
+# simulators listen on 127.0.0.1.
+GATEWAYS_ALLOW_INTERNAL = envbool("GATEWAYS_ALLOW_INTERNAL", False)
+# Days a team's connection may stay paused (its key refused) before the takes still at
+# its gateway are given up as failed: their reads stop while it is paused.
+GATEWAYS_MAX_PAUSE_DAYS = float(env("GATEWAYS_MAX_PAUSE_DAYS") or 7)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 # Uploads (README: Deploying safely). The largest file of each kind, in MB, as the

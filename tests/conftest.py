@@ -49,6 +49,13 @@ def gateway_keys_file(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def gateways_inside(settings):
+    """Teams' gateway connections may point at 127.0.0.1, where the simulators listen
+    (production refuses addresses inside its network; tests of that turn it off)."""
+    settings.GATEWAYS_ALLOW_INTERNAL = True
+
+
+@pytest.fixture(autouse=True)
 def quick_password_hashing(settings):
     """A password hashed in one step: the real hasher spends half a second on every user a
     test makes, and no test here signs in with a password (the live app keeps the real one)."""

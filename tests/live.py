@@ -92,6 +92,7 @@ class LiveApp:
             "SIMULATOR_SMALL": str(small),
             "SEEDANCE_POLL_INTERVAL": "0.3",
             "Q_WORKERS": "2",
+            "GATEWAYS_ALLOW_INTERNAL": "true",  # teams' gateways are simulators here
         }
         for name in ("SEEDANCE_BASE_URL", "SEEDANCE_PRESET", "PUBLIC_BASE_URL"):
             self.env.pop(name, None)
@@ -270,6 +271,7 @@ class Deployment:
             "SEEDANCE_API_KEY": "test-key",
             "SEEDANCE_POLL_INTERVAL": "0.2",
             "Q_WORKERS": "2",
+            "GATEWAYS_ALLOW_INTERNAL": "true",  # teams' gateways are simulators here
             **env,
         }
         for name in ("SEEDANCE_PRESET", "PUBLIC_BASE_URL"):

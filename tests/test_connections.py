@@ -2,10 +2,14 @@
 limits; a refused key pauses it (takes wait, none fails) until a new key; the key is
 never readable back; only owners manage it."""
 
+import http.server as http_server
 import io
+import json
 import signal
+import threading
 import time
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
@@ -147,9 +151,18 @@ def test_a_revoked_key_pauses_the_connection_and_a_new_key_resumes_its_takes(
 
     client.force_login(ada)
     page = client.get(reverse("project-detail", args=[project.pk])).content.decode()
-    assert "is paused: the gateway refused its key" in page
+    assert "is paused: the team&#x27;s gateway key was refused" in page
+    assert "Unauthorized" not in page  # the gateway's own words stay with the owners
+    assert not any("Unauthorized" in t.note for t in takes.all())
     team_page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
-    assert "Own gateway is paused" in team_page
+    assert "Own gateway is paused: the gateway refused its key" in team_page
+    grace = make_user("grace")
+    Membership.objects.create(user=grace, team=team, role=Role.EDITOR)
+    client.force_login(grace)
+    team_page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "Own gateway is paused: its gateway key was refused" in team_page
+    assert "Unauthorized" not in team_page
+    client.force_login(ada)
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
@@ -480,3 +493,414 @@ def test_a_project_may_pick_another_of_its_teams_connections(
     assert take.status == Status.DONE and take.provider == b.provider_name
     assert gateway_b.create_count == 1 and gateway_a.create_count == 0
     assert keys_seen(gateway_b) == {"Bearer sk-team-b-0002"}
+
+
+def test_a_teams_gateway_may_not_point_inside_this_network(
+    deployment, gateway_a, worker, client, settings, django_capture_on_commit_callbacks
+):
+    """With GATEWAYS_ALLOW_INTERNAL off (production's default), an owner cannot aim the
+    workers at the server's own network: the form refuses such an address, and one saved
+    before is refused at send and at check, before any request (and key) goes there."""
+    settings.GATEWAYS_ALLOW_INTERNAL = False
+    ada = make_user("ada")
+    team = ada.teams.get()
+    client.force_login(ada)
+    for address in (
+        "http://127.0.0.1:5432",
+        "http://169.254.169.254/latest",
+        "https://10.1.2.3/api/v3",
+        "http://[::1]:8000",
+        "http://localhost:9000",
+    ):
+        response = client.post(
+            reverse("connection-create", args=[team.pk]),
+            {"name": address, "style": "ark", "base_url": address, "key": "sk-x-0001"},
+            follow=True,
+        )
+        assert "inside this network" in response.content.decode(), address
+    assert not Connection.objects.exists()
+
+    # Saved while it was allowed (or a name that moved inside): refused when used.
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    worker.drain()
+    take = Take.objects.get(shot__project=project)
+    assert take.status == Status.FAILED and "inside this network" in take.error, take.error
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("connection-check", args=[team.pk, gateway.pk]))
+    worker.drain()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.FAILED
+    assert "inside this network" in gateway.check_message
+    assert gateway_a.requests == [] and gateway_a.create_count == 0  # nothing reached it
+    assert deployment.create_count == 0  # nor went to the server's own gateway instead
+
+    # Results of a team's gateway never come from inside this network either, even when
+    # its own address is there; the deployment's own (the simulator's) may.
+    provider = gateway.provider()
+    team_client = provider.client()
+    with pytest.raises(providers.ProviderError, match="inside this network"):
+        team_client.download(f"{gateway_a.url}/anything.mp4")
+    assert gateway_a.requests == []
+    assert providers.deployment().client()._internal_api
+
+
+def _paused_with_a_take_in_flight(team, gateway_a, ada):
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    take = Take.objects.get(shot__project=project)
+    assert take.status == Status.QUEUED and take.provider == gateway.provider_name
+    gateway.pause("the gateway refused its key (Unauthorized).")
+    return gateway, take
+
+
+def test_an_owner_may_delete_a_paused_connection_giving_up_its_takes(
+    deployment, gateway_a, worker, client
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway, take = _paused_with_a_take_in_flight(team, gateway_a, ada)
+    client.force_login(ada)
+    url = reverse("connection-delete", args=[team.pk, gateway.pk])
+
+    page = client.post(url, follow=True).content.decode()
+    assert "confirm giving them up" in page
+    assert Connection.objects.filter(pk=gateway.pk).exists()
+    team_page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert 'name="give_up" value="yes"' in team_page and "may still bill" in team_page
+
+    page = client.post(url, {"give_up": "yes"}, follow=True).content.decode()
+    assert "1 take(s) at its gateway were given up" in page
+    assert not Connection.objects.filter(pk=gateway.pk).exists()
+    take.refresh_from_db()
+    assert take.status == Status.FAILED and "may still finish it, and bill for it" in take.error
+
+
+def test_a_working_connection_with_takes_at_the_gateway_is_not_deleted(
+    deployment, gateway_a, worker, client
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway, take = _paused_with_a_take_in_flight(team, gateway_a, ada)
+    Connection.objects.filter(pk=gateway.pk).update(paused_at=None)
+    client.force_login(ada)
+    url = reverse("connection-delete", args=[team.pk, gateway.pk])
+    page = client.post(url, {"give_up": "yes"}, follow=True).content.decode()
+    assert "delete it once they end" in page
+    assert Connection.objects.filter(pk=gateway.pk).exists()
+    assert Take.objects.get(pk=take.pk).status == Status.QUEUED
+
+
+def test_takes_of_a_connection_paused_too_long_are_given_up(
+    deployment, gateway_a, worker, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway, take = _paused_with_a_take_in_flight(team, gateway_a, ada)
+    settings.GATEWAYS_MAX_PAUSE_DAYS = 7
+    Connection.objects.filter(pk=gateway.pk).update(paused_at=timezone.now() - timedelta(days=6))
+    pipeline.poll_many([take])
+    assert Take.objects.get(pk=take.pk).status == Status.QUEUED  # still waiting for a key
+    Connection.objects.filter(pk=gateway.pk).update(
+        paused_at=timezone.now() - timedelta(days=7, hours=1)
+    )
+    pipeline.poll_many([Take.objects.get(pk=take.pk)])
+    take.refresh_from_db()
+    assert take.status == Status.FAILED and "stayed paused over 7 days" in take.error
+    assert "bill" in take.error
+
+
+def test_a_take_is_not_claimed_for_a_connection_deleted_meanwhile(deployment, gateway_a):
+    from projects import gateways, limits
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    take = Take.objects.get(shot__project=project)
+    with gateways.for_project(project):
+        assert providers.configured().name == gateway.provider_name  # looked up first
+        gateway.delete()  # then deleted, before the claim
+        claim = limits.claim(take)
+    assert not claim.claimed
+    assert Take.objects.get(pk=take.pk).status == Status.WAITING and not gateway_a.requests
+
+
+@pytest.mark.parametrize(
+    "key", ["sk-line\nbreak-0001", "sk-nul\x00-0001", "sk with space", "sk-é-0001"]
+)
+def test_a_key_with_a_character_http_refuses_is_not_saved(gateway_a, client, key):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    client.force_login(ada)
+    page = client.post(
+        reverse("connection-create", args=[team.pk]),
+        {"name": "Gateway", "style": "ark", "base_url": gateway_a.base_url("ark"), "key": key},
+        follow=True,
+    ).content.decode()
+    assert "printable ASCII without spaces" in page and not Connection.objects.exists()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    page = client.post(
+        reverse("connection-key", args=[team.pk, gateway.pk]), {"key": key}, follow=True
+    ).content.decode()
+    assert "printable ASCII without spaces" in page
+    assert Connection.objects.get().key() == "sk-team-a-0001"
+
+
+class _Echoing(http_server.BaseHTTPRequestHandler):
+    """A gateway that refuses every key, quoting it back (as some do)."""
+
+    def do_GET(self):
+        body = json.dumps({"error": {"message": f"bad key {self.headers['Authorization']}"}})
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def test_errors_never_quote_the_key(gateway_a):
+    with httpx.Client(timeout=5) as http:
+        style = providers.STYLES["ark"](gateway_a.base_url("ark"), "sk-bad\nkey-0001", http)
+        with pytest.raises(providers.ProviderError) as refused:
+            style.get("task-1")
+        assert "sk-bad" not in str(refused.value) and "key-0001" not in str(refused.value)
+        assert not gateway_a.requests  # nothing was sent
+
+    echoing = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _Echoing)
+    threading.Thread(target=echoing.serve_forever, daemon=True).start()
+    try:
+        with httpx.Client(timeout=5) as client:
+            url = f"http://127.0.0.1:{echoing.server_address[1]}/api/v3"
+            style = providers.STYLES["ark"](url, "sk-echoed-secret-0001", client)
+            with pytest.raises(providers.ProviderError) as refused:
+                style.get("task-1")
+    finally:
+        echoing.shutdown()
+        echoing.server_close()
+    assert refused.value.status == 401
+    assert "sk-echoed-secret" not in str(refused.value) and "[key]" in str(refused.value)
+
+
+def test_a_lost_key_file_pauses_the_connection_and_fails_no_take(
+    deployment, gateway_a, worker, settings, client, django_capture_on_commit_callbacks
+):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    project = cuts(ada, "Harbour", 1)
+    pipeline.queue_takes(project)
+    tasks.start(project.pk)
+    take = Take.objects.get(shot__project=project)
+    assert take.status == Status.QUEUED
+    settings.GATEWAY_KEYS_FILE.unlink()  # the installation's key is lost
+
+    pipeline.poll_many([take])
+    take.refresh_from_db()
+    assert take.status == Status.QUEUED and take.note.startswith(PAUSED), take.note
+    gateway.refresh_from_db()
+    assert gateway.paused_at is not None and "cannot be read" in gateway.paused_reason
+    assert not settings.GATEWAY_KEYS_FILE.exists()  # reading never makes a new one
+    with pytest.raises(vault.Unreadable):
+        vault.unseal(gateway.sealed_key)
+
+    client.force_login(ada)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("connection-check", args=[team.pk, gateway.pk]))
+    worker.drain()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.FAILED and gateway.paused_at is not None
+    assert "cannot be read" in gateway.check_message
+    assert Take.objects.get(pk=take.pk).status == Status.QUEUED
+    assert not settings.GATEWAY_KEYS_FILE.exists()
+
+    # Saving the key again makes a new installation key, and the take is read again.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("connection-key", args=[team.pk, gateway.pk]), {"key": "sk-team-a-0001"}
+        )
+    assert settings.GATEWAY_KEYS_FILE.exists()
+    worker.until(lambda: not Take.objects.unfinished().exists(), what="the take")
+    assert Take.objects.get(pk=take.pk).status == Status.DONE
+
+
+class _NotAGateway(http_server.BaseHTTPRequestHandler):
+    """Some other server: a bare 404 page for any path."""
+
+    def do_GET(self):
+        body = b"<html><body>Not Found</body></html>"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_server_that_is_not_a_gateway_does_not_pass_the_test(gateway_a):
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")
+    with httpx.Client(timeout=5) as http:  # every style's own 404 passes
+        for name in providers.STYLES:
+            style = providers.STYLES[name](gateway_a.base_url(name), "sk-team-a-0001", http)
+            assert style.check() is None, name
+    other = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAGateway)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        Connection.objects.filter(pk=gateway.pk).update(
+            base_url=f"http://127.0.0.1:{other.server_address[1]}/api/v3"
+        )
+        gateway.pause("the gateway refused its key (Unauthorized).")
+        from projects import gateways
+
+        assert gateways.check(gateway.pk) is False
+    finally:
+        other.shutdown()
+        other.server_close()
+    gateway.refresh_from_db()
+    assert gateway.check_state == Connection.Check.FAILED, gateway.check_message
+    assert "not as the ark API does" in gateway.check_message
+    assert gateway.paused_at is not None  # not resumed by a server that is no gateway
+
+
+def test_keys_stay_out_of_error_reports_reprs_and_short_keys_show_less(gateway_a, rf):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from projects.views import connections as views
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-repr-secret-0001")
+    for view, args in (
+        (views.connection_create, [team.pk]),
+        (views.connection_key, [team.pk, gateway.pk]),
+    ):
+        request = rf.post("/", {"name": "G", "key": "sk-report-secret-0001"})
+        request.user = ada
+        request._messages = type("M", (), {"add": lambda *a, **k: None})()
+        view(request, *args)
+        shown = SafeExceptionReporterFilter().get_post_parameters(request)
+        assert shown["key"] != "sk-report-secret-0001" and shown["name"] == "G", view
+    assert "sk-repr-secret" not in repr(gateway.provider())
+
+    gateway.set_key("abcdefgh")  # eight characters: two shown
+    assert gateway.key_end == "gh"
+    gateway.set_key("abc")
+    assert gateway.key_end == ""
+    gateway.set_key("sk-long-enough-1234")
+    assert gateway.key_end == "1234"
+
+
+def test_connection_changes_show_in_the_teams_activity(gateway_a, client):
+    from projects import activity
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    client.force_login(ada)
+    client.post(
+        reverse("connection-create", args=[team.pk]),
+        {
+            "name": "Night gateway",
+            "style": "ark",
+            "base_url": gateway_a.base_url("ark"),
+            "key": "sk-activity-secret-0001",
+            "default": "on",
+        },
+    )
+    gateway = Connection.objects.get()
+    client.post(
+        reverse("connection-key", args=[team.pk, gateway.pk]), {"key": "sk-activity-new-0002"}
+    )
+    client.post(reverse("connection-default", args=[team.pk]), {"connection": ""})
+    client.post(reverse("connection-delete", args=[team.pk, gateway.pk]))
+    lines = [line.what for line in activity.of_team(team)]
+    assert lines[:5] == [
+        "deleted the gateway connection Night gateway",
+        "sent the team's new takes through the server's own gateway",
+        "replaced the key of the gateway connection Night gateway",
+        "picked another gateway for the team's new takes",
+        "added the gateway connection Night gateway",
+    ], lines
+    page = client.get(reverse("team-detail", args=[team.pk])).content.decode()
+    assert "added the gateway connection Night gateway" in page
+    from auditlog.models import LogEntry
+
+    logged = repr(list(LogEntry.objects.values_list("changes", flat=True)))
+    assert "sk-activity" not in logged and gateway.sealed_key not in logged
+
+
+def test_pages_and_the_pipeline_agree_on_a_projects_gateway_without_its_key(
+    gateway_a, gateway_b, settings
+):
+    from projects import gateways
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    default = connect(team, gateway_a, "sk-team-a-0001", name="A")
+    picked = connect(team, gateway_b, "sk-team-b-0002", name="B", default=False)
+    project = cuts(ada, "Harbour", 1)
+    Project.objects.filter(pk=project.pk).update(connection=picked)
+    stale = Project.objects.get(pk=project.pk)  # holds the pick, as a running step does
+    assert stale.gateway().name == picked.provider_name
+    picked.delete()
+
+    with gateways.for_project(stale):
+        assert providers.configured().name == default.provider_name
+    assert Project.objects.get(pk=project.pk).gateway().name == default.provider_name
+    stale.__dict__.pop("_gateway")
+    assert stale.gateway().name == default.provider_name
+
+    # What pages read of it (style, models) needs no key: none is unsealed.
+    settings.GATEWAY_KEYS_FILE.unlink()
+    fresh = Project.objects.get(pk=project.pk)
+    gateway = fresh.gateway()
+    assert gateway is not None and gateway.api_key == "" and fresh.model_name
+    assert Connection.objects.get(pk=default.pk).paused_at is None
+
+
+def test_reads_brought_along_follow_each_gateways_own_listing(deployment, gateway_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from projects.models import ProviderGate
+    from projects.pipeline import schedule
+
+    ada = make_user("ada")
+    team = ada.teams.get()
+    gateway = connect(team, gateway_a, "sk-team-a-0001")  # ark: it lists
+    # The server's own gateway was found to list nothing.
+    ProviderGate.objects.create(provider=providers.deployment().name, lists=False)
+    project = cuts(ada, "Harbour", 4)
+    pipeline.queue_takes(project)
+    now = timezone.now()
+    soon = now + timedelta(seconds=0.05)
+    takes = list(Take.objects.filter(shot__project=project).order_by("shot__position"))
+    plan = [
+        (gateway.provider_name, now),
+        (gateway.provider_name, soon),
+        (providers.deployment().name, now),
+        (providers.deployment().name, soon),
+    ]
+    for take, (name, look) in zip(takes, plan, strict=True):
+        Take.objects.filter(pk=take.pk).update(
+            status=Status.QUEUED, remote_id=f"task-{take.pk}", provider=name, next_look_at=look
+        )
+    due = set(schedule.due_reads(now).values_list("pk", flat=True))
+    # The team's gateway lists: its take due soon comes along; the server's does not.
+    assert due == {takes[0].pk, takes[1].pk, takes[2].pk}

@@ -12,6 +12,12 @@ PREFIX = "connection:"
 PAUSED = "Waiting: the team's gateway connection"
 
 
+def key_end_length(key):
+    """How many of a key's last characters pages show: four, fewer of a short key (a
+    quarter of it), so that what is shown never gives much of it away."""
+    return 4 if len(key) > 8 else len(key) // 4
+
+
 class Connection(models.Model):
     """A gateway a team reaches with its own key: a preset, or a style and a base URL.
 
@@ -58,6 +64,10 @@ class Connection(models.Model):
     def __str__(self):
         return self.name
 
+    def get_additional_data(self):
+        """What the activity log files this change under (django-auditlog)."""
+        return {"team": self.team_id, "connection": self.name}
+
     @property
     def is_default(self):
         """Whether its team's projects go through it (Team.gateway)."""
@@ -78,7 +88,7 @@ class Connection(models.Model):
     def set_key(self, key):
         """Seal a new key (never kept in clear), and resume the connection if paused."""
         self.sealed_key = vault.seal(key)
-        self.key_end = key[-4:]
+        self.key_end = key[-key_end_length(key) :] if key_end_length(key) else ""
         self.paused_at = None
         self.paused_reason = ""
 
@@ -93,12 +103,45 @@ class Connection(models.Model):
             return f"{title} at {self.base_url}" if self.base_url else title
         return f"{self.style or 'ark'} API at {self.base_url}"
 
-    def provider(self):
-        """This connection as a Provider (ProviderError when it cannot be one)."""
-        try:
-            key = self.key()
-        except vault.Unreadable as error:
-            raise providers.ProviderError(str(error), permanent=True) from None
+    @classmethod
+    def chosen_for(cls, project, fresh=True):
+        """The connection `project`'s new takes go through: its own pick, else (none, or
+        deleted meanwhile: the pick is then NULL) its team's default; None for the
+        server's own gateway. The one answer pages and the pipeline share.
+
+        fresh: read from the database (the pipeline: its pause, its deletion); else what
+        the page already read with the project (its connection, its team's) is used."""
+        picked = getattr(project, "connection_id", None)
+        if picked is not None:
+            if not fresh and "connection" in project._state.fields_cache:
+                found = project.connection
+            else:
+                found = cls.objects.filter(pk=picked).first()
+            if found is not None:
+                return found
+        team_id = getattr(project, "team_id", None)
+        if team_id is None:
+            return None
+        if not fresh and "team" in project._state.fields_cache:
+            team = project.team
+            return team.gateway if team.gateway_id else None
+        return cls.objects.filter(used_by__pk=team_id).first()
+
+    def provider(self, keyed=True):
+        """This connection as a Provider (ProviderError when it cannot be one). One whose
+        key cannot be read is paused, not failed: its takes wait (nothing is sent without
+        a key) until an owner saves the key again or the key file comes back.
+
+        keyed=False: without its key (never unsealed), for what pages read of it, its
+        style, models and limits."""
+        key = ""
+        if keyed:
+            try:
+                key = self.key()
+            except vault.Unreadable as error:
+                reason = f"its key cannot be read: {error}"
+                if self.pause(reason) or self.paused_at is None:
+                    self.paused_at, self.paused_reason = timezone.now(), reason
         return providers.connected(
             self.provider_name,
             api_key=key,
@@ -112,9 +155,20 @@ class Connection(models.Model):
         )
 
     def paused_note(self):
+        """What the cards of its takes say while it is paused: words of our own, never the
+        gateway's (its answer to a refused key may quote part of the key); the gateway's
+        words are in paused_reason, which only the team's owners see."""
         return (
-            f"{PAUSED} “{self.name}” is paused: "
-            f"{self.paused_reason} An owner of the team saves a new key or tests it again."
+            f"{PAUSED} “{self.name}” is paused: the team's gateway key was refused or "
+            "cannot be read. An owner of the team saves a new key or tests it again."
+        )
+
+    def in_flight(self):
+        """Its takes still at its gateway, or being sent there."""
+        from .takes import Take
+
+        return Take.objects.filter(
+            provider=self.provider_name, status__in=(*Take.WORKING, Take.Status.UNCERTAIN)
         )
 
     def pause(self, reason):

@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from .. import providers
 from .comments import Comment
+from .connections import Connection
 from .takes import Kind, Take
 from .teams import Team
 from .tracking import Tracked, TrackedQuerySet
@@ -155,16 +156,13 @@ class Project(Tracked, Edited):
     def gateway(self):
         """The provider this project's new takes go through: its own pick among its team's
         gateway connections, else the team's default, else the server's own; None while
-        that is misconfigured. Read once per project object, from its team (which pages
-        read with it)."""
+        that is misconfigured (Connection.chosen_for). Read once per project object."""
         if "_gateway" not in self.__dict__:
-            team = self.team if self.team_id else None
-            if self.connection_id:
-                connection = self.connection
-            else:
-                connection = team.gateway if team is not None and team.gateway_id else None
-            try:
-                self._gateway = connection.provider() if connection else providers.deployment()
+            connection = Connection.chosen_for(self, fresh=False)
+            try:  # what pages read of it needs no key: it stays sealed
+                self._gateway = (
+                    connection.provider(keyed=False) if connection else providers.deployment()
+                )
             except providers.ProviderError:
                 self._gateway = None
         return self._gateway

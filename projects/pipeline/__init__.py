@@ -31,7 +31,7 @@ from .exporting import export, plan_for, write_clips
 from .exporting import queue as queue_export
 from .exporting import refused as export_refused
 from .exporting import sweep as sweep_exports
-from .failing import fail_export, fail_take
+from .failing import fail_export, fail_take, give_up_connection
 from .guarding import release_on
 from .polling import poll_many
 from .queueing import cancel, queue_finals, queue_from, queue_takes
@@ -54,6 +54,7 @@ __all__ = [
     "export_refused",
     "fail_export",
     "fail_take",
+    "give_up_connection",
     "plan_for",
     "queue_export",
     "forget",

@@ -26,3 +26,14 @@ def fail_export(export, reason):
         if failed:
             webhooks.export_failed(export)
     return failed
+
+
+def give_up_connection(connection, why):
+    """Fail the takes still at `connection`'s gateway (its reads stopped while it is
+    paused): their cards say so, and that the gateway may still bill for them; each is
+    told as take.failed. How many were failed."""
+    reason = (
+        f"Given up: {why} It was never read back here; the gateway may still finish "
+        "it, and bill for it, on its side."
+    )
+    return sum(bool(fail_take(take, reason)) for take in connection.in_flight())

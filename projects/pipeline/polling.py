@@ -19,7 +19,7 @@ from ..models.connections import PAUSED
 from ..pace import Expectations
 from ..providers import ProviderError, TaskState, get_client
 from . import collecting
-from .failing import fail_take
+from .failing import fail_take, give_up_connection
 from .leases import beat
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,24 @@ def poll_many(takes, expectations=None):
         return _poll(takes, expectations)
 
 
+def _paused_too_long(provider_name):
+    """Whether the connection has been paused longer than GATEWAYS_MAX_PAUSE_DAYS; if so,
+    its takes at the gateway are failed (they are read no more while it is paused, so
+    no deadline of theirs would ever end them)."""
+    days = settings.GATEWAYS_MAX_PAUSE_DAYS
+    since = timezone.now() - timedelta(days=days)
+    connection = Connection.objects.filter(
+        pk=Connection.id_of(provider_name) or 0, paused_at__lt=since
+    ).first()
+    if connection is None:
+        return False
+    give_up_connection(
+        connection,
+        f"the team's gateway connection “{connection.name}” stayed paused over {days:g} days.",
+    )
+    return True
+
+
 def _poll(takes, expectations):
     try:
         paused = limits.paused()
@@ -72,6 +90,8 @@ def _poll(takes, expectations):
         paused, unusable = "", error
     else:
         unusable = None
+    if paused and _paused_too_long(takes[0].provider):
+        return takes
     if paused:  # its key was refused: read again once it has a new one, failing none
         _read_again(takes, settings.SEEDANCE_POLL_INTERVAL, paused)
         # Time paused is not time the gateway failed to answer (read_deadline).
@@ -80,7 +100,7 @@ def _poll(takes, expectations):
     if unusable is not None:
         if Connection.id_of(takes[0].provider) is None:
             raise unusable  # the deployment is misconfigured: as before, nothing fails
-        for take in takes:  # its connection is gone, or its key unreadable
+        for take in takes:  # its connection is gone, or its address is refused
             fail_take(take, unusable)
         return takes
     wait = limits.admit_call()

@@ -36,10 +36,19 @@ def due_reads(now=None, takes=None):
         (READABLE & (Q(next_look_at__lte=now) | Q(next_look_at=None)))
         | (LOST & Q(next_look_at__lte=now))
     )
-    if limits.lists() and due.filter(READABLE).exists():
+    # Each gateway's own answer: a team's connection may list where the server's cannot.
+    names = due.filter(READABLE).values_list("provider", flat=True).order_by().distinct()
+    listing = [name for name in set(names) if _lists(name)]
+    if listing:
         soon = now + timedelta(seconds=settings.SEEDANCE_POLL_INTERVAL)
-        due = due | takes.filter(READABLE & Q(next_look_at__lte=soon))
+        due = due | takes.filter(READABLE & Q(next_look_at__lte=soon, provider__in=listing))
     return due
+
+
+def _lists(provider_name):
+    """Whether the gateway a take went through (recorded under `provider_name`) lists."""
+    with gateways.named(provider_name):
+        return limits.lists()  # False for one that cannot be used: read one by one
 
 
 def claim_reads(now=None):

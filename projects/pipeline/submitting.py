@@ -76,7 +76,16 @@ def _start_ready(project):
                 fields = {"submitted_at": None, **beat()}
                 if take.note.startswith(PAUSED):  # its gateway was paused, and is not now
                     fields["note"] = ""
-                claim = limits.claim(take, refuse=costs.over_budget, fail=fail_take, **fields)
+                try:
+                    claim = limits.claim(take, refuse=costs.over_budget, fail=fail_take, **fields)
+                except ProviderError as unusable:
+                    # A team's connection that cannot be used (its address is inside
+                    # this network): the take fails unsent. The deployment's own
+                    # misconfiguration fails nothing, as before.
+                    if not (unusable.permanent and gateways.through_connection(project)):
+                        raise
+                    fail_take(take, unusable)
+                    continue
                 if claim.claimed and submit(take, gate.upstream, gate.out):
                     submitted.append(take)
                 elif claim.wait:  # a limit of the provider: ask again then

@@ -10,6 +10,7 @@ from multiprocessing.util import Finalize
 import httpx
 from django.conf import settings
 
+from ..addresses import is_internal_ip, resolve
 from .ark import ArkStyle
 from .base import (
     SEED_PROBLEM,
@@ -50,6 +51,7 @@ __all__ = [
     "default_model",
     "draft_settings",
     "get_client",
+    "internal_refusal",
     "model_choices",
     "ratio_help",
     "simulator_url",
@@ -81,7 +83,7 @@ class Provider:
     name: str
     style: type
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)  # never in a log line or a traceback's locals
     model: str
     simulated: bool
     headers: dict = field(default_factory=dict)
@@ -97,6 +99,28 @@ class Provider:
     # Why nothing new is sent through it now (its key was refused), '' while it works.
     paused: str = ""
 
+    @property
+    def may_be_internal(self):
+        """Whether its address may lie inside this network: the deployment's own gateway
+        (the operator's choice, the simulator's), a team's only with GATEWAYS_ALLOW_INTERNAL."""
+        return not self.connection or settings.GATEWAYS_ALLOW_INTERNAL
+
+    def reachable(self):
+        """Itself, once its host is resolved and found outside this network; else a
+        ProviderError, before any request carries its key there. A team's connection
+        is checked each time a client is handed out, so a name that moved inside since
+        it was saved is refused as well. (A name that does not resolve fails on its own.)"""
+        if self.may_be_internal:
+            return self
+        host = httpx.URL(self.base_url).host
+        try:
+            addresses = resolve(host)
+        except (OSError, UnicodeError):
+            return self
+        if any(map(is_internal_ip, addresses)):
+            raise ProviderError(internal_refusal(host), permanent=True)
+        return self
+
     def client(self):
         # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
         seconds = settings.PIPELINE_LEASE_SECONDS / 3
@@ -108,7 +132,16 @@ class Provider:
             headers=self.headers,
             max_download_bytes=settings.SEEDANCE_MAX_DOWNLOAD_BYTES,
             download_seconds=settings.SEEDANCE_DOWNLOAD_SECONDS,
+            trust_internal=self.may_be_internal,
         )
+
+
+def internal_refusal(host):
+    """Why a team's gateway may not be at `host`, in words for its owner."""
+    return (
+        f"{host} is an address inside this network (loopback, private or link-local): "
+        "a team's gateway must be on the internet."
+    )
 
 
 def simulator_url():
@@ -258,7 +291,7 @@ _closing_registered = set()
 def get_client():
     """The configured provider's client: one per process and configuration, so its
     connections are kept and reused; closed when the process ends (close_clients)."""
-    provider = configured()
+    provider = configured().reachable()
     key = (
         os.getpid(),  # a forked worker must not share its parent's connections
         provider.name,
@@ -269,6 +302,7 @@ def get_client():
         settings.PIPELINE_LEASE_SECONDS,
         settings.SEEDANCE_MAX_DOWNLOAD_BYTES,
         settings.SEEDANCE_DOWNLOAD_SECONDS,
+        provider.may_be_internal,
     )
     with _clients_lock:
         client = _clients.get(key)

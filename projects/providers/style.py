@@ -95,7 +95,11 @@ class Style:
         *,
         max_download_bytes=2 * 1024**3,
         download_seconds=900.0,
+        trust_internal=True,
     ):
+        # Whether results may come from inside this network when the API itself is
+        # there: the deployment's own gateway (the simulator's), never a team's.
+        self.trust_internal = trust_internal
         self.base_url = base_url.rstrip("/")
         if self.version and self.base_url.endswith(self.version):
             self.base_url = self.base_url[: -len(self.version)]
@@ -116,14 +120,22 @@ class Style:
     def check(self):
         """One cheap authenticated read, to say whether the key and the address work: the
         task NO_SUCH_TASK, which a gateway that took the key answers with 404 (or 400, an
-        id it does not parse). None when they work; else the ProviderError (its status
+        id it does not parse) in its own JSON error shape: any server answers 404, and a
+        bare one says nothing about the key. None when they work; else the ProviderError (its status
         401 or 403 for a refused key, none for an address that does not answer)."""
         try:
             self.get(self.NO_SUCH_TASK)
         except ProviderError as error:
-            if error.status in (400, 404, 422):
+            if error.status not in (400, 404, 422):
+                return error
+            if error.code:  # the gateways' JSON error, {"error": {"code"/"type": …}}
                 return None
-            return error
+            return ProviderError(
+                f"The address answered {error.status}, but not as the {self.name} API does "
+                f"(no JSON error with a code): is the base URL a gateway's? ({error.message})",
+                permanent=True,
+                status=error.status,
+            )
         return None
 
     def cancel(self, task_id):
@@ -210,7 +222,7 @@ class Style:
 
     @cached_property
     def _internal_api(self):
-        return is_internal(httpx.URL(self.base_url).host)
+        return self.trust_internal and is_internal(httpx.URL(self.base_url).host)
 
     def _headers_for(self, url):
         """The API's headers for its own endpoints (the openai-videos content route wants
@@ -420,23 +432,42 @@ class Style:
             expires_after=data.get("execution_expires_after"),
         )
 
+    def redacted(self, text):
+        """`text` without the API key, wherever it quotes it (an HTTP client's error
+        about its header; a gateway echoing the key it refused)."""
+        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        text = str(text)
+        if len(key) >= 4:  # as it is, and as bytes are quoted ("\\n" for a line break)
+            for form in (key, repr(key.encode())[2:-1]):
+                text = text.replace(form, "[key]")
+        return text
+
     def call(self, method, path, **kwargs):
         url = path if path.startswith("http") else self.base_url + path
         try:
             response = self.http.request(method, url, headers=self.headers, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ProviderError(f"Could not reach the provider: {exc}") from exc
+            raise ProviderError(self.redacted(f"Could not reach the provider: {exc}")) from None
         except httpx.TimeoutException as exc:
             raise ProviderError(
-                f"The provider did not answer in time ({exc or type(exc).__name__})",
+                self.redacted(f"The provider did not answer in time ({exc or type(exc).__name__})"),
                 maybe_done=True,
-            ) from exc
+            ) from None
+        except httpx.LocalProtocolError:  # nothing was sent: a header it refused
+            raise ProviderError(  # its text quotes the header: the key
+                "The request could not be sent: the API key or a header holds a character "
+                "HTTP does not allow (a space, a line break).",
+                permanent=True,
+            ) from None
         except httpx.HTTPError as exc:
             raise ProviderError(
-                f"The provider's answer was lost ({exc or type(exc).__name__})", maybe_done=True
-            ) from exc
+                self.redacted(f"The provider's answer was lost ({exc or type(exc).__name__})"),
+                maybe_done=True,
+            ) from None
         if response.status_code >= 400:
-            raise error_from_response(response)
+            error = error_from_response(response)
+            error.message = self.redacted(error.message)
+            raise error
         try:
             return response.json() if response.content else {}
         except ValueError as exc:

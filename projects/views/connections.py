@@ -1,20 +1,44 @@
 """A team's own gateway connections, on its page: added, tested, their keys replaced, the
 team's default picked, deleted. Owners only; the key is never shown again after saving."""
 
+from urllib.parse import urlsplit
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.validators import RegexValidator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 
-from .. import providers
+from .. import limits, pipeline, providers
 from ..access import team_for
+from ..addresses import is_internal_ip
 from ..models import Connection, Take
 
 # What a take is at, while a connection may not be deleted under it.
 AT_THE_GATEWAY = (*Take.WORKING, Take.Status.UNCERTAIN)
+
+
+def key_field(label):
+    """An API key as a form takes it: printable ASCII, no space or control character
+    (one would make the HTTP client refuse the header, quoting it whole in its error)."""
+    return forms.CharField(
+        max_length=2000,
+        label=label,
+        strip=True,
+        validators=[
+            RegexValidator(
+                r"^[\x21-\x7e]+$",
+                "A key is printable ASCII without spaces or line breaks.",
+            )
+        ],
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Kept sealed; never shown again (its last four characters are).",
+    )
 
 
 class ConnectionForm(forms.Form):
@@ -36,12 +60,7 @@ class ConnectionForm(forms.Form):
         label="Base URL",
         help_text="Needed without a preset, and for a preset that has no address of its own.",
     )
-    key = forms.CharField(
-        max_length=2000,
-        label="API key",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Kept sealed; never shown again (its last four characters are).",
-    )
+    key = key_field("API key")
     concurrency = forms.IntegerField(
         required=False, min_value=1, label="Tasks at once", help_text="Empty: the preset's, if any."
     )
@@ -60,6 +79,16 @@ class ConnectionForm(forms.Form):
             raise forms.ValidationError("The team has a connection of that name.")
         return name
 
+    def clean_base_url(self):
+        """Refuse an address inside this network at once when it is one (an IP, localhost);
+        a name is resolved when the connection is used (Provider.reachable), never here."""
+        url = self.cleaned_data["base_url"]
+        if url and not settings.GATEWAYS_ALLOW_INTERNAL:
+            host = (urlsplit(url).hostname or "").rstrip(".")
+            if _is_internal_literal(host):
+                raise forms.ValidationError(providers.internal_refusal(host))
+        return url
+
     def clean(self):
         data = super().clean()
         try:
@@ -76,12 +105,18 @@ class ConnectionForm(forms.Form):
         return data
 
 
+def _is_internal_literal(host):
+    """Whether `host` is, as written, inside this network: localhost, or an IP that is."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return is_internal_ip(host)
+    except ValueError:  # a name
+        return False
+
+
 class KeyForm(forms.Form):
-    key = forms.CharField(
-        max_length=2000,
-        label="New API key",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-    )
+    key = key_field("New API key")
 
 
 def _check_later(connection):
@@ -102,6 +137,7 @@ def _enqueue(connection_id):
         )
 
 
+@sensitive_post_parameters("key")  # never in an error report
 @login_required
 @require_POST
 def connection_create(request, pk):
@@ -132,7 +168,8 @@ def connection_create(request, pk):
     with transaction.atomic():
         connection.save()
         if data["default"]:
-            type(team).objects.filter(pk=team.pk).update(gateway=connection)
+            team.gateway = connection
+            team.save(update_fields=["gateway"])  # saved, not updated: the activity log
     _check_later(connection)
     messages.success(
         request,
@@ -148,6 +185,7 @@ def _connection(request, pk, connection_id):
     return team, get_object_or_404(team.connections, pk=connection_id)
 
 
+@sensitive_post_parameters("key")  # never in an error report
 @login_required
 @require_POST
 def connection_key(request, pk, connection_id):
@@ -155,7 +193,7 @@ def connection_key(request, pk, connection_id):
     team, connection = _connection(request, pk, connection_id)
     form = KeyForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give the new key.")
+        messages.error(request, f"The key was not saved. {' '.join(form.errors['key'])}")
         return redirect("team-detail", pk=pk)
     was_paused = connection.paused_at is not None
     connection.set_key(form.cleaned_data["key"])
@@ -180,21 +218,43 @@ def connection_check(request, pk, connection_id):
 @require_POST
 def connection_delete(request, pk, connection_id):
     """Delete a connection no take is at the gateway through; its spend stays in the
-    ledger. Its team's projects go back to the deployment's gateway if it was the default."""
+    ledger. Its team's projects go back to the deployment's gateway if it was the default.
+
+    A paused one (its key refused) may be deleted with takes still at its gateway, once
+    the owner confirms giving them up: they are read no more while it is paused, and
+    would otherwise never end. The check and the delete hold its gate row, so no take is
+    claimed for it in between."""
     _, connection = _connection(request, pk, connection_id)
-    busy = Take.objects.filter(provider=connection.provider_name, status__in=AT_THE_GATEWAY)
-    if busy.exists():
-        messages.error(
-            request,
-            f"{connection.name} has {busy.count()} take(s) at the gateway; delete it once "
-            "they end (pick another default meanwhile, so nothing new goes through it).",
+    give_up = request.POST.get("give_up") == "yes"
+    with transaction.atomic():
+        limits.hold(connection.provider_name)
+        connection = Connection.objects.filter(pk=connection.pk).first()
+        if connection is None:  # deleted by another request meanwhile
+            return redirect("team-detail", pk=pk)
+        busy = Take.objects.filter(provider=connection.provider_name, status__in=AT_THE_GATEWAY)
+        count = busy.count()
+        if count and not (give_up and connection.paused_at is not None):
+            if connection.paused_at is not None:
+                message = (
+                    f"{connection.name} is paused with {count} take(s) at the gateway: "
+                    "confirm giving them up to delete it."
+                )
+            else:
+                message = (
+                    f"{connection.name} has {count} take(s) at the gateway; delete it once "
+                    "they end (pick another default meanwhile, so nothing new goes through it)."
+                )
+            messages.error(request, message)
+            return redirect("team-detail", pk=pk)
+        given_up = pipeline.give_up_connection(
+            connection, f"its team deleted the paused gateway connection “{connection.name}”."
         )
-        return redirect("team-detail", pk=pk)
-    was_default = connection.is_default
-    connection.delete()
+        was_default = connection.is_default
+        connection.delete()
     messages.success(
         request,
         f"Deleted the connection {connection.name}."
+        + (f" {given_up} take(s) at its gateway were given up." if given_up else "")
         + (" The team's new takes go through the server's own gateway." if was_default else ""),
     )
     return redirect("team-detail", pk=pk)
@@ -208,7 +268,8 @@ def connection_default(request, pk):
     team, _ = team_for(request.user, pk, "manage")
     chosen = request.POST.get("connection", "")
     connection = get_object_or_404(team.connections, pk=chosen) if chosen else None
-    type(team).objects.filter(pk=team.pk).update(gateway=connection)
+    team.gateway = connection
+    team.save(update_fields=["gateway"])  # saved, not updated: the activity log
     where = connection.name if connection else "the server's own gateway"
     messages.success(request, f"The team's new takes go through {where}.")
     return redirect("team-detail", pk=pk)
