@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils.text import get_valid_filename
 from ninja import File, Form, Router, Schema, Status, UploadedFile
 
-from .. import storyboard_file
-from ..access import creatable_teams, in_reach
+from .. import actions, storyboard_file
+from ..access import in_reach
 from ..models import Team
 from ..views.projects import storyboard_response
 from .common import ApiError, answers, viewer
@@ -21,6 +21,7 @@ router = Router(tags=["storyboard file"])
 TEMPORARY = re.escape(tempfile.gettempdir()) + r"/[^/\s:]+/"
 NO_FILE = "Choose a storyboard file (JSON, or a zip bundle)."
 NO_TEAM = "You make no projects in that team: only its owners and editors do."
+NO_TEAMS = "You make projects in no team: ask an owner."
 
 
 class Imported(Schema):
@@ -64,18 +65,18 @@ def storyboard_import(
     references it names), checked as `storyboard import` checks it: in `team` (one where
     the token's owner makes projects), else the token's team, else their own."""
     user, token = request.user, request.auth
+    # The teams and the rule of project create (POST /projects/): one named must be
+    # among them; none named, the first of them.
+    teams = actions.teams_for_new_project(user, token)
     if team is not None:
-        found = in_reach(Team.objects.filter(members=user), token, "pk").filter(pk=team).first()
-        if found is None:
+        mine = in_reach(Team.objects.filter(members=user), token, "pk")
+        if not mine.filter(pk=team).exists():
             raise ApiError(404, "not_found", "No such team.")
+        found = teams.filter(pk=team).first()
     else:
-        found = token.team if token.team_id else None
-    if found is not None and not creatable_teams(user, token).filter(pk=found.pk).exists():
-        raise ApiError(403, "forbidden", NO_TEAM)
+        found = teams.filter(pk=token.team_id).first() if token.team_id else teams.first()
     if found is None:
-        if token.read_only:
-            raise ApiError(403, "forbidden", NO_TEAM)
-        found = Team.default_for(user)
+        raise ApiError(403, "forbidden", NO_TEAM if team is not None else NO_TEAMS)
     if file is None:
         raise ApiError(422, "invalid", NO_FILE, {"file": [NO_FILE]})
     name = get_valid_filename(Path(file.name or "storyboard.json").name) or "storyboard.json"
