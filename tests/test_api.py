@@ -96,6 +96,43 @@ def test_the_openapi_schema_is_the_one_committed():
     )
 
 
+def integers_without_a_maximum(schema, where, components, seen=()):
+    """Where in `schema` (of an OpenAPI document) an integer may be any size."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        return integers_without_a_maximum(components[name], where, components, (*seen, name))
+    found = []
+    if schema.get("type") == "integer" and "maximum" not in schema:
+        found.append(where)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for part in schema.get(key, []):
+            found += integers_without_a_maximum(part, where, components, seen)
+    if "items" in schema:
+        found += integers_without_a_maximum(schema["items"], f"{where}[]", components, seen)
+    for name, part in schema.get("properties", {}).items():
+        found += integers_without_a_maximum(part, f"{where}.{name}", components, seen)
+    return found
+
+
+def test_no_number_a_request_sends_can_overflow():
+    """Every integer in a path, a query or a body has a maximum: a number past what the
+    database holds is refused (422), never a 500 when the database is asked about it."""
+    schema = api.get_openapi_schema()
+    components = schema["components"]["schemas"]
+    unbounded = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                at = f"{where} {parameter['in']}:{parameter['name']}"
+                unbounded += integers_without_a_maximum(parameter["schema"], at, components)
+            for kind in operation.get("requestBody", {}).get("content", {}).values():
+                unbounded += integers_without_a_maximum(kind["schema"], f"{where} body", components)
+    assert not unbounded, "\n".join(unbounded)
+
+
 def test_a_token_is_kept_only_as_a_hash(ada):
     token, secret = AccessToken.make(ada, "script")
     dump = io.StringIO()
@@ -380,7 +417,10 @@ def test_numbers_past_what_a_database_holds_are_refused_not_failed_on(ada):
     big = 10**20
     assert client.get(f"/api/v1/teams/?page={big}").status_code == 422
     assert client.get(f"/api/v1/projects/?team={big}").status_code == 422
-    assert client.get(f"/api/v1/projects/{big}").status_code == 404
+    assert client.get(f"/api/v1/projects/{big}").status_code == 422
+    assert client.get(f"/api/v1/projects/{project.pk}/shots/{big}").status_code == 422
+    comments = client.get(f"/api/v1/projects/{project.pk}/comments?shot={big}")
+    assert comments.status_code == 422 and "shot" in comments.json()["fields"]
     order = client.put(
         f"/api/v1/projects/{project.pk}/shots/order", {"shots": [big]}, "application/json"
     )

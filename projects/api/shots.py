@@ -10,6 +10,7 @@ from .common import (
     ApiError,
     Body,
     Id,
+    Number,
     Queued,
     accepted,
     answers,
@@ -80,13 +81,13 @@ class ShotIn(Body):
 
     prompt: str | None = None
     notes: str | None = None
-    duration: int | None = None
+    duration: Number | None = None
     opening: str | None = None
     transition: str | None = None
-    transition_frames: int | None = None
-    seed: int | None = None
+    transition_frames: Number | None = None
+    seed: Number | None = None
     cast: list[Id] | None = None
-    at: int | None = None
+    at: Number | None = None
 
 
 class ShotChange(Body):
@@ -95,13 +96,13 @@ class ShotChange(Body):
 
     prompt: str | None = None
     notes: str | None = None
-    duration: int | None = None
+    duration: Number | None = None
     opening: str | None = None
     transition: str | None = None
-    transition_frames: int | None = None
-    seed: int | None = None
+    transition_frames: Number | None = None
+    seed: Number | None = None
     cast: list[Id] | None = None
-    version: int | None = None
+    version: Number | None = None
 
 
 class Order(Body):
@@ -123,13 +124,13 @@ def _shot(project, shot_id):
 
 @router.get("/{int:project_id}/shots", response=answers(list[ShotOut]), url_name="shot-list")
 @paginated
-def shot_list(request, project_id: int):
+def shot_list(request, project_id: Id):
     """The shots in order, each with its chain and whether it is stale."""
     return _shots(viewer(request, project_id).project)
 
 
 @router.post("/{int:project_id}/shots", response=answers(ShotOut, 201), url_name="shot-list")
-def shot_create(request, project_id: int, payload: ShotIn):
+def shot_create(request, project_id: Id, payload: ShotIn):
     project = viewer(request, project_id, "edit").project
     count = project.shots.count()
     given = payload.dict(exclude_unset=True)
@@ -152,14 +153,14 @@ def _initial(first):
 @router.get(
     "/{int:project_id}/shots/{int:shot_id}", response=answers(ShotOut), url_name="shot-detail"
 )
-def shot_detail(request, project_id: int, shot_id: int):
+def shot_detail(request, project_id: Id, shot_id: Id):
     return _shot(viewer(request, project_id).project, shot_id)
 
 
 @router.patch(
     "/{int:project_id}/shots/{int:shot_id}", response=answers(ShotOut), url_name="shot-detail"
 )
-def shot_update(request, project_id: int, shot_id: int, payload: ShotChange):
+def shot_update(request, project_id: Id, shot_id: Id, payload: ShotChange):
     """Edit a shot: one edit, as the web's form saves it (a stale one says so)."""
     project = viewer(request, project_id, "edit").project
     shot = _found(project, shot_id)
@@ -183,7 +184,7 @@ def _found(project, shot_id):
 @router.delete(
     "/{int:project_id}/shots/{int:shot_id}", response=answers(None, 204), url_name="shot-detail"
 )
-def shot_delete(request, project_id: int, shot_id: int):
+def shot_delete(request, project_id: Id, shot_id: Id):
     """Delete a shot (the web offers to undo it until the project's next change)."""
     project = viewer(request, project_id, "edit").project
     arrange.remove(_found(project, shot_id))
@@ -197,13 +198,13 @@ def shot_delete(request, project_id: int, shot_id: int):
 )
 def shot_pictures(
     request,
-    project_id: int,
-    shot_id: int,
+    project_id: Id,
+    shot_id: Id,
     first_frame: File[UploadedFile] = None,
     last_frame_target: File[UploadedFile] = None,
     references: File[list[UploadedFile]] = None,
     remove_references: Form[bool] = False,
-    version: Form[int] = None,
+    version: Form[Number | None] = None,
 ):
     """A shot's pictures, sent as multipart/form-data: a first frame of its own (a cut's),
     a last-frame target, references (images, videos and audio, replacing its own); or
@@ -225,7 +226,7 @@ def shot_pictures(
 
 
 @router.put("/{int:project_id}/shots/order", response=answers(list[ShotOut]), url_name="shot-order")
-def shot_order(request, project_id: int, payload: Order):
+def shot_order(request, project_id: Id, payload: Order):
     """A new order of every shot, in one transaction; the shots in it."""
     project = viewer(request, project_id, "edit").project
     try:
@@ -240,7 +241,7 @@ def shot_order(request, project_id: int, payload: Order):
     response=answers(Queued, 202),
     url_name="shot-regenerate",
 )
-def shot_regenerate(request, project_id: int, shot_id: int, rest_of_chain: bool = False):
+def shot_regenerate(request, project_id: Id, shot_id: Id, rest_of_chain: bool = False):
     """A new take of the shot (?rest_of_chain=true: and of the rest of its chain, which
     it makes stale); none while one is on its way."""
     seen = viewer(request, project_id, "generate")

@@ -13,7 +13,7 @@ from .. import actions, storyboard_file
 from ..access import in_reach
 from ..models import Team
 from ..views.projects import storyboard_response
-from .common import ApiError, answers, viewer
+from .common import ApiError, Id, answers, viewer
 
 router = Router(tags=["storyboard file"])
 
@@ -47,7 +47,7 @@ class Imported(Schema):
         }
     },
 )
-def storyboard_export(request, project_id: int):
+def storyboard_export(request, project_id: Id):
     """The project's storyboard file, as /projects/<id>/storyboard.json on the site gives
     it: what `storyboard import` and the import here read back."""
     return storyboard_response(viewer(request, project_id).project)
@@ -58,7 +58,7 @@ def storyboard_import(
     request,
     # Optional here, so that who may import is decided first; then it is required.
     file: File[UploadedFile] = None,
-    team: Form[int | None] = None,
+    team: Form[Id | None] = None,
     title: Form[str] = "",
 ):
     """Make a project from a storyboard file (JSON, or a zip bundle with the pictures and
