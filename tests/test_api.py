@@ -133,6 +133,31 @@ def test_no_number_a_request_sends_can_overflow():
     assert not unbounded, "\n".join(unbounded)
 
 
+def test_the_api_imports_nothing_of_the_web_views():
+    """Layers: the API sits beside the web's views, and what both do is below them both
+    (projects.actions, forms, cast, storyboard_file), never in a view."""
+    import ast
+
+    import projects.api
+
+    folder = Path(projects.api.__file__).parent
+    wrong = []
+    for source in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                # Relative to projects.api: "..views" is projects.views.
+                base = "projects" if node.level == 2 else "projects.api" if node.level else ""
+                module = ".".join(filter(None, [base, node.module]))
+                names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            if any(n == "projects.views" or n.startswith("projects.views.") for n in names):
+                wrong.append(f"{source.name}:{node.lineno}")
+    assert not wrong, wrong
+
+
 def test_a_token_is_kept_only_as_a_hash(ada):
     token, secret = AccessToken.make(ada, "script")
     dump = io.StringIO()

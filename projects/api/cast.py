@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import File, Form, Router, Schema, Status, UploadedFile
 
+from .. import cast as casting
 from ..access import cast_image_for
 from ..files import serve
 from ..forms import CastMemberForm
 from ..models import CastMember
-from ..views.cast import delete, save_changes, save_new
 from .common import ApiError, Id, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["cast"])
@@ -96,7 +96,7 @@ def cast_create(
     form = CastMemberForm(data, request.FILES, project=project)
     if not form.is_valid():
         raise form_invalid(form)
-    member = save_new(form)
+    member = casting.save_new(form)
     return Status(201, _member(project, member.pk))
 
 
@@ -136,7 +136,7 @@ def cast_update(
     form = CastMemberForm(data, request.FILES, instance=member, project=project)
     if not form.is_valid():
         raise form_invalid(form)
-    save_changes(form, old_name, request.user)
+    casting.save_changes(form, old_name, request.user)
     return _member(project, member_id)
 
 
@@ -161,7 +161,7 @@ def cast_delete(request, project_id: Id, member_id: Id, confirm: bool = False):
             f"lose their pictures; prompts that say @{member.name} will name nobody. "
             "Delete with confirm=true to delete them anyway.",
         )
-    delete(member)
+    casting.delete(member)
     return Status(204, None)
 
 

@@ -6,9 +6,9 @@ from datetime import datetime
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
-from .. import throttle
+from .. import actions, throttle
+from ..forms import CommentForm
 from ..models import Comment
-from ..views.comments import CommentForm, post
 from .common import Body, Id, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["comments"])
@@ -83,4 +83,4 @@ def comment_create(request, project_id: Id, shot_id: Id, payload: CommentIn):
     form = CommentForm({"body": payload.body, "take": payload.take})
     if not form.is_valid():
         raise form_invalid(form)
-    return Status(201, post(found, shot, form))
+    return Status(201, actions.post_comment(found, shot, form))

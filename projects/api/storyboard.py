@@ -12,7 +12,6 @@ from ninja import File, Form, Router, Schema, Status, UploadedFile
 from .. import actions, storyboard_file
 from ..access import in_reach
 from ..models import Team
-from ..views.projects import storyboard_response
 from .common import ApiError, Id, answers, viewer
 
 router = Router(tags=["storyboard file"])
@@ -50,7 +49,7 @@ class Imported(Schema):
 def storyboard_export(request, project_id: Id):
     """The project's storyboard file, as /projects/<id>/storyboard.json on the site gives
     it: what `storyboard import` and the import here read back."""
-    return storyboard_response(viewer(request, project_id).project)
+    return storyboard_file.response(viewer(request, project_id).project)
 
 
 @router.post("/import", response=answers(Imported, 201), url_name="storyboard-import")
