@@ -90,10 +90,10 @@ def select_take(take):
 
 
 def selectable(project, take_id):
-    """The finished take `take_id` of `project`'s, or None."""
+    """The finished take `take_id` of one of `project`'s shots (not a removed one), or None."""
     return (
         Take.objects.select_related("shot")
-        .filter(pk=take_id, shot__project=project, status=Take.Status.DONE)
+        .filter(pk=take_id, shot__project=project, shot__removed_at=None, status=Take.Status.DONE)
         .first()
     )
 

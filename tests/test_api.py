@@ -379,6 +379,33 @@ def test_takes_are_read_and_picked_with_their_files(ada):
     assert client.get(f"{url}/takes/{newer.pk}/files/script").status_code == 422  # no such kind
 
 
+def test_the_takes_of_a_removed_shot_are_out_of_reach(ada):
+    project = make_project(ada, shots=[("A kite", "cut"), ("It rises", "cut")])
+    kept, removed = project.shots.in_order()
+    take, gone = make_take(kept, select=False), make_take(removed, select=False)
+    type(removed).objects.filter(pk=removed.pk).update(removed_at=timezone.now())
+    client = bearer(AccessToken.make(ada, "script")[1])
+    url = f"/api/v1/projects/{project.pk}"
+    assert client.get(f"{url}/takes/{take.pk}").status_code == 200
+    assert client.get(f"{url}/takes/{gone.pk}").status_code == 404
+    assert client.get(f"{url}/takes/{gone.pk}/files/video").status_code == 404
+    assert client.post(f"{url}/takes/{gone.pk}/select").status_code == 404
+    removed.refresh_from_db()
+    assert removed.selected_take_id != gone.pk
+
+
+def test_the_command_line_makes_no_token_longer_lived_than_the_account_page(ada):
+    from projects.forms import MAX_DAYS
+
+    with pytest.raises(CommandError, match=f"from 1 to {MAX_DAYS}"):
+        call_command("token", "create", "ada", "--days", str(MAX_DAYS + 1), stdout=io.StringIO())
+    with pytest.raises(CommandError, match=f"from 1 to {MAX_DAYS}"):
+        call_command("token", "create", "ada", "--days", "0", stdout=io.StringIO())
+    assert not AccessToken.objects.exists()
+    call_command("token", "create", "ada", "--days", str(MAX_DAYS), stdout=io.StringIO())
+    assert AccessToken.objects.count() == 1
+
+
 def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, settings):
     settings.GENERATE_RATE = "2/h"
     project = make_project(ada, shots=[("A kite", "cut")])

@@ -75,7 +75,10 @@ class TakeOut(Schema):
 
 
 def _takes(project):
-    return Take.objects.filter(shot__project=project).select_related("shot")
+    # Of the shots the project has now (Take.objects knows nothing of a removed shot).
+    return Take.objects.filter(shot__project=project, shot__removed_at=None).select_related(
+        "shot"
+    )
 
 
 @router.get(
