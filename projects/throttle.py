@@ -28,27 +28,31 @@ class TooOften(Exception):
 
 
 def count(request, viewer, action):
-    """Count one `action` by whoever `viewer` is: a link's holders, a member through an
-    access token of theirs (each token its own count), or a member; TooOften past its
-    rate."""
+    """Count one `action` by whoever `viewer` is: a link's holders, or a member (on the
+    web or through any of their access tokens: minting tokens adds no room); a token's
+    own count too. TooOften past its rate."""
     what, setting = ACTIONS[action]
     rate = getattr(settings, setting)
     token = getattr(request, "auth", None)  # the API's (projects.api.auth)
     if viewer.link is not None:
-        who = f"link:{viewer.link.pk}"
-    elif token is not None:
-        who = f"token:{token.pk}"
+        keys = [f"link:{viewer.link.pk}"]
     else:
-        who = f"user:{viewer.user.pk}"
-    usage = get_usage(
-        request,
-        group=f"storyboard.{action}",
-        key=lambda group, request: who,
-        rate=rate,
-        increment=True,
-    )
-    if usage is not None and usage["should_limit"]:
-        wait = max(1, usage["time_left"])
+        keys = [f"user:{viewer.user.pk}"]
+        if token is not None:
+            keys.append(f"token:{token.pk}")
+    waits = []
+    for who in keys:
+        usage = get_usage(
+            request,
+            group=f"storyboard.{action}",
+            key=lambda group, request, who=who: who,
+            rate=rate,
+            increment=True,
+        )
+        if usage is not None and usage["should_limit"]:
+            waits.append(max(1, usage["time_left"]))
+    if waits:
+        wait = max(waits)
         raise TooOften(
             f"Too many {what}: at most {_said(rate)}"
             f"{' through this link' if viewer.link is not None else ''}. "

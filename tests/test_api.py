@@ -418,7 +418,20 @@ def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, set
     assert refused.json()["code"] == "too_many_requests"
     assert refused.json()["message"].startswith("Too many generations: at most 2 an hour.")
     assert int(refused["Retry-After"]) > 0
-    assert bearer(other).post(url).status_code == 202  # each token counts on its own
+    # A second token of the same person adds no room: their own count is reached.
+    assert bearer(other).post(url).status_code == 429
+
+
+def test_two_tokens_of_one_person_together_meet_the_persons_rate(ada, settings):
+    settings.GENERATE_RATE = "3/h"
+    project = make_project(ada, shots=[("A kite", "cut")])
+    url = f"/api/v1/projects/{project.pk}/generate"
+    one, other = (bearer(AccessToken.make(ada, name)[1]) for name in ("one", "other"))
+    assert [c.post(url).status_code for c in (one, other, one)] == [202, 202, 202]
+    assert other.post(url).status_code == 429
+    web = Client()
+    web.force_login(ada)  # and on the web, the same person's count
+    assert web.post(reverse("project-generate", args=[project.pk])).status_code == 429
 
 
 def test_a_team_token_lists_only_its_teams_projects(ada):

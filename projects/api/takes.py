@@ -76,9 +76,7 @@ class TakeOut(Schema):
 
 def _takes(project):
     # Of the shots the project has now (Take.objects knows nothing of a removed shot).
-    return Take.objects.filter(shot__project=project, shot__removed_at=None).select_related(
-        "shot"
-    )
+    return Take.objects.filter(shot__project=project, shot__removed_at=None).select_related("shot")
 
 
 @router.get(
