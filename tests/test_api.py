@@ -158,6 +158,34 @@ def test_the_api_imports_nothing_of_the_web_views():
     assert not wrong, wrong
 
 
+def test_every_operation_asks_for_a_token():
+    """No route of the API is open (auth=None): each is TokenAuth's."""
+    schema = api.get_openapi_schema()
+    open_ = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") != [{"TokenAuth": []}]
+    ]
+    assert not open_, open_
+
+
+def test_a_post_riding_on_a_session_cookie_alone_makes_nothing(ada):
+    """Another site's page sends the cookie, never the header: a request with the cookie
+    and no token makes nothing (the cookie opens nothing here); one with a token does."""
+    web = Client(enforce_csrf_checks=True)
+    web.force_login(ada)
+    forged = web.post("/api/v1/projects/", {"title": "Forged"}, "application/json")
+    assert forged.status_code in (401, 403) and not Project.objects.exists()
+    _, secret = AccessToken.make(ada, "script")
+    scripted = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    scripted.cookies = web.cookies  # a browser's cookie besides: the token decides
+    made = scripted.post("/api/v1/projects/", {"title": "Made"}, "application/json")
+    assert made.status_code == 201
+    bare = Client(enforce_csrf_checks=True).post("/api/v1/projects/", {}, "application/json")
+    assert bare.status_code == 401  # no cookie, no token: not signed in, as ever
+
+
 def test_a_token_is_kept_only_as_a_hash(ada):
     token, secret = AccessToken.make(ada, "script")
     dump = io.StringIO()
