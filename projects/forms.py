@@ -575,6 +575,12 @@ class NewShotForm(ShotForm):
         self.order_fields(["at", *self.field_order])
 
     @staticmethod
+    def initial_for(first):
+        """What the form starts with, on the page and for the API's shot left unsaid: a
+        first shot cuts, later ones continue."""
+        return {"duration": 5, "opening": Opening.CUT if first else Opening.CONTINUE}
+
+    @staticmethod
     def place(data, count):
         """Where a posted new shot goes (0-based), from its data and the shot count."""
         try:

@@ -18,18 +18,10 @@ from .. import cut, pipeline, throttle
 from ..files import serve
 from ..forms import ExportForm
 from ..models import Export
+from ..pipeline.exporting import QUEUE_REFUSED
 from .common import ApiError, Body, Id, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["exports"])
-
-JOINED = (
-    "An export like this one is already being made: this request joined it. Export again "
-    "once it is done for what changed meanwhile."
-)
-REFUSED = (
-    "The export could not be handed to the workers: the task queue did not answer. "
-    "Try again in a moment."
-)
 
 
 class ApiExportForm(ExportForm):
@@ -108,7 +100,7 @@ def export_create(request, project_id: Id, payload: ExportIn):
         project, kind, plan, created_by=request.user, **form.cleaned_data
     )
     if refusal is not None:
-        raise ApiError(503, "queue_refused", REFUSED)
+        raise ApiError(503, "queue_refused", QUEUE_REFUSED)
     export.joined = not new
     return Status(202, export)
 

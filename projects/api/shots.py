@@ -74,34 +74,31 @@ class ShotOut(Schema):
         return shot.selected_final_id
 
 
-class ShotIn(Body):
+class ShotFields(Body):
+    """What a shot's form takes, new or changed (those left out: see each)."""
+
+    prompt: str | None = None
+    notes: str | None = None
+    duration: Number | None = None
+    opening: str | None = None
+    transition: str | None = None
+    transition_frames: Number | None = None
+    seed: Number | None = None
+    cast: list[Id] | None = None
+
+
+class ShotIn(ShotFields):
     """A new shot; `at`, the 0-based place it goes before (the end when left out).
     Fields left out take the web form's first values (the first shot a cut, later ones
     continuing)."""
 
-    prompt: str | None = None
-    notes: str | None = None
-    duration: Number | None = None
-    opening: str | None = None
-    transition: str | None = None
-    transition_frames: Number | None = None
-    seed: Number | None = None
-    cast: list[Id] | None = None
     at: Number | None = None
 
 
-class ShotChange(Body):
+class ShotChange(ShotFields):
     """What to change (the rest stays); `version`, the shot's as you read it, to be
     refused (409) rather than overwrite a change someone made since."""
 
-    prompt: str | None = None
-    notes: str | None = None
-    duration: Number | None = None
-    opening: str | None = None
-    transition: str | None = None
-    transition_frames: Number | None = None
-    seed: Number | None = None
-    cast: list[Id] | None = None
     version: Number | None = None
 
 
@@ -136,18 +133,15 @@ def shot_create(request, project_id: Id, payload: ShotIn):
     given = payload.dict(exclude_unset=True)
     at = NewShotForm.place(given, count)
     first = at == 0
-    unbound = NewShotForm(project=project, first=first, count=count, initial=_initial(first))
+    unbound = NewShotForm(
+        project=project, first=first, count=count, initial=NewShotForm.initial_for(first)
+    )
     data = form_data(unbound, given)
     form = NewShotForm(data, project=project, first=first, count=count)
     if not form.is_valid():
         raise form_invalid(form)
     shot = actions.create_shot(project, form, at, request.user)
     return Status(201, _shot(project, shot.pk))
-
-
-def _initial(first):
-    """What the web's new-shot form starts with (projects.views.projects.project_detail)."""
-    return {"duration": 5, "opening": "cut" if first else "continue"}
 
 
 @router.get(

@@ -13,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from .. import actions, activity, edits, gateways, pipeline, storyboard_file
 from ..access import may_move, mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
-from ..models import Opening, Project, Shot, Team
+from ..models import Project, Shot, Team
 from ..timeline import present
 from .teams import invited
 
@@ -83,11 +83,7 @@ def project_detail(request, pk):
         project=project,
         first=at == 0,
         count=len(shots),
-        initial={
-            "duration": 5,
-            "opening": Opening.CUT if at == 0 else Opening.CONTINUE,
-            "at": at if at < len(shots) else "",
-        },
+        initial={**NewShotForm.initial_for(at == 0), "at": at if at < len(shots) else ""},
     )
     # Why its shots wait, when the team's gateway connection is paused: as their cards say
     # (read from the takes already on the page, not asked again).
