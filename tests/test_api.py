@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -20,7 +21,17 @@ from django.utils.html import escape
 
 from projects.access import REFUSED
 from projects.api import api
-from projects.models import AccessToken, Membership, Project, Role, Take, Team
+from projects.models import (
+    AccessToken,
+    CastImage,
+    CastMember,
+    Export,
+    Membership,
+    Project,
+    Role,
+    Take,
+    Team,
+)
 from tests.factories import cached_clip, make_project, make_take, make_user
 
 pytestmark = pytest.mark.django_db
@@ -479,24 +490,57 @@ def test_a_team_token_lists_only_its_teams_projects(ada):
     assert bearer(crew_only).get(f"/api/v1/projects/{mine.pk}").status_code == 404
 
 
-@pytest.mark.parametrize("endpoint", ["shots", "takes"])
-def test_a_page_costs_the_same_queries_for_3_rows_or_30(ada, endpoint):
+def seed_rows(endpoint, user, size):
+    """`size` rows of `endpoint`'s list, of `user`'s: (its URL, the count it says)."""
+    project = make_project(user, shots=[(f"Shot {n}", "cut") for n in range(size)])
+    shot = project.shots.in_order().first()
+    url = f"/api/v1/projects/{project.pk}"
+    if endpoint == "shots":
+        return f"{url}/shots", size
+    if endpoint == "takes":
+        for _ in range(size):
+            make_take(shot, select=False)
+        return f"{url}/shots/{shot.pk}/takes", size
+    if endpoint == "cast":
+        for n in range(size):
+            member = CastMember.objects.create(project=project, name=f"M{n}", description="d")
+            CastImage.objects.create(
+                member=member, file=ContentFile(cached_clip()[1], name="m.png")
+            )
+            shot.cast.add(member)
+        return f"{url}/cast", size
+    if endpoint == "comments":
+        take = make_take(shot)
+        for n in range(size):
+            shot.comments.create(author=user, take=take, body=f"@{user.username} {n}")
+        return f"{url}/comments", size
+    if endpoint == "exports":
+        for _ in range(size):
+            Export.objects.create(project=project, takes=[], status="done", created_by=user)
+        return f"{url}/exports", size
+    if endpoint == "projects":
+        for n in range(size - 1):
+            Project.objects.create(team=project.team, created_by=user, title=f"P{n}")
+        return "/api/v1/projects/", size
+    for n in range(size - 1):  # teams: theirs and size - 1 more
+        Membership.objects.create(team=Team.objects.create(name=f"T{n}"), user=user)
+    return "/api/v1/teams/", size
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["shots", "takes", "cast", "comments", "exports", "projects", "teams"]
+)
+def test_a_page_costs_the_same_queries_for_3_rows_or_30(endpoint, media_root):
     """No query per row: a list's page is read in a fixed number of queries."""
-    _, secret = AccessToken.make(ada, "script")
-    client = bearer(secret)
-    client.get("/api/v1/teams/")  # its last use written now, not while counting
     counts = []
     for size in (3, 30):
-        project = make_project(ada, shots=[(f"Shot {n}", "cut") for n in range(size)])
-        shot = project.shots.in_order().first()
-        for _ in range(size if endpoint == "takes" else 1):
-            make_take(shot, select=False)
-        url = f"/api/v1/projects/{project.pk}/shots"
-        if endpoint == "takes":
-            url += f"/{shot.pk}/takes"
+        user = make_user(f"u{size}")
+        client = bearer(AccessToken.make(user, "script")[1])
+        client.get("/api/v1/teams/")  # its last use written now, not while counting
+        url, count = seed_rows(endpoint, user, size)
         with CaptureQueriesContext(connection) as queries:
             page = client.get(url).json()
-        assert page["count"] == size
+        assert page["count"] == count, page
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
 
