@@ -2,12 +2,13 @@
 takes a project its caller was allowed (projects.access decided), does the thing or
 says why not, and leaves answering to its caller (a page or JSON)."""
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_q.tasks import async_task
 
-from . import arrange, edits, pipeline
+from . import arrange, edits, pipeline, webhooks
 from .access import creatable_teams
-from .models import Take, Team
+from .models import Comment, Mention, Take, Team
 
 NO_SHOTS = "Add a shot first."
 ALL_CURRENT = "Every shot already has a current take."
@@ -89,10 +90,10 @@ def select_take(take):
 
 
 def selectable(project, take_id):
-    """The finished take `take_id` of `project`'s, or None."""
+    """The finished take `take_id` of one of `project`'s shots (not a removed one), or None."""
     return (
         Take.objects.select_related("shot")
-        .filter(pk=take_id, shot__project=project, status=Take.Status.DONE)
+        .filter(pk=take_id, shot__project=project, shot__removed_at=None, status=Take.Status.DONE)
         .first()
     )
 
@@ -113,3 +114,33 @@ def edit_shot(project, form, user):
     shot = edits.save(form, user, after_save=form.save_references)
     arrange.forget_removed(project)  # a change: a deleted shot is gone for good
     return shot
+
+
+def post_comment(viewer, shot, form):
+    """The comment a valid CommentForm says, on `shot`, by whoever `viewer` is; the members
+    it names find it in their inbox, and the live timeline shows it."""
+    take = shot.takes.filter(pk=form.cleaned_data["take"]).first()
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            shot=shot,
+            take=take,
+            author=viewer.user,
+            guest_name=viewer.guest_name if viewer.link else "",
+            link=viewer.link,
+            body=form.cleaned_data["body"],
+        )
+        mention(comment, viewer.project)
+        shot.save(update_fields=[])  # its card changed: the live timeline says so
+        webhooks.comment_created(comment)
+    return comment
+
+
+def mention(comment, project):
+    """Put the comment in the inbox of every member of the project's team it names."""
+    names = comment.mentioned_names()
+    if not names:
+        return
+    members = get_user_model().objects.filter(username__in=names, memberships__team=project.team_id)
+    Mention.objects.bulk_create(
+        [Mention(comment=comment, user=user) for user in members if user != comment.author]
+    )

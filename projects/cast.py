@@ -106,3 +106,37 @@ def users(member):
 def changed_look(member):
     """Say that the member's shots changed, so the live timeline shows them stale."""
     Shot.objects.filter(cast=member).update()
+
+
+# Saving what a CastMemberForm says, for the web and the API alike.
+
+
+def save_new(form):
+    """A new member from a valid CastMemberForm, in every shot whose prompt names them."""
+    with transaction.atomic():
+        member = form.save()
+        form.save_images()
+        link_mentions(member)
+    return member
+
+
+def save_changes(form, old_name, by):
+    """Save a valid CastMemberForm of a member called `old_name`: a new name rewrites every
+    prompt naming them, new pictures or a new description make their shots stale.
+    (member, the shots whose prompts were rewritten)."""
+    with transaction.atomic():
+        new_name = form.cleaned_data["name"]
+        member = form.save(commit=False)
+        member.name = old_name
+        member.save()
+        form.save_images()
+        rewritten = rename(member, new_name, by=by)
+        if form.look_changed:
+            changed_look(member)
+    return member, rewritten
+
+
+def delete(member):
+    with transaction.atomic():
+        changed_look(member)
+        member.delete()

@@ -11,6 +11,7 @@ from . import media, pipeline, providers, scripts, uploads
 from .files import fitted_upload
 from .models import (
     MAX_DURATION,
+    MAX_PROMPT,
     MIN_DURATION,
     CastImage,
     CastMember,
@@ -22,6 +23,7 @@ from .models import (
     Team,
 )
 from .models.cast import MAX_IMAGES, MIN_IMAGES, NAME_PATTERN
+from .models.tokens import DEFAULT_DAYS
 from .providers import MAX_IMAGE_BYTES, SEEDS, ratio_help
 
 
@@ -573,6 +575,12 @@ class NewShotForm(ShotForm):
         self.order_fields(["at", *self.field_order])
 
     @staticmethod
+    def initial_for(first):
+        """What the form starts with, on the page and for the API's shot left unsaid: a
+        first shot cuts, later ones continue."""
+        return {"duration": 5, "opening": Opening.CUT if first else Opening.CONTINUE}
+
+    @staticmethod
     def place(data, count):
         """Where a posted new shot goes (0-based), from its data and the shot count."""
         try:
@@ -657,3 +665,48 @@ class ScriptForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.project = project
         self.break_down = break_down
+
+
+class CommentForm(forms.Form):
+    # A comment may carry a whole prompt for the shot, a reviewer's rewrite: as long as
+    # a prompt may be (models.MAX_PROMPT, where the gateways' documents justify it).
+    body = forms.CharField(
+        max_length=MAX_PROMPT,
+        strip=True,
+        error_messages={
+            "required": "Write something to comment.",
+            "max_length": "A comment of at most %(limit_value)d characters, please.",
+        },
+    )
+    take = forms.IntegerField(required=False)
+
+
+# An access token's life, at most (the account page's form and `token create` alike).
+MAX_DAYS = 365
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What it is for: the script or machine that uses it."
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label="All my teams",
+        help_text="Limit it to one team: it reaches no other team's projects.",
+    )
+    read_only = forms.BooleanField(
+        required=False,
+        label="Read-only",
+        help_text="It can look at projects, shots and takes, and change nothing.",
+    )
+    days = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_DAYS,
+        initial=DEFAULT_DAYS,
+        label="Expires in (days)",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.filter(members=user).order_by("name")

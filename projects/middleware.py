@@ -154,7 +154,9 @@ class ApiErrors(MiddlewareMixin):
     it has not, a method an address does not take) is the API's one JSON shape too.
 
     The API knows no one by cookie, only by a token in a header, which another site's
-    page cannot send: there is no forged request to check for (no CSRF check)."""
+    page cannot send: a request bearing one, or bearing no session cookie, has nothing
+    to forge and goes unchecked for CSRF; one that rides on a session cookie alone is
+    checked as the web's are."""
 
     # Ninja's own pages (its schema, its documentation, its root) answer any method.
     READ_ONLY = {"openapi-json", "openapi-view", "api-root"}
@@ -162,7 +164,9 @@ class ApiErrors(MiddlewareMixin):
     def process_view(self, request, view, args, kwargs):
         if not request.path.startswith("/api/"):
             return None
-        request._dont_enforce_csrf_checks = True
+        bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+        if bearer or settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            request._dont_enforce_csrf_checks = True
         match = request.resolver_match
         if match.url_name in self.READ_ONLY and request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.http import FileResponse, HttpResponse
 
 from . import cast as casting
 from . import media, pipeline, uploads
@@ -438,3 +439,18 @@ def dump(project):
     if cast:
         board["cast"] = cast
     return board
+
+
+def response(project):
+    """The storyboard file as a download: JSON, or a zip with the files it names."""
+    stored_files = files(project)
+    if stored_files:
+        return FileResponse(
+            bundle(project, stored_files),
+            as_attachment=True,
+            filename=f"{project.pk}-storyboard.zip",
+            content_type="application/zip",
+        )
+    response = HttpResponse(json.dumps(dump(project), indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{project.pk}-storyboard.json"'
+    return response

@@ -30,34 +30,38 @@ class TooOften(Exception):
 
 
 def count(request, viewer, action):
-    """Count one `action` by whoever `viewer` is: a link's holders, a member through an
-    access token of theirs (each token its own count), or a member; TooOften past its
-    rate."""
+    """Count one `action` by whoever `viewer` is: a link's holders, or a member (on the
+    web or through any of their access tokens: minting tokens adds no room); a token's
+    own count too. TooOften past its rate."""
     token = getattr(request, "auth", None)  # the API's (projects.api.auth)
     if viewer.link is not None:
-        who = f"link:{viewer.link.pk}"
-    elif token is not None:
-        who = f"token:{token.pk}"
+        keys = [f"link:{viewer.link.pk}"]
     else:
-        who = f"user:{viewer.user.pk}"
+        keys = [f"user:{viewer.user.pk}"]
+        if token is not None:
+            keys.append(f"token:{token.pk}")
     through = " through this link" if viewer.link is not None else ""
-    count_for(request, who, action, viewer.page_url(), through)
+    count_for(request, keys, action, viewer.page_url(), through)
 
 
-def count_for(request, who, action, back, through=""):
-    """Count one `action` by `who` (a key: "team:3"...); TooOften past its rate, with
-    `back` the page to go back to."""
+def count_for(request, keys, action, back, through=""):
+    """Count one `action` under each of `keys` ("team:3", or a list of them); TooOften
+    past its rate under any, with `back` the page to go back to."""
     what, setting = ACTIONS[action]
     rate = getattr(settings, setting)
-    usage = get_usage(
-        request,
-        group=f"storyboard.{action}",
-        key=lambda group, request: who,
-        rate=rate,
-        increment=True,
-    )
-    if usage is not None and usage["should_limit"]:
-        wait = max(1, usage["time_left"])
+    waits = []
+    for who in [keys] if isinstance(keys, str) else keys:
+        usage = get_usage(
+            request,
+            group=f"storyboard.{action}",
+            key=lambda group, request, who=who: who,
+            rate=rate,
+            increment=True,
+        )
+        if usage is not None and usage["should_limit"]:
+            waits.append(max(1, usage["time_left"]))
+    if waits:
+        wait = max(waits)
         raise TooOften(
             f"Too many {what}: at most {_said(rate)}{through}. Try again in {wait} s.",
             back=back,

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.test import Client
@@ -152,7 +153,7 @@ TABLE = {
     "password_change": Route(OPEN, get="open", post="open", ok={"POST": 200}),
     "password_change_done": Route(OPEN, get="open"),
     "healthz": Route(OPEN, get="open", login=False),
-    "project-list": Route(OPEN, get="open", post="open"),
+    "project-list": Route(OPEN, get="open", post="create"),
     "mention": Route(OPEN, post="own", args=["mention"], whose="owner"),
     "project-detail": Route(PROJECT, get="view"),
     "project-settings": Route(PROJECT, get="view", post="edit"),
@@ -275,6 +276,8 @@ def expected(route, persona, method):
         return 405
     if action == "open":
         return ok
+    if action == "create":  # in a team where they own or edit; the viewer is in none
+        return 200 if persona == "viewer" else ok  # (the page says so)
     if action == "own":  # a mention, an invitation by name: only theirs
         return ok if persona == route.whose else 404
     if route.kind == SHARED:
@@ -301,7 +304,9 @@ def expected_of_token(route, persona, method):
         return 401
     if persona == "other-team token" and route.kind in (PROJECT, TEAM):
         return 404
-    if action == "create":  # in a team of their own choosing; every persona has one
+    if action == "create":  # in a team of their own choosing, where they own or edit
+        if persona == "viewer token":  # they only view, in their only team: the create
+            return 422 if ok == 201 else 403  # form says so; the import, before the file
         return 403 if persona == "read-only token" else ok
     answer = expected(Route(route.kind, login=False, get=action), member, "GET")
     if answer != 404 and persona == "read-only token" and action not in TOKEN_READS | {"open"}:
@@ -313,7 +318,9 @@ def expected_of_token(route, persona, method):
 def world(db):
     """A team of three with a project, a finished take, an export, links and invitations,
     and an outsider in a team of their own. Whatever people typed holds markup."""
-    owner, editor, viewer = make_user("ada"), make_user("bob"), make_user("cy")
+    owner, editor = make_user("ada"), make_user("bob")
+    # The viewer is in no team of their own: they make projects nowhere.
+    viewer = get_user_model().objects.create_user("cy", password="pw-for-tests")
     outsider = make_user("eve")
     project = make_project(
         owner, title=f"Harbour {HOSTILE}", shots=[(f"A lighthouse {HOSTILE}", "cut")]

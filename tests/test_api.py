@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -20,7 +21,17 @@ from django.utils.html import escape
 
 from projects.access import REFUSED
 from projects.api import api
-from projects.models import AccessToken, Membership, Project, Role, Take, Team
+from projects.models import (
+    AccessToken,
+    CastImage,
+    CastMember,
+    Export,
+    Membership,
+    Project,
+    Role,
+    Take,
+    Team,
+)
 from tests.factories import cached_clip, make_project, make_take, make_user
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +105,96 @@ def test_the_openapi_schema_is_the_one_committed():
         f"The API's schema differs from {OPENAPI.name}: if the change is meant, refresh it "
         f"with `{REFRESH}` and commit it."
     )
+
+
+def integers_without_a_maximum(schema, where, components, seen=()):
+    """Where in `schema` (of an OpenAPI document) an integer may be any size."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        return integers_without_a_maximum(components[name], where, components, (*seen, name))
+    found = []
+    if schema.get("type") == "integer" and "maximum" not in schema:
+        found.append(where)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for part in schema.get(key, []):
+            found += integers_without_a_maximum(part, where, components, seen)
+    if "items" in schema:
+        found += integers_without_a_maximum(schema["items"], f"{where}[]", components, seen)
+    for name, part in schema.get("properties", {}).items():
+        found += integers_without_a_maximum(part, f"{where}.{name}", components, seen)
+    return found
+
+
+def test_no_number_a_request_sends_can_overflow():
+    """Every integer in a path, a query or a body has a maximum: a number past what the
+    database holds is refused (422), never a 500 when the database is asked about it."""
+    schema = api.get_openapi_schema()
+    components = schema["components"]["schemas"]
+    unbounded = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                at = f"{where} {parameter['in']}:{parameter['name']}"
+                unbounded += integers_without_a_maximum(parameter["schema"], at, components)
+            for kind in operation.get("requestBody", {}).get("content", {}).values():
+                unbounded += integers_without_a_maximum(kind["schema"], f"{where} body", components)
+    assert not unbounded, "\n".join(unbounded)
+
+
+def test_the_api_imports_nothing_of_the_web_views():
+    """Layers: the API sits beside the web's views, and what both do is below them both
+    (projects.actions, forms, cast, storyboard_file), never in a view."""
+    import ast
+
+    import projects.api
+
+    folder = Path(projects.api.__file__).parent
+    wrong = []
+    for source in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                # Relative to projects.api: "..views" is projects.views.
+                base = "projects" if node.level == 2 else "projects.api" if node.level else ""
+                module = ".".join(filter(None, [base, node.module]))
+                names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            if any(n == "projects.views" or n.startswith("projects.views.") for n in names):
+                wrong.append(f"{source.name}:{node.lineno}")
+    assert not wrong, wrong
+
+
+def test_every_operation_asks_for_a_token():
+    """No route of the API is open (auth=None): each is TokenAuth's."""
+    schema = api.get_openapi_schema()
+    open_ = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") != [{"TokenAuth": []}]
+    ]
+    assert not open_, open_
+
+
+def test_a_post_riding_on_a_session_cookie_alone_makes_nothing(ada):
+    """Another site's page sends the cookie, never the header: a request with the cookie
+    and no token makes nothing (the cookie opens nothing here); one with a token does."""
+    web = Client(enforce_csrf_checks=True)
+    web.force_login(ada)
+    forged = web.post("/api/v1/projects/", {"title": "Forged"}, "application/json")
+    assert forged.status_code in (401, 403) and not Project.objects.exists()
+    _, secret = AccessToken.make(ada, "script")
+    scripted = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    scripted.cookies = web.cookies  # a browser's cookie besides: the token decides
+    made = scripted.post("/api/v1/projects/", {"title": "Made"}, "application/json")
+    assert made.status_code == 201
+    bare = Client(enforce_csrf_checks=True).post("/api/v1/projects/", {}, "application/json")
+    assert bare.status_code == 401  # no cookie, no token: not signed in, as ever
 
 
 def test_a_token_is_kept_only_as_a_hash(ada):
@@ -317,6 +418,33 @@ def test_takes_are_read_and_picked_with_their_files(ada):
     assert client.get(f"{url}/takes/{newer.pk}/files/script").status_code == 422  # no such kind
 
 
+def test_the_takes_of_a_removed_shot_are_out_of_reach(ada):
+    project = make_project(ada, shots=[("A kite", "cut"), ("It rises", "cut")])
+    kept, removed = project.shots.in_order()
+    take, gone = make_take(kept, select=False), make_take(removed, select=False)
+    type(removed).objects.filter(pk=removed.pk).update(removed_at=timezone.now())
+    client = bearer(AccessToken.make(ada, "script")[1])
+    url = f"/api/v1/projects/{project.pk}"
+    assert client.get(f"{url}/takes/{take.pk}").status_code == 200
+    assert client.get(f"{url}/takes/{gone.pk}").status_code == 404
+    assert client.get(f"{url}/takes/{gone.pk}/files/video").status_code == 404
+    assert client.post(f"{url}/takes/{gone.pk}/select").status_code == 404
+    removed.refresh_from_db()
+    assert removed.selected_take_id != gone.pk
+
+
+def test_the_command_line_makes_no_token_longer_lived_than_the_account_page(ada):
+    from projects.forms import MAX_DAYS
+
+    with pytest.raises(CommandError, match=f"from 1 to {MAX_DAYS}"):
+        call_command("token", "create", "ada", "--days", str(MAX_DAYS + 1), stdout=io.StringIO())
+    with pytest.raises(CommandError, match=f"from 1 to {MAX_DAYS}"):
+        call_command("token", "create", "ada", "--days", "0", stdout=io.StringIO())
+    assert not AccessToken.objects.exists()
+    call_command("token", "create", "ada", "--days", str(MAX_DAYS), stdout=io.StringIO())
+    assert AccessToken.objects.count() == 1
+
+
 def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, settings):
     settings.GENERATE_RATE = "2/h"
     project = make_project(ada, shots=[("A kite", "cut")])
@@ -329,7 +457,20 @@ def test_generating_counts_per_token_and_answers_429_in_the_error_shape(ada, set
     assert refused.json()["code"] == "too_many_requests"
     assert refused.json()["message"].startswith("Too many generations: at most 2 an hour.")
     assert int(refused["Retry-After"]) > 0
-    assert bearer(other).post(url).status_code == 202  # each token counts on its own
+    # A second token of the same person adds no room: their own count is reached.
+    assert bearer(other).post(url).status_code == 429
+
+
+def test_two_tokens_of_one_person_together_meet_the_persons_rate(ada, settings):
+    settings.GENERATE_RATE = "3/h"
+    project = make_project(ada, shots=[("A kite", "cut")])
+    url = f"/api/v1/projects/{project.pk}/generate"
+    one, other = (bearer(AccessToken.make(ada, name)[1]) for name in ("one", "other"))
+    assert [c.post(url).status_code for c in (one, other, one)] == [202, 202, 202]
+    assert other.post(url).status_code == 429
+    web = Client()
+    web.force_login(ada)  # and on the web, the same person's count
+    assert web.post(reverse("project-generate", args=[project.pk])).status_code == 429
 
 
 def test_a_team_token_lists_only_its_teams_projects(ada):
@@ -349,24 +490,57 @@ def test_a_team_token_lists_only_its_teams_projects(ada):
     assert bearer(crew_only).get(f"/api/v1/projects/{mine.pk}").status_code == 404
 
 
-@pytest.mark.parametrize("endpoint", ["shots", "takes"])
-def test_a_page_costs_the_same_queries_for_3_rows_or_30(ada, endpoint):
+def seed_rows(endpoint, user, size):
+    """`size` rows of `endpoint`'s list, of `user`'s: (its URL, the count it says)."""
+    project = make_project(user, shots=[(f"Shot {n}", "cut") for n in range(size)])
+    shot = project.shots.in_order().first()
+    url = f"/api/v1/projects/{project.pk}"
+    if endpoint == "shots":
+        return f"{url}/shots", size
+    if endpoint == "takes":
+        for _ in range(size):
+            make_take(shot, select=False)
+        return f"{url}/shots/{shot.pk}/takes", size
+    if endpoint == "cast":
+        for n in range(size):
+            member = CastMember.objects.create(project=project, name=f"M{n}", description="d")
+            CastImage.objects.create(
+                member=member, file=ContentFile(cached_clip()[1], name="m.png")
+            )
+            shot.cast.add(member)
+        return f"{url}/cast", size
+    if endpoint == "comments":
+        take = make_take(shot)
+        for n in range(size):
+            shot.comments.create(author=user, take=take, body=f"@{user.username} {n}")
+        return f"{url}/comments", size
+    if endpoint == "exports":
+        for _ in range(size):
+            Export.objects.create(project=project, takes=[], status="done", created_by=user)
+        return f"{url}/exports", size
+    if endpoint == "projects":
+        for n in range(size - 1):
+            Project.objects.create(team=project.team, created_by=user, title=f"P{n}")
+        return "/api/v1/projects/", size
+    for n in range(size - 1):  # teams: theirs and size - 1 more
+        Membership.objects.create(team=Team.objects.create(name=f"T{n}"), user=user)
+    return "/api/v1/teams/", size
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["shots", "takes", "cast", "comments", "exports", "projects", "teams"]
+)
+def test_a_page_costs_the_same_queries_for_3_rows_or_30(endpoint, media_root):
     """No query per row: a list's page is read in a fixed number of queries."""
-    _, secret = AccessToken.make(ada, "script")
-    client = bearer(secret)
-    client.get("/api/v1/teams/")  # its last use written now, not while counting
     counts = []
     for size in (3, 30):
-        project = make_project(ada, shots=[(f"Shot {n}", "cut") for n in range(size)])
-        shot = project.shots.in_order().first()
-        for _ in range(size if endpoint == "takes" else 1):
-            make_take(shot, select=False)
-        url = f"/api/v1/projects/{project.pk}/shots"
-        if endpoint == "takes":
-            url += f"/{shot.pk}/takes"
+        user = make_user(f"u{size}")
+        client = bearer(AccessToken.make(user, "script")[1])
+        client.get("/api/v1/teams/")  # its last use written now, not while counting
+        url, count = seed_rows(endpoint, user, size)
         with CaptureQueriesContext(connection) as queries:
             page = client.get(url).json()
-        assert page["count"] == size
+        assert page["count"] == count, page
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
 
@@ -380,7 +554,10 @@ def test_numbers_past_what_a_database_holds_are_refused_not_failed_on(ada):
     big = 10**20
     assert client.get(f"/api/v1/teams/?page={big}").status_code == 422
     assert client.get(f"/api/v1/projects/?team={big}").status_code == 422
-    assert client.get(f"/api/v1/projects/{big}").status_code == 404
+    assert client.get(f"/api/v1/projects/{big}").status_code == 422
+    assert client.get(f"/api/v1/projects/{project.pk}/shots/{big}").status_code == 422
+    comments = client.get(f"/api/v1/projects/{project.pk}/comments?shot={big}")
+    assert comments.status_code == 422 and "shot" in comments.json()["fields"]
     order = client.put(
         f"/api/v1/projects/{project.pk}/shots/order", {"shots": [big]}, "application/json"
     )

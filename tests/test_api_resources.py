@@ -226,6 +226,23 @@ def test_an_import_is_refused_as_the_command_line_refuses_it(ada, crew):
     assert Project.objects.count() == 1
 
 
+def test_a_viewer_only_member_imports_no_project_as_they_create_none(ada, crew):
+    """Someone who only views in their one team makes no project there: not by import
+    (nor in a team of their own made on the way), as not by create."""
+    from django.contrib.auth import get_user_model
+
+    dee = get_user_model().objects.create_user("dee")
+    Membership.objects.create(team=crew.team, user=dee, role=Role.VIEWER)
+    client = bearer(dee)
+    good = b'{"title": "T", "shots": [{"prompt": "A"}]}'
+    refused = client.post(f"{API}/projects/import", {"file": SimpleUploadedFile("b.json", good)})
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["message"] == "You make projects in no team: ask an owner."
+    created = post_json(client, f"{API}/projects/", {"title": "T"})
+    assert created.status_code == 422
+    assert Project.objects.count() == 1 and dee.teams.count() == 1
+
+
 # Comments
 
 

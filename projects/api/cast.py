@@ -10,12 +10,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import File, Form, Router, Schema, Status, UploadedFile
 
+from .. import cast as casting
 from ..access import cast_image_for
 from ..files import serve
 from ..forms import CastMemberForm
 from ..models import CastMember
-from ..views.cast import delete, save_changes, save_new
-from .common import ApiError, answers, form_invalid, paginated, viewer
+from .common import ApiError, Id, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["cast"])
 
@@ -72,7 +72,7 @@ def _member(project, member_id):
 
 @router.get("/{int:project_id}/cast", response=answers(list[MemberOut]), url_name="cast")
 @paginated
-def cast_list(request, project_id: int):
+def cast_list(request, project_id: Id):
     """The cast, by name."""
     return _members(viewer(request, project_id).project)
 
@@ -80,7 +80,7 @@ def cast_list(request, project_id: int):
 @router.post("/{int:project_id}/cast", response=answers(MemberOut, 201), url_name="cast")
 def cast_create(
     request,
-    project_id: int,
+    project_id: Id,
     # Optional here, so that who may add one is decided first: the form says it is required.
     name: Form[str] = "",
     kind: Form[str] = CastMember.Kind.CHARACTER,
@@ -96,14 +96,14 @@ def cast_create(
     form = CastMemberForm(data, request.FILES, project=project)
     if not form.is_valid():
         raise form_invalid(form)
-    member = save_new(form)
+    member = casting.save_new(form)
     return Status(201, _member(project, member.pk))
 
 
 @router.get(
     "/{int:project_id}/cast/{int:member_id}", response=answers(MemberOut), url_name="cast-member"
 )
-def cast_detail(request, project_id: int, member_id: int):
+def cast_detail(request, project_id: Id, member_id: Id):
     return _member(viewer(request, project_id).project, member_id)
 
 
@@ -112,8 +112,8 @@ def cast_detail(request, project_id: int, member_id: int):
 )
 def cast_update(
     request,
-    project_id: int,
-    member_id: int,
+    project_id: Id,
+    member_id: Id,
     name: Form[str | None] = None,
     kind: Form[str | None] = None,
     description: Form[str | None] = None,
@@ -136,7 +136,7 @@ def cast_update(
     form = CastMemberForm(data, request.FILES, instance=member, project=project)
     if not form.is_valid():
         raise form_invalid(form)
-    save_changes(form, old_name, request.user)
+    casting.save_changes(form, old_name, request.user)
     return _member(project, member_id)
 
 
@@ -145,7 +145,7 @@ def cast_update(
     response=answers(None, 204),
     url_name="cast-member",
 )
-def cast_delete(request, project_id: int, member_id: int, confirm: bool = False):
+def cast_delete(request, project_id: Id, member_id: Id, confirm: bool = False):
     """Delete a member. One that shots have in them is deleted only with `confirm=true`
     (409 naming the shots, else): those shots lose their pictures, and prompts that say
     @name name nobody."""
@@ -161,7 +161,7 @@ def cast_delete(request, project_id: int, member_id: int, confirm: bool = False)
             f"lose their pictures; prompts that say @{member.name} will name nobody. "
             "Delete with confirm=true to delete them anyway.",
         )
-    delete(member)
+    casting.delete(member)
     return Status(204, None)
 
 
@@ -170,7 +170,7 @@ def cast_delete(request, project_id: int, member_id: int, confirm: bool = False)
     url_name="cast-image",
     openapi_extra={"responses": FILE},
 )
-def cast_image(request, project_id: int, member_id: int, image_id: int):
+def cast_image(request, project_id: Id, member_id: Id, image_id: Id):
     """One of a member's pictures, as stored (fitted to every provider's limits)."""
     image = cast_image_for(viewer(request, project_id), image_id)
     if image.member_id != member_id or not image.file:
@@ -183,7 +183,7 @@ def cast_image(request, project_id: int, member_id: int, image_id: int):
     url_name="cast-voice",
     openapi_extra={"responses": FILE},
 )
-def cast_voice(request, project_id: int, member_id: int):
+def cast_voice(request, project_id: Id, member_id: Id):
     """A character's voice clip."""
     member = get_object_or_404(viewer(request, project_id).project.cast, pk=member_id)
     if not member.voice:

@@ -6,10 +6,10 @@ from datetime import datetime
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 
-from .. import throttle
+from .. import actions, throttle
+from ..forms import CommentForm
 from ..models import Comment
-from ..views.comments import CommentForm, post
-from .common import Body, answers, form_invalid, paginated, viewer
+from .common import Body, Id, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["comments"])
 
@@ -17,7 +17,7 @@ router = Router(tags=["comments"])
 class CommentIn(Body):
     body: str
     # The take it is about (one of the shot's), if any.
-    take: int | None = None
+    take: Id | None = None
 
 
 class CommentOut(Schema):
@@ -50,7 +50,7 @@ def _comments(project):
     "/{int:project_id}/comments", response=answers(list[CommentOut]), url_name="comment-list"
 )
 @paginated
-def comment_list(request, project_id: int, shot: int | None = None):
+def comment_list(request, project_id: Id, shot: Id | None = None):
     """The project's comments, oldest first; `shot` (an id): that shot's alone."""
     comments = _comments(viewer(request, project_id).project)
     return comments if shot is None else comments.filter(shot=shot)
@@ -62,7 +62,7 @@ def comment_list(request, project_id: int, shot: int | None = None):
     url_name="shot-comments",
 )
 @paginated
-def shot_comments(request, project_id: int, shot_id: int):
+def shot_comments(request, project_id: Id, shot_id: Id):
     """A shot's comments, oldest first."""
     found = viewer(request, project_id)
     shot = get_object_or_404(found.project.shots, pk=shot_id)
@@ -74,7 +74,7 @@ def shot_comments(request, project_id: int, shot_id: int):
     response=answers(CommentOut, 201),
     url_name="shot-comments",
 )
-def comment_create(request, project_id: int, shot_id: int, payload: CommentIn):
+def comment_create(request, project_id: Id, shot_id: Id, payload: CommentIn):
     """Comment on a shot (at most a prompt's length; `@name` puts it in that member's
     inbox), at most as often as the site allows (429 past it, with Retry-After)."""
     found = viewer(request, project_id, "comment")
@@ -83,4 +83,4 @@ def comment_create(request, project_id: int, shot_id: int, payload: CommentIn):
     form = CommentForm({"body": payload.body, "take": payload.take})
     if not form.is_valid():
         raise form_invalid(form)
-    return Status(201, post(found, shot, form))
+    return Status(201, actions.post_comment(found, shot, form))

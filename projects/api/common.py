@@ -164,6 +164,9 @@ def team(request, pk, action="view"):
 # row, and is refused before a database is asked about it.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Any other number sent: within what a database column holds, so that none reaches it to
+# overflow (a form then says what it takes).
+Number = Annotated[int, Field(ge=-MAX_ID - 1, le=MAX_ID)]
 MAX_PAGE = 1_000_000
 
 

@@ -18,18 +18,10 @@ from .. import cut, pipeline, throttle
 from ..files import serve
 from ..forms import ExportForm
 from ..models import Export
-from .common import ApiError, Body, answers, form_invalid, paginated, viewer
+from ..pipeline.exporting import QUEUE_REFUSED
+from .common import ApiError, Body, Id, answers, form_invalid, paginated, viewer
 
 router = Router(tags=["exports"])
-
-JOINED = (
-    "An export like this one is already being made: this request joined it. Export again "
-    "once it is done for what changed meanwhile."
-)
-REFUSED = (
-    "The export could not be handed to the workers: the task queue did not answer. "
-    "Try again in a moment."
-)
 
 
 class ApiExportForm(ExportForm):
@@ -87,7 +79,7 @@ class ExportOut(Schema):
     url_name="exports",
     summary="Export the cut",
 )
-def export_create(request, project_id: int, payload: ExportIn):
+def export_create(request, project_id: Id, payload: ExportIn):
     """Queue an export of the cut (202): `format` one of mp4, zip, otio, fcpxml, edl,
     srt, vtt, png, pdf. A worker renders it; follow `status` and `progress` at its
     address, then `download` it. A printed storyboard (pdf) needs no take; every other
@@ -108,14 +100,14 @@ def export_create(request, project_id: int, payload: ExportIn):
         project, kind, plan, created_by=request.user, **form.cleaned_data
     )
     if refusal is not None:
-        raise ApiError(503, "queue_refused", REFUSED)
+        raise ApiError(503, "queue_refused", QUEUE_REFUSED)
     export.joined = not new
     return Status(202, export)
 
 
 @router.get("/{int:project_id}/exports", response=answers(list[ExportOut]), url_name="exports")
 @paginated
-def export_list(request, project_id: int):
+def export_list(request, project_id: Id):
     """The project's exports, newest first."""
     return viewer(request, project_id).project.exports.order_by("-created_at", "-pk")
 
@@ -125,7 +117,7 @@ def export_list(request, project_id: int):
     response=answers(ExportOut),
     url_name="export-detail",
 )
-def export_detail(request, project_id: int, export_id: int):
+def export_detail(request, project_id: Id, export_id: Id):
     """An export as it is now: queued, running (with its progress, 0 to 1), done, or
     failed with its error."""
     return get_object_or_404(viewer(request, project_id).project.exports, pk=export_id)
@@ -145,7 +137,7 @@ def export_detail(request, project_id: int, export_id: int):
         }
     },
 )
-def export_download(request, project_id: int, export_id: int):
+def export_download(request, project_id: Id, export_id: Id):
     """The export's file, streamed (Range honoured), or a redirect to storage that hands
     out its own links. 409 while it is not done."""
     export = get_object_or_404(viewer(request, project_id).project.exports, pk=export_id)

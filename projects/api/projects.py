@@ -10,7 +10,18 @@ from .. import actions, edits, pipeline, throttle
 from ..access import in_reach, token_allows
 from ..forms import NewProjectForm, ProjectForm
 from ..models import Project
-from .common import Body, Id, Queued, accepted, answers, form_data, form_invalid, paginated, viewer
+from .common import (
+    Body,
+    Id,
+    Number,
+    Queued,
+    accepted,
+    answers,
+    form_data,
+    form_invalid,
+    paginated,
+    viewer,
+)
 
 router = Router(tags=["projects"])
 
@@ -68,11 +79,11 @@ class ProjectSettings(Body):
     ratio: str | None = None
     generate_audio: bool | None = None
     watermark: bool | None = None
-    budget_tokens: int | None = None
+    budget_tokens: Number | None = None
     guard_blank: bool | None = None
     guard_cut: bool | None = None
     guard_blur: bool | None = None
-    version: int | None = None
+    version: Number | None = None
 
 
 @router.get("/", response=answers(list[ProjectOut]), url_name="project-list")
@@ -103,12 +114,12 @@ def project_create(request, payload: ProjectIn):
 
 
 @router.get("/{int:project_id}", response=answers(ProjectOut), url_name="project-detail")
-def project_detail(request, project_id: int):
+def project_detail(request, project_id: Id):
     return viewer(request, project_id).project
 
 
 @router.patch("/{int:project_id}", response=answers(ProjectOut), url_name="project-detail")
-def project_update(request, project_id: int, payload: ProjectSettings):
+def project_update(request, project_id: Id, payload: ProjectSettings):
     """Change settings: one edit, as the web's settings page saves it; shots made with
     other settings are stale after."""
     project = viewer(request, project_id, "edit").project
@@ -120,7 +131,7 @@ def project_update(request, project_id: int, payload: ProjectSettings):
 
 
 @router.delete("/{int:project_id}", response=answers(None, 204), url_name="project-detail")
-def project_delete(request, project_id: int):
+def project_delete(request, project_id: Id):
     """Delete a project: at once when nothing of it is being made, else once what runs
     at the provider has ended (what is paid is collected, never lost)."""
     pipeline.delete_project(viewer(request, project_id, "delete").project)
@@ -130,7 +141,7 @@ def project_delete(request, project_id: int):
 @router.post(
     "/{int:project_id}/generate", response=answers(Queued, 202), url_name="project-generate"
 )
-def project_generate(request, project_id: int):
+def project_generate(request, project_id: Id):
     """Generate: a draft of every shot lacking a current one (it spends tokens; counted
     against the token's rate). The takes queued; a worker sends them."""
     seen = viewer(request, project_id, "generate")
@@ -140,7 +151,7 @@ def project_generate(request, project_id: int):
 
 
 @router.post("/{int:project_id}/final", response=answers(Queued, 202), url_name="project-final")
-def project_final(request, project_id: int):
+def project_final(request, project_id: Id):
     """Make final: every shot again at the project's settings, with its draft's prompt
     and seed."""
     seen = viewer(request, project_id, "generate")
@@ -150,7 +161,7 @@ def project_final(request, project_id: int):
 
 
 @router.post("/{int:project_id}/cancel", response=answers(Queued, 202), url_name="project-cancel")
-def project_cancel(request, project_id: int):
+def project_cancel(request, project_id: Id):
     """Cancel: what has not been sent stops at once; the takes listed are queued at the
     provider, which a worker asks to cancel (running ones finish, and are paid)."""
     seen = viewer(request, project_id, "generate")

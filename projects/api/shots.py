@@ -10,6 +10,7 @@ from .common import (
     ApiError,
     Body,
     Id,
+    Number,
     Queued,
     accepted,
     answers,
@@ -73,35 +74,32 @@ class ShotOut(Schema):
         return shot.selected_final_id
 
 
-class ShotIn(Body):
+class ShotFields(Body):
+    """What a shot's form takes, new or changed (those left out: see each)."""
+
+    prompt: str | None = None
+    notes: str | None = None
+    duration: Number | None = None
+    opening: str | None = None
+    transition: str | None = None
+    transition_frames: Number | None = None
+    seed: Number | None = None
+    cast: list[Id] | None = None
+
+
+class ShotIn(ShotFields):
     """A new shot; `at`, the 0-based place it goes before (the end when left out).
     Fields left out take the web form's first values (the first shot a cut, later ones
     continuing)."""
 
-    prompt: str | None = None
-    notes: str | None = None
-    duration: int | None = None
-    opening: str | None = None
-    transition: str | None = None
-    transition_frames: int | None = None
-    seed: int | None = None
-    cast: list[Id] | None = None
-    at: int | None = None
+    at: Number | None = None
 
 
-class ShotChange(Body):
+class ShotChange(ShotFields):
     """What to change (the rest stays); `version`, the shot's as you read it, to be
     refused (409) rather than overwrite a change someone made since."""
 
-    prompt: str | None = None
-    notes: str | None = None
-    duration: int | None = None
-    opening: str | None = None
-    transition: str | None = None
-    transition_frames: int | None = None
-    seed: int | None = None
-    cast: list[Id] | None = None
-    version: int | None = None
+    version: Number | None = None
 
 
 class Order(Body):
@@ -123,19 +121,21 @@ def _shot(project, shot_id):
 
 @router.get("/{int:project_id}/shots", response=answers(list[ShotOut]), url_name="shot-list")
 @paginated
-def shot_list(request, project_id: int):
+def shot_list(request, project_id: Id):
     """The shots in order, each with its chain and whether it is stale."""
     return _shots(viewer(request, project_id).project)
 
 
 @router.post("/{int:project_id}/shots", response=answers(ShotOut, 201), url_name="shot-list")
-def shot_create(request, project_id: int, payload: ShotIn):
+def shot_create(request, project_id: Id, payload: ShotIn):
     project = viewer(request, project_id, "edit").project
     count = project.shots.count()
     given = payload.dict(exclude_unset=True)
     at = NewShotForm.place(given, count)
     first = at == 0
-    unbound = NewShotForm(project=project, first=first, count=count, initial=_initial(first))
+    unbound = NewShotForm(
+        project=project, first=first, count=count, initial=NewShotForm.initial_for(first)
+    )
     data = form_data(unbound, given)
     form = NewShotForm(data, project=project, first=first, count=count)
     if not form.is_valid():
@@ -144,22 +144,17 @@ def shot_create(request, project_id: int, payload: ShotIn):
     return Status(201, _shot(project, shot.pk))
 
 
-def _initial(first):
-    """What the web's new-shot form starts with (projects.views.projects.project_detail)."""
-    return {"duration": 5, "opening": "cut" if first else "continue"}
-
-
 @router.get(
     "/{int:project_id}/shots/{int:shot_id}", response=answers(ShotOut), url_name="shot-detail"
 )
-def shot_detail(request, project_id: int, shot_id: int):
+def shot_detail(request, project_id: Id, shot_id: Id):
     return _shot(viewer(request, project_id).project, shot_id)
 
 
 @router.patch(
     "/{int:project_id}/shots/{int:shot_id}", response=answers(ShotOut), url_name="shot-detail"
 )
-def shot_update(request, project_id: int, shot_id: int, payload: ShotChange):
+def shot_update(request, project_id: Id, shot_id: Id, payload: ShotChange):
     """Edit a shot: one edit, as the web's form saves it (a stale one says so)."""
     project = viewer(request, project_id, "edit").project
     shot = _found(project, shot_id)
@@ -183,7 +178,7 @@ def _found(project, shot_id):
 @router.delete(
     "/{int:project_id}/shots/{int:shot_id}", response=answers(None, 204), url_name="shot-detail"
 )
-def shot_delete(request, project_id: int, shot_id: int):
+def shot_delete(request, project_id: Id, shot_id: Id):
     """Delete a shot (the web offers to undo it until the project's next change)."""
     project = viewer(request, project_id, "edit").project
     arrange.remove(_found(project, shot_id))
@@ -197,13 +192,13 @@ def shot_delete(request, project_id: int, shot_id: int):
 )
 def shot_pictures(
     request,
-    project_id: int,
-    shot_id: int,
+    project_id: Id,
+    shot_id: Id,
     first_frame: File[UploadedFile] = None,
     last_frame_target: File[UploadedFile] = None,
     references: File[list[UploadedFile]] = None,
     remove_references: Form[bool] = False,
-    version: Form[int] = None,
+    version: Form[Number | None] = None,
 ):
     """A shot's pictures, sent as multipart/form-data: a first frame of its own (a cut's),
     a last-frame target, references (images, videos and audio, replacing its own); or
@@ -225,7 +220,7 @@ def shot_pictures(
 
 
 @router.put("/{int:project_id}/shots/order", response=answers(list[ShotOut]), url_name="shot-order")
-def shot_order(request, project_id: int, payload: Order):
+def shot_order(request, project_id: Id, payload: Order):
     """A new order of every shot, in one transaction; the shots in it."""
     project = viewer(request, project_id, "edit").project
     try:
@@ -240,7 +235,7 @@ def shot_order(request, project_id: int, payload: Order):
     response=answers(Queued, 202),
     url_name="shot-regenerate",
 )
-def shot_regenerate(request, project_id: int, shot_id: int, rest_of_chain: bool = False):
+def shot_regenerate(request, project_id: Id, shot_id: Id, rest_of_chain: bool = False):
     """A new take of the shot (?rest_of_chain=true: and of the rest of its chain, which
     it makes stale); none while one is on its way."""
     seen = viewer(request, project_id, "generate")

@@ -9,11 +9,10 @@ from django.db import transaction
 from django.utils.text import get_valid_filename
 from ninja import File, Form, Router, Schema, Status, UploadedFile
 
-from .. import storyboard_file
-from ..access import creatable_teams, in_reach
+from .. import actions, storyboard_file
+from ..access import in_reach
 from ..models import Team
-from ..views.projects import storyboard_response
-from .common import ApiError, answers, viewer
+from .common import ApiError, Id, answers, viewer
 
 router = Router(tags=["storyboard file"])
 
@@ -21,6 +20,7 @@ router = Router(tags=["storyboard file"])
 TEMPORARY = re.escape(tempfile.gettempdir()) + r"/[^/\s:]+/"
 NO_FILE = "Choose a storyboard file (JSON, or a zip bundle)."
 NO_TEAM = "You make no projects in that team: only its owners and editors do."
+NO_TEAMS = "You make projects in no team: ask an owner."
 
 
 class Imported(Schema):
@@ -46,10 +46,10 @@ class Imported(Schema):
         }
     },
 )
-def storyboard_export(request, project_id: int):
+def storyboard_export(request, project_id: Id):
     """The project's storyboard file, as /projects/<id>/storyboard.json on the site gives
     it: what `storyboard import` and the import here read back."""
-    return storyboard_response(viewer(request, project_id).project)
+    return storyboard_file.response(viewer(request, project_id).project)
 
 
 @router.post("/import", response=answers(Imported, 201), url_name="storyboard-import")
@@ -57,25 +57,25 @@ def storyboard_import(
     request,
     # Optional here, so that who may import is decided first; then it is required.
     file: File[UploadedFile] = None,
-    team: Form[int | None] = None,
+    team: Form[Id | None] = None,
     title: Form[str] = "",
 ):
     """Make a project from a storyboard file (JSON, or a zip bundle with the pictures and
     references it names), checked as `storyboard import` checks it: in `team` (one where
     the token's owner makes projects), else the token's team, else their own."""
     user, token = request.user, request.auth
+    # The teams and the rule of project create (POST /projects/): one named must be
+    # among them; none named, the first of them.
+    teams = actions.teams_for_new_project(user, token)
     if team is not None:
-        found = in_reach(Team.objects.filter(members=user), token, "pk").filter(pk=team).first()
-        if found is None:
+        mine = in_reach(Team.objects.filter(members=user), token, "pk")
+        if not mine.filter(pk=team).exists():
             raise ApiError(404, "not_found", "No such team.")
+        found = teams.filter(pk=team).first()
     else:
-        found = token.team if token.team_id else None
-    if found is not None and not creatable_teams(user, token).filter(pk=found.pk).exists():
-        raise ApiError(403, "forbidden", NO_TEAM)
+        found = teams.filter(pk=token.team_id).first() if token.team_id else teams.first()
     if found is None:
-        if token.read_only:
-            raise ApiError(403, "forbidden", NO_TEAM)
-        found = Team.default_for(user)
+        raise ApiError(403, "forbidden", NO_TEAM if team is not None else NO_TEAMS)
     if file is None:
         raise ApiError(422, "invalid", NO_FILE, {"file": [NO_FILE]})
     name = get_valid_filename(Path(file.name or "storyboard.json").name) or "storyboard.json"

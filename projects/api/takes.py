@@ -11,7 +11,7 @@ from ninja import Router, Schema
 from .. import actions
 from ..files import serve
 from ..models import Take
-from .common import answers, paginated, viewer
+from .common import Id, answers, paginated, viewer
 
 router = Router(tags=["takes"])
 
@@ -75,7 +75,8 @@ class TakeOut(Schema):
 
 
 def _takes(project):
-    return Take.objects.filter(shot__project=project).select_related("shot")
+    # Of the shots the project has now (Take.objects knows nothing of a removed shot).
+    return Take.objects.filter(shot__project=project, shot__removed_at=None).select_related("shot")
 
 
 @router.get(
@@ -84,7 +85,7 @@ def _takes(project):
     url_name="take-list",
 )
 @paginated
-def take_list(request, project_id: int, shot_id: int):
+def take_list(request, project_id: Id, shot_id: Id):
     """A shot's takes, the latest first."""
     project = viewer(request, project_id).project
     if not project.shots.filter(pk=shot_id).exists():
@@ -95,7 +96,7 @@ def take_list(request, project_id: int, shot_id: int):
 @router.get(
     "/{int:project_id}/takes/{int:take_id}", response=answers(TakeOut), url_name="take-detail"
 )
-def take_detail(request, project_id: int, take_id: int):
+def take_detail(request, project_id: Id, take_id: Id):
     project = viewer(request, project_id).project
     take = _takes(project).filter(pk=take_id).first()
     if take is None:
@@ -108,7 +109,7 @@ def take_detail(request, project_id: int, take_id: int):
     response=answers(TakeOut),
     url_name="take-select",
 )
-def take_select(request, project_id: int, take_id: int):
+def take_select(request, project_id: Id, take_id: Id):
     """Pick a finished take for the cut (a final for the cut of finals, a draft for the
     cut of drafts); staleness moves down its chain."""
     project = viewer(request, project_id, "edit").project
@@ -126,7 +127,7 @@ def take_select(request, project_id: int, take_id: int):
     url_name="take-file",
     openapi_extra={"responses": {200: {"description": "The file, or a redirect to it"}}},
 )
-def take_file(request, project_id: int, take_id: int, kind: FileKind):
+def take_file(request, project_id: Id, take_id: Id, kind: FileKind):
     """A take's file: `video`, `last-frame` or `poster` (the bytes, honouring Range, or
     a redirect to the storage's own signed link)."""
     project = viewer(request, project_id).project

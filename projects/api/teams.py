@@ -5,7 +5,7 @@ from ninja import Router, Schema
 
 from ..access import in_reach
 from ..models import Team
-from .common import answers, paginated, team
+from .common import Id, answers, paginated, team
 
 router = Router(tags=["teams"])
 
@@ -28,7 +28,7 @@ def team_list(request):
 
 
 @router.get("/{int:team_id}", response=answers(TeamOut), url_name="team-detail")
-def team_detail(request, team_id: int):
+def team_detail(request, team_id: Id):
     found, role = team(request, team_id)
     found.role = role
     return found

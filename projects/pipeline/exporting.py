@@ -33,6 +33,12 @@ from .leases import Heartbeat, LeaseLost, beat, expired_before, me, orphaned
 log = logging.getLogger(__name__)
 Status = Export.Status
 
+# What the web and the API say when queue_export could not hand an export to a worker.
+QUEUE_REFUSED = (
+    "The export could not be handed to the workers: the task queue did not answer. "
+    "Try again in a moment."
+)
+
 
 def export(export):
     """Render a queued export in its format: the cut as a video, or for editors."""

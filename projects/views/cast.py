@@ -3,7 +3,6 @@ deleted; and their pictures, for the pages that show them."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -53,44 +52,13 @@ def cast_list(request, pk):
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            member = save_new(form)
+            member = casting.save_new(form)
             messages.success(request, f"{member.name} joined the cast.")
             return redirect(_cast_url(project))
         status = 400
     members = with_posters(viewer, project.cast.all())
     context = {"project": project, "viewer": viewer, "members": members, "form": form}
     return render(request, "projects/cast.html", context, status=status)
-
-
-def save_new(form):
-    """A new member from a valid CastMemberForm, in every shot whose prompt names them."""
-    with transaction.atomic():
-        member = form.save()
-        form.save_images()
-        casting.link_mentions(member)
-    return member
-
-
-def save_changes(form, old_name, by):
-    """Save a valid CastMemberForm of a member called `old_name`: a new name rewrites every
-    prompt naming them, new pictures or a new description make their shots stale.
-    (member, the shots whose prompts were rewritten)."""
-    with transaction.atomic():
-        new_name = form.cleaned_data["name"]
-        member = form.save(commit=False)
-        member.name = old_name
-        member.save()
-        form.save_images()
-        rewritten = casting.rename(member, new_name, by=by)
-        if form.look_changed:
-            casting.changed_look(member)
-    return member, rewritten
-
-
-def delete(member):
-    with transaction.atomic():
-        casting.changed_look(member)
-        member.delete()
 
 
 @login_required
@@ -107,7 +75,7 @@ def cast_edit(request, pk, member_id):
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            member, rewritten = save_changes(form, old_name, request.user)
+            member, rewritten = casting.save_changes(form, old_name, request.user)
             shown = [str(shot.number) for shot in rewritten if not shot.removed_at]
             if shown:
                 numbers = ", ".join(shown)
@@ -140,7 +108,7 @@ def cast_delete(request, pk, member_id):
     if users and request.POST.get("confirm") != "yes":
         context = {"project": project, "viewer": viewer, "member": member, "users": users}
         return render(request, "projects/cast_delete.html", context, status=409)
-    delete(member)
+    casting.delete(member)
     messages.success(request, f"{member.name} left the cast.")
     return redirect(_cast_url(project))
 

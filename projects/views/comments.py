@@ -1,30 +1,14 @@
 """Comments on shots and verdicts on takes, by members and by review links' holders."""
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .. import throttle, webhooks
-from ..models import MAX_PROMPT, Comment, Mention, Take, Verdict
+from .. import actions, throttle
+from ..forms import CommentForm
+from ..models import Take, Verdict
 from .common import timeline_or_redirect, viewer_of
-
-
-class CommentForm(forms.Form):
-    # A comment may carry a whole prompt for the shot, a reviewer's rewrite: as long as
-    # a prompt may be (models.MAX_PROMPT, where the gateways' documents justify it).
-    body = forms.CharField(
-        max_length=MAX_PROMPT,
-        strip=True,
-        error_messages={
-            "required": "Write something to comment.",
-            "max_length": "A comment of at most %(limit_value)d characters, please.",
-        },
-    )
-    take = forms.IntegerField(required=False)
 
 
 @require_POST
@@ -38,38 +22,8 @@ def comment_create(request, shot_id, pk=None, token=None):
     elif not form.is_valid():
         messages.error(request, form.errors.get("body", ["Write something to comment."])[0])
     else:
-        post(viewer, shot, form)
+        actions.post_comment(viewer, shot, form)
     return timeline_or_redirect(request, viewer)
-
-
-def post(viewer, shot, form):
-    """The comment a valid CommentForm says, on `shot`, by whoever `viewer` is; the members
-    it names find it in their inbox, and the live timeline shows it."""
-    take = shot.takes.filter(pk=form.cleaned_data["take"]).first()
-    with transaction.atomic():
-        comment = Comment.objects.create(
-            shot=shot,
-            take=take,
-            author=viewer.user,
-            guest_name=viewer.guest_name if viewer.link else "",
-            link=viewer.link,
-            body=form.cleaned_data["body"],
-        )
-        mention(comment, viewer.project)
-        shot.save(update_fields=[])  # its card changed: the live timeline says so
-        webhooks.comment_created(comment)
-    return comment
-
-
-def mention(comment, project):
-    """Put the comment in the inbox of every member of the project's team it names."""
-    names = comment.mentioned_names()
-    if not names:
-        return
-    members = get_user_model().objects.filter(username__in=names, memberships__team=project.team_id)
-    Mention.objects.bulk_create(
-        [Mention(comment=comment, user=user) for user in members if user != comment.author]
-    )
 
 
 @require_POST

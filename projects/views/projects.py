@@ -1,12 +1,9 @@
 """Projects: the list by team, a project's page, its settings, moving and deleting it."""
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Prefetch
-from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +13,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from .. import actions, activity, edits, gateways, pipeline, storyboard_file
 from ..access import may_move, mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
-from ..models import Opening, Project, Shot, Team
+from ..models import Project, Shot, Team
 from ..timeline import present
 from .teams import invited
 
@@ -86,11 +83,7 @@ def project_detail(request, pk):
         project=project,
         first=at == 0,
         count=len(shots),
-        initial={
-            "duration": 5,
-            "opening": Opening.CUT if at == 0 else Opening.CONTINUE,
-            "at": at if at < len(shots) else "",
-        },
+        initial={**NewShotForm.initial_for(at == 0), "at": at if at < len(shots) else ""},
     )
     # Why its shots wait, when the team's gateway connection is paused: as their cards say
     # (read from the takes already on the page, not asked again).
@@ -168,24 +161,7 @@ def project_delete(request, pk):
 @require_GET
 def project_storyboard(request, pk):
     """The storyboard file; a zip with the frames and references too, when it names any."""
-    return storyboard_response(project_for(request.user, pk).project)
-
-
-def storyboard_response(project):
-    """The storyboard file as a download: JSON, or a zip with the files it names."""
-    stored_files = storyboard_file.files(project)
-    if stored_files:
-        return FileResponse(
-            storyboard_file.bundle(project, stored_files),
-            as_attachment=True,
-            filename=f"{project.pk}-storyboard.zip",
-            content_type="application/zip",
-        )
-    response = HttpResponse(
-        json.dumps(storyboard_file.dump(project), indent=2), content_type="application/json"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{project.pk}-storyboard.json"'
-    return response
+    return storyboard_file.response(project_for(request.user, pk).project)
 
 
 @login_required

@@ -14,6 +14,7 @@ from ..access import project_for
 from ..actions import start_pipeline
 from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Take
+from ..pipeline.exporting import QUEUE_REFUSED
 from ..timeline import TIMELINE, present, seam_range
 from .common import timeline_or_redirect
 
@@ -250,11 +251,7 @@ def export_create(request, pk):
             "joined it. Export again once it is done for what changed meanwhile.",
         )
     if refusal is not None:
-        messages.error(
-            request,
-            "The export could not be handed to the workers: the task queue did not answer. "
-            "Try again in a moment.",
-        )
+        messages.error(request, QUEUE_REFUSED)
         if request.htmx:
             return HttpResponseClientRedirect(project.get_absolute_url())
         return redirect(project)

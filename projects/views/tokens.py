@@ -1,44 +1,14 @@
 """A person's access tokens for the JSON API: made (the secret shown once), listed with
 their last use, revoked."""
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from ..models import AccessToken, Team
-from ..models.tokens import DEFAULT_DAYS
-
-MAX_DAYS = 365
-
-
-class TokenForm(forms.Form):
-    name = forms.CharField(
-        max_length=100, help_text="What it is for: the script or machine that uses it."
-    )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.none(),
-        required=False,
-        empty_label="All my teams",
-        help_text="Limit it to one team: it reaches no other team's projects.",
-    )
-    read_only = forms.BooleanField(
-        required=False,
-        label="Read-only",
-        help_text="It can look at projects, shots and takes, and change nothing.",
-    )
-    days = forms.IntegerField(
-        min_value=1,
-        max_value=MAX_DAYS,
-        initial=DEFAULT_DAYS,
-        label="Expires in (days)",
-    )
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = Team.objects.filter(members=user).order_by("name")
+from ..forms import TokenForm
+from ..models import AccessToken
 
 
 @login_required

@@ -6,6 +6,7 @@ script can keep it: TOKEN=$(manage.py token create ada --team Crew --read-only).
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from projects.forms import MAX_DAYS
 from projects.models import AccessToken
 from projects.models.tokens import DEFAULT_DAYS
 
@@ -40,8 +41,8 @@ class Command(BaseCommand):
             reach = _team(team)
             if not reach.memberships.filter(user=owner).exists():
                 raise CommandError(f"{user} is not a member of {team!r}.")
-        if days < 1:
-            raise CommandError("--days: at least 1.")
+        if not 1 <= days <= MAX_DAYS:
+            raise CommandError(f"--days: from 1 to {MAX_DAYS}, as on the account page.")
         token, secret = AccessToken.make(owner, name, reach, read_only, days)
         self.stderr.write(
             f"Made token {token.pk} “{name}” for {user}: {_reach(token)}, until "
