@@ -2,8 +2,10 @@
 team's owners send test events to its webhooks.
 
 Counted by django-ratelimit in the cache every process shares (Redis, or the database:
-settings.CACHES), per member and per link, at the rates the settings give. Past a rate,
-the request is refused with a 429 that says when to try again (projects.middleware).
+settings.CACHES), per member (the web and every access token of theirs together, so
+minting tokens adds no room), per link and, for test events, per team, at the rates the
+settings give. Past a rate, the request is refused with a 429 that says when to try
+again (projects.middleware).
 """
 
 from django.conf import settings
@@ -31,37 +33,27 @@ class TooOften(Exception):
 
 def count(request, viewer, action):
     """Count one `action` by whoever `viewer` is: a link's holders, or a member (on the
-    web or through any of their access tokens: minting tokens adds no room); a token's
-    own count too. TooOften past its rate."""
-    token = getattr(request, "auth", None)  # the API's (projects.api.auth)
-    if viewer.link is not None:
-        keys = [f"link:{viewer.link.pk}"]
-    else:
-        keys = [f"user:{viewer.user.pk}"]
-        if token is not None:
-            keys.append(f"token:{token.pk}")
+    web or through any of their access tokens together: minting tokens adds no room).
+    TooOften past its rate."""
+    who = f"link:{viewer.link.pk}" if viewer.link is not None else f"user:{viewer.user.pk}"
     through = " through this link" if viewer.link is not None else ""
-    count_for(request, keys, action, viewer.page_url(), through)
+    count_for(request, who, action, viewer.page_url(), through)
 
 
-def count_for(request, keys, action, back, through=""):
-    """Count one `action` under each of `keys` ("team:3", or a list of them); TooOften
-    past its rate under any, with `back` the page to go back to."""
+def count_for(request, who, action, back, through=""):
+    """Count one `action` by `who` (a key: "user:3", "team:3"...); TooOften past its
+    rate, with `back` the page to go back to."""
     what, setting = ACTIONS[action]
     rate = getattr(settings, setting)
-    waits = []
-    for who in [keys] if isinstance(keys, str) else keys:
-        usage = get_usage(
-            request,
-            group=f"storyboard.{action}",
-            key=lambda group, request, who=who: who,
-            rate=rate,
-            increment=True,
-        )
-        if usage is not None and usage["should_limit"]:
-            waits.append(max(1, usage["time_left"]))
-    if waits:
-        wait = max(waits)
+    usage = get_usage(
+        request,
+        group=f"storyboard.{action}",
+        key=lambda group, request: who,
+        rate=rate,
+        increment=True,
+    )
+    if usage is not None and usage["should_limit"]:
+        wait = max(1, usage["time_left"])
         raise TooOften(
             f"Too many {what}: at most {_said(rate)}{through}. Try again in {wait} s.",
             back=back,

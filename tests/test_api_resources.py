@@ -332,3 +332,18 @@ def test_the_cast_is_made_renamed_and_deleted_as_on_the_cast_page(ada, crew):
     assert in_use.json()["message"].startswith("Mira is in shot 1.")
     assert client.delete(f"{member_url}?confirm=true").status_code == 204
     assert not CastMember.objects.exists()
+
+
+def test_a_read_only_token_of_someone_in_no_team_imports_nothing_and_makes_no_team(db):
+    """A read-only token changes nothing, even where import would make a team of its
+    owner's own on the way (they are in none)."""
+    from django.contrib.auth import get_user_model
+
+    fay = get_user_model().objects.create_user("fay")
+    good = b'{"title": "T", "shots": [{"prompt": "A"}]}'
+    refused = bearer(fay, read_only=True).post(
+        f"{API}/projects/import", {"file": SimpleUploadedFile("b.json", good)}
+    )
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["code"] == "forbidden"
+    assert not Project.objects.exists() and not fay.teams.exists()

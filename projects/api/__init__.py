@@ -31,7 +31,7 @@ team, limited to one team or to reading when it was made so. Lists come a page a
 (`?page=N&page_size=M`, as `{"items": [...], "count": N}`). Every error is
 `{"code": "...", "message": "...", "fields": {...}}`, `fields` naming what was wrong in
 what you sent, with the web's own messages. Generating counts against the same rates as
-on the web, per person: your tokens and the web together, and each token (a 429 says
+on the web, per person: your tokens and the web together (a 429 says
 when to try again, and `Retry-After` too).
 """
 

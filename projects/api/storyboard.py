@@ -10,7 +10,7 @@ from django.utils.text import get_valid_filename
 from ninja import File, Form, Router, Schema, Status, UploadedFile
 
 from .. import actions, storyboard_file
-from ..access import in_reach
+from ..access import in_reach, token_allows
 from ..models import Team
 from .common import ApiError, Id, answers, viewer
 
@@ -62,8 +62,10 @@ def storyboard_import(
 ):
     """Make a project from a storyboard file (JSON, or a zip bundle with the pictures and
     references it names), checked as `storyboard import` checks it: in `team` (one where
-    the token's owner makes projects), else the token's team, else their own."""
+    the token's owner makes projects), else the token's team, else the first team by name
+    where they make projects, or a team of their own when they are in none."""
     user, token = request.user, request.auth
+    token_allows(token, "edit")  # a read-only token makes nothing, a team least of all
     # The teams and the rule of project create (POST /projects/): one named must be
     # among them; none named, the first of them.
     teams = actions.teams_for_new_project(user, token)

@@ -33,7 +33,7 @@ def give_up_connection(connection, why):
     paused): their cards say so, and that the gateway may still bill for them; each is
     told as take.failed. How many were failed."""
     reason = (
-        f"Given up: {why} It was never read back here; the gateway may still finish "
+        f"Given up: {why} It was never finished here; the gateway may still finish "
         "it, and bill for it, on its side."
     )
     return sum(bool(fail_take(take, reason)) for take in connection.in_flight())

@@ -17,10 +17,7 @@ from django_q.tasks import async_task
 from .. import limits, pipeline, providers
 from ..access import team_for
 from ..addresses import is_internal_ip
-from ..models import Connection, Take
-
-# What a take is at, while a connection may not be deleted under it.
-AT_THE_GATEWAY = (*Take.WORKING, Take.Status.UNCERTAIN)
+from ..models import Connection
 
 
 def key_field(label):
@@ -231,7 +228,7 @@ def connection_delete(request, pk, connection_id):
         connection = Connection.objects.filter(pk=connection.pk).first()
         if connection is None:  # deleted by another request meanwhile
             return redirect("team-detail", pk=pk)
-        busy = Take.objects.filter(provider=connection.provider_name, status__in=AT_THE_GATEWAY)
+        busy = connection.in_flight()
         count = busy.count()
         if count and not (give_up and connection.paused_at is not None):
             if connection.paused_at is not None:
