@@ -165,7 +165,7 @@ API.update(
         "take-send-again": dict(kind=PROJECT, post="generate", args=["take"], ok={"POST": 202}),
         "take-verdict": dict(kind=PROJECT, post="review", args=["take"], ok={"POST": 200}),
         "link-list": dict(kind=PROJECT, get="share", post="share"),
-        "link-detail": dict(kind=PROJECT, delete="share", args=["link"]),
+        "link-detail": dict(kind=PROJECT, patch="share", delete="share", args=["link"]),
     }
 )
 TABLE = {
@@ -596,6 +596,7 @@ API_BODIES = {  # JSON bodies enough that a request is about access, not an empt
     ("api-v1:project-move", "POST"): {"team": "outsider-team"},
     ("api-v1:take-verdict", "POST"): {"verdict": "approved"},
     ("api-v1:link-list", "POST"): {"kind": "review", "expires_in_days": 7},
+    ("api-v1:link-detail", "PATCH"): {"shows_details": True},
 }
 
 

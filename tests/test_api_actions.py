@@ -202,6 +202,12 @@ def test_a_link_made_through_the_api_opens_the_shared_page_until_revoked(ada, fi
     assert shared.status_code == 200 and film.title in shared.content.decode()
     listed = client.get(api(film, "links")).json()
     assert [entry["id"] for entry in listed["items"]] == [link["id"]]
+    assert link["shows_details"] is False
+    shown = client.patch(
+        api(film, "links", link["id"]), {"shows_details": True}, content_type="application/json"
+    )
+    assert shown.status_code == 200 and shown.json()["shows_details"] is True
+    assert Link.objects.get(pk=link["id"]).shows_details
 
     assert client.delete(api(film, "links", link["id"])).status_code == 204
     assert Client().get(link["url"].removeprefix("http://testserver")).status_code == 404

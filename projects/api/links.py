@@ -71,3 +71,21 @@ def link_revoke(request, project_id: Id, link_id: Id):
     project = viewer(request, project_id, "share").project
     get_object_or_404(project.links, pk=link_id).revoke()
     return Status(204, None)
+
+
+class LinkChange(Body):
+    """Whether the link's holders see what the takes cost and how they were made."""
+
+    shows_details: bool
+
+
+@router.patch(
+    "/{int:project_id}/links/{int:link_id}", response=answers(LinkOut), url_name="link-detail"
+)
+def link_update(request, project_id: Id, link_id: Id, payload: LinkChange):
+    """Show a live link's holders the costs and details of the takes, or hide them."""
+    project = viewer(request, project_id, "share").project
+    link = get_object_or_404(project.links.live(), pk=link_id)
+    link.shows_details = payload.shows_details
+    link.save(update_fields=["shows_details"])
+    return link
