@@ -4,11 +4,13 @@ says why not, and leaves answering to its caller (a page or JSON)."""
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from . import arrange, edits, pipeline, webhooks
-from .access import creatable_teams
-from .models import Comment, Mention, Take, Team
+from .access import creatable_teams, may_move
+from .models import Comment, Mention, Project, Take, Team, Verdict
+from .timeline import seam_range
 
 NO_SHOTS = "Add a shot first."
 ALL_CURRENT = "Every shot already has a current take."
@@ -144,3 +146,86 @@ def mention(comment, project):
     Mention.objects.bulk_create(
         [Mention(comment=comment, user=user) for user in members if user != comment.author]
     )
+
+
+def trim(shot, first, last):
+    """Set the frames of `shot`'s selected take that play in the cut, `first` to `last`
+    (both kept); the success message, or Refused saying what the take allows."""
+    take = shot.selected_take
+    frames = take.frame_count if take else 0
+    if not frames:
+        raise Refused(f"Shot {shot.number} has no finished take to trim yet.")
+    if not 0 <= first < last <= frames - 1:
+        raise Refused(f"An in point before the out point, within frames 0-{frames - 1}.")
+    shot.trim_in, shot.trim_out = first, None if last == frames - 1 else last
+    shot.save(update_fields=["trim_in", "trim_out"])
+    takes = [pk for pk in (shot.selected_take_id, shot.selected_final_id) if pk]
+    transaction.on_commit(lambda: async_task("projects.tasks.prepare", takes))
+    kept = (last - first + 1) / take.rate
+    return f"Shot {shot.number} plays {kept:.2f} s in the cut."
+
+
+def held_upstream(shot):
+    """The take of the shot before that `shot`'s held continue waits on, or None."""
+    take = (
+        shot.takes.filter(status=Take.Status.WAITING)
+        .exclude(held="")
+        .select_related("upstream_take__shot")
+        .first()
+    )
+    return take.upstream_take if take is not None else None
+
+
+def release(project, shot, out):
+    """Continue a shot the seam guard holds from frame `out` of the shot before (within
+    the last SEAM_PICK_SECONDS of it); the success message, or Refused. Returns None when the shot
+    is not held (the caller says so, as a word, not a refusal)."""
+    upstream = held_upstream(shot)
+    if upstream is None:
+        return None
+    first, last = seam_range(upstream)
+    if out is None or not first <= out <= last:
+        raise Refused(f"Pick a frame of shot {upstream.shot.number} within frames {first}-{last}.")
+    pipeline.release_on(upstream, out)
+    start_pipeline(project)
+    return f"Shot {shot.number} continues from frame {out} of shot {upstream.shot.number}."
+
+
+VERDICT_REFUSED = "Say your name, then approve or ask for changes."
+
+
+def give_verdict(take, verdict, who):
+    """A reviewer's verdict on a finished take, by `who` (a username or a guest's name)."""
+    if verdict not in Verdict.values or not who:
+        raise Refused(VERDICT_REFUSED)
+    take.verdict, take.verdict_by, take.verdict_at = verdict, who, timezone.now()
+    take.save(update_fields=["verdict", "verdict_by", "verdict_at"])
+
+
+def pick_pair(before, shot, first, second):
+    """Put a pair of takes in the cut at once: `first` of the shot `before`, `second` of
+    `shot`; saved through the shots, so the activity log says who picked which take."""
+    with transaction.atomic():
+        for picked, take in ((before, first), (shot, second)):
+            picked.selected_take = take
+            picked.save(update_fields=["selected_take"])
+
+
+MOVE_REFUSED = "A project moves only from a team you own to one where you make projects."
+
+
+def move_project(user, project, team):
+    """Move `project` to `team`, decided and written on the row as it is now (a settings
+    save or another move meanwhile is neither undone nor judged by the team it had
+    before); the project as moved, or Refused."""
+    with transaction.atomic():
+        current = Project.objects.select_for_update(of=("self",)).select_related("team")
+        current = current.get(pk=project.pk)
+        moved = may_move(user, current, team)
+        if moved:
+            current.team = team
+            current.connection = None  # the old team's: the new team's default from now
+            current.save(update_fields=["team", "connection"])
+    if not moved:
+        raise Refused(MOVE_REFUSED)
+    return current

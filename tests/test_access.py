@@ -146,6 +146,28 @@ API.update(
         "cast-voice": dict(kind=PROJECT, get="view", args=["cast-member"]),
     }
 )
+# Arranging, sending again, verdicts and links (projects.api: arranging, takes, links),
+# each with the action of its web route. Bodies: API_BODIES; a release of a shot not
+# held, and an undo with nothing deleted, are refused (409) once access is granted.
+API.update(
+    {
+        "shot-move": dict(kind=PROJECT, post="edit", args=["shot"], ok={"POST": 200}),
+        "shot-duplicate": dict(kind=PROJECT, post="edit", args=["shot"]),
+        "shot-trim": dict(kind=PROJECT, post="edit", args=["shot"], ok={"POST": 200}),
+        "shot-release": dict(kind=PROJECT, post="generate", args=["shot"], ok={"POST": 409}),
+        "shot-seam": dict(
+            kind=PROJECT, get="view", post="edit", args=["continuing"], ok={"POST": 200}
+        ),
+        "shot-undo": dict(kind=PROJECT, post="edit", ok={"POST": 409}),
+        "project-variant": dict(kind=PROJECT, post="edit"),
+        # To a team none of the project's members is in: not found, once access is granted.
+        "project-move": dict(kind=PROJECT, post="edit", ok={"POST": 404}),
+        "take-send-again": dict(kind=PROJECT, post="generate", args=["take"], ok={"POST": 202}),
+        "take-verdict": dict(kind=PROJECT, post="review", args=["take"], ok={"POST": 200}),
+        "link-list": dict(kind=PROJECT, get="share", post="share"),
+        "link-detail": dict(kind=PROJECT, patch="share", delete="share", args=["link"]),
+    }
+)
 TABLE = {
     # A sign-in with a wrong password, an empty password change: the form again.
     "login": Route(OPEN, get="open", post="open", login=False, ok={"POST": 200}),
@@ -401,6 +423,7 @@ def world(db):
             "link": links["view link"].pk,
             "invitation": invitation.pk,
             "connection": gateway.pk,
+            "outsider-team": Team.default_for(outsider).pk,
             "member": editor.pk,
             "endpoint": endpoint.pk,
             "mention": Mention.objects.create(comment=comment, user=owner).pk,
@@ -566,6 +589,14 @@ API_BODIES = {  # JSON bodies enough that a request is about access, not an empt
     ("api-v1:shot-order", "PUT"): {"shots": ["continuing", "shot"]},
     ("api-v1:shot-comments", "POST"): {"body": "Hm"},
     ("api-v1:exports", "POST"): {"format": "pdf"},  # needs no take
+    ("api-v1:shot-move", "POST"): {"steps": 1},
+    ("api-v1:shot-trim", "POST"): {"trim_in": 0, "trim_out": 1},
+    ("api-v1:shot-release", "POST"): {"out": 0},
+    ("api-v1:shot-seam", "POST"): {"before": "take", "after": "continuing-take"},
+    ("api-v1:project-move", "POST"): {"team": "outsider-team"},
+    ("api-v1:take-verdict", "POST"): {"verdict": "approved"},
+    ("api-v1:link-list", "POST"): {"kind": "review", "expires_in_days": 7},
+    ("api-v1:link-detail", "PATCH"): {"shows_details": True},
 }
 
 
@@ -574,8 +605,8 @@ def api_body_of(name, method, world):
     if body is None:
         return ""
     objects = world["objects"]
-    resolved = {
-        k: [objects[v] for v in value] if isinstance(value, list) else value
+    resolved = {  # an object's name, alone or in a list, is its id
+        k: [objects[v] for v in value] if isinstance(value, list) else objects.get(value, value)
         for k, value in body.items()
     }
     return json.dumps(resolved)

@@ -115,7 +115,8 @@ def integers_without_a_maximum(schema, where, components, seen=()):
             return []
         return integers_without_a_maximum(components[name], where, components, (*seen, name))
     found = []
-    if schema.get("type") == "integer" and "maximum" not in schema:
+    # (One of a few numbers named, an enum, is bounded by them.)
+    if schema.get("type") == "integer" and "maximum" not in schema and "enum" not in schema:
         found.append(where)
     for key in ("anyOf", "oneOf", "allOf"):
         for part in schema.get(key, []):

@@ -15,7 +15,7 @@ matrix asks it of every token) and tests/data/openapi.json refreshed (test_api s
 
 from ninja import NinjaAPI
 
-from . import cast, comments, common, exports, storyboard
+from . import arranging, cast, comments, common, exports, links, storyboard
 from .auth import TokenAuth
 from .projects import router as projects
 from .shots import router as shots
@@ -23,7 +23,9 @@ from .takes import router as takes
 from .teams import router as teams
 
 DESCRIPTION = """What the web does, for scripts and programs: teams, projects, shots, takes;
-generating, making final, cancelling; exports, the storyboard file, comments and the cast.
+generating, making final, cancelling; arranging (moving, duplicating, trimming shots, undoing
+a deletion, variants, seams, releasing a held continue, moving a project to another team);
+sending a take again, verdicts; exports, the storyboard file, comments, the cast and links.
 
 Send an access token (made on your account's **API tokens** page, or with `manage.py
 token create`) as `Authorization: Bearer <token>`. It acts as you, with your role in each
@@ -47,5 +49,5 @@ api.add_router("/teams", teams)
 api.add_router("/projects", projects)
 api.add_router("/projects", shots)
 api.add_router("/projects", takes)
-for part in (exports, storyboard, comments, cast):
+for part in (arranging, exports, storyboard, comments, cast, links):
     api.add_router("/projects", part.router)

@@ -8,10 +8,10 @@ from django.http import Http404
 from django.urls import reverse
 from ninja import Router, Schema
 
-from .. import actions
+from .. import actions, pipeline
 from ..files import serve
 from ..models import Take
-from .common import Id, answers, paginated, viewer
+from .common import Body, Id, Queued, accepted, answers, paginated, viewer
 
 router = Router(tags=["takes"])
 
@@ -38,6 +38,9 @@ class TakeOut(Schema):
     seed: int | None
     error: str
     note: str
+    verdict: str
+    verdict_by: str
+    verdict_at: datetime | None
     created_at: datetime
     submitted_at: datetime | None
     started_at: datetime | None
@@ -135,3 +138,43 @@ def take_file(request, project_id: Id, take_id: Id, kind: FileKind):
     if take is None or kind not in FILES or not getattr(take, FILES[kind]):
         raise Http404
     return serve(request, getattr(take, FILES[kind]))
+
+
+@router.post(
+    "/{int:project_id}/takes/{int:take_id}/send-again",
+    response=answers(Queued, 202),
+    url_name="take-send-again",
+)
+def take_send_again(request, project_id: Id, take_id: Id):
+    """Send again a take whose create got no sure answer: the gateway may have made it
+    already, so only a person decides, knowing it may be billed twice. None is sent
+    when it is not waiting to be (the message says so)."""
+    project = viewer(request, project_id, "generate").project
+    take = _takes(project).filter(pk=take_id).first()
+    if take is None:
+        raise Http404
+    if not pipeline.send_again(take, by=request.user):
+        return accepted([], f"Shot {take.shot.number} is not waiting to be sent again.")
+    actions.start_pipeline(project)
+    return accepted([take])
+
+
+class VerdictIn(Body):
+    """Approve a finished take, or ask for changes."""
+
+    verdict: Literal["approved", "needs_changes"]
+
+
+@router.post(
+    "/{int:project_id}/takes/{int:take_id}/verdict",
+    response=answers(TakeOut),
+    url_name="take-verdict",
+)
+def take_verdict(request, project_id: Id, take_id: Id, payload: VerdictIn):
+    """A verdict on a finished take, in your name (as a review link's holder gives one)."""
+    project = viewer(request, project_id, "review").project
+    take = _takes(project).filter(pk=take_id, status=Take.Status.DONE).first()
+    if take is None:
+        raise Http404
+    actions.give_verdict(take, payload.verdict, request.user.get_username())
+    return take

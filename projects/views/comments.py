@@ -2,12 +2,11 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from .. import actions, throttle
 from ..forms import CommentForm
-from ..models import Take, Verdict
+from ..models import Take
 from .common import timeline_or_redirect, viewer_of
 
 
@@ -34,9 +33,8 @@ def take_verdict(request, take_id, pk=None, token=None):
     )
     verdict = request.POST.get("verdict", "")
     who = viewer.user.get_username() if viewer.user else viewer.guest_name
-    if verdict not in Verdict.values or not who:
-        messages.error(request, "Say your name, then approve or ask for changes.")
-    else:
-        take.verdict, take.verdict_by, take.verdict_at = verdict, who, timezone.now()
-        take.save(update_fields=["verdict", "verdict_by", "verdict_at"])
+    try:
+        actions.give_verdict(take, verdict, who)
+    except actions.Refused as refusal:
+        messages.error(request, str(refusal))
     return timeline_or_redirect(request, viewer)

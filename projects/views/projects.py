@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from .. import actions, activity, edits, gateways, pipeline, storyboard_file
-from ..access import may_move, mentions_of, move_targets, project_for
+from ..access import mentions_of, move_targets, project_for
 from ..forms import NewProjectForm, NewShotForm, ProjectForm
 from ..models import Project, Shot, Team
 from ..timeline import present
@@ -127,20 +126,10 @@ def project_move(request, pk):
     viewer = project_for(request.user, pk, "edit")
     project = viewer.project
     team = get_object_or_404(Team, pk=request.POST.get("team"), members=request.user)
-    with transaction.atomic():
-        # Decided and written on the row as it is now: a settings save or another move
-        # meanwhile is neither undone nor judged by the team it had before.
-        current = Project.objects.select_for_update(of=("self",)).select_related("team")
-        current = current.get(pk=project.pk)
-        moved = may_move(request.user, current, team)
-        if moved:
-            current.team = team
-            current.connection = None  # the old team's: the new team's default from now
-            current.save(update_fields=["team", "connection"])
-    if not moved:
-        messages.error(
-            request, "A project moves only from a team you own to one where you make projects."
-        )
+    try:
+        current = actions.move_project(request.user, project, team)
+    except actions.Refused as refusal:
+        messages.error(request, str(refusal))
         return redirect(project)
     messages.success(request, f"“{current.title}” now belongs to {team.name}.")
     return redirect(project)

@@ -2,12 +2,11 @@
 takes that joins best, and the shot's cast as every shot they are in shows them."""
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import seams
+from .. import actions, seams
 from ..access import project_for
 from ..models import Take
 from ..timeline import TIMELINE
@@ -62,9 +61,5 @@ def seam_pick(request, pk, shot_id):
     done = Take.objects.filter(status=Take.Status.DONE, kind=Take.Kind.DRAFT)  # the draft cut
     first = get_object_or_404(done, pk=request.POST.get("before"), shot_id=before.pk)
     second = get_object_or_404(done, pk=request.POST.get("after"), shot_id=shot.pk)
-    with transaction.atomic():
-        # Saved through the shots, so the activity log says who picked which take.
-        for picked, take in ((before, first), (shot, second)):
-            picked.selected_take = take
-            picked.save(update_fields=["selected_take"])
+    actions.pick_pair(before, shot, first, second)
     return timeline_or_redirect(request, viewer)

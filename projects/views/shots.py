@@ -2,12 +2,10 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_q.tasks import async_task
 
 from .. import actions, arrange, cut, edits, pipeline, throttle
 from ..access import project_for
@@ -15,7 +13,7 @@ from ..actions import start_pipeline
 from ..forms import ExportForm, NewShotForm, ShotForm
 from ..models import Export, Take
 from ..pipeline.exporting import QUEUE_REFUSED
-from ..timeline import TIMELINE, present, seam_range
+from ..timeline import TIMELINE, present
 from .common import timeline_or_redirect
 
 
@@ -136,23 +134,14 @@ def shot_trim(request, pk, shot_id):
     """Set the frames of the shot's selected take that play in the cut."""
     viewer = project_for(request.user, pk, "edit")
     shot = get_object_or_404(viewer.project.shots.select_related("selected_take"), pk=shot_id)
-    take = shot.selected_take
-    frames = take.frame_count if take else 0
     try:
         first, last = int(request.POST["trim_in"]), int(request.POST["trim_out"])
     except (KeyError, ValueError):
         first = last = -1
-    if not frames:
-        messages.error(request, f"Shot {shot.number} has no finished take to trim yet.")
-    elif not 0 <= first < last <= frames - 1:
-        messages.error(request, f"An in point before the out point, within frames 0-{frames - 1}.")
-    else:
-        shot.trim_in, shot.trim_out = first, None if last == frames - 1 else last
-        shot.save(update_fields=["trim_in", "trim_out"])
-        takes = [pk for pk in (shot.selected_take_id, shot.selected_final_id) if pk]
-        transaction.on_commit(lambda: async_task("projects.tasks.prepare", takes))
-        kept = (last - first + 1) / take.rate
-        messages.success(request, f"Shot {shot.number} plays {kept:.2f} s in the cut.")
+    try:
+        messages.success(request, actions.trim(shot, first, last))
+    except actions.Refused as refusal:
+        messages.error(request, str(refusal))
     return timeline_or_redirect(request, viewer)
 
 
@@ -164,31 +153,19 @@ def shot_release(request, pk, shot_id):
     viewer = project_for(request.user, pk, "generate")
     throttle.count(request, viewer, "generate")
     shot = get_object_or_404(viewer.project.shots, pk=shot_id)
-    take = (
-        shot.takes.filter(status=Take.Status.WAITING)
-        .exclude(held="")
-        .select_related("upstream_take__shot")
-        .first()
-    )
-    upstream = take.upstream_take if take is not None else None
-    if upstream is None:
-        messages.info(request, f"Shot {shot.number} is not held.")
-        return timeline_or_redirect(request, viewer)
-    first, last = seam_range(upstream)
     try:
         out = int(request.POST["out"])
     except (KeyError, ValueError):
-        out = -1
-    if not first <= out <= last:
-        messages.error(
-            request, f"Pick a frame of shot {upstream.shot.number} within frames {first}-{last}."
-        )
-        return timeline_or_redirect(request, viewer)
-    pipeline.release_on(upstream, out)
-    start_pipeline(viewer.project)
-    messages.success(
-        request, f"Shot {shot.number} continues from frame {out} of shot {upstream.shot.number}."
-    )
+        out = None
+    try:
+        released = actions.release(viewer.project, shot, out)
+    except actions.Refused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        if released is None:
+            messages.info(request, f"Shot {shot.number} is not held.")
+        else:
+            messages.success(request, released)
     return timeline_or_redirect(request, viewer)
 
 
