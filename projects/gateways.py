@@ -24,13 +24,6 @@ CHECK_SECONDS = 10.0
 REFUSED = frozenset({401, 403})
 
 
-def default_of(team_id):
-    """The team's default connection, or None (its projects use the deployment's)."""
-    if team_id is None:
-        return None
-    return Connection.objects.filter(used_by__pk=team_id).first()
-
-
 def _of_project(project):
     def resolve():
         connection = Connection.chosen_for(project)  # read afresh (its pause too)
@@ -40,7 +33,7 @@ def _of_project(project):
     return resolve
 
 
-def _named(name):
+def _named(name, keyed=True):
     def resolve():
         connection_id = Connection.id_of(name or "")
         if connection_id is None:
@@ -50,7 +43,9 @@ def _named(name):
             raise providers.ProviderError(
                 "The gateway connection this take went through was deleted.", permanent=True
             )
-        return connection.provider().reachable()
+        # Unkeyed: what the clock reads of it (whether it lists), no key unsealed and no
+        # host looked up; whatever sends or reads through it asks keyed.
+        return connection.provider().reachable() if keyed else connection.provider(keyed=False)
 
     return resolve
 
@@ -74,9 +69,10 @@ def for_take(take):
     return for_project(take.shot.project)
 
 
-def named(name):
-    """A block in which the provider is the one recorded under `name`."""
-    return providers.using(_named(name))
+def named(name, keyed=True):
+    """A block in which the provider is the one recorded under `name` (keyed=False:
+    without its key, for what is read of it alone)."""
+    return providers.using(_named(name, keyed))
 
 
 def refused(error):
@@ -96,7 +92,6 @@ def refused(error):
     reason = f"the gateway refused its key ({error})."
     if connection.pause(reason):
         log.warning("connection %s paused: %s", connection.pk, reason)
-    connection.refresh_from_db(fields=["paused_at", "paused_reason"])
     return connection.paused_note()
 
 
@@ -118,7 +113,7 @@ def check(connection_id):
         connection.key()  # an unreadable key is said as such, not tried on the gateway
         provider = connection.provider().reachable()
     except vault.Unreadable as unreadable:
-        connection.provider()  # pauses it
+        connection.pause(f"its key cannot be read: {unreadable}")
         state, message, provider = Connection.Check.FAILED, str(unreadable), None
     except providers.ProviderError as unusable:
         state, message, provider = Connection.Check.FAILED, str(unusable), None
@@ -151,7 +146,8 @@ def check(connection_id):
         )
     elif state == Connection.Check.REFUSED:
         Connection(pk=connection_id).pause(f"the gateway refused its key ({error}).")
-    Connection.objects.filter(pk=connection_id).update(**fields)
+    if not resumed:  # a resume wrote them with it
+        Connection.objects.filter(pk=connection_id).update(**fields)
     return resumed
 
 

@@ -152,11 +152,9 @@ class StaticFiles(WhiteNoiseMiddleware):
 class ApiErrors(MiddlewareMixin):
     """Under /api/, an error answered before the API's own handlers could (an address
     it has not, a method an address does not take) is the API's one JSON shape too.
-
-    The API knows no one by cookie, only by a token in a header, which another site's
-    page cannot send: a request bearing one, or bearing no session cookie, has nothing
-    to forge and goes unchecked for CSRF; one that rides on a session cookie alone is
-    checked as the web's are."""
+    (CSRF: the API knows no one by cookie, only by a bearer token, which another site's
+    page cannot send; ninja exempts its operations, and tests/test_api.py checks that
+    every one asks for a token.)"""
 
     # Ninja's own pages (its schema, its documentation, its root) answer any method.
     READ_ONLY = {"openapi-json", "openapi-view", "api-root"}
@@ -164,9 +162,6 @@ class ApiErrors(MiddlewareMixin):
     def process_view(self, request, view, args, kwargs):
         if not request.path.startswith("/api/"):
             return None
-        bearer = request.headers.get("Authorization", "").startswith("Bearer ")
-        if bearer or settings.SESSION_COOKIE_NAME not in request.COOKIES:
-            request._dont_enforce_csrf_checks = True
         match = request.resolver_match
         if match.url_name in self.READ_ONLY and request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])

@@ -269,9 +269,13 @@ def _export(export):
 
 
 def _about_export(export, event_type):
+    team_id = Project.everywhere.values_list("team_id", flat=True).get(pk=export.project_id)
+    endpoints = _wanting(team_id, event_type)
+    if not endpoints:  # a team without webhooks pays one query, not three
+        return None
     project = Project.everywhere.select_related("team").get(pk=export.project_id)
     data = {"team": _team(project), "project": _project(project), "export": _export(export)}
-    return emit(project.team_id, event_type, data)
+    return emit(team_id, event_type, data, endpoints)
 
 
 def export_done(export):

@@ -173,7 +173,8 @@ def seam_pick(request, project_id: Id, shot_id: Id, payload: PairIn):
     first = get_object_or_404(done, pk=payload.before, shot_id=before.pk)
     second = get_object_or_404(done, pk=payload.after, shot_id=shot.pk)
     actions.pick_pair(before, shot, first, second)
-    return [_shot(project, before.pk), _shot(project, shot.pk)]
+    now = {each.pk: each for each in project.timeline()}  # read once, for both
+    return [now[before.pk], now[shot.pk]]
 
 
 @router.post("/{int:project_id}/shots/undo", response=answers(ShotDone), url_name="shot-undo")

@@ -119,8 +119,7 @@ def take_select(request, project_id: Id, take_id: Id):
     take = actions.selectable(project, take_id)
     if take is None:
         raise Http404
-    actions.select_take(take)
-    take.shot.refresh_from_db(fields=["selected_take", "selected_final"])
+    actions.select_take(take)  # sets the pick on take.shot too
     return take
 
 

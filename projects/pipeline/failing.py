@@ -36,4 +36,7 @@ def give_up_connection(connection, why):
         f"Given up: {why} It was never finished here; the gateway may still finish "
         "it, and bill for it, on its side."
     )
-    return sum(bool(fail_take(take, reason)) for take in connection.in_flight())
+    return sum(
+        bool(fail_take(take, reason))
+        for take in connection.in_flight().select_related("shot__project__team")
+    )

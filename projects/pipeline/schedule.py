@@ -47,7 +47,7 @@ def due_reads(now=None, takes=None):
 
 def _lists(provider_name):
     """Whether the gateway a take went through (recorded under `provider_name`) lists."""
-    with gateways.named(provider_name):
+    with gateways.named(provider_name, keyed=False):
         return limits.lists()  # False for one that cannot be used: read one by one
 
 
@@ -62,8 +62,7 @@ def claim_reads(now=None):
             claimed[provider].append(pk)
     batches = []
     for provider, ids in claimed.items():  # each gateway's takes apart, listed where it can
-        with gateways.named(provider):
-            size = BATCH if limits.lists() else 1
+        size = BATCH if _lists(provider) else 1
         batches += [ids[i : i + size] for i in range(0, len(ids), size)]
     return batches
 

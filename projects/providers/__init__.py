@@ -10,7 +10,7 @@ from multiprocessing.util import Finalize
 import httpx
 from django.conf import settings
 
-from ..addresses import is_internal_ip, resolve
+from ..addresses import is_internal
 from .ark import ArkStyle
 from .base import (
     SEED_PROBLEM,
@@ -113,11 +113,7 @@ class Provider:
         if self.may_be_internal:
             return self
         host = httpx.URL(self.base_url).host
-        try:
-            addresses = resolve(host)
-        except (OSError, UnicodeError):
-            return self
-        if any(map(is_internal_ip, addresses)):
+        if is_internal(host):
             raise ProviderError(internal_refusal(host), permanent=True)
         return self
 
