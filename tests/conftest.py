@@ -4,6 +4,7 @@ import contextlib
 import shutil
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -315,3 +316,22 @@ class _BrowserGroupFirst:
 def pytest_configure(config):
     if getattr(config.option, "loadgroup", False):  # a process of xdist's, grouping
         config.pluginmanager.register(_BrowserGroupFirst(), "browser-group-first")
+    if not hasattr(config, "workerinput"):  # once a run, before xdist starts its processes
+        _compile_the_source()
+
+
+def _compile_the_source():
+    """The project's source compiled once, before the run starts the hundred or so Python
+    processes it does (apps, workers, simulators, manage.py commands).
+
+    Where PYTHONDONTWRITEBYTECODE is set (as on CI's machines), Python writes no .pyc
+    files, so each of those processes would compile every module it imports again: about
+    a second and a half of CPU per Django process before it does anything. compileall
+    writes them all the same (into the __pycache__ folders git ignores), and Python reads
+    them whatever that variable says. `.ci/run` does the same for the installed packages
+    (`uv sync --compile-bytecode`)."""
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("projects", "storyboard", "tests"):
+        compileall.compile_dir(root / folder, quiet=1, workers=1)
