@@ -318,6 +318,10 @@ def pytest_configure(config):
         config.pluginmanager.register(_BrowserGroupFirst(), "browser-group-first")
     if not hasattr(config, "workerinput"):  # once a run, before xdist starts its processes
         _compile_the_source()
+    # And pytest keeps the test modules it rewrites for their assertions (it writes them
+    # only where Python may write bytecode): each process of each run rewrote and compiled
+    # all of them again, 5 s or so of CPU each.
+    sys.dont_write_bytecode = False
 
 
 def _compile_the_source():
