@@ -5,6 +5,7 @@ machine; secure cookies and HSTS; secrets written to no log, the servers' own in
 import logging
 import os
 import re
+import runpy
 import secrets
 import socket
 import stat
@@ -305,18 +306,19 @@ def every_route(patterns, prefix=""):
             yield route, pattern.pattern.converters
 
 
-def test_each_worker_of_a_parallel_suite_has_a_redis_database_of_its_own():
+def test_each_worker_of_a_parallel_suite_has_a_redis_database_of_its_own(monkeypatch):
     """Under pytest-xdist, worker gwN (and every process it starts, which inherits its
     environment) uses the suite's Redis database plus N for its queue, cache and live
-    channels, so two workers never take each other's tasks or hear each other's events."""
-    said = "from django.conf import settings as s; print(s.REDIS_URL, s.Q_CLUSTER['redis'], "
-    said += "s.CACHES['default']['LOCATION'])"
+    channels, so two workers never take each other's tasks or hear each other's events.
+    The settings file is run as each such process runs it, in the environment it would
+    inherit (here, rather than in a Django process of its own for each: a second each)."""
     base = "redis://127.0.0.1:6379/10"
+    monkeypatch.setenv("REDIS_URL", base)
     urls = {}
     for worker in ("", "gw0", "gw1", "gw3"):
-        run = manage("shell", "-c", said, REDIS_URL=base, PYTEST_XDIST_WORKER=worker)
-        assert run.returncode == 0, run.stderr
-        urls[worker] = set(re.findall(r"redis://\S+", run.stdout))
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        s = runpy.run_path(str(ROOT / "storyboard" / "settings.py"))
+        urls[worker] = {s["REDIS_URL"], s["Q_CLUSTER"]["redis"], s["CACHES"]["default"]["LOCATION"]}
     assert urls[""] == urls["gw0"] == {base}
     assert urls["gw1"] == {"redis://127.0.0.1:6379/11"}
     assert urls["gw3"] == {"redis://127.0.0.1:6379/13"}
