@@ -152,6 +152,11 @@ def test_the_development_key_is_refused_outside_a_machine_of_ones_own():
     assert "SECRET_KEY is the development key" in refused.stderr
     local = manage("check", "--tag", "security", ALLOWED_HOSTS="127.0.0.1,localhost")
     assert local.returncode == 0, local.stderr
+    # A render the command line drives itself, as a worker would, refuses it too (the
+    # commands on the data run no system checks).
+    render = manage("storyboard", "render", "1", "--wait", ALLOWED_HOSTS="storyboard.example.com")
+    assert render.returncode != 0
+    assert "SECRET_KEY is the development key" in render.stderr
 
 
 def test_the_development_key_answers_this_machine_only(user, settings):
