@@ -61,16 +61,33 @@ def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
     assert attempts == [(1,)]  # never a 429: every create went through first time
 
 
-ADMIT = (
-    "from projects import limits; import time; t = time.monotonic(); n = 0\n"
-    "while time.monotonic() - t < 3:\n"
-    "    n += not limits.admit_call()\n"
-    "print(n)"
-)
+RACERS = 4
+
+# Each racer starts Django, connects, says it is ready and waits for every other: then they
+# all call at once, for a second (thousands of calls between them, for 25 to be let through).
+ADMIT = f"""
+import os, pathlib, time
+from django.db import connection
+from projects import limits
+connection.ensure_connection()
+race = pathlib.Path(os.environ["RACE"])
+(race / str(os.getpid())).touch()
+deadline = time.monotonic() + 60
+while len(list(race.iterdir())) < {RACERS} and time.monotonic() < deadline:
+    time.sleep(0.005)
+if len(list(race.iterdir())) < {RACERS}:
+    raise SystemExit("the other racers never came")
+t = time.monotonic(); n = 0
+while time.monotonic() - t < 1:
+    n += not limits.admit_call()
+print(n)
+"""
 
 
 @pytest.mark.parametrize("limit", ["SEEDANCE_RPM", "SEEDANCE_DAILY"])
 def test_the_request_rate_and_the_daily_quota_hold_across_processes(tmp_path, live_template, limit):
+    race = tmp_path / "race"
+    race.mkdir()
     with Simulator(port=0) as simulator:
         app = Deployment(tmp_path, simulator, live_template, **{limit: "25"})
         try:
@@ -78,13 +95,15 @@ def test_the_request_rate_and_the_daily_quota_hold_across_processes(tmp_path, li
                 subprocess.Popen(
                     [sys.executable, "manage.py", "shell", "-c", ADMIT],
                     cwd=ROOT,
-                    env=app.env,
+                    env={**app.env, "RACE": str(race)},
                     stdout=subprocess.PIPE,
                     text=True,
                 )
-                for _ in range(4)
+                for _ in range(RACERS)
             ]
-            admitted = [int(racer.communicate(timeout=60)[0].split()[-1]) for racer in racers]
+            said = [racer.communicate(timeout=90)[0] for racer in racers]
         finally:
             app.database.drop()
+    assert [racer.returncode for racer in racers] == [0] * RACERS, said
+    admitted = [int(out.split()[-1]) for out in said]
     assert sum(admitted) == 25, admitted

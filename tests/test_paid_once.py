@@ -6,6 +6,7 @@ commands, and the simulator over loopback counting creates.
 """
 
 import contextlib
+import itertools
 import json
 import signal
 import sqlite3
@@ -30,7 +31,6 @@ class Render:
         self.simulator = simulator
         timing = {"PIPELINE_LEASE_SECONDS": LEASE, "PIPELINE_FIND_SECONDS": FIND}
         self.app = Deployment(tmp_path, simulator, template, **timing, **env)
-        self.app.make_user("ada")
         self.log_path = tmp_path / "worker.log"
         self.log = open(self.log_path, "w")
         self.worker = self.app.worker(self.log)
@@ -43,14 +43,19 @@ class Render:
 
     def start(self, title, shots):
         """Import a storyboard and hand its drafts to the worker, as `storyboard import` and
-        `storyboard render` do (in one process: each start of one is slow); its id."""
+        `storyboard render` do (in one process: each start of one is slow), for `ada`, made
+        (without a password) the first time; its id."""
         path = self.tmp_path / f"{title}.json"
         storyboard = {"title": title, "settings": {"resolution": "480p"}, "shots": shots}
         path.write_text(json.dumps(storyboard))
         return int(
             self.shell(
+                "from django.contrib.auth import get_user_model\n"
                 "from django.core.management import call_command\n"
                 "from projects.models import Project\n"
+                "from tests.factories import make_user\n"
+                "if not get_user_model().objects.filter(username='ada').exists():\n"
+                "    make_user('ada', password=None)\n"
                 f"call_command('storyboard', 'import', {str(path)!r}, '--owner', 'ada')\n"
                 "project = Project.objects.latest('pk')\n"
                 "call_command('storyboard', 'render', str(project.pk))\n"
@@ -169,8 +174,10 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
     tmp_path, live_template
 ):
     # Slow enough that the chains' takes are at the provider at once, and read together
-    # where the app believes it can list.
-    with Simulator(port=0, delay=3.0, small=True) as simulator:
+    # where the app believes it can list: they overlap for longer than a read's interval
+    # (asserted below, since nothing would be proven without it).
+    poll = 1.0
+    with Simulator(port=0, delay=2.5, small=True) as simulator:
         simulator.add_fault("list", {"no_route": True})
         render = Render(
             tmp_path,
@@ -178,7 +185,7 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
             live_template,
             SEEDANCE_PRESET="apiyi",
             SEEDANCE_BASE_URL=f"{simulator.url}/seedance/api/v3",
-            SEEDANCE_POLL_INTERVAL="2",
+            SEEDANCE_POLL_INTERVAL=str(poll),
         )
         try:
             shots = chain("Harbour", "Its boats")
@@ -193,3 +200,9 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
     lists = [r for r in simulator.requests if r["method"] == "GET" and r["path"].endswith("/tasks")]
     assert lists == []
     assert not any(note for *_, note in takes)  # no read ever failed
+    tasks = simulator.engine.tasks()
+    together = max(
+        min(a.updated_at, b.updated_at) - max(a.created_at, b.created_at)
+        for a, b in itertools.combinations(tasks, 2)
+    )
+    assert together >= poll, [(t.created_at, t.updated_at) for t in tasks]

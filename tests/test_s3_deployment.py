@@ -37,7 +37,7 @@ def machine(tmp_path, name, simulator, template, bucket):
 def test_a_worker_without_the_importers_disk_makes_a_chain_and_an_export_on_s3(
     tmp_path, s3, small_clips, live_template
 ):
-    with Simulator(port=0, delay=0.5, small=small_clips) as simulator:
+    with Simulator(port=0, delay=0.2, small=small_clips) as simulator:
         importer = machine(tmp_path, "importer", simulator, live_template, s3)
         worker_machine = machine(tmp_path, "worker", simulator, live_template, s3)
         exporter = machine(tmp_path, "exporter", simulator, live_template, s3)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task
 
 from projects import boards, costs, cut, pipeline, providers, scripts, storyboard_file
+from projects.checks import refuse_development_key
 from projects.models import Export, Kind, Membership, Project, Role, Take, Team
 
 # render --wait gives up no sooner than this, however quick the shots are expected to be.
@@ -19,6 +21,9 @@ MIN_TIMEOUT = 3600.0
 
 class Command(BaseCommand):
     help = "Import a storyboard file, render a project's shots, export its cut."
+    # A command on the data, as loaddata and createsuperuser are: no system checks, which
+    # would import every view for the URL checks (half a second of each run).
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
@@ -151,6 +156,11 @@ class Command(BaseCommand):
         self.stdout.write(str(project.pk))
 
     def do_render(self, project_id, wait, timeout, final=False, **_):
+        if wait:  # this process drives the pipeline as a worker does, and refuses what it would
+            try:
+                refuse_development_key()
+            except ImproperlyConfigured as error:
+                raise CommandError(str(error)) from error
         project = _project(project_id)
         kind = Kind.FINAL if final else Kind.DRAFT
         queued = pipeline.queue_takes(project, kind=kind)

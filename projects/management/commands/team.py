@@ -9,6 +9,9 @@ from projects.models import Membership, Role, Team
 
 class Command(BaseCommand):
     help = "Make a team, add a member with a role, or remove one."
+    # A command on the data, as loaddata and createsuperuser are: no system checks, which
+    # would import every view for the URL checks (half a second of each run).
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
