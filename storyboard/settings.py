@@ -2,7 +2,6 @@
 
 import os
 import re
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -10,11 +9,6 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-# httpx imports its command-line tool (click, rich, pygments) whenever those are installed,
-# as uvicorn's click is: a tenth of a second of every process of this project, which never
-# runs that tool. None in sys.modules makes the import fail, and httpx defines no tool.
-sys.modules.setdefault("httpx._main", None)
 
 
 def env(name, default=""):

@@ -64,11 +64,10 @@ class Command(BaseCommand):
             settings.CSRF_TRUSTED_ORIGINS = [public]  # as storyboard/settings.py derives it
         commands = {}
         if simulated:
-            commands["simulator"] = lambda: call_command(
-                "seedance_simulator", "--port", str(settings.SIMULATOR_PORT)
-            )
-        commands["worker"] = lambda: call_command("worker")
-        commands["web"] = lambda: uvicorn(
+            commands["simulator"] = ["seedance_simulator", "--port", str(settings.SIMULATOR_PORT)]
+        commands["worker"] = ["worker"]
+        commands["web"] = [
+            UVICORN,
             "storyboard.asgi:application",
             "--host",
             host,
@@ -79,7 +78,7 @@ class Command(BaseCommand):
             "2",
             "--log-level",
             "warning",
-        )
+        ]
         # The children start as a fresh process would, with the signals this one was given.
         given = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
         # Handlers of our own: a shell that starts us in the background leaves SIGINT
@@ -89,8 +88,8 @@ class Command(BaseCommand):
         children = {}
         signum = signal.SIGTERM  # how children are told to stop, unless Ctrl-C told them
         try:
-            for name, run in commands.items():
-                children[name] = Forked(run, given)
+            for name, command in commands.items():
+                children[name] = _start(command, given)
             self._wait_until_serving(host, port, children)
             self.stdout.write(
                 self.style.SUCCESS(
@@ -144,11 +143,29 @@ def installation_key(path):
     return installation_file(path, lambda: secrets.token_urlsafe(50))
 
 
-def uvicorn(*args):
-    """`python -m uvicorn *args`, in this process."""
+UVICORN = "uvicorn"  # a child's command: uvicorn's own command line, not a manage.py command
+
+
+def _start(command, signals):
+    """A child running `command` (manage.py's arguments, or UVICORN and uvicorn's): forked
+    from this process on Linux (see Forked), a new Python process elsewhere, where forking
+    a process that has loaded the system's libraries is not safe (macOS)."""
+    if sys.platform == "linux":
+        return Forked(lambda: _run(command), signals)
+    if command[0] == UVICORN:
+        argv = [sys.executable, "-m", *command]
+    else:
+        argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), *command]
+    return subprocess.Popen(argv, cwd=settings.BASE_DIR)
+
+
+def _run(command):
+    """`command`, in this process."""
+    if command[0] != UVICORN:
+        return call_command(*command)
     from uvicorn.main import main
 
-    main.main(args=list(args), prog_name="uvicorn")
+    main.main(args=command[1:], prog_name="uvicorn")
 
 
 class Forked:
