@@ -7,7 +7,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import browser  # noqa: F401  (fixture)
 from tests.test_browser_axe import assert_accessible
 
@@ -18,8 +17,9 @@ SHOTS = os.environ.get("STORYBOARD_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    yield from serving(tmp_path_factory.mktemp("tokens"), live_template)
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def shoot(page, name):
