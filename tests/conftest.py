@@ -313,14 +313,15 @@ def broker(db):
     queue.purge_queue()
 
 
-# The browser tests' two xdist groups, by module, of about equal time (60-80 s each on a
-# quiet machine). A module not named here goes with the second.
+# The browser tests' two xdist groups, by module, of about equal time (near 120 s each on
+# a quiet machine): the modules with apps of their own (or none), and those on the
+# shared app (tests.live SharedApp), which a module not named here joins.
 BROWSER_GROUPS = {
     "tests.test_browser_axe": "browser-1",
     "tests.test_browser": "browser-1",
-    "tests.test_browser_keys": "browser-1",
     "tests.test_browser_care": "browser-1",
     "tests.test_guard_browser": "browser-1",
+    "tests.test_media_browser": "browser-1",
 }
 SECOND_BROWSER_GROUP = "browser-2"
 
@@ -333,8 +334,10 @@ def pytest_collection_modifyitems(config, items):
     it; and each other file's tests together (its servers start once).
 
     Two groups, not one: together the browser tests take longer than a whole leg may
-    (300 s) in one process, while each half fits beside the other files' tests. Not one
-    per module: a process can then have two browser tests of its own at once."""
+    (300 s) in one process, while each half fits beside the other files' tests; the two
+    processes then each drive a Chromium at times, which two cores bear (each test waits
+    on its app more than it computes). Not a group per module: the modules on the shared
+    app run in a row in one process, so that it starts once there."""
     for item in items:
         group = item.module.__name__
         if item.get_closest_marker("browser"):
