@@ -88,8 +88,10 @@ def test_the_interactive_documentation_opens(app, browser):  # noqa: F811
     refused = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else 0)
     page.goto(f"{app.url}/api/v1/docs")
-    expect(page.locator(".swagger-ui .title").first).to_contain_text("Storyboard")
-    expect(page.locator(".opblock-tag-section").first).to_be_visible()
+    # Swagger UI renders the page from its script: seconds on a loaded machine (expect's
+    # own default is 5 s, whatever the page's is).
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("Storyboard", timeout=20_000)
+    expect(page.locator(".opblock-tag-section").first).to_be_visible(timeout=20_000)
     shoot(page, "api-docs")
     assert not refused, refused
     context.close()
