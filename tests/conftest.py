@@ -230,11 +230,50 @@ def shared_chromium(_chromium_before_the_databases):
     return _chromium.get()
 
 
+class _SharedApp:
+    """The SharedApp (tests.live) of this process, started for the first module that asks
+    for an account on it and stopped when the next test needs it no more: the browser
+    modules that share it run one after another (_BrowserGroupFirst orders them so), and
+    the tests that follow in this process run without its processes beside them."""
+
+    def __init__(self):
+        self.app = self.folders = self.template = None
+
+    def account(self, module):
+        """An account of `module`'s own on the app (tests.live Account), started if need be."""
+        if self.app is None:
+            from tests.live import SharedApp
+
+            self.app = SharedApp(self.folders.mktemp("shared-app"), self.template).start()
+        return self.app.account(module)
+
+    def close(self):
+        app, self.app = self.app, None
+        if app is not None:
+            app.stop()
+
+
+_shared_app = _SharedApp()
+
+
+@pytest.fixture(scope="session")
+def shared_app(tmp_path_factory, live_template):
+    """One `manage.py up` for the browser modules that can share it (tests.live SharedApp):
+    a module's `app` fixture is `shared_app.account(__name__)`, an account of its own.
+    Stopped after the last test that uses it (pytest_runtest_teardown), else here, while
+    the template its database was copied from is still there."""
+    _shared_app.folders, _shared_app.template = tmp_path_factory, live_template
+    yield _shared_app
+    _shared_app.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     yield  # the test's own fixtures (and the contexts they opened) are gone first
     if nextitem is None or "shared_chromium" not in nextitem.fixturenames:
         _chromium.close()
+    if nextitem is None or "shared_app" not in nextitem.fixturenames:
+        _shared_app.close()
 
 
 @pytest.fixture
@@ -274,26 +313,49 @@ def broker(db):
     queue.purge_queue()
 
 
+# The browser tests' two xdist groups, by module, of about equal time (near 120 s each on
+# a quiet machine): the modules with apps of their own (or none), and those on the
+# shared app (tests.live SharedApp), which a module not named here joins.
+BROWSER_GROUPS = {
+    "tests.test_browser_axe": "browser-1",
+    "tests.test_browser": "browser-1",
+    "tests.test_browser_care": "browser-1",
+    "tests.test_guard_browser": "browser-1",
+    "tests.test_media_browser": "browser-1",
+}
+SECOND_BROWSER_GROUP = "browser-2"
+
+
 @pytest.hookimpl(tryfirst=True)  # the marks are there before xdist's own hook reads them
 def pytest_collection_modifyitems(config, items):
-    """For pytest-xdist's `--dist loadgroup` (pyproject's addopts): the browser tests run
-    one after another in one process (each drives a Chromium and an app of its own; two
-    at once starve each other on two cores), and each other file's tests together (its
-    servers start once)."""
+    """For pytest-xdist's `--dist loadgroup` (pyproject's addopts): the browser tests in
+    two groups (BROWSER_GROUPS), each run one test after another in a process, with one
+    Chromium and one shared app (tests.live SharedApp) for the modules that can share
+    it; and each other file's tests together (its servers start once).
+
+    Two groups, not one: together the browser tests take longer than a whole leg may
+    (300 s) in one process, while each half fits beside the other files' tests; the two
+    processes then each drive a Chromium at times, which two cores bear (each test waits
+    on its app more than it computes). Not a group per module: the modules on the shared
+    app run in a row in one process, so that it starts once there."""
     for item in items:
-        group = "browser" if item.get_closest_marker("browser") else item.module.__name__
+        group = item.module.__name__
+        if item.get_closest_marker("browser"):
+            group = BROWSER_GROUPS.get(group, SECOND_BROWSER_GROUP)
         item.add_marker(pytest.mark.xdist_group(group))
 
 
 class _BrowserGroupFirst:
     """In a process of `--dist loadgroup`, after every other plugin has ordered and named
-    the tests: the browser group first, and each test named by its group.
+    the tests: the browser groups first, and each test named by its group.
 
-    First, because it is the longest group by far (a good third of the run) and loadgroup
-    hands groups out in the order it meets them: the other process works through the
-    other files meanwhile instead of waiting at the end for the group handed out last.
-    (Only here: in one process pytest-django runs the tests that flush the database after
-    the others, and the order of groups across processes is loadgroup's anyway.)
+    First, because they are the longest groups by far (each near a sixth of the run) and
+    loadgroup hands groups out in the order it meets them: each process starts on one of
+    them, and then works through the other files instead of waiting at the end for a
+    browser group handed out last. (Only here: in one process pytest-django runs the
+    tests that flush the database after the others, and the order of groups across
+    processes is loadgroup's anyway.) Within a group, the modules on the shared app
+    (those whose tests use `shared_app`) come one after another, so that it starts once.
 
     Named, because xdist groups by a suffix it writes into each test's node id, which
     pytest 9.2 no longer reads (pytest-xdist #1386): without it every test, the browser
@@ -310,7 +372,14 @@ class _BrowserGroupFirst:
                 f"--dist loadgroup found no group on {ungrouped[0]} (and "
                 f"{len(ungrouped) - 1} more): see pytest-xdist #1386 and pyproject's pytest pin"
             )
-        items.sort(key=lambda item: not item.nodeid.endswith("@browser"))  # stable
+
+        def order(item):  # stable: within these, the order pytest and its plugins gave
+            group = item.nodeid.rpartition("@")[2]
+            if not group.startswith("browser-"):
+                return (1, "", False)
+            return (0, group, "shared_app" in item.fixturenames)
+
+        items.sort(key=order)
 
 
 def pytest_configure(config):

@@ -39,13 +39,15 @@ OWNER = "demo"
 VIEWER, VIEWER_PASSWORD = "vera", "a long pass phrase for vera"
 
 
-def seeded(live):
-    """Seed a LiveApp (tests.live) and return what seed() printed."""
-    said = live.manage("shell", "-c", "from tests.every_page import seed; seed()")
+def seeded(live, viewer=VIEWER):
+    """Seed a LiveApp (tests.live), or an Account of a shared one, for its user, with
+    `viewer` the name of the viewer it makes; return what seed() printed."""
+    code = f"from tests.every_page import seed; seed({live.username!r}, {viewer!r})"
+    said = live.manage("shell", "-c", code)
     return json.loads(said.strip().splitlines()[-1])
 
 
-def seed(owner=OWNER):
+def seed(owner=OWNER, viewer_name=VIEWER):
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.get(username=owner)
@@ -123,7 +125,7 @@ def seed(owner=OWNER):
         created_by=user,
     )
 
-    viewer = make_user(VIEWER, password=VIEWER_PASSWORD)
+    viewer = make_user(viewer_name, password=VIEWER_PASSWORD)
     Membership.objects.create(team=team, user=viewer, role=Role.VIEWER)
     # A gateway connection of the team's own, not its default, paused: its key was refused.
     gateway = Connection(team=team, name="Own gateway", preset="byteplus", created_by=user)
@@ -152,7 +154,7 @@ def seed(owner=OWNER):
                 "view_link": reverse("shared-project", args=[view_link.token]),
                 "review_link": reverse("shared-project", args=[review_link.token]),
                 "invitation": reverse("invitation", args=[token]),
-                "viewer": [VIEWER, VIEWER_PASSWORD],
+                "viewer": [viewer_name, VIEWER_PASSWORD],
             }
         )
     )

@@ -328,6 +328,81 @@ class Deployment:
         )
 
 
+class SharedApp:
+    """One `manage.py up` for the browser modules of a test process that can share it
+    (tests.conftest `shared_app`), each of them signed in as an account of its own
+    (`account()`): the app starts once instead of once a module (5 s of wall and 8 s of
+    its processes' CPU each time), and what one module makes (projects, tokens, webhook
+    endpoints, mentions) is in a team no other module's account belongs to.
+
+    Its settings are those every module sharing it can live with: small clips, a
+    simulator that takes a second (long enough to see a take running or held, short
+    enough not to wait), Break down with AI offered (SCRIPT_MODEL), and webhooks that may
+    reach this machine and retry after half a second."""
+
+    SIMULATOR_DELAY = 1.0
+    ENV = {
+        "SCRIPT_MODEL": "doubao-seed-1-6-250615",
+        "WEBHOOKS_ALLOW_INTERNAL": "true",
+        "WEBHOOKS_RETRY_DELAYS": "0.5",
+    }
+    BATCH = 8  # accounts made at once: each manage.py command starts Django anew
+
+    def __init__(self, folder, template):
+        self.live = LiveApp(
+            folder, simulator_delay=self.SIMULATOR_DELAY, env=self.ENV, template=template
+        )
+        self._accounts = []
+        self._made = 0
+
+    def start(self):
+        self.live.start()
+        return self
+
+    def stop(self):
+        left = self.live.stop()
+        assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+
+    def account(self, name):
+        """The app as `name` (a module's) sees it: its url and manage(), and the username
+        and password of an account no other module signs in with, in a team of its own."""
+        if not self._accounts:
+            self._accounts = self._make_accounts()
+        username = self._accounts.pop(0)
+        return Account(self.live, username, self.live.password, name)
+
+    def _make_accounts(self):
+        """BATCH accounts with the demo account's password, hashed once (the app's hasher
+        spends half a second on each), each with its default team."""
+        first, self._made = self._made + 1, self._made + self.BATCH
+        names = [f"member{n}" for n in range(first, self._made + 1)]
+        code = "\n".join(
+            [
+                "from django.contrib.auth import get_user_model",
+                "from django.contrib.auth.hashers import make_password",
+                "from projects.models import Team",
+                f"hashed = make_password({self.live.password!r})",
+                f"for name in {names!r}:",
+                "    user = get_user_model().objects.create(username=name, password=hashed)",
+                "    Team.default_for(user)",
+            ]
+        )
+        self.live.manage("shell", "-c", code)
+        return names
+
+
+class Account:
+    """A module's account on a SharedApp: what tests use of a LiveApp (url, username,
+    password, manage), with the account's own username."""
+
+    def __init__(self, live, username, password, module):
+        self.live, self.url, self.module = live, live.url, module
+        self.username, self.password = username, password
+
+    def manage(self, *args):
+        return self.live.manage(*args)
+
+
 def serving(folder, template, **options):
     """A LiveApp for a module's tests (a fixture yields from it): started, then stopped
     with nothing of it left running."""

@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import (  # noqa: F401
     browser,
     card,
@@ -18,8 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    yield from serving(tmp_path_factory.mktemp("activity"), live_template, simulator_delay=0.5)
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def test_every_entry_names_who_did_it(app, browser, tmp_path):  # noqa: F811

@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.live import LiveApp
 from tests.test_browser import (  # noqa: F401
     browser,
     card,
@@ -23,11 +22,9 @@ SCREENSHOTS = os.environ.get("STORYBOARD_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    live = LiveApp(tmp_path_factory.mktemp("live"), simulator_delay=1.0, template=live_template)
-    yield live.start()
-    left = live.stop()
-    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def prompts(page):

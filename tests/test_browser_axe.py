@@ -22,10 +22,12 @@ axe = Axe()
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
     # A slow simulator: the shot the test generates is still running when it is checked.
+    # 24 s: a task is queued for a quarter of it (projects.simulator.engine), which the
+    # test waits out, then running for 18 s, which the checks of the page take a few of.
     # Behind a proxy (as deployed, with a key of its own), so that the lock-out test can
     # sign in from an address of its own and lock no other test out with it.
     behind_a_proxy = {"TRUSTED_PROXIES": "1", "SECRET_KEY": "axe-" + "k" * 50}
-    with seeded_app(tmp_path_factory.mktemp("axe"), live_template, 60, behind_a_proxy) as live:
+    with seeded_app(tmp_path_factory.mktemp("axe"), live_template, 24, behind_a_proxy) as live:
         yield live
 
 

@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import (  # noqa: F401
     browser,
     card,
@@ -25,8 +24,9 @@ SCREENSHOTS = os.environ.get("STORYBOARD_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    yield from serving(tmp_path_factory.mktemp("cast"), live_template, simulator_delay=1.0)
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def portrait(path, colour):

@@ -4,15 +4,15 @@ events the stream sends it."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import browser, card, sign_in_and_create_project  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    yield from serving(tmp_path_factory.mktemp("live"), live_template)
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  # noqa: F811
@@ -38,7 +38,9 @@ def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  
     page.route("**/events?*", events)
     page.reload()
     expect(card(page, 1)).to_contain_text("4 s")
-    app.manage("shell", "-c", "from projects.models import Shot; Shot.objects.update(duration=7)")
+    # This account's shots only: the app is shared with other modules' (tests.conftest).
+    mine = f"Shot.objects.filter(project__team__memberships__user__username={app.username!r})"
+    app.manage("shell", "-c", f"from projects.models import Shot; {mine}.update(duration=7)")
     page.wait_for_timeout(1500)  # several silent streams came and went
     expect(card(page, 1)).to_contain_text("4 s")  # no live event brought the change
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import (  # noqa: F401
     browser,
     card,
@@ -27,13 +26,10 @@ LONG = " ".join(["The camera drifts past the moored boats in the grey morning li
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    yield from serving(
-        tmp_path_factory.mktemp("script"),
-        live_template,
-        simulator_delay=1.0,
-        env={"SCRIPT_MODEL": "doubao-seed-1-6-250615"},  # Break down with AI is offered
-    )
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own: its
+    SCRIPT_MODEL offers Break down with AI."""
+    return shared_app.account(__name__)
 
 
 def test_a_fountain_screenplay_imported_through_the_preview(app, browser, tmp_path):  # noqa: F811

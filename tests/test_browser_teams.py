@@ -7,9 +7,15 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.test_browser import app, browser, sign_in_and_create_project  # noqa: F401  (fixtures)
+from tests.test_browser import browser, sign_in_and_create_project  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def sign_up_by_invitation(browser, link, username):  # noqa: F811

@@ -7,7 +7,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import browser  # noqa: F401  (fixture)
 from tests.test_browser_axe import assert_accessible
 
@@ -18,8 +17,9 @@ SHOTS = os.environ.get("STORYBOARD_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    yield from serving(tmp_path_factory.mktemp("tokens"), live_template)
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def shoot(page, name):
@@ -88,8 +88,10 @@ def test_the_interactive_documentation_opens(app, browser):  # noqa: F811
     refused = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else 0)
     page.goto(f"{app.url}/api/v1/docs")
-    expect(page.locator(".swagger-ui .title").first).to_contain_text("Storyboard")
-    expect(page.locator(".opblock-tag-section").first).to_be_visible()
+    # Swagger UI renders the page from its script: seconds on a loaded machine (expect's
+    # own default is 5 s, whatever the page's is).
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("Storyboard", timeout=20_000)
+    expect(page.locator(".opblock-tag-section").first).to_be_visible(timeout=20_000)
     shoot(page, "api-docs")
     assert not refused, refused
     context.close()

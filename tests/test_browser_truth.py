@@ -7,7 +7,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import (  # noqa: F401
     browser,
     card,
@@ -20,8 +19,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    yield from serving(tmp_path_factory.mktemp("live"), live_template, simulator_delay=1.0)
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 def sign_in(page, app):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.live import serving
 from tests.test_browser import browser  # noqa: F401  (a fixture)
 from tests.test_webhooks import Receiver
 from tests.worker import wait_until
@@ -20,9 +19,9 @@ SCREENSHOTS = os.environ.get("STORYBOARD_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    env = {"WEBHOOKS_ALLOW_INTERNAL": "true", "WEBHOOKS_RETRY_DELAYS": "0.5"}
-    yield from serving(tmp_path_factory.mktemp("webhooks"), live_template, env=env)
+def app(shared_app):
+    """The process's shared app (tests.conftest), as an account of this module's own."""
+    return shared_app.account(__name__)
 
 
 @pytest.fixture
