@@ -293,7 +293,7 @@ def test_only_owners_manage_the_teams_connections(gateway_a, client):
 
 
 def test_takes_in_flight_finish_on_their_connection_after_the_default_changes(
-    deployment, gateway_a, gateway_b, worker, client
+    deployment, gateway_a, gateway_b, worker, client, django_capture_on_commit_callbacks
 ):
     ada = make_user("ada")
     team = ada.teams.get()
@@ -318,7 +318,8 @@ def test_takes_in_flight_finish_on_their_connection_after_the_default_changes(
     shot = project.timeline()[0]
     assert not shot.stale and shot.selected_take_id == sent.pk  # nothing marked stale
 
-    client.post(reverse("shot-regenerate", args=[project.pk, shot.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # as the request's commit does
+        client.post(reverse("shot-regenerate", args=[project.pk, shot.pk]))
     worker.until(lambda: not Take.objects.unfinished().exists(), what="the new take")
     again = project.shots.get().latest_take
     assert again.pk != sent.pk and again.status == Status.DONE
