@@ -29,13 +29,13 @@ Status = Take.Status
 
 @pytest.fixture
 def gateway_a(small_clips):
-    with Simulator(port=0, delay=1.0, small=small_clips, api_key="sk-team-a-0001") as sim:
+    with Simulator(port=0, delay=0.5, small=small_clips, api_key="sk-team-a-0001") as sim:
         yield sim
 
 
 @pytest.fixture
 def gateway_b(small_clips):
-    with Simulator(port=0, delay=1.0, small=small_clips, api_key="sk-team-b-0002") as sim:
+    with Simulator(port=0, delay=0.5, small=small_clips, api_key="sk-team-b-0002") as sim:
         yield sim
 
 
