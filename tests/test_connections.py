@@ -681,7 +681,9 @@ def test_errors_never_quote_the_key(gateway_a):
         assert not gateway_a.requests  # nothing was sent
 
     echoing = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _Echoing)
-    threading.Thread(target=echoing.serve_forever, daemon=True).start()
+    threading.Thread(  # polled every 10 ms: shutdown() waits for the next poll
+        target=echoing.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
     try:
         with httpx.Client(timeout=5) as client:
             url = f"http://127.0.0.1:{echoing.server_address[1]}/api/v3"
@@ -761,7 +763,9 @@ def test_a_server_that_is_not_a_gateway_does_not_pass_the_test(gateway_a):
             style = providers.STYLES[name](gateway_a.base_url(name), "sk-team-a-0001", http)
             assert style.check() is None, name
     other = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAGateway)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
+    threading.Thread(  # polled every 10 ms: shutdown() waits for the next poll
+        target=other.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
     try:
         Connection.objects.filter(pk=gateway.pk).update(
             base_url=f"http://127.0.0.1:{other.server_address[1]}/api/v3"
