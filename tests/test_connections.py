@@ -29,13 +29,13 @@ Status = Take.Status
 
 @pytest.fixture
 def gateway_a(small_clips):
-    with Simulator(port=0, delay=1.0, small=small_clips, api_key="sk-team-a-0001") as sim:
+    with Simulator(port=0, delay=0.5, small=small_clips, api_key="sk-team-a-0001") as sim:
         yield sim
 
 
 @pytest.fixture
 def gateway_b(small_clips):
-    with Simulator(port=0, delay=1.0, small=small_clips, api_key="sk-team-b-0002") as sim:
+    with Simulator(port=0, delay=0.5, small=small_clips, api_key="sk-team-b-0002") as sim:
         yield sim
 
 
@@ -293,7 +293,7 @@ def test_only_owners_manage_the_teams_connections(gateway_a, client):
 
 
 def test_takes_in_flight_finish_on_their_connection_after_the_default_changes(
-    deployment, gateway_a, gateway_b, worker, client
+    deployment, gateway_a, gateway_b, worker, client, django_capture_on_commit_callbacks
 ):
     ada = make_user("ada")
     team = ada.teams.get()
@@ -318,7 +318,8 @@ def test_takes_in_flight_finish_on_their_connection_after_the_default_changes(
     shot = project.timeline()[0]
     assert not shot.stale and shot.selected_take_id == sent.pk  # nothing marked stale
 
-    client.post(reverse("shot-regenerate", args=[project.pk, shot.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # as the request's commit does
+        client.post(reverse("shot-regenerate", args=[project.pk, shot.pk]))
     worker.until(lambda: not Take.objects.unfinished().exists(), what="the new take")
     again = project.shots.get().latest_take
     assert again.pk != sent.pk and again.status == Status.DONE
@@ -680,7 +681,9 @@ def test_errors_never_quote_the_key(gateway_a):
         assert not gateway_a.requests  # nothing was sent
 
     echoing = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _Echoing)
-    threading.Thread(target=echoing.serve_forever, daemon=True).start()
+    threading.Thread(  # polled every 10 ms: shutdown() waits for the next poll
+        target=echoing.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
     try:
         with httpx.Client(timeout=5) as client:
             url = f"http://127.0.0.1:{echoing.server_address[1]}/api/v3"
@@ -760,7 +763,9 @@ def test_a_server_that_is_not_a_gateway_does_not_pass_the_test(gateway_a):
             style = providers.STYLES[name](gateway_a.base_url(name), "sk-team-a-0001", http)
             assert style.check() is None, name
     other = http_server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAGateway)
-    threading.Thread(target=other.serve_forever, daemon=True).start()
+    threading.Thread(  # polled every 10 ms: shutdown() waits for the next poll
+        target=other.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    ).start()
     try:
         Connection.objects.filter(pk=gateway.pk).update(
             base_url=f"http://127.0.0.1:{other.server_address[1]}/api/v3"

@@ -115,7 +115,8 @@ def test_probes_of_a_database_that_never_answers_leave_no_check_behind(tmp_path)
     """The real server, its PostgreSQL a port that accepts and never answers: probes
     answer 503; the checks they share give up connecting, and hold nothing after."""
     with SilentServer() as silent:
-        database = f"postgres://postgres@127.0.0.1:{silent.port}/silent"
+        # Its checks give up connecting after 2 s (libpq's least), not the app's 3 s.
+        database = f"postgres://postgres@127.0.0.1:{silent.port}/silent?connect_timeout=2"
         with WebServer(tmp_path, env={"DATABASE_URL": database}) as server:
             url = f"{server.url}/healthz"
             with ThreadPoolExecutor(6) as pool:

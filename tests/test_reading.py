@@ -28,7 +28,7 @@ def lists(simulator):
 
 def test_a_missing_list_route_is_remembered_and_tasks_are_read_one_by_one(simulator, user, worker):
     simulator.add_fault("list", {"no_route": True})
-    parallel = [("Harbour [sim:delay=1]", Opening.CUT), ("Market [sim:delay=1]", Opening.CUT)]
+    parallel = [("Harbour [sim:delay=0.5]", Opening.CUT), ("Market [sim:delay=0.5]", Opening.CUT)]
 
     first = worker.generate(make_project(user, shots=parallel))
     second = worker.generate(make_project(user, title="Again", shots=parallel))
@@ -43,7 +43,7 @@ def test_the_apiyi_preset_reads_by_id_from_the_start(simulator, user, worker, se
     settings.SEEDANCE_PRESET = "apiyi"
     settings.SEEDANCE_BASE_URL = simulator.url + "/seedance/api/v3"
     simulator.add_fault("list", {"no_route": True})
-    parallel = [("Harbour [sim:delay=1]", Opening.CUT), ("Market [sim:delay=1]", Opening.CUT)]
+    parallel = [("Harbour [sim:delay=0.5]", Opening.CUT), ("Market [sim:delay=0.5]", Opening.CUT)]
 
     takes = worker.generate(make_project(user, shots=parallel))
 

@@ -67,8 +67,10 @@ def test_a_504_whose_task_was_made_is_followed_not_sent_again(simulator, user, w
 
 
 def test_a_5xx_that_made_nothing_waits_for_a_person_who_may_send_it_again(
-    simulator, user, worker, client, django_capture_on_commit_callbacks
+    simulator, user, worker, client, settings, django_capture_on_commit_callbacks
 ):
+    # Nothing was made: no list lag to outwait, so a short window (still several looks).
+    settings.PIPELINE_FIND_SECONDS = 2.0
     simulator.add_fault("create", {"status": 503}, count=1)
     project = make_project(user, shots=[("A lighthouse", Opening.CUT), ("Its beam", "continue")])
 
