@@ -3,12 +3,15 @@
 an export, a cast member and a comment), and every answer checked: never a 500, and each
 one the schema documents shaped as it says."""
 
+import shutil
+
 import pytest
 import schemathesis
 from django.core.files.base import ContentFile
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
+from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -33,10 +36,34 @@ def connection_kept():
         signal.connect(close_old_connections)
 
 
-@pytest.fixture
-def seeded(db, connection_kept):
+@pytest.fixture(scope="module")
+def seed(django_db_setup, django_db_blocker, tmp_path_factory):
     """ada's project with two shots and their takes, a done export, a cast member with a
-    picture and a comment; an owner's token; the ids a path may name."""
+    picture and a comment; an owner's token; the ids a path may name.
+
+    Made once for the module, as Django's setUpTestData does: in a transaction that each
+    test's own nests in (and rolls back to, whatever its requests changed), itself rolled
+    back at the end. Its files are made in a folder of their own, copied into each
+    test's media (requests may delete them)."""
+    folder = tmp_path_factory.mktemp("seed")
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        quick = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # as the suite hashes
+        with (
+            django_db_blocker.unblock(),
+            override_settings(MEDIA_ROOT=folder, PASSWORD_HASHERS=quick),
+        ):
+            made = make_seed()
+        yield made, folder
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def make_seed():
     ada = make_user("ada")
     project = make_project(ada, shots=[("A lighthouse", "cut"), ("Its beam turns", "continue")])
     takes = make_takes(project)
@@ -64,6 +91,14 @@ def seeded(db, connection_kept):
             "image_id": image.pk,
         },
     }
+
+
+@pytest.fixture
+def seeded(seed, db, connection_kept, media_root):
+    """The module's seed (see `seed`), as this test finds it: its rows and its files."""
+    made, folder = seed
+    shutil.copytree(folder, media_root, dirs_exist_ok=True)
+    return made
 
 
 def wsgi_app():

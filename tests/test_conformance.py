@@ -35,7 +35,19 @@ CASES = {
 
 
 @pytest.fixture
-def chain_in(simulator, settings, live_server, user):
+def bridges_handed_over(monkeypatch):
+    """The takes the driver hands to bridge preparation, which is left out here.
+
+    Preparing a continue's bridge encodes its whole first GOP again (here, the whole
+    full-size clip, at the export's preset): most of these tests' work, and about neither
+    the wire nor the seams. tests/test_bridges_prepared.py holds a render to it."""
+    handed = []
+    monkeypatch.setattr("projects.pipeline.driver.prepare", handed.append)
+    return handed
+
+
+@pytest.fixture
+def chain_in(simulator, settings, live_server, user, bridges_handed_over):
     """Generate three chained shots in one style; returns the takes and the wire creates."""
 
     def run(style):
@@ -59,6 +71,8 @@ def chain_in(simulator, settings, live_server, user):
         pipeline.run_here(project)
         takes = [shot.latest_take for shot in project.timeline()]
         assert [t.status for t in takes] == [Take.Status.DONE] * 3, [t.error for t in takes]
+        # Each done take went on to have its bridges prepared, as a render does.
+        assert sorted(t.pk for t in bridges_handed_over) == sorted(t.pk for t in takes)
         creates = [r for r in simulator.requests if r["method"] == "POST"]
         assert [r["style"] for r in creates] == [style] * 3
         return takes, [r["json"] for r in creates]

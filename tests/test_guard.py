@@ -48,12 +48,30 @@ def creates(simulator):
 # The checks on clips alone
 
 
+@pytest.fixture(scope="module")
+def fog(tmp_path_factory):
+    """fog(ending): the clip of fog ending so (None: an ordinary end), rendered full size
+    once for the module; the tests only read it."""
+    folder = tmp_path_factory.mktemp("fog")
+    rendered = {}
+
+    def clip(ending):
+        if ending not in rendered:
+            path = folder / f"{ending or 'ordinary'}.mp4"
+            render_clip(
+                path, width=864, height=496, duration=4, prompt="Fog", seed=3, ending=ending
+            )
+            rendered[ending] = path
+        return rendered[ending]
+
+    return clip
+
+
 @pytest.mark.parametrize(
     ("ending", "check"), [(None, None), ("black", "blank"), ("blur", "blur"), ("cut", "cut")]
 )
-def test_the_checks_catch_each_spoiled_ending_and_pass_an_ordinary_clip(tmp_path, ending, check):
-    path = tmp_path / "clip.mp4"
-    render_clip(path, width=864, height=496, duration=4, prompt="Fog", seed=3, ending=ending)
+def test_the_checks_catch_each_spoiled_ending_and_pass_an_ordinary_clip(fog, ending, check):
+    path = fog(ending)
     finding = check_seam(path)
     assert (finding.check if finding else None) == check
     # A second before the end, the same clip is still a fine place to continue from.
@@ -70,9 +88,8 @@ def test_a_clip_ending_on_a_flat_picture_is_near_uniform(tmp_path):
     assert (finding.check, finding.what) == ("blank", "a near-uniform frame")
 
 
-def test_a_check_turned_off_lets_its_frame_pass(tmp_path):
-    path = tmp_path / "clip.mp4"
-    render_clip(path, width=864, height=496, duration=4, prompt="Fog", seed=3, ending="blur")
+def test_a_check_turned_off_lets_its_frame_pass(fog):
+    path = fog("blur")
     assert check_seam(path, checks=("blank", "cut", "blur")).check == "blur"
     assert check_seam(path, checks=("blank", "cut")) is None
     assert check_seam(path, checks=()) is None
@@ -278,10 +295,9 @@ def test_render_wait_exits_non_zero_naming_the_held_shot_and_why(simulator, user
     assert len(creates(simulator)) == 1
 
 
-def test_media_reads_the_start_frame_the_guard_judged(tmp_path):
+def test_media_reads_the_start_frame_the_guard_judged(fog):
     """The guard looks at the very frame a continue would start on (media.frame_at)."""
-    path = tmp_path / "clip.mp4"
-    render_clip(path, width=864, height=496, duration=4, prompt="Fog", seed=3, ending="black")
+    path = fog("black")
     last = np.asarray(media.frame_at(path, -1).convert("L")).mean()
     earlier = np.asarray(media.frame_at(path, 4 * FPS - 1 - FPS).convert("L")).mean()
     assert last < 10 < earlier
