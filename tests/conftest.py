@@ -169,13 +169,17 @@ class _SharedChromium:
 
     def get(self):
         if self.browser is None or not self.browser.is_connected():
-            from playwright.sync_api import sync_playwright
+            from playwright.sync_api import expect, sync_playwright
 
             from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
             if not shutil.which(CHROMIUM):
                 pytest.fail("Debian's Chromium is needed: apt-get install chromium")
             self.close()
+            # Playwright's assertions wait 5 s unless told otherwise, whatever a page's
+            # default timeout: as long as the pages' own 20 s, for a page that takes its
+            # time loading on a busy machine (two browsers and apps on two cores).
+            expect.set_options(timeout=20_000)
             self.playwright = sync_playwright().start()
             self.browser = self.playwright.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS
