@@ -27,12 +27,16 @@ function arrangeTimeline() {
   });
 }
 // A live update while a card is being dragged would pull the card from under the hand;
-// it is skipped: the drop answers with the whole timeline, as it is then.
-document.addEventListener("htmx:sseBeforeMessage", (event) => {
+// it is skipped: the drop answers with the whole timeline, as it is then. So is a card's
+// poll (while the stream is down), which would swap a card out of the list being sorted;
+// the card asks again at the next poll.
+function whileDragging(event) {
   const timeline = document.getElementById("timeline");
   if (timeline && timeline.dataset.dragging && timeline.contains(event.target)) {
     event.preventDefault();
   }
-});
+}
+document.addEventListener("htmx:sseBeforeMessage", whileDragging);
+document.addEventListener("htmx:beforeRequest", whileDragging);
 document.addEventListener("DOMContentLoaded", arrangeTimeline);
 document.addEventListener("htmx:load", arrangeTimeline);
