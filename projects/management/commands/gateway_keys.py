@@ -1,18 +1,16 @@
 """`gateway_keys rotate`: seal every team's gateway key again with the first key of
 GATEWAY_KEYS_SECRET, so the old one can be dropped from it."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from projects import vault
+from projects.management.base import DataCommand
 from projects.models import Connection
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Seal every gateway connection's key again with GATEWAY_KEYS_SECRET's first key."
-    # A command on the data, as loaddata and createsuperuser are: no system checks, which
-    # would import every view for the URL checks (half a second of each run).
-    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["rotate"])

@@ -8,22 +8,20 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django_q.tasks import async_task
 
 from projects import boards, costs, cut, pipeline, providers, scripts, storyboard_file
 from projects.checks import refuse_development_key
+from projects.management.base import DataCommand
 from projects.models import Export, Kind, Membership, Project, Role, Take, Team
 
 # render --wait gives up no sooner than this, however quick the shots are expected to be.
 MIN_TIMEOUT = 3600.0
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Import a storyboard file, render a project's shots, export its cut."
-    # A command on the data, as loaddata and createsuperuser are: no system checks, which
-    # would import every view for the URL checks (half a second of each run).
-    requires_system_checks = []
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)

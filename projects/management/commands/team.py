@@ -1,17 +1,15 @@
 """`team create | add | remove`: teams from the command line, for admins and scripts."""
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
+from projects.management.base import DataCommand
 from projects.models import Membership, Role, Team
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Make a team, add a member with a role, or remove one."
-    # A command on the data, as loaddata and createsuperuser are: no system checks, which
-    # would import every view for the URL checks (half a second of each run).
-    requires_system_checks = []
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)

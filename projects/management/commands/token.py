@@ -3,21 +3,19 @@
 `token create` prints the secret alone on stdout (what it made goes to stderr), so a
 script can keep it: TOKEN=$(manage.py token create ada --team Crew --read-only)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from projects.forms import MAX_DAYS
+from projects.management.base import DataCommand
 from projects.models import AccessToken
 from projects.models.tokens import DEFAULT_DAYS
 
 from .team import _team, _user
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Make an access token for the JSON API (its secret printed once), list, revoke."
-    # A command on the data, as loaddata and createsuperuser are: no system checks, which
-    # would import every view for the URL checks (half a second of each run).
-    requires_system_checks = []
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
