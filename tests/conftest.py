@@ -94,12 +94,22 @@ def simulator(settings, small_clips, request):
 _template = None
 
 
+def _test_database_made():
+    """Whether pytest-django made the test database: it does only for runs with a test
+    that uses one."""
+    from django.db import connection
+
+    return connection.settings_dict["NAME"] == connection.creation._get_test_db_name()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory, request):
     """pytest-django's test database, and straight after its migrations, before any test
     writes to it, a copy for live_template (tests.live.template_from_the_test_database)."""
     global _template
-    if not request.config.getoption("nomigrations"):
+    # A run of live apps alone (`pytest tests/test_paid_once.py`) has no test database to
+    # copy: live_template migrates one for the purpose (never the developer's own).
+    if _test_database_made() and not request.config.getoption("nomigrations"):
         from tests.live import template_from_the_test_database
 
         with django_db_blocker.unblock():
@@ -114,7 +124,7 @@ def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory, reques
 def live_template(django_db_setup, tmp_path_factory):
     """A migrated database, which live apps and deployments copy rather than each
     migrating a database of their own: the test database as it was migrated (see
-    django_db_setup), or, where its tables were made without migrations
+    django_db_setup), or, where the run made none or made its tables without migrations
     (--no-migrations), a database migrated for the purpose."""
     if _template is not None:
         yield _template
@@ -219,7 +229,7 @@ def _live_threads_let_go_of_the_databases(django_db_setup, django_db_blocker):
             hub.close_connections(pool)
     from django.db import connection
 
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and _test_database_made():
         # And any other thread's (asgiref's executors behind the async tests keep theirs).
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(

@@ -13,11 +13,10 @@ from projects.providers import SIMULATOR_PREFIXES
 from tests.factories import make_project
 from tests.test_pipeline import mean_difference
 
-# Every test here compares the frames at each seam.
+# Every test here compares the frames at each seam (small clips show the same frames).
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(120),
-    pytest.mark.full_clips,
 ]
 
 # Each style with settings its document allows, the smallest the style makes.
@@ -81,11 +80,14 @@ def chain_in(simulator, settings, live_server, user, bridges_handed_over):
 
 
 def assert_seams_match(takes):
+    """Each continue starts on the frame its shot before ends on: within a few levels
+    (one encode each), where each clip's own first and last frames lie well apart (its
+    zoom and pan; more than the tolerance and then some, so a match means something)."""
     for before, after in zip(takes, takes[1:], strict=False):
         assert after.upstream_take == before
         last = media.last_frame(before.video.path)
-        assert mean_difference(last, media.first_frame(after.video.path)) < 6
-        assert mean_difference(media.first_frame(before.video.path), last) > 6
+        assert mean_difference(last, media.first_frame(after.video.path)) < 3
+        assert mean_difference(media.first_frame(before.video.path), last) > 4
 
 
 def frame_links(live_server):

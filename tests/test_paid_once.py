@@ -8,8 +8,10 @@ commands, and the simulator over loopback counting creates.
 import contextlib
 import itertools
 import json
+import os
 import signal
 import sqlite3
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -113,6 +115,29 @@ def sim(ark):
     return ark.simulator
 
 
+@pytest.fixture
+def broker_of_its_own():
+    """Settings for a deployment beside the module's `ark`: under REDIS_URL, a Redis
+    database of its own, so that neither worker takes the other's tasks, which its
+    database does not have (each such task then waits for its lease to run out before
+    the right worker picks the take up again). Emptied afterwards."""
+    suite = os.environ.get("REDIS_URL")
+    if not suite:
+        yield {}  # the database is the broker: the deployment's own
+        return
+    import redis
+
+    # The suite's database moved past those of its processes; settings add the xdist
+    # worker's number to it, as to the suite's own.
+    url = urlsplit(suite)
+    asked = int(url.path[1:] or 0) + 8
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    used = asked + (int(worker[2:]) if worker.startswith("gw") else 0)
+    yield {"REDIS_URL": urlunsplit(url._replace(path=f"/{asked}"))}
+    with redis.Redis.from_url(urlunsplit(url._replace(path=f"/{used}"))) as queue:
+        queue.flushdb()
+
+
 def chain(*prompts):
     return [{"prompt": prompt, "duration": 4} for prompt in prompts]
 
@@ -171,7 +196,7 @@ def test_a_prompt_edited_while_a_create_is_uncertain_is_still_found_by_what_was_
 
 
 def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
-    tmp_path, live_template
+    tmp_path, live_template, broker_of_its_own
 ):
     # Slow enough that the chains' takes are at the provider at once, and read together
     # where the app believes it can list: they overlap for longer than a read's interval
@@ -183,6 +208,7 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
             tmp_path,
             simulator,
             live_template,
+            **broker_of_its_own,
             SEEDANCE_PRESET="apiyi",
             SEEDANCE_BASE_URL=f"{simulator.url}/seedance/api/v3",
             SEEDANCE_POLL_INTERVAL=str(poll),
