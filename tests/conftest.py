@@ -81,10 +81,13 @@ def small_clips(request):
 @pytest.fixture
 def simulator(settings, small_clips, request):
     """The local simulator on a free port, configured as the provider; stopped afterwards.
-    Its clips are at 24 fps, or at the rate a `simulator_fps(N)` mark asks for."""
+    Its clips are at 24 fps, or at the rate a `simulator_fps(N)` mark asks for. Its tasks
+    take 0.05 s: most tests assert clips, requests and states, not how long a task ran
+    (one that must see a task queued or running says so: `simulator.delay`, or
+    [sim:delay=N] in a prompt)."""
     rate = request.node.get_closest_marker("simulator_fps")
     fps = rate.args[0] if rate else 24
-    with Simulator(port=0, delay=0.3, small=small_clips, fps=fps) as sim:
+    with Simulator(port=0, delay=0.05, small=small_clips, fps=fps) as sim:
         settings.SEEDANCE_BASE_URL = f"{sim.url}/api/v3"
         settings.SEEDANCE_API_KEY = "test-key"
         settings.SEEDANCE_POLL_INTERVAL = 0.1

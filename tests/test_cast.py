@@ -142,7 +142,6 @@ def test_a_cut_with_a_cast_of_three_on_each_api_style(
     names them, and a prompt naming them image 1 to 4 with their descriptions; dieyuyun,
     which takes no reference images, gets the descriptions alone, as its card said."""
     use_style(settings, simulator, style)
-    simulator.delay = 0.05  # what is asserted is what was sent, not how long it took
     settings.PUBLIC_BASE_URL = live_server.url  # wisgate fetches images by link
     case = SETTINGS[style]
     project = make_project(
@@ -212,7 +211,6 @@ def test_a_continue_gets_the_descriptions_and_no_references(simulator, user, cli
     page = client_of.get(project.get_absolute_url()).content.decode()
     assert "Identity comes from the shot before&#x27;s last frame" in page
 
-    simulator.delay = 0.05  # what is asserted is what was sent, not how long it took
     pipeline.queue_takes(project)
     pipeline.run_here(project, deadline=time.monotonic() + 90)
     takes = [shot.latest_take for shot in project.timeline()]

@@ -13,15 +13,6 @@ from tests.factories import make_project, make_take
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def quick_simulator(request):
-    """These tests assert clips, requests and the takes' states, not how long a task ran:
-    the simulator answers in 0.05 s, not the fixture's 0.3 s a take along each chain
-    (a task that must stay queued says so in its prompt, [sim:delay=N])."""
-    if "simulator" in request.fixturenames:
-        request.getfixturevalue("simulator").delay = 0.05
-
-
 def mean_difference(a, b):
     """Mean absolute difference per channel, 0-255."""
     diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB").resize(a.size))

@@ -52,6 +52,7 @@ def wait_until_finished(client, task_id, timeout=20):
 
 
 def test_a_task_goes_from_queued_through_running_to_succeeded(simulator):
+    simulator.delay = 1.0  # a quarter of it queued: each state is read a few times
     client = get_client()
     task_id = client.create(request())
     task, seen = wait_until_finished(client, task_id)
