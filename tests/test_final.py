@@ -20,6 +20,7 @@ from projects.providers.dieyuyun import DieyuyunStyle
 from projects.providers.openai_videos import OpenAIVideosStyle
 from projects.providers.wisgate import WisgateStyle
 from projects.simulator import Simulator
+from projects.simulator.render import small_size
 from tests.factories import make_project, make_take
 from tests.test_pipeline import mean_difference
 
@@ -29,6 +30,9 @@ STANDARD = "doubao-seedance-2-0-260128"
 FAST = "doubao-seedance-2-0-fast-260128"
 FINAL_SETTINGS = {"model": STANDARD, "resolution": "720p", "generate_audio": True}
 MAGENTA = (255, 0, 255)
+# What the simulator renders for a draft (480p) and a final (720p) at 16:9: small clips,
+# each side an eighth (the same frames, scaled), still a size of each its own.
+DRAFT_SIZE, FINAL_SIZE = small_size(864, 496), small_size(1280, 720)
 
 
 def creates(simulator):
@@ -112,7 +116,6 @@ def test_takes_made_before_drafts_existed_stay_current_drafts(user):
     assert first.current_take == old  # picking a final leaves the draft in its cut
 
 
-@pytest.mark.full_clips
 @pytest.mark.timeout(300)
 def test_drafts_then_finals_at_the_final_settings_chaining_from_finals(simulator, user, settings):
     settings.SEEDANCE_PRICES = {FAST: 10.0, STANDARD: 40.0}
@@ -127,7 +130,7 @@ def test_drafts_then_finals_at_the_final_settings_chaining_from_finals(simulator
     assert all(t.kind == Kind.DRAFT and t.status == Take.Status.DONE for t in drafts)
     assert drafts[0].inputs["resolution"] == "480p" and drafts[0].inputs["model"] == FAST
     assert (media.probe(drafts[0].video.path).width, has_audio(drafts[0].video.path)) == (
-        864,
+        DRAFT_SIZE[0],
         False,
     )
 
@@ -143,7 +146,7 @@ def test_drafts_then_finals_at_the_final_settings_chaining_from_finals(simulator
     # A draft that looks nothing like its final would: if a final continue started on
     # the draft before it, its first frame would be magenta.
     magenta = io.BytesIO()
-    Image.new("RGB", (864, 496), MAGENTA).save(magenta, "PNG")
+    Image.new("RGB", DRAFT_SIZE, MAGENTA).save(magenta, "PNG")
     drafts[0].last_frame.save("last-frame.png", ContentFile(magenta.getvalue()))
 
     finals = pipeline.queue_finals(project)
@@ -170,7 +173,7 @@ def test_drafts_then_finals_at_the_final_settings_chaining_from_finals(simulator
     with finals[0].last_frame.open("rb") as f:
         assert first_frame_sent(sent[1]) == f.read()
     info = media.probe(finals[1].video.path)
-    assert (info.width, info.height) == (1280, 720)
+    assert (info.width, info.height) == FINAL_SIZE
     assert has_audio(finals[1].video.path)
     first = media.first_frame(finals[1].video.path)
     assert mean_difference(first, media.last_frame(finals[0].video.path)) < 6
@@ -198,7 +201,7 @@ def test_drafts_then_finals_at_the_final_settings_chaining_from_finals(simulator
     assert export.status == Export.Status.DONE, export.error
     assert export.takes == [t.pk for t in finals]
     with local_copy(export.file, ".mp4") as path:
-        assert (media.probe(path).width, has_audio(path)) == (1280, True)
+        assert (media.probe(path).width, has_audio(path)) == (FINAL_SIZE[0], True)
 
 
 def test_a_final_continue_waits_for_the_final_before_it_not_the_draft(simulator, user):
@@ -295,7 +298,6 @@ def test_render_final_from_the_command_line(tmp_path, user, settings):
 
 
 @pytest.mark.browser
-@pytest.mark.full_clips
 @pytest.mark.timeout(300)
 @pytest.mark.django_db(transaction=True)
 def test_the_card_shows_draft_and_final_side_by_side(simulator, user, live_server, tmp_path):
@@ -341,7 +343,7 @@ def test_the_card_shows_draft_and_final_side_by_side(simulator, user, live_serve
             assert "Draft · take 1 · 480p" in draft.inner_text()
             assert "Final · take 2 · 720p" in final.inner_text()
             # Loaded and playable, each at its own size.
-            for figure, width in ((draft, 864), (final, 1280)):
+            for figure, width in ((draft, DRAFT_SIZE[0]), (final, FINAL_SIZE[0])):
                 video = figure.locator("video")
                 video.evaluate(
                     "v => v.readyState >= 1 || new Promise(ok => v.onloadedmetadata = ok)"
