@@ -37,7 +37,6 @@ def write_storyboard(folder, data=STORYBOARD):
     return path
 
 
-@pytest.mark.full_clips
 @pytest.mark.timeout(240)
 def test_import_render_export_from_a_fresh_shell(tmp_path, small_clips):
     env = {
