@@ -20,7 +20,6 @@ from projects.providers.dieyuyun import DieyuyunStyle
 from projects.providers.openai_videos import OpenAIVideosStyle
 from projects.providers.wisgate import WisgateStyle
 from projects.simulator import Simulator
-from projects.simulator.render import small_size
 from tests.factories import make_project, make_take
 from tests.test_pipeline import mean_difference
 
@@ -296,15 +295,12 @@ def test_render_final_from_the_command_line(tmp_path, user, settings):
 
 
 @pytest.mark.browser
+@pytest.mark.full_clips
 @pytest.mark.timeout(300)
 @pytest.mark.django_db(transaction=True)
 def test_the_card_shows_draft_and_final_side_by_side(simulator, user, live_server, tmp_path):
     """In Chromium: each card shows its draft and its final next to each other, both
-    playable. The screenshot lands in $STORYBOARD_SCREENSHOTS when set.
-
-    Small clips (no full_clips mark): each player is still told apart by the size of the
-    clip it loaded, an eighth of its take's (480p or 720p), without the seconds of CPU
-    that rendering two real-size 720p finals takes; the real sizes are checked above."""
+    playable. The screenshot lands in $STORYBOARD_SCREENSHOTS when set."""
     import os
     import shutil
 
@@ -344,9 +340,8 @@ def test_the_card_shows_draft_and_final_side_by_side(simulator, user, live_serve
             final = card.locator('[data-kind="final"]')
             assert "Draft · take 1 · 480p" in draft.inner_text()
             assert "Final · take 2 · 720p" in final.inner_text()
-            # Loaded and playable, each at its own size (small clips: see above).
-            sizes = ((draft, small_size(864, 496)[0]), (final, small_size(1280, 720)[0]))
-            for figure, width in sizes:
+            # Loaded and playable, each at its own size.
+            for figure, width in ((draft, 864), (final, 1280)):
                 video = figure.locator("video")
                 video.evaluate(
                     "v => v.readyState >= 1 || new Promise(ok => v.onloadedmetadata = ok)"
