@@ -71,10 +71,13 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
 
     sign_in_and_create_project(page, app, "Autumn valley")
 
+    # Shot 1 takes the simulator's 2.5 s, long enough to be seen running while shot 2
+    # waits for it; shots 2 and 3 only need to finish ([sim:delay=1]: about the time
+    # their real-size clips take to render anyway).
     prompts = [
         ("Drone shot over an autumn valley", "cut"),
-        ("The drone dives toward the river", "continue"),
-        ("It skims the water past a red canoe", "continue"),
+        ("The drone dives toward the river [sim:delay=1]", "continue"),
+        ("It skims the water past a red canoe [sim:delay=1]", "continue"),
     ]
     for prompt, opening in prompts:
         page.fill("#shot-form textarea[name=prompt]", prompt)

@@ -22,12 +22,13 @@ axe = Axe()
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, live_template):
     # A slow simulator: the shot the test generates is still running when it is checked.
-    # 24 s: a task is queued for a quarter of it (projects.simulator.engine), which the
-    # test waits out, then running for 18 s, which the checks of the page take a few of.
+    # 16 s: a task is queued for a quarter of it (projects.simulator.engine), which the
+    # test spends on the shortcuts' dialog and then waits out, then running for 12 s,
+    # which the checks of the page take a few of.
     # Behind a proxy (as deployed, with a key of its own), so that the lock-out test can
     # sign in from an address of its own and lock no other test out with it.
     behind_a_proxy = {"TRUSTED_PROXIES": "1", "SECRET_KEY": "axe-" + "k" * 50}
-    with seeded_app(tmp_path_factory.mktemp("axe"), live_template, 24, behind_a_proxy) as live:
+    with seeded_app(tmp_path_factory.mktemp("axe"), live_template, 16, behind_a_proxy) as live:
         yield live
 
 
@@ -104,6 +105,14 @@ def test_a_members_pages(app, page):
     expect(page.locator("#bill-confirm")).to_be_visible()
     assert_accessible(page, "the question asked before billing")
     page.keyboard.press("Enter")
+    expect(page.locator("#bill-confirm")).to_be_hidden()
+    # While the take is queued (a quarter of the simulator's delay), the shortcuts' dialog.
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    assert_accessible(page, "the keyboard shortcuts")
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
+
     expect(shot).to_have_attribute("data-status", "running", timeout=30_000)
     expect(page.locator(".shot-card[data-status=done]")).to_have_count(3)
     expect(page.locator(".shot-card[data-status=failed]")).to_have_count(1)
@@ -113,12 +122,6 @@ def test_a_members_pages(app, page):
     expect(page.locator("[data-role=uncertain] [data-role=send-again]")).to_have_count(1)
     expect(page.locator(".export-card[data-status=done] video")).to_have_count(1)
     assert_accessible(page, "a project with shots in every state")
-
-    page.keyboard.press("?")
-    expect(page.locator("#shortcuts")).to_be_visible()
-    assert_accessible(page, "the keyboard shortcuts")
-    page.keyboard.press("Escape")
-    expect(page.locator("#shortcuts")).to_be_hidden()
 
     for name in ("shot_edit", "settings", "team", "cast", "cast_edit"):
         page.goto(app.url + app.pages[name])

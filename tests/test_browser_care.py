@@ -204,18 +204,24 @@ def drag_after(page, card, other):
     one that swaps itself in between the press and the drag's start, before the page
     holds polls back (static/js/arrange.js), leaves a drop that sends nothing, as it
     would for a person, who drags again. So does this, once, after checking that
-    nothing moved (seen once in CI's second leg, with two browsers on two cores)."""
+    nothing moved (seen once in CI's second leg, with two browsers on two cores).
+    A drop that moved the card sends the order at once (arrange.js): a drag after which
+    no request left within a few seconds sent nothing, and its answer is then awaited."""
     for attempt in (1, 2):
         try:
-            with page.expect_response(lambda r: r.url.endswith("/shots/order"), timeout=10_000):
+            with page.expect_request(
+                lambda r: r.url.endswith("/shots/order"), timeout=5_000
+            ) as sent:
                 card.locator(".drag-handle").drag_to(
                     other.locator("header"), target_position={"x": 200, "y": 5}, steps=20
                 )
-            return
         except PlaywrightTimeoutError:
             if attempt == 2:
                 raise
             expect(card).to_have_attribute("data-shot", "5")  # the first drag moved nothing
+            continue
+        assert sent.value.response().ok
+        return
 
 
 # 12. A link shows costs and technical details only when it is set to.

@@ -27,9 +27,10 @@ def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  
     expect(card(page, 1)).to_contain_text("4 s")
 
     # From here the page's stream is this test's: silent, until it says "resync".
-    said = {"resync": False}
+    said = {"resync": False, "streams": 0}
 
     def events(route):
+        said["streams"] += 1
         body = "retry: 300\n\n"
         if said["resync"]:
             body = "retry: 60000\n\nevent: resync\nid: 1\ndata: \n\n"
@@ -41,7 +42,11 @@ def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  
     # This account's shots only: the app is shared with other modules' (tests.conftest).
     mine = f"Shot.objects.filter(project__team__memberships__user__username={app.username!r})"
     app.manage("shell", "-c", f"from projects.models import Shot; {mine}.update(duration=7)")
-    page.wait_for_timeout(1500)  # several silent streams came and went
+    streams = said["streams"]
+    for _ in range(200):  # several silent streams came and went (each retries in 0.3 s)
+        if said["streams"] >= streams + 3:
+            break
+        page.wait_for_timeout(100)
     expect(card(page, 1)).to_contain_text("4 s")  # no live event brought the change
 
     said["resync"] = True

@@ -158,3 +158,41 @@ def test_a_watching_page_exports_finished_finals_and_keeps_its_head_true(
     assert other.evaluate("window.stayedOnPage") is True
     other_context.close()
     context.close()
+
+
+def test_an_exports_answer_coming_after_its_live_event_leaves_it_done(app, browser):  # noqa: F811
+    """Export hands the export to the worker at once and then renders its answer: on a
+    loaded machine the live event of the finished export can reach the page first. The
+    answer, older, must not put the export back to queued (the page would wait forever:
+    no later event comes)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Late answer")
+    add_shots(page, [("A lantern on a jetty", "cut")])
+    page.click("#generate-button")
+    send_billed(page)
+    expect(card(page, 1)).to_have_attribute("data-status", "done", timeout=60_000)
+    page.wait_for_function("() => window.storyboardLive === true")
+
+    # Export's answer is held back until the live event has shown the export done.
+    held = []
+    page.route("**/exports/new", lambda route: held.append((route, route.fetch())))
+    page.check("input[name=normalize]")  # an MP4 levelled: ffmpeg takes a moment or two
+    page.click("#export-button")
+    done = page.locator(".export-card[data-status=done] a:has-text('Download MP4')")
+    expect(done).to_be_visible(timeout=30_000)
+    assert len(held) == 1
+    page.evaluate(
+        """() => { window.answered = false;
+            document.addEventListener("htmx:afterSwap", () => { window.answered = true; },
+                                      {once: true}); }"""
+    )
+    route, answer = held[0]
+    assert "Download MP4" not in answer.text()  # rendered before the export was done
+    route.fulfill(response=answer)
+    page.wait_for_function("() => window.answered")
+    expect(done).to_be_visible()
+    expect(page.locator(".export-card")).to_have_count(1)
+    expect(page.locator(".export-card[data-status=queued]")).to_have_count(0)
+    context.close()

@@ -46,6 +46,26 @@ document.addEventListener("htmx:responseError", (event) => {
   flash.replaceChildren(message);
 });
 
+// An answer is rendered when its request is, and may reach the page after a live event
+// rendered later: Export's answer, say, after the event of the export the worker has
+// already finished (it starts at once). An export card the page shows is kept over an
+// older one (data-changed: when the export last changed) that an answer brings.
+let shownExports = new Map();
+document.addEventListener("htmx:beforeSwap", () => {
+  const cards = document.querySelectorAll(".export-card[data-changed]");
+  shownExports = new Map([...cards].map((card) => [card.id, card]));
+});
+document.addEventListener("htmx:afterSwap", () => {
+  for (const card of document.querySelectorAll(".export-card[data-changed]")) {
+    const shown = shownExports.get(card.id);
+    if (shown && !shown.isConnected && Number(shown.dataset.changed) > Number(card.dataset.changed)) {
+      card.replaceWith(shown);
+      htmx.process(shown);
+    }
+  }
+  shownExports = new Map();
+});
+
 // A link is selected whole when clicked, ready to copy.
 document.addEventListener("click", (event) => {
   if (event.target.matches("input.share-link")) event.target.select();
