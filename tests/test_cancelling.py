@@ -63,7 +63,8 @@ def test_cancel_collects_a_task_that_finished_since_it_was_last_read_and_deletes
 def test_cancel_leaves_a_running_task_to_finish_and_collects_it(
     simulator, user, client_of, worker, django_capture_on_commit_callbacks
 ):
-    project = make_project(user, shots=[("A lighthouse [sim:delay=4]", Opening.CUT)])
+    # Running from 0.75 s to 3 s: over two seconds for the cancel to find it running.
+    project = make_project(user, shots=[("A lighthouse [sim:delay=3]", Opening.CUT)])
     (take,) = sent(project, worker)
     wait_until(lambda: remote(simulator, take).status == Remote.RUNNING)  # unread
 

@@ -410,8 +410,10 @@ def test_each_connections_limit_holds_across_worker_processes_apart_from_the_oth
     from tests.test_limits import cuts as storyboard
     from tests.test_limits import most_at_once as peak
 
+    # Half a second a task: long enough that the two teams' first tasks, sent together,
+    # overlap, and that a second task sent to a gateway before the first ends shows.
     sims = [
-        Simulator(port=0, delay=1.0, small=small_clips, api_key=key).start()
+        Simulator(port=0, delay=0.5, small=small_clips, api_key=key).start()
         for key in ("sk-team-a-0001", "sk-team-b-0002", "test-key")
     ]
     a, b, server = sims

@@ -22,7 +22,11 @@ from projects.live.watch import Watcher
 from projects.models import Link, Project, Role, Shot, Take
 from tests.factories import make_project, make_take
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What runs in the test's own thread sees its rolled-back transaction; a test whose
+# streams read the database on the live threads (catch-ups, access checks, producers)
+# needs its rows committed (`threaded`), and pays for a flush of every table after it.
+pytestmark = pytest.mark.django_db
+threaded = pytest.mark.django_db(transaction=True)
 
 
 def chain(user, *openings):
@@ -320,6 +324,7 @@ async def read(stream, until, timeout=10.0):
     return chunks
 
 
+@threaded
 def test_every_viewer_gets_each_change_from_one_producer(user, monkeypatch):
     monkeypatch.setattr(hubs, "TICK", 0.02)
     project = chain(user, "cut", "continue")
@@ -343,6 +348,7 @@ def test_every_viewer_gets_each_change_from_one_producer(user, monkeypatch):
     assert len({id(watcher) for watcher in looks}) == 1  # one producer for five viewers
 
 
+@threaded
 def test_a_browser_that_reconnects_gets_what_changed_meanwhile(user, monkeypatch):
     monkeypatch.setattr(hubs, "TICK", 0.02)
     project = chain(user, "cut", "continue")
@@ -364,6 +370,7 @@ def test_a_browser_that_reconnects_gets_what_changed_meanwhile(user, monkeypatch
     assert "event: timeline" in run(reconnect(None))
 
 
+@threaded
 def test_a_revoked_link_ends_its_stream(user, monkeypatch):
     monkeypatch.setattr(hubs, "TICK", 0.02)
     project = chain(user, "cut")
@@ -395,6 +402,7 @@ def redis_url(settings):
     return settings.REDIS_URL
 
 
+@threaded
 def test_through_redis_two_web_processes_share_one_producer(user, monkeypatch, redis_url):
     """Two hubs stand for two web processes: each has its own viewers, one produces."""
     monkeypatch.setattr(hubs, "TICK", 0.02)
@@ -427,6 +435,7 @@ def test_through_redis_two_web_processes_share_one_producer(user, monkeypatch, r
     assert len({id(watcher) for watcher in looks if watcher.project is not None}) == 1
 
 
+@threaded
 def test_streams_that_open_together_ask_redis_once(user, redis_url):
     """Fifty streams of one web process opening at once (a team opening the page) share
     one ping and one subscription to the project's channel, not fifty of each."""
@@ -463,6 +472,7 @@ def test_streams_that_open_together_ask_redis_once(user, redis_url):
     assert not running  # nothing kept once answered
 
 
+@threaded
 def test_without_redis_the_stream_says_so_and_the_page_polls(user, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     project = chain(user, "cut")
@@ -690,6 +700,7 @@ def test_the_in_process_hub_forgets_a_project_when_its_last_viewer_leaves():
     assert left == {}
 
 
+@threaded
 def test_a_stream_that_stops_reading_holds_one_resync_not_every_batch(user, monkeypatch):
     """A client whose send blocks reads nothing: what piles up for it is bounded, and
     collapses to one "resync" (the page fetches its timeline), then events flow again."""
@@ -780,6 +791,7 @@ def own_redis(tmp_path):
     server.stop()
 
 
+@threaded
 def test_live_viewers_outlive_a_redis_that_stops_and_starts_again(
     user, monkeypatch, settings, own_redis
 ):
@@ -837,6 +849,7 @@ def test_live_viewers_outlive_a_redis_that_stops_and_starts_again(
     ], errors
 
 
+@threaded
 def test_a_person_whose_access_changes_loses_their_streams_and_no_one_else(user, monkeypatch):
     """Removed from the team, given another role, left behind when the project moves to
     another team: that person's streams end; the others' go on."""
@@ -853,6 +866,14 @@ def test_a_person_whose_access_changes_loses_their_streams_and_no_one_else(user,
     Membership.objects.create(team=other, user=user, role=Role.OWNER)
     link = project.view_link()
     card = f"shot-{shot_ids(project)[0]}"
+    looked, look = [], Watcher.look
+
+    def counted_look(self):
+        changes = look(self)
+        looked.append(self)
+        return changes
+
+    monkeypatch.setattr(Watcher, "look", counted_look)
 
     def open_stream(person, role):
         return streams.stream(Viewer(project, role=role, user=person), time.time())
@@ -870,6 +891,10 @@ def test_a_person_whose_access_changes_loses_their_streams_and_no_one_else(user,
         ]
         for stream in [owner, shared, *others]:
             await read(stream, "live-status")
+        # The producer's first look learns who may watch; a change before it would be
+        # what it starts from, not news (on a busy machine the streams can get here first).
+        while not looked:
+            await asyncio.sleep(0.01)
         await sync_to_async(Membership.objects.filter(user=removed).delete)()
         gone = [await asyncio.wait_for(ended(others[0]), 30)]
         await sync_to_async(Membership.objects.filter(user=promoted).update)(role=Role.EDITOR)
@@ -887,6 +912,7 @@ def test_a_person_whose_access_changes_loses_their_streams_and_no_one_else(user,
     assert all(f"event: {card}" in said for said in kept)  # the owner moved with it
 
 
+@threaded
 def test_a_stream_opened_as_access_changed_ends_at_once(user):
     from projects.models import Membership
     from tests.factories import make_user
@@ -904,6 +930,7 @@ def test_a_stream_opened_as_access_changed_ends_at_once(user):
     assert "live-status" not in said
 
 
+@threaded
 def test_viewers_who_join_together_share_one_catch_up_off_the_producers_threads(user, monkeypatch):
     """Twenty viewers open the page at once while a producer runs: their catch-ups are
     read once or twice, not twenty times, on threads that are not the producer's; an
