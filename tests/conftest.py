@@ -1,6 +1,7 @@
 """Fixtures shared by the suite: isolated media, a real simulator and S3 over loopback, users."""
 
 import contextlib
+import json
 import shutil
 import sys
 import uuid
@@ -282,7 +283,7 @@ def shared_chromium(_chromium_before_the_databases):
 class _SharedApp:
     """The SharedApp (tests.live) of this process, started for the first module that asks
     for an account on it and stopped when the next test needs it no more: the browser
-    modules that share it run one after another (_BrowserGroupFirst orders them so), and
+    modules that share it run one after another (_LongestGroupsFirst orders them so), and
     the tests that follow in this process run without its processes beside them."""
 
     def __init__(self):
@@ -362,9 +363,10 @@ def broker(db):
     queue.purge_queue()
 
 
-# The browser tests' two xdist groups, by module, of about equal time (near 120 s each on
-# a quiet machine): the modules with apps of their own (or none), and those on the
-# shared app (tests.live SharedApp), which a module not named here joins.
+# The browser tests' two xdist groups, by module, of about equal time (near 130 s each on
+# a quiet machine, beside the rest of the run): the modules with apps of their own (or
+# none), and those on the shared app (tests.live SharedApp), which a module not named
+# here joins.
 BROWSER_GROUPS = {
     "tests.test_browser_axe": "browser-1",
     "tests.test_browser": "browser-1",
@@ -383,7 +385,7 @@ def pytest_collection_modifyitems(config, items):
     it; and each other file's tests together (its servers start once).
 
     Two groups, not one: together the browser tests take longer than a whole leg may
-    (300 s) in one process, while each half fits beside the other files' tests; the two
+    (300 s) in one process, while each half fits beside the other files' tests; two
     processes then each drive a Chromium at times, which two cores bear (each test waits
     on its app more than it computes). Not a group per module: the modules on the shared
     app run in a row in one process, so that it starts once there."""
@@ -394,21 +396,29 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(group))
 
 
-class _BrowserGroupFirst:
-    """In a process of `--dist loadgroup`, after every other plugin has ordered and named
-    the tests: the browser groups first, and each test named by its group.
+# How long each test module took in a run of the suite, in seconds (the sum of its tests'
+# setups, calls and teardowns): `--write-module-seconds` measures them again. Only the
+# order in which xdist hands groups out depends on them; a module not there counts as
+# UNMEASURED.
+MODULE_SECONDS = Path(__file__).with_name("module_seconds.json")
+UNMEASURED = 5
 
-    First, because they are the longest groups by far (each near a sixth of the run) and
-    loadgroup hands groups out in the order it meets them: each process starts on one of
-    them, and then works through the other files instead of waiting at the end for a
-    browser group handed out last. (Only here: in one process pytest-django runs the
-    tests that flush the database after the others, and the order of groups across
-    processes is loadgroup's anyway.) Within a group, the modules on the shared app
-    (those whose tests use `shared_app`) come one after another, so that it starts once.
+
+class _LongestGroupsFirst:
+    """In a process of `--dist loadgroup`, after every other plugin has ordered and named
+    the tests: the groups longest first, and each test named by its group.
+
+    Longest first, because loadgroup hands groups out in the order it meets them (with
+    pyproject's --no-loadscope-reorder; by default it orders them by how many tests they
+    have, which puts the one-test modules that start whole deployments last): each
+    process starts on a long group (the two browser groups are the longest by far), and
+    the run ends on short ones, so no process is left finishing a long group alone while
+    the others wait. Within a group, the modules on the shared app (those whose tests use
+    `shared_app`) come one after another, so that it starts once.
 
     Named, because xdist groups by a suffix it writes into each test's node id, which
     pytest 9.2 no longer reads (pytest-xdist #1386): without it every test, the browser
-    tests and a module's tests included, would be spread over both processes, silently.
+    tests and a module's tests included, would be spread over the processes, silently.
     """
 
     @pytest.hookimpl(trylast=True)
@@ -421,21 +431,53 @@ class _BrowserGroupFirst:
                 f"--dist loadgroup found no group on {ungrouped[0]} (and "
                 f"{len(ungrouped) - 1} more): see pytest-xdist #1386 and pyproject's pytest pin"
             )
+        measured = json.loads(MODULE_SECONDS.read_text())
+        modules = {}
+        for item in items:
+            modules.setdefault(item.nodeid.rpartition("@")[2], set()).add(item.module.__name__)
+        seconds = {
+            group: sum(measured.get(module, UNMEASURED) for module in names)
+            for group, names in modules.items()
+        }
 
-        def order(item):  # stable: within these, the order pytest and its plugins gave
+        def order(item):  # stable: within a group, the order pytest and its plugins gave
             group = item.nodeid.rpartition("@")[2]
-            if not group.startswith("browser-"):
-                return (1, "", False)
-            return (0, group, "shared_app" in item.fixturenames)
+            return (-seconds[group], group, "shared_app" in item.fixturenames)
 
         items.sort(key=order)
 
 
+class _ModuleSeconds:
+    """`--write-module-seconds`: each module's time in this run, into MODULE_SECONDS (in
+    the process that gathers every test's report, xdist's or the only one)."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    def pytest_runtest_logreport(self, report):
+        module = report.nodeid.split("::")[0].removesuffix(".py").replace("/", ".")
+        self.seconds[module] = self.seconds.get(module, 0.0) + report.duration
+
+    def pytest_sessionfinish(self, session):
+        rounded = {module: max(1, round(s)) for module, s in sorted(self.seconds.items())}
+        MODULE_SECONDS.write_text(json.dumps(rounded, indent=1) + "\n")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--write-module-seconds",
+        action="store_true",
+        help="write each test module's time in this run into tests/module_seconds.json",
+    )
+
+
 def pytest_configure(config):
     if getattr(config.option, "loadgroup", False):  # a process of xdist's, grouping
-        config.pluginmanager.register(_BrowserGroupFirst(), "browser-group-first")
+        config.pluginmanager.register(_LongestGroupsFirst(), "longest-groups-first")
     if not hasattr(config, "workerinput"):  # once a run, before xdist starts its processes
         _compile_the_source()
+        if config.getoption("write_module_seconds"):
+            config.pluginmanager.register(_ModuleSeconds(), "module-seconds")
     # And pytest keeps the test modules it rewrites for their assertions (it writes them
     # only where Python may write bytecode): each process of each run rewrote and compiled
     # all of them again, 5 s or so of CPU each.
