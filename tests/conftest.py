@@ -448,8 +448,8 @@ class _LongestGroupsFirst:
 
 
 class _ModuleSeconds:
-    """`--write-module-seconds`: each module's time in this run, into MODULE_SECONDS (in
-    the process that gathers every test's report, xdist's or the only one)."""
+    """`--write-module-seconds`: the time of each module run, into MODULE_SECONDS (in the
+    process that gathers every test's report, xdist's or the only one)."""
 
     def __init__(self):
         self.seconds = {}
@@ -459,8 +459,9 @@ class _ModuleSeconds:
         self.seconds[module] = self.seconds.get(module, 0.0) + report.duration
 
     def pytest_sessionfinish(self, session):
-        rounded = {module: max(1, round(s)) for module, s in sorted(self.seconds.items())}
-        MODULE_SECONDS.write_text(json.dumps(rounded, indent=1) + "\n")
+        measured = json.loads(MODULE_SECONDS.read_text())  # a run of some modules: theirs
+        measured.update({module: max(1, round(s)) for module, s in self.seconds.items()})
+        MODULE_SECONDS.write_text(json.dumps(measured, indent=1, sort_keys=True) + "\n")
 
 
 def pytest_addoption(parser):
