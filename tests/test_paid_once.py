@@ -201,8 +201,8 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
     # Slow enough that the chains' takes are at the provider at once, and read together
     # where the app believes it can list: they overlap for longer than a read's interval
     # (asserted below, since nothing would be proven without it).
-    poll = 1.0
-    with Simulator(port=0, delay=2.5, small=True) as simulator:
+    poll = 0.5
+    with Simulator(port=0, delay=1.5, small=True) as simulator:
         simulator.add_fault("list", {"no_route": True})
         render = Render(
             tmp_path,
