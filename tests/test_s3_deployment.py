@@ -41,8 +41,9 @@ def test_a_worker_without_the_importers_disk_makes_a_chain_and_an_export_on_s3(
         importer = machine(tmp_path, "importer", simulator, live_template, s3)
         worker_machine = machine(tmp_path, "worker", simulator, live_template, s3)
         exporter = machine(tmp_path, "exporter", simulator, live_template, s3)
-        # One database for all three: the importer's.
+        # One database for all three: the importer's (the others' own, unused, go now).
         for other in (worker_machine, exporter):
+            other.database.drop()
             other.env["DATABASE_URL"] = importer.env["DATABASE_URL"]
         try:
             board = tmp_path / "storyboard.json"
