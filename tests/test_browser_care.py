@@ -4,6 +4,8 @@ the filmstrip keeps the card acted on in view; links show costs only when set to
 verdict sits beside the take it judges, and can be changed."""
 
 import re
+import threading
+import time
 
 import pytest
 from django.conf import settings as django_settings
@@ -53,6 +55,14 @@ def open_as(browser, live_server):  # noqa: F811
     yield open_as
     for context in contexts:
         context.close()
+    # The live server answers each request on a thread of its own, and may still be
+    # answering the pages' last polls: the database's flush after the test must not meet
+    # their reads ("database table is locked", seen with three processes on two cores).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+        thread.name.endswith("(process_request_thread)") for thread in threading.enumerate()
+    ):
+        time.sleep(0.02)
 
 
 def card(page, number):
