@@ -121,20 +121,19 @@ def broker_of_its_own():
     database of its own, so that neither worker takes the other's tasks, which its
     database does not have (each such task then waits for its lease to run out before
     the right worker picks the take up again). Emptied afterwards."""
-    suite = os.environ.get("REDIS_URL")
-    if not suite:
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
         yield {}  # the database is the broker: the deployment's own
         return
     import redis
 
-    # The suite's database moved past those of its processes; settings add the xdist
-    # worker's number to it, as to the suite's own.
-    url = urlsplit(suite)
-    asked = int(url.path[1:] or 0) + 8
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    used = asked + (int(worker[2:]) if worker.startswith("gw") else 0)
-    yield {"REDIS_URL": urlunsplit(url._replace(path=f"/{asked}"))}
-    with redis.Redis.from_url(urlunsplit(url._replace(path=f"/{used}"))) as queue:
+    # The suite's database moved past those of its processes. The deployment's settings add
+    # the xdist worker's number to it, as this process's did to the suite's (REDIS_URL).
+    suite, ours = urlsplit(os.environ["REDIS_URL"]), urlsplit(settings.REDIS_URL)
+    yield {"REDIS_URL": urlunsplit(suite._replace(path=f"/{int(suite.path[1:] or 0) + 8}"))}
+    used = urlunsplit(ours._replace(path=f"/{int(ours.path[1:] or 0) + 8}"))
+    with redis.Redis.from_url(used) as queue:
         queue.flushdb()
 
 
