@@ -95,6 +95,20 @@ def simulator(settings, small_clips, request):
         yield sim
 
 
+@pytest.fixture
+def callbacks_held(simulator, monkeypatch):
+    """The callbacks the simulator would send, held here and not delivered.
+
+    Delivered, a callback reaches the live server while this test's own thread polls the
+    same takes: on SQLite in memory the two threads share one connection, and a callback's
+    statement met a commit of the poll's ("cannot commit transaction - SQL statements in
+    progress"). For tests about what the wire carries; tests/test_webhooks.py holds the
+    app to what a delivered callback does."""
+    held = []
+    monkeypatch.setattr(simulator, "_deliver", lambda url, body: held.append((url, body)))
+    return held
+
+
 _template = None
 
 

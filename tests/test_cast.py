@@ -136,7 +136,7 @@ def creates(simulator):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("style", list(SETTINGS))
 def test_a_cut_with_a_cast_of_three_on_each_api_style(
-    simulator, settings, live_server, user, style
+    simulator, settings, live_server, user, style, callbacks_held
 ):
     """Each style receives the cast's four pictures as references, in the order the prompt
     names them, and a prompt naming them image 1 to 4 with their descriptions; dieyuyun,

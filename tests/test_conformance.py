@@ -5,6 +5,8 @@ them to the gateway's document. Styles that fetch frames by URL get them from th
 served by a live server, through signed links.
 """
 
+import time
+
 import pytest
 
 from projects import media, pipeline
@@ -94,7 +96,7 @@ def frame_links(live_server):
     return f"{live_server.url}/inputs/"
 
 
-def test_ark_chains_on_returned_last_frames_sent_as_data_uris(chain_in, settings):
+def test_ark_chains_on_returned_last_frames_sent_as_data_uris(chain_in, settings, callbacks_held):
     takes, creates = chain_in("ark")
     assert_seams_match(takes)
     assert [t.last_frame_source for t in takes] == ["provider"] * 3
@@ -106,6 +108,20 @@ def test_ark_chains_on_returned_last_frames_sent_as_data_uris(chain_in, settings
         # The app is reachable (PUBLIC_BASE_URL), so the provider is asked to call back.
         assert body["callback_url"].startswith(f"{settings.PUBLIC_BASE_URL}/callbacks/")
         assert isinstance(body["duration"], int)
+    # And it calls back when each task ends, at the address it was given. The last
+    # callback is sent just after the status it reports can be read: it is waited for.
+    expected = {
+        (body["callback_url"], take.remote_id, "succeeded")
+        for take, body in zip(takes, creates, strict=True)
+    }
+    deadline = time.monotonic() + 10
+    while not expected <= ended(callbacks_held) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert expected <= ended(callbacks_held)
+
+
+def ended(callbacks):
+    return {(url, body["id"], body["status"]) for url, body in list(callbacks)}
 
 
 def test_dieyuyun_chains_with_frames_fetched_by_signed_url(chain_in, live_server):

@@ -191,7 +191,7 @@ def test_the_storyboard_file_carries_references_and_last_frames(user, tmp_path, 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(120)
 def test_references_and_a_last_frame_reach_the_simulator(
-    simulator, settings, live_server, user, mp4
+    simulator, settings, live_server, user, mp4, callbacks_held
 ):
     """Shot 1 is guided by an image, a video and audio; shot 2 continues and ends on a set
     picture. The simulator fetches every file by its signed link and draws from them."""
