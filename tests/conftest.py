@@ -60,7 +60,7 @@ def gateways_inside(settings):
 @pytest.fixture(autouse=True)
 def quick_password_hashing(settings):
     """A password hashed in one step: the real hasher spends half a second on every user a
-    test makes, and no test here signs in with a password (the live app keeps the real one)."""
+    test makes (the apps the suite starts hash the same way: tests/live_settings.py)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The apps started here hash passwords in one step (tests/live_settings.py says why).
+LIVE_SETTINGS = "tests.live_settings"
 
 
 # Under pytest-xdist, worker gwN picks ports in a range of its own, below the kernel's
@@ -93,6 +95,7 @@ class LiveApp:
             "SEEDANCE_POLL_INTERVAL": "0.3",
             "Q_WORKERS": "2",
             "GATEWAYS_ALLOW_INTERNAL": "true",  # teams' gateways are simulators here
+            "DJANGO_SETTINGS_MODULE": LIVE_SETTINGS,
         }
         for name in ("SEEDANCE_BASE_URL", "SEEDANCE_PRESET", "PUBLIC_BASE_URL"):
             self.env.pop(name, None)
@@ -272,6 +275,7 @@ class Deployment:
             "SEEDANCE_POLL_INTERVAL": "0.2",
             "Q_WORKERS": "2",
             "GATEWAYS_ALLOW_INTERNAL": "true",  # teams' gateways are simulators here
+            "DJANGO_SETTINGS_MODULE": LIVE_SETTINGS,
             **env,
         }
         for name in ("SEEDANCE_PRESET", "PUBLIC_BASE_URL"):
@@ -282,8 +286,7 @@ class Deployment:
         return manage(self.env, *args)
 
     def make_user(self, username):
-        """A user to own what is imported; without a password, which it never needs and
-        which takes half a second to hash."""
+        """A user to own what is imported; without a password, which it never needs."""
         make = f"from tests.factories import make_user; make_user({username!r}, password=None)"
         self.manage("shell", "-c", make)
 
@@ -372,8 +375,8 @@ class SharedApp:
         return Account(self.live, username, self.live.password, name)
 
     def _make_accounts(self):
-        """BATCH accounts with the demo account's password, hashed once (the app's hasher
-        spends half a second on each), each with its default team."""
+        """BATCH accounts with the demo account's password, hashed once, each with its
+        default team."""
         first, self._made = self._made + 1, self._made + self.BATCH
         names = [f"member{n}" for n in range(first, self._made + 1)]
         code = "\n".join(
