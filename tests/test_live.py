@@ -2,6 +2,7 @@
 out to every stream; what changed since a page, for a browser that (re)connects."""
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 
@@ -433,6 +434,47 @@ def test_through_redis_two_web_processes_share_one_producer(user, monkeypatch, r
     card = f"shot-{shot_ids(project)[0]}"
     assert all(any(event.name == card for event in batch) for batch in got)
     assert len({id(watcher) for watcher in looks if watcher.project is not None}) == 1
+
+
+@threaded
+def test_a_producer_stops_when_cancelled_though_redis_let_the_cancellation_go(
+    user, monkeypatch, redis_url
+):
+    """A cancellation that reaches redis-py in the middle of a command can be lost: the
+    command answers as usual. The producer stops anyway, at once, and does not keep its
+    closing event loop (a server shutting down) waiting until LINGER has passed."""
+    monkeypatch.setattr(hubs, "TICK", 0.02)
+    project = chain(user, "cut")
+    may_produce = RedisHub.may_produce
+    asking = []
+
+    async def losing_the_cancellation(self, project_id):
+        answer = await may_produce(self, project_id)
+        if not asking[0].is_set():
+            asking[0].set()
+            # Its answer on the way back, until the cancellation lands there and is lost.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        return answer
+
+    monkeypatch.setattr(RedisHub, "may_produce", losing_the_cancellation)
+
+    async def cancel_the_producer():
+        asking.append(asyncio.Event())
+        hub = RedisHub(redis_url)
+        subscription = await hub.subscribe(project.pk, "editors")
+        producer = hub.producers[project.pk]
+        await asyncio.wait_for(asking[0].wait(), 5)
+        await subscription.close()  # with no viewer left, it would linger LINGER seconds
+        producer.cancel()
+        try:
+            await asyncio.wait_for(asyncio.gather(producer, return_exceptions=True), 5)
+        finally:
+            hub.reader.cancel()
+        await hub._reset()
+        return producer.cancelled()
+
+    assert run(cancel_the_producer())
 
 
 @threaded

@@ -121,6 +121,19 @@ def _ends(batch):
     return any(event.name == "end" for event in batch)
 
 
+def _stop_if_cancelled():
+    """Raise CancelledError if this task was asked to stop.
+
+    A cancellation that reaches redis-py in the middle of a command can be lost there: the
+    command answers as usual, or fails as if Redis had. A producer or reader that went on
+    would keep a closing event loop (a server shutting down) waiting: the producer until
+    LINGER had passed without viewers, the reader until it failed the streams for nothing.
+    So they ask after each round trip, and stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Hub:
     """The in-process hub: producers and streams in this process only."""
 
@@ -153,13 +166,16 @@ class Hub:
         idle_since = None
         try:
             while True:
+                _stop_if_cancelled()
                 if self.subscribers.get(project_id):
                     idle_since = None
                 elif idle_since is None:
                     idle_since = time.monotonic()
                 elif time.monotonic() - idle_since > LINGER:
                     return
-                if not await self.may_produce(project_id):
+                producing = await self.may_produce(project_id)
+                _stop_if_cancelled()
+                if not producing:
                     await asyncio.sleep(1.0)
                     watcher = Watcher(project_id)  # another process produced meanwhile
                     continue
@@ -168,6 +184,7 @@ class Hub:
                     await self.publish(project_id, events)
                 if watcher.project is None:  # gone
                     return
+                _stop_if_cancelled()
                 await asyncio.sleep(TICK)
         finally:
             self.producers.pop(project_id, None)
@@ -276,6 +293,7 @@ class RedisHub(Hub):
                 await redis.pexpire(key, self.LEASE_MS)
                 return True
         except (RedisError, OSError):  # Redis is gone: the streams end and the pages poll
+            _stop_if_cancelled()  # or this producer was stopped in the middle of asking
             log.warning("the live lease of project %s could not be read", project_id)
             self._fail(redis)
         return False
@@ -297,6 +315,7 @@ class RedisHub(Hub):
         try:
             await redis.publish(self.channel(project_id), message)
         except (RedisError, OSError):
+            _stop_if_cancelled()
             log.warning("publishing live events of project %s failed", project_id)
             self._fail(redis)
 
@@ -305,6 +324,7 @@ class RedisHub(Hub):
         follows the hub's pub/sub as it is made anew after a failure, and ends when there
         is none (the next viewer starts another)."""
         while True:
+            _stop_if_cancelled()
             pubsub = self.pubsub
             if pubsub is None:
                 return
@@ -314,6 +334,7 @@ class RedisHub(Hub):
                     continue
                 message = await pubsub.get_message(timeout=1.0)
             except (RedisError, OSError):
+                _stop_if_cancelled()  # the error is the cancellation's, not Redis's
                 if pubsub is not self.pubsub:
                     continue  # the connection closed after a failure: read the new one
                 log.warning("reading live events from Redis failed; streams fall back to polling")
