@@ -270,10 +270,11 @@ def _members(group):
 
 class Deployment:
     """The app's processes against one database, one broker and a simulator; the database
-    is a copy of `template` (see migrated_template) when given, else empty."""
+    is a copy of `template` (see migrated_template) when given, else empty, or another
+    deployment's `database` (another machine of the same installation)."""
 
-    def __init__(self, tmp_path, simulator, template=None, **env):
-        self.database = _Database(tmp_path, template)
+    def __init__(self, tmp_path, simulator, template=None, database=None, **env):
+        self.database = database or _Database(tmp_path, template)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database.url,
