@@ -322,8 +322,11 @@ class Deployment:
         return self.manage("shell", "-c", code).strip().splitlines()[-1].split()
 
     def worker(self, log):
+        """`manage.py worker`, without its system checks: the same checks every `up` of the
+        suite runs (and tests/test_hardening.py's `check`), about a second of CPU for each
+        worker a test starts (tests/test_durability.py starts five)."""
         return subprocess.Popen(
-            [sys.executable, "manage.py", "worker"],
+            [sys.executable, "manage.py", "worker", "--skip-checks"],
             cwd=ROOT,
             env=self.env,
             stdout=log,
