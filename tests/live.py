@@ -235,18 +235,26 @@ class _Database:
             admin.execute(f'CREATE DATABASE "{self.name}"{copy}')
         self.url = f"{self.server}/{self.name}"
 
+    _reader = None  # PostgreSQL: the connection query() reads through
+
     def query(self, sql):
         """The rows `sql` selects, read straight from the database: no Django process to
-        start, and SQLite's WAL lets the app's processes write meanwhile."""
+        start, and SQLite's WAL lets the app's processes write meanwhile. On PostgreSQL,
+        through one connection kept open (each statement its own transaction, so each
+        sees what was committed before it): tests poll this several times a second, and
+        each new connection costs the server a process and ~10 ms of CPU."""
         if self.name is None:
             with contextlib.closing(sqlite3.connect(self.path, timeout=30)) as db:
                 return db.execute(sql).fetchall()
         import psycopg
 
-        with psycopg.connect(self.url) as db:
-            return db.execute(sql).fetchall()
+        if self._reader is None or self._reader.closed:
+            self._reader = psycopg.connect(self.url, autocommit=True)
+        return self._reader.execute(sql).fetchall()
 
     def drop(self):
+        if self._reader is not None:
+            self._reader.close()
         if self.name:
             import psycopg
 
@@ -262,10 +270,11 @@ def _members(group):
 
 class Deployment:
     """The app's processes against one database, one broker and a simulator; the database
-    is a copy of `template` (see migrated_template) when given, else empty."""
+    is a copy of `template` (see migrated_template) when given, else empty, or another
+    deployment's `database` (another machine of the same installation)."""
 
-    def __init__(self, tmp_path, simulator, template=None, **env):
-        self.database = _Database(tmp_path, template)
+    def __init__(self, tmp_path, simulator, template=None, database=None, **env):
+        self.database = database or _Database(tmp_path, template)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database.url,
@@ -313,8 +322,11 @@ class Deployment:
         return self.manage("shell", "-c", code).strip().splitlines()[-1].split()
 
     def worker(self, log):
+        """`manage.py worker`, without its system checks: the same checks every `up` of the
+        suite runs (and tests/test_hardening.py's `check`), about a second of CPU for each
+        worker a test starts (tests/test_durability.py starts five)."""
         return subprocess.Popen(
-            [sys.executable, "manage.py", "worker"],
+            [sys.executable, "manage.py", "worker", "--skip-checks"],
             cwd=ROOT,
             env=self.env,
             stdout=log,

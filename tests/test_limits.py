@@ -62,25 +62,65 @@ def test_four_workers_on_two_projects_keep_to_two_tasks_at_once(
 
 
 RACERS = 4
+REFUSED = 10  # calls refused to each racer before it stops, once every racer is calling
 
-# Each racer starts Django, connects, says it is ready and waits for every other: then they
-# all call at once, for a second (thousands of calls between them, for 25 to be let through).
+# One process starts Django (a second or two of CPU each time) and forks the racers: each its
+# own process, with its own connection to the database, as workers are. Each connects, says
+# it is ready and waits for every other: then they all call at once. A racer stops once
+# every other racer has made a call and it has been refused REFUSED times: every racer
+# calls while the others do, and sees the limit reached (dozens of calls between them, for
+# 25 to be let through).
 ADMIT = f"""
-import os, pathlib, time
-from django.db import connection
+import json, os, pathlib, sys, time, traceback
+from django.db import connection, connections
 from projects import limits
-connection.ensure_connection()
+connections.close_all()  # nothing open is shared: each racer opens its own
 race = pathlib.Path(os.environ["RACE"])
-(race / str(os.getpid())).touch()
-deadline = time.monotonic() + 60
-while len(list(race.iterdir())) < {RACERS} and time.monotonic() < deadline:
-    time.sleep(0.005)
-if len(list(race.iterdir())) < {RACERS}:
-    raise SystemExit("the other racers never came")
-t = time.monotonic(); n = 0
-while time.monotonic() - t < 1:
-    n += not limits.admit_call()
-print(n)
+
+def arrived(what):
+    return len(list(race.glob(what + "-*")))
+
+def race_once():
+    connection.ensure_connection()
+    (race / f"ready-{{os.getpid()}}").touch()
+    deadline = time.monotonic() + 60
+    while arrived("ready") < {RACERS} and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if arrived("ready") < {RACERS}:
+        raise SystemExit("the other racers never came")
+    admitted = refused = 0
+    while refused < {REFUSED} or arrived("calling") < {RACERS}:
+        if limits.admit_call():
+            refused += 1
+        else:
+            admitted += 1
+        if admitted + refused == 1:
+            (race / f"calling-{{os.getpid()}}").touch()
+    (race / f"admitted-{{os.getpid()}}").write_text(str(admitted))
+
+racers = []
+for _ in range({RACERS}):
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            race_once()
+            code = 0
+        except SystemExit as end:
+            print(end.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    racers.append(pid)
+ended = {{}}
+for pid in racers:
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    said = race / f"admitted-{{pid}}"
+    ended[pid] = [code, int(said.read_text()) if said.exists() else None]
+print(json.dumps(ended))
 """
 
 
@@ -91,19 +131,19 @@ def test_the_request_rate_and_the_daily_quota_hold_across_processes(tmp_path, li
     with Simulator(port=0) as simulator:
         app = Deployment(tmp_path, simulator, live_template, **{limit: "25"})
         try:
-            racers = [
-                subprocess.Popen(
-                    [sys.executable, "manage.py", "shell", "-c", ADMIT],
-                    cwd=ROOT,
-                    env={**app.env, "RACE": str(race)},
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(RACERS)
-            ]
-            said = [racer.communicate(timeout=90)[0] for racer in racers]
+            done = subprocess.run(
+                [sys.executable, "manage.py", "shell", "-c", ADMIT],
+                cwd=ROOT,
+                env={**app.env, "RACE": str(race)},
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
         finally:
             app.database.drop()
-    assert [racer.returncode for racer in racers] == [0] * RACERS, said
-    admitted = [int(out.split()[-1]) for out in said]
+    assert done.returncode == 0, done.stdout + done.stderr
+    racers = json.loads(done.stdout.splitlines()[-1])
+    assert len(racers) == RACERS, racers
+    assert [code for code, _ in racers.values()] == [0] * RACERS, done.stderr
+    admitted = [count for _, count in racers.values()]
     assert sum(admitted) == 25, admitted

@@ -25,11 +25,12 @@ STORYBOARD = {
 }
 
 
-def machine(tmp_path, name, simulator, template, bucket):
-    """A process environment of its own: its own empty media folder, the shared rest."""
+def machine(tmp_path, name, simulator, template, bucket, database=None):
+    """A process environment of its own: its own empty media folder, the shared rest (the
+    database: a copy of `template`, or the `database` of another machine)."""
     folder = tmp_path / name
     folder.mkdir()
-    deployment = Deployment(folder, simulator, template, **bucket.env)
+    deployment = Deployment(folder, simulator, template, database, **bucket.env)
     deployment.env["MEDIA_ROOT"] = str(folder / "media")
     return deployment
 
@@ -39,12 +40,10 @@ def test_a_worker_without_the_importers_disk_makes_a_chain_and_an_export_on_s3(
 ):
     with Simulator(port=0, delay=0.2, small=small_clips) as simulator:
         importer = machine(tmp_path, "importer", simulator, live_template, s3)
-        worker_machine = machine(tmp_path, "worker", simulator, live_template, s3)
-        exporter = machine(tmp_path, "exporter", simulator, live_template, s3)
-        # One database for all three: the importer's (the others' own, unused, go now).
-        for other in (worker_machine, exporter):
-            other.database.drop()
-            other.env["DATABASE_URL"] = importer.env["DATABASE_URL"]
+        # One database for all three: the importer's.
+        shared = importer.database
+        worker_machine = machine(tmp_path, "worker", simulator, None, s3, shared)
+        exporter = machine(tmp_path, "exporter", simulator, None, s3, shared)
         try:
             board = tmp_path / "storyboard.json"
             board.write_text(json.dumps(STORYBOARD))
