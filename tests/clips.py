@@ -36,7 +36,9 @@ def expected_frame(
 
 def read_counter(img: Image.Image | av.VideoFrame) -> int:
     """The frame number make_clip drew into `img`: a decoded frame, as an image or as the
-    av.VideoFrame itself (read from its luma plane as decoded, with no conversion)."""
+    av.VideoFrame itself (an 8-bit YUV one read from its luma plane, with no conversion)."""
+    if isinstance(img, av.VideoFrame) and img.format.name not in ("yuv420p", "yuvj420p"):
+        img = img.to_image()
     if isinstance(img, av.VideoFrame):
         plane = img.planes[0]
         gray = np.frombuffer(plane, np.uint8).reshape(img.height, plane.line_size)
