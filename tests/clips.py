@@ -1,11 +1,16 @@
 """Synthetic MP4 clips for media tests, with frames that can be identified after decoding."""
 
+import atexit
+import functools
 import math
-from array import array
+import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+import numpy as np
+from PIL import Image, ImageDraw
 
 COUNTER_BITS = 10  # enough to number the frames of a 15 s clip at 24 fps
 TONE_HZ = 440
@@ -29,32 +34,92 @@ def expected_frame(
     return img
 
 
-def read_counter(img: Image.Image) -> int:
-    """The frame number make_clip drew into `img` (a decoded frame)."""
-    gray = img.convert("L")
+def read_counter(img: Image.Image | av.VideoFrame) -> int:
+    """The frame number make_clip drew into `img`: a decoded frame, as an image or as the
+    av.VideoFrame itself (an 8-bit YUV one read from its luma plane, with no conversion)."""
+    if isinstance(img, av.VideoFrame) and img.format.name not in ("yuv420p", "yuvj420p"):
+        img = img.to_image()
+    if isinstance(img, av.VideoFrame):
+        plane = img.planes[0]
+        gray = np.frombuffer(plane, np.uint8).reshape(img.height, plane.line_size)
+        # Half way from black to white: in limited ("TV") range, as H.264 usually is, 16-235.
+        middle = 128 if img.color_range == 2 else 16 + 128 * 219 / 255
+        size = img.width, img.height
+    else:
+        gray, middle, size = np.asarray(img.convert("L")), 128, img.size
     index = 0
-    for bit, box in enumerate(_counter_boxes(*img.size)):
-        x0, y0, x1, y1 = box
+    for bit, (x0, y0, x1, y1) in enumerate(_counter_boxes(*size)):
         # Sample the inside of each square so edge ringing does not matter.
-        inner = (x0 + 8, y0 + 8, x1 - 7, y1 - 7)
-        if ImageStat.Stat(gray.crop(inner)).mean[0] > 128:
+        if gray[y0 + 8 : y1 - 7, x0 + 8 : x1 - 7].mean() > middle:
             index |= 1 << bit
     return index
+
+
+class Pictures(Sequence):
+    """The decoded video frames of a clip, each made an RGB image only when it is looked
+    at: the conversion costs more than decoding, and most tests read every frame's counter
+    (straight from its luma, see counters) but compare only a few frames' pixels."""
+
+    def __init__(self, frames: list[av.VideoFrame]):
+        self._frames = frames
+        self._images: dict[int, Image.Image] = {}
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]  # negative indices; IndexError past the end
+        if index not in self._images:
+            self._images[index] = self._frames[index].to_image()
+        return self._images[index]
+
+    def counters(self) -> list[int]:
+        """The frame number make_clip drew into each frame, in order."""
+        return [read_counter(frame) for frame in self._frames]
 
 
 def read_sync_mark(samples) -> int:
     """The frame number modulo 4 that a sync-marked tone was playing under, from samples
     from the middle of one frame's time (its edges blur in AAC)."""
-    rms = math.sqrt(sum(s * s for s in samples) / len(samples))
+    rms = math.sqrt(np.mean(np.square(np.asarray(samples, dtype=np.float64))))
     return round(rms * math.sqrt(2) / SYNC_STEP) - 1
 
 
 def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
     """Mean absolute per-channel difference of two same-sized RGB images (0..255)."""
-    return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
+    width, height = min(a.width, b.width), min(a.height, b.height)  # as ImageChops does
+    a, b = (np.asarray(image.convert("RGB"), np.int16)[:height, :width] for image in (a, b))
+    return float(np.abs(a - b).mean())
 
 
-def make_clip(
+def make_clip(path: Path, **settings) -> Path:
+    """Write an MP4 of make_clip's clip with these `settings` (see _write_clip) to `path`.
+
+    Each is encoded once a process and copied after that: modules ask for the same
+    clips (a provider's red, green and blue, say), and encoding is most of their cost.
+    """
+    key = tuple(sorted(settings.items()))
+    if key not in _made:
+        made = _cache() / f"{len(_made)}.mp4"
+        _write_clip(made, **settings)
+        _made[key] = made
+    shutil.copyfile(_made[key], path)
+    return path
+
+
+_made: dict[tuple, Path] = {}
+
+
+@functools.cache
+def _cache() -> Path:
+    folder = tempfile.mkdtemp(prefix="storyboard-clips-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
+
+
+def _write_clip(
     path: Path,
     *,
     width: int = 864,
@@ -129,18 +194,9 @@ def _tone(
     frame.sample_rate = sample_rate
     frame.pts = start
 
-    def level(n: int) -> float:
-        if marks_fps is None:
-            return volume
-        return SYNC_STEP * (1 + n * marks_fps // sample_rate % 4)
-
-    wave = array(
-        "f",
-        (
-            level(start + i) * math.sin(2 * math.pi * TONE_HZ * (start + i) / sample_rate)
-            for i in range(samples)
-        ),
-    )
+    n = np.arange(start, start + samples)
+    level = volume if marks_fps is None else SYNC_STEP * (1 + n * marks_fps // sample_rate % 4)
+    wave = (level * np.sin(2 * math.pi * TONE_HZ * n / sample_rate)).astype(np.float32)
     for plane in frame.planes:
         plane.update(wave.tobytes())
     return frame

@@ -23,10 +23,13 @@ def difference(a, b):
 
 
 def frames_of(path):
+    """Every frame of the clip, made an image when a test looks at it."""
     import av
 
+    from tests.clips import Pictures
+
     with av.open(str(path)) as container:
-        return [frame.to_image() for frame in container.decode(video=0)]
+        return Pictures(list(container.decode(video=0)))
 
 
 @pytest.fixture
