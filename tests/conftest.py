@@ -64,6 +64,54 @@ def quick_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# What WhiteNoise's files depend on, besides its own WHITENOISE_ settings.
+STATIC_SETTINGS = (
+    "DEBUG",
+    "FORCE_SCRIPT_NAME",
+    "INSTALLED_APPS",
+    "STATIC_ROOT",
+    "STATIC_URL",
+    "STATICFILES_DIRS",
+    "STATICFILES_FINDERS",
+    "STORAGES",
+)
+
+
+def _static_settings():
+    names = {*STATIC_SETTINGS, *(n for n in dir(django_settings) if n.startswith("WHITENOISE_"))}
+    return repr([(name, getattr(django_settings, name, None)) for name in sorted(names)])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def static_files_found_once():
+    """Static files looked for once per settings, not once per test client.
+
+    A server builds its middleware once; Django's test client builds it anew for each
+    client, and WhiteNoise (projects.middleware.StaticFiles) then walked every static file
+    and its finders again: 11 ms a client, hundreds of clients a run. What a walk found is
+    kept, by the settings it depends on and the folder walked, and given to each later
+    middleware as the walk itself would have (the real WhiteNoise serves it)."""
+    from projects.middleware import StaticFiles
+
+    def found_once(walk):
+        found = {}
+
+        def walk_once(self, *args):
+            key = (_static_settings(), self.static_prefix, args)
+            if key not in found:
+                before, self.files = self.files, {}
+                walk(self, *args)
+                found[key], self.files = self.files, before
+            self.files.update(found[key])  # later files win, as the walk's own writes do
+
+        return walk_once
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("add_files_from_finders", "update_files_dictionary"):
+            patch.setattr(StaticFiles, name, found_once(getattr(StaticFiles, name)))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def own_rate_counts(settings):
     """Rate limits counted afresh for each test: in Redis, counts outlive a test's rolled
