@@ -13,6 +13,8 @@ import av
 import httpx
 from PIL import Image
 
+from .. import tls
+
 MB = 1024 * 1024
 # The real service's input limits for images.
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF"}
@@ -382,7 +384,9 @@ def load_image(link, param, *, max_bytes=MAX_IMAGE_BYTES):
 def _download(link, param, max_bytes, noun="image"):
     # Streamed, so an oversized file is refused after max_bytes, not after all of it.
     try:
-        with httpx.stream("GET", link, timeout=10.0, follow_redirects=True) as response:
+        with httpx.stream(
+            "GET", link, timeout=10.0, follow_redirects=True, verify=tls.context()
+        ) as response:
             if response.status_code != 200:
                 raise InputError(
                     f"the {noun} could not be downloaded: HTTP {response.status_code}", param

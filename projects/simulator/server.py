@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from .. import tls
 from . import ark, dieyuyun, futurmix, openai_videos, wisgate
 from .engine import Busy, Engine, TaskError
 from .faults import (
@@ -334,7 +335,9 @@ class Simulator:
     def _deliver(self, url, body):
         for attempt in range(CALLBACK_TRIES):
             try:
-                response = httpx.post(url, json=body, timeout=CALLBACK_TIMEOUT)
+                response = httpx.post(
+                    url, json=body, timeout=CALLBACK_TIMEOUT, verify=tls.context()
+                )
                 if response.is_success:
                     return
             except httpx.HTTPError:
