@@ -2,6 +2,7 @@
 
 import math
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -47,6 +48,21 @@ def read_sync_mark(samples) -> int:
     from the middle of one frame's time (its edges blur in AAC)."""
     rms = math.sqrt(sum(s * s for s in samples) / len(samples))
     return round(rms * math.sqrt(2) / SYNC_STEP) - 1
+
+
+class Pictures(Sequence):
+    """A clip's decoded frames (av.VideoFrame), each made an image only when a test looks
+    at it: every frame is decoded and counted, but tests compare only a few of them, and
+    converting each costs more than decoding it."""
+
+    def __init__(self, frames):
+        self._frames = frames
+
+    def __len__(self):
+        return len(self._frames)
+
+    def __getitem__(self, index):
+        return self._frames[index].to_image()
 
 
 def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:

@@ -10,7 +10,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 from projects.simulator import Simulator
 from projects.simulator.engine import Task
 from projects.simulator.inputs import PIXELS
+from tests.clips import Pictures
 from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,22 +115,8 @@ def decode(data):
             "channels": audio.codec_context.channels,
             "seconds": float(audio.duration * audio.time_base),
         }
-        frames = _Pictures(list(container.decode(video=0)))
+        frames = Pictures(list(container.decode(video=0)))
     return facts, frames, audio_facts
-
-
-class _Pictures(Sequence):
-    """A clip's decoded frames, each made an image only when a test looks at it: every
-    frame is decoded and counted, but the tests compare only a few of them."""
-
-    def __init__(self, frames):
-        self._frames = frames
-
-    def __len__(self):
-        return len(self._frames)
-
-    def __getitem__(self, index):
-        return self._frames[index].to_image()
 
 
 @pytest.mark.full_clips
