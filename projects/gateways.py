@@ -13,7 +13,7 @@ import logging
 import httpx
 from django.utils import timezone
 
-from . import providers, vault
+from . import providers, tls, vault
 from .models import Connection, Take
 from .models.connections import PAUSED
 
@@ -119,7 +119,7 @@ def check(connection_id):
         state, message, provider = Connection.Check.FAILED, str(unusable), None
     if provider is not None:
         timeout = httpx.Timeout(CHECK_SECONDS, connect=min(5.0, CHECK_SECONDS))
-        with httpx.Client(timeout=timeout) as http:
+        with httpx.Client(timeout=timeout, verify=tls.context()) as http:
             client = provider.style(
                 provider.base_url,
                 provider.api_key,

@@ -25,8 +25,10 @@ def generate(project):
     return [shot.selected_take for shot in project.timeline()]
 
 
-@pytest.mark.full_clips
 def test_it_starts_each_continue_on_the_real_last_frame_of_the_shot_before(simulator, user):
+    # Small clips: the same chaining, zoom and pan at an eighth of each side (seams differ
+    # by about 1, the clips' own ends by about 12), without rendering and bridging three
+    # full-size clips.
     project = make_project(
         user,
         shots=[
@@ -102,7 +104,6 @@ def test_a_failed_shot_stops_the_rest_of_its_chain_but_not_other_chains(simulato
     assert simulator.create_count == 1  # shot 4 only: shots 2 and 3 were never sent
 
 
-@pytest.mark.full_clips
 def test_a_continue_that_sees_its_upstream_done_but_not_yet_picked_waits(simulator, user):
     project = make_project(user, shots=[("A", Opening.CUT), ("B", Opening.CONTINUE)])
     first, second = project.shots.in_order()

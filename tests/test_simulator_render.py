@@ -6,6 +6,7 @@ import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from projects.simulator.render import render_clip
+from tests.clips import Pictures
 
 
 def mean_difference(a, b):
@@ -16,7 +17,7 @@ def frames_of(path):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate
-        return rate, [frame.to_image() for frame in container.decode(stream)]
+        return rate, Pictures(list(container.decode(stream)))
 
 
 def test_clip_has_every_frame_and_reports_progress(tmp_path):

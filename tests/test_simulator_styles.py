@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from projects.simulator import Simulator
+from projects.simulator.render import small_size
 from tests.test_simulator import FAST, TASKS, data_uri, mean_difference, picture, small_clip
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -103,6 +104,13 @@ def probe(data):
         )
 
 
+def rendered_size(sim, task_id):
+    """The size the simulator's task was asked to render at: a small clip is an eighth of
+    each side of it (render.small_size), the full size is rendered by test_simulator."""
+    task = sim.engine.get(task_id)
+    return task.width, task.height
+
+
 def refused(response, status, code, param=None):
     """Check an OpenAI-compatible error body; return its message."""
     assert response.status_code == status, response.text
@@ -131,7 +139,6 @@ def dieyuyun_body(**fields):
     return {"model": "doubao-seedance-2-0", "prompt": "A lighthouse at night", **fields}
 
 
-@pytest.mark.full_clips
 def test_dieyuyun_image_mode_runs_queued_processing_completed(sim, host):
     source = picture(600, 1000)
     api = client(sim, "dieyuyun")
@@ -155,9 +162,11 @@ def test_dieyuyun_image_mode_runs_queued_processing_completed(sim, host):
         "duration": 5,
         "size": "720x1280",
     }
+    # Asked for 720x1280; rendered small, at an eighth of each side of it.
+    assert rendered_size(sim, task["task_id"]) == (720, 1280)
     width, height, frames, audio, first = probe(httpx.get(task["metadata"]["url"]).content)
-    assert (width, height, frames, audio) == (720, 1280, 120, False)  # audio is off by default
-    expected = ImageOps.fit(source, (720, 1280), Image.Resampling.BICUBIC)
+    assert (width, height, frames, audio) == (*small_size(720, 1280), 120, False)  # no audio
+    expected = ImageOps.fit(source, small_size(720, 1280), Image.Resampling.BICUBIC)
     assert mean_difference(first, expected) < 4
     assert sim.creates_by_style == {"dieyuyun": 1}
     assert {entry["style"] for entry in sim.requests} == {"dieyuyun"}
@@ -196,7 +205,6 @@ def test_dieyuyun_refusals(shared, change, status, code, param):
 WISGATE = "/v1/videos"
 
 
-@pytest.mark.full_clips
 def test_wisgate_i2v_portrait_720p_with_meta_data_underscore(sim, host):
     first, last = picture(700, 1000), picture(700, 1000).rotate(180)
     api = client(sim, "wisgate")
@@ -223,9 +231,11 @@ def test_wisgate_i2v_portrait_720p_with_meta_data_underscore(sim, host):
     assert set(task["meta_data"]) == {"url"} and "metadata" not in task
     assert task["expires_at"] > time.time() + 3600
     width, height, frames, _, picture_0 = probe(httpx.get(task["meta_data"]["url"]).content)
-    # 720x1080 is the document's portrait 720p, 2:3, rendered as asked; 4 s by default.
-    assert (width, height, frames) == (720, 1080, 96)
-    assert mean_difference(picture_0, ImageOps.fit(first, (720, 1080))) < 4
+    # 720x1080 is the document's portrait 720p, 2:3, rendered as asked (small: an eighth of
+    # each side); 4 s by default.
+    assert rendered_size(sim, answer["id"]) == (720, 1080)
+    assert (width, height, frames) == (*small_size(720, 1080), 96)
+    assert mean_difference(picture_0, ImageOps.fit(first, small_size(720, 1080))) < 4
 
 
 def test_wisgate_refuses_data_uris_and_references_of_4_mb(sim, host):
@@ -265,7 +275,6 @@ def openai_body(**fields):
     }
 
 
-@pytest.mark.full_clips
 def test_openai_videos_milliseconds_metadata_url_and_authenticated_content(sim):
     api = client(sim, "openai-videos")
     source = picture()
@@ -285,8 +294,9 @@ def test_openai_videos_milliseconds_metadata_url_and_authenticated_content(sim):
     assert "last_frame_url" not in str(done)
     from_url = httpx.get(done["metadata"]["url"]).content
     width, height, frames, audio, first = probe(from_url)
-    assert (width, height, frames, audio) == (864, 496, 96, False)
-    assert mean_difference(first, ImageOps.fit(source, (864, 496))) < 4
+    assert rendered_size(sim, video["id"]) == (864, 496)
+    assert (width, height, frames, audio) == (*small_size(864, 496), 96, False)
+    assert mean_difference(first, ImageOps.fit(source, small_size(864, 496))) < 4
 
     content = api.get(f"{OPENAI}/{video['id']}/content")
     assert content.status_code == 200 and content.headers["content-type"] == "video/mp4"
@@ -348,7 +358,6 @@ def test_openai_videos_reads_legacy_metadata_and_size(sim):
 FUTURMIX = "/video/generations"
 
 
-@pytest.mark.full_clips
 def test_futurmix_reads_everything_from_metadata(sim):
     api = client(sim, "futurmix")
     created = api.post(
@@ -367,8 +376,9 @@ def test_futurmix_reads_everything_from_metadata(sim):
     task, seen = poll(api, f"{FUTURMIX}/{answer['task_id']}")
     assert seen[-1] == "completed" and "error" not in task
     assert set(task) == {"task_id", "status", "progress", "metadata"}
+    assert rendered_size(sim, answer["task_id"]) == (640, 640)
     width, height, frames, audio, _ = probe(httpx.get(task["metadata"]["url"]).content)
-    assert (width, height, frames, audio) == (640, 640, 96, True)
+    assert (width, height, frames, audio) == (*small_size(640, 640), 96, True)
 
 
 @pytest.mark.parametrize(

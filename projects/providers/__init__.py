@@ -10,6 +10,7 @@ from multiprocessing.util import Finalize
 import httpx
 from django.conf import settings
 
+from .. import tls
 from ..addresses import is_internal
 from .ark import ArkStyle
 from .base import (
@@ -120,7 +121,9 @@ class Provider:
     def client(self):
         # Well inside the pipeline's lease, so a slow call never looks like a dead worker.
         seconds = settings.PIPELINE_LEASE_SECONDS / 3
-        http = httpx.Client(timeout=httpx.Timeout(seconds, connect=min(10.0, seconds)))
+        http = httpx.Client(
+            timeout=httpx.Timeout(seconds, connect=min(10.0, seconds)), verify=tls.context()
+        )
         return self.style(
             self.base_url,
             self.api_key,
