@@ -39,10 +39,11 @@ class BrowserClient(Client):
 
 @pytest.fixture(scope="session", autouse=True)
 def _one_tls_context():
-    """The suite's own httpx calls (httpx.get(...), a client per test) share the app's one
-    TLS context (projects/tls.py) instead of each loading the CA bundle again: about 25 ms
-    of CPU a client, the most of many a short request to the simulator. Only for httpx's
-    default (verification on, no client certificate); the context is the same either way."""
+    """The suite's own httpx calls (httpx.get(...), a client per test), and the in-process
+    simulator's, share the app's one TLS context (projects/tls.py) instead of each loading
+    the CA bundle again: about 25 ms of CPU a client, the most of many a short request to
+    the simulator. Only for httpx's default (verification on, no client certificate); the
+    context is the same either way."""
     made = httpx._transports.default.create_ssl_context
 
     def shared(verify=True, cert=None, trust_env=True):
