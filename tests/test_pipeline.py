@@ -25,10 +25,10 @@ def generate(project):
     return [shot.selected_take for shot in project.timeline()]
 
 
+# Full size: at the simulator's small size, a clip's own ends came 5.7 apart in one run
+# of many (a random seed's zoom and pan), too close to the seams' tolerance to tell them.
+@pytest.mark.full_clips
 def test_it_starts_each_continue_on_the_real_last_frame_of_the_shot_before(simulator, user):
-    # Small clips: the same chaining, zoom and pan at an eighth of each side (seams differ
-    # by about 1, the clips' own ends by about 12), without rendering and bridging three
-    # full-size clips.
     project = make_project(
         user,
         shots=[
