@@ -410,10 +410,12 @@ def test_each_connections_limit_holds_across_worker_processes_apart_from_the_oth
     from tests.test_limits import cuts as storyboard
     from tests.test_limits import most_at_once as peak
 
-    # Half a second a task: long enough that the two teams' first tasks, sent together,
-    # overlap, and that a second task sent to a gateway before the first ends shows.
+    # Two and a half seconds a task: long enough that the two teams' first tasks, sent
+    # together, overlap, and that a second task sent to a gateway before the first ends
+    # shows. With half a second, a loaded CI machine sent the second team's first task
+    # 2.3 s after the first's, and no two tasks ever ran side by side.
     sims = [
-        Simulator(port=0, delay=0.5, small=small_clips, api_key=key).start()
+        Simulator(port=0, delay=2.5, small=small_clips, api_key=key).start()
         for key in ("sk-team-a-0001", "sk-team-b-0002", "test-key")
     ]
     a, b, server = sims
