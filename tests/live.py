@@ -129,6 +129,32 @@ class LiveApp:
                 raise RuntimeError(f"{' '.join(command)} did not start:\n{self.output()}")
             time.sleep(0.2)
 
+    @contextlib.contextmanager
+    def worker_paused(self):
+        """The app's worker stopped (SIGSTOP) while the block runs, as on a machine too busy
+        to run it: the child of `up` that has children of its own (django-q's cluster), and
+        those; the web server and the simulator have none."""
+        children = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                    children.setdefault(int(stat[1]), []).append(int(entry))
+
+        def tree(pid):
+            return [pid, *(p for child in children.get(pid, []) for p in tree(child))]
+
+        (worker,) = [child for child in children.get(self.process.pid, []) if children.get(child)]
+        pids = tree(worker)
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
     def manage(self, *args):
         """Run another manage.py command against this app's database and settings."""
         return manage(self.env, *args)

@@ -2,10 +2,7 @@
 only watches sees a seam-guard hold and its release, finals that finish (the export form
 then joins them), and the head after a delete, without a reload."""
 
-import contextlib
-import os
 import re
-import signal
 import time
 
 import pytest
@@ -164,36 +161,6 @@ def test_a_watching_page_exports_finished_finals_and_keeps_its_head_true(
     context.close()
 
 
-def worker_processes(up):
-    """The processes of `manage.py up`'s worker: the child of `up` that has children of
-    its own (django-q's cluster), and those; the web server and the simulator have none."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-                children.setdefault(int(stat[1]), []).append(int(entry))
-
-    def tree(pid):
-        return [pid, *(p for child in children.get(pid, []) for p in tree(child))]
-
-    (worker,) = [child for child in children.get(up, []) if children.get(child)]
-    return tree(worker)
-
-
-@contextlib.contextmanager
-def paused(pids):
-    """`pids` stopped (SIGSTOP) while the block runs, as a machine too busy to run them."""
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-
-
 def test_an_exports_answer_coming_after_its_live_event_leaves_it_done(app, browser):  # noqa: F811
     """Export hands the export to the worker at once and then renders its answer: on a
     loaded machine the live event of the finished export can reach the page first. The
@@ -215,7 +182,7 @@ def test_an_exports_answer_coming_after_its_live_event_leaves_it_done(app, brows
     held = []
     page.route("**/exports/new", lambda route: held.append((route, route.fetch())))
     page.check("input[name=normalize]")  # an MP4 levelled: ffmpeg takes a moment or two
-    with paused(worker_processes(app.live.process.pid)):
+    with app.live.worker_paused():
         page.click("#export-button")
         deadline = time.monotonic() + 20
         while not held and time.monotonic() < deadline:
