@@ -199,7 +199,9 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
 ):
     # Slow enough that the chains' takes are at the provider at once, and read together
     # where the app believes it can list: they overlap for longer than a read's interval
-    # (asserted below, since nothing would be proven without it).
+    # (asserted below, since nothing would be proven without it). The chains' first
+    # shots take 4 s: on a busy machine the worker's second create came 1.9 s after its
+    # first, after a 1.5 s task had ended, and no two tasks overlapped at all.
     poll = 0.5
     with Simulator(port=0, delay=1.5, small=True) as simulator:
         simulator.add_fault("list", {"no_route": True})
@@ -213,8 +215,11 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
             SEEDANCE_POLL_INTERVAL=str(poll),
         )
         try:
-            shots = chain("Harbour", "Its boats")
-            shots += [{"prompt": "Market", "duration": 4, "opening": "cut"}, *chain("Its stalls")]
+            shots = chain("Harbour [sim:delay=4]", "Its boats")
+            shots += [
+                {"prompt": "Market [sim:delay=4]", "duration": 4, "opening": "cut"},
+                *chain("Its stalls"),
+            ]
             project = render.start("Two chains", shots)
             takes = render.until_done(project, 4)
         finally:
