@@ -174,9 +174,14 @@ def test_a_cancel_as_the_task_finishes_collects_the_clip_and_deletes_nothing(ark
 
 def test_a_prompt_edited_while_a_create_is_uncertain_is_still_found_by_what_was_sent(ark, sim):
     sim.add_fault("create", {"lose_answer": True}, count=1)
-    sim.add_fault("list", {"lag": 4})
+    # Lists leave the task out until the edit has landed: on a busy machine a lag of some
+    # seconds ran out before the edit came, and the take was found unedited.
+    sim.add_fault("list", {"lag": 3600})
     project = ark.start("Market", chain("A market at noon"))
     wait_until(lambda: sim.create_count == 1)  # made; its answer lost
+    wait_until(
+        lambda: any(r["method"] == "GET" and r["path"].endswith("/tasks") for r in sim.requests)
+    )
 
     # The shot and the project's settings change, on the condition that its take follows
     # no task yet: the edit lands while the task is looked for.
@@ -186,6 +191,7 @@ def test_a_prompt_edited_while_a_create_is_uncertain_is_still_found_by_what_was_
         " (SELECT shot_id FROM projects_take WHERE remote_id = '')",
         f"UPDATE projects_project SET resolution = '720p' WHERE id = {project}",
     )
+    sim.clear_faults()  # the next look finds it
     ((_, remote_id, note),) = ark.until_done(project, 1)
 
     assert edited == [1, 1]
