@@ -24,12 +24,15 @@ def make_project(user, shots=(), **settings):
     """A project of `user`'s team; shots are (prompt, opening) pairs or dicts."""
     settings = {"title": "Autumn valley", "resolution": "480p", "ratio": "16:9", **settings}
     project = Project.objects.create(team=Team.default_for(user), created_by=user, **settings)
+    made = []
     for position, spec in enumerate(shots):
         if isinstance(spec, tuple):
             prompt, opening = spec
             spec = {"prompt": prompt, "opening": opening}
         spec = {"duration": 4, "opening": Opening.CONTINUE if position else Opening.CUT, **spec}
-        Shot.objects.create(project=project, position=position, **spec)
+        made.append(Shot(project=project, position=position, **spec))
+    # In one INSERT, in order (a save each was a round trip each: 200 for the largest).
+    Shot.objects.bulk_create(made)
     return project
 
 

@@ -84,7 +84,9 @@ class LiveApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.workdir / "up.log"
-        self.database = _Database(self.workdir, template)
+        # Its own database, unless `env` names the one it is to use.
+        given = (env or {}).get("DATABASE_URL")
+        self.database = _Given(given) if given else _Database(self.workdir, template)
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database.url,
@@ -286,6 +288,16 @@ class _Database:
 
             with psycopg.connect(f"{self.server}/postgres", autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class _Given:
+    """A database a live app was given (its env's DATABASE_URL): not made, nor dropped, here."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def drop(self):
+        pass
 
 
 def _members(group):

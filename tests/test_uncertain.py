@@ -69,8 +69,9 @@ def test_a_504_whose_task_was_made_is_followed_not_sent_again(simulator, user, w
 def test_a_5xx_that_made_nothing_waits_for_a_person_who_may_send_it_again(
     simulator, user, worker, client, settings, django_capture_on_commit_callbacks
 ):
-    # Nothing was made: no list lag to outwait, so a short window (still several looks).
-    settings.PIPELINE_FIND_SECONDS = 2.0
+    # Nothing was made: no list lag to outwait, so a short window (still two looks: at
+    # once, and as it closes).
+    settings.PIPELINE_FIND_SECONDS = 1.0
     simulator.add_fault("create", {"status": 503}, count=1)
     project = make_project(user, shots=[("A lighthouse", Opening.CUT), ("Its beam", "continue")])
 
@@ -145,7 +146,9 @@ def test_a_callback_or_a_sweep_leaves_a_create_in_the_air_to_its_worker(
 
 def test_the_task_is_looked_for_by_what_was_sent_not_by_the_edited_shot(simulator, user, worker):
     simulator.add_fault("create", {"lose_answer": True}, count=1)
-    simulator.add_fault("list", {"lag": 3.0})
+    # The first look, at once, cannot see the task; the shot is edited before the next
+    # (a second later at the soonest, and only once worker.until below runs the clock).
+    simulator.add_fault("list", {"lag": 2.0})
     project = make_project(user, shots=[("A lighthouse", Opening.CUT)])
     pipeline.queue_takes(project)
     worker.run("projects.tasks.start", project.pk)
