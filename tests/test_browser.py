@@ -103,6 +103,9 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
             "v => v.currentTime > 0.3 && v.videoWidth === 864", arg=video.element_handle()
         )
         assert video.evaluate("v => v.duration") == pytest.approx(4.0, abs=0.1)
+        # Seen playing: paused, not played on to its end (decoding and drawing real-size
+        # frames in software, a second or more of Chromium's CPU a clip).
+        video.evaluate("v => v.pause()")
     page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
 
     page.click("#export-button")
@@ -128,6 +131,7 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
     assert playing.evaluate("v => v.isConnected && !v.paused")
     page.wait_for_function("v => v.currentTime > 4.2", arg=playing, timeout=20_000)
     assert player.evaluate("v => v.duration") == pytest.approx(286 / 24, abs=0.05)
+    player.evaluate("v => v.pause()")  # played across the seam: not on through the rest
 
     # The printed storyboard, from the same menu: a panel per shot, each with its poster.
     page.select_option("#export-format", "pdf")
