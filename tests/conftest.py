@@ -400,6 +400,40 @@ def shared_app(tmp_path_factory, live_template):
     _shared_app.close()
 
 
+class _EveryPageApp:
+    """The app tests/test_browser.py and tests/test_browser_axe.py share (tests.every_page
+    every_page_app), started for the first of their tests and stopped after the last of
+    those in a row (pytest_runtest_teardown), as _SharedApp is: one `manage.py up` and
+    its seeding instead of one each."""
+
+    def __init__(self):
+        self.app = self.folders = self.template = self._serving = None
+
+    def get(self):
+        if self.app is None:
+            from tests.every_page import every_page_app
+
+            self._serving = every_page_app(self.folders.mktemp("every-page"), self.template)
+            self.app = next(self._serving)
+        return self.app
+
+    def close(self):
+        serving, self.app, self._serving = self._serving, None, None
+        if serving is not None:
+            next(serving, None)  # stops it, and fails if anything outlived it
+
+
+_every_page_app = _EveryPageApp()
+
+
+@pytest.fixture(scope="session")
+def every_page_app(tmp_path_factory, live_template):
+    """The app seeded with every page (_EveryPageApp); `.get()` it."""
+    _every_page_app.folders, _every_page_app.template = tmp_path_factory, live_template
+    yield _every_page_app
+    _every_page_app.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     yield  # the test's own fixtures (and the contexts they opened) are gone first
@@ -407,6 +441,8 @@ def pytest_runtest_teardown(item, nextitem):
         _chromium.close()
     if nextitem is None or "shared_app" not in nextitem.fixturenames:
         _shared_app.close()
+    if nextitem is None or "every_page_app" not in nextitem.fixturenames:
+        _every_page_app.close()
 
 
 @pytest.fixture

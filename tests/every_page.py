@@ -9,7 +9,6 @@ mention and an invitation by name, and a viewer who is refused a page.
 """
 
 import json
-from contextlib import contextmanager
 
 from django.core import signing
 from django.core.files.base import ContentFile
@@ -39,19 +38,23 @@ OWNER = "demo"
 VIEWER, VIEWER_PASSWORD = "vera", "a long pass phrase for vera"
 
 
-def seeded(live, viewer=VIEWER):
+def seeded(live, viewer=VIEWER, delay=None):
     """Seed a LiveApp (tests.live), or an Account of a shared one, for its user, with
-    `viewer` the name of the viewer it makes; return what seed() printed."""
-    code = f"from tests.every_page import seed; seed({live.username!r}, {viewer!r})"
+    `viewer` the name of the viewer it makes (and `delay`, see seed()); return what seed()
+    printed."""
+    code = f"from tests.every_page import seed; seed({live.username!r}, {viewer!r}, {delay!r})"
     said = live.manage("shell", "-c", code)
     return json.loads(said.strip().splitlines()[-1])
 
 
-def seed(owner=OWNER, viewer_name=VIEWER):
+def seed(owner=OWNER, viewer_name=VIEWER, delay=None):
+    """The workplace, for `owner`; with `delay`, the shot never generated takes the
+    simulator that many seconds when it is ([sim:delay=N] in its prompt)."""
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.get(username=owner)
     team = Team.default_for(user)
+    slow = f" [sim:delay={delay}]" if delay is not None else ""
     project = make_project(
         user,
         [
@@ -60,7 +63,7 @@ def seed(owner=OWNER, viewer_name=VIEWER):
             ("A fishing boat rounds the headland", "cut"),
             ("Gulls lift off the harbour wall", "cut"),
             ("The boat ties up as the lamps come on", "cut"),
-            ("Morning: the harbour empty and still", "cut"),
+            ("Morning: the harbour empty and still" + slow, "cut"),
         ],
         title="Harbour lights",
     )
@@ -170,16 +173,28 @@ def _picture():
     return out.getvalue()
 
 
-@contextmanager
-def seeded_app(folder, template, simulator_delay, env=None):
-    """`manage.py up` in `folder` (with `env` added to its environment) and the workplace
-    seeded; its pages as `live.pages`."""
+# The app tests/test_browser.py and tests/test_browser_axe.py share (tests.conftest
+# every_page_app): real-size clips, a simulator that takes 2.5 s a task, and the shot never
+# generated 10 s of it, which test_browser_axe generates and checks while it is running.
+# Behind a proxy (as deployed, with a key of its own), so that the lock-out test can sign in
+# from an address of its own and lock no other test out with it.
+EVERY_PAGE_APP = {
+    "simulator_delay": 2.5,
+    "small": False,
+    "env": {"TRUSTED_PROXIES": "1", "SECRET_KEY": "axe-" + "k" * 50},
+}
+NEVER_GENERATED_DELAY = 10
+
+
+def every_page_app(folder, template):
+    """`manage.py up` in `folder` as EVERY_PAGE_APP says, the workplace seeded (its pages as
+    `live.pages`); stopped, with nothing of it left running, when resumed."""
     from tests.live import LiveApp
 
-    live = LiveApp(folder, simulator_delay=simulator_delay, template=template, env=env)
+    live = LiveApp(folder, template=template, **EVERY_PAGE_APP)
     live.start()
     try:
-        live.pages = seeded(live)
+        live.pages = seeded(live, delay=NEVER_GENERATED_DELAY)
         yield live
     finally:
         left = live.stop()

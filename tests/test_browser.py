@@ -5,7 +5,6 @@ import pytest
 from playwright.sync_api import expect
 
 from projects import media
-from tests.live import LiveApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -21,15 +20,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    # Real-size clips: the first test plays them and measures the export.
-    live = LiveApp(
-        tmp_path_factory.mktemp("live"), simulator_delay=2.5, small=False, template=live_template
-    ).start()
-    yield live
-    left = live.stop()
-    assert not left, f"processes outlived Ctrl-C of manage.py up: {left}"
+@pytest.fixture
+def app(every_page_app):
+    """`manage.py up` with real-size clips (the first test plays them and measures the
+    export) and a simulator that takes 2.5 s a task: the one tests/test_browser_axe.py
+    checks too, started once for both (tests.every_page EVERY_PAGE_APP); the projects made
+    here are new ones of its demo account's."""
+    return every_page_app.get()
 
 
 @pytest.fixture
@@ -106,6 +103,9 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
             "v => v.currentTime > 0.3 && v.videoWidth === 864", arg=video.element_handle()
         )
         assert video.evaluate("v => v.duration") == pytest.approx(4.0, abs=0.1)
+        # Seen playing: paused, not played on to its end (decoding and drawing real-size
+        # frames in software, a second or more of Chromium's CPU a clip).
+        video.evaluate("v => v.pause()")
     page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
 
     page.click("#export-button")
@@ -131,6 +131,7 @@ def test_a_team_member_builds_generates_plays_exports_and_shares(app, browser, t
     assert playing.evaluate("v => v.isConnected && !v.paused")
     page.wait_for_function("v => v.currentTime > 4.2", arg=playing, timeout=20_000)
     assert player.evaluate("v => v.duration") == pytest.approx(286 / 24, abs=0.05)
+    player.evaluate("v => v.pause()")  # played across the seam: not on through the rest
 
     # The printed storyboard, from the same menu: a panel per shot, each with its poster.
     page.select_option("#export-format", "pdf")
@@ -172,7 +173,8 @@ def test_cards_poll_for_their_status_when_server_sent_events_are_unavailable(app
     page = context.new_page()
     page.set_default_timeout(20_000)
     sign_in_and_create_project(page, app, "No events here")
-    page.fill("#shot-form textarea[name=prompt]", "A paper boat on a puddle")
+    # Only its end is looked for: the simulator's 2.5 s would only be waited out.
+    page.fill("#shot-form textarea[name=prompt]", "A paper boat on a puddle [sim:delay=0.5]")
     page.fill("#shot-form input[name=duration]", "4")
     page.click("#shot-form button:has-text('Add shot')")
 

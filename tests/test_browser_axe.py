@@ -10,7 +10,6 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.every_page import seeded_app
 from tests.test_browser import browser  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -19,17 +18,13 @@ SERIOUS = {"serious", "critical"}
 axe = Axe()
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, live_template):
-    # A slow simulator: the shot the test generates is still running when it is checked.
-    # 16 s: a task is queued for a quarter of it (projects.simulator.engine), which the
-    # test spends on the shortcuts' dialog and then waits out, then running for 12 s,
-    # which the checks of the page take a few of.
-    # Behind a proxy (as deployed, with a key of its own), so that the lock-out test can
-    # sign in from an address of its own and lock no other test out with it.
-    behind_a_proxy = {"TRUSTED_PROXIES": "1", "SECRET_KEY": "axe-" + "k" * 50}
-    with seeded_app(tmp_path_factory.mktemp("axe"), live_template, 16, behind_a_proxy) as live:
-        yield live
+@pytest.fixture
+def app(every_page_app):
+    """The seeded app (tests.every_page EVERY_PAGE_APP), shared with tests/test_browser.py.
+    Its shot never generated takes the simulator 10 s: the test that generates it checks
+    the page while it is still running. Behind a proxy, so that the lock-out test can sign
+    in from an address of its own and lock no other test out with it."""
+    return every_page_app.get()
 
 
 def serious_violations(page):
@@ -59,12 +54,27 @@ def assert_accessible(page, what):
     assert not found, f"{what} ({page.url}) fails axe-core:\n" + "\n".join(found)
 
 
+# The cookies of a sign-in through the form, by app and username: the tests after the first
+# that signs in as someone start from that session (the form, and axe's check of it, are
+# test_signed_out_pages's), a page load and a sign-in fewer each.
+_signed_in = {}
+
+
 def sign_in(page, app, username=None, password=None):
+    """`page` signed in, on the project list."""
+    username = username or app.username
+    cookies = _signed_in.get((app.url, username))
+    if cookies:
+        page.context.add_cookies(cookies)
+        page.goto(f"{app.url}/")
+        expect(page.locator("h1")).to_have_text("Projects")
+        return
     page.goto(f"{app.url}/accounts/login/")
-    page.fill("input[name=username]", username or app.username)
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", password or app.password)
     page.click("button:has-text('Sign in')")
     expect(page.locator("h1")).to_have_text("Projects")
+    _signed_in[app.url, username] = page.context.cookies(app.url)
 
 
 @pytest.fixture

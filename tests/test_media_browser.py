@@ -2,17 +2,15 @@
 
 import functools
 import http.server
-import shutil
 import threading
 
 import av
 import pytest
-from playwright.sync_api import sync_playwright
 
 from projects import media
 from projects.media import Piece
 from tests.clips import make_clip, read_counter
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.test_browser import browser  # noqa: F401  (fixture: the shared Chromium)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -85,9 +83,7 @@ def served(tmp_path):
     thread.join()
 
 
-def test_a_spliced_export_plays_frame_exact_in_chromium(tmp_path, served):
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's Chromium is needed: apt-get install chromium")
+def test_a_spliced_export_plays_frame_exact_in_chromium(tmp_path, served, browser):  # noqa: F811
     # Copied GOPs from clips with other parameter sets (SPS id 1; SPS id 5 and repeated
     # in-band) beside bridges.
     baseline = make_clip(
@@ -115,12 +111,11 @@ def test_a_spliced_export_plays_frame_exact_in_chromium(tmp_path, served):
             for name in expected
         )
     )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.goto(f"{served}/page.html")
-        plays = page.evaluate(f"names => Promise.all(names.map({PLAY}))", list(expected))
-        browser.close()
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{served}/page.html")
+    plays = page.evaluate(f"names => Promise.all(names.map({PLAY}))", list(expected))
+    context.close()
 
     for (name, frames), played in zip(expected.items(), plays, strict=True):
         assert played["error"] is None, name
