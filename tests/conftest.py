@@ -271,7 +271,7 @@ class _SharedChromium:
             from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
             if not shutil.which(CHROMIUM):
-                pytest.fail("Debian's Chromium is needed: apt-get install chromium")
+                pytest.fail("Debian's Chromium is needed: apt-get install chromium-headless-shell")
             self.close()
             # Playwright's assertions wait 5 s unless told otherwise, whatever a page's
             # default timeout: as long as the pages' own 20 s, for a page that takes its

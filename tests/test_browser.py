@@ -1,5 +1,7 @@
 """The whole flow in Debian's Chromium, against `manage.py up` as a user would run it."""
 
+import os
+
 import pypdf
 import pytest
 from playwright.sync_api import expect
@@ -8,7 +10,17 @@ from projects import media
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's headless build of Chromium where it is installed (`.ci/run` installs it): the
+# same engine without the desktop browser's parts, about a tenth less CPU for the same tests.
+# Else the desktop one, headless too.
+CHROMIUM = next(
+    (
+        path
+        for path in ("/usr/bin/chromium-headless-shell", "/usr/bin/chromium")
+        if os.path.exists(path)
+    ),
+    "/usr/bin/chromium",
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

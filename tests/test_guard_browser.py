@@ -24,7 +24,7 @@ def page(live_server, user, monkeypatch):
     # are plain synchronous ones all the same.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's Chromium is needed: apt-get install chromium")
+        pytest.fail("Debian's Chromium is needed: apt-get install chromium-headless-shell")
     client = Client()
     client.force_login(user)
     session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
