@@ -146,6 +146,38 @@ def test_the_seam_inspector_shows_the_frames_that_meet(app, browser, tmp_path): 
     folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     card(page, 2).screenshot(path=str(folder / "seam-inspector.png"))
 
+    # A live event re-renders the card while its inspector is open: the new card's
+    # inspector is open too, and loads its pairs again (its placeholder alone is not
+    # enough). A note on shot 2, written as any writer would, is what the stream sends.
+    asked = []  # the inspector's loads, one for each card that a live event renders
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/seam") else None)
+    page.evaluate(
+        """() => {
+            window.renders = 0;
+            document.addEventListener("htmx:afterSwap", (event) => {
+                if (event.target.matches('#timeline, .shot-card[data-shot="2"]')) window.renders++;
+            });
+        }"""
+    )
+    mine = f"project__team__memberships__user__username={app.username!r}"
+    app.manage(
+        "shell",
+        "-c",
+        "from projects.models import Shot; "
+        f"Shot.objects.filter({mine}, prompt='The beam sweeps the sea')"
+        ".update(notes='The keeper watches.')",
+    )
+    expect(card(page, 2).locator("[data-role=notes]")).to_contain_text("The keeper watches.")
+    expect(card(page, 2).locator(".seam-inspector")).to_have_attribute("open", "")
+    expect(pairs).to_have_count(2, timeout=30_000)
+    expect(pairs.first).to_contain_text("chained")
+    for image in card(page, 2).locator(".seam-pair img").all():
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("i => i.naturalWidth") > 0
+    # Once a card at most, however many toggles its inspector was told (a render may have
+    # come after the last load here, before its own).
+    assert 1 <= len(asked) <= page.evaluate("window.renders"), asked
+
     pairs.first.locator("button:has-text('Use this pair')").click()
     expect(card(page, 2).locator("[data-role=stale]")).to_have_count(0, timeout=30_000)
     context.close()

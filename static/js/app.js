@@ -20,17 +20,28 @@ setInterval(() => {
 }, 2000);
 
 // A card replaced by a live event keeps what its viewer had open (its comments, its
-// trim); a comment being written is kept by hx-preserve.
+// trim, its seam inspector); a comment being written is kept by hx-preserve.
+// The open ones are noted before the swap and opened again on htmx:afterSwap, which the
+// new content says at once: htmx:sseMessage is said by the element replaced, out of the
+// page by then, so no listener here hears it. A details that loads when opened (the seam
+// inspector, hx-trigger="toggle once") is taken over by htmx first, its trigger bound
+// before its `open` is restored (htmx would take it over only once settled, after the
+// browser's own toggle), and told "toggle": `once` keeps it to one request however
+// many toggles it is told.
 let openBeforeSwap = [];
 document.addEventListener("htmx:sseBeforeMessage", (event) => {
   openBeforeSwap = [...event.target.querySelectorAll("details[id][open]")].map((d) => d.id);
 });
-document.addEventListener("htmx:sseMessage", () => {
-  for (const id of openBeforeSwap) {
-    const details = document.getElementById(id);
-    if (details) details.open = true;
-  }
+document.addEventListener("htmx:afterSwap", () => {
+  const ids = openBeforeSwap;
   openBeforeSwap = [];
+  for (const id of ids) {
+    const details = document.getElementById(id);
+    if (!details || details.open) continue;
+    htmx.process(details);
+    details.open = true;
+    if (details.matches("[hx-trigger~=toggle]")) htmx.trigger(details, "toggle");
+  }
 });
 
 // A refusal (403) or a conflict answered to htmx is shown, not swallowed.
