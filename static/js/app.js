@@ -10,10 +10,11 @@ document.addEventListener("htmx:sseError", () => {
   const status = liveStatus();
   if (status) status.hidden = false;
 });
-// The stream says whether it can go on (data-live="on") or the page must poll instead.
-document.addEventListener("htmx:sseMessage", (event) => {
-  if (event.detail.type !== "live-status") return;
-  window.storyboardLive = event.detail.data.includes('data-live="on"');
+// The stream says whether it can go on (data-live="on") or the page must poll instead,
+// in the #live-status it swaps in: read on htmx:afterSwap, which the new element says
+// (htmx:sseMessage is said by the element replaced, out of the page by then).
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.target.id === "live-status") window.storyboardLive = event.target.dataset.live === "on";
 });
 setInterval(() => {
   if (!window.storyboardLive) htmx.trigger(document.body, "storyboard:poll");
