@@ -169,10 +169,11 @@ def callbacks_held(simulator, monkeypatch):
     """The callbacks the simulator would send, held here and not delivered.
 
     Delivered, a callback reaches the live server while this test's own thread polls the
-    same takes: on SQLite in memory the two threads share one connection, and a callback's
-    statement met a commit of the poll's ("cannot commit transaction - SQL statements in
-    progress"). For tests about what the wire carries; tests/test_webhooks.py holds the
-    app to what a delivered callback does."""
+    same takes: on SQLite in memory (the suite's test database before it was a file) the
+    two threads shared one connection, and a callback's statement met a commit of the
+    poll's ("cannot commit transaction - SQL statements in progress"). For tests about what
+    the wire carries; tests/test_webhooks.py holds the app to what a delivered callback
+    does."""
     held = []
     monkeypatch.setattr(simulator, "_deliver", lambda url, body: held.append((url, body)))
     return held
@@ -187,6 +188,21 @@ def _test_database_made():
     from django.db import connection
 
     return connection.settings_dict["NAME"] == connection.creation._get_test_db_name()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, the test database is a file of this process's, as the app's own database
+    is, not Django's default of memory with a shared cache: there a connection that meets
+    another's lock on a table is told "database table is locked" at once, where on a file
+    (WAL, a 30 s busy timeout) it waits its turn as it does when deployed. Each thread of a
+    test (a stream's producer, a live server's request) has a connection of its own."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        name = tmp_path_factory.mktemp("database") / "test.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(name)
 
 
 @pytest.fixture(scope="session")

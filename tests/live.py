@@ -214,7 +214,7 @@ def template_from_the_test_database(workdir):
     it then, before any test writes to it), as the template live apps start from: the
     same tables and migration records a `migrate` of their own would make, without
     running the migrations a second time in each process of the suite (seconds each).
-    A SQLite test database lives in memory: it is backed up into a file. A PostgreSQL
+    A SQLite test database (a file of the process's) is backed up into a file. A PostgreSQL
     one is the template of a new database, which needs no one connected to it: Django's
     connections are closed first (they open again when next used)."""
     from django.db import connection, connections
