@@ -85,3 +85,31 @@ def test_a_live_cards_form_posted_plainly_carries_the_pages_token(app, browser):
     expect(page.locator("h1")).to_have_text("Plain post")
     expect(card(page, 1)).to_contain_text("The kite falls")
     context.close()
+
+
+def test_a_card_a_live_event_renders_again_keeps_what_its_viewer_opened(app, browser):  # noqa: F811
+    """A viewer's open comments stay open when a live event renders their card anew (the
+    new card comes closed: app.js opens again what was open)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    sign_in_and_create_project(page, app, "Kept open")
+    page.fill("#shot-form textarea[name=prompt]", "A lantern on a jetty")
+    page.fill("#shot-form input[name=duration]", "4")
+    page.click("#shot-form button:has-text('Add shot')")
+    expect(card(page, 1)).to_contain_text("4 s")
+    page.wait_for_function("() => window.storyboardLive === true")
+    comments = card(page, 1).locator("details.comments")
+    comments.locator("summary").click()
+    expect(comments).to_have_attribute("open", "")
+
+    mine = f"project__team__memberships__user__username={app.username!r}"
+    app.manage(
+        "shell",
+        "-c",
+        "from projects.models import Shot; "
+        f"Shot.objects.filter({mine}, prompt='A lantern on a jetty').update(duration=7)",
+    )
+    expect(card(page, 1)).to_contain_text("7 s")  # the card the stream rendered
+    expect(card(page, 1).locator("details.comments")).to_have_attribute("open", "")
+    context.close()
