@@ -379,75 +379,76 @@ def shared_chromium(_chromium_before_the_databases):
     return _chromium.get()
 
 
-class _SharedApp:
-    """The SharedApp (tests.live) of this process, started for the first module that asks
-    for an account on it and stopped when the next test needs it no more: the browser
-    modules that share it run one after another (_LongestGroupsFirst orders them so), and
-    the tests that follow in this process run without its processes beside them."""
+class _AppInARow:
+    """An app for the tests that ask for the session fixture `name`: started for the first
+    of them, and stopped when the next test needs it no more (pytest_runtest_teardown).
+    The modules that use it run one after another (_LongestGroupsFirst orders them so),
+    and the tests that follow in this process run without its processes beside them.
 
-    def __init__(self):
-        self.app = self.folders = self.template = None
+    `serve(folder, template)` is a generator that yields the app started, and stops it
+    (failing if anything of it outlived it) when resumed."""
 
-    def account(self, module):
-        """An account of `module`'s own on the app (tests.live Account), started if need be."""
-        if self.app is None:
-            from tests.live import SharedApp
-
-            self.app = SharedApp(self.folders.mktemp("shared-app"), self.template).start()
-        return self.app.account(module)
-
-    def close(self):
-        app, self.app = self.app, None
-        if app is not None:
-            app.stop()
-
-
-_shared_app = _SharedApp()
-
-
-@pytest.fixture(scope="session")
-def shared_app(tmp_path_factory, live_template):
-    """One `manage.py up` for the browser modules that can share it (tests.live SharedApp):
-    a module's `app` fixture is `shared_app.account(__name__)`, an account of its own.
-    Stopped after the last test that uses it (pytest_runtest_teardown), else here, while
-    the template its database was copied from is still there."""
-    _shared_app.folders, _shared_app.template = tmp_path_factory, live_template
-    yield _shared_app
-    _shared_app.close()
-
-
-class _EveryPageApp:
-    """The app tests/test_browser.py and tests/test_browser_axe.py share (tests.every_page
-    every_page_app), started for the first of their tests and stopped after the last of
-    those in a row (pytest_runtest_teardown), as _SharedApp is: one `manage.py up` and
-    its seeding instead of one each."""
-
-    def __init__(self):
-        self.app = self.folders = self.template = self._serving = None
+    def __init__(self, name, serve):
+        self.name, self.serve = name, serve
+        self.app = self._serving = self.folders = self.template = None
 
     def get(self):
         if self.app is None:
-            from tests.every_page import every_page_app
-
-            self._serving = every_page_app(self.folders.mktemp("every-page"), self.template)
+            self._serving = self.serve(self.folders.mktemp(self.name), self.template)
             self.app = next(self._serving)
         return self.app
 
     def close(self):
         serving, self.app, self._serving = self._serving, None, None
         if serving is not None:
-            next(serving, None)  # stops it, and fails if anything outlived it
+            next(serving, None)
+
+    def session(self, folders, template):
+        """The session fixture's body: stopped at the end of the session at the latest,
+        while the template its database was copied from is still there."""
+        self.folders, self.template = folders, template
+        yield self
+        self.close()
 
 
-_every_page_app = _EveryPageApp()
+class _SharedApp(_AppInARow):
+    def account(self, module):
+        """An account of `module`'s own on the app (tests.live Account), started if need be."""
+        return self.get().account(module)
+
+
+def _serve_shared_app(folder, template):
+    from tests.live import SharedApp
+
+    app = SharedApp(folder, template).start()
+    yield app
+    app.stop()
+
+
+def _serve_every_page_app(folder, template):
+    from tests.every_page import every_page_app
+
+    yield from every_page_app(folder, template)
+
+
+_shared_app = _SharedApp("shared_app", _serve_shared_app)
+_every_page_app = _AppInARow("every_page_app", _serve_every_page_app)
+_APPS_IN_A_ROW = (_shared_app, _every_page_app)
+
+
+@pytest.fixture(scope="session")
+def shared_app(tmp_path_factory, live_template):
+    """One `manage.py up` for the browser modules that can share it (tests.live SharedApp):
+    a module's `app` fixture is `shared_app.account(__name__)`, an account of its own."""
+    yield from _shared_app.session(tmp_path_factory, live_template)
 
 
 @pytest.fixture(scope="session")
 def every_page_app(tmp_path_factory, live_template):
-    """The app seeded with every page (_EveryPageApp); `.get()` it."""
-    _every_page_app.folders, _every_page_app.template = tmp_path_factory, live_template
-    yield _every_page_app
-    _every_page_app.close()
+    """The app seeded with every page that tests/test_browser.py and
+    tests/test_browser_axe.py share (tests.every_page EVERY_PAGE_APP): one `manage.py up`
+    and its seeding instead of one each; `.get()` it."""
+    yield from _every_page_app.session(tmp_path_factory, live_template)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -455,10 +456,9 @@ def pytest_runtest_teardown(item, nextitem):
     yield  # the test's own fixtures (and the contexts they opened) are gone first
     if nextitem is None or "shared_chromium" not in nextitem.fixturenames:
         _chromium.close()
-    if nextitem is None or "shared_app" not in nextitem.fixturenames:
-        _shared_app.close()
-    if nextitem is None or "every_page_app" not in nextitem.fixturenames:
-        _every_page_app.close()
+    for app in _APPS_IN_A_ROW:
+        if nextitem is None or app.name not in nextitem.fixturenames:
+            app.close()
 
 
 @pytest.fixture

@@ -458,6 +458,18 @@ class Account:
     def manage(self, *args):
         return self.live.manage(*args)
 
+    def update_shots(self, prompt, **fields):
+        """Change this account's shots of `prompt` in the database, as another writer would
+        (the app is shared: no other module's shots): an update stamps `updated_at`, so
+        the live stream sends their cards anew."""
+        mine = f"project__team__memberships__user__username={self.username!r}"
+        self.manage(
+            "shell",
+            "-c",
+            "from projects.models import Shot; "
+            f"Shot.objects.filter({mine}, prompt={prompt!r}).update(**{fields!r})",
+        )
+
 
 def serving(folder, template, **options):
     """A LiveApp for a module's tests (a fixture yields from it): started, then stopped

@@ -63,6 +63,18 @@ def card(page, number):
     return page.locator(f'.shot-card[data-shot="{number}"]')
 
 
+def add_shots(page, shots):
+    """Add shots of 4 s through the page's form: each a prompt (the form's own opening) or
+    a (prompt, opening) pair."""
+    for shot in shots:
+        prompt, opening = (shot, None) if isinstance(shot, str) else shot
+        page.fill("#shot-form textarea[name=prompt]", prompt)
+        page.fill("#shot-form input[name=duration]", "4")
+        if opening is not None:
+            page.select_option("#shot-form select[name=opening]", opening)
+        page.click("#shot-form button:has-text('Add shot')")
+
+
 def send_billed(page):
     """Answer the question asked before anything is billed (templates/projects/
     bill_confirm.html): Enter sends it."""

@@ -9,6 +9,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.test_browser import (  # noqa: F401
+    add_shots,
     browser,
     card,
     send_billed,
@@ -29,14 +30,6 @@ def app(shared_app):
 
 def prompts(page):
     return page.locator(".shot-card .prompt").all_inner_texts()
-
-
-def add_shots(page, shots):
-    for prompt, opening in shots:
-        page.fill("#shot-form textarea[name=prompt]", prompt)
-        page.fill("#shot-form input[name=duration]", "4")
-        page.select_option("#shot-form select[name=opening]", opening)
-        page.click("#shot-form button:has-text('Add shot')")
 
 
 def drag_before_first(page, handle):
@@ -159,14 +152,7 @@ def test_the_seam_inspector_shows_the_frames_that_meet(app, browser, tmp_path): 
             });
         }"""
     )
-    mine = f"project__team__memberships__user__username={app.username!r}"
-    app.manage(
-        "shell",
-        "-c",
-        "from projects.models import Shot; "
-        f"Shot.objects.filter({mine}, prompt='The beam sweeps the sea')"
-        ".update(notes='The keeper watches.')",
-    )
+    app.update_shots("The beam sweeps the sea", notes="The keeper watches.")
     expect(card(page, 2).locator("[data-role=notes]")).to_contain_text("The keeper watches.")
     expect(card(page, 2).locator(".seam-inspector")).to_have_attribute("open", "")
     expect(pairs).to_have_count(2, timeout=30_000)

@@ -4,7 +4,12 @@ events the stream sends it."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import browser, card, sign_in_and_create_project  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    add_shots,
+    browser,
+    card,
+    sign_in_and_create_project,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -21,9 +26,7 @@ def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  
     page = context.new_page()
     page.set_default_timeout(20_000)
     sign_in_and_create_project(page, app, "Fell behind")
-    page.fill("#shot-form textarea[name=prompt]", "A kite over a dune")
-    page.fill("#shot-form input[name=duration]", "4")
-    page.click("#shot-form button:has-text('Add shot')")
+    add_shots(page, ["A kite over a dune"])
     expect(card(page, 1)).to_contain_text("4 s")
 
     # From here the page's stream is this test's: silent, until it says "resync".
@@ -39,9 +42,7 @@ def test_a_resync_event_makes_the_page_fetch_its_timeline_again(app, browser):  
     page.route("**/events?*", events)
     page.reload()
     expect(card(page, 1)).to_contain_text("4 s")
-    # This account's shots only: the app is shared with other modules' (tests.conftest).
-    mine = f"Shot.objects.filter(project__team__memberships__user__username={app.username!r})"
-    app.manage("shell", "-c", f"from projects.models import Shot; {mine}.update(duration=7)")
+    app.update_shots("A kite over a dune", duration=7)
     streams = said["streams"]
     for _ in range(200):  # several silent streams came and went (each retries in 0.3 s)
         if said["streams"] >= streams + 3:
@@ -62,10 +63,7 @@ def test_a_live_cards_form_posted_plainly_carries_the_pages_token(app, browser):
     page = context.new_page()
     page.set_default_timeout(20_000)
     sign_in_and_create_project(page, app, "Plain post")
-    for prompt in ("A kite over a dune", "The kite falls"):
-        page.fill("#shot-form textarea[name=prompt]", prompt)
-        page.fill("#shot-form input[name=duration]", "4")
-        page.click("#shot-form button:has-text('Add shot')")
+    add_shots(page, ["A kite over a dune", "The kite falls"])
     expect(page.locator(".shot-card")).to_have_count(2)
     # A plain copy of the card's move form, as the stream renders it (no CSRF field),
     # that htmx has not taken over.
@@ -94,22 +92,14 @@ def test_a_card_a_live_event_renders_again_keeps_what_its_viewer_opened(app, bro
     page = context.new_page()
     page.set_default_timeout(20_000)
     sign_in_and_create_project(page, app, "Kept open")
-    page.fill("#shot-form textarea[name=prompt]", "A lantern on a jetty")
-    page.fill("#shot-form input[name=duration]", "4")
-    page.click("#shot-form button:has-text('Add shot')")
+    add_shots(page, ["A lantern on a jetty"])
     expect(card(page, 1)).to_contain_text("4 s")
     page.wait_for_function("() => window.storyboardLive === true")
     comments = card(page, 1).locator("details.comments")
     comments.locator("summary").click()
     expect(comments).to_have_attribute("open", "")
 
-    mine = f"project__team__memberships__user__username={app.username!r}"
-    app.manage(
-        "shell",
-        "-c",
-        "from projects.models import Shot; "
-        f"Shot.objects.filter({mine}, prompt='A lantern on a jetty').update(duration=7)",
-    )
+    app.update_shots("A lantern on a jetty", duration=7)
     expect(card(page, 1)).to_contain_text("7 s")  # the card the stream rendered
     expect(card(page, 1).locator("details.comments")).to_have_attribute("open", "")
     context.close()

@@ -401,23 +401,13 @@ print(*made)
 """
 
 
-def first_slow(tmp_path, title):
-    """tests.test_limits.cuts' storyboard of three cuts, its first shot taking 4 s."""
-    from tests.test_limits import cuts
-
-    path = cuts(tmp_path, title, 3)
-    storyboard = json.loads(path.read_text())
-    storyboard["shots"][0]["prompt"] += " [sim:delay=4]"
-    path.write_text(json.dumps(storyboard))
-    return path
-
-
 def test_each_connections_limit_holds_across_worker_processes_apart_from_the_others(
     tmp_path, small_clips, live_template
 ):
     """Four worker processes, two teams, each on its own gateway with one task at once:
     each gateway never sees two tasks at once, and the two run side by side."""
     from tests.live import Deployment
+    from tests.test_limits import cuts as storyboard
     from tests.test_limits import most_at_once as peak
 
     # Each team's first task takes four seconds, the rest half a second: the two first
@@ -440,8 +430,18 @@ def test_each_connections_limit_holds_across_worker_processes_apart_from_the_oth
         )
         try:
             spec = [
-                ("ada", a.base_url("ark"), "sk-team-a-0001", str(first_slow(tmp_path, "H"))),
-                ("bob", b.base_url("ark"), "sk-team-b-0002", str(first_slow(tmp_path, "M"))),
+                (
+                    "ada",
+                    a.base_url("ark"),
+                    "sk-team-a-0001",
+                    str(storyboard(tmp_path, "H", 3, first_delay=4)),
+                ),
+                (
+                    "bob",
+                    b.base_url("ark"),
+                    "sk-team-b-0002",
+                    str(storyboard(tmp_path, "M", 3, first_delay=4)),
+                ),
             ]
             app.manage("shell", "-c", SETUP.format(spec=spec))
             with open(tmp_path / "workers.log", "w") as log:

@@ -14,10 +14,13 @@ from tests.live import ROOT, Deployment
 pytestmark = pytest.mark.timeout(240)
 
 
-def cuts(tmp_path, title, count):
-    """A storyboard file of `count` cuts."""
+def cuts(tmp_path, title, count, first_delay=None):
+    """A storyboard file of `count` cuts; with `first_delay`, its first takes the simulator
+    that many seconds."""
     path = tmp_path / f"{title}.json"
     shots = [{"prompt": f"{title} {n}", "duration": 4, "opening": "cut"} for n in range(count)]
+    if first_delay is not None:
+        shots[0]["prompt"] += f" [sim:delay={first_delay}]"
     path.write_text(
         json.dumps({"title": title, "settings": {"resolution": "480p"}, "shots": shots})
     )

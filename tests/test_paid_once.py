@@ -17,6 +17,7 @@ import pytest
 
 from projects.simulator import Simulator
 from tests.live import Deployment
+from tests.test_reading import lists
 from tests.worker import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -179,9 +180,7 @@ def test_a_prompt_edited_while_a_create_is_uncertain_is_still_found_by_what_was_
     sim.add_fault("list", {"lag": 3600})
     project = ark.start("Market", chain("A market at noon"))
     wait_until(lambda: sim.create_count == 1)  # made; its answer lost
-    wait_until(
-        lambda: any(r["method"] == "GET" and r["path"].endswith("/tasks") for r in sim.requests)
-    )
+    wait_until(lambda: lists(sim))
 
     # The shot and the project's settings change, on the condition that its take follows
     # no task yet: the edit lands while the task is looked for.
@@ -233,8 +232,7 @@ def test_two_parallel_chains_on_apiyi_without_a_list_route_cost_four_creates(
 
     assert simulator.create_count == 4
     assert len({remote_id for _, remote_id, _ in takes}) == 4
-    lists = [r for r in simulator.requests if r["method"] == "GET" and r["path"].endswith("/tasks")]
-    assert lists == []
+    assert lists(simulator) == []
     assert not any(note for *_, note in takes)  # no read ever failed
     tasks = simulator.engine.tasks()
     together = max(
